@@ -1,0 +1,338 @@
+//! Bearer JWT authentication (HS256) and scope checks.
+
+use std::marker::PhantomData;
+use std::path::Path;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::Utc;
+use futures_util::future::{ready, Ready};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Clock skew tolerated on `exp`, in seconds.
+const LEEWAY_SECS: u64 = 30;
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    CustomersRead,
+    CustomersWrite,
+    ConsentsWrite,
+    OrdersRead,
+    OrdersWrite,
+    ProductsWrite,
+    CampaignsRead,
+    CampaignsWrite,
+    AnalyticsRead,
+    FormsSubmit,
+    /// Implies every other scope.
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 11] = [
+        Scope::CustomersRead,
+        Scope::CustomersWrite,
+        Scope::ConsentsWrite,
+        Scope::OrdersRead,
+        Scope::OrdersWrite,
+        Scope::ProductsWrite,
+        Scope::CampaignsRead,
+        Scope::CampaignsWrite,
+        Scope::AnalyticsRead,
+        Scope::FormsSubmit,
+        Scope::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::CustomersRead => "customers:read",
+            Scope::CustomersWrite => "customers:write",
+            Scope::ConsentsWrite => "consents:write",
+            Scope::OrdersRead => "orders:read",
+            Scope::OrdersWrite => "orders:write",
+            Scope::ProductsWrite => "products:write",
+            Scope::CampaignsRead => "campaigns:read",
+            Scope::CampaignsWrite => "campaigns:write",
+            Scope::AnalyticsRead => "analytics:read",
+            Scope::FormsSubmit => "forms:submit",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == text)
+    }
+}
+
+/// The claims rapport signs and expects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    pub iat: i64,
+    /// Space-separated scopes, as in OAuth 2.0.
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// Who is calling, once the token checked out.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub sub: String,
+    scopes: Vec<Scope>,
+}
+
+impl Caller {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+    }
+
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.has(scope) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(scope.as_str().to_string()))
+        }
+    }
+}
+
+/// Signing and verification keys for one secret.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// Signs a token for `sub` with `scopes`, valid for `ttl`.
+    pub fn issue(&self, sub: &str, scopes: &[Scope], ttl: chrono::Duration) -> String {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: sub.to_string(),
+            iat: now,
+            exp: now + ttl.num_seconds(),
+            scope: scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail")
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|error| {
+                let detail = match error.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::InvalidSignature => "the token signature is invalid",
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        "the token must be signed with HS256"
+                    }
+                    ErrorKind::MissingRequiredClaim(_) => {
+                        "the token lacks a required claim (sub, exp, iat)"
+                    }
+                    _ => "the token is malformed",
+                };
+                AppError::unauthorized(detail, true)
+            })?;
+        let claims = data.claims;
+        if claims.sub.trim().is_empty() {
+            return Err(AppError::unauthorized("the token has an empty `sub`", true));
+        }
+        Ok(Caller {
+            sub: claims.sub,
+            // Unknown scopes grant nothing; they are ignored.
+            scopes: claims.scope.split_whitespace().filter_map(Scope::parse).collect(),
+        })
+    }
+}
+
+/// Reads the signing secret from `path`, creating it (256 random bits, mode 0600) the
+/// first time. Used for the zero-configuration SQLite start.
+pub fn load_or_create_secret_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use rand::RngCore;
+    use std::io::Write;
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(existing.trim().as_bytes().to_vec());
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(secret.as_bytes())?;
+            file.sync_all()?;
+            Ok(secret.into_bytes())
+        }
+        // Another process created it between our read and our create: use theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Marks a type as naming the scope an endpoint needs.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+/// Extractor: a verified caller holding the scope `S`. Put it first among a handler's
+/// arguments so an unauthenticated request gets 401 before its body is read.
+pub struct Authorized<S: RequiredScope> {
+    pub caller: Caller,
+    scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope> FromRequest for Authorized<S> {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authorize(req, S::SCOPE).map(|caller| Authorized {
+            caller,
+            scope: PhantomData,
+        }))
+    }
+}
+
+fn authorize(req: &HttpRequest, scope: Scope) -> Result<Caller, AppError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::internal("application state missing"))?;
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| AppError::unauthorized("an `Authorization: Bearer <token>` header is required", false))?;
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::unauthorized("the Authorization header is not valid text", true))?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
+        _ => {
+            return Err(AppError::unauthorized(
+                "the Authorization header must be `Bearer <token>`",
+                true,
+            ))
+        }
+    };
+    let caller = state.jwt.verify(token)?;
+    caller.require(scope)?;
+    Ok(caller)
+}
+
+/// One marker type per scope, for `Authorized<scopes::CustomersRead>`.
+pub mod scopes {
+    use super::{RequiredScope, Scope};
+
+    macro_rules! scope_markers {
+        ($($name:ident),* $(,)?) => {$(
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Scope = Scope::$name;
+            }
+        )*};
+    }
+
+    scope_markers!(
+        CustomersRead,
+        CustomersWrite,
+        ConsentsWrite,
+        OrdersRead,
+        OrdersWrite,
+        ProductsWrite,
+        CampaignsRead,
+        CampaignsWrite,
+        AnalyticsRead,
+        FormsSubmit,
+        Admin,
+    );
+}
+
+/// Parses a duration such as `30d`, `12h`, `15m`, `90s` or `2w`.
+pub fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` needs a unit: s, m, h, d or w (e.g. 30d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` must start with a whole number (e.g. 30d)"))?;
+    if number <= 0 {
+        return Err(format!("`{text}` must be positive"));
+    }
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}`: use s, m, h, d or w")),
+    };
+    number
+        .checked_mul(seconds)
+        .filter(|secs| *secs <= 10 * 365 * 86_400)
+        .map(chrono::Duration::seconds)
+        .ok_or_else(|| format!("`{text}` is longer than ten years"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_units() {
+        assert_eq!(parse_ttl("30d").unwrap(), chrono::Duration::days(30));
+        assert_eq!(parse_ttl("15m").unwrap(), chrono::Duration::minutes(15));
+        assert!(parse_ttl("30").is_err());
+        assert!(parse_ttl("0d").is_err());
+        assert!(parse_ttl("3y").is_err());
+        assert!(parse_ttl("99999w").is_err());
+    }
+
+    #[test]
+    fn admin_implies_every_scope() {
+        let keys = JwtKeys::new(&[7u8; 32]);
+        let caller = keys
+            .verify(&keys.issue("ops", &[Scope::Admin], chrono::Duration::minutes(5)))
+            .unwrap();
+        assert!(Scope::ALL.iter().all(|scope| caller.has(*scope)));
+    }
+
+    #[test]
+    fn scope_round_trip() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(Scope::parse("customers:reed"), None);
+    }
+}

@@ -1,0 +1,239 @@
+//! Configuration from environment variables (and `.env`). A bad value stops startup
+//! with one line naming the variable.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::auth::MIN_SECRET_BYTES;
+use crate::db::DatabaseTarget;
+use crate::domain::Country;
+use crate::telemetry::LogFormat;
+
+pub const DEFAULT_DATABASE_FILE: &str = "rapport.db";
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseTarget,
+    pub addr: SocketAddr,
+    pub jwt_secret: JwtSecret,
+    /// Region for phone numbers written without +CC.
+    pub default_country: Option<Country>,
+    /// Largest accepted JSON body on authenticated endpoints, in bytes.
+    pub body_limit: usize,
+    pub db_pool_size: u32,
+    /// How long to wait for a pooled connection before answering 503.
+    pub db_acquire_timeout: Duration,
+    /// How long startup retries an unreachable PostgreSQL before giving up.
+    pub db_startup_timeout: Duration,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+/// Where the token signing secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtSecret {
+    /// `RAPPORT_JWT_SECRET`.
+    Given(String),
+    /// Zero-config SQLite start: a generated secret in a file beside the database.
+    File(PathBuf),
+}
+
+impl JwtSecret {
+    /// The secret bytes, creating the file on first use.
+    pub fn load(&self) -> Result<Vec<u8>, String> {
+        match self {
+            JwtSecret::Given(secret) => Ok(secret.as_bytes().to_vec()),
+            JwtSecret::File(path) => crate::auth::load_or_create_secret_file(path)
+                .map_err(|e| format!("cannot read or create the secret file {}: {e}", path.display())),
+        }
+    }
+}
+
+/// One invalid variable and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env` if there is one).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+        let database = parse_database_url(get("DATABASE_URL").as_deref())?;
+        let addr = get("RAPPORT_ADDR")
+            .unwrap_or_else(|| DEFAULT_ADDR.to_string())
+            .parse::<SocketAddr>()
+            .map_err(|_| invalid("RAPPORT_ADDR", "expected HOST:PORT with an IP address, e.g. 127.0.0.1:8080"))?;
+
+        let jwt_secret = match (get("RAPPORT_JWT_SECRET"), &database) {
+            (Some(secret), _) if secret.len() < MIN_SECRET_BYTES => {
+                return Err(invalid(
+                    "RAPPORT_JWT_SECRET",
+                    format!("is {} bytes; use at least {MIN_SECRET_BYTES} (e.g. `openssl rand -hex 32`)", secret.len()),
+                ))
+            }
+            (Some(secret), _) => JwtSecret::Given(secret),
+            (None, DatabaseTarget::Sqlite(path)) => JwtSecret::File(secret_file_beside(path)),
+            (None, DatabaseTarget::Postgres(_)) => {
+                return Err(invalid(
+                    "RAPPORT_JWT_SECRET",
+                    "is required with PostgreSQL (at least 32 bytes, e.g. `openssl rand -hex 32`)",
+                ))
+            }
+        };
+
+        let default_country = match get("RAPPORT_DEFAULT_COUNTRY") {
+            None => None,
+            Some(code) => Some(Country::parse(&code).map_err(|_| {
+                invalid("RAPPORT_DEFAULT_COUNTRY", format!("`{code}` is not an ISO 3166-1 alpha-2 country code"))
+            })?),
+        };
+
+        let body_limit = parse_number(&get, "RAPPORT_BODY_LIMIT", 1024 * 1024, 1024, 64 * 1024 * 1024)?;
+        let db_pool_size = parse_number(&get, "RAPPORT_DB_POOL_SIZE", 8, 1, 256)? as u32;
+        let db_startup_timeout = Duration::from_secs(parse_number(&get, "RAPPORT_DB_STARTUP_TIMEOUT", 30, 0, 3600)? as u64);
+
+        let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_string());
+        tracing_subscriber::EnvFilter::try_new(&log_filter)
+            .map_err(|e| invalid("RUST_LOG", format!("not a valid filter: {e}")))?;
+        let log_format = match get("RAPPORT_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("RAPPORT_LOG_FORMAT", format!("`{other}`: use `text` or `json`"))),
+        };
+
+        Ok(Config {
+            database,
+            addr,
+            jwt_secret,
+            default_country,
+            body_limit,
+            db_pool_size,
+            db_acquire_timeout: Duration::from_secs(5),
+            db_startup_timeout,
+            log_filter,
+            log_format,
+        })
+    }
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| invalid(name, format!("`{text}` must be a whole number from {min} to {max}"))),
+    }
+}
+
+/// `sqlite://PATH`, `sqlite:PATH`, a plain path, or `postgres://` / `postgresql://`.
+pub fn parse_database_url(value: Option<&str>) -> Result<DatabaseTarget, ConfigError> {
+    let Some(value) = value else {
+        return Ok(DatabaseTarget::Sqlite(PathBuf::from(DEFAULT_DATABASE_FILE)));
+    };
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        url::Url::parse(value)
+            .ok()
+            .filter(|u| u.host_str().is_some())
+            .ok_or_else(|| invalid("DATABASE_URL", "is not a valid postgres:// URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)"))?;
+        return Ok(DatabaseTarget::Postgres(value.to_string()));
+    }
+    let path = value
+        .strip_prefix("sqlite://")
+        .or_else(|| value.strip_prefix("sqlite:"))
+        .unwrap_or(value);
+    if path.is_empty() || path.contains("://") {
+        return Err(invalid(
+            "DATABASE_URL",
+            "expected sqlite://PATH, a file path, or postgres://USER@HOST/DATABASE",
+        ));
+    }
+    if path == ":memory:" {
+        return Err(invalid("DATABASE_URL", "an in-memory SQLite database is not supported; give a file path"));
+    }
+    Ok(DatabaseTarget::Sqlite(PathBuf::from(path)))
+}
+
+/// `data/rapport.db` -> `data/rapport.db.jwt-secret`.
+pub fn secret_file_beside(database: &Path) -> PathBuf {
+    let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".jwt-secret");
+    database.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_to_sqlite_file_and_secret_beside_it() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database, DatabaseTarget::Sqlite("rapport.db".into()));
+        assert_eq!(config.jwt_secret, JwtSecret::File("rapport.db.jwt-secret".into()));
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.body_limit, 1024 * 1024);
+    }
+
+    #[test]
+    fn database_url_forms() {
+        assert_eq!(parse_database_url(Some("sqlite://data/x.db")).unwrap(), DatabaseTarget::Sqlite("data/x.db".into()));
+        assert_eq!(parse_database_url(Some("sqlite:///tmp/x.db")).unwrap(), DatabaseTarget::Sqlite("/tmp/x.db".into()));
+        assert_eq!(parse_database_url(Some("x.db")).unwrap(), DatabaseTarget::Sqlite("x.db".into()));
+        assert!(matches!(parse_database_url(Some("postgres://u@localhost/db")).unwrap(), DatabaseTarget::Postgres(_)));
+        assert_eq!(parse_database_url(Some("mysql://x")).unwrap_err().variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn postgres_needs_a_secret() {
+        let error = config(&[("DATABASE_URL", "postgres://u@localhost/db")]).unwrap_err();
+        assert_eq!(error.variable, "RAPPORT_JWT_SECRET");
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let error = config(&[("RAPPORT_JWT_SECRET", "too-short")]).unwrap_err();
+        assert_eq!(error.variable, "RAPPORT_JWT_SECRET");
+        assert!(error.to_string().contains("at least 32"));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(config(&[("RAPPORT_ADDR", "nowhere")]).unwrap_err().variable, "RAPPORT_ADDR");
+        assert_eq!(config(&[("RAPPORT_DEFAULT_COUNTRY", "XX")]).unwrap_err().variable, "RAPPORT_DEFAULT_COUNTRY");
+        assert_eq!(config(&[("RAPPORT_BODY_LIMIT", "-1")]).unwrap_err().variable, "RAPPORT_BODY_LIMIT");
+        assert_eq!(config(&[("RUST_LOG", "info,[[")]).unwrap_err().variable, "RUST_LOG");
+        assert_eq!(config(&[("RAPPORT_LOG_FORMAT", "xml")]).unwrap_err().variable, "RAPPORT_LOG_FORMAT");
+    }
+}

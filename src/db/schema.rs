@@ -1,0 +1,65 @@
+// One schema for both backends: only types that work through the MultiConnection
+// (see DbConn). Timestamps are `Timestamp` holding UTC; JSON is `Text`.
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        kind -> Text,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        company_name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        birthday -> Nullable<Date>,
+        gender -> Nullable<Text>,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        city -> Nullable<Text>,
+        region -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        country -> Nullable<Text>,
+        preferred_language -> Nullable<Text>,
+        source -> Text,
+        attributes -> Text,
+        notes -> Nullable<Text>,
+        name_key -> Nullable<Text>,
+        company_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_tags (customer_id, tag) {
+        customer_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    customer_search_terms (term, customer_id) {
+        term -> Text,
+        customer_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    customer_merges (id) {
+        id -> BigInt,
+        survivor_id -> BigInt,
+        duplicate_id -> BigInt,
+        merged_by -> Text,
+        merged_at -> Timestamp,
+        duplicate_snapshot -> Text,
+    }
+}
+
+diesel::joinable!(customer_tags -> customers (customer_id));
+diesel::joinable!(customer_search_terms -> customers (customer_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    customers,
+    customer_tags,
+    customer_search_terms,
+    customer_merges,
+);

@@ -1,0 +1,415 @@
+//! A customer's data as rapport understands it, and the rules that combine it:
+//! create, upsert (fill or replace, never erase), JSON Merge Patch, and merge (fill blanks).
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+
+use super::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag};
+use crate::dto::problem::FieldError;
+
+pub type Attributes = Map<String, Value>;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<Country>,
+}
+
+/// Everything about a customer except the two fields with defaults (kind, source).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerDetails {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub birthday: Option<NaiveDate>,
+    pub gender: Option<Gender>,
+    pub address: Address,
+    pub preferred_language: Option<Language>,
+    pub tags: BTreeSet<Tag>,
+    pub attributes: Attributes,
+    pub notes: Option<String>,
+}
+
+/// What a client sent to create or upsert a customer, parsed and normalized.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerDraft {
+    pub kind: Option<CustomerKind>,
+    pub source: Option<CustomerSource>,
+    pub details: CustomerDetails,
+}
+
+/// A complete, valid customer record (without id and timestamps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerProfile {
+    pub kind: CustomerKind,
+    pub source: CustomerSource,
+    pub details: CustomerDetails,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddressPatch {
+    pub line1: Patch<String>,
+    pub line2: Patch<String>,
+    pub city: Patch<String>,
+    pub region: Patch<String>,
+    pub postal_code: Patch<String>,
+    pub country: Patch<Country>,
+}
+
+/// A parsed JSON Merge Patch (RFC 7396) of a customer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerPatch {
+    pub kind: Option<CustomerKind>,
+    pub source: Option<CustomerSource>,
+    pub first_name: Patch<String>,
+    pub last_name: Patch<String>,
+    pub company_name: Patch<String>,
+    pub email: Patch<Email>,
+    pub phone: Patch<Phone>,
+    pub birthday: Patch<NaiveDate>,
+    pub gender: Patch<Gender>,
+    pub address: Patch<AddressPatch>,
+    pub preferred_language: Patch<Language>,
+    pub tags: Patch<BTreeSet<Tag>>,
+    /// Merged key by key; a null value removes its key.
+    pub attributes: Patch<Attributes>,
+    pub notes: Patch<String>,
+}
+
+/// `current = given` when something was given.
+fn replace_if_given<T>(current: &mut Option<T>, given: Option<T>) {
+    if given.is_some() {
+        *current = given;
+    }
+}
+
+/// `current = other` only where current is empty.
+fn fill_blank<T>(current: &mut Option<T>, other: Option<T>) {
+    if current.is_none() {
+        *current = other;
+    }
+}
+
+/// RFC 7396 merge of `patch` into `target`: objects merge recursively, null removes.
+pub fn merge_patch_object(target: &mut Attributes, patch: Attributes) {
+    for (key, value) in patch {
+        match value {
+            Value::Null => {
+                target.remove(&key);
+            }
+            Value::Object(inner_patch) => {
+                let entry = target.entry(key).or_insert_with(|| Value::Object(Map::new()));
+                if !entry.is_object() {
+                    *entry = Value::Object(Map::new());
+                }
+                if let Value::Object(inner_target) = entry {
+                    merge_patch_object(inner_target, inner_patch);
+                }
+            }
+            other => {
+                target.insert(key, other);
+            }
+        }
+    }
+}
+
+impl CustomerProfile {
+    /// A new customer: kind defaults to `person`, source to `api`.
+    pub fn from_draft(draft: CustomerDraft) -> Result<CustomerProfile, FieldError> {
+        let profile = CustomerProfile {
+            kind: draft.kind.unwrap_or(CustomerKind::Person),
+            source: draft.source.unwrap_or(CustomerSource::Api),
+            details: draft.details,
+        };
+        profile.check_identity()?;
+        Ok(profile)
+    }
+
+    /// A person needs an email, a phone or a name; a company needs its name.
+    pub fn check_identity(&self) -> Result<(), FieldError> {
+        let d = &self.details;
+        match self.kind {
+            CustomerKind::Company if d.company_name.is_none() => {
+                Err(FieldError::new("company_name", "a company needs a company_name"))
+            }
+            CustomerKind::Person
+                if d.email.is_none()
+                    && d.phone.is_none()
+                    && d.first_name.is_none()
+                    && d.last_name.is_none() =>
+            {
+                Err(FieldError::new(
+                    "email",
+                    "a person needs at least an email, a phone, or a first or last name",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Upsert: given non-empty values fill or replace; nothing given erases anything;
+    /// tags are unioned and attributes merged. The source (where the record was first
+    /// captured) is kept.
+    pub fn fill_from(&mut self, draft: CustomerDraft) {
+        if let Some(kind) = draft.kind {
+            self.kind = kind;
+        }
+        let (d, given) = (&mut self.details, draft.details);
+        replace_if_given(&mut d.first_name, given.first_name);
+        replace_if_given(&mut d.last_name, given.last_name);
+        replace_if_given(&mut d.company_name, given.company_name);
+        replace_if_given(&mut d.email, given.email);
+        replace_if_given(&mut d.phone, given.phone);
+        replace_if_given(&mut d.birthday, given.birthday);
+        replace_if_given(&mut d.gender, given.gender);
+        replace_if_given(&mut d.address.line1, given.address.line1);
+        replace_if_given(&mut d.address.line2, given.address.line2);
+        replace_if_given(&mut d.address.city, given.address.city);
+        replace_if_given(&mut d.address.region, given.address.region);
+        replace_if_given(&mut d.address.postal_code, given.address.postal_code);
+        replace_if_given(&mut d.address.country, given.address.country);
+        replace_if_given(&mut d.preferred_language, given.preferred_language);
+        replace_if_given(&mut d.notes, given.notes);
+        d.tags.extend(given.tags);
+        for (key, value) in given.attributes {
+            if !value.is_null() {
+                d.attributes.insert(key, value);
+            }
+        }
+    }
+
+    /// Merge of a duplicate into this record: blanks are filled from the duplicate,
+    /// tags unioned, attribute keys this record lacks are taken from the duplicate.
+    pub fn absorb(&mut self, duplicate: CustomerProfile) {
+        let (d, other) = (&mut self.details, duplicate.details);
+        fill_blank(&mut d.first_name, other.first_name);
+        fill_blank(&mut d.last_name, other.last_name);
+        fill_blank(&mut d.company_name, other.company_name);
+        fill_blank(&mut d.email, other.email);
+        fill_blank(&mut d.phone, other.phone);
+        fill_blank(&mut d.birthday, other.birthday);
+        fill_blank(&mut d.gender, other.gender);
+        if d.address == Address::default() {
+            // An address is one unit: never mix lines of two different addresses.
+            d.address = other.address;
+        }
+        fill_blank(&mut d.preferred_language, other.preferred_language);
+        d.notes = match (d.notes.take(), other.notes) {
+            (Some(mine), Some(theirs)) if mine != theirs => Some(format!("{mine}\n\n{theirs}")),
+            (mine, theirs) => mine.or(theirs),
+        };
+        d.tags.extend(other.tags);
+        for (key, value) in other.attributes {
+            d.attributes.entry(key).or_insert(value);
+        }
+    }
+
+    /// JSON Merge Patch: absent = unchanged, null = cleared, attributes merged key by key.
+    pub fn apply_patch(&mut self, patch: CustomerPatch) -> Result<(), FieldError> {
+        if let Some(kind) = patch.kind {
+            self.kind = kind;
+        }
+        if let Some(source) = patch.source {
+            self.source = source;
+        }
+        let d = &mut self.details;
+        patch.first_name.apply_to(&mut d.first_name);
+        patch.last_name.apply_to(&mut d.last_name);
+        patch.company_name.apply_to(&mut d.company_name);
+        patch.email.apply_to(&mut d.email);
+        patch.phone.apply_to(&mut d.phone);
+        patch.birthday.apply_to(&mut d.birthday);
+        patch.gender.apply_to(&mut d.gender);
+        match patch.address {
+            Patch::Absent => {}
+            Patch::Null => d.address = Address::default(),
+            Patch::Value(address) => {
+                address.line1.apply_to(&mut d.address.line1);
+                address.line2.apply_to(&mut d.address.line2);
+                address.city.apply_to(&mut d.address.city);
+                address.region.apply_to(&mut d.address.region);
+                address.postal_code.apply_to(&mut d.address.postal_code);
+                address.country.apply_to(&mut d.address.country);
+            }
+        }
+        patch.preferred_language.apply_to(&mut d.preferred_language);
+        match patch.tags {
+            Patch::Absent => {}
+            Patch::Null => d.tags.clear(),
+            Patch::Value(tags) => d.tags = tags,
+        }
+        match patch.attributes {
+            Patch::Absent => {}
+            Patch::Null => d.attributes.clear(),
+            Patch::Value(changes) => merge_patch_object(&mut d.attributes, changes),
+        }
+        patch.notes.apply_to(&mut d.notes);
+        self.check_identity()
+    }
+
+    /// "first|last|postal code", lower-cased, when all three are known: two customers
+    /// with the same key are likely the same person.
+    pub fn name_key(&self) -> Option<String> {
+        let d = &self.details;
+        match (&d.first_name, &d.last_name, &d.address.postal_code) {
+            (Some(first), Some(last), Some(postal)) => Some(format!(
+                "{}|{}|{}",
+                first.to_lowercase(),
+                last.to_lowercase(),
+                postal.to_lowercase().replace(' ', "")
+            )),
+            _ => None,
+        }
+    }
+
+    /// "company|country", lower-cased, when both are known.
+    pub fn company_key(&self) -> Option<String> {
+        let d = &self.details;
+        match (&d.company_name, &d.address.country) {
+            (Some(company), Some(country)) => Some(format!("{}|{}", company.to_lowercase(), country.as_str())),
+            _ => None,
+        }
+    }
+
+    /// The lower-cased strings a prefix search (`q`) matches: each name whole and word
+    /// by word, the email, and the phone with and without its `+`.
+    pub fn search_terms(&self) -> BTreeSet<String> {
+        let d = &self.details;
+        let mut terms = BTreeSet::new();
+        for name in [&d.first_name, &d.last_name, &d.company_name].into_iter().flatten() {
+            let lowered = name.to_lowercase();
+            terms.extend(lowered.split(' ').map(str::to_owned));
+            terms.insert(lowered);
+        }
+        if let Some(email) = &d.email {
+            terms.insert(email.as_str().to_owned());
+        }
+        if let Some(phone) = &d.phone {
+            terms.insert(phone.as_str().to_owned());
+            terms.insert(phone.as_str().trim_start_matches('+').to_owned());
+        }
+        terms.retain(|term| !term.is_empty());
+        terms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn person(first: &str, email: &str) -> CustomerProfile {
+        CustomerProfile::from_draft(CustomerDraft {
+            details: CustomerDetails {
+                first_name: Some(first.into()),
+                email: Some(Email::parse(email).unwrap()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn object(value: Value) -> Attributes {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn identity_rules() {
+        assert!(CustomerProfile::from_draft(CustomerDraft::default()).is_err());
+        let company = CustomerDraft {
+            kind: Some(CustomerKind::Company),
+            details: CustomerDetails {
+                first_name: Some("Ana".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(CustomerProfile::from_draft(company).unwrap_err().field, "company_name");
+    }
+
+    #[test]
+    fn upsert_fills_and_replaces_but_never_erases() {
+        let mut profile = person("Ana", "ana@example.com");
+        profile.details.last_name = Some("Silva".into());
+        profile.details.tags.insert(Tag::parse("vip").unwrap());
+        profile.details.attributes = object(json!({"colour": "blue", "size": 7}));
+        profile.fill_from(CustomerDraft {
+            source: Some(CustomerSource::Checkout),
+            details: CustomerDetails {
+                first_name: Some("Anna".into()),
+                tags: [Tag::parse("newsletter").unwrap()].into(),
+                attributes: object(json!({"colour": "red", "size": null})),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        assert_eq!(profile.details.first_name.as_deref(), Some("Anna"));
+        assert_eq!(profile.details.last_name.as_deref(), Some("Silva"));
+        assert_eq!(profile.source, CustomerSource::Api, "the first capture source is kept");
+        assert_eq!(profile.details.tags.len(), 2);
+        assert_eq!(Value::Object(profile.details.attributes), json!({"colour": "red", "size": 7}));
+    }
+
+    #[test]
+    fn merge_patch_semantics() {
+        let mut profile = person("Ana", "ana@example.com");
+        profile.details.attributes = object(json!({"a": 1, "nested": {"x": 1, "y": 2}}));
+        profile
+            .apply_patch(CustomerPatch {
+                first_name: Patch::Null,
+                attributes: Patch::Value(object(json!({"a": null, "b": 2, "nested": {"y": null, "z": 3}}))),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(profile.details.first_name, None);
+        assert_eq!(profile.details.email.as_ref().unwrap().as_str(), "ana@example.com");
+        assert_eq!(Value::Object(profile.details.attributes), json!({"b": 2, "nested": {"x": 1, "z": 3}}));
+    }
+
+    #[test]
+    fn patch_cannot_remove_the_last_identity() {
+        let mut profile = person("Ana", "ana@example.com");
+        let result = profile.apply_patch(CustomerPatch {
+            first_name: Patch::Null,
+            email: Patch::Null,
+            ..Default::default()
+        });
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn absorb_fills_blanks_only() {
+        let mut survivor = person("Ana", "ana@example.com");
+        survivor.details.attributes = object(json!({"colour": "blue"}));
+        let mut duplicate = person("Anita", "anita@example.com");
+        duplicate.details.last_name = Some("Silva".into());
+        duplicate.details.attributes = object(json!({"colour": "red", "size": 7}));
+        duplicate.details.tags.insert(Tag::parse("vip").unwrap());
+        survivor.absorb(duplicate);
+        assert_eq!(survivor.details.first_name.as_deref(), Some("Ana"));
+        assert_eq!(survivor.details.email.as_ref().unwrap().as_str(), "ana@example.com");
+        assert_eq!(survivor.details.last_name.as_deref(), Some("Silva"));
+        assert_eq!(Value::Object(survivor.details.attributes), json!({"colour": "blue", "size": 7}));
+        assert!(survivor.details.tags.contains(&Tag::parse("vip").unwrap()));
+    }
+
+    #[test]
+    fn keys_and_terms() {
+        let mut profile = person("Jean Paul", "jp@example.com");
+        profile.details.last_name = Some("Dupont".into());
+        profile.details.address.postal_code = Some("75 001".into());
+        assert_eq!(profile.name_key().as_deref(), Some("jean paul|dupont|75001"));
+        let terms = profile.search_terms();
+        assert!(terms.contains("jean paul") && terms.contains("paul") && terms.contains("dupont"));
+        assert!(terms.contains("jp@example.com"));
+    }
+}

@@ -1,0 +1,469 @@
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::domain::customer::{Address as DomainAddress, AddressPatch, CustomerDetails, CustomerDraft, CustomerPatch};
+use crate::domain::{clean_text, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag};
+use crate::error::AppError;
+use crate::extract::FieldErrors;
+use crate::models::customers::{CustomerRecord, DuplicatePairRow};
+
+const NAME_MAX: usize = 200;
+const NOTES_MAX: usize = 10_000;
+
+/// A customer: a person or a company.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 42, "kind": "person", "first_name": "Ana", "last_name": "Silva", "company_name": null,
+    "email": "ana@example.com", "phone": "+33612345678", "birthday": "1990-04-12", "gender": "female",
+    "address": {"line1": "3 rue des Lilas", "line2": null, "city": "Lyon", "region": null,
+                "postal_code": "69003", "country": "FR"},
+    "preferred_language": "fr", "source": "checkout", "tags": ["newsletter", "vip"],
+    "attributes": {"favourite_colour": "green"}, "notes": null,
+    "created_at": "2026-11-20T14:03:00Z", "updated_at": "2026-11-21T09:12:44Z"
+}))]
+pub struct Customer {
+    pub id: i64,
+    pub kind: CustomerKind,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub email: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+    pub birthday: Option<NaiveDate>,
+    pub gender: Option<Gender>,
+    /// Null when no address field is known.
+    pub address: Option<Address>,
+    pub preferred_language: Option<String>,
+    pub source: CustomerSource,
+    /// Sorted, lower-case.
+    pub tags: Vec<String>,
+    /// Free JSON object of custom fields.
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+}
+
+impl From<CustomerRecord> for Customer {
+    fn from(record: CustomerRecord) -> Self {
+        let attributes = record.attributes();
+        let r = record.row;
+        let address = Address {
+            line1: r.address_line1,
+            line2: r.address_line2,
+            city: r.city,
+            region: r.region,
+            postal_code: r.postal_code,
+            country: r.country,
+        };
+        let has_address = [&address.line1, &address.line2, &address.city, &address.region, &address.postal_code, &address.country]
+            .iter()
+            .any(|field| field.is_some());
+        Customer {
+            id: r.id,
+            kind: CustomerKind::parse(&r.kind).unwrap_or(CustomerKind::Person),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            company_name: r.company_name,
+            email: r.email,
+            phone: r.phone,
+            birthday: r.birthday,
+            gender: r.gender.as_deref().and_then(Gender::parse),
+            address: has_address.then_some(address),
+            preferred_language: r.preferred_language,
+            source: CustomerSource::parse(&r.source).unwrap_or(CustomerSource::Api),
+            tags: record.tags,
+            attributes,
+            notes: r.notes,
+            created_at: r.created_at.and_utc(),
+            updated_at: r.updated_at.and_utc(),
+        }
+    }
+}
+
+/// Body of `POST /v1/customers` and `PUT /v1/customers/by-email/{email}`. Text is trimmed
+/// and inner whitespace collapsed; empty strings count as not given.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "first_name": "Ana", "last_name": "Silva", "email": "Ana@Example.com", "phone": "+33 6 12 34 56 78",
+    "birthday": "1990-04-12", "address": {"city": "Lyon", "postal_code": "69003", "country": "fr"},
+    "source": "checkout", "tags": ["VIP"], "attributes": {"favourite_colour": "green"}
+}))]
+pub struct CustomerInput {
+    /// Default `person`.
+    pub kind: Option<CustomerKind>,
+    #[schema(max_length = 200)]
+    pub first_name: Option<String>,
+    #[schema(max_length = 200)]
+    pub last_name: Option<String>,
+    /// Required when `kind` is `company`.
+    #[schema(max_length = 200)]
+    pub company_name: Option<String>,
+    /// Trimmed and lower-cased; unique across customers.
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    /// Normalized to E.164; without +CC it is read in `RAPPORT_DEFAULT_COUNTRY`.
+    pub phone: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(format = Date, example = "1990-04-12")]
+    pub birthday: Option<String>,
+    pub gender: Option<Gender>,
+    #[validate(nested)]
+    pub address: Option<AddressInput>,
+    /// Language tag such as `fr` or `pt-BR`.
+    pub preferred_language: Option<String>,
+    /// Where the record was captured; default `api`. An upsert keeps the original source.
+    pub source: Option<CustomerSource>,
+    #[validate(length(max = 100, message = "at most 100 tags"))]
+    #[schema(max_items = 100)]
+    pub tags: Option<Vec<String>>,
+    /// Free JSON object of custom fields.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+    #[schema(max_length = 10000)]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, any case.
+    pub country: Option<String>,
+}
+
+/// `PATCH /v1/customers/{id}`: JSON Merge Patch (RFC 7396). Absent = unchanged,
+/// null = cleared; `address` and `attributes` merge key by key; `tags` replaces the set.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"last_name": "Silva-Martins", "notes": null, "attributes": {"favourite_colour": null, "size": 7}}))]
+pub struct CustomerPatchInput {
+    pub kind: Option<CustomerKind>,
+    pub source: Option<CustomerSource>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub company_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Email)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub birthday: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Gender>)]
+    pub gender: Patch<Gender>,
+    #[serde(default)]
+    #[schema(value_type = Option<AddressPatchInput>)]
+    pub address: Patch<AddressPatchInput>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub preferred_language: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Patch<Map<String, Value>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub notes: Patch<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressPatchInput {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub line1: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub line2: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub city: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub region: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub postal_code: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub country: Patch<String>,
+}
+
+/// Parsing helpers shared by create, upsert and patch.
+impl FieldErrors {
+    fn text(&mut self, field: &str, raw: Option<String>, max: usize) -> Option<String> {
+        self.parse(field, raw.and_then(|r| clean_text(&r)), |text| {
+            if text.chars().count() > max {
+                Err(format!("must be at most {max} characters"))
+            } else {
+                Ok(text)
+            }
+        })
+    }
+
+    /// A patch of a text field: blank text clears it like null.
+    fn text_patch(&mut self, field: &str, patch: Patch<String>, max: usize) -> Patch<String> {
+        self.value_patch(field, patch, |text| {
+            if text.chars().count() > max {
+                Err(format!("must be at most {max} characters"))
+            } else {
+                Ok(text.to_string())
+            }
+        })
+    }
+
+    fn value_patch<T>(&mut self, field: &str, patch: Patch<String>, parse: impl FnOnce(&str) -> Result<T, String>) -> Patch<T> {
+        match patch {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(raw) => match clean_text(&raw) {
+                None => Patch::Null,
+                Some(text) => match self.parse(field, Some(text), |t| parse(&t)) {
+                    Some(value) => Patch::Value(value),
+                    None => Patch::Absent,
+                },
+            },
+        }
+    }
+
+    fn tags(&mut self, raw: Vec<String>) -> BTreeSet<Tag> {
+        raw.iter()
+            .enumerate()
+            .filter_map(|(index, tag)| self.parse(&format!("tags[{index}]"), Some(tag), |t| Tag::parse(t)))
+            .collect()
+    }
+}
+
+pub fn parse_birthday(raw: &str) -> Result<NaiveDate, String> {
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{}` is not a date in the form YYYY-MM-DD", raw.trim()))?;
+    let today = Utc::now().date_naive();
+    if date > today {
+        return Err("must not be in the future".into());
+    }
+    if date < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
+        return Err("must be 1900-01-01 or later".into());
+    }
+    Ok(date)
+}
+
+impl CustomerInput {
+    pub fn into_draft(self, default_country: Option<Country>) -> Result<CustomerDraft, AppError> {
+        let mut errors = FieldErrors::default();
+        let address = self.address.unwrap_or_default();
+        let details = CustomerDetails {
+            first_name: errors.text("first_name", self.first_name, NAME_MAX),
+            last_name: errors.text("last_name", self.last_name, NAME_MAX),
+            company_name: errors.text("company_name", self.company_name, NAME_MAX),
+            email: errors.parse("email", self.email.and_then(|e| clean_text(&e)), |e| Email::parse(&e)),
+            phone: errors.parse("phone", self.phone.and_then(|p| clean_text(&p)), |p| Phone::parse(&p, default_country)),
+            birthday: errors.parse("birthday", self.birthday.and_then(|b| clean_text(&b)), |b| parse_birthday(&b)),
+            gender: self.gender,
+            address: DomainAddress {
+                line1: errors.text("address.line1", address.line1, NAME_MAX),
+                line2: errors.text("address.line2", address.line2, NAME_MAX),
+                city: errors.text("address.city", address.city, NAME_MAX),
+                region: errors.text("address.region", address.region, NAME_MAX),
+                postal_code: errors.text("address.postal_code", address.postal_code, 20),
+                country: errors.parse("address.country", address.country.and_then(|c| clean_text(&c)), |c| Country::parse(&c)),
+            },
+            preferred_language: errors.parse("preferred_language", self.preferred_language.and_then(|l| clean_text(&l)), |l| {
+                Language::parse(&l)
+            }),
+            tags: errors.tags(self.tags.unwrap_or_default()),
+            attributes: self.attributes.unwrap_or_default(),
+            notes: errors.text("notes", self.notes, NOTES_MAX),
+        };
+        errors.into_result(CustomerDraft {
+            kind: self.kind,
+            source: self.source,
+            details,
+        })
+    }
+}
+
+impl CustomerPatchInput {
+    pub fn into_patch(self, default_country: Option<Country>) -> Result<CustomerPatch, AppError> {
+        let mut errors = FieldErrors::default();
+        let address = match self.address {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(a) => Patch::Value(AddressPatch {
+                line1: errors.text_patch("address.line1", a.line1, NAME_MAX),
+                line2: errors.text_patch("address.line2", a.line2, NAME_MAX),
+                city: errors.text_patch("address.city", a.city, NAME_MAX),
+                region: errors.text_patch("address.region", a.region, NAME_MAX),
+                postal_code: errors.text_patch("address.postal_code", a.postal_code, 20),
+                country: errors.value_patch("address.country", a.country, Country::parse),
+            }),
+        };
+        let tags = match self.tags {
+            Patch::Value(tags) if tags.len() > 100 => {
+                errors.0.push(crate::dto::problem::FieldError::new("tags", "at most 100 tags"));
+                Patch::Absent
+            }
+            other => other.map(|tags| errors.tags(tags)),
+        };
+        let patch = CustomerPatch {
+            kind: self.kind,
+            source: self.source,
+            first_name: errors.text_patch("first_name", self.first_name, NAME_MAX),
+            last_name: errors.text_patch("last_name", self.last_name, NAME_MAX),
+            company_name: errors.text_patch("company_name", self.company_name, NAME_MAX),
+            email: errors.value_patch("email", self.email, Email::parse),
+            phone: errors.value_patch("phone", self.phone, |p| Phone::parse(p, default_country)),
+            birthday: errors.value_patch("birthday", self.birthday, parse_birthday),
+            gender: self.gender,
+            address,
+            preferred_language: errors.value_patch("preferred_language", self.preferred_language, Language::parse),
+            tags,
+            attributes: self.attributes,
+            notes: errors.text_patch("notes", self.notes, NOTES_MAX),
+        };
+        errors.into_result(patch)
+    }
+}
+
+/// Body of `POST /v1/customers/{id}/tags`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"tags": ["vip", "wholesale"]}))]
+pub struct TagsInput {
+    #[validate(length(min = 1, max = 100, message = "give from 1 to 100 tags"))]
+    #[schema(min_items = 1, max_items = 100)]
+    pub tags: Vec<String>,
+}
+
+impl TagsInput {
+    pub fn into_tags(self) -> Result<BTreeSet<Tag>, AppError> {
+        let mut errors = FieldErrors::default();
+        let tags = errors.tags(self.tags);
+        errors.into_result(tags)
+    }
+}
+
+/// Body of `POST /v1/customers/{id}/merge`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"duplicate_id": 57}))]
+pub struct MergeInput {
+    /// The customer to fold into `{id}` and delete.
+    #[validate(range(min = 1, message = "must be a customer id"))]
+    pub duplicate_id: i64,
+}
+
+/// Query of `GET /v1/customers`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerListQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Exact email (normalized before matching).
+    pub email: Option<String>,
+    /// Case-insensitive prefix of a first, last or company name (or a word of it), email or phone.
+    pub q: Option<String>,
+    pub tag: Option<String>,
+    pub source: Option<CustomerSource>,
+    /// RFC 3339; inclusive.
+    pub created_after: Option<DateTime<Utc>>,
+    /// RFC 3339; exclusive.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// Query of list endpoints that only page.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerPage {
+    pub items: Vec<Customer>,
+    /// Null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Why two customers look like the same one.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateReason {
+    SamePhone,
+    SameNameAndPostalCode,
+    SameCompanyAndCountry,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicatePair {
+    /// The older record (smaller id): the natural survivor of a merge.
+    pub customer: Customer,
+    pub duplicate: Customer,
+    pub reasons: Vec<DuplicateReason>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicatePage {
+    pub items: Vec<DuplicatePair>,
+    pub next_cursor: Option<String>,
+}
+
+impl From<(DuplicatePairRow, CustomerRecord, CustomerRecord)> for DuplicatePair {
+    fn from((pair, customer, duplicate): (DuplicatePairRow, CustomerRecord, CustomerRecord)) -> Self {
+        let reasons = [
+            (pair.same_phone, DuplicateReason::SamePhone),
+            (pair.same_name, DuplicateReason::SameNameAndPostalCode),
+            (pair.same_company, DuplicateReason::SameCompanyAndCountry),
+        ]
+        .into_iter()
+        .filter(|(flag, _)| *flag != 0)
+        .map(|(_, reason)| reason)
+        .collect();
+        DuplicatePair {
+            customer: customer.into(),
+            duplicate: duplicate.into(),
+            reasons,
+        }
+    }
+}

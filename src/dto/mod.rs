@@ -1,0 +1,6 @@
+//! Wire types: serde + utoipa `ToSchema` + validator. Never diesel.
+
+pub mod customers;
+pub mod health;
+pub mod pagination;
+pub mod problem;

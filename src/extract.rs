@@ -1,0 +1,177 @@
+//! Request extractors that turn every bad input into a problem: JSON bodies (content
+//! type, size, syntax, types, unknown fields, validator rules) and query strings.
+
+use std::borrow::Cow;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::dto::problem::FieldError;
+use crate::error::AppError;
+
+/// Largest JSON body accepted, in bytes (app data; 1 MiB when absent).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body, deserialized strictly and validated.
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
+        let checks = check_content_type(req).and_then(|()| check_declared_length(req, limit));
+        let mut payload = payload.take();
+        Box::pin(async move {
+            checks?;
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| AppError::BadRequest(format!("cannot read the request body: {e}")))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let value: T = parse_json(&body)?;
+            value.validate().map_err(|errors| AppError::Validation(field_errors(&errors)))?;
+            Ok(ValidJson(value))
+        })
+    }
+}
+
+fn too_large(limit: usize) -> AppError {
+    AppError::PayloadTooLarge(format!("the body is larger than {limit} bytes"))
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), AppError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    // application/json, and +json types such as application/merge-patch+json.
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(AppError::UnsupportedMediaType(format!(
+            "send the body as `Content-Type: application/json` (got `{}`)",
+            if content_type.is_empty() { "nothing" } else { content_type }
+        )))
+    }
+}
+
+fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), AppError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(length) if length > limit => Err(too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+/// Malformed JSON is a 400; well-formed JSON of the wrong shape (types, unknown or
+/// missing fields) is a 422 naming the field path.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::BadRequest("the request body is empty; send a JSON object".into()));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = without_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_string() } else { path };
+                AppError::Validation(vec![FieldError::new(field, message)])
+            }
+            _ => AppError::BadRequest(format!("malformed JSON: {message}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| AppError::BadRequest(format!("malformed JSON: {}", without_position(&e.to_string()))))?;
+    Ok(value)
+}
+
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Flattens validator errors into `field.path[index]` entries.
+pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for error in list {
+                    let message = error.message.clone().unwrap_or(Cow::Owned(format!("is invalid ({})", error.code)));
+                    out.push(FieldError::new(path.clone(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{path}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// Error handler for `web::Query`: a bad query string is a 400 problem.
+pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    AppError::BadRequest(format!("invalid query string: {error}")).into()
+}
+
+/// Error handler for `web::Path`: a malformed id names no resource.
+pub fn path_error(error: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    AppError::NotFound(format!("no resource at {} ({error})", req.path())).into()
+}
+
+/// Collects per-field parse failures while converting a DTO into domain types.
+#[derive(Default)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    /// Parses `raw` (when present) with `parse`, recording a failure under `field`.
+    pub fn parse<R, T>(&mut self, field: &str, raw: Option<R>, parse: impl FnOnce(R) -> Result<T, String>) -> Option<T> {
+        match raw.map(parse) {
+            Some(Ok(value)) => Some(value),
+            Some(Err(message)) => {
+                self.0.push(FieldError::new(field, message));
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn into_result<T>(self, value: T) -> Result<T, AppError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(AppError::Validation(self.0))
+        }
+    }
+}

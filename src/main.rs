@@ -1,0 +1,135 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_web::HttpServer;
+use clap::{Parser, Subcommand};
+
+use rapport::auth::{parse_ttl, JwtKeys, Scope};
+use rapport::config::Config;
+use rapport::state::AppState;
+use rapport::{build_app, db, openapi, telemetry};
+
+/// rapport: a self-hostable customer database served as a REST/JSON API.
+///
+/// Configuration comes from environment variables (and a `.env` file): DATABASE_URL,
+/// RAPPORT_ADDR, RAPPORT_JWT_SECRET, RAPPORT_DEFAULT_COUNTRY, RUST_LOG; see README.md.
+#[derive(Parser)]
+#[command(name = "rapport", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations and serve the API (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Print a signed API token (JWT) for a client.
+    Token {
+        /// Who the token is for (the `sub` claim), e.g. "shop-checkout".
+        #[arg(long)]
+        sub: String,
+        /// Space-separated scopes, e.g. "customers:read customers:write" (`admin` grants all).
+        #[arg(long)]
+        scope: String,
+        /// Lifetime: a number and a unit (s, m, h, d, w), e.g. 30d.
+        #[arg(long, default_value = "30d")]
+        ttl: String,
+    },
+    /// Print the OpenAPI document (JSON) to stdout.
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", openapi::to_pretty_json(&openapi::document()));
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => return fail(error),
+    };
+    telemetry::init(&config.log_filter, config.log_format);
+    let outcome = match command {
+        Command::Serve => serve(config),
+        Command::Migrate => migrate(&config),
+        Command::Token { sub, scope, ttl } => token(&config, &sub, &scope, &ttl),
+        Command::Openapi => unreachable!("handled above"),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("rapport: {message}");
+    ExitCode::FAILURE
+}
+
+fn open_database(config: &Config, migrate: bool) -> Result<db::Database, String> {
+    db::open(
+        &config.database,
+        config.db_pool_size,
+        config.db_acquire_timeout,
+        config.db_startup_timeout,
+        migrate,
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn migrate(config: &Config) -> Result<(), String> {
+    open_database(config, true)?;
+    println!("migrations are up to date on {}", config.database.redacted());
+    Ok(())
+}
+
+fn token(config: &Config, sub: &str, scope: &str, ttl: &str) -> Result<(), String> {
+    let scopes = scope
+        .split_whitespace()
+        .map(|s| Scope::parse(s).ok_or_else(|| format!("--scope: unknown scope `{s}`; known: {}", known_scopes())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if scopes.is_empty() {
+        return Err(format!("--scope: give at least one of: {}", known_scopes()));
+    }
+    if sub.trim().is_empty() {
+        return Err("--sub: must not be empty".into());
+    }
+    let ttl = parse_ttl(ttl).map_err(|e| format!("--ttl: {e}"))?;
+    let keys = JwtKeys::new(&config.jwt_secret.load()?);
+    println!("{}", keys.issue(sub.trim(), &scopes, ttl));
+    Ok(())
+}
+
+fn known_scopes() -> String {
+    Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    let secret = config.jwt_secret.load()?;
+    if let rapport::config::JwtSecret::File(path) = &config.jwt_secret {
+        tracing::info!(path = %path.display(), "token signing secret (RAPPORT_JWT_SECRET unset)");
+    }
+    let database = open_database(&config, true)?;
+    tracing::info!(database = %config.database.redacted(), addr = %config.addr, "rapport listening; docs at /docs/");
+    let addr = config.addr;
+    let state = AppState {
+        db: database,
+        jwt: Arc::new(JwtKeys::new(&secret)),
+        config: Arc::new(config),
+    };
+    // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
+    actix_web::rt::System::new()
+        .block_on(async move {
+            HttpServer::new(move || build_app(state.clone()))
+                .bind(addr)?
+                .shutdown_timeout(30)
+                .run()
+                .await
+        })
+        .map_err(|e| format!("cannot serve on {addr}: {e}"))
+}

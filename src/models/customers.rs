@@ -1,0 +1,171 @@
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{customer_merges, customers};
+use crate::domain::customer::{Address, CustomerDetails, CustomerProfile};
+use crate::domain::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Phone, Tag};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = customers)]
+pub struct CustomerRow {
+    pub id: i64,
+    pub kind: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub birthday: Option<NaiveDate>,
+    pub gender: Option<String>,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub preferred_language: Option<String>,
+    pub source: String,
+    pub attributes: String,
+    pub notes: Option<String>,
+    #[serde(skip)]
+    pub name_key: Option<String>,
+    #[serde(skip)]
+    pub company_key: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The writable columns of a customer, from a profile.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = customers, treat_none_as_null = true)]
+pub struct CustomerColumns {
+    pub kind: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub birthday: Option<NaiveDate>,
+    pub gender: Option<String>,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub preferred_language: Option<String>,
+    pub source: String,
+    pub attributes: String,
+    pub notes: Option<String>,
+    pub name_key: Option<String>,
+    pub company_key: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = customers)]
+pub struct NewCustomer {
+    #[diesel(embed)]
+    pub columns: CustomerColumns,
+    pub created_at: NaiveDateTime,
+}
+
+impl CustomerColumns {
+    pub fn from_profile(profile: &CustomerProfile, now: NaiveDateTime) -> CustomerColumns {
+        let d = &profile.details;
+        CustomerColumns {
+            kind: profile.kind.as_str().to_string(),
+            first_name: d.first_name.clone(),
+            last_name: d.last_name.clone(),
+            company_name: d.company_name.clone(),
+            email: d.email.as_ref().map(|e| e.as_str().to_string()),
+            phone: d.phone.as_ref().map(|p| p.as_str().to_string()),
+            birthday: d.birthday,
+            gender: d.gender.map(|g| g.as_str().to_string()),
+            address_line1: d.address.line1.clone(),
+            address_line2: d.address.line2.clone(),
+            city: d.address.city.clone(),
+            region: d.address.region.clone(),
+            postal_code: d.address.postal_code.clone(),
+            country: d.address.country.map(|c| c.as_str().to_string()),
+            preferred_language: d.preferred_language.as_ref().map(|l| l.as_str().to_string()),
+            source: profile.source.as_str().to_string(),
+            attributes: serde_json::Value::Object(d.attributes.clone()).to_string(),
+            notes: d.notes.clone(),
+            name_key: profile.name_key(),
+            company_key: profile.company_key(),
+            updated_at: now,
+        }
+    }
+}
+
+/// A customer row with its tags (sorted).
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerRecord {
+    #[serde(flatten)]
+    pub row: CustomerRow,
+    pub tags: Vec<String>,
+}
+
+impl CustomerRecord {
+    /// Back to the domain; stored values were normalized on the way in.
+    pub fn profile(&self) -> CustomerProfile {
+        let r = &self.row;
+        CustomerProfile {
+            kind: CustomerKind::parse(&r.kind).unwrap_or(CustomerKind::Person),
+            source: CustomerSource::parse(&r.source).unwrap_or(CustomerSource::Api),
+            details: CustomerDetails {
+                first_name: r.first_name.clone(),
+                last_name: r.last_name.clone(),
+                company_name: r.company_name.clone(),
+                email: r.email.clone().map(Email::from_stored),
+                phone: r.phone.clone().map(Phone::from_stored),
+                birthday: r.birthday,
+                gender: r.gender.as_deref().and_then(Gender::parse),
+                address: Address {
+                    line1: r.address_line1.clone(),
+                    line2: r.address_line2.clone(),
+                    city: r.city.clone(),
+                    region: r.region.clone(),
+                    postal_code: r.postal_code.clone(),
+                    country: r.country.as_deref().and_then(|c| Country::parse(c).ok()),
+                },
+                preferred_language: r.preferred_language.clone().map(Language::from_stored),
+                tags: self.tags.iter().cloned().map(Tag::from_stored).collect(),
+                attributes: self.attributes(),
+                notes: r.notes.clone(),
+            },
+        }
+    }
+
+    pub fn attributes(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(&self.row.attributes).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = customer_merges)]
+pub struct NewCustomerMerge {
+    pub survivor_id: i64,
+    pub duplicate_id: i64,
+    pub merged_by: String,
+    pub merged_at: NaiveDateTime,
+    /// The duplicate as it was, as JSON.
+    pub duplicate_snapshot: String,
+}
+
+/// One likely-duplicate pair and why it was found.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DuplicatePairRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customer_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub duplicate_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub same_phone: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub same_name: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub same_company: i32,
+}

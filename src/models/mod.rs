@@ -1,0 +1,3 @@
+//! Diesel models: rows as the database stores them. DTOs live in `dto`.
+
+pub mod customers;

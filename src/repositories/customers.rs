@@ -1,0 +1,278 @@
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::db::schema::{customer_merges, customer_search_terms, customer_tags, customers};
+use crate::db::DbConn;
+use crate::db_run;
+use crate::domain::customer::CustomerProfile;
+use crate::domain::{CustomerSource, Email, Tag};
+use crate::models::customers::{
+    CustomerColumns, CustomerRecord, CustomerRow, DuplicatePairRow, NewCustomer, NewCustomerMerge,
+};
+
+/// Filters of `GET /v1/customers`, already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    pub email: Option<Email>,
+    /// Lower-cased prefix.
+    pub search_prefix: Option<String>,
+    pub tag: Option<Tag>,
+    pub source: Option<CustomerSource>,
+    pub created_after: Option<NaiveDateTime>,
+    pub created_before: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) -> QueryResult<CustomerRecord> {
+    let row: CustomerRow = diesel::insert_into(customers::table)
+        .values(NewCustomer {
+            columns: CustomerColumns::from_profile(profile, now),
+            created_at: now,
+        })
+        .returning(customers::all_columns)
+        .get_result(conn)?;
+    write_tags_and_terms(conn, row.id, profile)?;
+    Ok(record(row, profile))
+}
+
+pub fn update(conn: &mut DbConn, id: i64, profile: &CustomerProfile, now: NaiveDateTime) -> QueryResult<CustomerRecord> {
+    let row: CustomerRow = diesel::update(customers::table.find(id))
+        .set(CustomerColumns::from_profile(profile, now))
+        .returning(customers::all_columns)
+        .get_result(conn)?;
+    diesel::delete(customer_tags::table.filter(customer_tags::customer_id.eq(id))).execute(conn)?;
+    diesel::delete(customer_search_terms::table.filter(customer_search_terms::customer_id.eq(id))).execute(conn)?;
+    write_tags_and_terms(conn, id, profile)?;
+    Ok(record(row, profile))
+}
+
+fn record(row: CustomerRow, profile: &CustomerProfile) -> CustomerRecord {
+    CustomerRecord {
+        row,
+        tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect(),
+    }
+}
+
+fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -> QueryResult<()> {
+    let tags: Vec<_> = profile
+        .details
+        .tags
+        .iter()
+        .map(|tag| (customer_tags::customer_id.eq(id), customer_tags::tag.eq(tag.as_str())))
+        .collect();
+    let terms: Vec<_> = profile
+        .search_terms()
+        .into_iter()
+        .map(|term| (customer_search_terms::term.eq(term), customer_search_terms::customer_id.eq(id)))
+        .collect();
+    db_run!(conn => {
+        if !tags.is_empty() {
+            diesel::insert_into(customer_tags::table).values(&tags).execute(conn)?;
+        }
+        if !terms.is_empty() {
+            diesel::insert_into(customer_search_terms::table).values(&terms).execute(conn)?;
+        }
+    });
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
+    let Some(row) = customers::table
+        .find(id)
+        .select(CustomerRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(with_tags(conn, vec![row])?.pop())
+}
+
+pub fn find_id_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<i64>> {
+    customers::table
+        .filter(customers::email.eq(email.as_str()))
+        .select(customers::id)
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<CustomerRecord>> {
+    match find_id_by_email(conn, email)? {
+        Some(id) => find(conn, id),
+        None => Ok(None),
+    }
+}
+
+/// Loads many customers by id with their tags, in two queries (no per-row query).
+pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, CustomerRecord>> {
+    let rows = customers::table
+        .filter(customers::id.eq_any(ids))
+        .select(CustomerRow::as_select())
+        .load(conn)?;
+    Ok(with_tags(conn, rows)?.into_iter().map(|r| (r.row.id, r)).collect())
+}
+
+/// Attaches tags to rows with one query.
+fn with_tags(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<CustomerRecord>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut tags_by_customer: HashMap<i64, Vec<String>> = HashMap::new();
+    if !ids.is_empty() {
+        let pairs: Vec<(i64, String)> = customer_tags::table
+            .filter(customer_tags::customer_id.eq_any(&ids))
+            .order((customer_tags::customer_id, customer_tags::tag))
+            .load(conn)?;
+        for (id, tag) in pairs {
+            tags_by_customer.entry(id).or_default().push(tag);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| CustomerRecord {
+            tags: tags_by_customer.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect())
+}
+
+/// Newest first, keyset on id: `before_id` is the last id of the previous page.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &CustomerFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<CustomerRecord>> {
+    let mut query = customers::table.select(CustomerRow::as_select()).into_boxed();
+    if let Some(email) = &filter.email {
+        query = query.filter(customers::email.eq(email.as_str().to_string()));
+    }
+    if let Some(prefix) = &filter.search_prefix {
+        // Range scan on the search-term index: every term that starts with `prefix`.
+        let upper = format!("{prefix}{}", char::MAX);
+        query = query.filter(
+            customers::id.eq_any(
+                customer_search_terms::table
+                    .select(customer_search_terms::customer_id)
+                    .filter(customer_search_terms::term.ge(prefix.clone()))
+                    .filter(customer_search_terms::term.lt(upper)),
+            ),
+        );
+    }
+    if let Some(tag) = &filter.tag {
+        query = query.filter(
+            customers::id.eq_any(
+                customer_tags::table
+                    .select(customer_tags::customer_id)
+                    .filter(customer_tags::tag.eq(tag.as_str().to_string())),
+            ),
+        );
+    }
+    if let Some(source) = filter.source {
+        query = query.filter(customers::source.eq(source.as_str()));
+    }
+    if let Some(after) = filter.created_after {
+        query = query.filter(customers::created_at.ge(after));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(customers::created_at.lt(before));
+    }
+    if let Some(before_id) = before_id {
+        query = query.filter(customers::id.lt(before_id));
+    }
+    let rows = query.order(customers::id.desc()).limit(limit).load(conn)?;
+    with_tags(conn, rows)
+}
+
+/// Adds tags (existing ones are kept) and refreshes `updated_at`.
+pub fn add_tags(conn: &mut DbConn, id: i64, tags: &BTreeSet<Tag>, now: NaiveDateTime) -> QueryResult<()> {
+    let rows: Vec<_> = tags
+        .iter()
+        .map(|tag| (customer_tags::customer_id.eq(id), customer_tags::tag.eq(tag.as_str())))
+        .collect();
+    db_run!(conn => {
+        diesel::insert_into(customer_tags::table)
+            .values(&rows)
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    });
+    touch(conn, id, now)
+}
+
+/// Removes one tag; true when the customer had it.
+pub fn remove_tag(conn: &mut DbConn, id: i64, tag: &Tag, now: NaiveDateTime) -> QueryResult<bool> {
+    let removed = diesel::delete(
+        customer_tags::table
+            .filter(customer_tags::customer_id.eq(id))
+            .filter(customer_tags::tag.eq(tag.as_str())),
+    )
+    .execute(conn)?;
+    if removed > 0 {
+        touch(conn, id, now)?;
+    }
+    Ok(removed > 0)
+}
+
+fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(customers::table.find(id))
+        .set(customers::updated_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn exists(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(customers::table.find(id))).get_result(conn)
+}
+
+pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    // Tags and search terms go with it (ON DELETE CASCADE).
+    diesel::delete(customers::table.find(id)).execute(conn).map(drop)
+}
+
+/// Points every reference to customer `from` at customer `to`. Each table that refers to
+/// customers gets its line here, so a merge never leaves anything behind.
+pub fn move_references(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
+    // Earlier merges into the duplicate now belong to the survivor's history.
+    diesel::update(customer_merges::table.filter(customer_merges::survivor_id.eq(from)))
+        .set(customer_merges::survivor_id.eq(to))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn record_merge(conn: &mut DbConn, merge: NewCustomerMerge) -> QueryResult<()> {
+    diesel::insert_into(customer_merges::table)
+        .values(merge)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Likely duplicates, ordered by (customer_id, duplicate_id) after the given pair.
+/// Each reason is an indexed self-join; a pair found for several reasons is one row.
+pub fn duplicate_pairs(
+    conn: &mut DbConn,
+    after: (i64, i64),
+    limit: i64,
+) -> QueryResult<Vec<DuplicatePairRow>> {
+    diesel::sql_query(
+        "SELECT customer_id, duplicate_id, \
+                MAX(same_phone) AS same_phone, MAX(same_name) AS same_name, MAX(same_company) AS same_company \
+         FROM ( \
+           SELECT a.id AS customer_id, b.id AS duplicate_id, 1 AS same_phone, 0 AS same_name, 0 AS same_company \
+             FROM customers a JOIN customers b ON b.phone = a.phone AND b.id > a.id \
+           UNION ALL \
+           SELECT a.id, b.id, 0, 1, 0 \
+             FROM customers a JOIN customers b ON b.name_key = a.name_key AND b.id > a.id \
+           UNION ALL \
+           SELECT a.id, b.id, 0, 0, 1 \
+             FROM customers a JOIN customers b ON b.company_key = a.company_key AND b.id > a.id \
+         ) pairs \
+         WHERE customer_id > $1 OR (customer_id = $1 AND duplicate_id > $2) \
+         GROUP BY customer_id, duplicate_id \
+         ORDER BY customer_id, duplicate_id \
+         LIMIT $3",
+    )
+    .bind::<BigInt, _>(after.0)
+    .bind::<BigInt, _>(after.1)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}

@@ -1,0 +1,4 @@
+//! Diesel queries only. Every function takes `&mut DbConn`, so one service transaction
+//! can span several repositories.
+
+pub mod customers;

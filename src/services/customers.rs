@@ -1,0 +1,212 @@
+use std::collections::BTreeSet;
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::now;
+use crate::db::DbConn;
+use crate::domain::customer::{CustomerDraft, CustomerPatch, CustomerProfile};
+use crate::domain::{Email, Tag};
+use crate::error::AppError;
+use crate::models::customers::{CustomerRecord, DuplicatePairRow, NewCustomerMerge};
+use crate::repositories::customers::{self as repo, CustomerFilter};
+
+/// Whether an upsert created the customer or merged into an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::not_found(format!("customer {id} does not exist"))
+}
+
+fn is_unique_violation(error: &DieselError) -> bool {
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// The only unique column a customer write can collide on is the email: name the
+/// customer who already has it. Runs after the failed transaction rolled back.
+fn email_conflict(conn: &mut DbConn, email: Option<&Email>) -> AppError {
+    let existing_id = email.and_then(|email| repo::find_id_by_email(conn, email).ok().flatten());
+    AppError::Conflict {
+        detail: match (email, existing_id) {
+            (Some(email), Some(id)) => format!("a customer with the email {email} already exists (id {id})"),
+            _ => "a customer with this email already exists".to_string(),
+        },
+        existing_id,
+    }
+}
+
+pub fn create(conn: &mut DbConn, draft: CustomerDraft) -> Result<CustomerRecord, AppError> {
+    let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
+    let now = now();
+    conn.write_transaction(|conn| repo::insert(conn, &profile, now))
+        .or_else(|error| match error {
+            error if is_unique_violation(&error) => Err(email_conflict(conn, profile.details.email.as_ref())),
+            error => Err(error.into()),
+        })
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> Result<CustomerRecord, AppError> {
+    repo::find(conn, id)?.ok_or_else(|| not_found(id))
+}
+
+pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch) -> Result<CustomerRecord, AppError> {
+    let mut new_email = None;
+    let outcome = conn.write_transaction(|conn| {
+        let mut profile = repo::find(conn, id)?.ok_or_else(|| not_found(id))?.profile();
+        profile.apply_patch(patch).map_err(|e| AppError::Validation(vec![e]))?;
+        new_email = profile.details.email.clone();
+        repo::update(conn, id, &profile, now()).map_err(TxError::Db)
+    });
+    finish_write(conn, outcome, new_email.as_ref())
+}
+
+/// `PUT /v1/customers/by-email/{email}`: create, or fill/replace the existing record.
+pub fn upsert_by_email(
+    conn: &mut DbConn,
+    email: Email,
+    mut draft: CustomerDraft,
+) -> Result<(CustomerRecord, Upserted), AppError> {
+    draft.details.email = Some(email.clone());
+    // Two first-time upserts of one email can race on PostgreSQL: the loser retries
+    // once and then finds the winner's record.
+    for attempt in 0..2 {
+        let draft = draft.clone();
+        let outcome = conn.write_transaction(|conn| match repo::find_by_email(conn, &email)? {
+            Some(existing) => {
+                let mut profile = existing.profile();
+                profile.fill_from(draft);
+                profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
+                let record = repo::update(conn, existing.row.id, &profile, now()).map_err(TxError::Db)?;
+                Ok((record, Upserted::Updated))
+            }
+            None => {
+                let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
+                let record = repo::insert(conn, &profile, now()).map_err(TxError::Db)?;
+                Ok((record, Upserted::Created))
+            }
+        });
+        match outcome {
+            Err(TxError::Db(error)) if attempt == 0 && is_unique_violation(&error) => continue,
+            outcome => return finish_write(conn, outcome, Some(&email)),
+        }
+    }
+    unreachable!("the second attempt always returns")
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    filter: &CustomerFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<CustomerRecord>, AppError> {
+    Ok(repo::list(conn, filter, before_id, limit)?)
+}
+
+pub fn add_tags(conn: &mut DbConn, id: i64, tags: BTreeSet<Tag>) -> Result<CustomerRecord, AppError> {
+    conn.write_transaction(|conn| {
+        if !repo::exists(conn, id)? {
+            return Err(not_found(id));
+        }
+        repo::add_tags(conn, id, &tags, now())?;
+        get(conn, id)
+    })
+}
+
+pub fn remove_tag(conn: &mut DbConn, id: i64, tag: Tag) -> Result<(), AppError> {
+    conn.write_transaction(|conn| {
+        if !repo::exists(conn, id)? {
+            return Err(not_found(id));
+        }
+        if !repo::remove_tag(conn, id, &tag, now())? {
+            return Err(AppError::not_found(format!("customer {id} has no tag `{}`", tag.as_str())));
+        }
+        Ok(())
+    })
+}
+
+/// One page of likely duplicates with both customers loaded (three queries in all).
+pub fn duplicates(
+    conn: &mut DbConn,
+    after: (i64, i64),
+    limit: i64,
+) -> Result<Vec<(DuplicatePairRow, CustomerRecord, CustomerRecord)>, AppError> {
+    let pairs = repo::duplicate_pairs(conn, after, limit)?;
+    let ids: Vec<i64> = pairs.iter().flat_map(|p| [p.customer_id, p.duplicate_id]).collect();
+    let mut customers = repo::find_many(conn, &ids)?;
+    Ok(pairs
+        .into_iter()
+        .filter_map(|pair| {
+            let customer = customers.get(&pair.customer_id)?.clone();
+            let duplicate = customers.remove(&pair.duplicate_id)?;
+            Some((pair, customer, duplicate))
+        })
+        .collect())
+}
+
+/// Merges `duplicate_id` into `survivor_id` in one transaction: blanks filled, tags
+/// unioned, attributes merged, references moved, the merge recorded, the duplicate deleted.
+pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str) -> Result<CustomerRecord, AppError> {
+    if survivor_id == duplicate_id {
+        return Err(AppError::invalid("duplicate_id", "a customer cannot be merged into itself"));
+    }
+    let mut merged_email = None;
+    let outcome = conn.write_transaction(|conn| {
+        let survivor = repo::find(conn, survivor_id)?.ok_or_else(|| not_found(survivor_id))?;
+        let duplicate = repo::find(conn, duplicate_id)?.ok_or_else(|| {
+            AppError::invalid("duplicate_id", format!("customer {duplicate_id} does not exist"))
+        })?;
+        let mut profile = survivor.profile();
+        profile.absorb(duplicate.profile());
+        merged_email = profile.details.email.clone();
+        let now = now();
+        let snapshot = serde_json::to_string(&duplicate).map_err(|e| AppError::internal(e.to_string()))?;
+        repo::move_references(conn, duplicate_id, survivor_id)?;
+        // Delete first: the survivor may take over the duplicate's (unique) email.
+        repo::delete(conn, duplicate_id)?;
+        let record = repo::update(conn, survivor_id, &profile, now).map_err(TxError::Db)?;
+        repo::record_merge(
+            conn,
+            NewCustomerMerge {
+                survivor_id,
+                duplicate_id,
+                merged_by: actor.to_string(),
+                merged_at: now,
+                duplicate_snapshot: snapshot,
+            },
+        )?;
+        Ok(record)
+    });
+    finish_write(conn, outcome, merged_email.as_ref())
+}
+
+/// A transaction's failure: a business error, or a raw database error that the caller
+/// inspects (unique violations become 409 once the transaction has rolled back).
+#[derive(Debug)]
+enum TxError {
+    App(AppError),
+    Db(DieselError),
+}
+
+impl From<AppError> for TxError {
+    fn from(error: AppError) -> Self {
+        TxError::App(error)
+    }
+}
+
+impl From<DieselError> for TxError {
+    fn from(error: DieselError) -> Self {
+        TxError::Db(error)
+    }
+}
+
+fn finish_write<T>(conn: &mut DbConn, outcome: Result<T, TxError>, email: Option<&Email>) -> Result<T, AppError> {
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(TxError::App(error)) => Err(error),
+        Err(TxError::Db(error)) if is_unique_violation(&error) => Err(email_conflict(conn, email)),
+        Err(TxError::Db(error)) => Err(error.into()),
+    }
+}
