@@ -116,11 +116,7 @@ impl JwtKeys {
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
-        JwtKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
+        JwtKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
     /// Signs a token for `sub` with `scopes`, valid for `ttl`.
@@ -130,32 +126,23 @@ impl JwtKeys {
             sub: sub.to_string(),
             iat: now,
             exp: now + ttl.num_seconds(),
-            scope: scopes
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
+            scope: scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing with an in-memory key cannot fail")
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|error| {
-                let detail = match error.kind() {
-                    ErrorKind::ExpiredSignature => "the token has expired",
-                    ErrorKind::InvalidSignature => "the token signature is invalid",
-                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                        "the token must be signed with HS256"
-                    }
-                    ErrorKind::MissingRequiredClaim(_) => {
-                        "the token lacks a required claim (sub, exp, iat)"
-                    }
-                    _ => "the token is malformed",
-                };
-                AppError::unauthorized(detail, true)
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
+            let detail = match error.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::InvalidSignature => "the token signature is invalid",
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token must be signed with HS256",
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (sub, exp, iat)",
+                _ => "the token is malformed",
+            };
+            AppError::unauthorized(detail, true)
+        })?;
         let claims = data.claims;
         if claims.sub.trim().is_empty() {
             return Err(AppError::unauthorized("the token has an empty `sub`", true));
@@ -168,36 +155,65 @@ impl JwtKeys {
     }
 }
 
-/// Reads the signing secret from `path`, creating it (256 random bits, mode 0600) the
-/// first time. Used for the zero-configuration SQLite start.
+/// Reads the signing secret from `path`, creating it (256 random bits as hex, mode 0600)
+/// the first time. Used for the zero-configuration SQLite start. A file holding fewer
+/// than 32 bytes is refused rather than used as a weak key.
 pub fn load_or_create_secret_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use rand::RngCore;
-    use std::io::Write;
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        return Ok(existing.trim().as_bytes().to_vec());
+    match std::fs::read_to_string(path) {
+        Ok(existing) => return checked_secret(path, existing),
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        Err(_) => {}
     }
+    let secret = random_hex_secret();
+    // Write a private temporary file, then link it into place: the secret appears
+    // complete or not at all, and a concurrent creator's secret is never overwritten.
+    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
+    write_private_file(&temporary, &secret)?;
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(secret.into_bytes()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            checked_secret(path, std::fs::read_to_string(path)?)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn checked_secret(path: &Path, contents: String) -> std::io::Result<Vec<u8>> {
+    let secret = contents.trim();
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} holds {} bytes; a secret needs at least {MIN_SECRET_BYTES} (delete the file to generate a new one)",
+                path.display(),
+                secret.len()
+            ),
+        ));
+    }
+    Ok(secret.as_bytes().to_vec())
+}
+
+fn random_hex_secret() -> String {
+    use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes())?;
-            file.sync_all()?;
-            Ok(secret.into_bytes())
-        }
-        // Another process created it between our read and our create: use theirs.
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec())
-        }
-        Err(error) => Err(error),
-    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
 }
 
 /// Marks a type as naming the scope an endpoint needs.
@@ -217,32 +233,21 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authorize(req, S::SCOPE).map(|caller| Authorized {
-            caller,
-            scope: PhantomData,
-        }))
+        ready(authorize(req, S::SCOPE).map(|caller| Authorized { caller, scope: PhantomData }))
     }
 }
 
 fn authorize(req: &HttpRequest, scope: Scope) -> Result<Caller, AppError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| AppError::internal("application state missing"))?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::internal("application state missing"))?;
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or_else(|| AppError::unauthorized("an `Authorization: Bearer <token>` header is required", false))?;
-    let value = value
-        .to_str()
-        .map_err(|_| AppError::unauthorized("the Authorization header is not valid text", true))?;
+    let value =
+        value.to_str().map_err(|_| AppError::unauthorized("the Authorization header is not valid text", true))?;
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
-        _ => {
-            return Err(AppError::unauthorized(
-                "the Authorization header must be `Bearer <token>`",
-                true,
-            ))
-        }
+        _ => return Err(AppError::unauthorized("the Authorization header must be `Bearer <token>`", true)),
     };
     let caller = state.jwt.verify(token)?;
     caller.require(scope)?;
@@ -284,9 +289,7 @@ pub fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| format!("`{text}` needs a unit: s, m, h, d or w (e.g. 30d)"))?;
     let (number, unit) = text.split_at(split);
-    let number: i64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` must start with a whole number (e.g. 30d)"))?;
+    let number: i64 = number.parse().map_err(|_| format!("`{text}` must start with a whole number (e.g. 30d)"))?;
     if number <= 0 {
         return Err(format!("`{text}` must be positive"));
     }
@@ -322,10 +325,19 @@ mod tests {
     #[test]
     fn admin_implies_every_scope() {
         let keys = JwtKeys::new(&[7u8; 32]);
-        let caller = keys
-            .verify(&keys.issue("ops", &[Scope::Admin], chrono::Duration::minutes(5)))
-            .unwrap();
+        let caller = keys.verify(&keys.issue("ops", &[Scope::Admin], chrono::Duration::minutes(5))).unwrap();
         assert!(Scope::ALL.iter().all(|scope| caller.has(*scope)));
+    }
+
+    #[test]
+    fn secret_file_is_created_once_and_short_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db.jwt-secret");
+        let first = load_or_create_secret_file(&path).unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(load_or_create_secret_file(&path).unwrap(), first);
+        std::fs::write(&path, "").unwrap();
+        assert!(load_or_create_secret_file(&path).unwrap_err().to_string().contains("at least 32"));
     }
 
     #[test]

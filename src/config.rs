@@ -60,10 +60,7 @@ pub struct ConfigError {
 }
 
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable,
-        problem: problem.into(),
-    }
+    ConfigError { variable, problem: problem.into() }
 }
 
 impl Config {
@@ -109,7 +106,8 @@ impl Config {
 
         let body_limit = parse_number(&get, "RAPPORT_BODY_LIMIT", 1024 * 1024, 1024, 64 * 1024 * 1024)?;
         let db_pool_size = parse_number(&get, "RAPPORT_DB_POOL_SIZE", 8, 1, 256)? as u32;
-        let db_startup_timeout = Duration::from_secs(parse_number(&get, "RAPPORT_DB_STARTUP_TIMEOUT", 30, 0, 3600)? as u64);
+        let db_startup_timeout =
+            Duration::from_secs(parse_number(&get, "RAPPORT_DB_STARTUP_TIMEOUT", 30, 0, 3600)? as u64);
 
         let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_string());
         tracing_subscriber::EnvFilter::try_new(&log_filter)
@@ -158,21 +156,14 @@ pub fn parse_database_url(value: Option<&str>) -> Result<DatabaseTarget, ConfigE
         return Ok(DatabaseTarget::Sqlite(PathBuf::from(DEFAULT_DATABASE_FILE)));
     };
     if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        url::Url::parse(value)
-            .ok()
-            .filter(|u| u.host_str().is_some())
-            .ok_or_else(|| invalid("DATABASE_URL", "is not a valid postgres:// URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)"))?;
+        url::Url::parse(value).ok().filter(|u| u.host_str().is_some()).ok_or_else(|| {
+            invalid("DATABASE_URL", "is not a valid postgres:// URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)")
+        })?;
         return Ok(DatabaseTarget::Postgres(value.to_string()));
     }
-    let path = value
-        .strip_prefix("sqlite://")
-        .or_else(|| value.strip_prefix("sqlite:"))
-        .unwrap_or(value);
+    let path = value.strip_prefix("sqlite://").or_else(|| value.strip_prefix("sqlite:")).unwrap_or(value);
     if path.is_empty() || path.contains("://") {
-        return Err(invalid(
-            "DATABASE_URL",
-            "expected sqlite://PATH, a file path, or postgres://USER@HOST/DATABASE",
-        ));
+        return Err(invalid("DATABASE_URL", "expected sqlite://PATH, a file path, or postgres://USER@HOST/DATABASE"));
     }
     if path == ":memory:" {
         return Err(invalid("DATABASE_URL", "an in-memory SQLite database is not supported; give a file path"));

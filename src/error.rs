@@ -24,10 +24,7 @@ pub enum AppError {
     #[error("{detail}")]
     MethodNotAllowed { detail: String, allow: Vec<String> },
     #[error("{detail}")]
-    Conflict {
-        detail: String,
-        existing_id: Option<i64>,
-    },
+    Conflict { detail: String, existing_id: Option<i64> },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -55,10 +52,7 @@ impl AppError {
     }
 
     pub fn unauthorized(detail: impl Into<String>, token_sent: bool) -> Self {
-        AppError::Unauthorized {
-            detail: detail.into(),
-            token_sent,
-        }
+        AppError::Unauthorized { detail: detail.into(), token_sent }
     }
 }
 
@@ -83,9 +77,15 @@ impl From<DieselError> for AppError {
 /// SQLite lock timeouts and PostgreSQL connection loss reported as plain errors.
 fn is_transient(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
-    ["database is locked", "server closed the connection", "terminating connection", "connection refused", "no connection to the server"]
-        .iter()
-        .any(|needle| message.contains(needle))
+    [
+        "database is locked",
+        "server closed the connection",
+        "terminating connection",
+        "connection refused",
+        "no connection to the server",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 impl ResponseError for AppError {

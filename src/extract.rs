@@ -51,29 +51,22 @@ fn too_large(limit: usize) -> AppError {
 }
 
 fn check_content_type(req: &HttpRequest) -> Result<(), AppError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     // application/json, and +json types such as application/merge-patch+json.
     if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
         Ok(())
     } else {
         Err(AppError::UnsupportedMediaType(format!(
-            "send the body as `Content-Type: application/json` (got `{}`)",
+            "send the body as JSON: `Content-Type: application/json` (PATCH also takes application/merge-patch+json); got `{}`",
             if content_type.is_empty() { "nothing" } else { content_type }
         )))
     }
 }
 
 fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), AppError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     match declared {
         Some(length) if length > limit => Err(too_large(limit)),
         _ => Ok(()),
@@ -86,6 +79,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(AppError::BadRequest("the request body is empty; send a JSON object".into()));
     }
+    // Every body rapport takes is an object; saying so beats serde's view of an array.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') && serde_json::from_slice::<serde_json::Value>(body).is_ok() {
+        return Err(AppError::invalid("body", "must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -93,7 +91,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         let message = without_position(&inner.to_string());
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_string() } else { path };
+                let field = match (path.as_str(), missing_field(&message)) {
+                    (".", Some(missing)) => missing.to_string(),
+                    (_, Some(missing)) => format!("{path}.{missing}"),
+                    (".", None) => "body".to_string(),
+                    _ => path,
+                };
                 AppError::Validation(vec![FieldError::new(field, message)])
             }
             _ => AppError::BadRequest(format!("malformed JSON: {message}")),
@@ -103,6 +106,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         .end()
         .map_err(|e| AppError::BadRequest(format!("malformed JSON: {}", without_position(&e.to_string()))))?;
     Ok(value)
+}
+
+/// The field named by serde's "missing field `x`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
 fn without_position(message: &str) -> String {
@@ -156,7 +164,12 @@ pub struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
     /// Parses `raw` (when present) with `parse`, recording a failure under `field`.
-    pub fn parse<R, T>(&mut self, field: &str, raw: Option<R>, parse: impl FnOnce(R) -> Result<T, String>) -> Option<T> {
+    pub fn parse<R, T>(
+        &mut self,
+        field: &str,
+        raw: Option<R>,
+        parse: impl FnOnce(R) -> Result<T, String>,
+    ) -> Option<T> {
         match raw.map(parse) {
             Some(Ok(value)) => Some(value),
             Some(Err(message)) => {

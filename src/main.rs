@@ -11,8 +11,11 @@ use rapport::{build_app, db, openapi, telemetry};
 
 /// rapport: a self-hostable customer database served as a REST/JSON API.
 ///
-/// Configuration comes from environment variables (and a `.env` file): DATABASE_URL,
-/// RAPPORT_ADDR, RAPPORT_JWT_SECRET, RAPPORT_DEFAULT_COUNTRY, RUST_LOG; see README.md.
+/// Configuration comes from environment variables (and a `.env` file in the working
+/// directory): DATABASE_URL (default: SQLite file rapport.db), RAPPORT_ADDR
+/// (127.0.0.1:8080), RAPPORT_JWT_SECRET, RAPPORT_DEFAULT_COUNTRY, RAPPORT_BODY_LIMIT,
+/// RAPPORT_DB_POOL_SIZE, RAPPORT_DB_STARTUP_TIMEOUT, RUST_LOG, RAPPORT_LOG_FORMAT.
+/// See README.md for each.
 #[derive(Parser)]
 #[command(name = "rapport", version)]
 struct Cli {
@@ -72,14 +75,8 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn open_database(config: &Config, migrate: bool) -> Result<db::Database, String> {
-    db::open(
-        &config.database,
-        config.db_pool_size,
-        config.db_acquire_timeout,
-        config.db_startup_timeout,
-        migrate,
-    )
-    .map_err(|e| e.to_string())
+    db::open(&config.database, config.db_pool_size, config.db_acquire_timeout, config.db_startup_timeout, migrate)
+        .map_err(|e| e.to_string())
 }
 
 fn migrate(config: &Config) -> Result<(), String> {
@@ -117,19 +114,11 @@ fn serve(config: Config) -> Result<(), String> {
     let database = open_database(&config, true)?;
     tracing::info!(database = %config.database.redacted(), addr = %config.addr, "rapport listening; docs at /docs/");
     let addr = config.addr;
-    let state = AppState {
-        db: database,
-        jwt: Arc::new(JwtKeys::new(&secret)),
-        config: Arc::new(config),
-    };
+    let state = AppState { db: database, jwt: Arc::new(JwtKeys::new(&secret)), config: Arc::new(config) };
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()
         .block_on(async move {
-            HttpServer::new(move || build_app(state.clone()))
-                .bind(addr)?
-                .shutdown_timeout(30)
-                .run()
-                .await
+            HttpServer::new(move || build_app(state.clone())).bind(addr)?.shutdown_timeout(30).run().await
         })
         .map_err(|e| format!("cannot serve on {addr}: {e}"))
 }

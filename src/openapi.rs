@@ -43,8 +43,8 @@ impl Modify for BearerAuth {
 
 /// The complete document, as served at `/openapi.json` and printed by `rapport openapi`.
 pub fn document() -> OpenApiDoc {
-    let (_, doc) = crate::handlers::routes(actix_web::App::new().into_utoipa_app().openapi(BaseDoc::openapi()))
-        .split_for_parts();
+    let (_, doc) =
+        crate::handlers::routes(actix_web::App::new().into_utoipa_app().openapi(BaseDoc::openapi())).split_for_parts();
     doc
 }
 

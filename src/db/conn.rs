@@ -48,9 +48,7 @@ impl DbConn {
         if let DbConn::Sqlite(inner) = self {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             let outcome = work(self);
-            let DbConn::Sqlite(inner) = self else {
-                unreachable!("the connection kind cannot change")
-            };
+            let DbConn::Sqlite(inner) = self else { unreachable!("the connection kind cannot change") };
             return match outcome {
                 Ok(value) => match AnsiTransactionManager::commit_transaction(inner) {
                     Ok(()) => Ok(value),
@@ -103,8 +101,7 @@ impl DatabaseTarget {
             DatabaseTarget::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url)?)),
             DatabaseTarget::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                conn.batch_execute(SQLITE_PRAGMAS)
-                    .map_err(diesel::r2d2::Error::QueryError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
         }
@@ -126,8 +123,7 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
@@ -147,12 +143,8 @@ pub struct Database {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot reach the database at {target} after {waited_secs}s: {cause}")]
-    Unreachable {
-        target: String,
-        waited_secs: u64,
-        cause: String,
-    },
+    #[error("cannot reach the database at {target} (gave up after {waited_secs}s): {cause}")]
+    Unreachable { target: String, waited_secs: u64, cause: String },
     #[error("cannot open the SQLite database {path}: {cause}")]
     Sqlite { path: String, cause: String },
     #[error("database migrations failed: {0}")]
@@ -185,14 +177,9 @@ pub fn open(
         .max_size(pool_size)
         .min_idle(Some(1))
         .connection_timeout(acquire_timeout)
-        .build(ConnectionManager {
-            target: target.clone(),
-        })
+        .build(ConnectionManager { target: target.clone() })
         .map_err(|e| StartupError::Pool(e.to_string()))?;
-    Ok(Database {
-        pool,
-        backend: target.backend(),
-    })
+    Ok(Database { pool, backend: target.backend() })
 }
 
 fn ensure_parent_dir(path: &Path) -> Result<(), StartupError> {
@@ -205,42 +192,46 @@ fn ensure_parent_dir(path: &Path) -> Result<(), StartupError> {
     }
 }
 
-fn connect_with_backoff(
-    target: &DatabaseTarget,
-    startup_timeout: Duration,
-) -> Result<DbConn, StartupError> {
+fn connect_with_backoff(target: &DatabaseTarget, startup_timeout: Duration) -> Result<DbConn, StartupError> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(250);
     loop {
-        match target.establish() {
+        let error = match target.establish() {
             Ok(conn) => return Ok(conn),
-            Err(error) => {
-                if let DatabaseTarget::Sqlite(path) = target {
-                    // A file that cannot be opened will not heal by waiting.
-                    return Err(StartupError::Sqlite {
-                        path: path.display().to_string(),
-                        cause: error.to_string(),
-                    });
-                }
-                let waited = started.elapsed();
-                if waited + delay > startup_timeout {
-                    return Err(StartupError::Unreachable {
-                        target: target.redacted(),
-                        waited_secs: waited.as_secs(),
-                        cause: error.to_string().trim().to_string(),
-                    });
-                }
-                tracing::warn!(
-                    target = %target.redacted(),
-                    error = %error.to_string().trim(),
-                    retry_in_ms = delay.as_millis() as u64,
-                    "database not reachable yet"
-                );
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
+            Err(error) => error.to_string().trim().to_string(),
+        };
+        if let DatabaseTarget::Sqlite(path) = target {
+            // A file that cannot be opened will not heal by waiting.
+            return Err(StartupError::Sqlite { path: path.display().to_string(), cause: error });
         }
+        let waited = started.elapsed();
+        if !is_transient_connect_error(&error) || waited >= startup_timeout {
+            return Err(StartupError::Unreachable {
+                target: target.redacted(),
+                waited_secs: waited.as_secs(),
+                cause: error,
+            });
+        }
+        let pause = delay.min(startup_timeout - waited);
+        tracing::warn!(
+            target = %target.redacted(),
+            %error,
+            retry_in_ms = pause.as_millis() as u64,
+            "database not reachable yet"
+        );
+        std::thread::sleep(pause);
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
+}
+
+/// Wrong credentials or a missing database will not fix themselves; a server that is
+/// down, starting or unreachable may.
+fn is_transient_connect_error(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    let permanent = ["password authentication failed", "does not exist", "no pg_hba.conf entry", "role \""]
+        .iter()
+        .any(|needle| message.contains(needle));
+    !permanent
 }
 
 /// Applies pending migrations; returns the versions applied.

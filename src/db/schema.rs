@@ -57,9 +57,4 @@ diesel::table! {
 diesel::joinable!(customer_tags -> customers (customer_id));
 diesel::joinable!(customer_search_terms -> customers (customer_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    customers,
-    customer_tags,
-    customer_search_terms,
-    customer_merges,
-);
+diesel::allow_tables_to_appear_in_same_query!(customers, customer_tags, customer_search_terms, customer_merges,);

@@ -3,7 +3,8 @@ use std::fmt;
 use validator::ValidateEmail;
 
 /// ISO 3166-1 alpha-2 codes (officially assigned).
-const COUNTRY_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+const COUNTRY_CODES: &str =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
 CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
 GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP \
 KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT \
@@ -99,8 +100,7 @@ impl Phone {
                 ))
             }
         };
-        let number = phonenumber::parse(region, trimmed)
-            .map_err(|_| format!("`{trimmed}` is not a phone number"))?;
+        let number = phonenumber::parse(region, trimmed).map_err(|_| format!("`{trimmed}` is not a phone number"))?;
         if !phonenumber::is_valid(&number) {
             return Err(format!("`{trimmed}` is not a valid phone number"));
         }

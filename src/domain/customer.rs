@@ -141,15 +141,9 @@ impl CustomerProfile {
                 Err(FieldError::new("company_name", "a company needs a company_name"))
             }
             CustomerKind::Person
-                if d.email.is_none()
-                    && d.phone.is_none()
-                    && d.first_name.is_none()
-                    && d.last_name.is_none() =>
+                if d.email.is_none() && d.phone.is_none() && d.first_name.is_none() && d.last_name.is_none() =>
             {
-                Err(FieldError::new(
-                    "email",
-                    "a person needs at least an email, a phone, or a first or last name",
-                ))
+                Err(FieldError::new("email", "a person needs at least an email, a phone, or a first or last name"))
             }
             _ => Ok(()),
         }
@@ -280,13 +274,14 @@ impl CustomerProfile {
     }
 
     /// The lower-cased strings a prefix search (`q`) matches: each name whole and word
-    /// by word, the email, and the phone with and without its `+`.
+    /// by word (split at spaces, hyphens and apostrophes), the email, and the phone with
+    /// and without its `+`.
     pub fn search_terms(&self) -> BTreeSet<String> {
         let d = &self.details;
         let mut terms = BTreeSet::new();
         for name in [&d.first_name, &d.last_name, &d.company_name].into_iter().flatten() {
             let lowered = name.to_lowercase();
-            terms.extend(lowered.split(' ').map(str::to_owned));
+            terms.extend(lowered.split([' ', '-', '\'', '’']).map(str::to_owned));
             terms.insert(lowered);
         }
         if let Some(email) = &d.email {
@@ -327,10 +322,7 @@ mod tests {
         assert!(CustomerProfile::from_draft(CustomerDraft::default()).is_err());
         let company = CustomerDraft {
             kind: Some(CustomerKind::Company),
-            details: CustomerDetails {
-                first_name: Some("Ana".into()),
-                ..Default::default()
-            },
+            details: CustomerDetails { first_name: Some("Ana".into()), ..Default::default() },
             ..Default::default()
         };
         assert_eq!(CustomerProfile::from_draft(company).unwrap_err().field, "company_name");
@@ -378,11 +370,8 @@ mod tests {
     #[test]
     fn patch_cannot_remove_the_last_identity() {
         let mut profile = person("Ana", "ana@example.com");
-        let result = profile.apply_patch(CustomerPatch {
-            first_name: Patch::Null,
-            email: Patch::Null,
-            ..Default::default()
-        });
+        let result =
+            profile.apply_patch(CustomerPatch { first_name: Patch::Null, email: Patch::Null, ..Default::default() });
         assert!(result.is_err());
     }
 
@@ -405,11 +394,12 @@ mod tests {
     #[test]
     fn keys_and_terms() {
         let mut profile = person("Jean Paul", "jp@example.com");
-        profile.details.last_name = Some("Dupont".into());
+        profile.details.last_name = Some("Dupont-O'Neil".into());
         profile.details.address.postal_code = Some("75 001".into());
-        assert_eq!(profile.name_key().as_deref(), Some("jean paul|dupont|75001"));
+        assert_eq!(profile.name_key().as_deref(), Some("jean paul|dupont-o'neil|75001"));
         let terms = profile.search_terms();
         assert!(terms.contains("jean paul") && terms.contains("paul") && terms.contains("dupont"));
+        assert!(terms.contains("neil") && terms.contains("dupont-o'neil"));
         assert!(terms.contains("jp@example.com"));
     }
 }

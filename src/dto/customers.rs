@@ -74,9 +74,10 @@ impl From<CustomerRecord> for Customer {
             postal_code: r.postal_code,
             country: r.country,
         };
-        let has_address = [&address.line1, &address.line2, &address.city, &address.region, &address.postal_code, &address.country]
-            .iter()
-            .any(|field| field.is_some());
+        let has_address =
+            [&address.line1, &address.line2, &address.city, &address.region, &address.postal_code, &address.country]
+                .iter()
+                .any(|field| field.is_some());
         Customer {
             id: r.id,
             kind: CustomerKind::parse(&r.kind).unwrap_or(CustomerKind::Person),
@@ -161,8 +162,14 @@ pub struct AddressInput {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"last_name": "Silva-Martins", "notes": null, "attributes": {"favourite_colour": null, "size": 7}}))]
 pub struct CustomerPatchInput {
-    pub kind: Option<CustomerKind>,
-    pub source: Option<CustomerSource>,
+    /// Cannot be null.
+    #[serde(default)]
+    #[schema(value_type = Option<CustomerKind>)]
+    pub kind: Patch<CustomerKind>,
+    /// Cannot be null.
+    #[serde(default)]
+    #[schema(value_type = Option<CustomerSource>)]
+    pub source: Patch<CustomerSource>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub first_name: Patch<String>,
@@ -247,7 +254,12 @@ impl FieldErrors {
         })
     }
 
-    fn value_patch<T>(&mut self, field: &str, patch: Patch<String>, parse: impl FnOnce(&str) -> Result<T, String>) -> Patch<T> {
+    fn value_patch<T>(
+        &mut self,
+        field: &str,
+        patch: Patch<String>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Patch<T> {
         match patch {
             Patch::Absent => Patch::Absent,
             Patch::Null => Patch::Null,
@@ -258,6 +270,18 @@ impl FieldErrors {
                     None => Patch::Absent,
                 },
             },
+        }
+    }
+
+    /// A patch of a field that always has a value: null is refused.
+    fn required<T>(&mut self, field: &str, patch: Patch<T>) -> Option<T> {
+        match patch {
+            Patch::Absent => None,
+            Patch::Null => {
+                self.0.push(crate::dto::problem::FieldError::new(field, "cannot be null"));
+                None
+            }
+            Patch::Value(value) => Some(value),
         }
     }
 
@@ -291,7 +315,8 @@ impl CustomerInput {
             last_name: errors.text("last_name", self.last_name, NAME_MAX),
             company_name: errors.text("company_name", self.company_name, NAME_MAX),
             email: errors.parse("email", self.email.and_then(|e| clean_text(&e)), |e| Email::parse(&e)),
-            phone: errors.parse("phone", self.phone.and_then(|p| clean_text(&p)), |p| Phone::parse(&p, default_country)),
+            phone: errors
+                .parse("phone", self.phone.and_then(|p| clean_text(&p)), |p| Phone::parse(&p, default_country)),
             birthday: errors.parse("birthday", self.birthday.and_then(|b| clean_text(&b)), |b| parse_birthday(&b)),
             gender: self.gender,
             address: DomainAddress {
@@ -300,20 +325,19 @@ impl CustomerInput {
                 city: errors.text("address.city", address.city, NAME_MAX),
                 region: errors.text("address.region", address.region, NAME_MAX),
                 postal_code: errors.text("address.postal_code", address.postal_code, 20),
-                country: errors.parse("address.country", address.country.and_then(|c| clean_text(&c)), |c| Country::parse(&c)),
+                country: errors
+                    .parse("address.country", address.country.and_then(|c| clean_text(&c)), |c| Country::parse(&c)),
             },
-            preferred_language: errors.parse("preferred_language", self.preferred_language.and_then(|l| clean_text(&l)), |l| {
-                Language::parse(&l)
-            }),
+            preferred_language: errors.parse(
+                "preferred_language",
+                self.preferred_language.and_then(|l| clean_text(&l)),
+                |l| Language::parse(&l),
+            ),
             tags: errors.tags(self.tags.unwrap_or_default()),
             attributes: self.attributes.unwrap_or_default(),
             notes: errors.text("notes", self.notes, NOTES_MAX),
         };
-        errors.into_result(CustomerDraft {
-            kind: self.kind,
-            source: self.source,
-            details,
-        })
+        errors.into_result(CustomerDraft { kind: self.kind, source: self.source, details })
     }
 }
 
@@ -340,8 +364,8 @@ impl CustomerPatchInput {
             other => other.map(|tags| errors.tags(tags)),
         };
         let patch = CustomerPatch {
-            kind: self.kind,
-            source: self.source,
+            kind: errors.required("kind", self.kind),
+            source: errors.required("source", self.source),
             first_name: errors.text_patch("first_name", self.first_name, NAME_MAX),
             last_name: errors.text_patch("last_name", self.last_name, NAME_MAX),
             company_name: errors.text_patch("company_name", self.company_name, NAME_MAX),
@@ -460,10 +484,6 @@ impl From<(DuplicatePairRow, CustomerRecord, CustomerRecord)> for DuplicatePair 
         .filter(|(flag, _)| *flag != 0)
         .map(|(_, reason)| reason)
         .collect();
-        DuplicatePair {
-            customer: customer.into(),
-            duplicate: duplicate.into(),
-            reasons,
-        }
+        DuplicatePair { customer: customer.into(), duplicate: duplicate.into(), reasons }
     }
 }

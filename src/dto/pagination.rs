@@ -19,11 +19,8 @@ pub fn decode_cursor(cursor: &str, parts: usize) -> Result<Vec<i64>, AppError> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let numbers = text.strip_prefix("k1:").ok_or_else(invalid)?;
-    let key: Vec<i64> = numbers
-        .split(',')
-        .map(|n| n.parse::<i64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| invalid())?;
+    let key: Vec<i64> =
+        numbers.split(',').map(|n| n.parse::<i64>()).collect::<Result<_, _>>().map_err(|_| invalid())?;
     if key.len() != parts {
         return Err(invalid());
     }

@@ -4,8 +4,8 @@ use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use crate::auth::{scopes, Authorized};
 use crate::domain::{clean_text, Email, Tag};
 use crate::dto::customers::{
-    Customer, CustomerInput, CustomerListQuery, CustomerPage, CustomerPatchInput, DuplicatePage, MergeInput,
-    PageQuery, TagsInput,
+    Customer, CustomerInput, CustomerListQuery, CustomerPage, CustomerPatchInput, DuplicatePage, MergeInput, PageQuery,
+    TagsInput,
 };
 use crate::dto::pagination::{decode_cursor, page_limit, paginate};
 use crate::dto::problem::Problem;
@@ -17,9 +17,7 @@ use crate::services::customers::{self as service, Upserted};
 use crate::state::AppState;
 
 fn created(customer: Customer) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/customers/{}", customer.id)))
-        .json(customer)
+    HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/customers/{}", customer.id))).json(customer)
 }
 
 /// Create a customer.
@@ -137,10 +135,7 @@ pub async fn upsert_customer_by_email(
         }
     }
     let draft = body.into_draft(state.config.default_country)?;
-    let (record, outcome) = state
-        .db
-        .run(move |conn| service::upsert_by_email(conn, email, draft))
-        .await?;
+    let (record, outcome) = state.db.run(move |conn| service::upsert_by_email(conn, email, draft)).await?;
     Ok(match outcome {
         Upserted::Created => created(record.into()),
         Upserted::Updated => HttpResponse::Ok().json(Customer::from(record)),
@@ -178,15 +173,9 @@ pub async fn list_customers(
         created_after: query.created_after.map(|t| t.naive_utc()),
         created_before: query.created_before.map(|t| t.naive_utc()),
     };
-    let rows = state
-        .db
-        .run(move |conn| service::list(conn, &filter, before_id, limit + 1))
-        .await?;
+    let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |r| vec![r.row.id]);
-    Ok(web::Json(CustomerPage {
-        items: rows.into_iter().map(Customer::from).collect(),
-        next_cursor,
-    }))
+    Ok(web::Json(CustomerPage { items: rows.into_iter().map(Customer::from).collect(), next_cursor }))
 }
 
 /// Add tags to a customer (existing tags are kept). Scope: `customers:write`.
@@ -269,15 +258,9 @@ pub async fn list_duplicates(
         }
         None => (0, 0),
     };
-    let pairs = state
-        .db
-        .run(move |conn| service::duplicates(conn, after, limit + 1))
-        .await?;
+    let pairs = state.db.run(move |conn| service::duplicates(conn, after, limit + 1)).await?;
     let (pairs, next_cursor) = paginate(pairs, limit, |(pair, _, _)| vec![pair.customer_id, pair.duplicate_id]);
-    Ok(web::Json(DuplicatePage {
-        items: pairs.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }))
+    Ok(web::Json(DuplicatePage { items: pairs.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
 /// Merge a duplicate into this customer, in one transaction.
@@ -309,9 +292,6 @@ pub async fn merge_customer(
     let survivor_id = id.into_inner();
     let duplicate_id = body.0.duplicate_id;
     let actor = auth.caller.sub;
-    let record = state
-        .db
-        .run(move |conn| service::merge(conn, survivor_id, duplicate_id, &actor))
-        .await?;
+    let record = state.db.run(move |conn| service::merge(conn, survivor_id, duplicate_id, &actor)).await?;
     Ok(web::Json(record.into()))
 }

@@ -46,10 +46,7 @@ impl KnownRoutes {
             .iter()
             .filter(|(template, _)| {
                 template.len() == segments.len()
-                    && template
-                        .iter()
-                        .zip(&segments)
-                        .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+                    && template.iter().zip(&segments).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
             })
             .flat_map(|(_, methods)| methods.iter().cloned())
             .collect();

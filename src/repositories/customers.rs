@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::db::schema::{customer_merges, customer_search_terms, customer_tags, customers};
-use crate::db::DbConn;
+use crate::db::{Backend, DbConn};
 use crate::db_run;
 use crate::domain::customer::CustomerProfile;
 use crate::domain::{CustomerSource, Email, Tag};
@@ -27,17 +27,19 @@ pub struct CustomerFilter {
 
 pub fn insert(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) -> QueryResult<CustomerRecord> {
     let row: CustomerRow = diesel::insert_into(customers::table)
-        .values(NewCustomer {
-            columns: CustomerColumns::from_profile(profile, now),
-            created_at: now,
-        })
+        .values(NewCustomer { columns: CustomerColumns::from_profile(profile, now), created_at: now })
         .returning(customers::all_columns)
         .get_result(conn)?;
     write_tags_and_terms(conn, row.id, profile)?;
     Ok(record(row, profile))
 }
 
-pub fn update(conn: &mut DbConn, id: i64, profile: &CustomerProfile, now: NaiveDateTime) -> QueryResult<CustomerRecord> {
+pub fn update(
+    conn: &mut DbConn,
+    id: i64,
+    profile: &CustomerProfile,
+    now: NaiveDateTime,
+) -> QueryResult<CustomerRecord> {
     let row: CustomerRow = diesel::update(customers::table.find(id))
         .set(CustomerColumns::from_profile(profile, now))
         .returning(customers::all_columns)
@@ -49,10 +51,7 @@ pub fn update(conn: &mut DbConn, id: i64, profile: &CustomerProfile, now: NaiveD
 }
 
 fn record(row: CustomerRow, profile: &CustomerProfile) -> CustomerRecord {
-    CustomerRecord {
-        row,
-        tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect(),
-    }
+    CustomerRecord { row, tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect() }
 }
 
 fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -> QueryResult<()> {
@@ -79,38 +78,37 @@ fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
-    let Some(row) = customers::table
-        .find(id)
-        .select(CustomerRow::as_select())
-        .first(conn)
-        .optional()?
-    else {
+    let Some(row) = customers::table.find(id).select(CustomerRow::as_select()).first(conn).optional()? else {
         return Ok(None);
     };
     Ok(with_tags(conn, vec![row])?.pop())
 }
 
-pub fn find_id_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<i64>> {
-    customers::table
-        .filter(customers::email.eq(email.as_str()))
-        .select(customers::id)
-        .first(conn)
-        .optional()
+/// Like `find`, but also locks the row until the transaction ends, so a
+/// read-modify-write cannot lose a concurrent change. SQLite needs no row lock: write
+/// transactions there hold the database write lock from their first statement.
+pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
+    if conn.backend() == Backend::Postgres {
+        diesel::sql_query("SELECT id FROM customers WHERE id = $1 FOR UPDATE").bind::<BigInt, _>(id).execute(conn)?;
+    }
+    find(conn, id)
 }
 
-pub fn find_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<CustomerRecord>> {
+pub fn find_id_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<i64>> {
+    customers::table.filter(customers::email.eq(email.as_str())).select(customers::id).first(conn).optional()
+}
+
+/// The customer with this email, locked for update (see `find_for_update`).
+pub fn find_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult<Option<CustomerRecord>> {
     match find_id_by_email(conn, email)? {
-        Some(id) => find(conn, id),
+        Some(id) => find_for_update(conn, id),
         None => Ok(None),
     }
 }
 
 /// Loads many customers by id with their tags, in two queries (no per-row query).
 pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, CustomerRecord>> {
-    let rows = customers::table
-        .filter(customers::id.eq_any(ids))
-        .select(CustomerRow::as_select())
-        .load(conn)?;
+    let rows = customers::table.filter(customers::id.eq_any(ids)).select(CustomerRow::as_select()).load(conn)?;
     Ok(with_tags(conn, rows)?.into_iter().map(|r| (r.row.id, r)).collect())
 }
 
@@ -129,10 +127,7 @@ fn with_tags(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<Custo
     }
     Ok(rows
         .into_iter()
-        .map(|row| CustomerRecord {
-            tags: tags_by_customer.remove(&row.id).unwrap_or_default(),
-            row,
-        })
+        .map(|row| CustomerRecord { tags: tags_by_customer.remove(&row.id).unwrap_or_default(), row })
         .collect())
 }
 
@@ -186,10 +181,8 @@ pub fn list(
 
 /// Adds tags (existing ones are kept) and refreshes `updated_at`.
 pub fn add_tags(conn: &mut DbConn, id: i64, tags: &BTreeSet<Tag>, now: NaiveDateTime) -> QueryResult<()> {
-    let rows: Vec<_> = tags
-        .iter()
-        .map(|tag| (customer_tags::customer_id.eq(id), customer_tags::tag.eq(tag.as_str())))
-        .collect();
+    let rows: Vec<_> =
+        tags.iter().map(|tag| (customer_tags::customer_id.eq(id), customer_tags::tag.eq(tag.as_str()))).collect();
     db_run!(conn => {
         diesel::insert_into(customer_tags::table)
             .values(&rows)
@@ -202,9 +195,7 @@ pub fn add_tags(conn: &mut DbConn, id: i64, tags: &BTreeSet<Tag>, now: NaiveDate
 /// Removes one tag; true when the customer had it.
 pub fn remove_tag(conn: &mut DbConn, id: i64, tag: &Tag, now: NaiveDateTime) -> QueryResult<bool> {
     let removed = diesel::delete(
-        customer_tags::table
-            .filter(customer_tags::customer_id.eq(id))
-            .filter(customer_tags::tag.eq(tag.as_str())),
+        customer_tags::table.filter(customer_tags::customer_id.eq(id)).filter(customer_tags::tag.eq(tag.as_str())),
     )
     .execute(conn)?;
     if removed > 0 {
@@ -214,10 +205,7 @@ pub fn remove_tag(conn: &mut DbConn, id: i64, tag: &Tag, now: NaiveDateTime) -> 
 }
 
 fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(customers::table.find(id))
-        .set(customers::updated_at.eq(now))
-        .execute(conn)
-        .map(drop)
+    diesel::update(customers::table.find(id)).set(customers::updated_at.eq(now)).execute(conn).map(drop)
 }
 
 pub fn exists(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
@@ -240,19 +228,12 @@ pub fn move_references(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()>
 }
 
 pub fn record_merge(conn: &mut DbConn, merge: NewCustomerMerge) -> QueryResult<()> {
-    diesel::insert_into(customer_merges::table)
-        .values(merge)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(customer_merges::table).values(merge).execute(conn).map(drop)
 }
 
 /// Likely duplicates, ordered by (customer_id, duplicate_id) after the given pair.
 /// Each reason is an indexed self-join; a pair found for several reasons is one row.
-pub fn duplicate_pairs(
-    conn: &mut DbConn,
-    after: (i64, i64),
-    limit: i64,
-) -> QueryResult<Vec<DuplicatePairRow>> {
+pub fn duplicate_pairs(conn: &mut DbConn, after: (i64, i64), limit: i64) -> QueryResult<Vec<DuplicatePairRow>> {
     diesel::sql_query(
         "SELECT customer_id, duplicate_id, \
                 MAX(same_phone) AS same_phone, MAX(same_name) AS same_name, MAX(same_company) AS same_company \

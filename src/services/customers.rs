@@ -41,11 +41,8 @@ fn email_conflict(conn: &mut DbConn, email: Option<&Email>) -> AppError {
 pub fn create(conn: &mut DbConn, draft: CustomerDraft) -> Result<CustomerRecord, AppError> {
     let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
     let now = now();
-    conn.write_transaction(|conn| repo::insert(conn, &profile, now))
-        .or_else(|error| match error {
-            error if is_unique_violation(&error) => Err(email_conflict(conn, profile.details.email.as_ref())),
-            error => Err(error.into()),
-        })
+    let outcome = conn.write_transaction(|conn| repo::insert(conn, &profile, now).map_err(TxError::Db));
+    finish_write(conn, outcome, profile.details.email.as_ref())
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<CustomerRecord, AppError> {
@@ -55,7 +52,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<CustomerRecord, AppError> {
 pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch) -> Result<CustomerRecord, AppError> {
     let mut new_email = None;
     let outcome = conn.write_transaction(|conn| {
-        let mut profile = repo::find(conn, id)?.ok_or_else(|| not_found(id))?.profile();
+        let mut profile = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?.profile();
         profile.apply_patch(patch).map_err(|e| AppError::Validation(vec![e]))?;
         new_email = profile.details.email.clone();
         repo::update(conn, id, &profile, now()).map_err(TxError::Db)
@@ -74,7 +71,7 @@ pub fn upsert_by_email(
     // once and then finds the winner's record.
     for attempt in 0..2 {
         let draft = draft.clone();
-        let outcome = conn.write_transaction(|conn| match repo::find_by_email(conn, &email)? {
+        let outcome = conn.write_transaction(|conn| match repo::find_by_email_for_update(conn, &email)? {
             Some(existing) => {
                 let mut profile = existing.profile();
                 profile.fill_from(draft);
@@ -154,10 +151,14 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
     }
     let mut merged_email = None;
     let outcome = conn.write_transaction(|conn| {
-        let survivor = repo::find(conn, survivor_id)?.ok_or_else(|| not_found(survivor_id))?;
-        let duplicate = repo::find(conn, duplicate_id)?.ok_or_else(|| {
-            AppError::invalid("duplicate_id", format!("customer {duplicate_id} does not exist"))
-        })?;
+        // Lock in id order so two crossing merges cannot deadlock.
+        let (first, second) = (survivor_id.min(duplicate_id), survivor_id.max(duplicate_id));
+        let first = repo::find_for_update(conn, first)?;
+        let second = repo::find_for_update(conn, second)?;
+        let (survivor, duplicate) = if survivor_id < duplicate_id { (first, second) } else { (second, first) };
+        let survivor = survivor.ok_or_else(|| not_found(survivor_id))?;
+        let duplicate = duplicate
+            .ok_or_else(|| AppError::invalid("duplicate_id", format!("customer {duplicate_id} does not exist")))?;
         let mut profile = survivor.profile();
         profile.absorb(duplicate.profile());
         merged_email = profile.details.email.clone();

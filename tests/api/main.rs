@@ -1,0 +1,10 @@
+//! The API test suite: one binary, every database test on SQLite and on PostgreSQL
+//! (when TEST_DATABASE_URL is set).
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod customers;
+mod errors;
+mod operations;
