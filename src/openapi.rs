@@ -20,6 +20,7 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
     modifiers(&BearerAuth),
     tags(
         (name = "customers", description = "Customer records, tags, duplicates and merges"),
+        (name = "consents", description = "The consent ledger: every change, and the current state derived from it"),
         (name = "operations", description = "Health and readiness probes (no authentication)"),
     ),
 )]

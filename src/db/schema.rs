@@ -57,4 +57,44 @@ diesel::table! {
 diesel::joinable!(customer_tags -> customers (customer_id));
 diesel::joinable!(customer_search_terms -> customers (customer_id));
 
-diesel::allow_tables_to_appear_in_same_query!(customers, customer_tags, customer_search_terms, customer_merges,);
+diesel::table! {
+    consent_events (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        channel -> Text,
+        state -> Text,
+        opt_in_level -> Text,
+        source -> Text,
+        method_detail -> Nullable<Text>,
+        consent_text -> Nullable<Text>,
+        consent_text_version -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        recorded_at -> Timestamp,
+        actor -> Text,
+    }
+}
+
+diesel::table! {
+    customer_consents (customer_id, channel) {
+        customer_id -> BigInt,
+        channel -> Text,
+        state -> Text,
+        opt_in_level -> Text,
+        source -> Text,
+        event_id -> BigInt,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(consent_events -> customers (customer_id));
+diesel::joinable!(customer_consents -> customers (customer_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    customers,
+    customer_tags,
+    customer_search_terms,
+    customer_merges,
+    consent_events,
+    customer_consents,
+);

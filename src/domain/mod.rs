@@ -1,5 +1,6 @@
 //! Domain newtypes: values that are normalized and valid by construction.
 
+pub mod consent;
 mod contact;
 pub mod customer;
 mod patch;
@@ -7,4 +8,4 @@ mod vocabulary;
 
 pub use contact::{clean_text, Country, Email, Language, Phone, Tag};
 pub use patch::Patch;
-pub use vocabulary::{CustomerKind, CustomerSource, Gender};
+pub use vocabulary::{ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, Gender, OptInLevel};

@@ -54,3 +54,55 @@ vocabulary!(
         PreferNotToSay => "prefer_not_to_say",
     }
 );
+
+vocabulary!(
+    /// A way of contacting a customer that needs their permission.
+    ConsentChannel { Email => "email", Sms => "sms", Phone => "phone", Post => "post" }
+);
+
+vocabulary!(
+    /// Permission on one channel. `not_set`: never asked; `pending`: double opt-in awaiting
+    /// confirmation.
+    ConsentState {
+        NotSet => "not_set",
+        Pending => "pending",
+        Subscribed => "subscribed",
+        Unsubscribed => "unsubscribed",
+    }
+);
+
+vocabulary!(
+    /// How strongly a subscription was confirmed.
+    OptInLevel {
+        SingleOptIn => "single_opt_in",
+        ConfirmedOptIn => "confirmed_opt_in",
+        Unknown => "unknown",
+    }
+);
+
+vocabulary!(
+    /// Where a consent change came from.
+    ConsentSource {
+        Checkout => "checkout",
+        ContactForm => "contact_form",
+        NewsletterForm => "newsletter_form",
+        Import => "import",
+        Admin => "admin",
+        Api => "api",
+        UnsubscribeLink => "unsubscribe_link",
+        CampaignReply => "campaign_reply",
+        ConfirmationLink => "confirmation_link",
+    }
+);
+
+impl OptInLevel {
+    /// The level a subscription recorded from `source` proves: a confirmation link proves
+    /// a confirmed opt-in, an import proves nothing we can check, anything else is single.
+    pub fn for_subscription(source: ConsentSource) -> OptInLevel {
+        match source {
+            ConsentSource::ConfirmationLink => OptInLevel::ConfirmedOptIn,
+            ConsentSource::Import => OptInLevel::Unknown,
+            _ => OptInLevel::SingleOptIn,
+        }
+    }
+}

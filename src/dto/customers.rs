@@ -7,7 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::domain::customer::{Address as DomainAddress, AddressPatch, CustomerDetails, CustomerDraft, CustomerPatch};
-use crate::domain::{clean_text, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag};
+use crate::domain::{
+    clean_text, ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch,
+    Phone, Tag,
+};
+use crate::dto::consents::ConsentSummary;
 use crate::error::AppError;
 use crate::extract::FieldErrors;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow};
@@ -24,6 +28,7 @@ const NOTES_MAX: usize = 10_000;
                 "postal_code": "69003", "country": "FR"},
     "preferred_language": "fr", "source": "checkout", "tags": ["newsletter", "vip"],
     "attributes": {"favourite_colour": "green"}, "notes": null,
+    "consents": {"email": "subscribed", "sms": "not_set", "phone": "not_set", "post": "unsubscribed"},
     "created_at": "2026-11-20T14:03:00Z", "updated_at": "2026-11-21T09:12:44Z"
 }))]
 pub struct Customer {
@@ -47,6 +52,8 @@ pub struct Customer {
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
     pub notes: Option<String>,
+    /// Current consent state per channel.
+    pub consents: ConsentSummary,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -65,6 +72,7 @@ pub struct Address {
 impl From<CustomerRecord> for Customer {
     fn from(record: CustomerRecord) -> Self {
         let attributes = record.attributes();
+        let consents = ConsentSummary::from_rows(&record.consents);
         let r = record.row;
         let address = Address {
             line1: r.address_line1,
@@ -94,6 +102,7 @@ impl From<CustomerRecord> for Customer {
             tags: record.tags,
             attributes,
             notes: r.notes,
+            consents,
             created_at: r.created_at.and_utc(),
             updated_at: r.updated_at.and_utc(),
         }
@@ -430,6 +439,34 @@ pub struct CustomerListQuery {
     pub created_after: Option<DateTime<Utc>>,
     /// RFC 3339; exclusive.
     pub created_before: Option<DateTime<Utc>>,
+    /// Current email consent, e.g. `subscribed`.
+    #[serde(rename = "consent.email")]
+    #[param(rename = "consent.email")]
+    pub consent_email: Option<ConsentState>,
+    #[serde(rename = "consent.sms")]
+    #[param(rename = "consent.sms")]
+    pub consent_sms: Option<ConsentState>,
+    #[serde(rename = "consent.phone")]
+    #[param(rename = "consent.phone")]
+    pub consent_phone: Option<ConsentState>,
+    #[serde(rename = "consent.post")]
+    #[param(rename = "consent.post")]
+    pub consent_post: Option<ConsentState>,
+}
+
+impl CustomerListQuery {
+    /// The `consent.<channel>` filters given.
+    pub fn consent_filters(&self) -> Vec<(ConsentChannel, ConsentState)> {
+        [
+            (ConsentChannel::Email, self.consent_email),
+            (ConsentChannel::Sms, self.consent_sms),
+            (ConsentChannel::Phone, self.consent_phone),
+            (ConsentChannel::Post, self.consent_post),
+        ]
+        .into_iter()
+        .filter_map(|(channel, state)| state.map(|state| (channel, state)))
+        .collect()
+    }
 }
 
 /// Query of list endpoints that only page.

@@ -1,5 +1,6 @@
 //! Wire types: serde + utoipa `ToSchema` + validator. Never diesel.
 
+pub mod consents;
 pub mod customers;
 pub mod health;
 pub mod pagination;

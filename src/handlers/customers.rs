@@ -172,6 +172,7 @@ pub async fn list_customers(
         source: query.source,
         created_after: query.created_after.map(|t| t.naive_utc()),
         created_before: query.created_before.map(|t| t.naive_utc()),
+        consent: query.consent_filters(),
     };
     let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |r| vec![r.row.id]);

@@ -1,5 +1,6 @@
 //! HTTP handlers: extract, check scope, call one service function, map to DTOs.
 
+pub mod consents;
 pub mod customers;
 pub mod fallback;
 pub mod health;
@@ -28,6 +29,9 @@ where
             .service(customers::patch_customer)
             .service(customers::add_tags)
             .service(customers::remove_tag)
-            .service(customers::merge_customer),
+            .service(customers::merge_customer)
+            .service(consents::get_consents)
+            .service(consents::consent_history)
+            .service(consents::put_consent),
     )
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::db::schema::{customer_merges, customers};
 use crate::domain::customer::{Address, CustomerDetails, CustomerProfile};
 use crate::domain::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Phone, Tag};
+use crate::models::consents::CurrentConsentRow;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = customers)]
@@ -100,12 +101,13 @@ impl CustomerColumns {
     }
 }
 
-/// A customer row with its tags (sorted).
+/// A customer row with its tags (sorted) and current consent per channel.
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerRecord {
     #[serde(flatten)]
     pub row: CustomerRow,
     pub tags: Vec<String>,
+    pub consents: Vec<CurrentConsentRow>,
 }
 
 impl CustomerRecord {

@@ -1,3 +1,4 @@
 //! Diesel models: rows as the database stores them. DTOs live in `dto`.
 
+pub mod consents;
 pub mod customers;

@@ -4,11 +4,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::db::schema::{customer_merges, customer_search_terms, customer_tags, customers};
+use crate::db::schema::{customer_consents, customer_merges, customer_search_terms, customer_tags, customers};
 use crate::db::{Backend, DbConn};
 use crate::db_run;
 use crate::domain::customer::CustomerProfile;
-use crate::domain::{CustomerSource, Email, Tag};
+use crate::domain::{ConsentChannel, ConsentState, CustomerSource, Email, Tag};
+use crate::models::consents::CurrentConsentRow;
 use crate::models::customers::{
     CustomerColumns, CustomerRecord, CustomerRow, DuplicatePairRow, NewCustomer, NewCustomerMerge,
 };
@@ -23,6 +24,8 @@ pub struct CustomerFilter {
     pub source: Option<CustomerSource>,
     pub created_after: Option<NaiveDateTime>,
     pub created_before: Option<NaiveDateTime>,
+    /// Current consent state required per channel (`consent.email=subscribed`).
+    pub consent: Vec<(ConsentChannel, ConsentState)>,
 }
 
 pub fn insert(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) -> QueryResult<CustomerRecord> {
@@ -31,7 +34,7 @@ pub fn insert(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) 
         .returning(customers::all_columns)
         .get_result(conn)?;
     write_tags_and_terms(conn, row.id, profile)?;
-    Ok(record(row, profile))
+    Ok(record(row, profile, Vec::new()))
 }
 
 pub fn update(
@@ -47,11 +50,12 @@ pub fn update(
     diesel::delete(customer_tags::table.filter(customer_tags::customer_id.eq(id))).execute(conn)?;
     diesel::delete(customer_search_terms::table.filter(customer_search_terms::customer_id.eq(id))).execute(conn)?;
     write_tags_and_terms(conn, id, profile)?;
-    Ok(record(row, profile))
+    let consents = super::consents::current_for(conn, &[id])?.remove(&id).unwrap_or_default();
+    Ok(record(row, profile, consents))
 }
 
-fn record(row: CustomerRow, profile: &CustomerProfile) -> CustomerRecord {
-    CustomerRecord { row, tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect() }
+fn record(row: CustomerRow, profile: &CustomerProfile, consents: Vec<CurrentConsentRow>) -> CustomerRecord {
+    CustomerRecord { row, tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect(), consents }
 }
 
 fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -> QueryResult<()> {
@@ -81,7 +85,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
     let Some(row) = customers::table.find(id).select(CustomerRow::as_select()).first(conn).optional()? else {
         return Ok(None);
     };
-    Ok(with_tags(conn, vec![row])?.pop())
+    Ok(with_details(conn, vec![row])?.pop())
 }
 
 /// Like `find`, but also locks the row until the transaction ends, so a
@@ -109,11 +113,11 @@ pub fn find_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult
 /// Loads many customers by id with their tags, in two queries (no per-row query).
 pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, CustomerRecord>> {
     let rows = customers::table.filter(customers::id.eq_any(ids)).select(CustomerRow::as_select()).load(conn)?;
-    Ok(with_tags(conn, rows)?.into_iter().map(|r| (r.row.id, r)).collect())
+    Ok(with_details(conn, rows)?.into_iter().map(|r| (r.row.id, r)).collect())
 }
 
-/// Attaches tags to rows with one query.
-fn with_tags(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<CustomerRecord>> {
+/// Attaches tags and current consents to rows: one query each, whatever the row count.
+fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<CustomerRecord>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut tags_by_customer: HashMap<i64, Vec<String>> = HashMap::new();
     if !ids.is_empty() {
@@ -125,9 +129,14 @@ fn with_tags(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<Custo
             tags_by_customer.entry(id).or_default().push(tag);
         }
     }
+    let mut consents_by_customer = super::consents::current_for(conn, &ids)?;
     Ok(rows
         .into_iter()
-        .map(|row| CustomerRecord { tags: tags_by_customer.remove(&row.id).unwrap_or_default(), row })
+        .map(|row| CustomerRecord {
+            tags: tags_by_customer.remove(&row.id).unwrap_or_default(),
+            consents: consents_by_customer.remove(&row.id).unwrap_or_default(),
+            row,
+        })
         .collect())
 }
 
@@ -172,11 +181,21 @@ pub fn list(
     if let Some(before) = filter.created_before {
         query = query.filter(customers::created_at.lt(before));
     }
+    for (channel, state) in &filter.consent {
+        let with_state = customer_consents::table
+            .select(customer_consents::customer_id)
+            .filter(customer_consents::channel.eq(channel.as_str()));
+        query = match state {
+            // Never asked: no ledger entry for the channel at all.
+            ConsentState::NotSet => query.filter(customers::id.ne_all(with_state)),
+            state => query.filter(customers::id.eq_any(with_state.filter(customer_consents::state.eq(state.as_str())))),
+        };
+    }
     if let Some(before_id) = before_id {
         query = query.filter(customers::id.lt(before_id));
     }
     let rows = query.order(customers::id.desc()).limit(limit).load(conn)?;
-    with_tags(conn, rows)
+    with_details(conn, rows)
 }
 
 /// Adds tags (existing ones are kept) and refreshes `updated_at`.
@@ -224,6 +243,9 @@ pub fn move_references(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()>
     diesel::update(customer_merges::table.filter(customer_merges::survivor_id.eq(from)))
         .set(customer_merges::survivor_id.eq(to))
         .execute(conn)?;
+    // The consent ledgers join; the current state is the latest event of either.
+    super::consents::move_events(conn, from, to)?;
+    super::consents::refresh_current(conn, to)?;
     Ok(())
 }
 

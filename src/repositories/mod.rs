@@ -1,4 +1,5 @@
 //! Diesel queries only. Every function takes `&mut DbConn`, so one service transaction
 //! can span several repositories.
 
+pub mod consents;
 pub mod customers;

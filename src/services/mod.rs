@@ -1,5 +1,6 @@
 //! Business rules and transactions. Services take domain types and `&mut DbConn`.
 
+pub mod consents;
 pub mod customers;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

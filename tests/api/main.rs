@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod consents;
 mod customers;
 mod errors;
 mod operations;

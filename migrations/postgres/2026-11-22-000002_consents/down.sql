@@ -1,0 +1,2 @@
+DROP TABLE customer_consents;
+DROP TABLE consent_events;

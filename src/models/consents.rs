@@ -1,0 +1,55 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{consent_events, customer_consents};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = consent_events)]
+pub struct ConsentEventRow {
+    pub id: i64,
+    pub customer_id: i64,
+    pub channel: String,
+    pub state: String,
+    pub opt_in_level: String,
+    pub source: String,
+    pub method_detail: Option<String>,
+    pub consent_text: Option<String>,
+    pub consent_text_version: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub occurred_at: NaiveDateTime,
+    pub recorded_at: NaiveDateTime,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = consent_events)]
+pub struct NewConsentEvent {
+    pub customer_id: i64,
+    pub channel: String,
+    pub state: String,
+    pub opt_in_level: String,
+    pub source: String,
+    pub method_detail: Option<String>,
+    pub consent_text: Option<String>,
+    pub consent_text_version: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub occurred_at: NaiveDateTime,
+    pub recorded_at: NaiveDateTime,
+    pub actor: String,
+}
+
+/// The current state of one channel: a copy of the ledger's latest event for it.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = customer_consents)]
+pub struct CurrentConsentRow {
+    pub customer_id: i64,
+    pub channel: String,
+    pub state: String,
+    pub opt_in_level: String,
+    pub source: String,
+    pub event_id: i64,
+    pub occurred_at: NaiveDateTime,
+}

@@ -1,0 +1,94 @@
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{consent_events, customer_consents};
+use crate::db::DbConn;
+use crate::db_run;
+use crate::domain::consent::is_newer;
+use crate::models::consents::{ConsentEventRow, CurrentConsentRow, NewConsentEvent};
+
+pub fn insert_event(conn: &mut DbConn, event: NewConsentEvent) -> QueryResult<ConsentEventRow> {
+    diesel::insert_into(consent_events::table).values(event).returning(consent_events::all_columns).get_result(conn)
+}
+
+/// Rebuilds a customer's current state per channel from the ledger: for each channel the
+/// event with the latest `occurred_at` (ties: the latest recorded).
+pub fn refresh_current(conn: &mut DbConn, customer_id: i64) -> QueryResult<()> {
+    let events: Vec<ConsentEventRow> = consent_events::table
+        .filter(consent_events::customer_id.eq(customer_id))
+        .select(ConsentEventRow::as_select())
+        .load(conn)?;
+    let mut latest: HashMap<String, ConsentEventRow> = HashMap::new();
+    for event in events {
+        match latest.get(&event.channel) {
+            Some(current) if !is_newer((event.occurred_at, event.id), (current.occurred_at, current.id)) => {}
+            _ => {
+                latest.insert(event.channel.clone(), event);
+            }
+        }
+    }
+    diesel::delete(customer_consents::table.filter(customer_consents::customer_id.eq(customer_id))).execute(conn)?;
+    let rows: Vec<CurrentConsentRow> = latest
+        .into_values()
+        .map(|e| CurrentConsentRow {
+            customer_id,
+            channel: e.channel,
+            state: e.state,
+            opt_in_level: e.opt_in_level,
+            source: e.source,
+            event_id: e.id,
+            occurred_at: e.occurred_at,
+        })
+        .collect();
+    if !rows.is_empty() {
+        db_run!(conn => {
+            diesel::insert_into(customer_consents::table).values(&rows).execute(conn)?;
+        });
+    }
+    Ok(())
+}
+
+/// Current consents of many customers, in one query.
+pub fn current_for(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<CurrentConsentRow>>> {
+    let rows: Vec<CurrentConsentRow> = customer_consents::table
+        .filter(customer_consents::customer_id.eq_any(customer_ids))
+        .select(CurrentConsentRow::as_select())
+        .load(conn)?;
+    let mut by_customer: HashMap<i64, Vec<CurrentConsentRow>> = HashMap::new();
+    for row in rows {
+        by_customer.entry(row.customer_id).or_default().push(row);
+    }
+    Ok(by_customer)
+}
+
+/// The ledger of one customer, newest first (by occurrence, then record), after a cursor.
+pub fn history(
+    conn: &mut DbConn,
+    customer_id: i64,
+    before: Option<(NaiveDateTime, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<ConsentEventRow>> {
+    let mut query = consent_events::table
+        .filter(consent_events::customer_id.eq(customer_id))
+        .select(ConsentEventRow::as_select())
+        .into_boxed();
+    if let Some((occurred_at, id)) = before {
+        query = query.filter(
+            consent_events::occurred_at
+                .lt(occurred_at)
+                .or(consent_events::occurred_at.eq(occurred_at).and(consent_events::id.lt(id))),
+        );
+    }
+    query.order((consent_events::occurred_at.desc(), consent_events::id.desc())).limit(limit).load(conn)
+}
+
+/// Moves a merged duplicate's ledger to the survivor (the caller refreshes the state).
+pub fn move_events(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
+    diesel::update(consent_events::table.filter(consent_events::customer_id.eq(from)))
+        .set(consent_events::customer_id.eq(to))
+        .execute(conn)?;
+    diesel::delete(customer_consents::table.filter(customer_consents::customer_id.eq(from))).execute(conn)?;
+    Ok(())
+}

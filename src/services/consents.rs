@@ -1,0 +1,73 @@
+use chrono::NaiveDateTime;
+
+use super::now;
+use crate::db::DbConn;
+use crate::domain::consent::ConsentChange;
+use crate::error::AppError;
+use crate::models::consents::{ConsentEventRow, CurrentConsentRow, NewConsentEvent};
+use crate::repositories::{consents as repo, customers as customer_repo};
+
+fn not_found(id: i64) -> AppError {
+    AppError::not_found(format!("customer {id} does not exist"))
+}
+
+/// The event row for a change made by `actor`, recorded now.
+pub fn new_event(customer_id: i64, change: ConsentChange, actor: &str, recorded_at: NaiveDateTime) -> NewConsentEvent {
+    NewConsentEvent {
+        customer_id,
+        channel: change.channel.as_str().to_string(),
+        state: change.state.as_str().to_string(),
+        opt_in_level: change.opt_in_level().as_str().to_string(),
+        source: change.source.as_str().to_string(),
+        method_detail: change.method_detail,
+        consent_text: change.consent_text,
+        consent_text_version: change.consent_text_version,
+        ip: change.ip.map(|ip| ip.to_string()),
+        user_agent: change.user_agent,
+        occurred_at: change.occurred_at,
+        recorded_at,
+        actor: actor.to_string(),
+    }
+}
+
+/// Appends a change to the ledger inside the caller's transaction and brings the
+/// current state up to date. The caller holds the customer row lock.
+pub fn append(conn: &mut DbConn, customer_id: i64, change: ConsentChange, actor: &str) -> Result<(), AppError> {
+    repo::insert_event(conn, new_event(customer_id, change, actor, now()))?;
+    repo::refresh_current(conn, customer_id)?;
+    Ok(())
+}
+
+/// `PUT /v1/customers/{id}/consents/{channel}`: records the change and returns the
+/// customer's current consents (the change may be older than the current state).
+pub fn record(
+    conn: &mut DbConn,
+    customer_id: i64,
+    change: ConsentChange,
+    actor: &str,
+) -> Result<Vec<CurrentConsentRow>, AppError> {
+    conn.write_transaction(|conn| {
+        customer_repo::find_for_update(conn, customer_id)?.ok_or_else(|| not_found(customer_id))?;
+        append(conn, customer_id, change, actor)?;
+        current(conn, customer_id)
+    })
+}
+
+pub fn current(conn: &mut DbConn, customer_id: i64) -> Result<Vec<CurrentConsentRow>, AppError> {
+    if !customer_repo::exists(conn, customer_id)? {
+        return Err(not_found(customer_id));
+    }
+    Ok(repo::current_for(conn, &[customer_id])?.remove(&customer_id).unwrap_or_default())
+}
+
+pub fn history(
+    conn: &mut DbConn,
+    customer_id: i64,
+    before: Option<(NaiveDateTime, i64)>,
+    limit: i64,
+) -> Result<Vec<ConsentEventRow>, AppError> {
+    if !customer_repo::exists(conn, customer_id)? {
+        return Err(not_found(customer_id));
+    }
+    Ok(repo::history(conn, customer_id, before, limit)?)
+}
