@@ -29,6 +29,32 @@ pub struct Config {
     pub db_startup_timeout: Duration,
     pub log_filter: String,
     pub log_format: LogFormat,
+    pub mail: MailConfig,
+    pub forms: FormsConfig,
+}
+
+/// Outbound mail.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `RAPPORT_SMTP_URL`; without it, messages wait in the outbox.
+    pub smtp_url: Option<String>,
+    pub from: lettre::message::Mailbox,
+    pub reply_to: Option<lettre::message::Mailbox>,
+    /// Base of the links in messages (confirm, unsubscribe), without a trailing slash.
+    pub public_url: String,
+}
+
+/// The public forms and links.
+#[derive(Debug, Clone)]
+pub struct FormsConfig {
+    pub double_opt_in: bool,
+    pub confirm_ttl: chrono::Duration,
+    /// Requests per minute per client IP across the public endpoints.
+    pub rate_limit_per_minute: u32,
+    /// Origins allowed to call the public endpoints from a browser.
+    pub cors_origins: Vec<String>,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy: bool,
 }
 
 /// Where the token signing secret comes from.
@@ -118,7 +144,67 @@ impl Config {
             Some(other) => return Err(invalid("RAPPORT_LOG_FORMAT", format!("`{other}`: use `text` or `json`"))),
         };
 
+        let mail = MailConfig {
+            smtp_url: match get("RAPPORT_SMTP_URL") {
+                None => None,
+                Some(url) => {
+                    lettre::SmtpTransport::from_url(&url).map_err(|e| {
+                        invalid(
+                            "RAPPORT_SMTP_URL",
+                            format!("expected smtp://HOST:PORT or smtps://USER:PASSWORD@HOST ({e})"),
+                        )
+                    })?;
+                    Some(url)
+                }
+            },
+            from: parse_mailbox(
+                get("RAPPORT_MAIL_FROM").as_deref().unwrap_or("rapport <no-reply@localhost>"),
+                "RAPPORT_MAIL_FROM",
+            )?,
+            reply_to: get("RAPPORT_MAIL_REPLY_TO").map(|m| parse_mailbox(&m, "RAPPORT_MAIL_REPLY_TO")).transpose()?,
+            public_url: match get("RAPPORT_PUBLIC_URL") {
+                None => format!("http://{addr}"),
+                Some(url) => {
+                    url::Url::parse(&url).ok().filter(|u| matches!(u.scheme(), "http" | "https")).ok_or_else(|| {
+                        invalid("RAPPORT_PUBLIC_URL", "expected an http(s) URL, e.g. https://shop.example")
+                    })?;
+                    url.trim_end_matches('/').to_string()
+                }
+            },
+        };
+        let forms = FormsConfig {
+            double_opt_in: parse_bool(&get, "RAPPORT_DOUBLE_OPT_IN", true)?,
+            confirm_ttl: match get("RAPPORT_CONFIRM_TTL") {
+                None => chrono::Duration::days(7),
+                Some(text) => crate::auth::parse_ttl(&text).map_err(|e| invalid("RAPPORT_CONFIRM_TTL", e))?,
+            },
+            rate_limit_per_minute: parse_number(&get, "RAPPORT_FORM_RATE_LIMIT", 10, 1, 100_000)? as u32,
+            cors_origins: match get("RAPPORT_CORS_ORIGINS") {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|origin| {
+                        url::Url::parse(origin)
+                            .ok()
+                            .filter(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/")
+                            .map(|_| origin.trim_end_matches('/').to_string())
+                            .ok_or_else(|| {
+                                invalid(
+                                    "RAPPORT_CORS_ORIGINS",
+                                    format!("`{origin}` is not an origin like https://shop.example"),
+                                )
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            trust_proxy: parse_bool(&get, "RAPPORT_TRUST_PROXY", false)?,
+        };
+
         Ok(Config {
+            mail,
+            forms,
             database,
             addr,
             jwt_secret,
@@ -130,6 +216,19 @@ impl Config {
             log_filter,
             log_format,
         })
+    }
+}
+
+fn parse_mailbox(text: &str, name: &'static str) -> Result<lettre::message::Mailbox, ConfigError> {
+    text.parse().map_err(|_| invalid(name, format!("`{text}` is not an address like `Shop <news@shop.example>`")))
+}
+
+fn parse_bool(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(name, format!("`{other}`: use true or false"))),
     }
 }
 
@@ -226,5 +325,11 @@ mod tests {
         assert_eq!(config(&[("RAPPORT_BODY_LIMIT", "-1")]).unwrap_err().variable, "RAPPORT_BODY_LIMIT");
         assert_eq!(config(&[("RUST_LOG", "info,[[")]).unwrap_err().variable, "RUST_LOG");
         assert_eq!(config(&[("RAPPORT_LOG_FORMAT", "xml")]).unwrap_err().variable, "RAPPORT_LOG_FORMAT");
+        assert_eq!(config(&[("RAPPORT_SMTP_URL", "ftp://x")]).unwrap_err().variable, "RAPPORT_SMTP_URL");
+        assert_eq!(config(&[("RAPPORT_MAIL_FROM", "not an address")]).unwrap_err().variable, "RAPPORT_MAIL_FROM");
+        assert_eq!(config(&[("RAPPORT_PUBLIC_URL", "shop")]).unwrap_err().variable, "RAPPORT_PUBLIC_URL");
+        assert_eq!(config(&[("RAPPORT_DOUBLE_OPT_IN", "maybe")]).unwrap_err().variable, "RAPPORT_DOUBLE_OPT_IN");
+        assert_eq!(config(&[("RAPPORT_CONFIRM_TTL", "7")]).unwrap_err().variable, "RAPPORT_CONFIRM_TTL");
+        assert_eq!(config(&[("RAPPORT_CORS_ORIGINS", "shop.example")]).unwrap_err().variable, "RAPPORT_CORS_ORIGINS");
     }
 }

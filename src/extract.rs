@@ -148,6 +148,47 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
     }
 }
 
+/// The client's IP: the peer address, or the first `X-Forwarded-For` hop when rapport
+/// runs behind a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<std::net::IpAddr> {
+    if trust_proxy {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|ip| ip.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    req.peer_addr().map(|addr| addr.ip())
+}
+
+/// Who is on the other end of a public request: IP and user agent, kept as proof of consent.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequest for ClientInfo {
+    type Error = AppError;
+    type Future = futures_util::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trust_proxy =
+            req.app_data::<web::Data<crate::state::AppState>>().is_some_and(|state| state.config.forms.trust_proxy);
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect::<String>())
+            .filter(|ua| !ua.trim().is_empty());
+        futures_util::future::ready(Ok(ClientInfo { ip: client_ip(req, trust_proxy), user_agent }))
+    }
+}
+
 /// Error handler for `web::Query`: a bad query string is a 400 problem.
 pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     AppError::BadRequest(format!("invalid query string: {error}")).into()

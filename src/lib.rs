@@ -10,6 +10,7 @@ pub mod extract;
 pub mod handlers;
 pub mod models;
 pub mod openapi;
+pub mod rate_limit;
 pub mod repositories;
 pub mod services;
 pub mod state;
@@ -38,6 +39,7 @@ pub fn build_app(
     >,
 > {
     let body_limit = BodyLimit(state.config.body_limit);
+    let cors_origins = state.config.forms.cors_origins.clone();
     let (app, doc) = handlers::routes(
         App::new()
             .app_data(web::Data::new(state))
@@ -46,6 +48,7 @@ pub fn build_app(
             .app_data(web::PathConfig::default().error_handler(extract::path_error))
             .into_utoipa_app()
             .openapi(openapi::base()),
+        &cors_origins,
     )
     .split_for_parts();
     let known_routes = web::Data::new(KnownRoutes::from_openapi(&doc));

@@ -1,5 +1,4 @@
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use actix_web::HttpServer;
 use clap::{Parser, Subcommand};
@@ -106,6 +105,24 @@ fn known_scopes() -> String {
     Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
+/// Starts delivery when SMTP is configured; otherwise says what waits in the outbox.
+fn start_outbox(database: &db::Database, config: &Config) -> Result<(), String> {
+    match rapport::services::messages::Mailer::from_config(&config.mail)? {
+        Some(mailer) => {
+            tracing::info!("outbox delivery over SMTP is on");
+            rapport::services::messages::spawn_worker(database.clone(), mailer);
+        }
+        None => {
+            let pending = database.with_conn(rapport::services::messages::count_pending).unwrap_or(0);
+            tracing::warn!(
+                pending,
+                "RAPPORT_SMTP_URL is not set: messages stay undelivered in the outbox (GET /v1/messages)"
+            );
+        }
+    }
+    Ok(())
+}
+
 fn serve(config: Config) -> Result<(), String> {
     let secret = config.jwt_secret.load()?;
     if let rapport::config::JwtSecret::File(path) = &config.jwt_secret {
@@ -114,7 +131,8 @@ fn serve(config: Config) -> Result<(), String> {
     let database = open_database(&config, true)?;
     tracing::info!(database = %config.database.redacted(), addr = %config.addr, "rapport listening; docs at /docs/");
     let addr = config.addr;
-    let state = AppState { db: database, jwt: Arc::new(JwtKeys::new(&secret)), config: Arc::new(config) };
+    start_outbox(&database, &config)?;
+    let state = AppState::new(database, JwtKeys::new(&secret), config);
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()
         .block_on(async move {

@@ -21,6 +21,9 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
     tags(
         (name = "customers", description = "Customer records, tags, duplicates and merges"),
         (name = "consents", description = "The consent ledger: every change, and the current state derived from it"),
+        (name = "forms", description = "Public contact and newsletter forms, posted from the browser with a `forms:submit` token"),
+        (name = "public links", description = "Pages and actions behind emailed links (confirm, unsubscribe): no JWT, the link's token"),
+        (name = "messages", description = "The outbox of messages rapport sends"),
         (name = "operations", description = "Health and readiness probes (no authentication)"),
     ),
 )]
@@ -44,8 +47,8 @@ impl Modify for BearerAuth {
 
 /// The complete document, as served at `/openapi.json` and printed by `rapport openapi`.
 pub fn document() -> OpenApiDoc {
-    let (_, doc) =
-        crate::handlers::routes(actix_web::App::new().into_utoipa_app().openapi(BaseDoc::openapi())).split_for_parts();
+    let (_, doc) = crate::handlers::routes(actix_web::App::new().into_utoipa_app().openapi(BaseDoc::openapi()), &[])
+        .split_for_parts();
     doc
 }
 
@@ -102,6 +105,17 @@ pub enum ServerProblems {
         example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503,
                          "detail": "the database is unavailable; try again shortly", "request_id": "6f1c0b6a8d2e4f3a"}))]
     Unavailable(Problem),
+}
+
+/// Problems of the public endpoints (forms and emailed links).
+#[derive(IntoResponses)]
+pub enum PublicProblems {
+    /// Too many requests from this IP; wait `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json",
+        headers(("Retry-After" = u64), ("RateLimit-Limit" = u32), ("RateLimit-Remaining" = u32), ("RateLimit-Reset" = u64)),
+        example = json!({"type": "about:blank", "title": "Too Many Requests", "status": 429,
+                         "detail": "too many requests from this address; retry in 42 s", "request_id": "6f1c0b6a8d2e4f3a"}))]
+    TooManyRequests(Problem),
 }
 
 /// The document as committed in `openapi/openapi.json`.

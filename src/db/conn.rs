@@ -276,6 +276,12 @@ impl Database {
         .map_err(|_| AppError::internal("database task was cancelled"))?
     }
 
+    /// Runs database work on the calling thread (for background workers, not handlers).
+    pub fn with_conn<T>(&self, work: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut conn = self.pool.get().map_err(|_| AppError::Unavailable)?;
+        work(&mut conn)
+    }
+
     /// Readiness: the database answers and no migration is pending.
     pub async fn check_ready(&self) -> Result<(), AppError> {
         self.run(|conn| {

@@ -88,6 +88,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        customer_id -> Nullable<BigInt>,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    enquiries (id) {
+        id -> BigInt,
+        customer_id -> Nullable<BigInt>,
+        kind -> Text,
+        status -> Text,
+        email -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        message -> Nullable<Text>,
+        assignee -> Nullable<Text>,
+        note -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    confirmation_tokens (token_hash) {
+        token_hash -> Text,
+        customer_id -> BigInt,
+        channels -> Text,
+        consent_text -> Nullable<Text>,
+        source -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    unsubscribe_tokens (token_hash) {
+        token_hash -> Text,
+        customer_id -> BigInt,
+        channel -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -97,4 +154,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     customer_merges,
     consent_events,
     customer_consents,
+    messages,
+    enquiries,
+    confirmation_tokens,
+    unsubscribe_tokens,
 );

@@ -4,6 +4,7 @@ pub mod consent;
 mod contact;
 pub mod customer;
 mod patch;
+pub mod token;
 mod vocabulary;
 
 pub use contact::{clean_text, Country, Email, Language, Phone, Tag};

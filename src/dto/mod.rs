@@ -2,6 +2,7 @@
 
 pub mod consents;
 pub mod customers;
+pub mod forms;
 pub mod health;
 pub mod pagination;
 pub mod problem;

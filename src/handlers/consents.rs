@@ -98,3 +98,29 @@ pub async fn consent_history(
     let (rows, next_cursor) = paginate(rows, limit, |e| vec![e.occurred_at.and_utc().timestamp_micros(), e.id]);
     Ok(web::Json(ConsentEventPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
 }
+
+/// A new unsubscribe link for a customer and channel, for an email service to embed.
+/// Scope: `customers:read`.
+#[utoipa::path(
+    tag = "consents",
+    security(("bearer" = ["customers:read"])),
+    params(("id" = i64, Path, description = "Customer id"), crate::dto::forms::UnsubscribeUrlQuery),
+    responses(
+        (status = 200, description = "The link", body = crate::dto::forms::UnsubscribeUrl),
+        (status = 400, description = "Missing or unknown channel", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/customers/{id}/unsubscribe-url")]
+pub async fn unsubscribe_url(
+    _auth: Authorized<scopes::CustomersRead>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    query: web::Query<crate::dto::forms::UnsubscribeUrlQuery>,
+) -> Result<web::Json<crate::dto::forms::UnsubscribeUrl>, AppError> {
+    let (id, channel) = (id.into_inner(), query.channel);
+    let config = state.config.clone();
+    let url = state.db.run(move |conn| crate::services::forms::new_unsubscribe_url(conn, &config, id, channel)).await?;
+    Ok(web::Json(crate::dto::forms::UnsubscribeUrl { url }))
+}

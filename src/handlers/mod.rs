@@ -3,13 +3,23 @@
 pub mod consents;
 pub mod customers;
 pub mod fallback;
+pub mod forms;
 pub mod health;
+pub mod messages;
+pub mod public;
 
+use actix_web::middleware::from_fn;
 use utoipa_actix_web::{scope, UtoipaApp};
+
+use crate::extract::BodyLimit;
+use crate::rate_limit::limit_per_ip;
+
+/// Body limit of the public endpoints.
+pub const PUBLIC_BODY_LIMIT: usize = 16 * 1024;
 
 /// The one list of routes: actix serves exactly these and the OpenAPI document
 /// describes exactly these.
-pub fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+pub fn routes<T>(app: UtoipaApp<T>, cors_origins: &[String]) -> UtoipaApp<T>
 where
     T: actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -18,20 +28,61 @@ where
         InitError = (),
     >,
 {
-    app.service(health::healthz).service(health::readyz).service(
-        scope::scope("/v1")
-            // `duplicates` and `by-email` before `{id}`, which would not parse them.
-            .service(customers::list_duplicates)
-            .service(customers::upsert_customer_by_email)
-            .service(customers::create_customer)
-            .service(customers::list_customers)
-            .service(customers::get_customer)
-            .service(customers::patch_customer)
-            .service(customers::add_tags)
-            .service(customers::remove_tag)
-            .service(customers::merge_customer)
-            .service(consents::get_consents)
-            .service(consents::consent_history)
-            .service(consents::put_consent),
-    )
+    // The public scopes come before `/v1`, whose prefix would otherwise capture them.
+    app.service(health::healthz)
+        .service(health::readyz)
+        .service(
+            scope::scope("/v1/forms")
+                .app_data(BodyLimit(PUBLIC_BODY_LIMIT))
+                .wrap(from_fn(limit_per_ip))
+                .wrap(cors(cors_origins))
+                .service(forms::contact)
+                .service(forms::subscribe),
+        )
+        .service(
+            scope::scope("/v1/public")
+                .app_data(actix_web::web::PayloadConfig::new(PUBLIC_BODY_LIMIT))
+                .app_data(BodyLimit(PUBLIC_BODY_LIMIT))
+                .wrap(from_fn(limit_per_ip))
+                .wrap(cors(cors_origins))
+                .service(public::confirm_page)
+                .service(public::confirm)
+                .service(public::unsubscribe_page)
+                .service(public::unsubscribe),
+        )
+        .service(
+            scope::scope("/v1")
+                // `duplicates` and `by-email` before `{id}`, which would not parse them.
+                .service(customers::list_duplicates)
+                .service(customers::upsert_customer_by_email)
+                .service(customers::create_customer)
+                .service(customers::list_customers)
+                .service(customers::get_customer)
+                .service(customers::patch_customer)
+                .service(customers::add_tags)
+                .service(customers::remove_tag)
+                .service(customers::merge_customer)
+                .service(consents::get_consents)
+                .service(consents::consent_history)
+                .service(consents::put_consent)
+                .service(consents::unsubscribe_url)
+                .service(messages::list_messages),
+        )
+}
+
+/// CORS for the endpoints browsers call: only the configured origins.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::ACCEPT,
+        ])
+        .expose_headers(["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "X-Request-Id"])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }

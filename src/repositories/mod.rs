@@ -3,3 +3,5 @@
 
 pub mod consents;
 pub mod customers;
+pub mod forms;
+pub mod messages;

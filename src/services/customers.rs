@@ -1,8 +1,6 @@
 use std::collections::BTreeSet;
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-
-use super::now;
+use super::{is_unique_violation, now, write_with_one_retry, TxError};
 use crate::db::DbConn;
 use crate::domain::customer::{CustomerDraft, CustomerPatch, CustomerProfile};
 use crate::domain::{Email, Tag};
@@ -19,10 +17,6 @@ pub enum Upserted {
 
 fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("customer {id} does not exist"))
-}
-
-fn is_unique_violation(error: &DieselError) -> bool {
-    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
 /// The only unique column a customer write can collide on is the email: name the
@@ -67,30 +61,43 @@ pub fn upsert_by_email(
     mut draft: CustomerDraft,
 ) -> Result<(CustomerRecord, Upserted), AppError> {
     draft.details.email = Some(email.clone());
-    // Two first-time upserts of one email can race on PostgreSQL: the loser retries
-    // once and then finds the winner's record.
-    for attempt in 0..2 {
-        let draft = draft.clone();
-        let outcome = conn.write_transaction(|conn| match repo::find_by_email_for_update(conn, &email)? {
-            Some(existing) => {
-                let mut profile = existing.profile();
-                profile.fill_from(draft);
-                profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
-                let record = repo::update(conn, existing.row.id, &profile, now()).map_err(TxError::Db)?;
-                Ok((record, Upserted::Updated))
-            }
-            None => {
-                let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
-                let record = repo::insert(conn, &profile, now()).map_err(TxError::Db)?;
-                Ok((record, Upserted::Created))
-            }
-        });
-        match outcome {
-            Err(TxError::Db(error)) if attempt == 0 && is_unique_violation(&error) => continue,
-            outcome => return finish_write(conn, outcome, Some(&email)),
+    let outcome = write_with_one_retry(conn, |conn| match repo::find_by_email_for_update(conn, &email)? {
+        Some(existing) => {
+            let mut profile = existing.profile();
+            profile.fill_from(draft.clone());
+            profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
+            Ok((repo::update(conn, existing.row.id, &profile, now())?, Upserted::Updated))
         }
+        None => {
+            let profile = CustomerProfile::from_draft(draft.clone()).map_err(|e| AppError::Validation(vec![e]))?;
+            Ok((repo::insert(conn, &profile, now())?, Upserted::Created))
+        }
+    });
+    finish_write(conn, outcome, Some(&email))
+}
+
+/// For public forms, inside the caller's transaction: finds the customer by email and
+/// only fills blanks (a public form never overwrites what the shop knows), or creates it.
+pub(crate) fn fill_blanks_by_email(
+    conn: &mut DbConn,
+    email: &Email,
+    draft: CustomerDraft,
+) -> Result<CustomerRecord, TxError> {
+    let mut draft = draft;
+    draft.details.email = Some(email.clone());
+    let incoming = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
+    match repo::find_by_email_for_update(conn, email)? {
+        Some(existing) => {
+            let mut profile = existing.profile();
+            let before = profile.clone();
+            profile.absorb(incoming);
+            if profile == before {
+                return Ok(existing);
+            }
+            Ok(repo::update(conn, existing.row.id, &profile, now())?)
+        }
+        None => Ok(repo::insert(conn, &incoming, now())?),
     }
-    unreachable!("the second attempt always returns")
 }
 
 pub fn list(
@@ -181,26 +188,6 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         Ok(record)
     });
     finish_write(conn, outcome, merged_email.as_ref())
-}
-
-/// A transaction's failure: a business error, or a raw database error that the caller
-/// inspects (unique violations become 409 once the transaction has rolled back).
-#[derive(Debug)]
-enum TxError {
-    App(AppError),
-    Db(DieselError),
-}
-
-impl From<AppError> for TxError {
-    fn from(error: AppError) -> Self {
-        TxError::App(error)
-    }
-}
-
-impl From<DieselError> for TxError {
-    fn from(error: DieselError) -> Self {
-        TxError::Db(error)
-    }
 }
 
 fn finish_write<T>(conn: &mut DbConn, outcome: Result<T, TxError>, email: Option<&Email>) -> Result<T, AppError> {

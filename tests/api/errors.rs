@@ -89,7 +89,13 @@ fn every_operation_documents_scope_and_problems() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
-            if path.starts_with("/v1/") {
+            if path.starts_with("/v1/public/") {
+                assert!(operation.get("security").is_none(), "{method} {path}: link endpoints take the link's token");
+                assert!(responses.contains_key("429"), "{method} {path} documents its rate limit");
+            } else if path.starts_with("/v1/") {
+                if path.starts_with("/v1/forms/") {
+                    assert!(responses.contains_key("429"), "{method} {path} documents its rate limit");
+                }
                 let scopes = &operation["security"][0]["bearer"];
                 assert!(scopes.as_array().is_some_and(|s| !s.is_empty()), "{method} {path} names its scope");
                 for status in ["401", "403", "503"] {

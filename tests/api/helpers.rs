@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use actix_service::boxed::{self, BoxService};
@@ -228,7 +228,7 @@ impl TestApp {
         let db =
             db::open(&config.database, config.db_pool_size, config.db_acquire_timeout, config.db_startup_timeout, true)
                 .expect("open test database");
-        let state = AppState { db, jwt: Arc::new(JwtKeys::new(TEST_SECRET.as_bytes())), config: Arc::new(config) };
+        let state = AppState::new(db, JwtKeys::new(TEST_SECRET.as_bytes()), config);
         let service = actix_web::test::init_service(rapport::build_app(state.clone())).await;
         TestApp { service: boxed::service(service), state, _database: database }
     }

@@ -8,4 +8,6 @@ mod cli;
 mod consents;
 mod customers;
 mod errors;
+mod forms;
 mod operations;
+mod smtp_sink;

@@ -1,0 +1,721 @@
+//! Throughput of `POST /v1/customers` and `GET /v1/customers/{id}` at 8 concurrent
+//! clients, beside the raw SQL those requests perform, on the same database in the same run.
+//!
+//!     cargo bench --bench customers
+//!     TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench customers
+//!
+//! BENCH_SECONDS (default 5) sets how long each measured phase runs.
+//!
+//! The real server runs in-process on 127.0.0.1:0 (its own thread and actix System). The
+//! load generator is 8 OS threads, each with one keep-alive HTTP/1.1 connection and a tiny
+//! hand-written client, so the figures include no HTTP client library overhead. Every
+//! response status is checked: errors are never measured as throughput.
+//!
+//! The raw SQL baseline is 8 threads with one diesel connection each, running the
+//! statements the repository runs per request, written by hand with `diesel::sql_query`.
+//! POST is also measured through `repositories::customers::insert`, to separate the cost
+//! of diesel's query builder from the cost of the HTTP layer.
+
+use std::collections::BTreeSet;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::HttpServer;
+use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
+use rapport::auth::{JwtKeys, Scope};
+use rapport::config::Config;
+use rapport::db::schema::{customer_consents, customer_tags, customers};
+use rapport::db::{DatabaseTarget, DbConn};
+use rapport::domain::customer::{Address, CustomerDetails, CustomerProfile};
+use rapport::domain::{Country, CustomerKind, CustomerSource, Email, Phone, Tag};
+use rapport::models::customers::CustomerColumns;
+use rapport::state::AppState;
+
+/// Concurrent clients (HTTP) and concurrent connections (raw SQL).
+const CLIENTS: usize = 8;
+/// actix workers: one per core of the 2-core machine this was written on.
+const SERVER_WORKERS: usize = 2;
+const DEFAULT_PHASE_SECONDS: u64 = 5;
+/// Fills the server's connection pool and warms caches before anything is measured.
+const WARM_UP: Duration = Duration::from_secs(1);
+const JWT_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+fn main() {
+    let phase = phase_duration();
+    print_header(phase);
+
+    let sqlite_dir = tempfile::tempdir().expect("create a temp dir");
+    let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("rapport.db").display());
+    print_rows(&bench_backend("sqlite", &sqlite_url, phase));
+
+    match std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty()) {
+        Some(admin_url) => {
+            let database = ScratchPostgres::create(&admin_url);
+            print_rows(&bench_backend("postgres", &database.url, phase));
+        }
+        None => println!("postgres SKIPPED: TEST_DATABASE_URL is not set (SQLite figures only)."),
+    }
+}
+
+fn phase_duration() -> Duration {
+    let seconds = match std::env::var("BENCH_SECONDS") {
+        Ok(text) => text.trim().parse::<u64>().ok().filter(|s| *s > 0).expect("BENCH_SECONDS: a whole number >= 1"),
+        Err(_) => DEFAULT_PHASE_SECONDS,
+    };
+    Duration::from_secs(seconds)
+}
+
+fn print_header(phase: Duration) {
+    println!(
+        "command: cargo bench --bench customers   (release profile; PostgreSQL too when TEST_DATABASE_URL is set)"
+    );
+    println!(
+        "{CLIENTS} clients x 1 keep-alive HTTP/1.1 connection, {}s per phase after a {}s warm-up; server: {SERVER_WORKERS} \
+         actix workers, pool of 8 connections; raw SQL: {CLIENTS} threads x 1 connection; clients, server and database share this \
+         machine's {} cores",
+        phase.as_secs(),
+        WARM_UP.as_secs(),
+        thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!(
+        "raw SQL per POST: BEGIN (IMMEDIATE on SQLite); INSERT INTO customers (22 columns) RETURNING the row; \
+         INSERT INTO customer_tags (2 rows); INSERT INTO customer_search_terms (5 rows); COMMIT"
+    );
+    println!(
+        "raw SQL per GET:  SELECT the customers row by id; SELECT its customer_tags; SELECT its \
+         customer_consents (none here)"
+    );
+    println!("not in the raw figures: the `SELECT 1` the app's pool runs on every checkout (r2d2 test_on_check_out)");
+    println!();
+}
+
+/// One printed line: an API figure beside the raw SQL figure for the same work.
+struct Row {
+    backend: &'static str,
+    endpoint: &'static str,
+    api: Measurement,
+    raw_sql: Measurement,
+    /// POST only: the same inserts through the repository function the API calls.
+    repository: Option<Measurement>,
+}
+
+fn print_rows(rows: &[Row]) {
+    for row in rows {
+        println!(
+            "{:<8} {:<23} {} | raw SQL {} | API/raw {:.2}",
+            row.backend,
+            row.endpoint,
+            row.api.summary("req/s"),
+            row.raw_sql.summary("ops/s"),
+            row.api.per_second() / row.raw_sql.per_second(),
+        );
+        if let Some(repository) = &row.repository {
+            println!(
+                "{:<32} same inserts via repositories::customers::insert: {} | API/repository {:.2}",
+                "",
+                repository.summary("ops/s"),
+                row.api.per_second() / repository.per_second(),
+            );
+        }
+    }
+    println!();
+}
+
+/// Runs every phase on one freshly migrated database.
+fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> Vec<Row> {
+    let state = app_state(database_url);
+    let token = state.jwt.issue("bench", &[Scope::Admin], chrono::Duration::hours(1));
+    let target = state.config.database.clone();
+
+    let server = RunningServer::start(state);
+    run_phase(
+        WARM_UP,
+        |_| HttpClient::connect(server.addr, &token),
+        |client, worker, seq| api_create(client, &FakeCustomer::new("warmup", worker, seq)),
+    );
+    let api_post = run_phase(
+        phase,
+        |_| HttpClient::connect(server.addr, &token),
+        |client, worker, seq| api_create(client, &FakeCustomer::new("api", worker, seq)),
+    );
+    let ids = Arc::new(api_post.outputs.clone());
+    let api_get = run_phase(
+        phase,
+        |_| HttpClient::connect(server.addr, &token),
+        |client, worker, seq| api_get(client, pick(&ids, worker, seq)),
+    );
+    server.stop();
+
+    let raw_post = run_phase(
+        phase,
+        |_| connect(&target),
+        |conn, worker, seq| {
+            raw_sql_create(conn, &FakeCustomer::new("raw", worker, seq).profile()).expect("raw SQL insert")
+        },
+    );
+    let repository_post = run_phase(
+        phase,
+        |_| connect(&target),
+        |conn, worker, seq| {
+            repository_create(conn, &FakeCustomer::new("repo", worker, seq).profile()).expect("repository insert")
+        },
+    );
+    let raw_get = run_phase(
+        phase,
+        |_| connect(&target),
+        |conn, worker, seq| raw_sql_get(conn, pick(&ids, worker, seq)).expect("raw SQL select"),
+    );
+
+    vec![
+        Row {
+            backend,
+            endpoint: "POST /v1/customers",
+            api: api_post.measurement,
+            raw_sql: raw_post.measurement,
+            repository: Some(repository_post.measurement),
+        },
+        Row {
+            backend,
+            endpoint: "GET /v1/customers/{id}",
+            api: api_get.measurement,
+            raw_sql: raw_get.measurement,
+            repository: None,
+        },
+    ]
+}
+
+/// Spreads the readers over all created customers, each worker on its own stride.
+fn pick(ids: &[i64], worker: usize, seq: usize) -> i64 {
+    ids[(seq * CLIENTS + worker) * 7919 % ids.len()]
+}
+
+// ---------------------------------------------------------------------------------------
+// The server
+
+/// The app state exactly as `rapport serve` builds it, on a database migrated here.
+fn app_state(database_url: &str) -> AppState {
+    let vars = [("DATABASE_URL", database_url), ("RAPPORT_JWT_SECRET", JWT_SECRET)];
+    let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string()))
+        .expect("benchmark config");
+    let db = rapport::db::open(
+        &config.database,
+        config.db_pool_size,
+        config.db_acquire_timeout,
+        config.db_startup_timeout,
+        true,
+    )
+    .expect("open and migrate the benchmark database");
+    AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), config)
+}
+
+struct RunningServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: thread::JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// `HttpServer` on 127.0.0.1:0 in its own thread with its own actix System.
+    /// No tracing subscriber is installed, so the access log costs nothing.
+    fn start(state: AppState) -> RunningServer {
+        let (started, on_start) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || rapport::build_app(state.clone()))
+                    .workers(SERVER_WORKERS)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .bind(("127.0.0.1", 0))?;
+                let addr = server.addrs()[0];
+                let server = server.run();
+                started.send((addr, server.handle())).expect("the benchmark waits for the server");
+                server.await
+            })
+        });
+        let (addr, handle) = on_start.recv().expect("the server thread failed to start");
+        RunningServer { addr, handle, thread }
+    }
+
+    fn stop(self) {
+        // `stop` only sends a message to the server's System; any runtime can await it.
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        self.thread.join().expect("server thread panicked").expect("server error");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The load generator
+
+/// A minimal HTTP/1.1 client over one keep-alive connection. It handles what rapport
+/// sends (Content-Length bodies) and refuses anything else loudly.
+struct HttpClient {
+    connection: BufReader<TcpStream>,
+    authorization: String,
+    request: Vec<u8>,
+}
+
+impl HttpClient {
+    fn connect(addr: SocketAddr, token: &str) -> HttpClient {
+        let stream = TcpStream::connect(addr).expect("connect to the benchmark server");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        HttpClient {
+            connection: BufReader::new(stream),
+            authorization: format!("Bearer {token}"),
+            request: Vec::with_capacity(2048),
+        }
+    }
+
+    /// Sends one request and returns (status, body).
+    fn send(&mut self, method: &str, path: &str, json_body: Option<&[u8]>) -> io::Result<(u16, Vec<u8>)> {
+        self.request.clear();
+        write!(
+            self.request,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\n",
+            self.authorization
+        )?;
+        if let Some(body) = json_body {
+            write!(self.request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())?;
+        }
+        self.request.extend_from_slice(b"\r\n");
+        if let Some(body) = json_body {
+            self.request.extend_from_slice(body);
+        }
+        self.connection.get_mut().write_all(&self.request)?;
+        self.read_response()
+    }
+
+    fn read_response(&mut self) -> io::Result<(u16, Vec<u8>)> {
+        let mut line = String::new();
+        self.connection.read_line(&mut line)?;
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {line:?}")))?;
+        let mut content_length = None;
+        loop {
+            line.clear();
+            if self.connection.read_line(&mut line)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap_or((header, ""));
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") || name.eq_ignore_ascii_case("connection") {
+                // Chunked bodies or a closing connection would make the figures lie.
+                panic!("this benchmark client does not handle `{header}`");
+            }
+        }
+        let mut body = vec![0; content_length.expect("a Content-Length header")];
+        self.connection.read_exact(&mut body)?;
+        Ok((status, body))
+    }
+}
+
+fn api_create(client: &mut HttpClient, customer: &FakeCustomer) -> i64 {
+    let (status, body) = client.send("POST", "/v1/customers", Some(&customer.json())).expect("POST /v1/customers");
+    assert_eq!(status, 201, "POST /v1/customers: {}", String::from_utf8_lossy(&body));
+    #[derive(serde::Deserialize)]
+    struct Created {
+        id: i64,
+    }
+    serde_json::from_slice::<Created>(&body).expect("a customer with an id").id
+}
+
+fn api_get(client: &mut HttpClient, id: i64) {
+    let (status, body) = client.send("GET", &format!("/v1/customers/{id}"), None).expect("GET /v1/customers/{id}");
+    assert_eq!(status, 200, "GET /v1/customers/{id}: {}", String::from_utf8_lossy(&body));
+}
+
+// ---------------------------------------------------------------------------------------
+// Running a phase and measuring it
+
+/// Requests (or operations) per second and latency percentiles of one phase.
+struct Measurement {
+    operations: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Measurement {
+    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Measurement {
+        assert!(!latencies.is_empty(), "a phase completed no operation");
+        latencies.sort_unstable();
+        let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+        Measurement { operations: latencies.len(), elapsed, p50: percentile(50), p99: percentile(99) }
+    }
+
+    fn per_second(&self) -> f64 {
+        self.operations as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn summary(&self, unit: &str) -> String {
+        format!("{:>6.0} {unit}  p50 {:>5} ms  p99 {:>5} ms", self.per_second(), ms(self.p50), ms(self.p99))
+    }
+}
+
+fn ms(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2}")
+    } else {
+        format!("{ms:.1}")
+    }
+}
+
+struct PhaseResult<T> {
+    measurement: Measurement,
+    /// What each operation returned (e.g. the ids created), in no particular order.
+    outputs: Vec<T>,
+}
+
+/// Runs `operation` in a loop on `CLIENTS` threads for `duration`. Each thread first gets
+/// its own context (a connection) from `connect`, before the clock starts.
+fn run_phase<C: Send, T: Send>(
+    duration: Duration,
+    connect: impl Fn(usize) -> C,
+    operation: impl Fn(&mut C, usize, usize) -> T + Sync,
+) -> PhaseResult<T> {
+    let contexts: Vec<C> = (0..CLIENTS).map(&connect).collect();
+    let operation = &operation;
+    let started = Instant::now();
+    let deadline = started + duration;
+    let per_thread: Vec<(Vec<Duration>, Vec<T>)> = thread::scope(|scope| {
+        let threads: Vec<_> = contexts
+            .into_iter()
+            .enumerate()
+            .map(|(worker, mut context)| {
+                scope.spawn(move || {
+                    let (mut latencies, mut outputs) = (Vec::new(), Vec::new());
+                    let mut seq = 0;
+                    while Instant::now() < deadline {
+                        let sent = Instant::now();
+                        outputs.push(operation(&mut context, worker, seq));
+                        latencies.push(sent.elapsed());
+                        seq += 1;
+                    }
+                    (latencies, outputs)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("a benchmark thread panicked")).collect()
+    });
+    let elapsed = started.elapsed();
+    let (latencies, outputs): (Vec<_>, Vec<_>) = per_thread.into_iter().unzip();
+    PhaseResult {
+        measurement: Measurement::from_latencies(latencies.concat(), elapsed),
+        outputs: outputs.into_iter().flatten().collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Realistic, unique customers
+
+struct FakeCustomer {
+    first_name: &'static str,
+    last_name: &'static str,
+    email: String,
+    phone: String,
+    line1: String,
+    city: &'static str,
+    postal_code: &'static str,
+    tags: [&'static str; 2],
+    loyalty_points: usize,
+}
+
+const FIRST_NAMES: [&str; 10] =
+    ["Ana", "Louis", "Chloe", "Hugo", "Lea", "Jules", "Ines", "Gabriel", "Camille", "Nathan"];
+const LAST_NAMES: [&str; 10] =
+    ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"];
+const CITIES: [(&str, &str); 6] = [
+    ("Lyon", "69003"),
+    ("Paris", "75011"),
+    ("Marseille", "13001"),
+    ("Nantes", "44000"),
+    ("Lille", "59000"),
+    ("Bordeaux", "33000"),
+];
+const TAGS: [&str; 6] = ["newsletter", "vip", "b2c", "loyalty", "wholesale", "events"];
+
+impl FakeCustomer {
+    /// The `seq`-th customer of `worker` in `phase`; the email is unique per (phase, worker, seq).
+    fn new(phase: &str, worker: usize, seq: usize) -> FakeCustomer {
+        let n = seq * CLIENTS + worker;
+        let (first_name, last_name) = (FIRST_NAMES[n % 10], LAST_NAMES[n / 10 % 10]);
+        let (city, postal_code) = CITIES[n % CITIES.len()];
+        FakeCustomer {
+            first_name,
+            last_name,
+            email: format!("{first_name}.{last_name}.{phase}-{worker}-{seq}@example.com").to_lowercase(),
+            // +33 61x xx xx xx: always a valid French mobile number.
+            phone: format!("+3361{:07}", n % 10_000_000),
+            line1: format!("{} rue des Lilas", n % 120 + 1),
+            city,
+            postal_code,
+            tags: [TAGS[n % TAGS.len()], TAGS[(n + 1) % TAGS.len()]],
+            loyalty_points: n % 500,
+        }
+    }
+
+    fn attributes(&self) -> serde_json::Map<String, serde_json::Value> {
+        let attributes = serde_json::json!({"favourite_colour": "green", "loyalty_points": self.loyalty_points});
+        attributes.as_object().expect("an object").clone()
+    }
+
+    /// The `POST /v1/customers` body.
+    fn json(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "email": self.email,
+            "phone": self.phone,
+            "address": {"line1": self.line1, "city": self.city, "postal_code": self.postal_code, "country": "FR"},
+            "tags": self.tags,
+            "attributes": self.attributes(),
+        }))
+        .expect("serialize a customer")
+    }
+
+    /// What the API makes of `json()` after validation: the same rows get written.
+    fn profile(&self) -> CustomerProfile {
+        CustomerProfile {
+            kind: CustomerKind::Person,
+            source: CustomerSource::Api,
+            details: CustomerDetails {
+                first_name: Some(self.first_name.to_string()),
+                last_name: Some(self.last_name.to_string()),
+                email: Some(Email::from_stored(self.email.clone())),
+                phone: Some(Phone::from_stored(self.phone.clone())),
+                address: Address {
+                    line1: Some(self.line1.clone()),
+                    city: Some(self.city.to_string()),
+                    postal_code: Some(self.postal_code.to_string()),
+                    country: Some(Country::parse("FR").expect("FR is a country")),
+                    ..Address::default()
+                },
+                tags: self.tags.iter().map(|tag| Tag::from_stored(tag.to_string())).collect::<BTreeSet<_>>(),
+                attributes: self.attributes(),
+                ..CustomerDetails::default()
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The raw SQL baseline
+
+/// One connection, set up like the app's pool sets up its own.
+fn connect(target: &DatabaseTarget) -> DbConn {
+    match target {
+        DatabaseTarget::Postgres(url) => DbConn::Pg(PgConnection::establish(url).expect("connect to PostgreSQL")),
+        DatabaseTarget::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("open the SQLite file");
+            conn.batch_execute(SQLITE_PRAGMAS).expect("SQLite pragmas");
+            DbConn::Sqlite(conn)
+        }
+    }
+}
+
+/// The columns diesel's `customers::all_columns` names, for RETURNING and SELECT.
+macro_rules! customer_columns {
+    () => {
+        "id, kind, first_name, last_name, company_name, email, phone, birthday, gender, address_line1, \
+         address_line2, city, region, postal_code, country, preferred_language, source, attributes, notes, \
+         name_key, company_key, created_at, updated_at"
+    };
+}
+
+const INSERT_CUSTOMER: &str = concat!(
+    "INSERT INTO customers (kind, first_name, last_name, company_name, email, phone, birthday, gender, \
+     address_line1, address_line2, city, region, postal_code, country, preferred_language, source, attributes, \
+     notes, name_key, company_key, updated_at, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+     RETURNING ",
+    customer_columns!()
+);
+
+const SELECT_CUSTOMER: &str = concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1 LIMIT 1");
+
+const SELECT_TAGS: &str =
+    "SELECT customer_id, tag FROM customer_tags WHERE customer_id IN ($1) ORDER BY customer_id, tag";
+
+const SELECT_CONSENTS: &str = "SELECT customer_id, channel, state, opt_in_level, source, event_id, occurred_at \
+                               FROM customer_consents WHERE customer_id IN ($1)";
+
+/// A customers row decoded like the repository decodes it (only `id` is checked here).
+#[allow(dead_code)]
+#[derive(QueryableByName)]
+#[diesel(table_name = customers)]
+struct CustomerRowByName {
+    id: i64,
+    kind: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    birthday: Option<chrono::NaiveDate>,
+    gender: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    preferred_language: Option<String>,
+    source: String,
+    attributes: String,
+    notes: Option<String>,
+    name_key: Option<String>,
+    company_key: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[allow(dead_code)]
+#[derive(QueryableByName)]
+#[diesel(table_name = customer_tags)]
+struct TagByName {
+    customer_id: i64,
+    tag: String,
+}
+
+#[allow(dead_code)]
+#[derive(QueryableByName)]
+#[diesel(table_name = customer_consents)]
+struct ConsentByName {
+    customer_id: i64,
+    channel: String,
+    state: String,
+    opt_in_level: String,
+    source: String,
+    event_id: i64,
+    occurred_at: NaiveDateTime,
+}
+
+type DbBackend = <DbConn as Connection>::Backend;
+
+/// `($1, $2), ($3, $4), ...` for `rows` rows of two values.
+fn pair_placeholders(rows: usize) -> String {
+    (0..rows).map(|row| format!("(${}, ${})", 2 * row + 1, 2 * row + 2)).collect::<Vec<_>>().join(", ")
+}
+
+/// What `POST /v1/customers` writes, as hand-written SQL in the same kind of transaction.
+/// The column values are prepared by the app's own code, so the rows are identical.
+fn raw_sql_create(conn: &mut DbConn, profile: &CustomerProfile) -> QueryResult<i64> {
+    let now = rapport::services::now();
+    let c = CustomerColumns::from_profile(profile, now);
+    let tags: Vec<&str> = profile.details.tags.iter().map(Tag::as_str).collect();
+    let terms = profile.search_terms();
+    conn.write_transaction(|conn| {
+        let row: CustomerRowByName = diesel::sql_query(INSERT_CUSTOMER)
+            .bind::<Text, _>(&c.kind)
+            .bind::<Nullable<Text>, _>(&c.first_name)
+            .bind::<Nullable<Text>, _>(&c.last_name)
+            .bind::<Nullable<Text>, _>(&c.company_name)
+            .bind::<Nullable<Text>, _>(&c.email)
+            .bind::<Nullable<Text>, _>(&c.phone)
+            .bind::<Nullable<Date>, _>(c.birthday)
+            .bind::<Nullable<Text>, _>(&c.gender)
+            .bind::<Nullable<Text>, _>(&c.address_line1)
+            .bind::<Nullable<Text>, _>(&c.address_line2)
+            .bind::<Nullable<Text>, _>(&c.city)
+            .bind::<Nullable<Text>, _>(&c.region)
+            .bind::<Nullable<Text>, _>(&c.postal_code)
+            .bind::<Nullable<Text>, _>(&c.country)
+            .bind::<Nullable<Text>, _>(&c.preferred_language)
+            .bind::<Text, _>(&c.source)
+            .bind::<Text, _>(&c.attributes)
+            .bind::<Nullable<Text>, _>(&c.notes)
+            .bind::<Nullable<Text>, _>(&c.name_key)
+            .bind::<Nullable<Text>, _>(&c.company_key)
+            .bind::<Timestamp, _>(c.updated_at)
+            .bind::<Timestamp, _>(now)
+            .get_result(conn)?;
+
+        let sql = format!("INSERT INTO customer_tags (customer_id, tag) VALUES {}", pair_placeholders(tags.len()));
+        let mut insert_tags = diesel::sql_query(sql).into_boxed::<DbBackend>();
+        for tag in &tags {
+            insert_tags = insert_tags.bind::<BigInt, _>(row.id).bind::<Text, _>(*tag);
+        }
+        insert_tags.execute(conn)?;
+
+        let sql =
+            format!("INSERT INTO customer_search_terms (term, customer_id) VALUES {}", pair_placeholders(terms.len()));
+        let mut insert_terms = diesel::sql_query(sql).into_boxed::<DbBackend>();
+        for term in &terms {
+            insert_terms = insert_terms.bind::<Text, _>(term.as_str()).bind::<BigInt, _>(row.id);
+        }
+        insert_terms.execute(conn)?;
+        Ok(row.id)
+    })
+}
+
+/// The same inserts through the repository function `POST /v1/customers` calls.
+fn repository_create(conn: &mut DbConn, profile: &CustomerProfile) -> QueryResult<i64> {
+    let now = rapport::services::now();
+    conn.write_transaction(|conn| rapport::repositories::customers::insert(conn, profile, now)).map(|r| r.row.id)
+}
+
+/// What `GET /v1/customers/{id}` reads: the row, then its tags and its current consents.
+fn raw_sql_get(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    let row: CustomerRowByName = diesel::sql_query(SELECT_CUSTOMER).bind::<BigInt, _>(id).get_result(conn)?;
+    let tags: Vec<TagByName> = diesel::sql_query(SELECT_TAGS).bind::<BigInt, _>(id).load(conn)?;
+    let consents: Vec<ConsentByName> = diesel::sql_query(SELECT_CONSENTS).bind::<BigInt, _>(id).load(conn)?;
+    assert_eq!((row.id, tags.len(), consents.len()), (id, 2, 0), "customer {id}, its two tags, no consent");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// A PostgreSQL database for one run
+
+/// `rapport_bench_<random>` on the TEST_DATABASE_URL server, dropped at the end (also
+/// when the benchmark panics).
+struct ScratchPostgres {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchPostgres {
+    fn create(admin_url: &str) -> ScratchPostgres {
+        use rand::Rng;
+        let name = format!("rapport_bench_{:016x}", rand::rng().random::<u64>());
+        let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
+        let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        ScratchPostgres { admin_url: admin_url.to_string(), name, url: url.to_string() }
+    }
+}
+
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        let dropped = PgConnection::establish(&self.admin_url).map_err(|e| e.to_string()).and_then(|mut admin| {
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+                .map_err(|e| e.to_string())
+        });
+        match dropped {
+            Ok(()) => println!("dropped database {}", self.name),
+            Err(error) => eprintln!("could not drop database {}: {error}", self.name),
+        }
+    }
+}
