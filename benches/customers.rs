@@ -94,7 +94,7 @@ fn print_header(phase: Duration) {
          INSERT INTO customer_tags (2 rows); INSERT INTO customer_search_terms (5 rows); COMMIT"
     );
     println!(
-        "raw SQL per GET:  SELECT the customers row by id; SELECT its customer_tags; SELECT its \
+        "raw SQL per GET:  SELECT the customers row by id (not erased); SELECT its customer_tags; SELECT its \
          customer_consents (none here)"
     );
     println!("not in the raw figures: the `SELECT 1` the app's pool runs on every checkout (r2d2 test_on_check_out)");
@@ -538,7 +538,7 @@ macro_rules! customer_columns {
     () => {
         "id, kind, first_name, last_name, company_name, email, phone, birthday, gender, address_line1, \
          address_line2, city, region, postal_code, country, preferred_language, source, attributes, notes, \
-         name_key, company_key, created_at, updated_at"
+         name_key, company_key, created_at, updated_at, erased_at"
     };
 }
 
@@ -551,7 +551,8 @@ const INSERT_CUSTOMER: &str = concat!(
     customer_columns!()
 );
 
-const SELECT_CUSTOMER: &str = concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1 LIMIT 1");
+const SELECT_CUSTOMER: &str =
+    concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1 AND erased_at IS NULL LIMIT 1");
 
 const SELECT_TAGS: &str =
     "SELECT customer_id, tag FROM customer_tags WHERE customer_id IN ($1) ORDER BY customer_id, tag";
@@ -587,6 +588,7 @@ struct CustomerRowByName {
     company_key: Option<String>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    erased_at: Option<NaiveDateTime>,
 }
 
 #[allow(dead_code)]

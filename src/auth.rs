@@ -103,11 +103,13 @@ impl Caller {
     }
 }
 
-/// Signing and verification keys for one secret.
+/// Signing and verification keys for the server secret, which also keys the HMACs of
+/// the suppression list.
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    hmac_key: Vec<u8>,
 }
 
 impl JwtKeys {
@@ -116,7 +118,23 @@ impl JwtKeys {
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
-        JwtKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            hmac_key: secret.to_vec(),
+        }
+    }
+
+    /// HMAC-SHA256 of `label:value` with the server secret, as hex: a keyed hash that
+    /// identifies a value without storing it.
+    pub fn keyed_hash(&self, label: &str, value: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.hmac_key).expect("HMAC takes any key length");
+        mac.update(label.as_bytes());
+        mac.update(b":");
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Signs a token for `sub` with `scopes`, valid for `ttl`.

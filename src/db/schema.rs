@@ -26,6 +26,7 @@ diesel::table! {
         company_key -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -145,6 +146,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    suppressions (hash) {
+        hash -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    erasures (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        erased_by -> Text,
+        erased_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -158,4 +176,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     enquiries,
     confirmation_tokens,
     unsubscribe_tokens,
+    suppressions,
+    erasures,
 );

@@ -2,7 +2,9 @@
 
 pub mod consents;
 pub mod customers;
+pub mod enquiries;
 pub mod forms;
 pub mod health;
 pub mod pagination;
+pub mod privacy;
 pub mod problem;

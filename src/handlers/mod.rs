@@ -2,10 +2,12 @@
 
 pub mod consents;
 pub mod customers;
+pub mod enquiries;
 pub mod fallback;
 pub mod forms;
 pub mod health;
 pub mod messages;
+pub mod privacy;
 pub mod public;
 
 use actix_web::middleware::from_fn;
@@ -57,6 +59,9 @@ where
                 .service(customers::upsert_customer_by_email)
                 .service(customers::create_customer)
                 .service(customers::list_customers)
+                .service(privacy::timeline)
+                .service(privacy::export)
+                .service(privacy::erase)
                 .service(customers::get_customer)
                 .service(customers::patch_customer)
                 .service(customers::add_tags)
@@ -66,7 +71,10 @@ where
                 .service(consents::consent_history)
                 .service(consents::put_consent)
                 .service(consents::unsubscribe_url)
-                .service(messages::list_messages),
+                .service(messages::list_messages)
+                .service(enquiries::list_enquiries)
+                .service(enquiries::get_enquiry)
+                .service(enquiries::patch_enquiry),
         )
 }
 

@@ -35,6 +35,8 @@ pub struct CustomerRow {
     pub company_key: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    #[serde(skip)]
+    pub erased_at: Option<NaiveDateTime>,
 }
 
 /// The writable columns of a customer, from a profile.

@@ -4,3 +4,4 @@ pub mod consents;
 pub mod customers;
 pub mod forms;
 pub mod messages;
+pub mod privacy;

@@ -82,7 +82,13 @@ fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
-    let Some(row) = customers::table.find(id).select(CustomerRow::as_select()).first(conn).optional()? else {
+    let Some(row) = customers::table
+        .find(id)
+        .filter(customers::erased_at.is_null())
+        .select(CustomerRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
         return Ok(None);
     };
     Ok(with_details(conn, vec![row])?.pop())
@@ -112,7 +118,11 @@ pub fn find_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult
 
 /// Loads many customers by id with their tags, in two queries (no per-row query).
 pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, CustomerRecord>> {
-    let rows = customers::table.filter(customers::id.eq_any(ids)).select(CustomerRow::as_select()).load(conn)?;
+    let rows = customers::table
+        .filter(customers::id.eq_any(ids))
+        .filter(customers::erased_at.is_null())
+        .select(CustomerRow::as_select())
+        .load(conn)?;
     Ok(with_details(conn, rows)?.into_iter().map(|r| (r.row.id, r)).collect())
 }
 
@@ -147,7 +157,8 @@ pub fn list(
     before_id: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<CustomerRecord>> {
-    let mut query = customers::table.select(CustomerRow::as_select()).into_boxed();
+    let mut query =
+        customers::table.filter(customers::erased_at.is_null()).select(CustomerRow::as_select()).into_boxed();
     if let Some(email) = &filter.email {
         query = query.filter(customers::email.eq(email.as_str().to_string()));
     }
@@ -228,7 +239,8 @@ fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
 }
 
 pub fn exists(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(customers::table.find(id))).get_result(conn)
+    diesel::select(diesel::dsl::exists(customers::table.find(id).filter(customers::erased_at.is_null())))
+        .get_result(conn)
 }
 
 pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {

@@ -40,3 +40,60 @@ pub fn insert_unsubscribe_token(conn: &mut DbConn, token: UnsubscribeTokenRow) -
 pub fn find_unsubscribe_token(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<UnsubscribeTokenRow>> {
     unsubscribe_tokens::table.find(token_hash).select(UnsubscribeTokenRow::as_select()).first(conn).optional()
 }
+
+/// Filters of `GET /v1/enquiries`.
+#[derive(Debug, Clone, Default)]
+pub struct EnquiryFilter {
+    pub status: Option<String>,
+    pub customer_id: Option<i64>,
+    pub created_after: Option<NaiveDateTime>,
+    pub created_before: Option<NaiveDateTime>,
+}
+
+/// Newest first, keyset on id.
+pub fn list_enquiries(
+    conn: &mut DbConn,
+    filter: &EnquiryFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<EnquiryRow>> {
+    let mut query = enquiries::table.select(EnquiryRow::as_select()).into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(enquiries::status.eq(status.clone()));
+    }
+    if let Some(customer_id) = filter.customer_id {
+        query = query.filter(enquiries::customer_id.eq(customer_id));
+    }
+    if let Some(after) = filter.created_after {
+        query = query.filter(enquiries::created_at.ge(after));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(enquiries::created_at.lt(before));
+    }
+    if let Some(before_id) = before_id {
+        query = query.filter(enquiries::id.lt(before_id));
+    }
+    query.order(enquiries::id.desc()).limit(limit).load(conn)
+}
+
+pub fn find_enquiry(conn: &mut DbConn, id: i64) -> QueryResult<Option<EnquiryRow>> {
+    enquiries::table.find(id).select(EnquiryRow::as_select()).first(conn).optional()
+}
+
+pub fn find_enquiries(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<EnquiryRow>> {
+    enquiries::table.filter(enquiries::id.eq_any(ids)).select(EnquiryRow::as_select()).load(conn)
+}
+
+/// The triage fields of an enquiry.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = enquiries, treat_none_as_null = true)]
+pub struct EnquiryTriage {
+    pub status: String,
+    pub assignee: Option<String>,
+    pub note: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn update_enquiry(conn: &mut DbConn, id: i64, triage: EnquiryTriage) -> QueryResult<EnquiryRow> {
+    diesel::update(enquiries::table.find(id)).set(triage).returning(enquiries::all_columns).get_result(conn)
+}

@@ -5,3 +5,4 @@ pub mod consents;
 pub mod customers;
 pub mod forms;
 pub mod messages;
+pub mod privacy;

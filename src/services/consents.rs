@@ -1,6 +1,7 @@
 use chrono::NaiveDateTime;
 
 use super::now;
+use crate::auth::JwtKeys;
 use crate::db::DbConn;
 use crate::domain::consent::ConsentChange;
 use crate::error::AppError;
@@ -42,12 +43,14 @@ pub fn append(conn: &mut DbConn, customer_id: i64, change: ConsentChange, actor:
 /// customer's current consents (the change may be older than the current state).
 pub fn record(
     conn: &mut DbConn,
+    keys: &JwtKeys,
     customer_id: i64,
     change: ConsentChange,
     actor: &str,
 ) -> Result<Vec<CurrentConsentRow>, AppError> {
     conn.write_transaction(|conn| {
-        customer_repo::find_for_update(conn, customer_id)?.ok_or_else(|| not_found(customer_id))?;
+        let customer = customer_repo::find_for_update(conn, customer_id)?.ok_or_else(|| not_found(customer_id))?;
+        super::privacy::check_consent_allowed(conn, keys, &customer, change.source, change.state)?;
         append(conn, customer_id, change, actor)?;
         current(conn, customer_id)
     })

@@ -2,8 +2,10 @@
 
 pub mod consents;
 pub mod customers;
+pub mod enquiries;
 pub mod forms;
 pub mod messages;
+pub mod privacy;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 

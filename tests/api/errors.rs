@@ -26,7 +26,7 @@ async fn wrong_method_is_405_with_allow(backend: Backend) {
     assert_eq!(response.header("allow"), Some("GET, POST"));
     let on_item = app.call(TestRequest::put().uri("/v1/customers/12")).await;
     on_item.assert_problem(405);
-    assert_eq!(on_item.header("allow"), Some("GET, PATCH"));
+    assert_eq!(on_item.header("allow"), Some("DELETE, GET, PATCH"));
 }
 
 async fn request_id_is_echoed_or_generated(backend: Backend) {

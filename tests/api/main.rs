@@ -10,4 +10,5 @@ mod customers;
 mod errors;
 mod forms;
 mod operations;
+mod privacy;
 mod smtp_sink;

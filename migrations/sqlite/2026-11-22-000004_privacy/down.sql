@@ -1,0 +1,3 @@
+DROP TABLE erasures;
+DROP TABLE suppressions;
+ALTER TABLE customers DROP COLUMN erased_at;

@@ -1,0 +1,93 @@
+use actix_web::{get, patch, web};
+
+use crate::auth::{scopes, Authorized};
+use crate::dto::enquiries::{check_status, Enquiry, EnquiryListQuery, EnquiryPage, EnquiryPatchInput};
+use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::problem::Problem;
+use crate::error::AppError;
+use crate::extract::ValidJson;
+use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
+use crate::repositories::forms::EnquiryFilter;
+use crate::services::enquiries as service;
+use crate::state::AppState;
+
+/// Enquiries from the public forms, newest first. Scope: `customers:read`.
+#[utoipa::path(
+    tag = "enquiries",
+    security(("bearer" = ["customers:read"])),
+    params(EnquiryListQuery),
+    responses(
+        (status = 200, description = "One page of enquiries", body = EnquiryPage),
+        (status = 400, description = "Invalid query parameter or cursor", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/enquiries")]
+pub async fn list_enquiries(
+    _auth: Authorized<scopes::CustomersRead>,
+    state: web::Data<AppState>,
+    query: web::Query<EnquiryListQuery>,
+) -> Result<web::Json<EnquiryPage>, AppError> {
+    let query = query.into_inner();
+    let limit = page_limit(query.limit)?;
+    let before_id = query.cursor.as_deref().map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]);
+    let filter = EnquiryFilter {
+        status: query
+            .status
+            .as_deref()
+            .map(check_status)
+            .transpose()
+            .map_err(|m| AppError::BadRequest(format!("`status`: {m}")))?,
+        customer_id: query.customer_id,
+        created_after: query.created_after.map(|t| t.naive_utc()),
+        created_before: query.created_before.map(|t| t.naive_utc()),
+    };
+    let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, limit + 1)).await?;
+    let (rows, next_cursor) = paginate(rows, limit, |e| vec![e.id]);
+    Ok(web::Json(EnquiryPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+/// One enquiry. Scope: `customers:read`.
+#[utoipa::path(
+    tag = "enquiries",
+    security(("bearer" = ["customers:read"])),
+    params(("id" = i64, Path, description = "Enquiry id")),
+    responses(
+        (status = 200, description = "The enquiry", body = Enquiry),
+        (status = 404, description = "No such enquiry", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/enquiries/{id}")]
+pub async fn get_enquiry(
+    _auth: Authorized<scopes::CustomersRead>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Enquiry>, AppError> {
+    let id = id.into_inner();
+    Ok(web::Json(state.db.run(move |conn| service::get(conn, id)).await?.into()))
+}
+
+/// Triage an enquiry: status, assignee, note. Scope: `customers:write`.
+#[utoipa::path(
+    tag = "enquiries",
+    security(("bearer" = ["customers:write"])),
+    params(("id" = i64, Path, description = "Enquiry id")),
+    request_body(content = EnquiryPatchInput, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The enquiry", body = Enquiry),
+        (status = 404, description = "No such enquiry", body = Problem, content_type = "application/problem+json"),
+        BodyProblems, AuthProblems, ServerProblems,
+    ),
+)]
+#[patch("/enquiries/{id}")]
+pub async fn patch_enquiry(
+    _auth: Authorized<scopes::CustomersWrite>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: ValidJson<EnquiryPatchInput>,
+) -> Result<web::Json<Enquiry>, AppError> {
+    let id = id.into_inner();
+    let change = body.0.into_change()?;
+    Ok(web::Json(state.db.run(move |conn| service::update(conn, id, change)).await?.into()))
+}

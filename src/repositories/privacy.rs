@@ -1,0 +1,158 @@
+//! The timeline, export and erasure: queries that cut across a customer's tables.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Timestamp};
+
+use crate::db::schema::{
+    confirmation_tokens, consent_events, customer_consents, customer_merges, customers, enquiries, erasures, messages,
+    suppressions, unsubscribe_tokens,
+};
+use crate::db::DbConn;
+use crate::db_run;
+use crate::models::consents::ConsentEventRow;
+use crate::models::forms::EnquiryRow;
+use crate::models::messages::MessageRow;
+use crate::models::privacy::{MergeRow, NewErasure, NewSuppression, TimelineRow};
+
+pub const TIMELINE_CONSENT: i32 = 1;
+pub const TIMELINE_ENQUIRY: i32 = 2;
+pub const TIMELINE_MERGE: i32 = 3;
+
+/// Newest first by time, then kind, then id; `before` is the last key of the previous page.
+pub fn timeline(
+    conn: &mut DbConn,
+    customer_id: i64,
+    before: Option<(NaiveDateTime, i32, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<TimelineRow>> {
+    let (has_cursor, at, kind, id) = match before {
+        Some((at, kind, id)) => (1, at, kind, id),
+        None => (0, NaiveDateTime::default(), 0, 0),
+    };
+    diesel::sql_query(
+        "SELECT kind, id, at FROM ( \
+           SELECT 1 AS kind, id, occurred_at AS at FROM consent_events WHERE customer_id = $1 \
+           UNION ALL SELECT 2, id, created_at FROM enquiries WHERE customer_id = $1 \
+           UNION ALL SELECT 3, id, merged_at FROM customer_merges WHERE survivor_id = $1 \
+         ) entries \
+         WHERE $2 = 0 OR at < $3 OR (at = $3 AND (kind < $4 OR (kind = $4 AND id < $5))) \
+         ORDER BY at DESC, kind DESC, id DESC \
+         LIMIT $6",
+    )
+    .bind::<BigInt, _>(customer_id)
+    .bind::<Integer, _>(has_cursor)
+    .bind::<Timestamp, _>(at)
+    .bind::<Integer, _>(kind)
+    .bind::<BigInt, _>(id)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+pub fn consent_events_by_id(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<ConsentEventRow>> {
+    consent_events::table.filter(consent_events::id.eq_any(ids)).select(ConsentEventRow::as_select()).load(conn)
+}
+
+pub fn merges_by_id(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<MergeRow>> {
+    customer_merges::table.filter(customer_merges::id.eq_any(ids)).select(MergeRow::as_select()).load(conn)
+}
+
+pub fn consent_events_of(conn: &mut DbConn, customer_id: i64) -> QueryResult<Vec<ConsentEventRow>> {
+    consent_events::table
+        .filter(consent_events::customer_id.eq(customer_id))
+        .order((consent_events::occurred_at, consent_events::id))
+        .select(ConsentEventRow::as_select())
+        .load(conn)
+}
+
+pub fn enquiries_of(conn: &mut DbConn, customer_id: i64) -> QueryResult<Vec<EnquiryRow>> {
+    enquiries::table
+        .filter(enquiries::customer_id.eq(customer_id))
+        .order(enquiries::id)
+        .select(EnquiryRow::as_select())
+        .load(conn)
+}
+
+pub fn messages_of(conn: &mut DbConn, customer_id: i64) -> QueryResult<Vec<MessageRow>> {
+    messages::table
+        .filter(messages::customer_id.eq(customer_id))
+        .order(messages::id)
+        .select(MessageRow::as_select())
+        .load(conn)
+}
+
+pub fn merges_of(conn: &mut DbConn, customer_id: i64) -> QueryResult<Vec<MergeRow>> {
+    customer_merges::table
+        .filter(customer_merges::survivor_id.eq(customer_id))
+        .order(customer_merges::id)
+        .select(MergeRow::as_select())
+        .load(conn)
+}
+
+pub fn add_suppressions(conn: &mut DbConn, rows: &[NewSuppression]) -> QueryResult<()> {
+    for row in rows {
+        db_run!(conn => {
+            diesel::insert_into(suppressions::table).values(row).on_conflict_do_nothing().execute(conn)?;
+        });
+    }
+    Ok(())
+}
+
+pub fn any_suppressed(conn: &mut DbConn, hashes: &[String]) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(suppressions::table.filter(suppressions::hash.eq_any(hashes)))).get_result(conn)
+}
+
+/// Removes personal data from everything that refers to the customer (or carries their
+/// email), keeping the rows statistics need, and marks the customer erased.
+pub fn strip_personal_data(
+    conn: &mut DbConn,
+    customer_id: i64,
+    email: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(consent_events::table.filter(consent_events::customer_id.eq(customer_id)))
+        .set((
+            consent_events::ip.eq(None::<String>),
+            consent_events::user_agent.eq(None::<String>),
+            consent_events::method_detail.eq(None::<String>),
+            consent_events::consent_text.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    diesel::delete(customer_consents::table.filter(customer_consents::customer_id.eq(customer_id))).execute(conn)?;
+    let anonymous_enquiry = || {
+        (
+            enquiries::email.eq(None::<String>),
+            enquiries::subject.eq(None::<String>),
+            enquiries::message.eq(None::<String>),
+            enquiries::assignee.eq(None::<String>),
+            enquiries::note.eq(None::<String>),
+            enquiries::ip.eq(None::<String>),
+            enquiries::user_agent.eq(None::<String>),
+            enquiries::updated_at.eq(now),
+        )
+    };
+    let anonymous_message = || (messages::recipient.eq(""), messages::subject.eq(""), messages::body.eq(""));
+    diesel::update(enquiries::table.filter(enquiries::customer_id.eq(customer_id)))
+        .set(anonymous_enquiry())
+        .execute(conn)?;
+    diesel::update(messages::table.filter(messages::customer_id.eq(customer_id)))
+        .set(anonymous_message())
+        .execute(conn)?;
+    if let Some(email) = email {
+        // Spam and messages not linked to the record may still carry the address.
+        diesel::update(enquiries::table.filter(enquiries::email.eq(email))).set(anonymous_enquiry()).execute(conn)?;
+        diesel::update(messages::table.filter(messages::recipient.eq(email))).set(anonymous_message()).execute(conn)?;
+    }
+    diesel::update(customer_merges::table.filter(customer_merges::survivor_id.eq(customer_id)))
+        .set(customer_merges::duplicate_snapshot.eq("{}"))
+        .execute(conn)?;
+    diesel::delete(confirmation_tokens::table.filter(confirmation_tokens::customer_id.eq(customer_id)))
+        .execute(conn)?;
+    diesel::delete(unsubscribe_tokens::table.filter(unsubscribe_tokens::customer_id.eq(customer_id))).execute(conn)?;
+    diesel::update(customers::table.find(customer_id)).set(customers::erased_at.eq(Some(now))).execute(conn)?;
+    Ok(())
+}
+
+pub fn record_erasure(conn: &mut DbConn, erasure: NewErasure) -> QueryResult<()> {
+    diesel::insert_into(erasures::table).values(erasure).execute(conn).map(drop)
+}

@@ -1,0 +1,158 @@
+//! Privacy rights: the timeline, the export of everything held about a person (GDPR
+//! articles 15 and 20), and erasure with a suppression list (article 17).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+
+use super::now;
+use crate::auth::JwtKeys;
+use crate::db::DbConn;
+use crate::domain::{ConsentSource, ConsentState};
+use crate::error::AppError;
+use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
+use crate::models::customers::CustomerRecord;
+use crate::models::forms::EnquiryRow;
+use crate::models::messages::MessageRow;
+use crate::models::privacy::{MergeRow, NewErasure, NewSuppression};
+use crate::repositories::privacy::{self as repo, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_MERGE};
+use crate::repositories::{consents as consent_repo, customers as customer_repo, forms as forms_repo};
+
+/// One thing that happened to a customer.
+#[derive(Debug, Clone)]
+pub enum TimelineEntry {
+    Consent(ConsentEventRow),
+    Enquiry(EnquiryRow),
+    Merge(MergeRow),
+}
+
+impl TimelineEntry {
+    /// The pagination key: time, kind, id.
+    pub fn key(&self) -> (NaiveDateTime, i32, i64) {
+        match self {
+            TimelineEntry::Consent(e) => (e.occurred_at, TIMELINE_CONSENT, e.id),
+            TimelineEntry::Enquiry(e) => (e.created_at, TIMELINE_ENQUIRY, e.id),
+            TimelineEntry::Merge(m) => (m.merged_at, TIMELINE_MERGE, m.id),
+        }
+    }
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::not_found(format!("customer {id} does not exist"))
+}
+
+/// A page of the timeline: one query for the order, one per kind for the rows.
+pub fn timeline(
+    conn: &mut DbConn,
+    customer_id: i64,
+    before: Option<(NaiveDateTime, i32, i64)>,
+    limit: i64,
+) -> Result<Vec<TimelineEntry>, AppError> {
+    if !customer_repo::exists(conn, customer_id)? {
+        return Err(not_found(customer_id));
+    }
+    let order = repo::timeline(conn, customer_id, before, limit)?;
+    let ids_of = |kind| order.iter().filter(|row| row.kind == kind).map(|row| row.id).collect::<Vec<_>>();
+    let mut consents: HashMap<i64, ConsentEventRow> =
+        repo::consent_events_by_id(conn, &ids_of(TIMELINE_CONSENT))?.into_iter().map(|e| (e.id, e)).collect();
+    let mut enquiries: HashMap<i64, EnquiryRow> =
+        forms_repo::find_enquiries(conn, &ids_of(TIMELINE_ENQUIRY))?.into_iter().map(|e| (e.id, e)).collect();
+    let mut merges: HashMap<i64, MergeRow> =
+        repo::merges_by_id(conn, &ids_of(TIMELINE_MERGE))?.into_iter().map(|m| (m.id, m)).collect();
+    Ok(order
+        .into_iter()
+        .filter_map(|row| match row.kind {
+            TIMELINE_CONSENT => consents.remove(&row.id).map(TimelineEntry::Consent),
+            TIMELINE_ENQUIRY => enquiries.remove(&row.id).map(TimelineEntry::Enquiry),
+            _ => merges.remove(&row.id).map(TimelineEntry::Merge),
+        })
+        .collect())
+}
+
+/// Everything held about one person.
+pub struct PersonalData {
+    pub customer: CustomerRecord,
+    pub current_consents: Vec<CurrentConsentRow>,
+    pub consent_events: Vec<ConsentEventRow>,
+    pub enquiries: Vec<EnquiryRow>,
+    pub messages: Vec<MessageRow>,
+    pub merges: Vec<MergeRow>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+pub fn export(conn: &mut DbConn, customer_id: i64) -> Result<PersonalData, AppError> {
+    let customer = customer_repo::find(conn, customer_id)?.ok_or_else(|| not_found(customer_id))?;
+    Ok(PersonalData {
+        current_consents: customer.consents.clone(),
+        customer,
+        consent_events: repo::consent_events_of(conn, customer_id)?,
+        enquiries: repo::enquiries_of(conn, customer_id)?,
+        messages: repo::messages_of(conn, customer_id)?,
+        merges: repo::merges_of(conn, customer_id)?,
+        timeline: timeline(conn, customer_id, None, i64::MAX)?,
+    })
+}
+
+/// The keyed hashes that identify a person in the suppression list.
+pub fn suppression_hashes(keys: &JwtKeys, email: Option<&str>, phone: Option<&str>) -> Vec<(String, &'static str)> {
+    let mut hashes = Vec::new();
+    if let Some(email) = email {
+        hashes.push((keys.keyed_hash("email", email), "email"));
+    }
+    if let Some(phone) = phone {
+        hashes.push((keys.keyed_hash("phone", phone), "phone"));
+    }
+    hashes
+}
+
+/// Whether this customer's email or phone belongs to someone who was erased.
+pub fn is_suppressed(conn: &mut DbConn, keys: &JwtKeys, customer: &CustomerRecord) -> Result<bool, AppError> {
+    let hashes: Vec<String> = suppression_hashes(keys, customer.row.email.as_deref(), customer.row.phone.as_deref())
+        .into_iter()
+        .map(|(hash, _)| hash)
+        .collect();
+    Ok(!hashes.is_empty() && repo::any_suppressed(conn, &hashes)?)
+}
+
+/// Imports and checkouts never recreate marketing consent for an erased person; only the
+/// person can, through a form.
+pub fn check_consent_allowed(
+    conn: &mut DbConn,
+    keys: &JwtKeys,
+    customer: &CustomerRecord,
+    source: ConsentSource,
+    state: ConsentState,
+) -> Result<(), AppError> {
+    let grants = matches!(state, ConsentState::Subscribed | ConsentState::Pending);
+    let indirect = matches!(source, ConsentSource::Import | ConsentSource::Checkout);
+    if grants && indirect && is_suppressed(conn, keys, customer)? {
+        return Err(AppError::Conflict {
+            detail: "this person had their data erased; only they can give consent again (through a form)".into(),
+            existing_id: None,
+        });
+    }
+    Ok(())
+}
+
+/// Erasure in one transaction: personal data removed everywhere, the customer kept as an
+/// anonymous placeholder, email and phone added to the suppression list, the erasure
+/// recorded without personal data.
+pub fn erase(conn: &mut DbConn, keys: &JwtKeys, customer_id: i64, actor: &str) -> Result<(), AppError> {
+    conn.write_transaction(|conn| {
+        let customer = customer_repo::find_for_update(conn, customer_id)?.ok_or_else(|| not_found(customer_id))?;
+        let now = now();
+        let suppressions: Vec<NewSuppression> =
+            suppression_hashes(keys, customer.row.email.as_deref(), customer.row.phone.as_deref())
+                .into_iter()
+                .map(|(hash, kind)| NewSuppression { hash, kind: kind.to_string(), created_at: now })
+                .collect();
+        repo::add_suppressions(conn, &suppressions)?;
+        let mut anonymous = customer.profile();
+        anonymous.details = Default::default();
+        customer_repo::update(conn, customer_id, &anonymous, now)?;
+        repo::strip_personal_data(conn, customer_id, customer.row.email.as_deref(), now)?;
+        consent_repo::refresh_current(conn, customer_id).ok();
+        repo::record_erasure(conn, NewErasure { customer_id, erased_by: actor.to_string(), erased_at: now })?;
+        Ok(())
+    })
+}
