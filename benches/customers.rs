@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -150,11 +150,11 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
         |_| HttpClient::connect(server.addr, &token),
         |client, worker, seq| api_create(client, &FakeCustomer::new("api", worker, seq)),
     );
-    let ids = Arc::new(api_post.outputs.clone());
+    let ids = &api_post.outputs;
     let api_get = run_phase(
         phase,
         |_| HttpClient::connect(server.addr, &token),
-        |client, worker, seq| api_get(client, pick(&ids, worker, seq)),
+        |client, worker, seq| api_get(client, pick(ids, worker, seq)),
     );
     server.stop();
 
@@ -175,7 +175,7 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
     let raw_get = run_phase(
         phase,
         |_| connect(&target),
-        |conn, worker, seq| raw_sql_get(conn, pick(&ids, worker, seq)).expect("raw SQL select"),
+        |conn, worker, seq| raw_sql_get(conn, pick(ids, worker, seq)).expect("raw SQL select"),
     );
 
     vec![

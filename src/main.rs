@@ -132,6 +132,12 @@ fn serve(config: Config) -> Result<(), String> {
     tracing::info!(database = %config.database.redacted(), addr = %config.addr, "rapport listening; docs at /docs/");
     let addr = config.addr;
     start_outbox(&database, &config)?;
+    let import_context = rapport::services::imports::ImportContext {
+        database: database.clone(),
+        keys: std::sync::Arc::new(JwtKeys::new(&secret)),
+        default_country: config.default_country,
+    };
+    rapport::services::imports::resume_unfinished(&import_context).map_err(|e| e.to_string())?;
     let state = AppState::new(database, JwtKeys::new(&secret), config);
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()

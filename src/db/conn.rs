@@ -177,6 +177,9 @@ pub fn open(
         .max_size(pool_size)
         .min_idle(Some(1))
         .connection_timeout(acquire_timeout)
+        // No `SELECT 1` per checkout: a connection that died fails its query (503) and
+        // `has_broken` drops it, so the pool heals without a round trip on every request.
+        .test_on_check_out(false)
         .build(ConnectionManager { target: target.clone() })
         .map_err(|e| StartupError::Pool(e.to_string()))?;
     Ok(Database { pool, backend: target.backend() })

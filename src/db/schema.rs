@@ -163,6 +163,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    import_jobs (id) {
+        id -> BigInt,
+        mode -> Text,
+        status -> Text,
+        csv -> Text,
+        next_row -> BigInt,
+        rows_total -> BigInt,
+        created -> BigInt,
+        updated -> BigInt,
+        unchanged -> BigInt,
+        rejected -> BigInt,
+        errors -> Text,
+        failure -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -178,4 +198,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     unsubscribe_tokens,
     suppressions,
     erasures,
+    import_jobs,
 );

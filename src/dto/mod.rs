@@ -5,6 +5,7 @@ pub mod customers;
 pub mod enquiries;
 pub mod forms;
 pub mod health;
+pub mod imports;
 pub mod pagination;
 pub mod privacy;
 pub mod problem;

@@ -6,6 +6,7 @@ pub mod enquiries;
 pub mod fallback;
 pub mod forms;
 pub mod health;
+pub mod imports;
 pub mod messages;
 pub mod privacy;
 pub mod public;
@@ -59,6 +60,9 @@ where
                 .service(customers::upsert_customer_by_email)
                 .service(customers::create_customer)
                 .service(customers::list_customers)
+                .service(imports::export_csv)
+                .service(imports::create_import)
+                .service(imports::get_import)
                 .service(privacy::timeline)
                 .service(privacy::export)
                 .service(privacy::erase)

@@ -92,3 +92,20 @@ pub fn move_events(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
     diesel::delete(customer_consents::table.filter(customer_consents::customer_id.eq(from))).execute(conn)?;
     Ok(())
 }
+
+/// Whether the ledger already holds this imported change (same channel, state and time).
+pub fn has_import_event(
+    conn: &mut DbConn,
+    customer_id: i64,
+    change: &crate::domain::consent::ConsentChange,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        consent_events::table
+            .filter(consent_events::customer_id.eq(customer_id))
+            .filter(consent_events::channel.eq(change.channel.as_str()))
+            .filter(consent_events::state.eq(change.state.as_str()))
+            .filter(consent_events::source.eq(change.source.as_str()))
+            .filter(consent_events::occurred_at.eq(change.occurred_at)),
+    ))
+    .get_result(conn)
+}

@@ -82,11 +82,13 @@ fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
+    // `get_result`, not `first`: a bound LIMIT makes SQLite re-prepare the statement
+    // on every call.
     let Some(row) = customers::table
         .find(id)
         .filter(customers::erased_at.is_null())
         .select(CustomerRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
     else {
         return Ok(None);
@@ -290,4 +292,27 @@ pub fn duplicate_pairs(conn: &mut DbConn, after: (i64, i64), limit: i64) -> Quer
     .bind::<BigInt, _>(after.1)
     .bind::<BigInt, _>(limit)
     .load(conn)
+}
+
+/// Customers by ascending id after `after_id`, with details: the export's pages.
+pub fn page_after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<Vec<CustomerRecord>> {
+    let rows = customers::table
+        .filter(customers::erased_at.is_null())
+        .filter(customers::id.gt(after_id))
+        .order(customers::id)
+        .limit(limit)
+        .select(CustomerRow::as_select())
+        .load(conn)?;
+    with_details(conn, rows)
+}
+
+/// (id, attributes JSON) by ascending id after `after_id`: to learn the attribute keys.
+pub fn attributes_after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<Vec<(i64, String)>> {
+    customers::table
+        .filter(customers::erased_at.is_null())
+        .filter(customers::id.gt(after_id))
+        .order(customers::id)
+        .limit(limit)
+        .select((customers::id, customers::attributes))
+        .load(conn)
 }

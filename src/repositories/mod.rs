@@ -4,5 +4,6 @@
 pub mod consents;
 pub mod customers;
 pub mod forms;
+pub mod imports;
 pub mod messages;
 pub mod privacy;

@@ -4,6 +4,7 @@ pub mod consents;
 pub mod customers;
 pub mod enquiries;
 pub mod forms;
+pub mod imports;
 pub mod messages;
 pub mod privacy;
 

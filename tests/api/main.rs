@@ -2,6 +2,7 @@
 //! (when TEST_DATABASE_URL is set).
 
 mod helpers;
+mod imports;
 
 mod auth;
 mod cli;

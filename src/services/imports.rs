@@ -1,0 +1,531 @@
+//! CSV import and export of customers.
+//!
+//! An import runs in the background in batches of `BATCH_ROWS`; each batch is one
+//! transaction that also moves the job's `next_row`, so a crash loses nothing committed
+//! and the job resumes where it stopped. Rows are validated exactly as the API does; a row
+//! with any error writes nothing and is reported with its line number.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde_json::{json, Value};
+
+use super::now;
+use crate::auth::JwtKeys;
+use crate::db::{Database, DbConn};
+use crate::domain::consent::{check_occurred_at, ConsentChange};
+use crate::domain::customer::{CustomerDraft, CustomerProfile};
+use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Country};
+use crate::dto::customers::{AddressInput, CustomerInput};
+use crate::dto::problem::FieldError;
+use crate::error::AppError;
+use crate::models::customers::CustomerRecord;
+use crate::models::imports::{BatchOutcome, ImportJobRow, NewImportJob};
+use crate::repositories::{customers as customer_repo, imports as repo, privacy as privacy_repo};
+
+pub const BATCH_ROWS: usize = 500;
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
+/// The profile columns, in export order; `attributes.<key>` and consent columns follow.
+pub const PROFILE_COLUMNS: [&str; 18] = [
+    "kind",
+    "first_name",
+    "last_name",
+    "company_name",
+    "email",
+    "phone",
+    "birthday",
+    "gender",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "preferred_language",
+    "source",
+    "tags",
+    "notes",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    CreateOnly,
+    Upsert,
+}
+
+impl ImportMode {
+    pub fn parse(text: &str) -> Option<ImportMode> {
+        match text {
+            "create_only" => Some(ImportMode::CreateOnly),
+            "upsert" => Some(ImportMode::Upsert),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportMode::CreateOnly => "create_only",
+            ImportMode::Upsert => "upsert",
+        }
+    }
+}
+
+fn consent_column(channel: ConsentChannel) -> String {
+    format!("consent_{}", channel.as_str())
+}
+
+fn consent_at_column(channel: ConsentChannel) -> String {
+    format!("consent_{}_at", channel.as_str())
+}
+
+/// Every column name a file may use, given its attribute keys.
+fn is_known_column(name: &str) -> bool {
+    PROFILE_COLUMNS.contains(&name)
+        || name.strip_prefix("attributes.").is_some_and(|key| !key.is_empty())
+        || ConsentChannel::ALL.iter().any(|&c| name == consent_column(c) || name == consent_at_column(c))
+}
+
+/// Checks the header row; returns the number of data rows.
+pub fn check_file(csv: &str) -> Result<i64, AppError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(csv.as_bytes());
+    let headers =
+        reader.headers().map_err(|e| AppError::BadRequest(format!("cannot read the CSV header row: {e}")))?.clone();
+    if headers.iter().all(|h| h.trim().is_empty()) {
+        return Err(AppError::invalid("csv", "the file needs a header row naming its columns"));
+    }
+    let unknown: Vec<FieldError> = headers
+        .iter()
+        .filter(|name| !is_known_column(name.trim()))
+        .map(|name| FieldError::new(format!("columns.{}", name.trim()), "unknown column"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AppError::Validation(unknown));
+    }
+    let mut rows = 0;
+    for record in reader.records() {
+        record.map_err(|e| AppError::BadRequest(format!("malformed CSV: {e}")))?;
+        rows += 1;
+    }
+    Ok(rows)
+}
+
+pub fn create_job(
+    conn: &mut DbConn,
+    mode: ImportMode,
+    csv: String,
+    rows_total: i64,
+    actor: &str,
+) -> Result<i64, AppError> {
+    Ok(repo::insert(
+        conn,
+        NewImportJob {
+            mode: mode.as_str().to_string(),
+            status: "queued".to_string(),
+            csv,
+            rows_total,
+            created_by: actor.to_string(),
+            created_at: now(),
+        },
+    )?)
+}
+
+pub fn get_job(conn: &mut DbConn, id: i64) -> Result<ImportJobRow, AppError> {
+    repo::find(conn, id)?.ok_or_else(|| AppError::not_found(format!("import {id} does not exist")))
+}
+
+/// One data row, parsed and normalized.
+struct ParsedRow {
+    draft: CustomerDraft,
+    consents: Vec<ConsentChange>,
+}
+
+fn cell(record: &csv::StringRecord, columns: &HashMap<String, usize>, name: &str) -> Option<String> {
+    let value = record.get(*columns.get(name)?)?.trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+fn vocabulary<T: serde::de::DeserializeOwned>(
+    field: &str,
+    raw: Option<String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let raw = raw?;
+    match serde_json::from_value(Value::String(raw.clone())) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            errors.push(FieldError::new(field, format!("`{raw}` is not an accepted value")));
+            None
+        }
+    }
+}
+
+fn parse_instant(raw: &str) -> Result<NaiveDateTime, String> {
+    if let Ok(instant) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(instant.with_timezone(&Utc).naive_utc());
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map(|date| date.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .map_err(|_| format!("`{raw}` is not an RFC 3339 time or a YYYY-MM-DD date"))
+}
+
+fn parse_row(
+    record: &csv::StringRecord,
+    columns: &HashMap<String, usize>,
+    default_country: Option<Country>,
+    now: NaiveDateTime,
+) -> Result<ParsedRow, Vec<FieldError>> {
+    let get = |name: &str| cell(record, columns, name);
+    let mut errors = Vec::new();
+    let attributes: serde_json::Map<String, Value> = columns
+        .keys()
+        .filter_map(|name| name.strip_prefix("attributes.").map(|key| (key, name)))
+        .filter_map(|(key, name)| get(name).map(|value| (key.to_string(), Value::String(value))))
+        .collect();
+    let input = CustomerInput {
+        kind: vocabulary("kind", get("kind"), &mut errors),
+        first_name: get("first_name"),
+        last_name: get("last_name"),
+        company_name: get("company_name"),
+        email: get("email"),
+        phone: get("phone"),
+        birthday: get("birthday"),
+        gender: vocabulary("gender", get("gender"), &mut errors),
+        address: Some(AddressInput {
+            line1: get("address_line1"),
+            line2: get("address_line2"),
+            city: get("city"),
+            region: get("region"),
+            postal_code: get("postal_code"),
+            country: get("country"),
+        }),
+        preferred_language: get("preferred_language"),
+        source: vocabulary("source", get("source"), &mut errors),
+        tags: get("tags").map(|tags| tags.split(';').map(str::to_owned).filter(|t| !t.trim().is_empty()).collect()),
+        attributes: (!attributes.is_empty()).then_some(attributes),
+        notes: get("notes"),
+    };
+    let mut draft = match input.into_draft(default_country) {
+        Ok(draft) => Some(draft),
+        Err(AppError::Validation(found)) => {
+            errors.extend(found);
+            None
+        }
+        Err(other) => {
+            errors.push(FieldError::new("row", other.to_string()));
+            None
+        }
+    };
+    if let Some(draft) = &mut draft {
+        if draft.source.is_none() {
+            draft.source = Some(crate::domain::CustomerSource::Import);
+        }
+        if let Err(error) = CustomerProfile::from_draft(draft.clone()) {
+            errors.push(error);
+        }
+    }
+    let mut consents = Vec::new();
+    for channel in ConsentChannel::ALL.iter().copied() {
+        let (state_column, at_column) = (consent_column(channel), consent_at_column(channel));
+        let Some(state) = vocabulary::<ConsentState>(&state_column, get(&state_column), &mut errors) else { continue };
+        if state == ConsentState::NotSet {
+            continue;
+        }
+        let occurred_at = match get(&at_column).map(|raw| parse_instant(&raw).and_then(|t| check_occurred_at(t, now))) {
+            Some(Ok(at)) => at,
+            Some(Err(message)) => {
+                errors.push(FieldError::new(at_column, message));
+                continue;
+            }
+            None => {
+                errors.push(FieldError::new(at_column, "a consent column needs the time it was given"));
+                continue;
+            }
+        };
+        consents.push(ConsentChange {
+            channel,
+            state,
+            source: ConsentSource::Import,
+            method_detail: None,
+            consent_text: None,
+            consent_text_version: None,
+            ip: None,
+            user_agent: None,
+            occurred_at,
+        });
+    }
+    match draft {
+        Some(draft) if errors.is_empty() => Ok(ParsedRow { draft, consents }),
+        _ => Err(errors),
+    }
+}
+
+/// The context a job runs with.
+#[derive(Clone)]
+pub struct ImportContext {
+    pub database: Database,
+    pub keys: Arc<JwtKeys>,
+    pub default_country: Option<Country>,
+}
+
+/// Runs a job in a background thread.
+pub fn spawn_job(context: ImportContext, id: i64) {
+    std::thread::Builder::new()
+        .name(format!("import-{id}"))
+        .spawn(move || {
+            if let Err(error) = run_job(&context, id) {
+                tracing::error!(import_id = id, %error, "import failed");
+                let _ = context.database.with_conn(|conn| Ok(repo::finish(conn, id, Some(&error.to_string()), now())?));
+            }
+        })
+        .expect("start an import thread");
+}
+
+/// Resumes jobs that were queued or running when the process stopped.
+pub fn resume_unfinished(context: &ImportContext) -> Result<usize, AppError> {
+    let ids = context.database.with_conn(|conn| Ok(repo::unfinished(conn)?))?;
+    for &id in &ids {
+        tracing::info!(import_id = id, "resuming import");
+        spawn_job(context.clone(), id);
+    }
+    Ok(ids.len())
+}
+
+pub fn run_job(context: &ImportContext, id: i64) -> Result<(), AppError> {
+    let (job, csv) = context.database.with_conn(|conn| {
+        repo::mark_running(conn, id)?;
+        Ok((get_job(conn, id)?, repo::csv_of(conn, id)?))
+    })?;
+    let mode = ImportMode::parse(&job.mode).ok_or_else(|| AppError::internal("unknown import mode"))?;
+    let mut errors: Vec<Value> = serde_json::from_str(&job.errors).unwrap_or_default();
+    let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let columns: HashMap<String, usize> = reader
+        .headers()
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .iter()
+        .enumerate()
+        .map(|(index, name)| (name.trim().to_string(), index))
+        .collect();
+    let mut records = reader.records().enumerate().skip(job.next_row as usize);
+    loop {
+        let batch: Vec<(usize, csv::StringRecord)> = records
+            .by_ref()
+            .take(BATCH_ROWS)
+            .map(|(index, record)| record.map(|r| (index, r)).map_err(|e| AppError::internal(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        let Some(&(last_index, _)) = batch.last() else { break };
+        let next_row = last_index as i64 + 1;
+        context.database.with_conn(|conn| {
+            conn.write_transaction(|conn| {
+                let outcome = import_batch(conn, context, id, mode, &columns, &batch, &mut errors)?;
+                let reported = &errors[..errors.len().min(MAX_REPORTED_ERRORS)];
+                repo::record_batch(conn, id, next_row, &outcome, &Value::Array(reported.to_vec()).to_string())?;
+                Ok(())
+            })
+        })?;
+    }
+    context.database.with_conn(|conn| Ok(repo::finish(conn, id, None, now())?))
+}
+
+fn import_batch(
+    conn: &mut DbConn,
+    context: &ImportContext,
+    job_id: i64,
+    mode: ImportMode,
+    columns: &HashMap<String, usize>,
+    batch: &[(usize, csv::StringRecord)],
+    errors: &mut Vec<Value>,
+) -> Result<BatchOutcome, AppError> {
+    let now = now();
+    let mut outcome = BatchOutcome { rows: batch.len() as i64, ..Default::default() };
+    for (index, record) in batch {
+        // Line numbers as a spreadsheet shows them: the header is line 1.
+        let line = index + 2;
+        let mut reject = |found: Vec<FieldError>, outcome: &mut BatchOutcome| {
+            outcome.rejected += 1;
+            for error in found {
+                if errors.len() < MAX_REPORTED_ERRORS {
+                    errors.push(json!({"line": line, "field": error.field, "message": error.message}));
+                }
+            }
+        };
+        let row = match parse_row(record, columns, context.default_country, now) {
+            Ok(row) => row,
+            Err(found) => {
+                reject(found, &mut outcome);
+                continue;
+            }
+        };
+        match import_row(conn, context, job_id, mode, row)? {
+            Ok(RowResult::Created) => outcome.created += 1,
+            Ok(RowResult::Updated) => outcome.updated += 1,
+            Ok(RowResult::Unchanged) => outcome.unchanged += 1,
+            Err(found) => reject(found, &mut outcome),
+        }
+    }
+    Ok(outcome)
+}
+
+enum RowResult {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+fn import_row(
+    conn: &mut DbConn,
+    context: &ImportContext,
+    job_id: i64,
+    mode: ImportMode,
+    row: ParsedRow,
+) -> Result<Result<RowResult, Vec<FieldError>>, AppError> {
+    let email = row.draft.details.email.clone();
+    let phone = row.draft.details.phone.clone();
+    let hashes: Vec<String> = super::privacy::suppression_hashes(
+        &context.keys,
+        email.as_ref().map(|e| e.as_str()),
+        phone.as_ref().map(|p| p.as_str()),
+    )
+    .into_iter()
+    .map(|(hash, _)| hash)
+    .collect();
+    if !hashes.is_empty() && privacy_repo::any_suppressed(conn, &hashes)? {
+        return Ok(Err(vec![FieldError::new(
+            "email",
+            "this person had their data erased; imports never bring them back",
+        )]));
+    }
+    let existing = match &email {
+        Some(email) => customer_repo::find_by_email_for_update(conn, email)?,
+        None => None,
+    };
+    let (record, result): (CustomerRecord, RowResult) = match (existing, mode) {
+        (Some(existing), ImportMode::CreateOnly) => {
+            let message = format!("a customer with this email already exists (id {})", existing.row.id);
+            return Ok(Err(vec![FieldError::new("email", message)]));
+        }
+        (Some(existing), ImportMode::Upsert) => {
+            let mut profile = existing.profile();
+            let before = profile.clone();
+            profile.fill_from(row.draft);
+            if profile == before {
+                (existing, RowResult::Unchanged)
+            } else {
+                (customer_repo::update(conn, existing.row.id, &profile, now())?, RowResult::Updated)
+            }
+        }
+        (None, _) => {
+            let profile = CustomerProfile::from_draft(row.draft).map_err(|e| AppError::Validation(vec![e]))?;
+            (customer_repo::insert(conn, &profile, now())?, RowResult::Created)
+        }
+    };
+    let actor = format!("import:{job_id}");
+    for change in row.consents {
+        // Re-running a file records each consent once: the ledger decides what is current,
+        // so an older imported event never overrides a newer one.
+        if !crate::repositories::consents::has_import_event(conn, record.row.id, &change)? {
+            super::consents::append(conn, record.row.id, change, &actor)?;
+        }
+    }
+    Ok(Ok(result))
+}
+
+/// Rows per database round trip while exporting.
+pub const EXPORT_PAGE: i64 = 1000;
+
+/// Every attribute key in use, sorted (one pass over the attributes column, by pages).
+pub fn attribute_keys(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
+    let mut keys = std::collections::BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page = customer_repo::attributes_after(conn, after, EXPORT_PAGE * 10)?;
+        let Some(&(last, _)) = page.last() else { break };
+        for (_, attributes) in page {
+            if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&attributes) {
+                keys.extend(map.into_iter().map(|(key, _)| key));
+            }
+        }
+        after = last;
+    }
+    Ok(keys.into_iter().collect())
+}
+
+/// The header row of an export with these attribute keys.
+pub fn export_header(attribute_keys: &[String]) -> Vec<String> {
+    let mut header: Vec<String> = PROFILE_COLUMNS.iter().map(|c| c.to_string()).collect();
+    header.extend(attribute_keys.iter().map(|key| format!("attributes.{key}")));
+    for channel in ConsentChannel::ALL.iter().copied() {
+        header.push(consent_column(channel));
+        header.push(consent_at_column(channel));
+    }
+    header
+}
+
+fn attribute_cell(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One customer as a CSV row in the export's column order.
+pub fn export_row(record: &CustomerRecord, attribute_keys: &[String]) -> Vec<String> {
+    let r = &record.row;
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let mut row = vec![
+        r.kind.clone(),
+        text(&r.first_name),
+        text(&r.last_name),
+        text(&r.company_name),
+        text(&r.email),
+        text(&r.phone),
+        r.birthday.map(|d| d.to_string()).unwrap_or_default(),
+        text(&r.gender),
+        text(&r.address_line1),
+        text(&r.address_line2),
+        text(&r.city),
+        text(&r.region),
+        text(&r.postal_code),
+        text(&r.country),
+        text(&r.preferred_language),
+        r.source.clone(),
+        record.tags.join(";"),
+        text(&r.notes),
+    ];
+    let attributes = record.attributes();
+    row.extend(attribute_keys.iter().map(|key| attributes.get(key).map(attribute_cell).unwrap_or_default()));
+    for channel in ConsentChannel::ALL.iter().copied() {
+        match record.consents.iter().find(|c| c.channel == channel.as_str()) {
+            Some(current) => {
+                row.push(current.state.clone());
+                row.push(current.occurred_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+            }
+            None => row.extend([String::new(), String::new()]),
+        }
+    }
+    row
+}
+
+/// One page of the export as CSV text, and the last id on it (None when done).
+pub fn export_page(
+    conn: &mut DbConn,
+    after_id: i64,
+    attribute_keys: &[String],
+) -> Result<(String, Option<i64>), AppError> {
+    let records = customer_repo::page_after(conn, after_id, EXPORT_PAGE)?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in &records {
+        writer.write_record(export_row(record, attribute_keys)).map_err(|e| AppError::internal(e.to_string()))?;
+    }
+    let bytes = writer.into_inner().map_err(|e| AppError::internal(e.to_string()))?;
+    Ok((String::from_utf8(bytes).unwrap_or_default(), records.last().map(|r| r.row.id)))
+}
+
+/// The header row as CSV text.
+pub fn header_line(attribute_keys: &[String]) -> Result<String, AppError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(export_header(attribute_keys)).map_err(|e| AppError::internal(e.to_string()))?;
+    let bytes = writer.into_inner().map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(String::from_utf8(bytes).unwrap_or_default())
+}
