@@ -43,6 +43,15 @@ fn wants_html(req: &HttpRequest) -> bool {
     req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
 }
 
+/// The answer once a link did its work: a page for a browser, JSON for a program.
+fn done(req: &HttpRequest, status: &str, title: &str, text: &str) -> HttpResponse {
+    if wants_html(req) {
+        page(title, &format!("<p>{text}</p>"))
+    } else {
+        HttpResponse::Ok().json(LinkOutcome { status: status.into() })
+    }
+}
+
 /// The token from the query string, or from a form or JSON body.
 fn link_token(req: &HttpRequest, query: &LinkQuery, body: &[u8]) -> Result<String, AppError> {
     if let Some(token) = query.token.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -107,11 +116,7 @@ pub async fn confirm(
 ) -> Result<HttpResponse, AppError> {
     let token = link_token(&req, &query, &body)?;
     state.db.run(move |conn| service::confirm(conn, &token, &client)).await?;
-    Ok(if wants_html(&req) {
-        page("Thank you", "<p>Your subscription is confirmed.</p>")
-    } else {
-        HttpResponse::Ok().json(LinkOutcome { status: "confirmed".into() })
-    })
+    Ok(done(&req, "confirmed", "Thank you", "Your subscription is confirmed."))
 }
 
 /// The page behind an unsubscribe link: a button that unsubscribes. Changes nothing by itself.
@@ -162,9 +167,5 @@ pub async fn unsubscribe(
 ) -> Result<HttpResponse, AppError> {
     let token = link_token(&req, &query, &body)?;
     state.db.run(move |conn| service::unsubscribe(conn, &token, &client)).await?;
-    Ok(if wants_html(&req) {
-        page("Unsubscribed", "<p>You will not receive these messages any more.</p>")
-    } else {
-        HttpResponse::Ok().json(LinkOutcome { status: "unsubscribed".into() })
-    })
+    Ok(done(&req, "unsubscribed", "Unsubscribed", "You will not receive these messages any more."))
 }

@@ -132,6 +132,12 @@ pub fn strip_personal_data(
         )
     };
     let anonymous_message = || (messages::recipient.eq(""), messages::subject.eq(""), messages::body.eq(""));
+    // Nothing queued for the person goes out any more.
+    diesel::update(
+        messages::table.filter(messages::customer_id.eq(customer_id)).filter(messages::status.eq("pending")),
+    )
+    .set((messages::status.eq("failed"), messages::last_error.eq("recipient erased")))
+    .execute(conn)?;
     diesel::update(enquiries::table.filter(enquiries::customer_id.eq(customer_id)))
         .set(anonymous_enquiry())
         .execute(conn)?;

@@ -16,7 +16,7 @@ use crate::models::forms::EnquiryRow;
 use crate::models::messages::MessageRow;
 use crate::models::privacy::{MergeRow, NewErasure, NewSuppression};
 use crate::repositories::privacy::{self as repo, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_MERGE};
-use crate::repositories::{consents as consent_repo, customers as customer_repo, forms as forms_repo};
+use crate::repositories::{customers as customer_repo, forms as forms_repo};
 
 /// One thing that happened to a customer.
 #[derive(Debug, Clone)]
@@ -151,7 +151,6 @@ pub fn erase(conn: &mut DbConn, keys: &JwtKeys, customer_id: i64, actor: &str) -
         anonymous.details = Default::default();
         customer_repo::update(conn, customer_id, &anonymous, now)?;
         repo::strip_personal_data(conn, customer_id, customer.row.email.as_deref(), now)?;
-        consent_repo::refresh_current(conn, customer_id).ok();
         repo::record_erasure(conn, NewErasure { customer_id, erased_by: actor.to_string(), erased_at: now })?;
         Ok(())
     })

@@ -218,6 +218,8 @@ async fn erasure_leaves_no_personal_data_anywhere(backend: Backend) {
     assert_eq!(app.count("erasures").await, 1);
     assert_eq!(app.count("suppressions").await, 2, "email and phone");
     assert!(app.count("consent_events").await > 0, "the events stay, stripped");
+    assert_eq!(app.count("customer_consents").await, 0, "no current consent for a placeholder");
+    assert_eq!(app.count("messages WHERE status = 'pending'").await, 0, "nothing queued goes out");
     assert_eq!(
         app.get(&format!("/v1/customers/{}", bystander["id"]), &app.token("customers:read")).await.body["first_name"],
         "Other"
