@@ -13,8 +13,10 @@ use rapport::{build_app, db, openapi, telemetry};
 /// Configuration comes from environment variables (and a `.env` file in the working
 /// directory): DATABASE_URL (default: SQLite file rapport.db), RAPPORT_ADDR
 /// (127.0.0.1:8080), RAPPORT_JWT_SECRET, RAPPORT_DEFAULT_COUNTRY, RAPPORT_BODY_LIMIT,
-/// RAPPORT_DB_POOL_SIZE, RAPPORT_DB_STARTUP_TIMEOUT, RUST_LOG, RAPPORT_LOG_FORMAT.
-/// See README.md for each.
+/// RAPPORT_DB_POOL_SIZE, RAPPORT_DB_STARTUP_TIMEOUT, RAPPORT_SMTP_URL, RAPPORT_MAIL_FROM,
+/// RAPPORT_MAIL_REPLY_TO, RAPPORT_PUBLIC_URL, RAPPORT_DOUBLE_OPT_IN, RAPPORT_CONFIRM_TTL,
+/// RAPPORT_FORM_RATE_LIMIT, RAPPORT_CORS_ORIGINS, RAPPORT_TRUST_PROXY, RUST_LOG,
+/// RAPPORT_LOG_FORMAT. See README.md for each.
 #[derive(Parser)]
 #[command(name = "rapport", version)]
 struct Cli {

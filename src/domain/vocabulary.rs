@@ -5,9 +5,13 @@ use utoipa::ToSchema;
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
+        // `rename_all` rather than a rename per variant: the OpenAPI generator reads it
+        // (it cannot read renames built by this macro); `as_str` below must agree with it,
+        // which a unit test checks.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
+            $($variant),+
         }
 
         impl $name {
@@ -104,5 +108,28 @@ impl OptInLevel {
             ConsentSource::Import => OptInLevel::Unknown,
             _ => OptInLevel::SingleOptIn,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire names (serde) and the stored names (`as_str`) are the same words.
+    fn agree<T: Serialize + Copy>(all: &[T], as_str: impl Fn(T) -> &'static str) {
+        for &value in all {
+            assert_eq!(serde_json::to_value(value).unwrap(), serde_json::json!(as_str(value)));
+        }
+    }
+
+    #[test]
+    fn serde_names_match_stored_names() {
+        agree(CustomerKind::ALL, CustomerKind::as_str);
+        agree(CustomerSource::ALL, CustomerSource::as_str);
+        agree(Gender::ALL, Gender::as_str);
+        agree(ConsentChannel::ALL, ConsentChannel::as_str);
+        agree(ConsentState::ALL, ConsentState::as_str);
+        agree(OptInLevel::ALL, OptInLevel::as_str);
+        agree(ConsentSource::ALL, ConsentSource::as_str);
     }
 }

@@ -115,6 +115,13 @@ impl ConsentInput {
         let mut errors = FieldErrors::default();
         let now = crate::services::now();
         let state = errors.parse("state", Some(self.state), recordable_state);
+        // These two prove a person's own click on an emailed link; only those links record them.
+        errors.parse("source", Some(self.source), |source| match source {
+            ConsentSource::ConfirmationLink | ConsentSource::UnsubscribeLink => {
+                Err(format!("`{}` is recorded by the emailed link itself", source.as_str()))
+            }
+            other => Ok(other),
+        });
         let change = ConsentChange {
             channel,
             state: state.unwrap_or(ConsentState::Subscribed),

@@ -133,6 +133,8 @@ async fn invalid_changes_are_rejected_without_writing(backend: Backend) {
         (json!({"state": "subscribed", "source": "admin", "occurred_at": "yesterday"}), "occurred_at"),
         (json!({"state": "subscribed", "source": "admin", "wording": "x"}), "wording"),
         (json!({"source": "admin"}), "state"),
+        (json!({"state": "subscribed", "source": "confirmation_link"}), "source"),
+        (json!({"state": "unsubscribed", "source": "unsubscribe_link"}), "source"),
     ];
     for (body, field) in cases {
         let response = app.put(&path, &token, body.clone()).await;

@@ -122,7 +122,7 @@ async fn imported_consent_never_overrides_newer_events(backend: Backend) {
     app.put(
         &format!("/v1/customers/{}/consents/email", customer["id"]),
         &app.token("consents:write"),
-        json!({"state": "unsubscribed", "source": "unsubscribe_link", "occurred_at": "2026-06-01T00:00:00Z"}),
+        json!({"state": "unsubscribed", "source": "api", "occurred_at": "2026-06-01T00:00:00Z"}),
     )
     .await;
     let job = import(
