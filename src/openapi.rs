@@ -26,6 +26,7 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
         (name = "enquiries", description = "What people wrote through the contact form, and its triage"),
         (name = "privacy", description = "Timeline, data export and erasure (GDPR articles 15, 17, 20)"),
         (name = "imports", description = "CSV import (background jobs) and export of customers"),
+        (name = "products", description = "The catalogue, stock and its movements"),
         (name = "messages", description = "The outbox of messages rapport sends"),
         (name = "operations", description = "Health and readiness probes (no authentication)"),
     ),

@@ -183,6 +183,148 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        sku -> Text,
+        name -> Text,
+        product_type -> Text,
+        category -> Nullable<Text>,
+        attributes -> Text,
+        price -> BigInt,
+        currency -> Text,
+        track_inventory -> Bool,
+        stock_quantity -> BigInt,
+        low_stock_threshold -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        delta -> BigInt,
+        reason -> Text,
+        note -> Nullable<Text>,
+        order_id -> Nullable<BigInt>,
+        quantity_after -> BigInt,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    promo_codes (id) {
+        id -> BigInt,
+        code -> Text,
+        description -> Nullable<Text>,
+        discount_type -> Text,
+        discount_value -> BigInt,
+        currency -> Nullable<Text>,
+        valid_from -> Nullable<Timestamp>,
+        valid_until -> Nullable<Timestamp>,
+        max_redemptions -> Nullable<BigInt>,
+        max_redemptions_per_customer -> Nullable<BigInt>,
+        min_subtotal -> Nullable<BigInt>,
+        campaign_id -> Nullable<BigInt>,
+        active -> Bool,
+        redemptions -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        external_id -> Nullable<Text>,
+        customer_id -> BigInt,
+        status -> Text,
+        channel -> Text,
+        source_detail -> Nullable<Text>,
+        placed_at -> Timestamp,
+        currency -> Text,
+        subtotal -> BigInt,
+        discount_total -> BigInt,
+        shipping_total -> BigInt,
+        tax_total -> BigInt,
+        total -> BigInt,
+        refunded_total -> BigInt,
+        promo_code -> Nullable<Text>,
+        promo_code_id -> Nullable<BigInt>,
+        promo_code_status -> Nullable<Text>,
+        referral_code -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_lines (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        product_id -> Nullable<BigInt>,
+        sku -> Text,
+        name -> Text,
+        product_type -> Nullable<Text>,
+        attributes -> Text,
+        quantity -> BigInt,
+        unit_price -> BigInt,
+        refunded_quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    promo_redemptions (id) {
+        id -> BigInt,
+        promo_code_id -> BigInt,
+        order_id -> BigInt,
+        customer_id -> BigInt,
+        discount_amount -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        amount -> BigInt,
+        reason -> Text,
+        lines -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_order_stats (customer_id, currency) {
+        customer_id -> BigInt,
+        currency -> Text,
+        orders_count -> BigInt,
+        total_spent -> BigInt,
+        first_order_at -> Timestamp,
+        last_order_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (actor, idempotency_key) {
+        actor -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        response_location -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -199,4 +341,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     suppressions,
     erasures,
     import_jobs,
+    products,
+    stock_movements,
+    promo_codes,
+    orders,
+    order_lines,
+    promo_redemptions,
+    refunds,
+    customer_order_stats,
+    idempotency_keys,
 );

@@ -218,3 +218,39 @@ mod tests {
         assert!(Language::parse("french!").is_err());
     }
 }
+
+/// Active ISO 4217 currency codes.
+const CURRENCY_CODES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD \
+CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL \
+HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD \
+MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR \
+SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND \
+VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
+
+/// An ISO 4217 currency code, upper-case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Currency(String);
+
+impl Currency {
+    pub fn parse(raw: &str) -> Result<Currency, String> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.len() == 3 && CURRENCY_CODES.split(' ').any(|known| known == code) {
+            Ok(Currency(code))
+        } else {
+            Err(format!("`{}` is not an ISO 4217 currency code", raw.trim()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A stock-keeping unit: trimmed, 1 to 64 visible characters, no spaces.
+pub fn parse_sku(raw: &str) -> Result<String, String> {
+    let sku = raw.trim();
+    if sku.is_empty() || sku.chars().count() > 64 || sku.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{sku}` is not a SKU (1 to 64 characters, no spaces)"));
+    }
+    Ok(sku.to_string())
+}

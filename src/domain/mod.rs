@@ -7,6 +7,6 @@ mod patch;
 pub mod token;
 mod vocabulary;
 
-pub use contact::{clean_text, Country, Email, Language, Phone, Tag};
+pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag};
 pub use patch::Patch;
 pub use vocabulary::{ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, Gender, OptInLevel};

@@ -9,3 +9,4 @@ pub mod imports;
 pub mod pagination;
 pub mod privacy;
 pub mod problem;
+pub mod products;

@@ -9,6 +9,7 @@ pub mod health;
 pub mod imports;
 pub mod messages;
 pub mod privacy;
+pub mod products;
 pub mod public;
 
 use actix_web::middleware::from_fn;
@@ -78,7 +79,13 @@ where
                 .service(messages::list_messages)
                 .service(enquiries::list_enquiries)
                 .service(enquiries::get_enquiry)
-                .service(enquiries::patch_enquiry),
+                .service(enquiries::patch_enquiry)
+                .service(products::create_product)
+                .service(products::list_products)
+                .service(products::get_product)
+                .service(products::patch_product)
+                .service(products::adjust_stock)
+                .service(products::stock_movements),
         )
 }
 

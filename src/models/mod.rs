@@ -6,3 +6,4 @@ pub mod forms;
 pub mod imports;
 pub mod messages;
 pub mod privacy;
+pub mod products;

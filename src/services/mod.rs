@@ -7,6 +7,7 @@ pub mod forms;
 pub mod imports;
 pub mod messages;
 pub mod privacy;
+pub mod products;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 

@@ -12,4 +12,5 @@ mod errors;
 mod forms;
 mod operations;
 mod privacy;
+mod products;
 mod smtp_sink;

@@ -1,0 +1,9 @@
+DROP TABLE idempotency_keys;
+DROP TABLE customer_order_stats;
+DROP TABLE refunds;
+DROP TABLE promo_redemptions;
+DROP TABLE order_lines;
+DROP TABLE orders;
+DROP TABLE promo_codes;
+DROP TABLE stock_movements;
+DROP TABLE products;
