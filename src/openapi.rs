@@ -27,6 +27,7 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
         (name = "privacy", description = "Timeline, data export and erasure (GDPR articles 15, 17, 20)"),
         (name = "imports", description = "CSV import (background jobs) and export of customers"),
         (name = "products", description = "The catalogue, stock and its movements"),
+        (name = "promo codes", description = "Codes, their rules, validation at checkout and redemptions"),
         (name = "messages", description = "The outbox of messages rapport sends"),
         (name = "operations", description = "Health and readiness probes (no authentication)"),
     ),

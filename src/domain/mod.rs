@@ -4,6 +4,7 @@ pub mod consent;
 mod contact;
 pub mod customer;
 mod patch;
+pub mod promo;
 pub mod token;
 mod vocabulary;
 

@@ -10,3 +10,4 @@ pub mod pagination;
 pub mod privacy;
 pub mod problem;
 pub mod products;
+pub mod promo_codes;

@@ -10,6 +10,7 @@ pub mod imports;
 pub mod messages;
 pub mod privacy;
 pub mod products;
+pub mod promo_codes;
 pub mod public;
 
 use actix_web::middleware::from_fn;
@@ -85,7 +86,13 @@ where
                 .service(products::get_product)
                 .service(products::patch_product)
                 .service(products::adjust_stock)
-                .service(products::stock_movements),
+                .service(products::stock_movements)
+                .service(promo_codes::create_promo_code)
+                .service(promo_codes::validate_promo_code)
+                .service(promo_codes::list_promo_codes)
+                .service(promo_codes::get_promo_code)
+                .service(promo_codes::patch_promo_code)
+                .service(promo_codes::list_redemptions),
         )
 }
 

@@ -7,3 +7,4 @@ pub mod imports;
 pub mod messages;
 pub mod privacy;
 pub mod products;
+pub mod promo_codes;

@@ -8,3 +8,4 @@ pub mod imports;
 pub mod messages;
 pub mod privacy;
 pub mod products;
+pub mod promo_codes;

@@ -8,6 +8,7 @@ pub mod imports;
 pub mod messages;
 pub mod privacy;
 pub mod products;
+pub mod promo_codes;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 

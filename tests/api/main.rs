@@ -13,4 +13,5 @@ mod forms;
 mod operations;
 mod privacy;
 mod products;
+mod promo_codes;
 mod smtp_sink;

@@ -1,0 +1,151 @@
+//! Promo code rules: whether a code applies to a purchase, and how much it takes off.
+
+use chrono::NaiveDateTime;
+
+/// Why a code does not apply, as reported on an order (`promo_code_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromoRefusal {
+    Unknown,
+    Expired,
+    Exhausted,
+    NotEligible,
+}
+
+impl PromoRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromoRefusal::Unknown => "unknown",
+            PromoRefusal::Expired => "expired",
+            PromoRefusal::Exhausted => "exhausted",
+            PromoRefusal::NotEligible => "not_eligible",
+        }
+    }
+}
+
+/// The rules of one code.
+#[derive(Debug, Clone)]
+pub struct PromoRules {
+    pub discount_type: String,
+    pub discount_value: i64,
+    pub currency: Option<String>,
+    pub valid_from: Option<NaiveDateTime>,
+    pub valid_until: Option<NaiveDateTime>,
+    pub max_redemptions: Option<i64>,
+    pub max_redemptions_per_customer: Option<i64>,
+    pub min_subtotal: Option<i64>,
+    pub active: bool,
+    pub redemptions: i64,
+}
+
+/// One purchase the code would apply to.
+#[derive(Debug, Clone)]
+pub struct Purchase<'a> {
+    pub subtotal: i64,
+    pub shipping: i64,
+    pub currency: &'a str,
+    pub at: NaiveDateTime,
+    /// How often this customer already redeemed the code (0 when unknown).
+    pub customer_redemptions: i64,
+}
+
+/// The discount the code gives, or why it does not apply. Every rule is checked:
+/// active, window, total and per-customer limits, currency and minimum subtotal.
+pub fn evaluate(
+    rules: &PromoRules,
+    purchase: &Purchase<'_>,
+) -> Result<(i64, &'static str), (PromoRefusal, &'static str)> {
+    if !rules.active {
+        return Err((PromoRefusal::NotEligible, "the code is not active"));
+    }
+    if rules.valid_from.is_some_and(|from| purchase.at < from) {
+        return Err((PromoRefusal::NotEligible, "the code is not valid yet"));
+    }
+    if rules.valid_until.is_some_and(|until| purchase.at > until) {
+        return Err((PromoRefusal::Expired, "the code has expired"));
+    }
+    if rules.max_redemptions.is_some_and(|max| rules.redemptions >= max) {
+        return Err((PromoRefusal::Exhausted, "the code has been used up"));
+    }
+    if rules.max_redemptions_per_customer.is_some_and(|max| purchase.customer_redemptions >= max) {
+        return Err((PromoRefusal::NotEligible, "this customer already used the code"));
+    }
+    if rules.currency.as_deref().is_some_and(|currency| currency != purchase.currency) {
+        return Err((PromoRefusal::NotEligible, "the code is for another currency"));
+    }
+    if rules.min_subtotal.is_some_and(|min| purchase.subtotal < min) {
+        return Err((PromoRefusal::NotEligible, "the subtotal is below the code's minimum"));
+    }
+    let amount = match rules.discount_type.as_str() {
+        "percent" => purchase.subtotal * rules.discount_value / 100,
+        "fixed" => rules.discount_value.min(purchase.subtotal),
+        _ => purchase.shipping,
+    };
+    Ok((amount, "applied"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(day: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 3, day).unwrap().and_hms_opt(12, 0, 0).unwrap()
+    }
+
+    fn rules(kind: &str, value: i64) -> PromoRules {
+        PromoRules {
+            discount_type: kind.into(),
+            discount_value: value,
+            currency: None,
+            valid_from: Some(at(1)),
+            valid_until: Some(at(20)),
+            max_redemptions: Some(10),
+            max_redemptions_per_customer: Some(1),
+            min_subtotal: Some(1000),
+            active: true,
+            redemptions: 0,
+        }
+    }
+
+    fn purchase(subtotal: i64, day: u32) -> Purchase<'static> {
+        Purchase { subtotal, shipping: 490, currency: "EUR", at: at(day), customer_redemptions: 0 }
+    }
+
+    #[test]
+    fn amounts() {
+        assert_eq!(evaluate(&rules("percent", 10), &purchase(5000, 5)).unwrap().0, 500);
+        assert_eq!(
+            evaluate(&rules("fixed", 8000), &purchase(5000, 5)).unwrap().0,
+            5000,
+            "never more than the subtotal"
+        );
+        assert_eq!(evaluate(&rules("free_shipping", 0), &purchase(5000, 5)).unwrap().0, 490);
+    }
+
+    #[test]
+    fn every_rule_is_checked() {
+        let base = rules("percent", 10);
+        assert_eq!(evaluate(&base, &purchase(5000, 25)).unwrap_err().0, PromoRefusal::Expired);
+        assert_eq!(
+            evaluate(&PromoRules { valid_from: Some(at(10)), ..base.clone() }, &purchase(5000, 5)).unwrap_err().0,
+            PromoRefusal::NotEligible
+        );
+        assert_eq!(
+            evaluate(&PromoRules { redemptions: 10, ..base.clone() }, &purchase(5000, 5)).unwrap_err().0,
+            PromoRefusal::Exhausted
+        );
+        assert_eq!(
+            evaluate(&base, &Purchase { customer_redemptions: 1, ..purchase(5000, 5) }).unwrap_err().0,
+            PromoRefusal::NotEligible
+        );
+        assert_eq!(evaluate(&base, &purchase(999, 5)).unwrap_err().0, PromoRefusal::NotEligible);
+        assert_eq!(
+            evaluate(&PromoRules { active: false, ..base.clone() }, &purchase(5000, 5)).unwrap_err().0,
+            PromoRefusal::NotEligible
+        );
+        assert_eq!(
+            evaluate(&PromoRules { currency: Some("USD".into()), ..base }, &purchase(5000, 5)).unwrap_err().0,
+            PromoRefusal::NotEligible
+        );
+    }
+}

@@ -1,0 +1,76 @@
+use diesel::prelude::*;
+
+use crate::db::schema::{promo_codes, promo_redemptions};
+use crate::db::DbConn;
+use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns, PromoCodeRow, RedemptionRow};
+
+pub fn insert(conn: &mut DbConn, code: NewPromoCode) -> QueryResult<PromoCodeRow> {
+    diesel::insert_into(promo_codes::table).values(code).returning(promo_codes::all_columns).get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, code: &str) -> QueryResult<Option<PromoCodeRow>> {
+    promo_codes::table.filter(promo_codes::code.eq(code)).select(PromoCodeRow::as_select()).get_result(conn).optional()
+}
+
+pub fn update(conn: &mut DbConn, id: i64, columns: PromoCodeColumns) -> QueryResult<PromoCodeRow> {
+    diesel::update(promo_codes::table.find(id)).set(columns).returning(promo_codes::all_columns).get_result(conn)
+}
+
+pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> QueryResult<Vec<PromoCodeRow>> {
+    let mut query = promo_codes::table.select(PromoCodeRow::as_select()).into_boxed();
+    if let Some(before_id) = before_id {
+        query = query.filter(promo_codes::id.lt(before_id));
+    }
+    query.order(promo_codes::id.desc()).limit(limit).load(conn)
+}
+
+/// Takes one redemption if any is left, in one statement: of two concurrent orders only
+/// one can take the last redemption.
+pub fn take_redemption(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    let taken = diesel::update(
+        promo_codes::table.filter(promo_codes::id.eq(id)).filter(
+            promo_codes::max_redemptions
+                .is_null()
+                .or(promo_codes::redemptions.lt(promo_codes::max_redemptions.assume_not_null())),
+        ),
+    )
+    .set(promo_codes::redemptions.eq(promo_codes::redemptions + 1))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
+pub fn customer_redemptions(conn: &mut DbConn, promo_code_id: i64, customer_id: i64) -> QueryResult<i64> {
+    promo_redemptions::table
+        .filter(promo_redemptions::promo_code_id.eq(promo_code_id))
+        .filter(promo_redemptions::customer_id.eq(customer_id))
+        .count()
+        .get_result(conn)
+}
+
+pub fn record_redemption(conn: &mut DbConn, redemption: RedemptionRow) -> QueryResult<()> {
+    diesel::insert_into(promo_redemptions::table).values(redemption).execute(conn).map(drop)
+}
+
+pub fn redemptions(
+    conn: &mut DbConn,
+    promo_code_id: i64,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<RedemptionRow>> {
+    let mut query = promo_redemptions::table
+        .filter(promo_redemptions::promo_code_id.eq(promo_code_id))
+        .select(RedemptionRow::as_select())
+        .into_boxed();
+    if let Some(before_id) = before_id {
+        query = query.filter(promo_redemptions::id.lt(before_id));
+    }
+    query.order(promo_redemptions::id.desc()).limit(limit).load(conn)
+}
+
+/// Moves a merged duplicate's redemptions to the survivor.
+pub fn move_redemptions(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
+    diesel::update(promo_redemptions::table.filter(promo_redemptions::customer_id.eq(from)))
+        .set(promo_redemptions::customer_id.eq(to))
+        .execute(conn)
+        .map(drop)
+}

@@ -1,0 +1,135 @@
+use chrono::NaiveDateTime;
+
+use super::{is_unique_violation, now};
+use crate::db::DbConn;
+use crate::domain::promo::{evaluate, PromoRefusal, Purchase};
+use crate::domain::{Email, Patch};
+use crate::error::AppError;
+use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns, PromoCodeRow, RedemptionRow};
+use crate::repositories::{customers as customer_repo, promo_codes as repo};
+
+/// A parsed merge patch of a code.
+#[derive(Debug, Clone, Default)]
+pub struct PromoPatch {
+    pub description: Patch<String>,
+    pub valid_from: Patch<NaiveDateTime>,
+    pub valid_until: Patch<NaiveDateTime>,
+    pub max_redemptions: Patch<i64>,
+    pub max_redemptions_per_customer: Patch<i64>,
+    pub min_subtotal: Patch<i64>,
+    pub campaign_id: Patch<i64>,
+    pub active: Option<bool>,
+}
+
+/// Who a validation is for.
+#[derive(Debug, Clone)]
+pub enum CustomerRef {
+    Id(i64),
+    Email(Email),
+}
+
+fn not_found(code: &str) -> AppError {
+    AppError::not_found(format!("no promo code `{code}`"))
+}
+
+pub fn create(conn: &mut DbConn, code: String, columns: PromoCodeColumns) -> Result<PromoCodeRow, AppError> {
+    let now = now();
+    let new =
+        NewPromoCode { code: code.clone(), columns: PromoCodeColumns { updated_at: now, ..columns }, created_at: now };
+    conn.write_transaction(|conn| repo::insert(conn, new)).map_err(|error| {
+        if is_unique_violation(&error) {
+            let existing_id = repo::find(conn, &code).ok().flatten().map(|c| c.id);
+            AppError::Conflict { detail: format!("the code `{code}` exists"), existing_id }
+        } else {
+            error.into()
+        }
+    })
+}
+
+pub fn get(conn: &mut DbConn, code: &str) -> Result<PromoCodeRow, AppError> {
+    repo::find(conn, code)?.ok_or_else(|| not_found(code))
+}
+
+pub fn patch(conn: &mut DbConn, code: &str, patch: PromoPatch) -> Result<PromoCodeRow, AppError> {
+    conn.write_transaction(|conn| {
+        let current = get(conn, code)?;
+        let mut columns = current.columns();
+        patch.description.apply_to(&mut columns.description);
+        patch.valid_from.apply_to(&mut columns.valid_from);
+        patch.valid_until.apply_to(&mut columns.valid_until);
+        patch.max_redemptions.apply_to(&mut columns.max_redemptions);
+        patch.max_redemptions_per_customer.apply_to(&mut columns.max_redemptions_per_customer);
+        patch.min_subtotal.apply_to(&mut columns.min_subtotal);
+        patch.campaign_id.apply_to(&mut columns.campaign_id);
+        columns.active = patch.active.unwrap_or(columns.active);
+        if let (Some(from), Some(until)) = (columns.valid_from, columns.valid_until) {
+            if until <= from {
+                return Err(AppError::invalid("valid_until", "must be after valid_from"));
+            }
+        }
+        columns.updated_at = now();
+        Ok(repo::update(conn, current.id, columns)?)
+    })
+}
+
+pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> Result<Vec<PromoCodeRow>, AppError> {
+    Ok(repo::list(conn, before_id, limit)?)
+}
+
+pub fn redemptions(
+    conn: &mut DbConn,
+    code: &str,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<RedemptionRow>, AppError> {
+    let promo = get(conn, code)?;
+    Ok(repo::redemptions(conn, promo.id, before_id, limit)?)
+}
+
+/// `POST /v1/promo-codes/validate`: whether the code would apply, and its discount.
+pub fn validate(
+    conn: &mut DbConn,
+    code: &str,
+    subtotal: i64,
+    currency: &str,
+    customer: Option<CustomerRef>,
+) -> Result<Result<i64, &'static str>, AppError> {
+    let Some(promo) = repo::find(conn, code)? else { return Ok(Err("the code does not exist")) };
+    let customer_id = match customer {
+        Some(CustomerRef::Id(id)) => Some(id),
+        Some(CustomerRef::Email(email)) => customer_repo::find_id_by_email(conn, &email)?,
+        None => None,
+    };
+    let customer_redemptions = match customer_id {
+        Some(id) => repo::customer_redemptions(conn, promo.id, id)?,
+        None => 0,
+    };
+    let purchase = Purchase { subtotal, shipping: 0, currency, at: now(), customer_redemptions };
+    Ok(evaluate(&promo.rules(), &purchase).map(|(amount, _)| amount).map_err(|(_, reason)| reason))
+}
+
+/// Resolves an order's code inside the order's transaction; when it applies, one
+/// redemption is taken atomically and recorded. Returns the status and the code's id.
+pub fn redeem_for_order(
+    conn: &mut DbConn,
+    code: &str,
+    purchase: &Purchase<'_>,
+    order_id: i64,
+    customer_id: i64,
+    discount_amount: i64,
+) -> Result<(&'static str, Option<i64>), AppError> {
+    let Some(promo) = repo::find(conn, code)? else { return Ok((PromoRefusal::Unknown.as_str(), None)) };
+    let purchase =
+        Purchase { customer_redemptions: repo::customer_redemptions(conn, promo.id, customer_id)?, ..purchase.clone() };
+    if let Err((refusal, _)) = evaluate(&promo.rules(), &purchase) {
+        return Ok((refusal.as_str(), Some(promo.id)));
+    }
+    if !repo::take_redemption(conn, promo.id)? {
+        return Ok((PromoRefusal::Exhausted.as_str(), Some(promo.id)));
+    }
+    repo::record_redemption(
+        conn,
+        RedemptionRow { id: 0, promo_code_id: promo.id, order_id, customer_id, discount_amount, created_at: now() },
+    )?;
+    Ok(("applied", Some(promo.id)))
+}
