@@ -28,6 +28,7 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
         (name = "imports", description = "CSV import (background jobs) and export of customers"),
         (name = "products", description = "The catalogue, stock and its movements"),
         (name = "promo codes", description = "Codes, their rules, validation at checkout and redemptions"),
+        (name = "orders", description = "Orders from checkouts: idempotent, all-or-nothing, with lifecycle and refunds"),
         (name = "messages", description = "The outbox of messages rapport sends"),
         (name = "operations", description = "Health and readiness probes (no authentication)"),
     ),

@@ -15,6 +15,7 @@ use crate::dto::consents::ConsentSummary;
 use crate::error::AppError;
 use crate::extract::FieldErrors;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow};
+use crate::models::orders::CustomerStatsRow;
 
 const NAME_MAX: usize = 200;
 const NOTES_MAX: usize = 10_000;
@@ -54,8 +55,35 @@ pub struct Customer {
     pub notes: Option<String>,
     /// Current consent state per channel.
     pub consents: ConsentSummary,
+    /// Net purchase statistics per currency (cancelled orders excluded, refunds subtracted).
+    pub purchases: Vec<PurchaseStats>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A customer's purchases in one currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchaseStats {
+    pub currency: String,
+    pub orders_count: i64,
+    /// Net: refunds subtracted.
+    pub total_spent: i64,
+    pub average_order_value: i64,
+    pub first_order_at: DateTime<Utc>,
+    pub last_order_at: DateTime<Utc>,
+}
+
+impl From<&CustomerStatsRow> for PurchaseStats {
+    fn from(row: &CustomerStatsRow) -> Self {
+        PurchaseStats {
+            currency: row.currency.clone(),
+            orders_count: row.orders_count,
+            total_spent: row.total_spent,
+            average_order_value: if row.orders_count > 0 { row.total_spent / row.orders_count } else { 0 },
+            first_order_at: row.first_order_at.and_utc(),
+            last_order_at: row.last_order_at.and_utc(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,6 +101,7 @@ impl From<CustomerRecord> for Customer {
     fn from(record: CustomerRecord) -> Self {
         let attributes = record.attributes();
         let consents = ConsentSummary::from_rows(&record.consents);
+        let purchases = record.stats.iter().map(PurchaseStats::from).collect();
         let r = record.row;
         let address = Address {
             line1: r.address_line1,
@@ -103,6 +132,7 @@ impl From<CustomerRecord> for Customer {
             attributes,
             notes: r.notes,
             consents,
+            purchases,
             created_at: r.created_at.and_utc(),
             updated_at: r.updated_at.and_utc(),
         }

@@ -6,6 +6,7 @@ pub mod enquiries;
 pub mod forms;
 pub mod health;
 pub mod imports;
+pub mod orders;
 pub mod pagination;
 pub mod privacy;
 pub mod problem;

@@ -8,6 +8,7 @@ pub mod forms;
 pub mod health;
 pub mod imports;
 pub mod messages;
+pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
@@ -92,7 +93,13 @@ where
                 .service(promo_codes::list_promo_codes)
                 .service(promo_codes::get_promo_code)
                 .service(promo_codes::patch_promo_code)
-                .service(promo_codes::list_redemptions),
+                .service(promo_codes::list_redemptions)
+                .service(orders::create_order)
+                .service(orders::list_orders)
+                .service(orders::get_order)
+                .service(orders::change_status)
+                .service(orders::refund_order)
+                .service(orders::customer_orders),
         )
 }
 

@@ -6,6 +6,7 @@ use crate::db::schema::{customer_merges, customers};
 use crate::domain::customer::{Address, CustomerDetails, CustomerProfile};
 use crate::domain::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Phone, Tag};
 use crate::models::consents::CurrentConsentRow;
+use crate::models::orders::CustomerStatsRow;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = customers)]
@@ -110,6 +111,8 @@ pub struct CustomerRecord {
     pub row: CustomerRow,
     pub tags: Vec<String>,
     pub consents: Vec<CurrentConsentRow>,
+    #[serde(skip)]
+    pub stats: Vec<CustomerStatsRow>,
 }
 
 impl CustomerRecord {

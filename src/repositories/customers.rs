@@ -13,6 +13,7 @@ use crate::models::consents::CurrentConsentRow;
 use crate::models::customers::{
     CustomerColumns, CustomerRecord, CustomerRow, DuplicatePairRow, NewCustomer, NewCustomerMerge,
 };
+use crate::models::orders::CustomerStatsRow;
 
 /// Filters of `GET /v1/customers`, already parsed.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +35,7 @@ pub fn insert(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) 
         .returning(customers::all_columns)
         .get_result(conn)?;
     write_tags_and_terms(conn, row.id, profile)?;
-    Ok(record(row, profile, Vec::new()))
+    Ok(record(row, profile, Vec::new(), Vec::new()))
 }
 
 pub fn update(
@@ -51,11 +52,17 @@ pub fn update(
     diesel::delete(customer_search_terms::table.filter(customer_search_terms::customer_id.eq(id))).execute(conn)?;
     write_tags_and_terms(conn, id, profile)?;
     let consents = super::consents::current_for(conn, &[id])?.remove(&id).unwrap_or_default();
-    Ok(record(row, profile, consents))
+    let stats = super::orders::stats_for(conn, &[id])?.remove(&id).unwrap_or_default();
+    Ok(record(row, profile, consents, stats))
 }
 
-fn record(row: CustomerRow, profile: &CustomerProfile, consents: Vec<CurrentConsentRow>) -> CustomerRecord {
-    CustomerRecord { row, tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect(), consents }
+fn record(
+    row: CustomerRow,
+    profile: &CustomerProfile,
+    consents: Vec<CurrentConsentRow>,
+    stats: Vec<CustomerStatsRow>,
+) -> CustomerRecord {
+    CustomerRecord { row, tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect(), consents, stats }
 }
 
 fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -> QueryResult<()> {
@@ -142,11 +149,13 @@ fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<Cu
         }
     }
     let mut consents_by_customer = super::consents::current_for(conn, &ids)?;
+    let mut stats_by_customer = super::orders::stats_for(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|row| CustomerRecord {
             tags: tags_by_customer.remove(&row.id).unwrap_or_default(),
             consents: consents_by_customer.remove(&row.id).unwrap_or_default(),
+            stats: stats_by_customer.remove(&row.id).unwrap_or_default(),
             row,
         })
         .collect())
@@ -265,6 +274,12 @@ pub fn move_references(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()>
     // The consent ledgers join; the current state is the latest event of either.
     super::consents::move_events(conn, from, to)?;
     super::consents::refresh_current(conn, to)?;
+    // Orders and promo redemptions follow; the survivor's statistics are recomputed.
+    super::orders::move_orders(conn, from, to)?;
+    super::promo_codes::move_redemptions(conn, from, to)?;
+    for currency in super::orders::currencies_of(conn, to)? {
+        super::orders::refresh_stats(conn, to, &currency)?;
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod forms;
 pub mod imports;
 pub mod messages;
+pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;

@@ -74,3 +74,19 @@ pub fn move_redemptions(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()
         .execute(conn)
         .map(drop)
 }
+
+/// Gives back the redemption an order took (the order was cancelled).
+pub fn release_redemption(conn: &mut DbConn, promo_code_id: i64, order_id: i64) -> QueryResult<()> {
+    let removed = diesel::delete(
+        promo_redemptions::table
+            .filter(promo_redemptions::promo_code_id.eq(promo_code_id))
+            .filter(promo_redemptions::order_id.eq(order_id)),
+    )
+    .execute(conn)?;
+    if removed > 0 {
+        diesel::update(promo_codes::table.find(promo_code_id))
+            .set(promo_codes::redemptions.eq(promo_codes::redemptions - 1))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -61,19 +61,29 @@ pub fn upsert_by_email(
     mut draft: CustomerDraft,
 ) -> Result<(CustomerRecord, Upserted), AppError> {
     draft.details.email = Some(email.clone());
-    let outcome = write_with_one_retry(conn, |conn| match repo::find_by_email_for_update(conn, &email)? {
+    let outcome = write_with_one_retry(conn, |conn| upsert_in_transaction(conn, &email, draft.clone()));
+    finish_write(conn, outcome, Some(&email))
+}
+
+/// The upsert of `PUT /v1/customers/by-email/{email}` inside the caller's transaction
+/// (checkouts use it too): fill or replace with given values, or create.
+pub(crate) fn upsert_in_transaction(
+    conn: &mut DbConn,
+    email: &Email,
+    draft: CustomerDraft,
+) -> Result<(CustomerRecord, Upserted), TxError> {
+    match repo::find_by_email_for_update(conn, email)? {
         Some(existing) => {
             let mut profile = existing.profile();
-            profile.fill_from(draft.clone());
+            profile.fill_from(draft);
             profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
             Ok((repo::update(conn, existing.row.id, &profile, now())?, Upserted::Updated))
         }
         None => {
-            let profile = CustomerProfile::from_draft(draft.clone()).map_err(|e| AppError::Validation(vec![e]))?;
+            let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
             Ok((repo::insert(conn, &profile, now())?, Upserted::Created))
         }
-    });
-    finish_write(conn, outcome, Some(&email))
+    }
 }
 
 /// For public forms, inside the caller's transaction: finds the customer by email and

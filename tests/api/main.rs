@@ -11,6 +11,7 @@ mod customers;
 mod errors;
 mod forms;
 mod operations;
+mod orders;
 mod privacy;
 mod products;
 mod promo_codes;

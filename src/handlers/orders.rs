@@ -1,0 +1,306 @@
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+
+use crate::auth::{scopes, Authorized};
+use crate::dto::customers::PageQuery;
+use crate::dto::orders::{Order, OrderInput, OrderListQuery, OrderPage, RefundInput, StatusInput, CHANNELS};
+use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::problem::Problem;
+use crate::dto::promo_codes::normalize_code;
+use crate::error::AppError;
+use crate::extract::ValidJson;
+use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
+use crate::repositories::orders::OrderFilter;
+use crate::services::idempotency::{self, StoredResponse};
+use crate::services::orders as service;
+use crate::state::AppState;
+
+const REPLAYED: &str = "Idempotent-Replayed";
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    match req.headers().get("Idempotency-Key").map(|v| v.to_str().map(str::trim)) {
+        None => Ok(None),
+        Some(Ok(key)) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_string())),
+        Some(_) => Err(AppError::BadRequest("`Idempotency-Key` must be 1 to 255 visible characters".into())),
+    }
+}
+
+fn respond(stored: &StoredResponse, replayed: bool) -> HttpResponse {
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default());
+    response.content_type("application/json");
+    if let Some(location) = &stored.location {
+        response.insert_header((header::LOCATION, location.clone()));
+    }
+    if replayed {
+        response.insert_header((REPLAYED, "true"));
+    }
+    response.body(stored.body.clone())
+}
+
+/// Runs `work` under the request's Idempotency-Key, if it has one: a retry with the same
+/// body replays the stored response; the key is released when the work fails.
+async fn with_idempotency<F, Fut>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: &str,
+    key: Option<String>,
+    canonical_body: Vec<u8>,
+    work: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<StoredResponse, AppError>>,
+{
+    let Some(key) = key else { return work().await.map(|stored| respond(&stored, false)) };
+    let hash = idempotency::fingerprint(req.method().as_str(), req.path(), &canonical_body);
+    let (actor_owned, key_owned) = (actor.to_string(), key.clone());
+    if let Some(stored) = state.db.run(move |conn| idempotency::begin(conn, &actor_owned, &key_owned, &hash)).await? {
+        return Ok(respond(&stored, true));
+    }
+    let (actor_owned, key_owned) = (actor.to_string(), key);
+    match work().await {
+        Ok(stored) => {
+            let saved = stored.clone();
+            state.db.run(move |conn| idempotency::complete(conn, &actor_owned, &key_owned, &saved)).await?;
+            Ok(respond(&stored, false))
+        }
+        Err(error) => {
+            state.db.run(move |conn| idempotency::abandon(conn, &actor_owned, &key_owned)).await?;
+            Err(error)
+        }
+    }
+}
+
+fn stored_order(status: u16, order: Order, location: bool) -> Result<StoredResponse, AppError> {
+    Ok(StoredResponse {
+        status,
+        location: location.then(|| format!("/v1/orders/{}", order.id)),
+        body: serde_json::to_string(&order).map_err(|e| AppError::internal(e.to_string()))?,
+    })
+}
+
+/// Record an order from a checkout, in one transaction.
+///
+/// The customer (`{"id"}` or upserted by email, source `checkout`), the order and its
+/// lines, stock movements for known tracked SKUs, the promo code's redemption, the
+/// consent ticked at checkout and the customer's statistics are written together or not
+/// at all. A bad promo code never rejects the order: its `promo_code_status` says why.
+/// Retries: send `Idempotency-Key` (required without `external_id`); the same key and
+/// body replays the 201 with `Idempotent-Replayed: true`; another body is a 422; while
+/// the first is running, a 409. A repeated `external_id` is a 409 naming the order.
+/// Scope: `orders:write`.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = ["orders:write"])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe; required without external_id")),
+    request_body = OrderInput,
+    responses(
+        (status = 201, description = "Recorded (or replayed)", body = Order,
+         headers(("Location" = String), ("Idempotent-Replayed" = bool, description = "true on a replay"))),
+        (status = 409, description = "external_id already recorded (`existing_id`), or the same key still in progress",
+         body = Problem, content_type = "application/problem+json"),
+        BodyProblems, AuthProblems, ServerProblems,
+    ),
+)]
+#[post("/orders")]
+pub async fn create_order(
+    auth: Authorized<scopes::OrdersWrite>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ValidJson<OrderInput>,
+) -> Result<HttpResponse, AppError> {
+    let input = body.0;
+    let key = idempotency_key(&req)?;
+    if key.is_none() && input.external_id.is_none() {
+        return Err(AppError::BadRequest(
+            "send an `Idempotency-Key` header (or an `external_id`) so retries cannot double the order".into(),
+        ));
+    }
+    let canonical = serde_json::to_vec(&input).map_err(|e| AppError::internal(e.to_string()))?;
+    let draft = input.into_draft(state.config.default_country)?;
+    let actor = auth.caller.sub;
+    let db = state.db.clone();
+    let keys = state.jwt.clone();
+    let work_actor = actor.clone();
+    with_idempotency(&state, &req, &actor, key, canonical, move || async move {
+        let order = db.run(move |conn| service::create(conn, &keys, draft, &work_actor)).await?;
+        stored_order(201, order.into(), true)
+    })
+    .await
+}
+
+/// One order. Scope: `orders:read`.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = ["orders:read"])),
+    params(("id" = i64, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/orders/{id}")]
+pub async fn get_order(
+    _auth: Authorized<scopes::OrdersRead>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Order>, AppError> {
+    let id = id.into_inner();
+    Ok(web::Json(state.db.run(move |conn| service::get(conn, id)).await?.into()))
+}
+
+fn filter_of(query: &OrderListQuery) -> Result<OrderFilter, AppError> {
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(s @ ("placed" | "paid" | "fulfilled" | "cancelled")) => Some(s.to_string()),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "`status`: `{other}` is not placed, paid, fulfilled or cancelled"
+            )))
+        }
+    };
+    let channel = match query.channel.as_deref() {
+        None => None,
+        Some(c) if CHANNELS.contains(&c) => Some(c.to_string()),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!("`channel`: `{other}` is not one of {}", CHANNELS.join(", "))))
+        }
+    };
+    Ok(OrderFilter {
+        customer_id: query.customer_id,
+        status,
+        channel,
+        promo_code: query
+            .promo_code
+            .as_deref()
+            .map(normalize_code)
+            .transpose()
+            .map_err(|m| AppError::BadRequest(format!("`promo_code`: {m}")))?,
+        placed_after: query.placed_after.map(|t| t.naive_utc()),
+        placed_before: query.placed_before.map(|t| t.naive_utc()),
+        sku: query.sku.clone(),
+    })
+}
+
+async fn page(
+    state: &AppState,
+    filter: OrderFilter,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<OrderPage, AppError> {
+    let limit = page_limit(limit)?;
+    let before = cursor.map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]);
+    let rows = state.db.run(move |conn| service::list(conn, &filter, before, limit + 1)).await?;
+    let (rows, next_cursor) = paginate(rows, limit, |o| vec![o.order.id]);
+    Ok(OrderPage { items: rows.into_iter().map(Into::into).collect(), next_cursor })
+}
+
+/// Orders, newest first, with filters. Scope: `orders:read`.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = ["orders:read"])),
+    params(OrderListQuery),
+    responses(
+        (status = 200, description = "One page of orders", body = OrderPage),
+        (status = 400, description = "Invalid query parameter or cursor", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/orders")]
+pub async fn list_orders(
+    _auth: Authorized<scopes::OrdersRead>,
+    state: web::Data<AppState>,
+    query: web::Query<OrderListQuery>,
+) -> Result<web::Json<OrderPage>, AppError> {
+    let filter = filter_of(&query)?;
+    Ok(web::Json(page(&state, filter, query.limit, query.cursor.as_deref()).await?))
+}
+
+/// A customer's orders, newest first. Scope: `orders:read`.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = ["orders:read"])),
+    params(("id" = i64, Path, description = "Customer id"), PageQuery),
+    responses(
+        (status = 200, description = "One page of orders", body = OrderPage),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/customers/{id}/orders")]
+pub async fn customer_orders(
+    _auth: Authorized<scopes::OrdersRead>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<OrderPage>, AppError> {
+    let filter = OrderFilter { customer_id: Some(id.into_inner()), ..Default::default() };
+    Ok(web::Json(page(&state, filter, query.limit, query.cursor.as_deref()).await?))
+}
+
+/// Move an order along: placed -> paid | cancelled, paid -> fulfilled | cancelled.
+/// Cancelling restores tracked stock and gives the promo redemption back. Other
+/// transitions are a 409. Scope: `orders:write`.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = ["orders:write"])),
+    params(("id" = i64, Path, description = "Order id")),
+    request_body = StatusInput,
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Transition not allowed", body = Problem, content_type = "application/problem+json"),
+        BodyProblems, AuthProblems, ServerProblems,
+    ),
+)]
+#[post("/orders/{id}/status")]
+pub async fn change_status(
+    auth: Authorized<scopes::OrdersWrite>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: ValidJson<StatusInput>,
+) -> Result<web::Json<Order>, AppError> {
+    let status = body.0.status;
+    if !["paid", "fulfilled", "cancelled"].contains(&status.as_str()) {
+        return Err(AppError::invalid("status", "use paid, fulfilled or cancelled"));
+    }
+    let (id, actor) = (id.into_inner(), auth.caller.sub);
+    Ok(web::Json(state.db.run(move |conn| service::change_status(conn, id, &status, &actor)).await?.into()))
+}
+
+/// Refund part or all of an order (never more than what is left of its total);
+/// `Idempotency-Key` is honoured. Scope: `orders:write`.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = ["orders:write"])),
+    params(("id" = i64, Path, description = "Order id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    request_body = RefundInput,
+    responses(
+        (status = 201, description = "Refunded: the order with refunded_total and net_total", body = Order),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is cancelled", body = Problem, content_type = "application/problem+json"),
+        BodyProblems, AuthProblems, ServerProblems,
+    ),
+)]
+#[post("/orders/{id}/refunds")]
+pub async fn refund_order(
+    auth: Authorized<scopes::OrdersWrite>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: ValidJson<RefundInput>,
+) -> Result<HttpResponse, AppError> {
+    let key = idempotency_key(&req)?;
+    let canonical = serde_json::to_vec(&body.0).map_err(|e| AppError::internal(e.to_string()))?;
+    let request = body.0.parse()?;
+    let (id, actor) = (id.into_inner(), auth.caller.sub);
+    let db = state.db.clone();
+    let work_actor = actor.clone();
+    with_idempotency(&state, &req, &actor, key, canonical, move || async move {
+        let order = db.run(move |conn| service::refund(conn, id, request, &work_actor)).await?;
+        stored_order(201, order.into(), false)
+    })
+    .await
+}

@@ -1,0 +1,236 @@
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::schema::{customer_order_stats, idempotency_keys, order_lines, orders, refunds};
+use crate::db::DbConn;
+use crate::db_run;
+use crate::models::orders::{
+    CustomerStatsRow, IdempotencyRow, NewOrder, NewOrderLine, NewRefund, OrderLineRow, OrderRecord, OrderRow,
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub customer_id: Option<i64>,
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub promo_code: Option<String>,
+    pub placed_after: Option<NaiveDateTime>,
+    pub placed_before: Option<NaiveDateTime>,
+    pub sku: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConn, order: NewOrder) -> QueryResult<OrderRow> {
+    diesel::insert_into(orders::table).values(order).returning(orders::all_columns).get_result(conn)
+}
+
+pub fn insert_lines(conn: &mut DbConn, lines: &[NewOrderLine]) -> QueryResult<()> {
+    db_run!(conn => {
+        diesel::insert_into(order_lines::table).values(lines).execute(conn)?;
+    });
+    Ok(())
+}
+
+pub fn find_id_by_external_id(conn: &mut DbConn, external_id: &str) -> QueryResult<Option<i64>> {
+    orders::table.filter(orders::external_id.eq(external_id)).select(orders::id).get_result(conn).optional()
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<OrderRecord>> {
+    let Some(order) = orders::table.find(id).select(OrderRow::as_select()).get_result(conn).optional()? else {
+        return Ok(None);
+    };
+    Ok(with_lines(conn, vec![order])?.pop())
+}
+
+/// Locks the order row (PostgreSQL) for a status change or refund.
+pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<OrderRecord>> {
+    if conn.backend() == crate::db::Backend::Postgres {
+        diesel::sql_query("SELECT id FROM orders WHERE id = $1 FOR UPDATE").bind::<BigInt, _>(id).execute(conn)?;
+    }
+    find(conn, id)
+}
+
+fn with_lines(conn: &mut DbConn, orders: Vec<OrderRow>) -> QueryResult<Vec<OrderRecord>> {
+    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    let mut lines_by_order: HashMap<i64, Vec<OrderLineRow>> = HashMap::new();
+    if !ids.is_empty() {
+        let lines: Vec<OrderLineRow> = order_lines::table
+            .filter(order_lines::order_id.eq_any(&ids))
+            .order((order_lines::order_id, order_lines::id))
+            .select(OrderLineRow::as_select())
+            .load(conn)?;
+        for line in lines {
+            lines_by_order.entry(line.order_id).or_default().push(line);
+        }
+    }
+    Ok(orders
+        .into_iter()
+        .map(|order| OrderRecord { lines: lines_by_order.remove(&order.id).unwrap_or_default(), order })
+        .collect())
+}
+
+/// Newest first by id.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &OrderFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<OrderRecord>> {
+    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
+    if let Some(customer_id) = filter.customer_id {
+        query = query.filter(orders::customer_id.eq(customer_id));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(orders::status.eq(status.clone()));
+    }
+    if let Some(channel) = &filter.channel {
+        query = query.filter(orders::channel.eq(channel.clone()));
+    }
+    if let Some(code) = &filter.promo_code {
+        query = query.filter(orders::promo_code.eq(code.clone()));
+    }
+    if let Some(after) = filter.placed_after {
+        query = query.filter(orders::placed_at.ge(after));
+    }
+    if let Some(before) = filter.placed_before {
+        query = query.filter(orders::placed_at.lt(before));
+    }
+    if let Some(sku) = &filter.sku {
+        query = query.filter(
+            orders::id
+                .eq_any(order_lines::table.select(order_lines::order_id).filter(order_lines::sku.eq(sku.clone()))),
+        );
+    }
+    if let Some(before_id) = before_id {
+        query = query.filter(orders::id.lt(before_id));
+    }
+    let rows = query.order(orders::id.desc()).limit(limit).load(conn)?;
+    with_lines(conn, rows)
+}
+
+pub fn set_promo(conn: &mut DbConn, id: i64, promo_code_id: Option<i64>, status: &str) -> QueryResult<()> {
+    diesel::update(orders::table.find(id))
+        .set((orders::promo_code_id.eq(promo_code_id), orders::promo_code_status.eq(status)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_status(conn: &mut DbConn, id: i64, status: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(orders::table.find(id))
+        .set((orders::status.eq(status), orders::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn record_refund(conn: &mut DbConn, refund: NewRefund, line_quantities: &[(i64, i64)]) -> QueryResult<()> {
+    let (order_id, amount, now) = (refund.order_id, refund.amount, refund.created_at);
+    diesel::insert_into(refunds::table).values(refund).execute(conn)?;
+    diesel::update(orders::table.find(order_id))
+        .set((orders::refunded_total.eq(orders::refunded_total + amount), orders::updated_at.eq(now)))
+        .execute(conn)?;
+    for &(line_id, quantity) in line_quantities {
+        diesel::update(order_lines::table.find(line_id))
+            .set(order_lines::refunded_quantity.eq(order_lines::refunded_quantity + quantity))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Recomputes a customer's net statistics in one currency from their orders (cancelled
+/// orders excluded, refunds subtracted).
+pub fn refresh_stats(conn: &mut DbConn, customer_id: i64, currency: &str) -> QueryResult<()> {
+    diesel::delete(
+        customer_order_stats::table
+            .filter(customer_order_stats::customer_id.eq(customer_id))
+            .filter(customer_order_stats::currency.eq(currency)),
+    )
+    .execute(conn)?;
+    diesel::sql_query(
+        "INSERT INTO customer_order_stats (customer_id, currency, orders_count, total_spent, first_order_at, last_order_at) \
+         SELECT customer_id, currency, COUNT(*), CAST(SUM(total - refunded_total) AS BIGINT), MIN(placed_at), MAX(placed_at) \
+         FROM orders WHERE customer_id = $1 AND currency = $2 AND status <> 'cancelled' \
+         GROUP BY customer_id, currency",
+    )
+    .bind::<BigInt, _>(customer_id)
+    .bind::<Text, _>(currency)
+    .execute(conn)
+    .map(drop)
+}
+
+/// Every currency a customer has orders in.
+pub fn currencies_of(conn: &mut DbConn, customer_id: i64) -> QueryResult<Vec<String>> {
+    orders::table.filter(orders::customer_id.eq(customer_id)).select(orders::currency).distinct().load(conn)
+}
+
+pub fn stats_for(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<CustomerStatsRow>>> {
+    let rows: Vec<CustomerStatsRow> = customer_order_stats::table
+        .filter(customer_order_stats::customer_id.eq_any(customer_ids))
+        .order((customer_order_stats::customer_id, customer_order_stats::currency))
+        .select(CustomerStatsRow::as_select())
+        .load(conn)?;
+    let mut by_customer: HashMap<i64, Vec<CustomerStatsRow>> = HashMap::new();
+    for row in rows {
+        by_customer.entry(row.customer_id).or_default().push(row);
+    }
+    Ok(by_customer)
+}
+
+/// Moves a merged duplicate's orders to the survivor (the caller refreshes statistics).
+pub fn move_orders(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
+    diesel::update(orders::table.filter(orders::customer_id.eq(from))).set(orders::customer_id.eq(to)).execute(conn)?;
+    diesel::delete(customer_order_stats::table.filter(customer_order_stats::customer_id.eq(from))).execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_idempotency_key(conn: &mut DbConn, row: IdempotencyRow) -> QueryResult<()> {
+    diesel::insert_into(idempotency_keys::table).values(row).execute(conn).map(drop)
+}
+
+pub fn find_idempotency_key(conn: &mut DbConn, actor: &str, key: &str) -> QueryResult<Option<IdempotencyRow>> {
+    idempotency_keys::table
+        .filter(idempotency_keys::actor.eq(actor))
+        .filter(idempotency_keys::idempotency_key.eq(key))
+        .select(IdempotencyRow::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+pub fn complete_idempotency_key(
+    conn: &mut DbConn,
+    actor: &str,
+    key: &str,
+    status: i32,
+    body: &str,
+    location: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(
+        idempotency_keys::table
+            .filter(idempotency_keys::actor.eq(actor))
+            .filter(idempotency_keys::idempotency_key.eq(key)),
+    )
+    .set((
+        idempotency_keys::status.eq("done"),
+        idempotency_keys::response_status.eq(Some(status)),
+        idempotency_keys::response_body.eq(Some(body)),
+        idempotency_keys::response_location.eq(location),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+pub fn delete_idempotency_key(conn: &mut DbConn, actor: &str, key: &str) -> QueryResult<()> {
+    diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::actor.eq(actor))
+            .filter(idempotency_keys::idempotency_key.eq(key)),
+    )
+    .execute(conn)
+    .map(drop)
+}
+
+/// Keys are kept at least 24 hours; older ones may go.
+pub fn delete_idempotency_keys_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(before))).execute(conn)
+}

@@ -1,0 +1,310 @@
+//! Orders: one transaction for the customer upsert, the order and its lines, stock
+//! movements, the promo code redemption, the checkout's consent and the customer's
+//! purchase statistics. Any failure writes nothing.
+
+use chrono::NaiveDateTime;
+
+use super::{now, write_with_one_retry, TxError};
+use crate::auth::JwtKeys;
+use crate::db::DbConn;
+use crate::domain::consent::ConsentChange;
+use crate::domain::customer::CustomerDraft;
+use crate::domain::promo::Purchase;
+use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Email};
+use crate::error::AppError;
+use crate::models::customers::CustomerRecord;
+use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
+use crate::repositories::orders::{self as repo, OrderFilter};
+use crate::repositories::products::{self as product_repo, StockChange};
+use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
+use crate::services::{consents, customers, privacy, promo_codes};
+
+/// Who bought.
+#[derive(Debug, Clone)]
+pub enum Buyer {
+    Id(i64),
+    ByEmail(Email, Box<CustomerDraft>),
+}
+
+#[derive(Debug, Clone)]
+pub struct LineDraft {
+    pub sku: String,
+    pub name: String,
+    pub product_type: Option<String>,
+    pub attributes: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+}
+
+/// A validated order: the totals add up, the lines are sane.
+#[derive(Debug, Clone)]
+pub struct OrderDraft {
+    pub external_id: Option<String>,
+    pub channel: String,
+    pub source_detail: Option<String>,
+    pub placed_at: NaiveDateTime,
+    pub currency: String,
+    pub buyer: Buyer,
+    pub lines: Vec<LineDraft>,
+    pub subtotal: i64,
+    pub discount_total: i64,
+    pub shipping_total: i64,
+    pub tax_total: i64,
+    pub total: i64,
+    pub promo_code: Option<String>,
+    pub referral_code: Option<String>,
+    pub consent: Option<(Vec<ConsentChannel>, String)>,
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::not_found(format!("order {id} does not exist"))
+}
+
+fn duplicate_external_id(external_id: &str, order_id: i64) -> AppError {
+    AppError::Conflict {
+        detail: format!("order `{external_id}` was already recorded as order {order_id}"),
+        existing_id: Some(order_id),
+    }
+}
+
+pub fn create(conn: &mut DbConn, keys: &JwtKeys, draft: OrderDraft, actor: &str) -> Result<OrderRecord, AppError> {
+    let outcome = write_with_one_retry(conn, |conn| create_in_transaction(conn, keys, &draft, actor));
+    match outcome {
+        Ok(order) => Ok(order),
+        // A concurrent twin with the same external_id won the unique index twice over.
+        Err(TxError::Db(error)) if super::is_unique_violation(&error) => match &draft.external_id {
+            Some(external_id) => match repo::find_id_by_external_id(conn, external_id)? {
+                Some(id) => Err(duplicate_external_id(external_id, id)),
+                None => Err(error.into()),
+            },
+            None => Err(error.into()),
+        },
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn create_in_transaction(
+    conn: &mut DbConn,
+    keys: &JwtKeys,
+    draft: &OrderDraft,
+    actor: &str,
+) -> Result<OrderRecord, TxError> {
+    if let Some(external_id) = &draft.external_id {
+        if let Some(id) = repo::find_id_by_external_id(conn, external_id)? {
+            return Err(duplicate_external_id(external_id, id).into());
+        }
+    }
+    let customer: CustomerRecord = match &draft.buyer {
+        Buyer::Id(id) => customer_repo::find_for_update(conn, *id)?
+            .ok_or_else(|| AppError::invalid("customer.id", format!("customer {id} does not exist")))?,
+        Buyer::ByEmail(email, details) => customers::upsert_in_transaction(conn, email, (**details).clone())?.0,
+    };
+    let now = now();
+    let order = repo::insert(
+        conn,
+        NewOrder {
+            external_id: draft.external_id.clone(),
+            customer_id: customer.row.id,
+            status: "placed".into(),
+            channel: draft.channel.clone(),
+            source_detail: draft.source_detail.clone(),
+            placed_at: draft.placed_at,
+            currency: draft.currency.clone(),
+            subtotal: draft.subtotal,
+            discount_total: draft.discount_total,
+            shipping_total: draft.shipping_total,
+            tax_total: draft.tax_total,
+            total: draft.total,
+            promo_code: draft.promo_code.clone(),
+            referral_code: draft.referral_code.clone(),
+            created_by: actor.to_string(),
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    let skus: Vec<String> = draft.lines.iter().map(|l| l.sku.clone()).collect();
+    let products = product_repo::find_by_skus(conn, &skus)?;
+    let lines: Vec<NewOrderLine> = draft
+        .lines
+        .iter()
+        .map(|line| NewOrderLine {
+            order_id: order.id,
+            product_id: products.get(&line.sku).map(|p| p.id),
+            sku: line.sku.clone(),
+            name: line.name.clone(),
+            product_type: line.product_type.clone(),
+            attributes: line.attributes.clone(),
+            quantity: line.quantity,
+            unit_price: line.unit_price,
+        })
+        .collect();
+    repo::insert_lines(conn, &lines)?;
+    for line in &draft.lines {
+        if let Some(product) = products.get(&line.sku).filter(|p| p.track_inventory) {
+            let change = StockChange {
+                product_id: product.id,
+                delta: -line.quantity,
+                reason: "sale",
+                note: None,
+                order_id: Some(order.id),
+                actor,
+            };
+            product_repo::move_stock(conn, change, now)?;
+        }
+    }
+    if let Some(code) = &draft.promo_code {
+        let purchase = Purchase {
+            subtotal: draft.subtotal,
+            shipping: draft.shipping_total,
+            currency: &draft.currency,
+            at: draft.placed_at,
+            customer_redemptions: 0,
+        };
+        let (status, promo_id) =
+            promo_codes::redeem_for_order(conn, code, &purchase, order.id, customer.row.id, draft.discount_total)?;
+        repo::set_promo(conn, order.id, promo_id, status)?;
+    }
+    if let Some((channels, text)) = &draft.consent {
+        // An erased person's consent is never recreated by a checkout; the order stands.
+        if !privacy::is_suppressed(conn, keys, &customer)? {
+            for &channel in channels {
+                let change = ConsentChange {
+                    channel,
+                    state: ConsentState::Subscribed,
+                    source: ConsentSource::Checkout,
+                    method_detail: Some(format!("checkout, order {}", order.id)),
+                    consent_text: Some(text.clone()),
+                    consent_text_version: None,
+                    ip: None,
+                    user_agent: None,
+                    occurred_at: draft.placed_at,
+                };
+                consents::append(conn, customer.row.id, change, actor)?;
+            }
+        }
+    }
+    repo::refresh_stats(conn, customer.row.id, &draft.currency)?;
+    Ok(repo::find(conn, order.id)?.ok_or_else(|| not_found(order.id))?)
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> Result<OrderRecord, AppError> {
+    repo::find(conn, id)?.ok_or_else(|| not_found(id))
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    filter: &OrderFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<OrderRecord>, AppError> {
+    if let Some(customer_id) = filter.customer_id {
+        if !customer_repo::exists(conn, customer_id)? {
+            return Err(AppError::not_found(format!("customer {customer_id} does not exist")));
+        }
+    }
+    Ok(repo::list(conn, filter, before_id, limit)?)
+}
+
+/// placed -> paid | cancelled; paid -> fulfilled | cancelled. Nothing leaves
+/// fulfilled or cancelled (refunds handle returns).
+pub fn transition_allowed(from: &str, to: &str) -> bool {
+    matches!((from, to), ("placed", "paid") | ("placed", "cancelled") | ("paid", "fulfilled") | ("paid", "cancelled"))
+}
+
+/// Changes an order's status; cancelling restores tracked stock, gives the promo
+/// redemption back and takes the order out of the customer's statistics.
+pub fn change_status(conn: &mut DbConn, id: i64, status: &str, actor: &str) -> Result<OrderRecord, AppError> {
+    conn.write_transaction(|conn| {
+        let record = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
+        let current = record.order.status.as_str();
+        if !transition_allowed(current, status) {
+            return Err(AppError::Conflict {
+                detail: format!("an order that is `{current}` cannot become `{status}`"),
+                existing_id: None,
+            });
+        }
+        let now = now();
+        repo::set_status(conn, id, status, now)?;
+        if status == "cancelled" {
+            for line in &record.lines {
+                let Some(product_id) = line.product_id else { continue };
+                let tracked = product_repo::find_by_skus(conn, std::slice::from_ref(&line.sku))?
+                    .get(&line.sku)
+                    .is_some_and(|p| p.track_inventory);
+                if tracked {
+                    let change = StockChange {
+                        product_id,
+                        delta: line.quantity,
+                        reason: "cancellation",
+                        note: None,
+                        order_id: Some(id),
+                        actor,
+                    };
+                    product_repo::move_stock(conn, change, now)?;
+                }
+            }
+            if record.order.promo_code_status.as_deref() == Some("applied") {
+                if let Some(promo_id) = record.order.promo_code_id {
+                    promo_repo::release_redemption(conn, promo_id, id)?;
+                }
+            }
+            repo::refresh_stats(conn, record.order.customer_id, &record.order.currency)?;
+        }
+        get(conn, id)
+    })
+}
+
+/// A parsed refund: amount, reason, and (line id, quantity) pairs.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    pub amount: i64,
+    pub reason: String,
+    pub lines: Vec<(i64, i64)>,
+}
+
+/// A refund, never more than what was paid; refunded line quantities are tracked.
+pub fn refund(conn: &mut DbConn, id: i64, request: RefundRequest, actor: &str) -> Result<OrderRecord, AppError> {
+    let RefundRequest { amount, reason, lines } = request;
+    conn.write_transaction(|conn| {
+        let record = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
+        if record.order.status == "cancelled" {
+            return Err(AppError::Conflict {
+                detail: "a cancelled order cannot be refunded".into(),
+                existing_id: None,
+            });
+        }
+        let refundable = record.order.total - record.order.refunded_total;
+        if amount > refundable {
+            return Err(AppError::invalid("amount", format!("exceeds what is left to refund ({refundable})")));
+        }
+        for (index, &(line_id, quantity)) in lines.iter().enumerate() {
+            let Some(line) = record.lines.iter().find(|l| l.id == line_id) else {
+                return Err(AppError::invalid(
+                    format!("lines[{index}].line_id"),
+                    format!("order {id} has no line {line_id}"),
+                ));
+            };
+            if quantity > line.quantity - line.refunded_quantity {
+                return Err(AppError::invalid(
+                    format!("lines[{index}].quantity"),
+                    "exceeds the quantity not yet refunded",
+                ));
+            }
+        }
+        let lines_json = serde_json::to_string(
+            &lines.iter().map(|(l, q)| serde_json::json!({"line_id": l, "quantity": q})).collect::<Vec<_>>(),
+        )
+        .map_err(|e| AppError::internal(e.to_string()))?;
+        let refund = NewRefund {
+            order_id: id,
+            amount,
+            reason,
+            lines: lines_json,
+            created_by: actor.to_string(),
+            created_at: now(),
+        };
+        repo::record_refund(conn, refund, &lines)?;
+        repo::refresh_stats(conn, record.order.customer_id, &record.order.currency)?;
+        get(conn, id)
+    })
+}
