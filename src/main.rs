@@ -140,6 +140,7 @@ fn serve(config: Config) -> Result<(), String> {
         default_country: config.default_country,
     };
     rapport::services::imports::resume_unfinished(&import_context).map_err(|e| e.to_string())?;
+    rapport::services::idempotency::spawn_cleanup(database.clone());
     let state = AppState::new(database, JwtKeys::new(&secret), config);
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()

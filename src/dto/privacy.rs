@@ -6,6 +6,7 @@ use crate::dto::consents::{ConsentEvent, CustomerConsents};
 use crate::dto::customers::Customer;
 use crate::dto::enquiries::Enquiry;
 use crate::dto::forms::Message;
+use crate::dto::orders::Order;
 use crate::models::privacy::MergeRow;
 use crate::services::privacy::{PersonalData, TimelineEntry};
 
@@ -34,13 +35,15 @@ impl From<MergeRow> for MergeRecord {
     }
 }
 
-/// One thing that happened to a customer; `kind` says which field holds it.
+/// One thing that happened to a customer (consent change, enquiry, merge, order);
+/// `kind` says which field holds it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimelineItem {
     Consent { at: DateTime<Utc>, consent: ConsentEvent },
     Enquiry { at: DateTime<Utc>, enquiry: Enquiry },
     Merge { at: DateTime<Utc>, merge: MergeRecord },
+    Order { at: DateTime<Utc>, order: Order },
 }
 
 impl From<TimelineEntry> for TimelineItem {
@@ -50,6 +53,7 @@ impl From<TimelineEntry> for TimelineItem {
             TimelineEntry::Consent(event) => TimelineItem::Consent { at, consent: event.into() },
             TimelineEntry::Enquiry(enquiry) => TimelineItem::Enquiry { at, enquiry: enquiry.into() },
             TimelineEntry::Merge(merge) => TimelineItem::Merge { at, merge: merge.into() },
+            TimelineEntry::Order(order) => TimelineItem::Order { at, order: order.into() },
         }
     }
 }

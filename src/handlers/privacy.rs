@@ -11,7 +11,7 @@ use crate::services::privacy as service;
 use crate::state::AppState;
 
 /// Everything that happened to a customer, newest first: consent events, enquiries,
-/// merges. Scope: `customers:read`.
+/// merges and orders. Scope: `customers:read`.
 #[utoipa::path(
     tag = "privacy",
     security(("bearer" = ["customers:read"])),

@@ -44,6 +44,12 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<OrderRecord>> {
     Ok(with_lines(conn, vec![order])?.pop())
 }
 
+/// Many orders by id, with their lines, in two queries.
+pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<OrderRecord>> {
+    let rows = orders::table.filter(orders::id.eq_any(ids)).select(OrderRow::as_select()).load(conn)?;
+    with_lines(conn, rows)
+}
+
 /// Locks the order row (PostgreSQL) for a status change or refund.
 pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<OrderRecord>> {
     if conn.backend() == crate::db::Backend::Postgres {

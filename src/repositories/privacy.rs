@@ -18,6 +18,7 @@ use crate::models::privacy::{MergeRow, NewErasure, NewSuppression, TimelineRow};
 pub const TIMELINE_CONSENT: i32 = 1;
 pub const TIMELINE_ENQUIRY: i32 = 2;
 pub const TIMELINE_MERGE: i32 = 3;
+pub const TIMELINE_ORDER: i32 = 4;
 
 /// Newest first by time, then kind, then id; `before` is the last key of the previous page.
 pub fn timeline(
@@ -35,6 +36,7 @@ pub fn timeline(
            SELECT 1 AS kind, id, occurred_at AS at FROM consent_events WHERE customer_id = $1 \
            UNION ALL SELECT 2, id, created_at FROM enquiries WHERE customer_id = $1 \
            UNION ALL SELECT 3, id, merged_at FROM customer_merges WHERE survivor_id = $1 \
+           UNION ALL SELECT 4, id, placed_at FROM orders WHERE customer_id = $1 \
          ) entries \
          WHERE $2 = 0 OR at < $3 OR (at = $3 AND (kind < $4 OR (kind = $4 AND id < $5))) \
          ORDER BY at DESC, kind DESC, id DESC \

@@ -86,3 +86,21 @@ pub fn complete(conn: &mut DbConn, actor: &str, key: &str, response: &StoredResp
 pub fn abandon(conn: &mut DbConn, actor: &str, key: &str) -> Result<(), AppError> {
     Ok(repo::delete_idempotency_key(conn, actor, key)?)
 }
+
+/// How long a key is kept (at least the 24 hours clients may retry within).
+pub const KEEP_FOR: chrono::Duration = chrono::Duration::hours(48);
+
+/// Deletes expired keys once an hour, in the background.
+pub fn spawn_cleanup(database: crate::db::Database) {
+    std::thread::Builder::new()
+        .name("idempotency-cleanup".into())
+        .spawn(move || loop {
+            match database.with_conn(|conn| Ok(repo::delete_idempotency_keys_before(conn, now() - KEEP_FOR)?)) {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "expired idempotency keys removed"),
+                Err(error) => tracing::warn!(%error, "idempotency key cleanup failed"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        })
+        .expect("start the idempotency cleanup thread");
+}

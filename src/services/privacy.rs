@@ -14,8 +14,10 @@ use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
 use crate::models::customers::CustomerRecord;
 use crate::models::forms::EnquiryRow;
 use crate::models::messages::MessageRow;
+use crate::models::orders::OrderRecord;
 use crate::models::privacy::{MergeRow, NewErasure, NewSuppression};
-use crate::repositories::privacy::{self as repo, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_MERGE};
+use crate::repositories::orders as order_repo;
+use crate::repositories::privacy::{self as repo, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_MERGE, TIMELINE_ORDER};
 use crate::repositories::{customers as customer_repo, forms as forms_repo};
 
 /// One thing that happened to a customer.
@@ -24,6 +26,7 @@ pub enum TimelineEntry {
     Consent(ConsentEventRow),
     Enquiry(EnquiryRow),
     Merge(MergeRow),
+    Order(OrderRecord),
 }
 
 impl TimelineEntry {
@@ -33,6 +36,7 @@ impl TimelineEntry {
             TimelineEntry::Consent(e) => (e.occurred_at, TIMELINE_CONSENT, e.id),
             TimelineEntry::Enquiry(e) => (e.created_at, TIMELINE_ENQUIRY, e.id),
             TimelineEntry::Merge(m) => (m.merged_at, TIMELINE_MERGE, m.id),
+            TimelineEntry::Order(o) => (o.order.placed_at, TIMELINE_ORDER, o.order.id),
         }
     }
 }
@@ -59,12 +63,15 @@ pub fn timeline(
         forms_repo::find_enquiries(conn, &ids_of(TIMELINE_ENQUIRY))?.into_iter().map(|e| (e.id, e)).collect();
     let mut merges: HashMap<i64, MergeRow> =
         repo::merges_by_id(conn, &ids_of(TIMELINE_MERGE))?.into_iter().map(|m| (m.id, m)).collect();
+    let mut orders: HashMap<i64, OrderRecord> =
+        order_repo::find_many(conn, &ids_of(TIMELINE_ORDER))?.into_iter().map(|o| (o.order.id, o)).collect();
     Ok(order
         .into_iter()
         .filter_map(|row| match row.kind {
             TIMELINE_CONSENT => consents.remove(&row.id).map(TimelineEntry::Consent),
             TIMELINE_ENQUIRY => enquiries.remove(&row.id).map(TimelineEntry::Enquiry),
-            _ => merges.remove(&row.id).map(TimelineEntry::Merge),
+            TIMELINE_MERGE => merges.remove(&row.id).map(TimelineEntry::Merge),
+            _ => orders.remove(&row.id).map(TimelineEntry::Order),
         })
         .collect())
 }

@@ -386,4 +386,15 @@ async fn order_lists_filters_and_merges(backend: Backend) {
     assert_eq!(merged.body["purchases"][0]["orders_count"], 2, "orders follow the merge");
     let mine = app.get(&format!("/v1/customers/{}/orders", ana["customer_id"]), &reader).await;
     assert_eq!(mine.body["items"].as_array().unwrap().len(), 2);
+    let timeline =
+        app.get(&format!("/v1/customers/{}/timeline", ana["customer_id"]), &app.token("customers:read")).await;
+    let orders_in_timeline = timeline.body["items"].as_array().unwrap().iter().filter(|i| i["kind"] == "order").count();
+    assert_eq!(orders_in_timeline, 2, "orders join the timeline");
+
+    // Erasure keeps the orders (statistics need them), attached to the anonymous placeholder.
+    let erased = app.delete(&format!("/v1/customers/{}", ana["customer_id"]), &app.token("admin")).await;
+    assert_eq!(erased.status.as_u16(), 204);
+    let kept = app.get(&format!("/v1/orders/{}", ana["id"]), &reader).await;
+    assert_eq!((kept.status.as_u16(), kept.body["customer_id"].clone()), (200, ana["customer_id"].clone()));
+    assert_eq!(app.count("orders").await, 2);
 }
