@@ -50,6 +50,58 @@ pub fn refresh_current(conn: &mut DbConn, customer_id: i64) -> QueryResult<()> {
     Ok(())
 }
 
+/// Appends many events in one statement (new customers of an import batch).
+pub fn insert_events_bulk(conn: &mut DbConn, events: &[NewConsentEvent]) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    db_run!(conn => {
+        diesel::insert_into(consent_events::table).values(events).execute(conn)?;
+    });
+    Ok(())
+}
+
+/// `refresh_current` for many customers: one read of their events, one delete, one insert.
+pub fn refresh_current_many(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<()> {
+    if customer_ids.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<ConsentEventRow> = consent_events::table
+        .filter(consent_events::customer_id.eq_any(customer_ids))
+        .select(ConsentEventRow::as_select())
+        .load(conn)?;
+    let mut latest: HashMap<(i64, String), ConsentEventRow> = HashMap::new();
+    for event in events {
+        let key = (event.customer_id, event.channel.clone());
+        match latest.get(&key) {
+            Some(current) if !is_newer((event.occurred_at, event.id), (current.occurred_at, current.id)) => {}
+            _ => {
+                latest.insert(key, event);
+            }
+        }
+    }
+    diesel::delete(customer_consents::table.filter(customer_consents::customer_id.eq_any(customer_ids)))
+        .execute(conn)?;
+    let rows: Vec<CurrentConsentRow> = latest
+        .into_values()
+        .map(|e| CurrentConsentRow {
+            customer_id: e.customer_id,
+            channel: e.channel,
+            state: e.state,
+            opt_in_level: e.opt_in_level,
+            source: e.source,
+            event_id: e.id,
+            occurred_at: e.occurred_at,
+        })
+        .collect();
+    if !rows.is_empty() {
+        db_run!(conn => {
+            diesel::insert_into(customer_consents::table).values(&rows).execute(conn)?;
+        });
+    }
+    Ok(())
+}
+
 /// Current consents of many customers, in one query.
 pub fn current_for(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<CurrentConsentRow>>> {
     let rows: Vec<CurrentConsentRow> = customer_consents::table

@@ -65,6 +65,55 @@ fn record(
     CustomerRecord { row, tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect(), consents, stats }
 }
 
+/// Inserts only the customer row; the caller writes tags and search terms in bulk.
+pub fn insert_row(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) -> QueryResult<CustomerRow> {
+    diesel::insert_into(customers::table)
+        .values(NewCustomer { columns: CustomerColumns::from_profile(profile, now), created_at: now })
+        .returning(customers::all_columns)
+        .get_result(conn)
+}
+
+/// Tags and search terms of many new customers, in two statements.
+pub fn insert_tags_and_terms_bulk(conn: &mut DbConn, customers: &[(i64, &CustomerProfile)]) -> QueryResult<()> {
+    let tags: Vec<_> = customers
+        .iter()
+        .flat_map(|(id, profile)| {
+            profile
+                .details
+                .tags
+                .iter()
+                .map(move |tag| (customer_tags::customer_id.eq(*id), customer_tags::tag.eq(tag.as_str())))
+        })
+        .collect();
+    let terms: Vec<_> = customers
+        .iter()
+        .flat_map(|(id, profile)| {
+            profile
+                .search_terms()
+                .into_iter()
+                .map(move |term| (customer_search_terms::term.eq(term), customer_search_terms::customer_id.eq(*id)))
+        })
+        .collect();
+    db_run!(conn => {
+        if !tags.is_empty() {
+            diesel::insert_into(customer_tags::table).values(&tags).execute(conn)?;
+        }
+        if !terms.is_empty() {
+            diesel::insert_into(customer_search_terms::table).values(&terms).execute(conn)?;
+        }
+    });
+    Ok(())
+}
+
+/// The customers among `emails` that exist: email -> id, in one query.
+pub fn ids_by_emails(conn: &mut DbConn, emails: &[String]) -> QueryResult<HashMap<String, i64>> {
+    let rows: Vec<(i64, Option<String>)> = customers::table
+        .filter(customers::email.eq_any(emails))
+        .select((customers::id, customers::email))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(id, email)| email.map(|e| (e, id))).collect())
+}
+
 fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -> QueryResult<()> {
     let tags: Vec<_> = profile
         .details

@@ -100,6 +100,16 @@ pub fn add_suppressions(conn: &mut DbConn, rows: &[NewSuppression]) -> QueryResu
     Ok(())
 }
 
+/// Which of `hashes` are in the suppression list, in one query.
+pub fn suppressed_among(conn: &mut DbConn, hashes: &[String]) -> QueryResult<std::collections::HashSet<String>> {
+    Ok(suppressions::table
+        .filter(suppressions::hash.eq_any(hashes))
+        .select(suppressions::hash)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn any_suppressed(conn: &mut DbConn, hashes: &[String]) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(suppressions::table.filter(suppressions::hash.eq_any(hashes)))).get_result(conn)
 }

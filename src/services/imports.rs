@@ -338,10 +338,37 @@ fn import_batch(
     errors: &mut Vec<Value>,
 ) -> Result<BatchOutcome, AppError> {
     let now = now();
+    let actor = format!("import:{job_id}");
     let mut outcome = BatchOutcome { rows: batch.len() as i64, ..Default::default() };
-    for (index, record) in batch {
-        // Line numbers as a spreadsheet shows them: the header is line 1.
-        let line = index + 2;
+    // Line numbers as a spreadsheet shows them: the header is line 1.
+    let parsed: Vec<(usize, Result<ParsedRow, Vec<FieldError>>)> = batch
+        .iter()
+        .map(|(index, record)| (index + 2, parse_row(record, columns, context.default_country, now)))
+        .collect();
+
+    // One lookup per batch for known emails and for erased people.
+    let emails: Vec<String> = parsed
+        .iter()
+        .filter_map(|(_, row)| row.as_ref().ok()?.draft.details.email.as_ref().map(|e| e.as_str().to_string()))
+        .collect();
+    let known = customer_repo::ids_by_emails(conn, &emails)?;
+    let hashes_of = |row: &ParsedRow| -> Vec<String> {
+        let d = &row.draft.details;
+        super::privacy::suppression_hashes(
+            &context.keys,
+            d.email.as_ref().map(|e| e.as_str()),
+            d.phone.as_ref().map(|p| p.as_str()),
+        )
+        .into_iter()
+        .map(|(hash, _)| hash)
+        .collect()
+    };
+    let all_hashes: Vec<String> = parsed.iter().filter_map(|(_, row)| row.as_ref().ok()).flat_map(hashes_of).collect();
+    let suppressed = privacy_repo::suppressed_among(conn, &all_hashes)?;
+
+    let mut fresh = FreshCustomers::default();
+    let mut created_here = std::collections::HashSet::new();
+    for (line, row) in parsed {
         let mut reject = |found: Vec<FieldError>, outcome: &mut BatchOutcome| {
             outcome.rejected += 1;
             for error in found {
@@ -350,21 +377,77 @@ fn import_batch(
                 }
             }
         };
-        let row = match parse_row(record, columns, context.default_country, now) {
+        let row = match row {
             Ok(row) => row,
             Err(found) => {
                 reject(found, &mut outcome);
                 continue;
             }
         };
-        match import_row(conn, context, job_id, mode, row)? {
-            Ok(RowResult::Created) => outcome.created += 1,
-            Ok(RowResult::Updated) => outcome.updated += 1,
-            Ok(RowResult::Unchanged) => outcome.unchanged += 1,
-            Err(found) => reject(found, &mut outcome),
+        if hashes_of(&row).iter().any(|hash| suppressed.contains(hash)) {
+            reject(
+                vec![FieldError::new("email", "this person had their data erased; imports never bring them back")],
+                &mut outcome,
+            );
+            continue;
         }
+        let email = row.draft.details.email.as_ref().map(|e| e.as_str().to_string());
+        if email.as_ref().is_some_and(|e| known.contains_key(e) || created_here.contains(e)) {
+            // An existing customer: the per-row path, after the batch's new rows are complete.
+            fresh.flush(conn)?;
+            match import_row(conn, context, job_id, mode, row)? {
+                Ok(RowResult::Created) => outcome.created += 1,
+                Ok(RowResult::Updated) => outcome.updated += 1,
+                Ok(RowResult::Unchanged) => outcome.unchanged += 1,
+                Err(found) => reject(found, &mut outcome),
+            }
+            continue;
+        }
+        let profile = CustomerProfile::from_draft(row.draft).map_err(|e| AppError::Validation(vec![e]))?;
+        let id = customer_repo::insert_row(conn, &profile, now)?.id;
+        fresh.add(id, profile, row.consents, &actor, now);
+        if let Some(email) = email {
+            created_here.insert(email);
+        }
+        outcome.created += 1;
     }
+    fresh.flush(conn)?;
     Ok(outcome)
+}
+
+/// New customers of a batch whose tags, search terms and consent events are written
+/// together: a few multi-row statements instead of several per row.
+#[derive(Default)]
+struct FreshCustomers {
+    profiles: Vec<(i64, CustomerProfile)>,
+    events: Vec<crate::models::consents::NewConsentEvent>,
+    with_events: Vec<i64>,
+}
+
+impl FreshCustomers {
+    fn add(
+        &mut self,
+        id: i64,
+        profile: CustomerProfile,
+        consents: Vec<ConsentChange>,
+        actor: &str,
+        now: NaiveDateTime,
+    ) {
+        if !consents.is_empty() {
+            self.with_events.push(id);
+        }
+        self.events.extend(consents.into_iter().map(|change| super::consents::new_event(id, change, actor, now)));
+        self.profiles.push((id, profile));
+    }
+
+    fn flush(&mut self, conn: &mut DbConn) -> Result<(), AppError> {
+        let refs: Vec<(i64, &CustomerProfile)> = self.profiles.iter().map(|(id, p)| (*id, p)).collect();
+        customer_repo::insert_tags_and_terms_bulk(conn, &refs)?;
+        crate::repositories::consents::insert_events_bulk(conn, &self.events)?;
+        crate::repositories::consents::refresh_current_many(conn, &self.with_events)?;
+        *self = FreshCustomers::default();
+        Ok(())
+    }
 }
 
 enum RowResult {
