@@ -65,12 +65,23 @@ fn record(
     CustomerRecord { row, tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect(), consents, stats }
 }
 
-/// Inserts only the customer row; the caller writes tags and search terms in bulk.
-pub fn insert_row(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) -> QueryResult<CustomerRow> {
-    diesel::insert_into(customers::table)
-        .values(NewCustomer { columns: CustomerColumns::from_profile(profile, now), created_at: now })
-        .returning(customers::all_columns)
-        .get_result(conn)
+/// Inserts many customer rows and returns their ids in the same order. On PostgreSQL one
+/// multi-row INSERT (its RETURNING rows follow the VALUES order); SQLite runs in-process,
+/// where a statement per row costs little.
+pub fn insert_rows(conn: &mut DbConn, profiles: &[&CustomerProfile], now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    let rows: Vec<NewCustomer> = profiles
+        .iter()
+        .map(|profile| NewCustomer { columns: CustomerColumns::from_profile(profile, now), created_at: now })
+        .collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let DbConn::Pg(pg) = conn {
+        return diesel::insert_into(customers::table).values(&rows).returning(customers::id).get_results(pg);
+    }
+    rows.into_iter()
+        .map(|row| diesel::insert_into(customers::table).values(row).returning(customers::id).get_result(conn))
+        .collect()
 }
 
 /// Tags and search terms of many new customers, in two statements.

@@ -394,7 +394,7 @@ fn import_batch(
         let email = row.draft.details.email.as_ref().map(|e| e.as_str().to_string());
         if email.as_ref().is_some_and(|e| known.contains_key(e) || created_here.contains(e)) {
             // An existing customer: the per-row path, after the batch's new rows are complete.
-            fresh.flush(conn)?;
+            fresh.flush(conn, &actor, now)?;
             match import_row(conn, context, job_id, mode, row)? {
                 Ok(RowResult::Created) => outcome.created += 1,
                 Ok(RowResult::Updated) => outcome.updated += 1,
@@ -404,48 +404,44 @@ fn import_batch(
             continue;
         }
         let profile = CustomerProfile::from_draft(row.draft).map_err(|e| AppError::Validation(vec![e]))?;
-        let id = customer_repo::insert_row(conn, &profile, now)?.id;
-        fresh.add(id, profile, row.consents, &actor, now);
+        fresh.add(profile, row.consents);
         if let Some(email) = email {
             created_here.insert(email);
         }
         outcome.created += 1;
     }
-    fresh.flush(conn)?;
+    fresh.flush(conn, &actor, now)?;
     Ok(outcome)
 }
 
-/// New customers of a batch whose tags, search terms and consent events are written
-/// together: a few multi-row statements instead of several per row.
+/// New customers of a batch, written together: their rows, tags, search terms and
+/// consent events in a few multi-row statements instead of several per row.
 #[derive(Default)]
 struct FreshCustomers {
-    profiles: Vec<(i64, CustomerProfile)>,
-    events: Vec<crate::models::consents::NewConsentEvent>,
-    with_events: Vec<i64>,
+    pending: Vec<(CustomerProfile, Vec<ConsentChange>)>,
 }
 
 impl FreshCustomers {
-    fn add(
-        &mut self,
-        id: i64,
-        profile: CustomerProfile,
-        consents: Vec<ConsentChange>,
-        actor: &str,
-        now: NaiveDateTime,
-    ) {
-        if !consents.is_empty() {
-            self.with_events.push(id);
-        }
-        self.events.extend(consents.into_iter().map(|change| super::consents::new_event(id, change, actor, now)));
-        self.profiles.push((id, profile));
+    fn add(&mut self, profile: CustomerProfile, consents: Vec<ConsentChange>) {
+        self.pending.push((profile, consents));
     }
 
-    fn flush(&mut self, conn: &mut DbConn) -> Result<(), AppError> {
-        let refs: Vec<(i64, &CustomerProfile)> = self.profiles.iter().map(|(id, p)| (*id, p)).collect();
+    fn flush(&mut self, conn: &mut DbConn, actor: &str, now: NaiveDateTime) -> Result<(), AppError> {
+        let pending = std::mem::take(&mut self.pending);
+        let profiles: Vec<&CustomerProfile> = pending.iter().map(|(profile, _)| profile).collect();
+        let ids = customer_repo::insert_rows(conn, &profiles, now)?;
+        let refs: Vec<(i64, &CustomerProfile)> = ids.iter().copied().zip(profiles.iter().copied()).collect();
         customer_repo::insert_tags_and_terms_bulk(conn, &refs)?;
-        crate::repositories::consents::insert_events_bulk(conn, &self.events)?;
-        crate::repositories::consents::refresh_current_many(conn, &self.with_events)?;
-        *self = FreshCustomers::default();
+        let mut events = Vec::new();
+        let mut with_events = Vec::new();
+        for (&id, (_, consents)) in ids.iter().zip(&pending) {
+            if !consents.is_empty() {
+                with_events.push(id);
+            }
+            events.extend(consents.iter().cloned().map(|change| super::consents::new_event(id, change, actor, now)));
+        }
+        crate::repositories::consents::insert_events_bulk(conn, &events)?;
+        crate::repositories::consents::refresh_current_many(conn, &with_events)?;
         Ok(())
     }
 }
