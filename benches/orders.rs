@@ -1,0 +1,1541 @@
+//! Throughput of `POST /v1/orders` (3 lines, a customer upserted by email, a promo code,
+//! a checkout consent, an `Idempotency-Key`) at 8 concurrent clients, beside the raw SQL
+//! the same order transaction performs, on the same database in the same run.
+//!
+//!     cargo bench --bench orders
+//!     TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench orders
+//!
+//! BENCH_SECONDS (default 5) sets how long each measured phase runs. BENCH_STATEMENTS=1
+//! also prints, per backend, every statement the API and the raw SQL run for an order.
+//!
+//! The real server runs in-process on 127.0.0.1:0 (its own thread and actix System). The
+//! load generator is 8 OS threads, each with one keep-alive HTTP/1.1 connection and a tiny
+//! hand-written client. Every response is checked (201, 3 lines, promo code applied):
+//! errors are never measured as throughput.
+//!
+//! The raw SQL baseline is 8 threads with one diesel connection each, running the order's
+//! statements written by hand with `diesel::sql_query`, in one transaction per order like
+//! the service. Values (the merged customer profile, the consent event, the promo rules)
+//! are computed with the app's own domain code, so the same rows get written.
+//!
+//! Customers: before each measured phase, 2,000 seed orders (250 per client, not
+//! measured; they also warm the server, the pool and the caches) create a pool of 2,000
+//! customers for that path. In the measured phase 9 orders out of 10 update one of them
+//! and 1 out of 10 creates a new customer, on both paths.
+//!
+//! Statement counts come from a diesel `Instrumentation` installed on every connection;
+//! it does nothing outside the 1-client profiling run that follows each measured phase.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::HttpServer;
+use chrono::NaiveDateTime;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::pg::PgConnection;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamp};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, OptionalExtension, QueryResult, QueryableByName, RunQueryDsl};
+use rapport::auth::{JwtKeys, Scope};
+use rapport::config::Config;
+use rapport::db::schema::{consent_events, customers, order_lines, orders, products, promo_codes};
+use rapport::db::{Backend, DatabaseTarget, DbConn};
+use rapport::domain::consent::ConsentChange;
+use rapport::domain::customer::CustomerProfile;
+use rapport::domain::promo::{evaluate, PromoRules, Purchase};
+use rapport::domain::{ConsentSource, ConsentState, Email};
+use rapport::dto::orders::{Order, OrderInput};
+use rapport::models::customers::{CustomerColumns, CustomerRecord, CustomerRow};
+use rapport::models::orders::{OrderLineRow, OrderRecord, OrderRow};
+use rapport::services::now;
+use rapport::services::orders::{Buyer, OrderDraft};
+use rapport::state::AppState;
+
+/// Concurrent clients (HTTP) and concurrent connections (raw SQL).
+const CLIENTS: usize = 8;
+/// actix workers: one per core of the 2-core machine this was written on.
+const SERVER_WORKERS: usize = 2;
+const DEFAULT_PHASE_SECONDS: u64 = 5;
+/// Customers created by the seed orders of each path; the measured orders update them.
+const POOL_EMAILS: usize = 2_000;
+/// One measured order in this many creates a new customer.
+const NEW_CUSTOMER_EVERY: usize = 10;
+/// Orders of the 1-client profiling run (statement counts and time spent in statements).
+const PROFILED_ORDERS: usize = 100;
+const JWT_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+/// The token's subject: the actor the API records on orders, movements and keys.
+const ACTOR: &str = "bench";
+/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+const PROMO_CODE: &str = "BENCH10";
+const PROMO_PERCENT: i64 = 10;
+const INITIAL_STOCK: i64 = 1_000_000_000;
+const SHIPPING_TOTAL: i64 = 490;
+const TAX_TOTAL: i64 = 2_820;
+const CONSENT_TEXT: &str = "Send me offers by email";
+
+struct LineSpec {
+    sku: &'static str,
+    name: &'static str,
+    product_type: &'static str,
+    quantity: i64,
+    unit_price: i64,
+}
+
+const LINES: [LineSpec; 3] = [
+    LineSpec { sku: "BENCH-RING-1", name: "Silver ring", product_type: "ring", quantity: 1, unit_price: 2_500 },
+    LineSpec {
+        sku: "BENCH-NECKLACE-2",
+        name: "Gold necklace",
+        product_type: "necklace",
+        quantity: 2,
+        unit_price: 4_900,
+    },
+    LineSpec {
+        sku: "BENCH-EARRINGS-3",
+        name: "Pearl earrings",
+        product_type: "earrings",
+        quantity: 1,
+        unit_price: 1_800,
+    },
+];
+
+fn subtotal() -> i64 {
+    LINES.iter().map(|line| line.quantity * line.unit_price).sum()
+}
+
+fn units_per_order() -> i64 {
+    LINES.iter().map(|line| line.quantity).sum()
+}
+
+fn discount_total() -> i64 {
+    subtotal() * PROMO_PERCENT / 100
+}
+
+fn order_total() -> i64 {
+    subtotal() - discount_total() + SHIPPING_TOTAL + TAX_TOTAL
+}
+
+fn main() {
+    diesel::connection::set_default_instrumentation(statement_counter).expect("install the statement counter");
+    let phase = phase_duration();
+    print_header(phase);
+
+    let sqlite_dir = tempfile::tempdir().expect("create a temp dir");
+    let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("rapport.db").display());
+    bench_backend("sqlite", &sqlite_url, phase).print();
+
+    match std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty()) {
+        Some(admin_url) => {
+            let database = ScratchPostgres::create(&admin_url);
+            let report = bench_backend("postgres", &database.url, phase);
+            report.print();
+            let ratio = report.ratio();
+            println!(
+                "PostgreSQL goal (API >= 50% of the raw SQL orders/s): {} (API/raw {ratio:.2})",
+                if ratio >= 0.5 { "MET" } else { "NOT MET" }
+            );
+        }
+        None => println!("postgres SKIPPED: TEST_DATABASE_URL is not set (SQLite figures only)."),
+    }
+}
+
+fn phase_duration() -> Duration {
+    let seconds = match std::env::var("BENCH_SECONDS") {
+        Ok(text) => text.trim().parse::<u64>().ok().filter(|s| *s > 0).expect("BENCH_SECONDS: a whole number >= 1"),
+        Err(_) => DEFAULT_PHASE_SECONDS,
+    };
+    Duration::from_secs(seconds)
+}
+
+fn print_header(phase: Duration) {
+    println!("command: cargo bench --bench orders   (release profile; PostgreSQL too when TEST_DATABASE_URL is set)");
+    println!(
+        "{CLIENTS} clients x 1 keep-alive HTTP/1.1 connection, {}s measured per path after {POOL_EMAILS} seed orders \
+         (not measured; they warm up too); server: {SERVER_WORKERS} actix workers, pool of 8 connections; raw SQL: \
+         {CLIENTS} threads x 1 connection; clients, server and database share this machine's {} cores",
+        phase.as_secs(),
+        thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let lines: Vec<String> = LINES.iter().map(|l| format!("{} x{} at {}", l.sku, l.quantity, l.unit_price)).collect();
+    println!(
+        "each order: 3 lines ({}; tracked stock), promo code {PROMO_CODE} ({PROMO_PERCENT}%, no max_redemptions), \
+         marketing consent (email), subtotal {} - discount {} + shipping {SHIPPING_TOTAL} + tax {TAX_TOTAL} = total {}, \
+         a unique Idempotency-Key, the customer upserted by email",
+        lines.join(", "),
+        subtotal(),
+        discount_total(),
+        order_total(),
+    );
+    println!(
+        "customers: {POOL_EMAILS} seed orders per path create its pool of {POOL_EMAILS} customers; measured orders: \
+         {} in {NEW_CUSTOMER_EVERY} update a pool customer (stride over the pool), 1 in {NEW_CUSTOMER_EVERY} creates \
+         a new customer",
+        NEW_CUSTOMER_EVERY - 1
+    );
+    println!("raw SQL per order (hand-written diesel::sql_query, one connection per thread):");
+    println!("  INSERT idempotency_keys (in_progress; autocommit, outside the order transaction)");
+    println!("  BEGIN (BEGIN IMMEDIATE on SQLite, like DbConn::write_transaction)");
+    println!(
+        "  SELECT the customers row by email (FOR UPDATE on PostgreSQL); found: SELECT its customer_tags, merge with \
+         the app's CustomerProfile::fill_from, UPDATE customers (21 columns), DELETE its customer_tags, DELETE its \
+         customer_search_terms; not found: INSERT customers RETURNING id; then INSERT customer_tags, INSERT \
+         customer_search_terms (one multi-row statement each)"
+    );
+    println!("  INSERT orders RETURNING id; SELECT products by the 3 SKUs; INSERT order_lines (one 3-row statement)");
+    println!("  3 x (UPDATE products SET stock_quantity = stock_quantity - q RETURNING stock_quantity; INSERT stock_movements)");
+    println!(
+        "  SELECT promo_codes by code; SELECT COUNT(*) of the customer's redemptions of it; UPDATE promo_codes \
+         redemptions + 1 (guarded by max_redemptions); INSERT promo_redemptions; UPDATE orders promo_code_id/status"
+    );
+    println!(
+        "  SELECT EXISTS suppressions (email and phone hashes); INSERT consent_events; SELECT the customer's \
+         consent_events; DELETE + INSERT customer_consents"
+    );
+    println!("  DELETE customer_order_stats + INSERT ... SELECT the aggregate of the customer's orders");
+    println!("  SELECT the orders row; SELECT its order_lines; COMMIT");
+    println!("  UPDATE idempotency_keys to done with the serialized order (autocommit, outside the order transaction)");
+    println!(
+        "raw SQL leaves out: HTTP, JSON parsing and validation, the SHA-256 fingerprint of the body (its \
+         request_hash is a SHA-256 of the key), the pool, actix's blocking-thread hand-offs and diesel's query builder; \
+         the service's extra statements (see the statement counts): BEGIN/COMMIT around the key insert, the id lookup \
+         before the locked read, whole-row reads and RETURNING of all columns, and re-reading the customer's consents \
+         and order stats twice. sql_query statements are never in diesel's prepared-statement cache: SQLite prepares \
+         each one, PostgreSQL parses and plans each one (one round trip each, like the API's)"
+    );
+    println!();
+}
+
+// ---------------------------------------------------------------------------------------
+// One backend
+
+struct Report {
+    backend: &'static str,
+    api: PhaseResult,
+    raw: PhaseResult,
+    api_profile: Profile,
+    raw_profile: Profile,
+    checked: String,
+}
+
+impl Report {
+    fn ratio(&self) -> f64 {
+        self.api.measurement.per_second() / self.raw.measurement.per_second()
+    }
+
+    fn print(&self) {
+        println!(
+            "{:<8} POST /v1/orders  API {} | raw SQL {} | API/raw {:.2}",
+            self.backend,
+            self.api.measurement.summary("orders/s"),
+            self.raw.measurement.summary("orders/s"),
+            self.ratio(),
+        );
+        println!(
+            "{:<8} measured orders: API {} ({} created a customer, {} updated one), raw SQL {} ({} created, {} updated)",
+            "",
+            self.api.measurement.operations,
+            self.api.created,
+            self.api.measurement.operations - self.api.created,
+            self.raw.measurement.operations,
+            self.raw.created,
+            self.raw.measurement.operations - self.raw.created,
+        );
+        println!(
+            "{:<8} 1 client, {PROFILED_ORDERS} orders each: API {} | raw SQL {}",
+            "",
+            self.api_profile.summary(),
+            self.raw_profile.summary(),
+        );
+        println!("{:<8} checked: {}", "", self.checked);
+        if std::env::var("BENCH_STATEMENTS").is_ok_and(|v| v == "1") {
+            for (path, profile) in [("API", &self.api_profile), ("raw SQL", &self.raw_profile)] {
+                println!("{:<8} {path} statements per order:", "");
+                for (sql, count) in &profile.breakdown {
+                    println!("{:<8}   {:>5.2}  {sql}", "", *count as f64 / profile.orders as f64);
+                }
+            }
+        }
+        println!();
+    }
+}
+
+/// Runs every phase on one freshly migrated database.
+fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> Report {
+    let state = app_state(database_url);
+    let token = state.jwt.issue(ACTOR, &[Scope::Admin], chrono::Duration::hours(1));
+    let target = state.config.database.clone();
+    let keys = JwtKeys::new(JWT_SECRET.as_bytes());
+
+    let server = RunningServer::start(state);
+    setup_catalogue(server.addr, &token);
+    let api_seed = run_phase(
+        Stop::PerClient(POOL_EMAILS / CLIENTS),
+        |_| HttpClient::connect(server.addr, &token),
+        |client, worker, seq| api_order(client, &Pick::new("api", Stage::Seed, worker, seq)),
+    );
+    let api = run_phase(
+        Stop::After(phase),
+        |_| HttpClient::connect(server.addr, &token),
+        |client, worker, seq| api_order(client, &Pick::new("api", Stage::Measured, worker, seq)),
+    );
+    let api_profile = {
+        let mut client = HttpClient::connect(server.addr, &token);
+        profile(|seq| api_order(&mut client, &Pick::new("api", Stage::Profiled, 0, seq)))
+    };
+    server.stop();
+
+    let drafts = raw_drafts();
+    let raw_seed = run_phase(
+        Stop::PerClient(POOL_EMAILS / CLIENTS),
+        |_| connect(&target),
+        |conn, worker, seq| raw_order(conn, &keys, &drafts, &Pick::new("raw", Stage::Seed, worker, seq)),
+    );
+    let raw = run_phase(
+        Stop::After(phase),
+        |_| connect(&target),
+        |conn, worker, seq| raw_order(conn, &keys, &drafts, &Pick::new("raw", Stage::Measured, worker, seq)),
+    );
+    let raw_profile = {
+        let mut conn = connect(&target);
+        profile(|seq| raw_order(&mut conn, &keys, &drafts, &Pick::new("raw", Stage::Profiled, 0, seq)))
+    };
+
+    let orders_placed = [&api_seed, &api, &raw_seed, &raw].iter().map(|p| p.measurement.operations).sum::<usize>()
+        + api_profile.orders
+        + raw_profile.orders;
+    let customers_created = [&api_seed, &api, &raw_seed, &raw].iter().map(|p| p.created).sum::<usize>()
+        + api_profile.created
+        + raw_profile.created;
+    let checked = check_consistency(&mut connect(&target), orders_placed, customers_created);
+    Report { backend, api, raw, api_profile, raw_profile, checked }
+}
+
+/// The 3 tracked products and the promo code, through the API.
+fn setup_catalogue(addr: SocketAddr, token: &str) {
+    let mut client = HttpClient::connect(addr, token);
+    for line in &LINES {
+        let body = serde_json::json!({
+            "sku": line.sku, "name": line.name, "product_type": line.product_type, "price": line.unit_price,
+            "currency": "EUR", "track_inventory": true, "stock_quantity": INITIAL_STOCK,
+        });
+        let body = serde_json::to_vec(&body).expect("serialize a product");
+        let (status, response) = client.send("POST", "/v1/products", &[], Some(&body)).expect("POST /v1/products");
+        assert_eq!(status, 201, "POST /v1/products: {}", String::from_utf8_lossy(&response));
+    }
+    let body = serde_json::json!({
+        "code": PROMO_CODE, "description": "benchmark", "discount": {"type": "percent", "value": PROMO_PERCENT},
+    });
+    let body = serde_json::to_vec(&body).expect("serialize a promo code");
+    let (status, response) = client.send("POST", "/v1/promo-codes", &[], Some(&body)).expect("POST /v1/promo-codes");
+    assert_eq!(status, 201, "POST /v1/promo-codes: {}", String::from_utf8_lossy(&response));
+}
+
+// ---------------------------------------------------------------------------------------
+// Which customer an order is for
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Creates the pool: order `seq` of client `worker` creates pool customer `seq * CLIENTS + worker`.
+    Seed,
+    Measured,
+    Profiled,
+}
+
+/// One order's customer and Idempotency-Key.
+struct Pick {
+    /// Which pool customer's details the order carries.
+    index: usize,
+    email: String,
+    /// Whether the order creates its customer (else it updates a pool customer).
+    creates: bool,
+    key: String,
+}
+
+impl Pick {
+    fn new(path: &str, stage: Stage, worker: usize, seq: usize) -> Pick {
+        let n = seq * CLIENTS + worker;
+        let stage_name = match stage {
+            Stage::Seed => "seed",
+            Stage::Measured => "measured",
+            Stage::Profiled => "profiled",
+        };
+        let key = format!("{path}-{stage_name}-{worker}-{seq}");
+        let (first, last) = names(n % POOL_EMAILS);
+        if stage == Stage::Seed {
+            assert!(n < POOL_EMAILS, "the seed creates each pool customer once");
+            let email = format!("{first}.{last}.{path}-pool-{n}@example.com").to_lowercase();
+            Pick { index: n, email, creates: true, key }
+        } else if seq % NEW_CUSTOMER_EVERY == NEW_CUSTOMER_EVERY - 1 {
+            let index = n % POOL_EMAILS;
+            let email = format!("{first}.{last}.{path}-{stage_name}-new-{worker}-{seq}@example.com").to_lowercase();
+            Pick { index, email, creates: true, key }
+        } else {
+            let index = n * 7919 % POOL_EMAILS;
+            let (first, last) = names(index);
+            let email = format!("{first}.{last}.{path}-pool-{index}@example.com").to_lowercase();
+            Pick { index, email, creates: false, key }
+        }
+    }
+}
+
+const FIRST_NAMES: [&str; 10] =
+    ["Ana", "Louis", "Chloe", "Hugo", "Lea", "Jules", "Ines", "Gabriel", "Camille", "Nathan"];
+const LAST_NAMES: [&str; 10] =
+    ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"];
+const CITIES: [(&str, &str); 6] = [
+    ("Lyon", "69003"),
+    ("Paris", "75011"),
+    ("Marseille", "13001"),
+    ("Nantes", "44000"),
+    ("Lille", "59000"),
+    ("Bordeaux", "33000"),
+];
+const TAGS: [&str; 6] = ["newsletter", "vip", "b2c", "loyalty", "wholesale", "events"];
+
+fn names(index: usize) -> (&'static str, &'static str) {
+    (FIRST_NAMES[index % 10], LAST_NAMES[index / 10 % 10])
+}
+
+/// The `POST /v1/orders` body: pool customer `index`'s details under `email`.
+fn order_json(email: &str, index: usize) -> Vec<u8> {
+    let (first_name, last_name) = names(index);
+    let (city, postal_code) = CITIES[index % CITIES.len()];
+    let lines: Vec<serde_json::Value> = LINES
+        .iter()
+        .map(|line| {
+            serde_json::json!({
+                "sku": line.sku, "name": line.name, "product_type": line.product_type,
+                "attributes": {"gift_wrap": false}, "quantity": line.quantity, "unit_price": line.unit_price,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "channel": "web",
+        "source_detail": "benchmark",
+        "currency": "EUR",
+        "customer": {
+            "email": email,
+            "first_name": first_name,
+            "last_name": last_name,
+            // +33 61x xx xx xx: always a valid French mobile number.
+            "phone": format!("+3361{:07}", index),
+            "address": {"line1": format!("{} rue des Lilas", index % 120 + 1), "city": city,
+                        "postal_code": postal_code, "country": "FR"},
+            "tags": [TAGS[index % TAGS.len()], TAGS[(index + 1) % TAGS.len()]],
+            "attributes": {"favourite_colour": "green", "loyalty_points": index % 500},
+        },
+        "lines": lines,
+        "discount_total": discount_total(),
+        "shipping_total": SHIPPING_TOTAL,
+        "tax_total": TAX_TOTAL,
+        "total": order_total(),
+        "promo_code": PROMO_CODE,
+        "marketing_consent": {"channels": ["email"], "text": CONSENT_TEXT},
+    }))
+    .expect("serialize an order")
+}
+
+// ---------------------------------------------------------------------------------------
+// The API path
+
+/// One `POST /v1/orders`; returns whether it created its customer.
+fn api_order(client: &mut HttpClient, pick: &Pick) -> bool {
+    let body = order_json(&pick.email, pick.index);
+    let (status, response) = client
+        .send("POST", "/v1/orders", &[("Idempotency-Key", pick.key.as_str())], Some(&body))
+        .expect("POST /v1/orders");
+    assert_eq!(status, 201, "POST /v1/orders: {}", String::from_utf8_lossy(&response));
+    #[derive(serde::Deserialize)]
+    struct Created {
+        total: i64,
+        promo_code_status: Option<String>,
+        lines: Vec<serde::de::IgnoredAny>,
+    }
+    let created: Created = serde_json::from_slice(&response).expect("an order");
+    assert_eq!(
+        (created.total, created.promo_code_status.as_deref(), created.lines.len()),
+        (order_total(), Some("applied"), 3),
+        "the order's total, promo code status and lines"
+    );
+    pick.creates
+}
+
+/// The app state exactly as `rapport serve` builds it, on a database migrated here.
+fn app_state(database_url: &str) -> AppState {
+    let vars = [("DATABASE_URL", database_url), ("RAPPORT_JWT_SECRET", JWT_SECRET)];
+    let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string()))
+        .expect("benchmark config");
+    let db = rapport::db::open(
+        &config.database,
+        config.db_pool_size,
+        config.db_acquire_timeout,
+        config.db_startup_timeout,
+        true,
+    )
+    .expect("open and migrate the benchmark database");
+    AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), config)
+}
+
+struct RunningServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: thread::JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// `HttpServer` on 127.0.0.1:0 in its own thread with its own actix System.
+    /// No tracing subscriber is installed, so the access log costs nothing.
+    fn start(state: AppState) -> RunningServer {
+        let (started, on_start) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || rapport::build_app(state.clone()))
+                    .workers(SERVER_WORKERS)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .bind(("127.0.0.1", 0))?;
+                let addr = server.addrs()[0];
+                let server = server.run();
+                started.send((addr, server.handle())).expect("the benchmark waits for the server");
+                server.await
+            })
+        });
+        let (addr, handle) = on_start.recv().expect("the server thread failed to start");
+        RunningServer { addr, handle, thread }
+    }
+
+    fn stop(self) {
+        // `stop` only sends a message to the server's System; any runtime can await it.
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        self.thread.join().expect("server thread panicked").expect("server error");
+    }
+}
+
+/// A minimal HTTP/1.1 client over one keep-alive connection. It handles what rapport
+/// sends (Content-Length bodies) and refuses anything else loudly.
+struct HttpClient {
+    connection: BufReader<TcpStream>,
+    authorization: String,
+    request: Vec<u8>,
+}
+
+impl HttpClient {
+    fn connect(addr: SocketAddr, token: &str) -> HttpClient {
+        let stream = TcpStream::connect(addr).expect("connect to the benchmark server");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        HttpClient {
+            connection: BufReader::new(stream),
+            authorization: format!("Bearer {token}"),
+            request: Vec::with_capacity(2048),
+        }
+    }
+
+    /// Sends one request and returns (status, body).
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        json_body: Option<&[u8]>,
+    ) -> io::Result<(u16, Vec<u8>)> {
+        self.request.clear();
+        write!(
+            self.request,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\n",
+            self.authorization
+        )?;
+        for (name, value) in headers {
+            write!(self.request, "{name}: {value}\r\n")?;
+        }
+        if let Some(body) = json_body {
+            write!(self.request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())?;
+        }
+        self.request.extend_from_slice(b"\r\n");
+        if let Some(body) = json_body {
+            self.request.extend_from_slice(body);
+        }
+        self.connection.get_mut().write_all(&self.request)?;
+        self.read_response()
+    }
+
+    fn read_response(&mut self) -> io::Result<(u16, Vec<u8>)> {
+        let mut line = String::new();
+        self.connection.read_line(&mut line)?;
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {line:?}")))?;
+        let mut content_length = None;
+        loop {
+            line.clear();
+            if self.connection.read_line(&mut line)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap_or((header, ""));
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") || name.eq_ignore_ascii_case("connection") {
+                // Chunked bodies or a closing connection would make the figures lie.
+                panic!("this benchmark client does not handle `{header}`");
+            }
+        }
+        let mut body = vec![0; content_length.expect("a Content-Length header")];
+        self.connection.read_exact(&mut body)?;
+        Ok((status, body))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Running a phase and measuring it
+
+/// Orders per second and latency percentiles of one phase.
+struct Measurement {
+    operations: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Measurement {
+    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Measurement {
+        assert!(!latencies.is_empty(), "a phase completed no operation");
+        latencies.sort_unstable();
+        let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+        Measurement { operations: latencies.len(), elapsed, p50: percentile(50), p99: percentile(99) }
+    }
+
+    fn per_second(&self) -> f64 {
+        self.operations as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn summary(&self, unit: &str) -> String {
+        format!("{:>6.0} {unit}  p50 {:>5} ms  p99 {:>5} ms", self.per_second(), ms(self.p50), ms(self.p99))
+    }
+}
+
+fn ms(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2}")
+    } else {
+        format!("{ms:.1}")
+    }
+}
+
+enum Stop {
+    After(Duration),
+    PerClient(usize),
+}
+
+struct PhaseResult {
+    measurement: Measurement,
+    /// Orders that created their customer.
+    created: usize,
+}
+
+/// Runs `operation` in a loop on `CLIENTS` threads until `stop`. Each thread first gets
+/// its own context (a connection) from `connect`, before the clock starts. The operation
+/// returns whether the order created its customer.
+fn run_phase<C: Send>(
+    stop: Stop,
+    connect: impl Fn(usize) -> C,
+    operation: impl Fn(&mut C, usize, usize) -> bool + Sync,
+) -> PhaseResult {
+    let contexts: Vec<C> = (0..CLIENTS).map(&connect).collect();
+    let operation = &operation;
+    let started = Instant::now();
+    let (deadline, per_client) = match stop {
+        Stop::After(duration) => (Some(started + duration), usize::MAX),
+        Stop::PerClient(count) => (None, count),
+    };
+    let per_thread: Vec<(Vec<Duration>, usize)> = thread::scope(|scope| {
+        let threads: Vec<_> = contexts
+            .into_iter()
+            .enumerate()
+            .map(|(worker, mut context)| {
+                scope.spawn(move || {
+                    let (mut latencies, mut created) = (Vec::new(), 0);
+                    let mut seq = 0;
+                    while seq < per_client && deadline.is_none_or(|deadline| Instant::now() < deadline) {
+                        let sent = Instant::now();
+                        created += usize::from(operation(&mut context, worker, seq));
+                        latencies.push(sent.elapsed());
+                        seq += 1;
+                    }
+                    (latencies, created)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("a benchmark thread panicked")).collect()
+    });
+    let elapsed = started.elapsed();
+    let (latencies, created): (Vec<_>, Vec<_>) = per_thread.into_iter().unzip();
+    PhaseResult {
+        measurement: Measurement::from_latencies(latencies.concat(), elapsed),
+        created: created.into_iter().sum(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Counting statements (1 client, after each measured phase)
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+static STATEMENT_NANOS: AtomicU64 = AtomicU64::new(0);
+static BREAKDOWN: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+/// Installed on every connection; does nothing (one relaxed load) unless COUNTING.
+#[derive(Default)]
+struct StatementCounter {
+    started: Option<Instant>,
+    breakdown: bool,
+}
+
+fn statement_counter() -> Option<Box<dyn Instrumentation>> {
+    let breakdown = std::env::var("BENCH_STATEMENTS").is_ok_and(|v| v == "1");
+    Some(Box::new(StatementCounter { started: None, breakdown }))
+}
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if !COUNTING.load(Ordering::Relaxed) {
+            return;
+        }
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                STATEMENTS.fetch_add(1, Ordering::Relaxed);
+                if self.breakdown {
+                    let sql = query.to_string();
+                    let sql = sql.split(" -- binds").next().unwrap_or_default().replace('"', "");
+                    let short: String = sql.chars().take(110).collect();
+                    *BREAKDOWN.lock().expect("breakdown lock").entry(short).or_default() += 1;
+                }
+                self.started = Some(Instant::now());
+            }
+            InstrumentationEvent::FinishQuery { .. } => {
+                if let Some(started) = self.started.take() {
+                    STATEMENT_NANOS.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One client's orders, one after the other, with every statement counted and timed.
+struct Profile {
+    orders: usize,
+    created: usize,
+    elapsed: Duration,
+    statements: u64,
+    in_statements: Duration,
+    breakdown: BTreeMap<String, u64>,
+}
+
+impl Profile {
+    fn summary(&self) -> String {
+        let per_order = |d: Duration| ms(d / self.orders as u32);
+        format!(
+            "{} ms/order, {:.1} statements/order taking {} ms",
+            per_order(self.elapsed),
+            self.statements as f64 / self.orders as f64,
+            per_order(self.in_statements),
+        )
+    }
+}
+
+fn profile(mut order: impl FnMut(usize) -> bool) -> Profile {
+    STATEMENTS.store(0, Ordering::Relaxed);
+    STATEMENT_NANOS.store(0, Ordering::Relaxed);
+    BREAKDOWN.lock().expect("breakdown lock").clear();
+    COUNTING.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let created = (0..PROFILED_ORDERS).filter(|&seq| order(seq)).count();
+    let elapsed = started.elapsed();
+    COUNTING.store(false, Ordering::SeqCst);
+    Profile {
+        orders: PROFILED_ORDERS,
+        created,
+        elapsed,
+        statements: STATEMENTS.load(Ordering::SeqCst),
+        in_statements: Duration::from_nanos(STATEMENT_NANOS.load(Ordering::SeqCst)),
+        breakdown: std::mem::take(&mut *BREAKDOWN.lock().expect("breakdown lock")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The raw SQL path
+
+/// One connection, set up like the app's pool sets up its own.
+fn connect(target: &DatabaseTarget) -> DbConn {
+    match target {
+        DatabaseTarget::Postgres(url) => DbConn::Pg(PgConnection::establish(url).expect("connect to PostgreSQL")),
+        DatabaseTarget::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("open the SQLite file");
+            conn.batch_execute(SQLITE_PRAGMAS).expect("SQLite pragmas");
+            DbConn::Sqlite(conn)
+        }
+    }
+}
+
+/// The order drafts of the pool customers, parsed and validated by the app (not measured):
+/// the raw path writes what the API would write.
+fn raw_drafts() -> Vec<OrderDraft> {
+    (0..POOL_EMAILS)
+        .map(|index| {
+            let (first, last) = names(index);
+            let email = format!("{first}.{last}.raw-pool-{index}@example.com").to_lowercase();
+            let input: OrderInput = serde_json::from_slice(&order_json(&email, index)).expect("an order body");
+            input.into_draft(None).expect("a valid order")
+        })
+        .collect()
+}
+
+/// One order through hand-written SQL; returns whether it created its customer.
+fn raw_order(conn: &mut DbConn, keys: &JwtKeys, drafts: &[OrderDraft], pick: &Pick) -> bool {
+    let mut draft = drafts[pick.index].clone();
+    draft.placed_at = now();
+    if let Buyer::ByEmail(email, customer) = &mut draft.buyer {
+        if email.as_str() != pick.email {
+            *email = Email::from_stored(pick.email.clone());
+            customer.details.email = Some(email.clone());
+        }
+    }
+    let created = raw_sql_order(conn, keys, &draft, &pick.key).expect("raw SQL order");
+    assert_eq!(created, pick.creates, "customer {} created or updated as planned", pick.email);
+    created
+}
+
+type DbBackend = <DbConn as Connection>::Backend;
+type BoxedQuery<'a> = BoxedSqlQuery<'a, DbBackend, SqlQuery>;
+
+/// `($1, $2), ($3, $4), ...` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let values: Vec<String> = (1..=columns).map(|c| format!("${}", row * columns + c)).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const INSERT_KEY: &str = "INSERT INTO idempotency_keys (actor, idempotency_key, request_hash, status, created_at) \
+                          VALUES ($1, $2, $3, 'in_progress', $4)";
+
+const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'done', response_status = $1, response_body = $2, \
+                            response_location = $3 WHERE actor = $4 AND idempotency_key = $5";
+
+macro_rules! customer_columns {
+    () => {
+        "id, kind, first_name, last_name, company_name, email, phone, birthday, gender, address_line1, \
+         address_line2, city, region, postal_code, country, preferred_language, source, attributes, notes, \
+         name_key, company_key, created_at, updated_at, erased_at"
+    };
+}
+
+const SELECT_CUSTOMER: &str = concat!("SELECT ", customer_columns!(), " FROM customers WHERE email = $1");
+const SELECT_CUSTOMER_FOR_UPDATE: &str =
+    concat!("SELECT ", customer_columns!(), " FROM customers WHERE email = $1 FOR UPDATE");
+const SELECT_TAGS: &str = "SELECT tag FROM customer_tags WHERE customer_id = $1 ORDER BY tag";
+
+const UPDATE_CUSTOMER: &str = "UPDATE customers SET kind = $1, first_name = $2, last_name = $3, company_name = $4, \
+     email = $5, phone = $6, birthday = $7, gender = $8, address_line1 = $9, address_line2 = $10, city = $11, \
+     region = $12, postal_code = $13, country = $14, preferred_language = $15, source = $16, attributes = $17, \
+     notes = $18, name_key = $19, company_key = $20, updated_at = $21 WHERE id = $22";
+
+const INSERT_CUSTOMER: &str = "INSERT INTO customers (kind, first_name, last_name, company_name, email, phone, \
+     birthday, gender, address_line1, address_line2, city, region, postal_code, country, preferred_language, source, \
+     attributes, notes, name_key, company_key, updated_at, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+     RETURNING id";
+
+const INSERT_ORDER: &str = "INSERT INTO orders (external_id, customer_id, status, channel, source_detail, placed_at, \
+     currency, subtotal, discount_total, shipping_total, tax_total, total, promo_code, referral_code, created_by, \
+     created_at, updated_at) \
+     VALUES ($1, $2, 'placed', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id";
+
+const MOVE_STOCK: &str = "UPDATE products SET stock_quantity = stock_quantity + $1, updated_at = $2 WHERE id = $3 \
+                          RETURNING stock_quantity";
+
+const INSERT_MOVEMENT: &str = "INSERT INTO stock_movements (product_id, delta, reason, note, order_id, \
+     quantity_after, actor, created_at) VALUES ($1, $2, 'sale', NULL, $3, $4, $5, $6)";
+
+const SELECT_PROMO: &str = "SELECT id, discount_type, discount_value, currency, valid_from, valid_until, \
+     max_redemptions, max_redemptions_per_customer, min_subtotal, active, redemptions FROM promo_codes WHERE code = $1";
+
+const COUNT_REDEMPTIONS: &str =
+    "SELECT COUNT(*) AS n FROM promo_redemptions WHERE promo_code_id = $1 AND customer_id = $2";
+
+const TAKE_REDEMPTION: &str = "UPDATE promo_codes SET redemptions = redemptions + 1 \
+     WHERE id = $1 AND (max_redemptions IS NULL OR redemptions < max_redemptions)";
+
+const INSERT_REDEMPTION: &str = "INSERT INTO promo_redemptions (promo_code_id, order_id, customer_id, \
+     discount_amount, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+const SET_PROMO: &str = "UPDATE orders SET promo_code_id = $1, promo_code_status = $2 WHERE id = $3";
+
+const INSERT_CONSENT_EVENT: &str = "INSERT INTO consent_events (customer_id, channel, state, opt_in_level, source, \
+     method_detail, consent_text, consent_text_version, ip, user_agent, occurred_at, recorded_at, actor) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+const SELECT_CONSENT_EVENTS: &str =
+    "SELECT id, channel, state, opt_in_level, source, occurred_at FROM consent_events WHERE customer_id = $1";
+
+const DELETE_STATS: &str = "DELETE FROM customer_order_stats WHERE customer_id = $1 AND currency = $2";
+
+/// The statement of `repositories::orders::refresh_stats`.
+const INSERT_STATS: &str = "INSERT INTO customer_order_stats (customer_id, currency, orders_count, total_spent, \
+     first_order_at, last_order_at) \
+     SELECT customer_id, currency, COUNT(*), CAST(SUM(total - refunded_total) AS BIGINT), MIN(placed_at), \
+     MAX(placed_at) FROM orders WHERE customer_id = $1 AND currency = $2 AND status <> 'cancelled' \
+     GROUP BY customer_id, currency";
+
+const SELECT_ORDER: &str = "SELECT id, external_id, customer_id, status, channel, source_detail, placed_at, currency, \
+     subtotal, discount_total, shipping_total, tax_total, total, refunded_total, promo_code, promo_code_id, \
+     promo_code_status, referral_code, created_by, created_at, updated_at FROM orders WHERE id = $1";
+
+const SELECT_LINES: &str = "SELECT id, order_id, product_id, sku, name, product_type, attributes, quantity, \
+     unit_price, refunded_quantity FROM order_lines WHERE order_id = $1 ORDER BY id";
+
+#[derive(QueryableByName)]
+#[diesel(table_name = customers)]
+struct CustomerByName {
+    id: i64,
+    kind: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    birthday: Option<chrono::NaiveDate>,
+    gender: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    preferred_language: Option<String>,
+    source: String,
+    attributes: String,
+    notes: Option<String>,
+    name_key: Option<String>,
+    company_key: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    erased_at: Option<NaiveDateTime>,
+}
+
+impl From<CustomerByName> for CustomerRow {
+    fn from(c: CustomerByName) -> CustomerRow {
+        CustomerRow {
+            id: c.id,
+            kind: c.kind,
+            first_name: c.first_name,
+            last_name: c.last_name,
+            company_name: c.company_name,
+            email: c.email,
+            phone: c.phone,
+            birthday: c.birthday,
+            gender: c.gender,
+            address_line1: c.address_line1,
+            address_line2: c.address_line2,
+            city: c.city,
+            region: c.region,
+            postal_code: c.postal_code,
+            country: c.country,
+            preferred_language: c.preferred_language,
+            source: c.source,
+            attributes: c.attributes,
+            notes: c.notes,
+            name_key: c.name_key,
+            company_key: c.company_key,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            erased_at: c.erased_at,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct TagByName {
+    #[diesel(sql_type = Text)]
+    tag: String,
+}
+
+#[derive(QueryableByName)]
+struct IdByName {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountByName {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct SuppressedByName {
+    #[diesel(sql_type = Bool)]
+    suppressed: bool,
+}
+
+#[derive(QueryableByName)]
+#[diesel(table_name = products)]
+struct ProductByName {
+    id: i64,
+    sku: String,
+    track_inventory: bool,
+}
+
+#[derive(QueryableByName)]
+#[diesel(table_name = products)]
+struct StockByName {
+    stock_quantity: i64,
+}
+
+#[derive(QueryableByName)]
+#[diesel(table_name = promo_codes)]
+struct PromoByName {
+    id: i64,
+    discount_type: String,
+    discount_value: i64,
+    currency: Option<String>,
+    valid_from: Option<NaiveDateTime>,
+    valid_until: Option<NaiveDateTime>,
+    max_redemptions: Option<i64>,
+    max_redemptions_per_customer: Option<i64>,
+    min_subtotal: Option<i64>,
+    active: bool,
+    redemptions: i64,
+}
+
+#[derive(QueryableByName)]
+#[diesel(table_name = consent_events)]
+struct EventByName {
+    id: i64,
+    channel: String,
+    state: String,
+    opt_in_level: String,
+    source: String,
+    occurred_at: NaiveDateTime,
+}
+
+#[derive(QueryableByName)]
+#[diesel(table_name = orders)]
+struct OrderByName {
+    id: i64,
+    external_id: Option<String>,
+    customer_id: i64,
+    status: String,
+    channel: String,
+    source_detail: Option<String>,
+    placed_at: NaiveDateTime,
+    currency: String,
+    subtotal: i64,
+    discount_total: i64,
+    shipping_total: i64,
+    tax_total: i64,
+    total: i64,
+    refunded_total: i64,
+    promo_code: Option<String>,
+    promo_code_id: Option<i64>,
+    promo_code_status: Option<String>,
+    referral_code: Option<String>,
+    created_by: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(QueryableByName)]
+#[diesel(table_name = order_lines)]
+struct LineByName {
+    id: i64,
+    order_id: i64,
+    product_id: Option<i64>,
+    sku: String,
+    name: String,
+    product_type: Option<String>,
+    attributes: String,
+    quantity: i64,
+    unit_price: i64,
+    refunded_quantity: i64,
+}
+
+/// Binds the 21 writable customer columns, in `UPDATE_CUSTOMER` / `INSERT_CUSTOMER` order.
+fn bind_customer<'a>(query: BoxedQuery<'a>, c: &'a CustomerColumns) -> BoxedQuery<'a> {
+    query
+        .bind::<Text, _>(&c.kind)
+        .bind::<Nullable<Text>, _>(&c.first_name)
+        .bind::<Nullable<Text>, _>(&c.last_name)
+        .bind::<Nullable<Text>, _>(&c.company_name)
+        .bind::<Nullable<Text>, _>(&c.email)
+        .bind::<Nullable<Text>, _>(&c.phone)
+        .bind::<Nullable<Date>, _>(c.birthday)
+        .bind::<Nullable<Text>, _>(&c.gender)
+        .bind::<Nullable<Text>, _>(&c.address_line1)
+        .bind::<Nullable<Text>, _>(&c.address_line2)
+        .bind::<Nullable<Text>, _>(&c.city)
+        .bind::<Nullable<Text>, _>(&c.region)
+        .bind::<Nullable<Text>, _>(&c.postal_code)
+        .bind::<Nullable<Text>, _>(&c.country)
+        .bind::<Nullable<Text>, _>(&c.preferred_language)
+        .bind::<Text, _>(&c.source)
+        .bind::<Text, _>(&c.attributes)
+        .bind::<Nullable<Text>, _>(&c.notes)
+        .bind::<Nullable<Text>, _>(&c.name_key)
+        .bind::<Nullable<Text>, _>(&c.company_key)
+        .bind::<Timestamp, _>(c.updated_at)
+}
+
+/// What `POST /v1/orders` does, as hand-written SQL: the key claimed, the order
+/// transaction, the key completed with the response. Returns whether the customer was created.
+fn raw_sql_order(conn: &mut DbConn, keys: &JwtKeys, draft: &OrderDraft, key: &str) -> QueryResult<bool> {
+    let Buyer::ByEmail(email, customer_draft) = &draft.buyer else { unreachable!("orders are by email here") };
+    let request_hash = rapport::services::idempotency::fingerprint("POST", "/v1/orders", key.as_bytes());
+    diesel::sql_query(INSERT_KEY)
+        .bind::<Text, _>(ACTOR)
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(&request_hash)
+        .bind::<Timestamp, _>(now())
+        .execute(conn)?;
+
+    let postgres = conn.backend() == Backend::Postgres;
+    let (created, order_id, body) = conn.write_transaction(|conn| -> QueryResult<(bool, i64, String)> {
+        let now = now();
+
+        // The customer, upserted by email under the row lock.
+        let select = if postgres { SELECT_CUSTOMER_FOR_UPDATE } else { SELECT_CUSTOMER };
+        let found: Option<CustomerByName> =
+            diesel::sql_query(select).bind::<Text, _>(email.as_str()).get_result(conn).optional()?;
+        let (customer_id, profile, created) = match found {
+            Some(row) => {
+                let id = row.id;
+                let tags: Vec<TagByName> = diesel::sql_query(SELECT_TAGS).bind::<BigInt, _>(id).load(conn)?;
+                let record = CustomerRecord {
+                    row: row.into(),
+                    tags: tags.into_iter().map(|t| t.tag).collect(),
+                    consents: Vec::new(),
+                    stats: Vec::new(),
+                };
+                let mut profile = record.profile();
+                profile.fill_from((**customer_draft).clone());
+                profile.check_identity().expect("a valid merged customer");
+                let columns = CustomerColumns::from_profile(&profile, now);
+                bind_customer(diesel::sql_query(UPDATE_CUSTOMER).into_boxed(), &columns)
+                    .bind::<BigInt, _>(id)
+                    .execute(conn)?;
+                diesel::sql_query("DELETE FROM customer_tags WHERE customer_id = $1")
+                    .bind::<BigInt, _>(id)
+                    .execute(conn)?;
+                diesel::sql_query("DELETE FROM customer_search_terms WHERE customer_id = $1")
+                    .bind::<BigInt, _>(id)
+                    .execute(conn)?;
+                (id, profile, false)
+            }
+            None => {
+                let profile = CustomerProfile::from_draft((**customer_draft).clone()).expect("a valid new customer");
+                let columns = CustomerColumns::from_profile(&profile, now);
+                let inserted: IdByName = bind_customer(diesel::sql_query(INSERT_CUSTOMER).into_boxed(), &columns)
+                    .bind::<Timestamp, _>(now)
+                    .get_result(conn)?;
+                (inserted.id, profile, true)
+            }
+        };
+        let tags: Vec<&str> = profile.details.tags.iter().map(|t| t.as_str()).collect();
+        if !tags.is_empty() {
+            let sql = format!("INSERT INTO customer_tags (customer_id, tag) VALUES {}", placeholders(tags.len(), 2));
+            let mut insert = diesel::sql_query(sql).into_boxed::<DbBackend>();
+            for tag in &tags {
+                insert = insert.bind::<BigInt, _>(customer_id).bind::<Text, _>(*tag);
+            }
+            insert.execute(conn)?;
+        }
+        let terms = profile.search_terms();
+        if !terms.is_empty() {
+            let sql = format!(
+                "INSERT INTO customer_search_terms (term, customer_id) VALUES {}",
+                placeholders(terms.len(), 2)
+            );
+            let mut insert = diesel::sql_query(sql).into_boxed::<DbBackend>();
+            for term in &terms {
+                insert = insert.bind::<Text, _>(term.as_str()).bind::<BigInt, _>(customer_id);
+            }
+            insert.execute(conn)?;
+        }
+
+        // The order and its lines.
+        let order: IdByName = diesel::sql_query(INSERT_ORDER)
+            .bind::<Nullable<Text>, _>(&draft.external_id)
+            .bind::<BigInt, _>(customer_id)
+            .bind::<Text, _>(&draft.channel)
+            .bind::<Nullable<Text>, _>(&draft.source_detail)
+            .bind::<Timestamp, _>(draft.placed_at)
+            .bind::<Text, _>(&draft.currency)
+            .bind::<BigInt, _>(draft.subtotal)
+            .bind::<BigInt, _>(draft.discount_total)
+            .bind::<BigInt, _>(draft.shipping_total)
+            .bind::<BigInt, _>(draft.tax_total)
+            .bind::<BigInt, _>(draft.total)
+            .bind::<Nullable<Text>, _>(&draft.promo_code)
+            .bind::<Nullable<Text>, _>(&draft.referral_code)
+            .bind::<Text, _>(ACTOR)
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now)
+            .get_result(conn)?;
+        let order_id = order.id;
+        let sql = format!(
+            "SELECT id, sku, track_inventory FROM products WHERE sku IN {}",
+            placeholders(1, draft.lines.len())
+        );
+        let mut select = diesel::sql_query(sql).into_boxed::<DbBackend>();
+        for line in &draft.lines {
+            select = select.bind::<Text, _>(line.sku.as_str());
+        }
+        let products: Vec<ProductByName> = select.load(conn)?;
+        let product = |sku: &str| products.iter().find(|p| p.sku == sku);
+        let sql = format!(
+            "INSERT INTO order_lines (order_id, product_id, sku, name, product_type, attributes, quantity, unit_price) \
+             VALUES {}",
+            placeholders(draft.lines.len(), 8)
+        );
+        let mut insert = diesel::sql_query(sql).into_boxed::<DbBackend>();
+        for line in &draft.lines {
+            insert = insert
+                .bind::<BigInt, _>(order_id)
+                .bind::<Nullable<BigInt>, _>(product(&line.sku).map(|p| p.id))
+                .bind::<Text, _>(line.sku.as_str())
+                .bind::<Text, _>(line.name.as_str())
+                .bind::<Nullable<Text>, _>(line.product_type.as_deref())
+                .bind::<Text, _>(line.attributes.as_str())
+                .bind::<BigInt, _>(line.quantity)
+                .bind::<BigInt, _>(line.unit_price);
+        }
+        insert.execute(conn)?;
+
+        // Stock: one atomic update and one movement per tracked line.
+        for line in &draft.lines {
+            let Some(product) = product(&line.sku).filter(|p| p.track_inventory) else { continue };
+            let stock: StockByName = diesel::sql_query(MOVE_STOCK)
+                .bind::<BigInt, _>(-line.quantity)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(product.id)
+                .get_result(conn)?;
+            diesel::sql_query(INSERT_MOVEMENT)
+                .bind::<BigInt, _>(product.id)
+                .bind::<BigInt, _>(-line.quantity)
+                .bind::<BigInt, _>(order_id)
+                .bind::<BigInt, _>(stock.stock_quantity)
+                .bind::<Text, _>(ACTOR)
+                .bind::<Timestamp, _>(now)
+                .execute(conn)?;
+        }
+
+        // The promo code: evaluated by the app's rules, one redemption taken atomically.
+        if let Some(code) = &draft.promo_code {
+            let promo: PromoByName = diesel::sql_query(SELECT_PROMO).bind::<Text, _>(code.as_str()).get_result(conn)?;
+            let used: CountByName = diesel::sql_query(COUNT_REDEMPTIONS)
+                .bind::<BigInt, _>(promo.id)
+                .bind::<BigInt, _>(customer_id)
+                .get_result(conn)?;
+            let rules = PromoRules {
+                discount_type: promo.discount_type,
+                discount_value: promo.discount_value,
+                currency: promo.currency,
+                valid_from: promo.valid_from,
+                valid_until: promo.valid_until,
+                max_redemptions: promo.max_redemptions,
+                max_redemptions_per_customer: promo.max_redemptions_per_customer,
+                min_subtotal: promo.min_subtotal,
+                active: promo.active,
+                redemptions: promo.redemptions,
+            };
+            let purchase = Purchase {
+                subtotal: draft.subtotal,
+                shipping: draft.shipping_total,
+                currency: &draft.currency,
+                at: draft.placed_at,
+                customer_redemptions: used.n,
+            };
+            evaluate(&rules, &purchase).expect("the benchmark's promo code applies");
+            let taken = diesel::sql_query(TAKE_REDEMPTION).bind::<BigInt, _>(promo.id).execute(conn)?;
+            assert_eq!(taken, 1, "a code without max_redemptions is never exhausted");
+            diesel::sql_query(INSERT_REDEMPTION)
+                .bind::<BigInt, _>(promo.id)
+                .bind::<BigInt, _>(order_id)
+                .bind::<BigInt, _>(customer_id)
+                .bind::<BigInt, _>(draft.discount_total)
+                .bind::<Timestamp, _>(now)
+                .execute(conn)?;
+            diesel::sql_query(SET_PROMO)
+                .bind::<Nullable<BigInt>, _>(Some(promo.id))
+                .bind::<Text, _>("applied")
+                .bind::<BigInt, _>(order_id)
+                .execute(conn)?;
+        }
+
+        // The checkout's consent, unless the person was erased; then the current state.
+        if let Some((channels, text)) = &draft.consent {
+            let c = &profile.details;
+            let hashes: Vec<String> = rapport::services::privacy::suppression_hashes(
+                keys,
+                c.email.as_ref().map(|e| e.as_str()),
+                c.phone.as_ref().map(|p| p.as_str()),
+            )
+            .into_iter()
+            .map(|(hash, _)| hash)
+            .collect();
+            let suppressed = !hashes.is_empty() && {
+                let sql = format!(
+                    "SELECT EXISTS (SELECT 1 FROM suppressions WHERE hash IN {}) AS suppressed",
+                    placeholders(1, hashes.len())
+                );
+                let mut select = diesel::sql_query(sql).into_boxed::<DbBackend>();
+                for hash in &hashes {
+                    select = select.bind::<Text, _>(hash.as_str());
+                }
+                select.get_result::<SuppressedByName>(conn)?.suppressed
+            };
+            assert!(!suppressed, "nobody is erased in this benchmark");
+            for &channel in channels {
+                let change = ConsentChange {
+                    channel,
+                    state: ConsentState::Subscribed,
+                    source: ConsentSource::Checkout,
+                    method_detail: Some(format!("checkout, order {order_id}")),
+                    consent_text: Some(text.clone()),
+                    consent_text_version: None,
+                    ip: None,
+                    user_agent: None,
+                    occurred_at: draft.placed_at,
+                };
+                let event =
+                    rapport::services::consents::new_event(customer_id, change, ACTOR, rapport::services::now());
+                diesel::sql_query(INSERT_CONSENT_EVENT)
+                    .bind::<BigInt, _>(event.customer_id)
+                    .bind::<Text, _>(&event.channel)
+                    .bind::<Text, _>(&event.state)
+                    .bind::<Text, _>(&event.opt_in_level)
+                    .bind::<Text, _>(&event.source)
+                    .bind::<Nullable<Text>, _>(&event.method_detail)
+                    .bind::<Nullable<Text>, _>(&event.consent_text)
+                    .bind::<Nullable<Text>, _>(&event.consent_text_version)
+                    .bind::<Nullable<Text>, _>(&event.ip)
+                    .bind::<Nullable<Text>, _>(&event.user_agent)
+                    .bind::<Timestamp, _>(event.occurred_at)
+                    .bind::<Timestamp, _>(event.recorded_at)
+                    .bind::<Text, _>(&event.actor)
+                    .execute(conn)?;
+                // The current state per channel: the latest event by (occurred_at, id).
+                let events: Vec<EventByName> =
+                    diesel::sql_query(SELECT_CONSENT_EVENTS).bind::<BigInt, _>(customer_id).load(conn)?;
+                let mut latest: HashMap<&str, &EventByName> = HashMap::new();
+                for event in &events {
+                    match latest.get(event.channel.as_str()) {
+                        Some(current) if (event.occurred_at, event.id) <= (current.occurred_at, current.id) => {}
+                        _ => {
+                            latest.insert(event.channel.as_str(), event);
+                        }
+                    }
+                }
+                diesel::sql_query("DELETE FROM customer_consents WHERE customer_id = $1")
+                    .bind::<BigInt, _>(customer_id)
+                    .execute(conn)?;
+                let sql = format!(
+                    "INSERT INTO customer_consents (customer_id, channel, state, opt_in_level, source, event_id, \
+                     occurred_at) VALUES {}",
+                    placeholders(latest.len(), 7)
+                );
+                let mut insert = diesel::sql_query(sql).into_boxed::<DbBackend>();
+                for event in latest.values() {
+                    insert = insert
+                        .bind::<BigInt, _>(customer_id)
+                        .bind::<Text, _>(event.channel.as_str())
+                        .bind::<Text, _>(event.state.as_str())
+                        .bind::<Text, _>(event.opt_in_level.as_str())
+                        .bind::<Text, _>(event.source.as_str())
+                        .bind::<BigInt, _>(event.id)
+                        .bind::<Timestamp, _>(event.occurred_at);
+                }
+                insert.execute(conn)?;
+            }
+        }
+
+        // The customer's purchase statistics in the order's currency.
+        diesel::sql_query(DELETE_STATS)
+            .bind::<BigInt, _>(customer_id)
+            .bind::<Text, _>(&draft.currency)
+            .execute(conn)?;
+        diesel::sql_query(INSERT_STATS)
+            .bind::<BigInt, _>(customer_id)
+            .bind::<Text, _>(&draft.currency)
+            .execute(conn)?;
+
+        // The order as the response shows it.
+        let o: OrderByName = diesel::sql_query(SELECT_ORDER).bind::<BigInt, _>(order_id).get_result(conn)?;
+        let lines: Vec<LineByName> = diesel::sql_query(SELECT_LINES).bind::<BigInt, _>(order_id).load(conn)?;
+        let record = OrderRecord {
+            order: OrderRow {
+                id: o.id,
+                external_id: o.external_id,
+                customer_id: o.customer_id,
+                status: o.status,
+                channel: o.channel,
+                source_detail: o.source_detail,
+                placed_at: o.placed_at,
+                currency: o.currency,
+                subtotal: o.subtotal,
+                discount_total: o.discount_total,
+                shipping_total: o.shipping_total,
+                tax_total: o.tax_total,
+                total: o.total,
+                refunded_total: o.refunded_total,
+                promo_code: o.promo_code,
+                promo_code_id: o.promo_code_id,
+                promo_code_status: o.promo_code_status,
+                referral_code: o.referral_code,
+                created_by: o.created_by,
+                created_at: o.created_at,
+                updated_at: o.updated_at,
+            },
+            lines: lines
+                .into_iter()
+                .map(|l| OrderLineRow {
+                    id: l.id,
+                    order_id: l.order_id,
+                    product_id: l.product_id,
+                    sku: l.sku,
+                    name: l.name,
+                    product_type: l.product_type,
+                    attributes: l.attributes,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    refunded_quantity: l.refunded_quantity,
+                })
+                .collect(),
+        };
+        assert_eq!(
+            (record.order.promo_code_status.as_deref(), record.lines.len()),
+            (Some("applied"), 3),
+            "the raw order's promo code status and lines"
+        );
+        let body = serde_json::to_string(&Order::from(record)).expect("serialize the order");
+        Ok((created, order_id, body))
+    })?;
+
+    diesel::sql_query(COMPLETE_KEY)
+        .bind::<Integer, _>(201)
+        .bind::<Text, _>(&body)
+        .bind::<Text, _>(format!("/v1/orders/{order_id}"))
+        .bind::<Text, _>(ACTOR)
+        .bind::<Text, _>(key)
+        .execute(conn)?;
+    Ok(created)
+}
+
+// ---------------------------------------------------------------------------------------
+// After both paths: every order wrote everything it should
+
+fn check_consistency(conn: &mut DbConn, orders: usize, created: usize) -> String {
+    let mut scalar = |sql: &str| -> i64 {
+        diesel::sql_query(sql).get_result::<CountByName>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).n
+    };
+    let orders = orders as i64;
+    let found = [
+        ("orders", scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM orders"), orders),
+        (
+            "orders with the promo applied",
+            scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM orders WHERE promo_code_status = 'applied'"),
+            orders,
+        ),
+        ("order lines", scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM order_lines"), 3 * orders),
+        ("promo_codes.redemptions", scalar("SELECT redemptions AS n FROM promo_codes"), orders),
+        ("promo_redemptions", scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM promo_redemptions"), orders),
+        (
+            "sale movements",
+            scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM stock_movements WHERE reason = 'sale'"),
+            3 * orders,
+        ),
+        (
+            "units sold",
+            3 * INITIAL_STOCK - scalar("SELECT CAST(SUM(stock_quantity) AS BIGINT) AS n FROM products"),
+            units_per_order() * orders,
+        ),
+        ("consent events", scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM consent_events"), orders),
+        (
+            "completed idempotency keys",
+            scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM idempotency_keys WHERE status = 'done'"),
+            orders,
+        ),
+        (
+            "orders in customer_order_stats",
+            scalar("SELECT CAST(SUM(orders_count) AS BIGINT) AS n FROM customer_order_stats"),
+            orders,
+        ),
+        ("customers", scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM customers"), created as i64),
+    ];
+    for (what, found, expected) in &found {
+        assert_eq!(found, expected, "{what} after {orders} orders");
+    }
+    format!(
+        "{orders} orders (seed, measured and profiled, both paths): all with 3 lines and the promo applied, {orders} \
+         redemptions, {} sale movements, stock down {} units, {orders} consent events, {orders} completed keys, \
+         {orders} orders in the stats, {created} customers",
+        3 * orders,
+        units_per_order() * orders,
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// A PostgreSQL database for one run
+
+/// `rapport_bench_<random>` on the TEST_DATABASE_URL server, dropped at the end (also
+/// when the benchmark panics).
+struct ScratchPostgres {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchPostgres {
+    fn create(admin_url: &str) -> ScratchPostgres {
+        use rand::Rng;
+        let name = format!("rapport_bench_{:016x}", rand::rng().random::<u64>());
+        let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
+        let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        ScratchPostgres { admin_url: admin_url.to_string(), name, url: url.to_string() }
+    }
+}
+
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        let dropped = PgConnection::establish(&self.admin_url).map_err(|e| e.to_string()).and_then(|mut admin| {
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+                .map_err(|e| e.to_string())
+        });
+        match dropped {
+            Ok(()) => println!("dropped database {}", self.name),
+            Err(error) => eprintln!("could not drop database {}: {error}", self.name),
+        }
+    }
+}
