@@ -260,8 +260,12 @@ impl Report {
         if std::env::var("BENCH_STATEMENTS").is_ok_and(|v| v == "1") {
             for (path, profile) in [("API", &self.api_profile), ("raw SQL", &self.raw_profile)] {
                 println!("{:<8} {path} statements per order:", "");
-                for (sql, count) in &profile.breakdown {
-                    println!("{:<8}   {:>5.2}  {sql}", "", *count as f64 / profile.orders as f64);
+                let mut statements: Vec<_> = profile.breakdown.iter().collect();
+                statements.sort_by_key(|(_, (_, took))| std::cmp::Reverse(*took));
+                println!("{:<8}   count  ms/order  statement", "");
+                for (sql, (count, took)) in statements {
+                    let per_order = took.as_secs_f64() * 1000.0 / profile.orders as f64;
+                    println!("{:<8}   {:>5.2}  {per_order:>8.3}  {sql}", "", *count as f64 / profile.orders as f64);
                 }
             }
         }
@@ -697,18 +701,20 @@ fn run_phase<C: Send>(
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static STATEMENTS: AtomicU64 = AtomicU64::new(0);
 static STATEMENT_NANOS: AtomicU64 = AtomicU64::new(0);
-static BREAKDOWN: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+/// Per statement text (BENCH_STATEMENTS=1): how many ran and the time spent in them.
+static BREAKDOWN: Mutex<BTreeMap<String, (u64, Duration)>> = Mutex::new(BTreeMap::new());
 
 /// Installed on every connection; does nothing (one relaxed load) unless COUNTING.
-#[derive(Default)]
 struct StatementCounter {
     started: Option<Instant>,
+    /// The running statement's text, when BENCH_STATEMENTS=1.
+    sql: Option<String>,
     breakdown: bool,
 }
 
 fn statement_counter() -> Option<Box<dyn Instrumentation>> {
     let breakdown = std::env::var("BENCH_STATEMENTS").is_ok_and(|v| v == "1");
-    Some(Box::new(StatementCounter { started: None, breakdown }))
+    Some(Box::new(StatementCounter { started: None, sql: None, breakdown }))
 }
 
 impl Instrumentation for StatementCounter {
@@ -721,15 +727,20 @@ impl Instrumentation for StatementCounter {
                 STATEMENTS.fetch_add(1, Ordering::Relaxed);
                 if self.breakdown {
                     let sql = query.to_string();
-                    let sql = sql.split(" -- binds").next().unwrap_or_default().replace('"', "");
-                    let short: String = sql.chars().take(110).collect();
-                    *BREAKDOWN.lock().expect("breakdown lock").entry(short).or_default() += 1;
+                    let sql = sql.split(" -- binds").next().unwrap_or_default().replace(['"', '`'], "");
+                    self.sql = Some(sql.chars().take(100).collect());
                 }
                 self.started = Some(Instant::now());
             }
             InstrumentationEvent::FinishQuery { .. } => {
                 if let Some(started) = self.started.take() {
-                    STATEMENT_NANOS.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    let took = started.elapsed();
+                    STATEMENT_NANOS.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+                    if let Some(sql) = self.sql.take() {
+                        let mut breakdown = BREAKDOWN.lock().expect("breakdown lock");
+                        let entry = breakdown.entry(sql).or_default();
+                        *entry = (entry.0 + 1, entry.1 + took);
+                    }
                 }
             }
             _ => {}
@@ -744,7 +755,7 @@ struct Profile {
     elapsed: Duration,
     statements: u64,
     in_statements: Duration,
-    breakdown: BTreeMap<String, u64>,
+    breakdown: BTreeMap<String, (u64, Duration)>,
 }
 
 impl Profile {

@@ -325,6 +325,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    import_files (job_id) {
+        job_id -> BigInt,
+        csv -> Text,
+    }
+}
+
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -341,6 +348,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     suppressions,
     erasures,
     import_jobs,
+    import_files,
     products,
     stock_movements,
     promo_codes,

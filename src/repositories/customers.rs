@@ -174,7 +174,8 @@ pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<Custome
 }
 
 pub fn find_id_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<i64>> {
-    customers::table.filter(customers::email.eq(email.as_str())).select(customers::id).first(conn).optional()
+    // `get_result`, not `first`: a bound LIMIT makes SQLite re-prepare on every call.
+    customers::table.filter(customers::email.eq(email.as_str())).select(customers::id).get_result(conn).optional()
 }
 
 /// The customer with this email, locked for update (see `find_for_update`).

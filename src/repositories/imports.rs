@@ -1,12 +1,17 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::import_jobs;
+use crate::db::schema::{import_files, import_jobs};
 use crate::db::DbConn;
 use crate::models::imports::{BatchOutcome, ImportJobRow, NewImportJob};
 
-pub fn insert(conn: &mut DbConn, job: NewImportJob) -> QueryResult<i64> {
-    diesel::insert_into(import_jobs::table).values(job).returning(import_jobs::id).get_result(conn)
+/// Inserts the job and, apart from it, its file.
+pub fn insert(conn: &mut DbConn, job: NewImportJob, csv: &str) -> QueryResult<i64> {
+    let id = diesel::insert_into(import_jobs::table).values(job).returning(import_jobs::id).get_result(conn)?;
+    diesel::insert_into(import_files::table)
+        .values((import_files::job_id.eq(id), import_files::csv.eq(csv)))
+        .execute(conn)?;
+    Ok(id)
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<ImportJobRow>> {
@@ -14,7 +19,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<ImportJobRow>> {
 }
 
 pub fn csv_of(conn: &mut DbConn, id: i64) -> QueryResult<String> {
-    import_jobs::table.find(id).select(import_jobs::csv).first(conn)
+    import_files::table.find(id).select(import_files::csv).get_result(conn)
 }
 
 /// Jobs that have not finished (queued, or interrupted while running).
@@ -61,6 +66,6 @@ pub fn finish(conn: &mut DbConn, id: i64, failure: Option<&str>, now: NaiveDateT
             import_jobs::csv.eq(""),
             import_jobs::finished_at.eq(Some(now)),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    diesel::delete(import_files::table.find(id)).execute(conn).map(drop)
 }

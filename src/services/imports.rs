@@ -118,17 +118,15 @@ pub fn create_job(
     rows_total: i64,
     actor: &str,
 ) -> Result<i64, AppError> {
-    Ok(repo::insert(
-        conn,
-        NewImportJob {
-            mode: mode.as_str().to_string(),
-            status: "queued".to_string(),
-            csv,
-            rows_total,
-            created_by: actor.to_string(),
-            created_at: now(),
-        },
-    )?)
+    let job = NewImportJob {
+        mode: mode.as_str().to_string(),
+        status: "queued".to_string(),
+        csv: String::new(),
+        rows_total,
+        created_by: actor.to_string(),
+        created_at: now(),
+    };
+    Ok(conn.write_transaction(|conn| repo::insert(conn, job, &csv))?)
 }
 
 pub fn get_job(conn: &mut DbConn, id: i64) -> Result<ImportJobRow, AppError> {
