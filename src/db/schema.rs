@@ -103,6 +103,8 @@ diesel::table! {
         next_attempt_at -> Timestamp,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        campaign_id -> Nullable<BigInt>,
+        list_unsubscribe -> Nullable<Text>,
     }
 }
 
@@ -332,6 +334,91 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    segments (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Nullable<Text>,
+        rules -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> BigInt,
+        name -> Text,
+        channel -> Text,
+        segment_id -> Nullable<BigInt>,
+        rules -> Nullable<Text>,
+        offer -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        content -> Nullable<Text>,
+        promo_kind -> Text,
+        promo_code_id -> Nullable<BigInt>,
+        unique_prefix -> Nullable<Text>,
+        unique_discount_type -> Nullable<Text>,
+        unique_discount_value -> Nullable<BigInt>,
+        unique_currency -> Nullable<Text>,
+        cap_max_contacts -> BigInt,
+        cap_per_days -> BigInt,
+        exclude_campaign_ids -> Text,
+        holdout_percent -> BigInt,
+        attribution_window_days -> BigInt,
+        status -> Text,
+        audience -> Nullable<Text>,
+        launched_at -> Nullable<Timestamp>,
+        send_requested_at -> Nullable<Timestamp>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_contacts (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        customer_id -> BigInt,
+        holdout -> Bool,
+        token -> Nullable<Text>,
+        promo_code -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_responses (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        contact_id -> BigInt,
+        customer_id -> BigInt,
+        kind -> Text,
+        occurred_at -> Timestamp,
+        recorded_at -> Timestamp,
+        actor -> Text,
+    }
+}
+
+diesel::table! {
+    referral_codes (customer_id) {
+        customer_id -> BigInt,
+        code -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    referrals (referred_id) {
+        referred_id -> BigInt,
+        referrer_id -> BigInt,
+        order_id -> BigInt,
+        code -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -358,4 +445,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     customer_order_stats,
     idempotency_keys,
+    segments,
+    campaigns,
+    campaign_contacts,
+    campaign_responses,
+    referral_codes,
+    referrals,
 );

@@ -5,6 +5,7 @@ mod contact;
 pub mod customer;
 mod patch;
 pub mod promo;
+pub mod segment;
 pub mod token;
 mod vocabulary;
 

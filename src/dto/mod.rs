@@ -12,3 +12,4 @@ pub mod privacy;
 pub mod problem;
 pub mod products;
 pub mod promo_codes;
+pub mod segments;

@@ -13,6 +13,7 @@ pub mod privacy;
 pub mod products;
 pub mod promo_codes;
 pub mod public;
+pub mod segments;
 
 use actix_web::middleware::from_fn;
 use utoipa_actix_web::{scope, UtoipaApp};
@@ -99,7 +100,15 @@ where
                 .service(orders::get_order)
                 .service(orders::change_status)
                 .service(orders::refund_order)
-                .service(orders::customer_orders),
+                .service(orders::customer_orders)
+                // `preview` before `{id}`.
+                .service(segments::preview_segment)
+                .service(segments::create_segment)
+                .service(segments::list_segments)
+                .service(segments::get_segment)
+                .service(segments::patch_segment)
+                .service(segments::delete_segment)
+                .service(segments::segment_customers),
         )
 }
 

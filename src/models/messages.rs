@@ -19,6 +19,9 @@ pub struct MessageRow {
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    pub campaign_id: Option<i64>,
+    /// The unsubscribe URL sent as `List-Unsubscribe` (RFC 8058), for campaign mail.
+    pub list_unsubscribe: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -32,4 +35,6 @@ pub struct NewMessage {
     pub status: String,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    pub campaign_id: Option<i64>,
+    pub list_unsubscribe: Option<String>,
 }

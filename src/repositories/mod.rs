@@ -10,3 +10,5 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod segments;
+pub mod sql;

@@ -41,6 +41,8 @@ pub fn enqueue(
             status: "pending".to_string(),
             next_attempt_at: now,
             created_at: now,
+            campaign_id: None,
+            list_unsubscribe: None,
         },
     )?)
 }
@@ -74,12 +76,24 @@ impl Mailer {
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
+        if let Some(url) = &message.list_unsubscribe {
+            // RFC 8058 one-click: mail clients POST `List-Unsubscribe=One-Click` to the URL.
+            builder = builder
+                .raw_header(raw_header("List-Unsubscribe", format!("<{url}>"))?)
+                .raw_header(raw_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string())?);
+        }
         let email = builder
             .header(ContentType::TEXT_PLAIN)
             .body(message.body.clone())
             .map_err(|e| format!("cannot build: {e}"))?;
         self.transport.send(&email).map(drop).map_err(|e| e.to_string())
     }
+}
+
+fn raw_header(name: &str, value: String) -> Result<lettre::message::header::HeaderValue, String> {
+    let name = lettre::message::header::HeaderName::new_from_ascii(name.to_string())
+        .map_err(|e| format!("bad header name {name}: {e}"))?;
+    Ok(lettre::message::header::HeaderValue::new(name, value))
 }
 
 /// Delivers the messages due at `now`; returns how many were sent. Sending happens

@@ -15,4 +15,5 @@ mod orders;
 mod privacy;
 mod products;
 mod promo_codes;
+mod segments;
 mod smtp_sink;

@@ -1,0 +1,12 @@
+DROP INDEX customer_order_stats_spent_idx;
+DROP INDEX order_lines_product_idx;
+DROP INDEX order_lines_type_idx;
+DROP INDEX messages_campaign_idx;
+ALTER TABLE messages DROP COLUMN list_unsubscribe;
+ALTER TABLE messages DROP COLUMN campaign_id;
+DROP TABLE referrals;
+DROP TABLE referral_codes;
+DROP TABLE campaign_responses;
+DROP TABLE campaign_contacts;
+DROP TABLE campaigns;
+DROP TABLE segments;

@@ -1,0 +1,695 @@
+//! Segments: saved rule trees, and the compiler that turns a rule tree into a SQL
+//! condition over `customers c` for the backend in use. Every leaf yields TRUE or FALSE
+//! (never NULL), so `not` means exactly "the customers the inner rule does not select".
+//!
+//! Conditions on other tables are written as `c.id IN (SELECT customer_id ...)` (a
+//! semi-join on both backends) and their negations as `NOT EXISTS (...)` (an anti-join;
+//! PostgreSQL cannot turn `NOT IN (subquery)` into one).
+
+use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use super::sql::{Sql, SqlValue};
+use crate::db::schema::{campaigns, segments};
+use crate::db::{Backend, DbConn};
+use crate::domain::segment::{
+    Condition, Field, Op, Operand, OrderTime, PurchaseField, Rule, StatsField, TextColumn, RFM_SEGMENTS,
+};
+use crate::models::segments::{NewSegment, SegmentChanges, SegmentRow};
+
+/// Per customer with orders: recency, frequency and monetary scores from 1 to 5 by
+/// quintile of rank (ties share a score), and the named segment from the recency score
+/// and the mean of the frequency and monetary scores (see README, "RFM").
+pub const RFM_SQL: &str = "SELECT customer_id, r AS recency_score, f AS frequency_score, m AS monetary_score, \
+       CASE \
+         WHEN r = 5 AND fm >= 4 THEN 'champions' \
+         WHEN r >= 3 AND fm >= 4 THEN 'loyal' \
+         WHEN r = 5 AND fm = 1 THEN 'new_customers' \
+         WHEN r = 4 AND fm = 1 THEN 'promising' \
+         WHEN r >= 4 THEN 'potential_loyalists' \
+         WHEN r = 3 AND fm = 3 THEN 'need_attention' \
+         WHEN r = 3 THEN 'about_to_sleep' \
+         WHEN fm = 5 THEN 'cannot_lose' \
+         WHEN fm >= 3 THEN 'at_risk' \
+         WHEN r = 1 AND fm = 1 THEN 'lost' \
+         ELSE 'hibernating' \
+       END AS rfm_segment \
+     FROM (SELECT customer_id, r, f, m, (f + m + 1) / 2 AS fm FROM ( \
+       SELECT customer_id, \
+         1 + (5 * (RANK() OVER (ORDER BY last_order_at) - 1)) / COUNT(*) OVER () AS r, \
+         1 + (5 * (RANK() OVER (ORDER BY orders_count) - 1)) / COUNT(*) OVER () AS f, \
+         1 + (5 * (RANK() OVER (ORDER BY monetary) - 1)) / COUNT(*) OVER () AS m \
+       FROM (SELECT customer_id, MAX(last_order_at) AS last_order_at, SUM(orders_count) AS orders_count, \
+                    SUM(total_spent) AS monetary \
+             FROM customer_order_stats GROUP BY customer_id) per_customer \
+     ) scored) rated";
+
+/// Compiles rules relative to a moment (`within_last_days`, ages).
+pub struct Compiler {
+    pub now: NaiveDateTime,
+}
+
+impl Compiler {
+    pub fn new(now: NaiveDateTime) -> Compiler {
+        Compiler { now }
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.now.date()
+    }
+
+    /// Appends the rule as a boolean SQL expression over `customers c`.
+    pub fn rule(&self, sql: &mut Sql, rule: &Rule) {
+        match rule {
+            Rule::All(rules) => self.group(sql, rules, " AND ", "(1 = 1)"),
+            Rule::Any(rules) => self.group(sql, rules, " OR ", "(1 = 0)"),
+            Rule::Not(inner) => {
+                sql.push("NOT (");
+                self.rule(sql, inner);
+                sql.push(")");
+            }
+            Rule::Cond(condition) => {
+                sql.push("(");
+                self.condition(sql, condition);
+                sql.push(")");
+            }
+        }
+    }
+
+    fn group(&self, sql: &mut Sql, rules: &[Rule], joiner: &str, empty: &str) {
+        if rules.is_empty() {
+            sql.push(empty);
+            return;
+        }
+        sql.push("(");
+        for (index, rule) in rules.iter().enumerate() {
+            if index > 0 {
+                sql.push(joiner);
+            }
+            self.rule(sql, rule);
+        }
+        sql.push(")");
+    }
+
+    fn condition(&self, sql: &mut Sql, c: &Condition) {
+        match &c.field {
+            Field::Tag => membership(sql, c.op, "customer_id", |sql| {
+                sql.push("customer_tags WHERE ");
+                match_texts(sql, "tag", &c.operand);
+            }),
+            Field::Text(column) => text_column(sql, *column, c.op, &c.operand),
+            Field::Age => self.age(sql, c.op, &c.operand),
+            Field::BirthdayMonth => {
+                let month = if sql.is_postgres() {
+                    "CAST(EXTRACT(MONTH FROM c.birthday) AS BIGINT)"
+                } else {
+                    "CAST(strftime('%m', c.birthday) AS INTEGER)"
+                };
+                null_safe(sql, c.op, |sql| compare(sql, month, c.op, &c.operand));
+            }
+            Field::Attribute(key) => attribute(sql, "c.attributes", key, c.op, &c.operand),
+            Field::CreatedAt => self.time(sql, "c.created_at", c.op, &c.operand),
+            Field::Consent(channel) => consent(sql, channel.as_str(), c.op, &c.operand),
+            Field::Stats(stats) => self.stats(sql, *stats, c),
+            Field::OrderAt(which) => self.order_time(sql, *which, c.op, &c.operand),
+            Field::Purchased(what) => self.purchased(sql, what, c),
+            Field::UsedPromoCode => membership(sql, c.op, "o.customer_id", |sql| {
+                sql.push("orders o WHERE o.status <> 'cancelled' AND o.promo_code_status = 'applied' AND ");
+                self.since(sql, "o.placed_at", c.within_days);
+                match_texts(sql, "o.promo_code", &c.operand);
+            }),
+            Field::ReceivedCampaign => membership(sql, c.op, "x.customer_id", |sql| {
+                sql.push("campaign_contacts x WHERE x.holdout = FALSE AND ");
+                self.since(sql, "x.created_at", c.within_days);
+                match &c.operand {
+                    Operand::Integers(ids) => {
+                        sql.push("x.campaign_id IN ");
+                        sql.bind_list(ids.iter().map(|id| SqlValue::Int(*id)));
+                    }
+                    _ => {
+                        sql.push("1 = 1");
+                    }
+                }
+            }),
+            Field::RfmSegment => rfm(sql, c.op, &c.operand),
+        }
+    }
+
+    /// `column >= now - N days AND ` when the condition has `within_days`.
+    fn since(&self, sql: &mut Sql, column: &str, within_days: Option<i64>) {
+        if let Some(days) = within_days {
+            sql.push(column).push(" >= ").bind(SqlValue::Time(self.now - Duration::days(days))).push(" AND ");
+        }
+    }
+
+    /// Ages become birthday ranges: age >= n exactly when born on or before today - n years.
+    fn age(&self, sql: &mut Sql, op: Op, operand: &Operand) {
+        let born_by = |years: i64| {
+            let years = years.clamp(0, 200) as u32;
+            SqlValue::Date(self.today().checked_sub_months(Months::new(12 * years)).unwrap_or(NaiveDate::MIN))
+        };
+        let at_least = |sql: &mut Sql, n: i64| {
+            sql.push("c.birthday <= ").bind(born_by(n));
+        };
+        let under = |sql: &mut Sql, n: i64| {
+            sql.push("c.birthday > ").bind(born_by(n));
+        };
+        let n = |i: usize| match operand {
+            Operand::Integers(values) => values[i],
+            _ => 0,
+        };
+        match op {
+            Op::Exists => {
+                sql.push("c.birthday IS NOT NULL");
+            }
+            Op::NotExists => {
+                sql.push("c.birthday IS NULL");
+            }
+            _ => null_safe(sql, op, |sql| match op {
+                Op::Gte => at_least(sql, n(0)),
+                Op::Gt => at_least(sql, n(0) + 1),
+                Op::Lt => under(sql, n(0)),
+                Op::Lte => under(sql, n(0) + 1),
+                Op::Between => {
+                    at_least(sql, n(0));
+                    sql.push(" AND ");
+                    under(sql, n(1) + 1);
+                }
+                _ => {
+                    // eq, and ne through null_safe's negation
+                    at_least(sql, n(0));
+                    sql.push(" AND ");
+                    under(sql, n(0) + 1);
+                }
+            }),
+        }
+    }
+
+    fn time(&self, sql: &mut Sql, column: &str, op: Op, operand: &Operand) {
+        match (op, operand) {
+            (Op::Before, Operand::Time(at)) => sql.push(column).push(" < ").bind(SqlValue::Time(*at)),
+            (Op::After, Operand::Time(at)) => sql.push(column).push(" > ").bind(SqlValue::Time(*at)),
+            (Op::Between, Operand::TimeRange(from, to)) => sql
+                .push(column)
+                .push(" >= ")
+                .bind(SqlValue::Time(*from))
+                .push(" AND ")
+                .push(column)
+                .push(" <= ")
+                .bind(SqlValue::Time(*to)),
+            (Op::WithinLastDays, Operand::Days(days)) => {
+                sql.push(column).push(" >= ").bind(SqlValue::Time(self.now - Duration::days(*days)))
+            }
+            _ => sql.push("1 = 0"),
+        };
+    }
+
+    /// Order statistics per customer (summed over currencies unless one is given).
+    /// Customers without orders have none: their count and spend are 0, which the
+    /// comparison is evaluated against here, in Rust.
+    fn stats(&self, sql: &mut Sql, stats: StatsField, c: &Condition) {
+        let Operand::Integers(values) = &c.operand else { return no_match(sql) };
+        let (negate, op) = if c.op == Op::Ne { (true, Op::Eq) } else { (false, c.op) };
+        let holds_for_zero = stats != StatsField::AverageOrderValue && holds(op, values, 0) != negate;
+        let currency_filter = |sql: &mut Sql| {
+            if let Some(currency) = &c.currency {
+                sql.push(" AND currency = ").bind(SqlValue::Text(currency.clone()));
+            }
+        };
+        sql.push("c.id IN (SELECT customer_id FROM customer_order_stats WHERE 1 = 1");
+        currency_filter(sql);
+        sql.push(" GROUP BY customer_id HAVING ");
+        if negate {
+            sql.push("NOT (");
+        }
+        match stats {
+            StatsField::OrdersCount => compare(sql, "SUM(orders_count)", op, &c.operand),
+            StatsField::TotalSpent => compare(sql, "SUM(total_spent)", op, &c.operand),
+            StatsField::AverageOrderValue => average_order_value(sql, op, values),
+        }
+        if negate {
+            sql.push(")");
+        }
+        if stats == StatsField::AverageOrderValue {
+            sql.push(" AND SUM(orders_count) > 0");
+        }
+        sql.push(")");
+        if holds_for_zero {
+            sql.push(" OR NOT EXISTS (SELECT 1 FROM customer_order_stats WHERE customer_id = c.id");
+            currency_filter(sql);
+            sql.push(")");
+        }
+    }
+
+    fn order_time(&self, sql: &mut Sql, which: OrderTime, op: Op, operand: &Operand) {
+        let aggregate = match which {
+            OrderTime::First => "MIN(first_order_at)",
+            OrderTime::Last => "MAX(last_order_at)",
+        };
+        match op {
+            Op::Exists => {
+                sql.push("c.id IN (SELECT customer_id FROM customer_order_stats)");
+            }
+            Op::NotExists => {
+                sql.push("NOT EXISTS (SELECT 1 FROM customer_order_stats WHERE customer_id = c.id)");
+            }
+            _ => {
+                sql.push("c.id IN (SELECT customer_id FROM customer_order_stats GROUP BY customer_id HAVING ");
+                self.time(sql, aggregate, op, operand);
+                sql.push(")");
+            }
+        }
+    }
+
+    /// Lines of orders that were not cancelled and not fully refunded.
+    fn purchased(&self, sql: &mut Sql, what: &PurchaseField, c: &Condition) {
+        membership(sql, c.op, "o.customer_id", |sql| {
+            sql.push("order_lines l JOIN orders o ON o.id = l.order_id ");
+            if *what == PurchaseField::Category {
+                sql.push("JOIN products p ON p.id = l.product_id ");
+            }
+            sql.push("WHERE o.status <> 'cancelled' AND l.refunded_quantity < l.quantity AND ");
+            self.since(sql, "o.placed_at", c.within_days);
+            match what {
+                PurchaseField::Sku => match_texts(sql, "l.sku", &c.operand),
+                PurchaseField::ProductType => match_texts(sql, "l.product_type", &c.operand),
+                PurchaseField::Category => match_texts(sql, "p.category", &c.operand),
+                PurchaseField::Attribute(key) => {
+                    // The membership's own op decides the polarity; the line must have the value.
+                    let positive = match c.op {
+                        Op::Ne => Op::Eq,
+                        Op::NotIn => Op::In,
+                        Op::NotExists => Op::Exists,
+                        op => op,
+                    };
+                    attribute(sql, "l.attributes", key, positive, &c.operand)
+                }
+            }
+        });
+    }
+}
+
+fn no_match(sql: &mut Sql) {
+    sql.push("1 = 0");
+}
+
+/// Whether `value` satisfies `op` against the operand values (for customers without orders).
+fn holds(op: Op, values: &[i64], value: i64) -> bool {
+    match op {
+        Op::Eq => value == values[0],
+        Op::Ne => value != values[0],
+        Op::Gt => value > values[0],
+        Op::Gte => value >= values[0],
+        Op::Lt => value < values[0],
+        Op::Lte => value <= values[0],
+        Op::Between => values[0] <= value && value <= values[1],
+        Op::In => values.contains(&value),
+        Op::NotIn => !values.contains(&value),
+        _ => false,
+    }
+}
+
+/// `c.id IN (SELECT cid FROM <set>)` for eq/in/exists; `NOT EXISTS (...)` for the negations.
+/// `write_set` writes `<tables> WHERE <conditions>`.
+fn membership(sql: &mut Sql, op: Op, customer_column: &str, write_set: impl FnOnce(&mut Sql)) {
+    let negated = matches!(op, Op::Ne | Op::NotIn | Op::NotExists);
+    if negated {
+        sql.push("NOT EXISTS (SELECT 1 FROM ");
+        write_set(sql);
+        sql.push(" AND ").push(customer_column).push(" = c.id)");
+    } else {
+        sql.push("c.id IN (SELECT ").push(customer_column).push(" FROM ");
+        write_set(sql);
+        sql.push(")");
+    }
+}
+
+/// `column IN (...)` for the operand's texts, or `column IS NOT NULL` when there are none (exists).
+fn match_texts(sql: &mut Sql, column: &str, operand: &Operand) {
+    match operand {
+        Operand::Texts(values) => {
+            sql.push(column).push(" IN ");
+            sql.bind_list(values.iter().cloned().map(SqlValue::Text));
+        }
+        _ => {
+            sql.push(column).push(" IS NOT NULL");
+        }
+    }
+}
+
+/// Writes the positive form of `op`; ne and not_in become NOT of it. NULL counts as false.
+fn null_safe(sql: &mut Sql, op: Op, write_positive: impl FnOnce(&mut Sql)) {
+    if matches!(op, Op::Ne | Op::NotIn) {
+        sql.push("NOT ");
+    }
+    sql.push("COALESCE((");
+    write_positive(sql);
+    sql.push("), FALSE)");
+}
+
+/// A comparison of `expression` with integer operands.
+fn compare(sql: &mut Sql, expression: &str, op: Op, operand: &Operand) {
+    let Operand::Integers(values) = operand else { return no_match(sql) };
+    let int = |i: usize| SqlValue::Int(values[i]);
+    let symbol = match op {
+        Op::Eq | Op::Ne => "=",
+        Op::Gt => ">",
+        Op::Gte => ">=",
+        Op::Lt => "<",
+        Op::Lte => "<=",
+        Op::In | Op::NotIn => {
+            sql.push(expression).push(" IN ");
+            sql.bind_list(values.iter().map(|v| SqlValue::Int(*v)));
+            return;
+        }
+        Op::Between => {
+            sql.push(expression).push(" BETWEEN ").bind(int(0)).push(" AND ").bind(int(1));
+            return;
+        }
+        _ => return no_match(sql),
+    };
+    sql.push(expression).push(" ").push(symbol).push(" ").bind(int(0));
+}
+
+/// Average order value compared without division: total > v * count.
+fn average_order_value(sql: &mut Sql, op: Op, values: &[i64]) {
+    let side = |sql: &mut Sql, symbol: &str, value: i64| {
+        sql.push("SUM(total_spent) ").push(symbol).push(" ").bind(SqlValue::Int(value)).push(" * SUM(orders_count)");
+    };
+    match op {
+        Op::Gt => side(sql, ">", values[0]),
+        Op::Gte => side(sql, ">=", values[0]),
+        Op::Lt => side(sql, "<", values[0]),
+        Op::Lte => side(sql, "<=", values[0]),
+        Op::Between => {
+            side(sql, ">=", values[0]);
+            sql.push(" AND ");
+            side(sql, "<=", values[1]);
+        }
+        _ => side(sql, "=", values[0]),
+    }
+}
+
+fn text_column(sql: &mut Sql, column: TextColumn, op: Op, operand: &Operand) {
+    let name = format!("c.{}", column.column());
+    match op {
+        Op::Exists => {
+            sql.push(&name).push(" IS NOT NULL");
+        }
+        Op::NotExists => {
+            sql.push(&name).push(" IS NULL");
+        }
+        _ => {
+            let Operand::Texts(values) = operand else { return no_match(sql) };
+            null_safe(sql, op, |sql| {
+                if column.is_free_text() {
+                    // Both sides lower-cased by the same SQL function.
+                    let lowered = format!("LOWER({name})");
+                    if op == Op::Contains {
+                        sql.push(&lowered)
+                            .push(" LIKE LOWER(")
+                            .bind(SqlValue::Text(like_pattern(&values[0])))
+                            .push(") ESCAPE '\\'");
+                    } else {
+                        sql.push(&lowered).push(" IN (");
+                        for (index, value) in values.iter().enumerate() {
+                            if index > 0 {
+                                sql.push(", ");
+                            }
+                            sql.push("LOWER(").bind(SqlValue::Text(value.clone())).push(")");
+                        }
+                        sql.push(")");
+                    }
+                } else {
+                    sql.push(&name).push(" IN ");
+                    sql.bind_list(values.iter().cloned().map(SqlValue::Text));
+                }
+            });
+        }
+    }
+}
+
+/// `%text%` with LIKE's wildcards escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A JSON attribute of `document` (a TEXT column holding an object).
+fn attribute(sql: &mut Sql, document: &str, key: &str, op: Op, operand: &Operand) {
+    let postgres = sql.is_postgres();
+    // As text: strings as they are, numbers and booleans as JSON writes them.
+    let write_text = |sql: &mut Sql| {
+        if postgres {
+            sql.push("(").push(document).push("::jsonb ->> ").bind(SqlValue::Text(key.to_string())).push(")");
+        } else {
+            let path = SqlValue::Text(format!("$.\"{key}\""));
+            sql.push("(CASE json_type(").push(document).push(", ").bind(path.clone()).push(") ");
+            sql.push("WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(");
+            sql.push(document).push(", ").bind(path).push(") AS TEXT) END)");
+        }
+    };
+    let write_number = |sql: &mut Sql| {
+        if postgres {
+            sql.push("(CASE WHEN jsonb_typeof(")
+                .push(document)
+                .push("::jsonb -> ")
+                .bind(SqlValue::Text(key.to_string()));
+            sql.push(") = 'number' THEN (").push(document).push("::jsonb ->> ").bind(SqlValue::Text(key.to_string()));
+            sql.push(")::double precision END)");
+        } else {
+            let path = SqlValue::Text(format!("$.\"{key}\""));
+            sql.push("(CASE WHEN json_type(").push(document).push(", ").bind(path.clone());
+            sql.push(") IN ('integer', 'real') THEN json_extract(").push(document).push(", ").bind(path).push(") END)");
+        }
+    };
+    match (op, operand) {
+        (Op::Exists | Op::NotExists, _) => {
+            if op == Op::NotExists {
+                sql.push("NOT ");
+            }
+            sql.push("COALESCE(");
+            write_text(sql);
+            sql.push(" IS NOT NULL, FALSE)");
+        }
+        (_, Operand::Numbers(numbers)) => null_safe(sql, op, |sql| {
+            let number = |i: usize| SqlValue::Float(numbers[i]);
+            write_number(sql);
+            match op {
+                Op::Gt => sql.push(" > ").bind(number(0)),
+                Op::Gte => sql.push(" >= ").bind(number(0)),
+                Op::Lt => sql.push(" < ").bind(number(0)),
+                Op::Lte => sql.push(" <= ").bind(number(0)),
+                _ => sql.push(" BETWEEN ").bind(number(0)).push(" AND ").bind(number(1)),
+            };
+        }),
+        (Op::Contains, Operand::Texts(values)) => null_safe(sql, op, |sql| {
+            sql.push("LOWER(");
+            write_text(sql);
+            sql.push(") LIKE LOWER(").bind(SqlValue::Text(like_pattern(&values[0]))).push(") ESCAPE '\\'");
+        }),
+        (_, Operand::Texts(values)) => null_safe(sql, op, |sql| {
+            write_text(sql);
+            sql.push(" IN ");
+            sql.bind_list(values.iter().cloned().map(SqlValue::Text));
+        }),
+        _ => no_match(sql),
+    }
+}
+
+/// `consent.<channel>`: `not_set` means no ledger entry for the channel at all.
+fn consent(sql: &mut Sql, channel: &str, op: Op, operand: &Operand) {
+    let Operand::Texts(states) = operand else { return no_match(sql) };
+    if matches!(op, Op::Ne | Op::NotIn) {
+        sql.push("NOT ");
+    }
+    let recorded: Vec<&String> = states.iter().filter(|s| s.as_str() != "not_set").collect();
+    let includes_not_set = recorded.len() < states.len();
+    sql.push("(");
+    if recorded.is_empty() {
+        sql.push("1 = 0");
+    } else {
+        sql.push("c.id IN (SELECT customer_id FROM customer_consents WHERE channel = ")
+            .bind(SqlValue::Text(channel.to_string()))
+            .push(" AND state IN ");
+        sql.bind_list(recorded.into_iter().cloned().map(SqlValue::Text));
+        sql.push(")");
+    }
+    if includes_not_set {
+        sql.push(" OR NOT EXISTS (SELECT 1 FROM customer_consents WHERE customer_id = c.id AND channel = ")
+            .bind(SqlValue::Text(channel.to_string()))
+            .push(")");
+    }
+    sql.push(")");
+}
+
+/// `rfm_segment`: customers without orders have no segment, so `ne` selects them too.
+fn rfm(sql: &mut Sql, op: Op, operand: &Operand) {
+    let Operand::Texts(named) = operand else { return no_match(sql) };
+    let negated = matches!(op, Op::Ne | Op::NotIn);
+    let wanted: Vec<String> = if negated {
+        RFM_SEGMENTS.iter().filter(|s| !named.iter().any(|n| n == *s)).map(|s| s.to_string()).collect()
+    } else {
+        named.clone()
+    };
+    sql.push("(");
+    if wanted.is_empty() {
+        sql.push("1 = 0");
+    } else {
+        sql.push("c.id IN (SELECT customer_id FROM (").push(RFM_SQL).push(") rfm WHERE rfm_segment IN ");
+        sql.bind_list(wanted.into_iter().map(SqlValue::Text));
+        sql.push(")");
+    }
+    if negated {
+        sql.push(" OR NOT EXISTS (SELECT 1 FROM customer_order_stats WHERE customer_id = c.id)");
+    }
+    sql.push(")");
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// `FROM customers c WHERE <not erased> AND (<rule>)`.
+fn members_from(sql: &mut Sql, rule: &Rule, now: NaiveDateTime) {
+    sql.push(" FROM customers c WHERE c.erased_at IS NULL AND ");
+    Compiler::new(now).rule(sql, rule);
+}
+
+/// How many customers the rule selects.
+pub fn count(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryResult<i64> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT COUNT(*) AS n");
+    members_from(&mut sql, rule, now);
+    let row: Count = sql.query().get_result(conn)?;
+    Ok(row.n)
+}
+
+/// Member ids, newest first, keyset on id.
+pub fn member_ids(
+    conn: &mut DbConn,
+    rule: &Rule,
+    now: NaiveDateTime,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT c.id AS id");
+    members_from(&mut sql, rule, now);
+    if let Some(before_id) = before_id {
+        sql.push(" AND c.id < ").bind(SqlValue::Int(before_id));
+    }
+    sql.push(" ORDER BY c.id DESC LIMIT ").bind(SqlValue::Int(limit));
+    let rows: Vec<Id> = sql.query().load(conn)?;
+    Ok(rows.into_iter().map(|row| row.id).collect())
+}
+
+/// A customer of the audience with what the launch needs to decide about them.
+#[derive(Debug, QueryableByName)]
+pub struct AudienceRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub email: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub phone: Option<String>,
+    /// The current consent's source when the channel is `subscribed`, else NULL.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub consent_source: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub reachable: i64,
+    #[diesel(sql_type = BigInt)]
+    pub in_excluded_campaign: i64,
+    /// Campaigns that contacted the customer within the frequency cap's window.
+    #[diesel(sql_type = BigInt)]
+    pub recent_contacts: i64,
+}
+
+/// Everyone the rule selects, with their consent for `channel`, whether the channel can
+/// reach them, whether an excluded campaign contacted them, and their recent contacts.
+pub fn audience(
+    conn: &mut DbConn,
+    rule: &Rule,
+    channel: &str,
+    excluded_campaigns: &[i64],
+    contacts_since: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<AudienceRow>> {
+    let mut sql = Sql::new(conn.backend());
+    let reachable = match channel {
+        "email" => "c.email IS NOT NULL",
+        "sms" | "phone" => "c.phone IS NOT NULL",
+        _ => "c.address_line1 IS NOT NULL AND c.city IS NOT NULL",
+    };
+    sql.push("SELECT c.id AS id, c.email AS email, c.phone AS phone, ");
+    sql.push("(SELECT cc.source FROM customer_consents cc WHERE cc.customer_id = c.id AND cc.channel = ")
+        .bind(SqlValue::Text(channel.to_string()))
+        .push(" AND cc.state = 'subscribed') AS consent_source, ");
+    sql.push("CASE WHEN ").push(reachable).push(" THEN 1 ELSE 0 END AS reachable, ");
+    if excluded_campaigns.is_empty() {
+        sql.push("0 AS in_excluded_campaign, ");
+    } else {
+        sql.push("CASE WHEN EXISTS (SELECT 1 FROM campaign_contacts x WHERE x.customer_id = c.id AND x.holdout = FALSE AND x.campaign_id IN ");
+        sql.bind_list(excluded_campaigns.iter().map(|id| SqlValue::Int(*id)));
+        sql.push(") THEN 1 ELSE 0 END AS in_excluded_campaign, ");
+    }
+    sql.push("(SELECT COUNT(*) FROM campaign_contacts f WHERE f.customer_id = c.id AND f.holdout = FALSE AND f.created_at >= ")
+        .bind(SqlValue::Time(contacts_since))
+        .push(") AS recent_contacts");
+    members_from(&mut sql, rule, now);
+    sql.push(" ORDER BY c.id");
+    sql.query().load(conn)
+}
+
+pub fn insert(conn: &mut DbConn, segment: NewSegment) -> QueryResult<SegmentRow> {
+    diesel::insert_into(segments::table).values(segment).returning(segments::all_columns).get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<SegmentRow>> {
+    segments::table.find(id).select(SegmentRow::as_select()).get_result(conn).optional()
+}
+
+pub fn update(conn: &mut DbConn, id: i64, changes: SegmentChanges) -> QueryResult<SegmentRow> {
+    diesel::update(segments::table.find(id)).set(changes).returning(segments::all_columns).get_result(conn)
+}
+
+/// Deletes a segment; launched campaigns keep the rules they were built from.
+pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(campaigns::table.filter(campaigns::segment_id.eq(id)))
+        .set(campaigns::segment_id.eq(None::<i64>))
+        .execute(conn)?;
+    diesel::delete(segments::table.find(id)).execute(conn).map(drop)
+}
+
+/// Draft campaigns that use the segment.
+pub fn draft_campaigns_using(conn: &mut DbConn, id: i64) -> QueryResult<Vec<i64>> {
+    campaigns::table
+        .filter(campaigns::segment_id.eq(id))
+        .filter(campaigns::status.eq("draft"))
+        .select(campaigns::id)
+        .load(conn)
+}
+
+pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> QueryResult<Vec<SegmentRow>> {
+    let mut query = segments::table.select(SegmentRow::as_select()).into_boxed();
+    if let Some(before_id) = before_id {
+        query = query.filter(segments::id.lt(before_id));
+    }
+    query.order(segments::id.desc()).limit(limit).load(conn)
+}
+
+/// The backend decides a few spellings; exposed for tests of the compiler.
+pub fn compile_for(backend: Backend, rule: &Rule, now: NaiveDateTime) -> Sql {
+    let mut sql = Sql::new(backend);
+    Compiler::new(now).rule(&mut sql, rule);
+    sql
+}
