@@ -31,6 +31,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub mail: MailConfig,
     pub forms: FormsConfig,
+    pub campaigns: CampaignsConfig,
 }
 
 /// Outbound mail.
@@ -55,6 +56,25 @@ pub struct FormsConfig {
     pub cors_origins: Vec<String>,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy: bool,
+}
+
+/// Campaign defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct CampaignsConfig {
+    /// `RAPPORT_FREQUENCY_CAP` `N/D`: at most N campaign contacts per customer in D days.
+    pub frequency_cap: (i64, i64),
+    /// `RAPPORT_CAMPAIGN_SEND_RATE`: campaign mails queued per minute.
+    pub send_rate_per_minute: i64,
+}
+
+/// `N/D`, e.g. `2/7`: at most N contacts per D days.
+pub fn parse_frequency_cap(text: &str) -> Result<(i64, i64), String> {
+    let parsed =
+        text.split_once('/').and_then(|(n, d)| Some((n.trim().parse::<i64>().ok()?, d.trim().parse::<i64>().ok()?)));
+    match parsed {
+        Some((n, d)) if (1..=100).contains(&n) && (1..=365).contains(&d) => Ok((n, d)),
+        _ => Err(format!("`{text}`: expected N/D, at most N contacts (1-100) per D days (1-365), e.g. 2/7")),
+    }
 }
 
 /// Where the token signing secret comes from.
@@ -202,9 +222,18 @@ impl Config {
             trust_proxy: parse_bool(&get, "RAPPORT_TRUST_PROXY", false)?,
         };
 
+        let campaigns = CampaignsConfig {
+            frequency_cap: match get("RAPPORT_FREQUENCY_CAP") {
+                None => (2, 7),
+                Some(text) => parse_frequency_cap(&text).map_err(|e| invalid("RAPPORT_FREQUENCY_CAP", e))?,
+            },
+            send_rate_per_minute: parse_number(&get, "RAPPORT_CAMPAIGN_SEND_RATE", 600, 1, 100_000)? as i64,
+        };
+
         Ok(Config {
             mail,
             forms,
+            campaigns,
             database,
             addr,
             jwt_secret,

@@ -1,5 +1,6 @@
 //! Domain newtypes: values that are normalized and valid by construction.
 
+pub mod campaign;
 pub mod consent;
 mod contact;
 pub mod customer;
@@ -11,4 +12,6 @@ mod vocabulary;
 
 pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag};
 pub use patch::Patch;
-pub use vocabulary::{ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, Gender, OptInLevel};
+pub use vocabulary::{
+    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, Gender, OptInLevel, ResponseKind,
+};

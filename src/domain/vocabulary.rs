@@ -99,6 +99,19 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// What a contacted customer did with a campaign.
+    ResponseKind {
+        Delivered => "delivered",
+        Opened => "opened",
+        Clicked => "clicked",
+        Replied => "replied",
+        Bounced => "bounced",
+        Unsubscribed => "unsubscribed",
+        Complained => "complained",
+    }
+);
+
 impl OptInLevel {
     /// The level a subscription recorded from `source` proves: a confirmation link proves
     /// a confirmed opt-in, an import proves nothing we can check, anything else is single.
@@ -131,5 +144,6 @@ mod tests {
         agree(ConsentState::ALL, ConsentState::as_str);
         agree(OptInLevel::ALL, OptInLevel::as_str);
         agree(ConsentSource::ALL, ConsentSource::as_str);
+        agree(ResponseKind::ALL, ResponseKind::as_str);
     }
 }

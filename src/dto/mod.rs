@@ -1,5 +1,6 @@
 //! Wire types: serde + utoipa `ToSchema` + validator. Never diesel.
 
+pub mod campaigns;
 pub mod consents;
 pub mod customers;
 pub mod enquiries;
@@ -12,4 +13,5 @@ pub mod privacy;
 pub mod problem;
 pub mod products;
 pub mod promo_codes;
+pub mod referrals;
 pub mod segments;

@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::dto::campaigns::{ContactRecord, ResponseRecord};
 use crate::dto::consents::{ConsentEvent, CustomerConsents};
 use crate::dto::customers::Customer;
 use crate::dto::enquiries::Enquiry;
@@ -44,6 +45,31 @@ pub enum TimelineItem {
     Enquiry { at: DateTime<Utc>, enquiry: Enquiry },
     Merge { at: DateTime<Utc>, merge: MergeRecord },
     Order { at: DateTime<Utc>, order: Order },
+    CampaignContact { at: DateTime<Utc>, campaign_contact: ContactRecord },
+    CampaignResponse { at: DateTime<Utc>, campaign_response: ResponseRecord },
+    Referral { at: DateTime<Utc>, referral: ReferralRecord },
+}
+
+/// A customer referred by another (their first order carried the referrer's code).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralRecord {
+    pub referred_id: i64,
+    pub referrer_id: i64,
+    pub order_id: i64,
+    pub code: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<crate::models::referrals::ReferralRow> for ReferralRecord {
+    fn from(row: crate::models::referrals::ReferralRow) -> Self {
+        ReferralRecord {
+            referred_id: row.referred_id,
+            referrer_id: row.referrer_id,
+            order_id: row.order_id,
+            code: row.code,
+            created_at: row.created_at.and_utc(),
+        }
+    }
 }
 
 impl From<TimelineEntry> for TimelineItem {
@@ -54,6 +80,13 @@ impl From<TimelineEntry> for TimelineItem {
             TimelineEntry::Enquiry(enquiry) => TimelineItem::Enquiry { at, enquiry: enquiry.into() },
             TimelineEntry::Merge(merge) => TimelineItem::Merge { at, merge: merge.into() },
             TimelineEntry::Order(order) => TimelineItem::Order { at, order: order.into() },
+            TimelineEntry::CampaignContact(contact) => {
+                TimelineItem::CampaignContact { at, campaign_contact: contact.into() }
+            }
+            TimelineEntry::CampaignResponse(response) => {
+                TimelineItem::CampaignResponse { at, campaign_response: response.into() }
+            }
+            TimelineEntry::Referral(referral) => TimelineItem::Referral { at, referral: referral.into() },
         }
     }
 }
@@ -77,6 +110,14 @@ pub struct PersonalDataExport {
     pub messages: Vec<Message>,
     /// Records merged into this one, with their former values.
     pub merges: Vec<MergeRecord>,
+    /// Campaigns the person was in (contacted, or in a holdout group).
+    pub campaign_contacts: Vec<ContactRecord>,
+    /// What the person did with campaigns.
+    pub campaign_responses: Vec<ResponseRecord>,
+    /// The person's referral code, who referred them, and whom they referred.
+    pub referral_code: Option<String>,
+    pub referred_by: Option<ReferralRecord>,
+    pub referred: Vec<ReferralRecord>,
     /// All of the above in order, newest first.
     pub timeline: Vec<TimelineItem>,
 }
@@ -92,6 +133,11 @@ impl From<PersonalData> for PersonalDataExport {
             enquiries: data.enquiries.into_iter().map(Into::into).collect(),
             messages: data.messages.into_iter().map(Into::into).collect(),
             merges: data.merges.into_iter().map(Into::into).collect(),
+            campaign_contacts: data.campaign_contacts.into_iter().map(Into::into).collect(),
+            campaign_responses: data.campaign_responses.into_iter().map(Into::into).collect(),
+            referral_code: data.referral_code,
+            referred_by: data.referred_by.map(Into::into),
+            referred: data.referred.into_iter().map(Into::into).collect(),
             timeline: data.timeline.into_iter().map(Into::into).collect(),
         }
     }

@@ -103,7 +103,7 @@ pub struct PromoCodeInput {
     pub active: Option<bool>,
 }
 
-fn check_discount(errors: &mut FieldErrors, discount: &Discount, currency_given: bool) {
+pub fn check_discount(errors: &mut FieldErrors, discount: &Discount, currency_given: bool) {
     let problem = match (discount.r#type.as_str(), discount.value) {
         ("percent", 1..=100) | ("free_shipping", 0) => None,
         ("percent", _) => Some(("discount.value", "a percent discount is from 1 to 100")),

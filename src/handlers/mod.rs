@@ -1,5 +1,6 @@
 //! HTTP handlers: extract, check scope, call one service function, map to DTOs.
 
+pub mod campaigns;
 pub mod consents;
 pub mod customers;
 pub mod enquiries;
@@ -13,6 +14,7 @@ pub mod privacy;
 pub mod products;
 pub mod promo_codes;
 pub mod public;
+pub mod referrals;
 pub mod segments;
 
 use actix_web::middleware::from_fn;
@@ -58,6 +60,10 @@ where
                 .service(public::unsubscribe),
         )
         .service(
+            // Tracking links in campaign mail: no JWT, the contact's token instead.
+            scope::scope("/v1/t").service(campaigns::track_open).service(campaigns::track_click),
+        )
+        .service(
             scope::scope("/v1")
                 // `duplicates` and `by-email` before `{id}`, which would not parse them.
                 .service(customers::list_duplicates)
@@ -101,6 +107,7 @@ where
                 .service(orders::change_status)
                 .service(orders::refund_order)
                 .service(orders::customer_orders)
+                .service(referrals::customer_referral)
                 // `preview` before `{id}`.
                 .service(segments::preview_segment)
                 .service(segments::create_segment)
@@ -108,7 +115,16 @@ where
                 .service(segments::get_segment)
                 .service(segments::patch_segment)
                 .service(segments::delete_segment)
-                .service(segments::segment_customers),
+                .service(segments::segment_customers)
+                .service(campaigns::create_campaign)
+                .service(campaigns::list_campaigns)
+                .service(campaigns::get_campaign)
+                .service(campaigns::patch_campaign)
+                .service(campaigns::launch_campaign)
+                .service(campaigns::list_contacts)
+                .service(campaigns::send_campaign)
+                .service(campaigns::record_responses)
+                .service(campaigns::campaign_report),
         )
 }
 

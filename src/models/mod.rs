@@ -1,5 +1,6 @@
 //! Diesel models: rows as the database stores them. DTOs live in `dto`.
 
+pub mod campaigns;
 pub mod consents;
 pub mod customers;
 pub mod forms;
@@ -9,4 +10,5 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod referrals;
 pub mod segments;

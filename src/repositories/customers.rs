@@ -338,6 +338,8 @@ pub fn move_references(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()>
     // Orders and promo redemptions follow; the survivor's statistics are recomputed.
     super::orders::move_orders(conn, from, to)?;
     super::promo_codes::move_redemptions(conn, from, to)?;
+    super::referrals::move_customer(conn, from, to)?;
+    super::campaigns::move_customer(conn, from, to)?;
     for currency in super::orders::currencies_of(conn, to)? {
         super::orders::refresh_stats(conn, to, &currency)?;
     }

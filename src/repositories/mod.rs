@@ -1,6 +1,7 @@
 //! Diesel queries only. Every function takes `&mut DbConn`, so one service transaction
 //! can span several repositories.
 
+pub mod campaigns;
 pub mod consents;
 pub mod customers;
 pub mod forms;
@@ -10,5 +11,6 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod referrals;
 pub mod segments;
 pub mod sql;

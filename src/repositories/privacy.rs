@@ -19,6 +19,10 @@ pub const TIMELINE_CONSENT: i32 = 1;
 pub const TIMELINE_ENQUIRY: i32 = 2;
 pub const TIMELINE_MERGE: i32 = 3;
 pub const TIMELINE_ORDER: i32 = 4;
+pub const TIMELINE_CAMPAIGN_CONTACT: i32 = 5;
+pub const TIMELINE_CAMPAIGN_RESPONSE: i32 = 6;
+/// Keyed by the referred customer's id (a referral's primary key).
+pub const TIMELINE_REFERRAL: i32 = 7;
 
 /// Newest first by time, then kind, then id; `before` is the last key of the previous page.
 pub fn timeline(
@@ -37,6 +41,9 @@ pub fn timeline(
            UNION ALL SELECT 2, id, created_at FROM enquiries WHERE customer_id = $1 \
            UNION ALL SELECT 3, id, merged_at FROM customer_merges WHERE survivor_id = $1 \
            UNION ALL SELECT 4, id, placed_at FROM orders WHERE customer_id = $1 \
+           UNION ALL SELECT 5, id, created_at FROM campaign_contacts WHERE customer_id = $1 AND holdout = FALSE \
+           UNION ALL SELECT 6, id, occurred_at FROM campaign_responses WHERE customer_id = $1 \
+           UNION ALL SELECT 7, referred_id, created_at FROM referrals WHERE referred_id = $1 OR referrer_id = $1 \
          ) entries \
          WHERE $2 = 0 OR at < $3 OR (at = $3 AND (kind < $4 OR (kind = $4 AND id < $5))) \
          ORDER BY at DESC, kind DESC, id DESC \
@@ -167,6 +174,8 @@ pub fn strip_personal_data(
     diesel::delete(confirmation_tokens::table.filter(confirmation_tokens::customer_id.eq(customer_id)))
         .execute(conn)?;
     diesel::delete(unsubscribe_tokens::table.filter(unsubscribe_tokens::customer_id.eq(customer_id))).execute(conn)?;
+    super::campaigns::strip_customer(conn, customer_id)?;
+    super::referrals::delete_code_of(conn, customer_id)?;
     diesel::update(customers::table.find(customer_id)).set(customers::erased_at.eq(Some(now))).execute(conn)?;
     Ok(())
 }

@@ -8,6 +8,10 @@ pub fn insert(conn: &mut DbConn, code: NewPromoCode) -> QueryResult<PromoCodeRow
     diesel::insert_into(promo_codes::table).values(code).returning(promo_codes::all_columns).get_result(conn)
 }
 
+pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<PromoCodeRow>> {
+    promo_codes::table.find(id).select(PromoCodeRow::as_select()).get_result(conn).optional()
+}
+
 pub fn find(conn: &mut DbConn, code: &str) -> QueryResult<Option<PromoCodeRow>> {
     promo_codes::table.filter(promo_codes::code.eq(code)).select(PromoCodeRow::as_select()).get_result(conn).optional()
 }

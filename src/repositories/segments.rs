@@ -634,13 +634,13 @@ pub fn audience(
     sql.push("(SELECT cc.source FROM customer_consents cc WHERE cc.customer_id = c.id AND cc.channel = ")
         .bind(SqlValue::Text(channel.to_string()))
         .push(" AND cc.state = 'subscribed') AS consent_source, ");
-    sql.push("CASE WHEN ").push(reachable).push(" THEN 1 ELSE 0 END AS reachable, ");
+    sql.push("CAST(CASE WHEN ").push(reachable).push(" THEN 1 ELSE 0 END AS BIGINT) AS reachable, ");
     if excluded_campaigns.is_empty() {
-        sql.push("0 AS in_excluded_campaign, ");
+        sql.push("CAST(0 AS BIGINT) AS in_excluded_campaign, ");
     } else {
-        sql.push("CASE WHEN EXISTS (SELECT 1 FROM campaign_contacts x WHERE x.customer_id = c.id AND x.holdout = FALSE AND x.campaign_id IN ");
+        sql.push("CAST(CASE WHEN EXISTS (SELECT 1 FROM campaign_contacts x WHERE x.customer_id = c.id AND x.holdout = FALSE AND x.campaign_id IN ");
         sql.bind_list(excluded_campaigns.iter().map(|id| SqlValue::Int(*id)));
-        sql.push(") THEN 1 ELSE 0 END AS in_excluded_campaign, ");
+        sql.push(") THEN 1 ELSE 0 END AS BIGINT) AS in_excluded_campaign, ");
     }
     sql.push("(SELECT COUNT(*) FROM campaign_contacts f WHERE f.customer_id = c.id AND f.holdout = FALSE AND f.created_at >= ")
         .bind(SqlValue::Time(contacts_since))

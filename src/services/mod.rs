@@ -1,5 +1,6 @@
 //! Business rules and transactions. Services take domain types and `&mut DbConn`.
 
+pub mod campaigns;
 pub mod consents;
 pub mod customers;
 pub mod enquiries;
@@ -11,6 +12,7 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod referrals;
 pub mod segments;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -17,7 +17,7 @@ use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
 use crate::repositories::orders::{self as repo, OrderFilter};
 use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
-use crate::services::{consents, customers, privacy, promo_codes};
+use crate::services::{consents, customers, privacy, promo_codes, referrals};
 
 /// Who bought.
 #[derive(Debug, Clone)]
@@ -163,6 +163,9 @@ fn create_in_transaction(
         let (status, promo_id) =
             promo_codes::redeem_for_order(conn, code, &purchase, order.id, customer.row.id, draft.discount_total)?;
         repo::set_promo(conn, order.id, promo_id, status)?;
+    }
+    if let Some(code) = &draft.referral_code {
+        referrals::link_in_transaction(conn, customer.row.id, order.id, code)?;
     }
     if let Some((channels, text)) = &draft.consent {
         // An erased person's consent is never recreated by a checkout; the order stands.

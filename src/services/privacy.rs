@@ -10,14 +10,21 @@ use crate::auth::JwtKeys;
 use crate::db::DbConn;
 use crate::domain::{ConsentSource, ConsentState};
 use crate::error::AppError;
+use crate::models::campaigns::{ContactRow, ResponseRow};
 use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
 use crate::models::customers::CustomerRecord;
 use crate::models::forms::EnquiryRow;
 use crate::models::messages::MessageRow;
 use crate::models::orders::OrderRecord;
 use crate::models::privacy::{MergeRow, NewErasure, NewSuppression};
+use crate::models::referrals::ReferralRow;
+use crate::repositories::campaigns as campaign_repo;
 use crate::repositories::orders as order_repo;
-use crate::repositories::privacy::{self as repo, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_MERGE, TIMELINE_ORDER};
+use crate::repositories::privacy::{
+    self as repo, TIMELINE_CAMPAIGN_CONTACT, TIMELINE_CAMPAIGN_RESPONSE, TIMELINE_CONSENT, TIMELINE_ENQUIRY,
+    TIMELINE_MERGE, TIMELINE_ORDER, TIMELINE_REFERRAL,
+};
+use crate::repositories::referrals as referral_repo;
 use crate::repositories::{customers as customer_repo, forms as forms_repo};
 
 /// One thing that happened to a customer.
@@ -27,6 +34,9 @@ pub enum TimelineEntry {
     Enquiry(EnquiryRow),
     Merge(MergeRow),
     Order(OrderRecord),
+    CampaignContact(ContactRow),
+    CampaignResponse(ResponseRow),
+    Referral(ReferralRow),
 }
 
 impl TimelineEntry {
@@ -37,6 +47,9 @@ impl TimelineEntry {
             TimelineEntry::Enquiry(e) => (e.created_at, TIMELINE_ENQUIRY, e.id),
             TimelineEntry::Merge(m) => (m.merged_at, TIMELINE_MERGE, m.id),
             TimelineEntry::Order(o) => (o.order.placed_at, TIMELINE_ORDER, o.order.id),
+            TimelineEntry::CampaignContact(c) => (c.created_at, TIMELINE_CAMPAIGN_CONTACT, c.id),
+            TimelineEntry::CampaignResponse(r) => (r.occurred_at, TIMELINE_CAMPAIGN_RESPONSE, r.id),
+            TimelineEntry::Referral(r) => (r.created_at, TIMELINE_REFERRAL, r.referred_id),
         }
     }
 }
@@ -65,12 +78,29 @@ pub fn timeline(
         repo::merges_by_id(conn, &ids_of(TIMELINE_MERGE))?.into_iter().map(|m| (m.id, m)).collect();
     let mut orders: HashMap<i64, OrderRecord> =
         order_repo::find_many(conn, &ids_of(TIMELINE_ORDER))?.into_iter().map(|o| (o.order.id, o)).collect();
+    let mut contacts: HashMap<i64, ContactRow> =
+        campaign_repo::contacts_by_id(conn, &ids_of(TIMELINE_CAMPAIGN_CONTACT))?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+    let mut responses: HashMap<i64, ResponseRow> =
+        campaign_repo::responses_by_id(conn, &ids_of(TIMELINE_CAMPAIGN_RESPONSE))?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+    let mut referrals: HashMap<i64, ReferralRow> = referral_repo::by_referred_ids(conn, &ids_of(TIMELINE_REFERRAL))?
+        .into_iter()
+        .map(|r| (r.referred_id, r))
+        .collect();
     Ok(order
         .into_iter()
         .filter_map(|row| match row.kind {
             TIMELINE_CONSENT => consents.remove(&row.id).map(TimelineEntry::Consent),
             TIMELINE_ENQUIRY => enquiries.remove(&row.id).map(TimelineEntry::Enquiry),
             TIMELINE_MERGE => merges.remove(&row.id).map(TimelineEntry::Merge),
+            TIMELINE_CAMPAIGN_CONTACT => contacts.remove(&row.id).map(TimelineEntry::CampaignContact),
+            TIMELINE_CAMPAIGN_RESPONSE => responses.remove(&row.id).map(TimelineEntry::CampaignResponse),
+            TIMELINE_REFERRAL => referrals.remove(&row.id).map(TimelineEntry::Referral),
             _ => orders.remove(&row.id).map(TimelineEntry::Order),
         })
         .collect())
@@ -84,6 +114,11 @@ pub struct PersonalData {
     pub enquiries: Vec<EnquiryRow>,
     pub messages: Vec<MessageRow>,
     pub merges: Vec<MergeRow>,
+    pub campaign_contacts: Vec<ContactRow>,
+    pub campaign_responses: Vec<ResponseRow>,
+    pub referral_code: Option<String>,
+    pub referred_by: Option<ReferralRow>,
+    pub referred: Vec<ReferralRow>,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -96,6 +131,11 @@ pub fn export(conn: &mut DbConn, customer_id: i64) -> Result<PersonalData, AppEr
         enquiries: repo::enquiries_of(conn, customer_id)?,
         messages: repo::messages_of(conn, customer_id)?,
         merges: repo::merges_of(conn, customer_id)?,
+        campaign_contacts: campaign_repo::contacts_of(conn, customer_id)?,
+        campaign_responses: campaign_repo::responses_of(conn, customer_id)?,
+        referral_code: referral_repo::code_of(conn, customer_id)?,
+        referred_by: referral_repo::referral_of(conn, customer_id)?,
+        referred: referral_repo::referred_by_referrer(conn, customer_id)?,
         timeline: timeline(conn, customer_id, None, i64::MAX)?,
     })
 }

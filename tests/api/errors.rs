@@ -89,7 +89,10 @@ fn every_operation_documents_scope_and_problems() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
-            if path.starts_with("/v1/public/") {
+            if path.starts_with("/v1/t/") {
+                // Tracking links: the contact's token, no rate limit (mail proxies share IPs).
+                assert!(operation.get("security").is_none(), "{method} {path}: tracking takes the contact's token");
+            } else if path.starts_with("/v1/public/") {
                 assert!(operation.get("security").is_none(), "{method} {path}: link endpoints take the link's token");
                 assert!(responses.contains_key("429"), "{method} {path} documents its rate limit");
             } else if path.starts_with("/v1/") {

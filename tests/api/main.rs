@@ -5,6 +5,7 @@ mod helpers;
 mod imports;
 
 mod auth;
+mod campaigns;
 mod cli;
 mod consents;
 mod customers;
@@ -15,5 +16,6 @@ mod orders;
 mod privacy;
 mod products;
 mod promo_codes;
+mod referrals;
 mod segments;
 mod smtp_sink;

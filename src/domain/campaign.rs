@@ -1,0 +1,135 @@
+//! Campaign messages: templates with `{{placeholders}}`, and the links in them that
+//! rapport rewrites into tracked, signed click URLs.
+
+/// The placeholders a subject or content may use.
+pub const PLACEHOLDERS: [&str; 4] = ["first_name", "last_name", "promo_code", "unsubscribe_url"];
+
+/// The placeholders a template uses, or the first unknown one.
+pub fn placeholders(template: &str) -> Result<Vec<String>, String> {
+    let mut found = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { return Err("`{{` is not closed by `}}`".into()) };
+        let name = after[..end].trim();
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "`{{{{{name}}}}}` is not a placeholder; use {}",
+                PLACEHOLDERS.map(|p| format!("{{{{{p}}}}}")).join(", ")
+            ));
+        }
+        found.push(name.to_string());
+        rest = &after[end + 2..];
+    }
+    Ok(found)
+}
+
+/// Replaces each placeholder with its value (`value_of` gets the trimmed name).
+pub fn render(template: &str, value_of: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                out.push_str(&value_of(after[..end].trim()));
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Rewrites every http(s) URL written in the template with `rewrite`. Placeholders are
+/// left alone, so `{{unsubscribe_url}}` is never wrapped.
+pub fn rewrite_links(template: &str, rewrite: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    loop {
+        let next = [rest.find("https://"), rest.find("http://")].into_iter().flatten().min();
+        let Some(start) = next else { break };
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let mut end = tail.find(|c: char| c.is_whitespace() || "<>\"'(){}[]".contains(c)).unwrap_or(tail.len());
+        // A sentence's final punctuation is not part of the link.
+        while end > 0 && ".,;:!?".contains(tail[..end].chars().last().unwrap_or(' ')) {
+            end -= 1;
+        }
+        out.push_str(&rewrite(&tail[..end]));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_checked_and_rendered() {
+        assert_eq!(placeholders("Hi {{ first_name }}, code {{promo_code}}").unwrap(), ["first_name", "promo_code"]);
+        assert!(placeholders("Hi {{name}}").unwrap_err().contains("`{{name}}` is not a placeholder"));
+        assert!(placeholders("Hi {{first_name").is_err());
+        let text =
+            render(
+                "Hi {{first_name}}! {{promo_code}}",
+                |name| if name == "first_name" { "Ana".into() } else { "X1".into() },
+            );
+        assert_eq!(text, "Hi Ana! X1");
+    }
+
+    #[test]
+    fn links_are_rewritten_but_not_placeholders_or_punctuation() {
+        let out =
+            rewrite_links("See https://shop.example/sale?a=1. Or (http://x.example) {{unsubscribe_url}}", |url| {
+                format!("<{url}>")
+            });
+        assert_eq!(out, "See <https://shop.example/sale?a=1>. Or (<http://x.example>) {{unsubscribe_url}}");
+    }
+}
+
+/// What a launch did with the segment's customers; each customer is counted once, under
+/// the first rule that left them out, in this order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AudienceCounts {
+    pub segment_size: i64,
+    /// Consent for the channel is not `subscribed` (`pending`, `unsubscribed`, `not_set`).
+    pub no_consent: i64,
+    /// On the erasure suppression list, and their consent was not their own new opt-in.
+    pub suppressed: i64,
+    /// No email, phone or postal address for the channel.
+    pub unreachable: i64,
+    /// Contacted by one of `exclude_campaign_ids`.
+    pub excluded: i64,
+    /// Over the frequency cap.
+    pub capped: i64,
+    pub holdout: i64,
+    pub contacted: i64,
+}
+
+/// How a campaign's promotion is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromoSpec {
+    None,
+    /// An existing code everyone gets.
+    Shared(String),
+    /// One single-use code per recipient: `PREFIX-XXXXXXXX`.
+    Unique {
+        prefix: String,
+        discount_type: String,
+        discount_value: i64,
+        currency: Option<String>,
+    },
+}
+
+/// The size of the holdout group: `percent` of `eligible`, rounded to the nearest.
+pub fn holdout_size(eligible: usize, percent: i64) -> usize {
+    ((eligible as i64 * percent.clamp(0, 100) + 50) / 100) as usize
+}

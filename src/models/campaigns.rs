@@ -1,0 +1,147 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{campaign_contacts, campaign_responses, campaigns};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = campaigns)]
+pub struct CampaignRow {
+    pub id: i64,
+    pub name: String,
+    pub channel: String,
+    pub segment_id: Option<i64>,
+    pub rules: Option<String>,
+    pub offer: Option<String>,
+    pub subject: Option<String>,
+    pub content: Option<String>,
+    /// `none`, `shared` (promo_code_id) or `unique` (one code per recipient).
+    pub promo_kind: String,
+    pub promo_code_id: Option<i64>,
+    pub unique_prefix: Option<String>,
+    pub unique_discount_type: Option<String>,
+    pub unique_discount_value: Option<i64>,
+    pub unique_currency: Option<String>,
+    pub cap_max_contacts: i64,
+    pub cap_per_days: i64,
+    /// JSON list of campaign ids.
+    pub exclude_campaign_ids: String,
+    pub holdout_percent: i64,
+    pub attribution_window_days: i64,
+    pub status: String,
+    /// JSON `AudienceCounts`, once launched.
+    pub audience: Option<String>,
+    pub launched_at: Option<NaiveDateTime>,
+    pub send_requested_at: Option<NaiveDateTime>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Everything a draft holds; written whole on create and on each patch.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = campaigns, treat_none_as_null = true)]
+pub struct CampaignColumns {
+    pub name: String,
+    pub channel: String,
+    pub segment_id: Option<i64>,
+    pub rules: Option<String>,
+    pub offer: Option<String>,
+    pub subject: Option<String>,
+    pub content: Option<String>,
+    pub promo_kind: String,
+    pub promo_code_id: Option<i64>,
+    pub unique_prefix: Option<String>,
+    pub unique_discount_type: Option<String>,
+    pub unique_discount_value: Option<i64>,
+    pub unique_currency: Option<String>,
+    pub cap_max_contacts: i64,
+    pub cap_per_days: i64,
+    pub exclude_campaign_ids: String,
+    pub holdout_percent: i64,
+    pub attribution_window_days: i64,
+    pub updated_at: NaiveDateTime,
+}
+
+impl CampaignColumns {
+    pub fn from_row(row: &CampaignRow) -> CampaignColumns {
+        CampaignColumns {
+            name: row.name.clone(),
+            channel: row.channel.clone(),
+            segment_id: row.segment_id,
+            rules: row.rules.clone(),
+            offer: row.offer.clone(),
+            subject: row.subject.clone(),
+            content: row.content.clone(),
+            promo_kind: row.promo_kind.clone(),
+            promo_code_id: row.promo_code_id,
+            unique_prefix: row.unique_prefix.clone(),
+            unique_discount_type: row.unique_discount_type.clone(),
+            unique_discount_value: row.unique_discount_value,
+            unique_currency: row.unique_currency.clone(),
+            cap_max_contacts: row.cap_max_contacts,
+            cap_per_days: row.cap_per_days,
+            exclude_campaign_ids: row.exclude_campaign_ids.clone(),
+            holdout_percent: row.holdout_percent,
+            attribution_window_days: row.attribution_window_days,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = campaigns)]
+pub struct NewCampaign {
+    #[diesel(embed)]
+    pub columns: CampaignColumns,
+    pub status: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = campaign_contacts)]
+pub struct ContactRow {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub customer_id: i64,
+    pub holdout: bool,
+    pub token: Option<String>,
+    pub promo_code: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = campaign_contacts)]
+pub struct NewContact {
+    pub campaign_id: i64,
+    pub customer_id: i64,
+    pub holdout: bool,
+    pub token: Option<String>,
+    pub promo_code: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = campaign_responses)]
+pub struct ResponseRow {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub contact_id: i64,
+    pub customer_id: i64,
+    pub kind: String,
+    pub occurred_at: NaiveDateTime,
+    pub recorded_at: NaiveDateTime,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = campaign_responses)]
+pub struct NewResponse {
+    pub campaign_id: i64,
+    pub contact_id: i64,
+    pub customer_id: i64,
+    pub kind: String,
+    pub occurred_at: NaiveDateTime,
+    pub recorded_at: NaiveDateTime,
+    pub actor: String,
+}

@@ -1,0 +1,387 @@
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use super::sql::{Sql, SqlValue};
+use crate::db::schema::{
+    campaign_contacts, campaign_responses, campaigns, customer_consents, customers, messages, promo_codes,
+    unsubscribe_tokens,
+};
+use crate::db::{Backend, DbConn};
+use crate::db_run;
+use crate::models::campaigns::{
+    CampaignColumns, CampaignRow, ContactRow, NewCampaign, NewContact, NewResponse, ResponseRow,
+};
+use crate::models::customers::CustomerRow;
+use crate::models::forms::UnsubscribeTokenRow;
+use crate::models::messages::NewMessage;
+use crate::models::promo_codes::NewPromoCode;
+
+/// Rows per multi-row INSERT: well under both backends' bind limits.
+const CHUNK: usize = 500;
+
+pub fn insert(conn: &mut DbConn, campaign: NewCampaign) -> QueryResult<CampaignRow> {
+    diesel::insert_into(campaigns::table).values(campaign).returning(campaigns::all_columns).get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CampaignRow>> {
+    campaigns::table.find(id).select(CampaignRow::as_select()).get_result(conn).optional()
+}
+
+/// Like `find`, locking the row on PostgreSQL (SQLite write transactions lock the database).
+pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<CampaignRow>> {
+    if conn.backend() == Backend::Postgres {
+        diesel::sql_query("SELECT id FROM campaigns WHERE id = $1 FOR UPDATE").bind::<BigInt, _>(id).execute(conn)?;
+    }
+    find(conn, id)
+}
+
+pub fn update_columns(conn: &mut DbConn, id: i64, columns: CampaignColumns) -> QueryResult<CampaignRow> {
+    diesel::update(campaigns::table.find(id)).set(columns).returning(campaigns::all_columns).get_result(conn)
+}
+
+pub fn mark_launched(
+    conn: &mut DbConn,
+    id: i64,
+    rules: &str,
+    audience: &str,
+    now: NaiveDateTime,
+) -> QueryResult<CampaignRow> {
+    diesel::update(campaigns::table.find(id))
+        .set((
+            campaigns::status.eq("launched"),
+            campaigns::rules.eq(Some(rules)),
+            campaigns::audience.eq(Some(audience)),
+            campaigns::launched_at.eq(Some(now)),
+            campaigns::updated_at.eq(now),
+        ))
+        .returning(campaigns::all_columns)
+        .get_result(conn)
+}
+
+pub fn mark_send_requested(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(campaigns::table.find(id))
+        .set((campaigns::send_requested_at.eq(Some(now)), campaigns::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> QueryResult<Vec<CampaignRow>> {
+    let mut query = campaigns::table.select(CampaignRow::as_select()).into_boxed();
+    if let Some(before_id) = before_id {
+        query = query.filter(campaigns::id.lt(before_id));
+    }
+    query.order(campaigns::id.desc()).limit(limit).load(conn)
+}
+
+/// Which of `ids` are campaigns.
+pub fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    campaigns::table.filter(campaigns::id.eq_any(ids)).select(campaigns::id).load(conn)
+}
+
+pub fn insert_contacts(conn: &mut DbConn, contacts: &[NewContact]) -> QueryResult<()> {
+    for chunk in contacts.chunks(CHUNK) {
+        db_run!(conn => {
+            diesel::insert_into(campaign_contacts::table).values(chunk).execute(conn)?;
+        });
+    }
+    Ok(())
+}
+
+pub fn insert_promo_codes(conn: &mut DbConn, codes: &[NewPromoCode]) -> QueryResult<()> {
+    for chunk in codes.chunks(CHUNK) {
+        db_run!(conn => {
+            diesel::insert_into(promo_codes::table).values(chunk).execute(conn)?;
+        });
+    }
+    Ok(())
+}
+
+pub fn insert_unsubscribe_tokens(conn: &mut DbConn, tokens: &[UnsubscribeTokenRow]) -> QueryResult<()> {
+    for chunk in tokens.chunks(CHUNK) {
+        db_run!(conn => {
+            diesel::insert_into(unsubscribe_tokens::table).values(chunk).execute(conn)?;
+        });
+    }
+    Ok(())
+}
+
+pub fn insert_messages(conn: &mut DbConn, rows: &[NewMessage]) -> QueryResult<()> {
+    for chunk in rows.chunks(CHUNK) {
+        db_run!(conn => {
+            diesel::insert_into(messages::table).values(chunk).execute(conn)?;
+        });
+    }
+    Ok(())
+}
+
+/// A page of a campaign's contacts (or its holdout group) with their customers, by id.
+/// Erased customers are left out: nothing about them may be delivered.
+pub fn contacts_page(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    holdout: bool,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<(ContactRow, CustomerRow)>> {
+    campaign_contacts::table
+        .inner_join(customers::table.on(customers::id.eq(campaign_contacts::customer_id)))
+        .filter(campaign_contacts::campaign_id.eq(campaign_id))
+        .filter(campaign_contacts::holdout.eq(holdout))
+        .filter(campaign_contacts::id.gt(after_id))
+        .filter(customers::erased_at.is_null())
+        .order(campaign_contacts::id)
+        .limit(limit)
+        .select((ContactRow::as_select(), CustomerRow::as_select()))
+        .load(conn)
+}
+
+/// Contacts of an email campaign that may still be mailed: email known, consent for
+/// email still `subscribed` (it may have changed since the launch).
+pub fn mailable_contacts(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<(ContactRow, CustomerRow)>> {
+    campaign_contacts::table
+        .inner_join(customers::table.on(customers::id.eq(campaign_contacts::customer_id)))
+        .filter(campaign_contacts::campaign_id.eq(campaign_id))
+        .filter(campaign_contacts::holdout.eq(false))
+        .filter(campaign_contacts::id.gt(after_id))
+        .filter(customers::erased_at.is_null())
+        .filter(customers::email.is_not_null())
+        .filter(diesel::dsl::exists(
+            customer_consents::table
+                .filter(customer_consents::customer_id.eq(campaign_contacts::customer_id))
+                .filter(customer_consents::channel.eq("email"))
+                .filter(customer_consents::state.eq("subscribed")),
+        ))
+        .order(campaign_contacts::id)
+        .limit(limit)
+        .select((ContactRow::as_select(), CustomerRow::as_select()))
+        .load(conn)
+}
+
+pub fn count_contacted(conn: &mut DbConn, campaign_id: i64) -> QueryResult<i64> {
+    campaign_contacts::table
+        .filter(campaign_contacts::campaign_id.eq(campaign_id))
+        .filter(campaign_contacts::holdout.eq(false))
+        .count()
+        .get_result(conn)
+}
+
+pub fn contact_by_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<ContactRow>> {
+    campaign_contacts::table
+        .filter(campaign_contacts::token.eq(token))
+        .select(ContactRow::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// The campaign's contacts (contacted or holdout) among these tokens and customers.
+pub fn contacts_matching(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    tokens: &[String],
+    customer_ids: &[i64],
+) -> QueryResult<Vec<ContactRow>> {
+    campaign_contacts::table
+        .filter(campaign_contacts::campaign_id.eq(campaign_id))
+        .filter(campaign_contacts::token.eq_any(tokens).or(campaign_contacts::customer_id.eq_any(customer_ids)))
+        .select(ContactRow::as_select())
+        .load(conn)
+}
+
+pub fn insert_responses(conn: &mut DbConn, rows: &[NewResponse]) -> QueryResult<()> {
+    for chunk in rows.chunks(CHUNK) {
+        db_run!(conn => {
+            diesel::insert_into(campaign_responses::table).values(chunk).execute(conn)?;
+        });
+    }
+    Ok(())
+}
+
+/// Whether the contact already has a response of this kind since `since`.
+pub fn has_response_since(conn: &mut DbConn, contact_id: i64, kind: &str, since: NaiveDateTime) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        campaign_responses::table
+            .filter(campaign_responses::contact_id.eq(contact_id))
+            .filter(campaign_responses::kind.eq(kind))
+            .filter(campaign_responses::occurred_at.ge(since)),
+    ))
+    .get_result(conn)
+}
+
+/// Outbox messages of campaigns by status: campaign id -> (pending, sent, failed).
+pub fn message_counts(conn: &mut DbConn, campaign_ids: &[i64]) -> QueryResult<HashMap<i64, (i64, i64, i64)>> {
+    let rows: Vec<(Option<i64>, String, i64)> = messages::table
+        .filter(messages::campaign_id.eq_any(campaign_ids))
+        .group_by((messages::campaign_id, messages::status))
+        .select((messages::campaign_id, messages::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let mut counts: HashMap<i64, (i64, i64, i64)> = HashMap::new();
+    for (campaign_id, status, n) in rows {
+        let entry = counts.entry(campaign_id.unwrap_or_default()).or_default();
+        match status.as_str() {
+            "pending" => entry.0 += n,
+            "sent" => entry.1 += n,
+            _ => entry.2 += n,
+        }
+    }
+    Ok(counts)
+}
+
+/// Contacts with at least one response of each kind.
+pub fn unique_responses(conn: &mut DbConn, campaign_id: i64) -> QueryResult<Vec<(String, i64)>> {
+    campaign_responses::table
+        .filter(campaign_responses::campaign_id.eq(campaign_id))
+        .group_by(campaign_responses::kind)
+        .select((campaign_responses::kind, diesel::dsl::count(campaign_responses::contact_id).aggregate_distinct()))
+        .load(conn)
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Contacted (or holdout) customers with an order, not cancelled, placed in the window.
+pub fn converted(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    holdout: bool,
+    window: (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<i64> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT COUNT(*) AS n FROM campaign_contacts k WHERE k.campaign_id = ")
+        .bind(SqlValue::Int(campaign_id))
+        .push(if holdout { " AND k.holdout = TRUE" } else { " AND k.holdout = FALSE" })
+        .push(" AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = k.customer_id AND o.status <> 'cancelled'")
+        .push(" AND o.placed_at >= ")
+        .bind(SqlValue::Time(window.0))
+        .push(" AND o.placed_at <= ")
+        .bind(SqlValue::Time(window.1))
+        .push(")");
+    let row: Count = sql.query().get_result(conn)?;
+    Ok(row.n)
+}
+
+/// Revenue of one currency attributed to a campaign.
+#[derive(Debug, QueryableByName)]
+pub struct AttributedRow {
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = BigInt)]
+    pub revenue: i64,
+}
+
+/// Orders attributed to the campaign, per currency, net of refunds: orders of contacted
+/// customers in the window, and orders since the launch that used the campaign's codes.
+pub fn attributed(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    shared_code_id: Option<i64>,
+    window: (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<Vec<AttributedRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT o.currency AS currency, COUNT(*) AS orders, CAST(SUM(o.total - o.refunded_total) AS BIGINT) AS revenue \
+         FROM orders o WHERE o.status <> 'cancelled' AND o.placed_at >= ",
+    )
+    .bind(SqlValue::Time(window.0))
+    .push(" AND ((o.placed_at <= ")
+    .bind(SqlValue::Time(window.1))
+    .push(" AND o.customer_id IN (SELECT customer_id FROM campaign_contacts WHERE holdout = FALSE AND campaign_id = ")
+    .bind(SqlValue::Int(campaign_id))
+    .push(")) OR (o.promo_code_status = 'applied' AND o.promo_code_id IN (SELECT id FROM promo_codes WHERE campaign_id = ")
+    .bind(SqlValue::Int(campaign_id));
+    if let Some(shared) = shared_code_id {
+        sql.push(" OR id = ").bind(SqlValue::Int(shared));
+    }
+    sql.push("))) GROUP BY o.currency ORDER BY o.currency");
+    sql.query().load(conn)
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct RedemptionTotals {
+    #[diesel(sql_type = BigInt)]
+    pub redemptions: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub discount: Option<i64>,
+}
+
+/// Redemptions of the campaign's codes on orders that stand (a shared code: since launch).
+pub fn redemptions(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    shared_code_id: Option<i64>,
+    since: NaiveDateTime,
+) -> QueryResult<RedemptionTotals> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT COUNT(*) AS redemptions, CAST(SUM(r.discount_amount) AS BIGINT) AS discount \
+         FROM promo_redemptions r JOIN orders o ON o.id = r.order_id \
+         WHERE o.status <> 'cancelled' AND (r.promo_code_id IN (SELECT id FROM promo_codes WHERE campaign_id = ",
+    )
+    .bind(SqlValue::Int(campaign_id))
+    .push(")");
+    if let Some(shared) = shared_code_id {
+        sql.push(" OR (r.promo_code_id = ")
+            .bind(SqlValue::Int(shared))
+            .push(" AND o.placed_at >= ")
+            .bind(SqlValue::Time(since))
+            .push(")");
+    }
+    sql.push(")");
+    sql.query().get_result(conn)
+}
+
+/// A customer's contacts and responses, for the timeline and the export.
+pub fn contacts_of(conn: &mut DbConn, customer_id: i64) -> QueryResult<Vec<ContactRow>> {
+    campaign_contacts::table
+        .filter(campaign_contacts::customer_id.eq(customer_id))
+        .order(campaign_contacts::id)
+        .select(ContactRow::as_select())
+        .load(conn)
+}
+
+pub fn responses_of(conn: &mut DbConn, customer_id: i64) -> QueryResult<Vec<ResponseRow>> {
+    campaign_responses::table
+        .filter(campaign_responses::customer_id.eq(customer_id))
+        .order(campaign_responses::id)
+        .select(ResponseRow::as_select())
+        .load(conn)
+}
+
+pub fn contacts_by_id(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<ContactRow>> {
+    campaign_contacts::table.filter(campaign_contacts::id.eq_any(ids)).select(ContactRow::as_select()).load(conn)
+}
+
+pub fn responses_by_id(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<ResponseRow>> {
+    campaign_responses::table.filter(campaign_responses::id.eq_any(ids)).select(ResponseRow::as_select()).load(conn)
+}
+
+/// Merge: the duplicate's contacts and responses become the survivor's.
+pub fn move_customer(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
+    diesel::update(campaign_contacts::table.filter(campaign_contacts::customer_id.eq(from)))
+        .set(campaign_contacts::customer_id.eq(to))
+        .execute(conn)?;
+    diesel::update(campaign_responses::table.filter(campaign_responses::customer_id.eq(from)))
+        .set(campaign_responses::customer_id.eq(to))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Erasure: the contacts stay for the campaigns' figures, without their tracking tokens.
+pub fn strip_customer(conn: &mut DbConn, customer_id: i64) -> QueryResult<()> {
+    diesel::update(campaign_contacts::table.filter(campaign_contacts::customer_id.eq(customer_id)))
+        .set(campaign_contacts::token.eq(None::<String>))
+        .execute(conn)
+        .map(drop)
+}

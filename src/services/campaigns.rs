@@ -1,0 +1,671 @@
+//! Campaigns: a draft (audience rules, offer, message, promotion, limits), a launch that
+//! builds the audience in one transaction, delivery lists, mail through the outbox,
+//! responses and tracking, and the report (conversions against a holdout group).
+
+use std::collections::{HashMap, HashSet};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{Duration, NaiveDateTime};
+use rand::seq::SliceRandom;
+use rand::RngCore;
+
+use super::{now, write_with_one_retry, TxError};
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::db::DbConn;
+use crate::domain::campaign::{holdout_size, render, rewrite_links, AudienceCounts, PromoSpec};
+use crate::domain::consent::ConsentChange;
+use crate::domain::segment::Rule;
+use crate::domain::token::hash_token;
+use crate::domain::{ConsentChannel, ConsentSource, ConsentState, ResponseKind};
+use crate::dto::campaigns::ResponseInput;
+use crate::error::AppError;
+use crate::models::campaigns::{CampaignColumns, CampaignRow, ContactRow, NewCampaign, NewContact, NewResponse};
+use crate::models::customers::CustomerRow;
+use crate::models::forms::UnsubscribeTokenRow;
+use crate::models::messages::NewMessage;
+use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns};
+use crate::repositories::campaigns::{self as repo, AttributedRow};
+use crate::repositories::{
+    consents as consent_repo, privacy as privacy_repo, promo_codes as promo_repo, segments as segment_repo,
+};
+use crate::services::{consents, forms, privacy, segments};
+
+/// A validated campaign, before its references are checked against the database.
+#[derive(Debug, Clone)]
+pub struct CampaignSpec {
+    pub name: String,
+    pub channel: ConsentChannel,
+    pub segment_id: Option<i64>,
+    /// Rules as JSON (already parsed once), when no segment is given.
+    pub rules: Option<String>,
+    pub offer: Option<String>,
+    pub subject: Option<String>,
+    pub content: Option<String>,
+    pub promo: PromoSpec,
+    pub frequency_cap: Option<(i64, i64)>,
+    pub exclude_campaign_ids: Vec<i64>,
+    pub holdout_percent: i64,
+    pub attribution_window_days: i64,
+}
+
+/// A campaign with what its resource shows beside the row.
+pub struct CampaignView {
+    pub row: CampaignRow,
+    pub shared_code: Option<String>,
+    /// Outbox messages: (queued, sent, failed).
+    pub messages: (i64, i64, i64),
+    pub report: Option<Report>,
+}
+
+/// One contact, rendered for its channel.
+pub struct ContactView {
+    pub contact: ContactRow,
+    pub customer: CustomerRow,
+    pub channel: String,
+    pub subject: Option<String>,
+    pub content: Option<String>,
+    pub open_tracking_url: Option<String>,
+    pub unsubscribe_url: Option<String>,
+}
+
+/// The figures of a campaign's report.
+pub struct Report {
+    pub campaign_id: i64,
+    pub audience: Option<AudienceCounts>,
+    pub contacted: i64,
+    pub holdout: i64,
+    pub responses: Vec<(String, i64)>,
+    pub window: Option<(NaiveDateTime, NaiveDateTime)>,
+    pub converted: i64,
+    pub holdout_converted: i64,
+    pub attributed: Vec<AttributedRow>,
+    pub redemptions: i64,
+    pub discount_given: i64,
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::not_found(format!("campaign {id} does not exist"))
+}
+
+fn conflict(detail: impl Into<String>) -> AppError {
+    AppError::Conflict { detail: detail.into(), existing_id: None }
+}
+
+/// Checks the spec's references and turns it into columns.
+fn columns(
+    conn: &mut DbConn,
+    spec: CampaignSpec,
+    config: &Config,
+    now: NaiveDateTime,
+) -> Result<CampaignColumns, AppError> {
+    if let Some(segment_id) = spec.segment_id {
+        segments::get(conn, segment_id)
+            .map_err(|_| AppError::invalid("segment_id", format!("segment {segment_id} does not exist")))?;
+    }
+    let missing: Vec<i64> = {
+        let found = repo::existing_ids(conn, &spec.exclude_campaign_ids)?;
+        spec.exclude_campaign_ids.iter().copied().filter(|id| !found.contains(id)).collect()
+    };
+    if let Some(id) = missing.first() {
+        return Err(AppError::invalid("exclude_campaign_ids", format!("campaign {id} does not exist")));
+    }
+    let (promo_kind, promo_code_id, unique) = match spec.promo {
+        PromoSpec::None => ("none", None, None),
+        PromoSpec::Shared(code) => {
+            let promo = promo_repo::find(conn, &code)?
+                .ok_or_else(|| AppError::invalid("promo.code", format!("promo code {code} does not exist")))?;
+            ("shared", Some(promo.id), None)
+        }
+        PromoSpec::Unique { prefix, discount_type, discount_value, currency } => {
+            ("unique", None, Some((prefix, discount_type, discount_value, currency)))
+        }
+    };
+    let (max_contacts, per_days) = spec.frequency_cap.unwrap_or(config.campaigns.frequency_cap);
+    let (unique_prefix, unique_discount_type, unique_discount_value, unique_currency) = match unique {
+        Some((prefix, kind, value, currency)) => (Some(prefix), Some(kind), Some(value), currency),
+        None => (None, None, None, None),
+    };
+    Ok(CampaignColumns {
+        name: spec.name,
+        channel: spec.channel.as_str().to_string(),
+        segment_id: spec.segment_id,
+        rules: spec.rules,
+        offer: spec.offer,
+        subject: spec.subject,
+        content: spec.content,
+        promo_kind: promo_kind.to_string(),
+        promo_code_id,
+        unique_prefix,
+        unique_discount_type,
+        unique_discount_value,
+        unique_currency,
+        cap_max_contacts: max_contacts,
+        cap_per_days: per_days,
+        exclude_campaign_ids: serde_json::to_string(&spec.exclude_campaign_ids).unwrap_or_else(|_| "[]".into()),
+        holdout_percent: spec.holdout_percent,
+        attribution_window_days: spec.attribution_window_days,
+        updated_at: now,
+    })
+}
+
+pub fn create(conn: &mut DbConn, config: &Config, spec: CampaignSpec, actor: &str) -> Result<CampaignView, AppError> {
+    conn.write_transaction(|conn| {
+        let now = now();
+        let columns = columns(conn, spec, config, now)?;
+        let row = repo::insert(
+            conn,
+            NewCampaign { columns, status: "draft".into(), created_by: actor.to_string(), created_at: now },
+        )?;
+        view(conn, row, false)
+    })
+}
+
+/// The shared code of a campaign, by its code text.
+fn shared_code(conn: &mut DbConn, row: &CampaignRow) -> Result<Option<String>, AppError> {
+    match row.promo_code_id {
+        Some(id) => Ok(promo_repo::find_by_id(conn, id)?.map(|p| p.code)),
+        None => Ok(None),
+    }
+}
+
+fn view(conn: &mut DbConn, row: CampaignRow, with_report: bool) -> Result<CampaignView, AppError> {
+    let messages = repo::message_counts(conn, &[row.id])?.remove(&row.id).unwrap_or_default();
+    let shared_code = shared_code(conn, &row)?;
+    let report = if with_report { Some(report_of(conn, &row)?) } else { None };
+    Ok(CampaignView { row, shared_code, messages, report })
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> Result<CampaignView, AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    view(conn, row, false)
+}
+
+/// The current row and its shared code: what a PATCH is applied to.
+pub fn current(conn: &mut DbConn, id: i64) -> Result<(CampaignRow, Option<String>), AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    let code = shared_code(conn, &row)?;
+    Ok((row, code))
+}
+
+/// Replaces a draft's fields with the patched spec. `seen` is the `updated_at` the patch
+/// was computed from: a concurrent change in between is a 409, not a lost update.
+pub fn update(
+    conn: &mut DbConn,
+    config: &Config,
+    id: i64,
+    seen: NaiveDateTime,
+    spec: CampaignSpec,
+) -> Result<CampaignView, AppError> {
+    conn.write_transaction(|conn| {
+        let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
+        if row.status != "draft" {
+            return Err(conflict("a launched campaign cannot be changed"));
+        }
+        if row.updated_at != seen {
+            return Err(conflict("the campaign changed meanwhile; read it again"));
+        }
+        let columns = columns(conn, spec, config, now())?;
+        let row = repo::update_columns(conn, id, columns)?;
+        view(conn, row, false)
+    })
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    before_id: Option<i64>,
+    limit: i64,
+    with_report: bool,
+) -> Result<Vec<CampaignView>, AppError> {
+    let rows = repo::list(conn, before_id, limit)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut counts = repo::message_counts(conn, &ids)?;
+    rows.into_iter()
+        .map(|row| {
+            let shared_code = shared_code(conn, &row)?;
+            let report = if with_report { Some(report_of(conn, &row)?) } else { None };
+            Ok(CampaignView { messages: counts.remove(&row.id).unwrap_or_default(), shared_code, report, row })
+        })
+        .collect()
+}
+
+/// 128 random bits, URL-safe.
+fn new_tracking_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `PREFIX-XXXXXXXX` from an alphabet without look-alikes (0/O, 1/I).
+fn new_unique_code(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    let suffix: String = bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
+    format!("{prefix}-{suffix}")
+}
+
+/// The contact's unsubscribe token: derived from its tracking token with the server's
+/// key, so the contact list can show it again while only its hash is stored.
+fn unsubscribe_token(keys: &JwtKeys, tracking_token: &str) -> String {
+    keys.keyed_hash("campaign-unsubscribe", tracking_token)
+}
+
+/// The signature of a tracked link: only URLs rapport wrote into a contact's content redirect.
+pub fn link_signature(keys: &JwtKeys, tracking_token: &str, url: &str) -> String {
+    keys.keyed_hash("campaign-click", &format!("{tracking_token} {url}"))[..32].to_string()
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Consent given by the person themself after an erasure overrides the suppression list.
+fn own_opt_in(source: &str) -> bool {
+    matches!(source, "newsletter_form" | "contact_form" | "confirmation_link")
+}
+
+/// The audience's rules: the campaign's own, or its segment's as they are now.
+fn audience_rules(conn: &mut DbConn, row: &CampaignRow) -> Result<(Rule, String), AppError> {
+    if let Some(segment_id) = row.segment_id {
+        let segment = segments::get(conn, segment_id)?;
+        return Ok((segments::rule_of(&segment)?, segment.rules));
+    }
+    let rules =
+        row.rules.clone().ok_or_else(|| conflict("the campaign has no audience rules (its segment was deleted)"))?;
+    let value: serde_json::Value = serde_json::from_str(&rules).map_err(|e| AppError::internal(e.to_string()))?;
+    Ok((crate::dto::segments::parse_rules(&value)?, rules))
+}
+
+/// Builds the audience and creates the contacts, all in one transaction.
+pub fn launch(conn: &mut DbConn, keys: &JwtKeys, id: i64) -> Result<CampaignView, AppError> {
+    write_with_one_retry(conn, |conn| launch_in_transaction(conn, keys, id)).map_err(AppError::from)
+}
+
+fn launch_in_transaction(conn: &mut DbConn, keys: &JwtKeys, id: i64) -> Result<CampaignView, TxError> {
+    let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
+    if row.status != "draft" {
+        return Err(conflict(format!("campaign {id} was already launched")).into());
+    }
+    let now = now();
+    let (rule, rules_json) = audience_rules(conn, &row)?;
+    let excluded_campaigns: Vec<i64> = serde_json::from_str(&row.exclude_campaign_ids).unwrap_or_default();
+    let since = now - Duration::days(row.cap_per_days);
+    let members = segment_repo::audience(conn, &rule, &row.channel, &excluded_campaigns, since, now)?;
+
+    // Suppression applies to consented, reachable members whose consent is not their own new opt-in.
+    let suppressed = suppressed_members(conn, keys, &members)?;
+    let mut counts = AudienceCounts { segment_size: members.len() as i64, ..Default::default() };
+    let mut eligible = Vec::new();
+    for member in &members {
+        if member.consent_source.is_none() {
+            counts.no_consent += 1;
+        } else if suppressed.contains(&member.id) {
+            counts.suppressed += 1;
+        } else if member.reachable == 0 {
+            counts.unreachable += 1;
+        } else if member.in_excluded_campaign == 1 {
+            counts.excluded += 1;
+        } else if member.recent_contacts >= row.cap_max_contacts {
+            counts.capped += 1;
+        } else {
+            eligible.push(member.id);
+        }
+    }
+    eligible.shuffle(&mut rand::rng());
+    let holdout_count = holdout_size(eligible.len(), row.holdout_percent);
+    counts.holdout = holdout_count as i64;
+    counts.contacted = (eligible.len() - holdout_count) as i64;
+
+    let mut contacts = Vec::with_capacity(eligible.len());
+    let mut codes = Vec::new();
+    let mut unsubscribe_tokens = Vec::new();
+    for (index, customer_id) in eligible.into_iter().enumerate() {
+        if index < holdout_count {
+            contacts.push(NewContact {
+                campaign_id: id,
+                customer_id,
+                holdout: true,
+                token: None,
+                promo_code: None,
+                created_at: now,
+            });
+            continue;
+        }
+        let token = new_tracking_token();
+        let promo_code = match (&row.promo_kind[..], &row.unique_prefix) {
+            ("unique", Some(prefix)) => {
+                let code = new_unique_code(prefix);
+                codes.push(unique_code_row(&row, code.clone(), now));
+                Some(code)
+            }
+            _ => None,
+        };
+        unsubscribe_tokens.push(UnsubscribeTokenRow {
+            token_hash: hash_token(&unsubscribe_token(keys, &token)),
+            customer_id,
+            channel: row.channel.clone(),
+            created_at: now,
+        });
+        contacts.push(NewContact {
+            campaign_id: id,
+            customer_id,
+            holdout: false,
+            token: Some(token),
+            promo_code,
+            created_at: now,
+        });
+    }
+    repo::insert_promo_codes(conn, &codes)?;
+    repo::insert_contacts(conn, &contacts)?;
+    repo::insert_unsubscribe_tokens(conn, &unsubscribe_tokens)?;
+    let audience = serde_json::to_string(&counts).map_err(|e| AppError::internal(e.to_string()))?;
+    let row = repo::mark_launched(conn, id, &rules_json, &audience, now)?;
+    Ok(view(conn, row, false)?)
+}
+
+fn unique_code_row(row: &CampaignRow, code: String, now: NaiveDateTime) -> NewPromoCode {
+    NewPromoCode {
+        code,
+        columns: PromoCodeColumns {
+            description: Some(format!("campaign {}: {}", row.id, row.name)),
+            discount_type: row.unique_discount_type.clone().unwrap_or_default(),
+            discount_value: row.unique_discount_value.unwrap_or_default(),
+            currency: row.unique_currency.clone(),
+            valid_from: None,
+            valid_until: None,
+            max_redemptions: Some(1),
+            max_redemptions_per_customer: Some(1),
+            min_subtotal: None,
+            campaign_id: Some(row.id),
+            active: true,
+            updated_at: now,
+        },
+        created_at: now,
+    }
+}
+
+/// Members whose email or phone is on the erasure suppression list, unless their
+/// current consent is their own opt-in made since.
+fn suppressed_members(
+    conn: &mut DbConn,
+    keys: &JwtKeys,
+    members: &[segment_repo::AudienceRow],
+) -> Result<HashSet<i64>, AppError> {
+    let mut by_hash: HashMap<String, Vec<i64>> = HashMap::new();
+    for member in members {
+        let Some(source) = &member.consent_source else { continue };
+        if own_opt_in(source) {
+            continue;
+        }
+        for (hash, _) in privacy::suppression_hashes(keys, member.email.as_deref(), member.phone.as_deref()) {
+            by_hash.entry(hash).or_default().push(member.id);
+        }
+    }
+    let hashes: Vec<String> = by_hash.keys().cloned().collect();
+    let mut suppressed = HashSet::new();
+    for chunk in hashes.chunks(1000) {
+        for hash in privacy_repo::suppressed_among(conn, chunk)? {
+            suppressed.extend(by_hash.get(&hash).into_iter().flatten().copied());
+        }
+    }
+    Ok(suppressed)
+}
+
+/// Renders one contact's subject and content with its links tracked.
+fn render_contact(
+    config: &Config,
+    keys: &JwtKeys,
+    row: &CampaignRow,
+    shared_code: Option<&str>,
+    contact: &ContactRow,
+    customer: &CustomerRow,
+) -> (Option<String>, Option<String>, Option<String>, Option<String>) {
+    let Some(token) = &contact.token else { return (None, None, None, None) };
+    let base = &config.mail.public_url;
+    let unsubscribe_url = forms::unsubscribe_url(config, &unsubscribe_token(keys, token));
+    let open_url = format!("{base}/v1/t/o/{token}");
+    let value_of = |name: &str| match name {
+        "first_name" => customer.first_name.clone().unwrap_or_default(),
+        "last_name" => customer.last_name.clone().unwrap_or_default(),
+        "promo_code" => contact.promo_code.as_deref().or(shared_code).unwrap_or_default().to_string(),
+        "unsubscribe_url" => unsubscribe_url.clone(),
+        _ => String::new(),
+    };
+    let subject = row.subject.as_deref().map(|s| render(s, value_of));
+    let content = row.content.as_deref().map(|template| {
+        let tracked = rewrite_links(template, |url| {
+            format!("{base}/v1/t/c/{token}?url={}&sig={}", encode(url), link_signature(keys, token, url))
+        });
+        render(&tracked, value_of)
+    });
+    (subject, content, Some(open_url), Some(unsubscribe_url))
+}
+
+/// A page of contacts (or of the holdout group), rendered for delivery.
+pub fn contacts(
+    conn: &mut DbConn,
+    config: &Config,
+    keys: &JwtKeys,
+    id: i64,
+    holdout: bool,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<ContactView>, AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    let shared = shared_code(conn, &row)?;
+    let page = repo::contacts_page(conn, id, holdout, after_id, limit)?;
+    Ok(page
+        .into_iter()
+        .map(|(contact, customer)| {
+            let (subject, content, open_tracking_url, unsubscribe_url) =
+                render_contact(config, keys, &row, shared.as_deref(), &contact, &customer);
+            ContactView {
+                contact,
+                customer,
+                channel: row.channel.clone(),
+                subject,
+                content,
+                open_tracking_url,
+                unsubscribe_url,
+            }
+        })
+        .collect())
+}
+
+/// Queues one mail per contact of an email campaign whose consent still stands, spaced
+/// to `rate_per_minute`. Returns (queued, skipped).
+pub fn send(
+    conn: &mut DbConn,
+    config: &Config,
+    keys: &JwtKeys,
+    id: i64,
+    rate_per_minute: i64,
+) -> Result<(i64, i64), AppError> {
+    conn.write_transaction(|conn| {
+        let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
+        if row.channel != "email" {
+            return Err(conflict("only email campaigns are sent by rapport; deliver the others from GET .../contacts"));
+        }
+        if row.status != "launched" {
+            return Err(conflict("launch the campaign first"));
+        }
+        if row.send_requested_at.is_some() {
+            return Err(conflict("the campaign was already sent"));
+        }
+        if row.subject.is_none() || row.content.is_none() {
+            return Err(AppError::invalid("subject", "an email campaign needs a subject and content to be sent"));
+        }
+        let shared = shared_code(conn, &row)?;
+        let now = now();
+        let spacing_ms = 60_000 / rate_per_minute.max(1);
+        let mut queued = 0i64;
+        let mut after_id = 0;
+        loop {
+            let page = repo::mailable_contacts(conn, id, after_id, 1000)?;
+            let Some((last, _)) = page.last() else { break };
+            after_id = last.id;
+            let mut messages = Vec::with_capacity(page.len());
+            for (contact, customer) in &page {
+                let (subject, content, _, unsubscribe_url) =
+                    render_contact(config, keys, &row, shared.as_deref(), contact, customer);
+                messages.push(NewMessage {
+                    customer_id: Some(customer.id),
+                    kind: "campaign".into(),
+                    recipient: customer.email.clone().unwrap_or_default(),
+                    subject: subject.unwrap_or_default(),
+                    body: content.unwrap_or_default(),
+                    status: "pending".into(),
+                    next_attempt_at: now + Duration::milliseconds(queued * spacing_ms),
+                    created_at: now,
+                    campaign_id: Some(id),
+                    list_unsubscribe: unsubscribe_url,
+                });
+                queued += 1;
+            }
+            repo::insert_messages(conn, &messages)?;
+        }
+        repo::mark_send_requested(conn, id, now)?;
+        let contacted = repo::count_contacted(conn, id)?;
+        Ok((queued, contacted - queued))
+    })
+}
+
+/// Records responses (all or none); `unsubscribed` and `complained` also withdraw the
+/// channel's consent. Returns (recorded, consent events written).
+pub fn record_responses(
+    conn: &mut DbConn,
+    id: i64,
+    inputs: Vec<ResponseInput>,
+    listed: bool,
+    actor: &str,
+) -> Result<(i64, i64), AppError> {
+    conn.write_transaction(|conn| {
+        let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
+        let tokens: Vec<String> = inputs.iter().filter_map(|i| i.token.clone()).collect();
+        let customer_ids: Vec<i64> = inputs.iter().filter_map(|i| i.customer_id).collect();
+        let contacts = repo::contacts_matching(conn, id, &tokens, &customer_ids)?;
+        let now = now();
+        let mut rows = Vec::with_capacity(inputs.len());
+        for (index, input) in inputs.iter().enumerate() {
+            let field = |name: &str| if listed { format!("[{index}].{name}") } else { name.to_string() };
+            let contact = match (&input.token, input.customer_id) {
+                (Some(token), _) => contacts.iter().find(|c| c.token.as_deref() == Some(token.trim())),
+                (None, Some(customer_id)) => contacts
+                    .iter()
+                    .find(|c| c.customer_id == customer_id && !c.holdout)
+                    .or_else(|| contacts.iter().find(|c| c.customer_id == customer_id)),
+                (None, None) => None,
+            };
+            let which = if input.token.is_some() { "token" } else { "customer_id" };
+            let Some(contact) = contact else {
+                return Err(AppError::invalid(field(which), format!("not a contact of campaign {id}")));
+            };
+            if contact.holdout {
+                return Err(AppError::invalid(field(which), "is in the holdout group: it was not contacted"));
+            }
+            rows.push(NewResponse {
+                campaign_id: id,
+                contact_id: contact.id,
+                customer_id: contact.customer_id,
+                kind: input.r#type.as_str().to_string(),
+                occurred_at: input.occurred_at.map(|t| t.naive_utc()).unwrap_or(now),
+                recorded_at: now,
+                actor: actor.to_string(),
+            });
+        }
+        repo::insert_responses(conn, &rows)?;
+        let mut withdrawn = 0;
+        for response in rows.iter().filter(|r| matches!(r.kind.as_str(), "unsubscribed" | "complained")) {
+            if withdraw_consent(conn, &row, response)? {
+                withdrawn += 1;
+            }
+        }
+        Ok((rows.len() as i64, withdrawn))
+    })
+}
+
+/// Writes an `unsubscribed` consent event for the campaign's channel, unless the customer
+/// is already unsubscribed there (or erased). True when written.
+fn withdraw_consent(conn: &mut DbConn, row: &CampaignRow, response: &NewResponse) -> Result<bool, AppError> {
+    let channel = ConsentChannel::parse(&row.channel).unwrap_or(ConsentChannel::Email);
+    if !crate::repositories::customers::exists(conn, response.customer_id)? {
+        return Ok(false);
+    }
+    let current =
+        consent_repo::current_for(conn, &[response.customer_id])?.remove(&response.customer_id).unwrap_or_default();
+    if current.iter().any(|c| c.channel == row.channel && c.state == "unsubscribed") {
+        return Ok(false);
+    }
+    let change = ConsentChange {
+        channel,
+        state: ConsentState::Unsubscribed,
+        source: ConsentSource::CampaignReply,
+        method_detail: Some(format!("campaign {}: {}", row.id, response.kind)),
+        consent_text: None,
+        consent_text_version: None,
+        ip: None,
+        user_agent: None,
+        occurred_at: response.occurred_at,
+    };
+    consents::append(conn, response.customer_id, change, &response.actor)?;
+    Ok(true)
+}
+
+/// A tracking hit (open pixel, click). Repeats within ten minutes are not recorded again,
+/// so a reloaded image or a flood costs no writes. False when the token is unknown.
+pub fn track(conn: &mut DbConn, token: &str, kind: ResponseKind, actor: &str) -> Result<bool, AppError> {
+    conn.write_transaction(|conn| {
+        let Some(contact) = repo::contact_by_token(conn, token)? else { return Ok(false) };
+        let now = now();
+        if !repo::has_response_since(conn, contact.id, kind.as_str(), now - Duration::minutes(10))? {
+            repo::insert_responses(
+                conn,
+                &[NewResponse {
+                    campaign_id: contact.campaign_id,
+                    contact_id: contact.id,
+                    customer_id: contact.customer_id,
+                    kind: kind.as_str().to_string(),
+                    occurred_at: now,
+                    recorded_at: now,
+                    actor: actor.to_string(),
+                }],
+            )?;
+        }
+        Ok(true)
+    })
+}
+
+pub fn report(conn: &mut DbConn, id: i64) -> Result<Report, AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    report_of(conn, &row)
+}
+
+fn report_of(conn: &mut DbConn, row: &CampaignRow) -> Result<Report, AppError> {
+    let audience: Option<AudienceCounts> = row.audience.as_deref().and_then(|a| serde_json::from_str(a).ok());
+    let mut report = Report {
+        campaign_id: row.id,
+        audience,
+        contacted: audience.map_or(0, |a| a.contacted),
+        holdout: audience.map_or(0, |a| a.holdout),
+        responses: Vec::new(),
+        window: None,
+        converted: 0,
+        holdout_converted: 0,
+        attributed: Vec::new(),
+        redemptions: 0,
+        discount_given: 0,
+    };
+    let Some(launched_at) = row.launched_at else { return Ok(report) };
+    let window = (launched_at, launched_at + Duration::days(row.attribution_window_days));
+    report.window = Some(window);
+    report.responses = repo::unique_responses(conn, row.id)?;
+    report.converted = repo::converted(conn, row.id, false, window)?;
+    report.holdout_converted = repo::converted(conn, row.id, true, window)?;
+    report.attributed = repo::attributed(conn, row.id, row.promo_code_id, window)?;
+    let redemptions = repo::redemptions(conn, row.id, row.promo_code_id, launched_at)?;
+    report.redemptions = redemptions.redemptions;
+    report.discount_given = redemptions.discount.unwrap_or(0);
+    Ok(report)
+}
