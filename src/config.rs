@@ -360,5 +360,15 @@ mod tests {
         assert_eq!(config(&[("RAPPORT_DOUBLE_OPT_IN", "maybe")]).unwrap_err().variable, "RAPPORT_DOUBLE_OPT_IN");
         assert_eq!(config(&[("RAPPORT_CONFIRM_TTL", "7")]).unwrap_err().variable, "RAPPORT_CONFIRM_TTL");
         assert_eq!(config(&[("RAPPORT_CORS_ORIGINS", "shop.example")]).unwrap_err().variable, "RAPPORT_CORS_ORIGINS");
+        for cap in ["2", "0/7", "2/0", "2/x", "101/7"] {
+            assert_eq!(config(&[("RAPPORT_FREQUENCY_CAP", cap)]).unwrap_err().variable, "RAPPORT_FREQUENCY_CAP");
+        }
+        assert_eq!(config(&[("RAPPORT_CAMPAIGN_SEND_RATE", "0")]).unwrap_err().variable, "RAPPORT_CAMPAIGN_SEND_RATE");
+    }
+
+    #[test]
+    fn campaign_defaults() {
+        let config = config(&[("RAPPORT_FREQUENCY_CAP", " 3 / 30 ")]).unwrap();
+        assert_eq!((config.campaigns.frequency_cap, config.campaigns.send_rate_per_minute), ((3, 30), 600));
     }
 }
