@@ -14,6 +14,7 @@ both_backends!(
     email_campaign_sent_through_smtp_with_rfc_8058_headers,
     bad_campaigns_and_responses_are_rejected,
     campaigns_join_timeline_export_and_erasure,
+    a_merge_moves_campaign_history_to_the_survivor,
 );
 
 async fn customer(app: &TestApp, body: Value) -> i64 {
@@ -271,6 +272,11 @@ async fn report_checked_by_hand_with_single_use_codes(backend: Backend) {
     assert_eq!(report["attributed_revenue"], json!([{"currency": "EUR", "amount": 9000}]));
     assert_eq!((report["promo_redemptions"].as_i64(), report["discount_given"].as_i64()), (Some(1), Some(1000)));
 
+    // Segments see the code's use.
+    let used = json!({"rules": {"field": "used_promo_code", "op": "eq", "value": code_x.to_lowercase()}});
+    let used = app.post("/v1/segments/preview", &app.token("campaigns:read"), used).await;
+    assert_eq!((used.body["count"].as_i64(), used.body["sample"][0]["id"].as_i64()), (Some(1), Some(x_id)));
+
     let compared = app.get("/v1/campaigns?with_report=true", &app.token("campaigns:read")).await;
     assert_eq!(compared.body["items"][0]["report"]["attributed_orders"], 1);
     assert!(app.get("/v1/campaigns", &app.token("campaigns:read")).await.body["items"][0].get("report").is_none());
@@ -483,4 +489,24 @@ async fn campaigns_join_timeline_export_and_erasure(backend: Backend) {
     assert_eq!(app.count("campaign_responses").await, 1, "the erased contact's token no longer tracks");
     let report = app.get(&format!("/v1/campaigns/{id}/report"), &app.token("campaigns:read")).await;
     assert_eq!(report.body["contacted"], 1, "the figures stay");
+}
+
+async fn a_merge_moves_campaign_history_to_the_survivor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let members = club_members(&app, 1).await;
+    let survivor = customer(&app, json!({"email": "survivor@example.com"})).await;
+    let id = create_campaign(&app, json!({"name": "Hello", "channel": "email", "rules": tagged("club")})).await;
+    launch(&app, id).await;
+    let response = json!({"customer_id": members[0], "type": "clicked"});
+    app.post(&format!("/v1/campaigns/{id}/responses"), &app.token("campaigns:write"), response).await;
+    let merged = app
+        .post(&format!("/v1/customers/{survivor}/merge"), &app.token("admin"), json!({"duplicate_id": members[0]}))
+        .await;
+    assert_eq!(merged.status.as_u16(), 200, "{}", merged.text);
+    assert_eq!(contacts(&app, id, "").await[0]["customer_id"], survivor);
+    let received = json!({"rules": {"field": "received_campaign", "op": "eq", "value": id}});
+    let received = app.post("/v1/segments/preview", &app.token("campaigns:read"), received).await;
+    assert_eq!(received.body["sample"][0]["id"], survivor);
+    let export = app.get(&format!("/v1/customers/{survivor}/export"), &app.token("admin")).await;
+    assert_eq!(export.body["campaign_responses"][0]["type"], "clicked");
 }
