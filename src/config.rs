@@ -20,6 +20,8 @@ pub struct Config {
     pub jwt_secret: JwtSecret,
     /// Region for phone numbers written without +CC.
     pub default_country: Option<Country>,
+    /// `RAPPORT_TIMEZONE`: the shop's IANA time zone (days, birthdays, analytics periods).
+    pub timezone: chrono_tz::Tz,
     /// Largest accepted JSON body on authenticated endpoints, in bytes.
     pub body_limit: usize,
     pub db_pool_size: u32,
@@ -65,6 +67,13 @@ pub struct CampaignsConfig {
     pub frequency_cap: (i64, i64),
     /// `RAPPORT_CAMPAIGN_SEND_RATE`: campaign mails queued per minute.
     pub send_rate_per_minute: i64,
+}
+
+/// An IANA time zone name, e.g. `Europe/Paris`.
+pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.trim()
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| format!("`{}` is not an IANA time zone like Europe/Paris", name.trim()))
 }
 
 /// `N/D`, e.g. `2/7`: at most N contacts per D days.
@@ -222,6 +231,10 @@ impl Config {
             trust_proxy: parse_bool(&get, "RAPPORT_TRUST_PROXY", false)?,
         };
 
+        let timezone = match get("RAPPORT_TIMEZONE") {
+            None => chrono_tz::UTC,
+            Some(name) => parse_timezone(&name).map_err(|e| invalid("RAPPORT_TIMEZONE", e))?,
+        };
         let campaigns = CampaignsConfig {
             frequency_cap: match get("RAPPORT_FREQUENCY_CAP") {
                 None => (2, 7),
@@ -238,6 +251,7 @@ impl Config {
             addr,
             jwt_secret,
             default_country,
+            timezone,
             body_limit,
             db_pool_size,
             db_acquire_timeout: Duration::from_secs(5),
@@ -363,6 +377,7 @@ mod tests {
         for cap in ["2", "0/7", "2/0", "2/x", "101/7"] {
             assert_eq!(config(&[("RAPPORT_FREQUENCY_CAP", cap)]).unwrap_err().variable, "RAPPORT_FREQUENCY_CAP");
         }
+        assert_eq!(config(&[("RAPPORT_TIMEZONE", "Mars/Olympus")]).unwrap_err().variable, "RAPPORT_TIMEZONE");
         assert_eq!(config(&[("RAPPORT_CAMPAIGN_SEND_RATE", "0")]).unwrap_err().variable, "RAPPORT_CAMPAIGN_SEND_RATE");
     }
 

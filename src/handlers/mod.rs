@@ -15,6 +15,7 @@ pub mod products;
 pub mod promo_codes;
 pub mod public;
 pub mod referrals;
+pub mod reminders;
 pub mod segments;
 
 use actix_web::middleware::from_fn;
@@ -124,7 +125,9 @@ where
                 .service(campaigns::list_contacts)
                 .service(campaigns::send_campaign)
                 .service(campaigns::record_responses)
-                .service(campaigns::campaign_report),
+                .service(campaigns::campaign_report)
+                .service(reminders::birthdays)
+                .service(reminders::lapsed),
         )
 }
 

@@ -11,6 +11,7 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod reminders;
 pub mod referrals;
 pub mod segments;
 pub mod sql;

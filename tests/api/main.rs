@@ -16,6 +16,7 @@ mod orders;
 mod privacy;
 mod products;
 mod promo_codes;
+mod reminders;
 mod referrals;
 mod segments;
 mod smtp_sink;
