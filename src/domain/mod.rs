@@ -5,6 +5,7 @@ pub mod consent;
 mod contact;
 pub mod customer;
 mod patch;
+pub mod period;
 pub mod promo;
 pub mod segment;
 pub mod token;

@@ -1,0 +1,155 @@
+//! Reporting periods: a date range in a time zone cut into days, ISO weeks (Monday),
+//! months or years, each bucket known by its local start date and its UTC bounds.
+
+use chrono::{Datelike, Duration, LocalResult, Months, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Granularity {
+    pub fn parse(text: &str) -> Result<Granularity, String> {
+        match text {
+            "day" => Ok(Granularity::Day),
+            "week" => Ok(Granularity::Week),
+            "month" => Ok(Granularity::Month),
+            "year" => Ok(Granularity::Year),
+            other => Err(format!("`{other}` is not a granularity; use day, week, month or year")),
+        }
+    }
+
+    /// The most buckets one request may ask for.
+    pub fn max_buckets(self) -> usize {
+        match self {
+            Granularity::Day => 731,
+            Granularity::Week => 522,
+            Granularity::Month => 240,
+            Granularity::Year => 50,
+        }
+    }
+
+    /// The start of the bucket that holds `day`.
+    pub fn start_of(self, day: NaiveDate) -> NaiveDate {
+        match self {
+            Granularity::Day => day,
+            Granularity::Week => day - Duration::days(day.weekday().num_days_from_monday() as i64),
+            Granularity::Month => day.with_day(1).expect("day 1 exists"),
+            Granularity::Year => NaiveDate::from_ymd_opt(day.year(), 1, 1).expect("1 January exists"),
+        }
+    }
+
+    pub fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Granularity::Day => start + Duration::days(1),
+            Granularity::Week => start + Duration::days(7),
+            Granularity::Month => start + Months::new(1),
+            Granularity::Year => start + Months::new(12),
+        }
+    }
+}
+
+/// One bucket: its local start date and the UTC instants it covers, `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub period_start: NaiveDate,
+    pub utc_start: NaiveDateTime,
+    pub utc_end: NaiveDateTime,
+}
+
+/// The UTC instant of local midnight starting `day` (the first instant of the day where a
+/// daylight-saving change skips midnight).
+pub fn local_midnight_utc(timezone: Tz, day: NaiveDate) -> NaiveDateTime {
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let mut probe = midnight;
+    loop {
+        match timezone.from_local_datetime(&probe) {
+            LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => return at.naive_utc(),
+            LocalResult::None => probe += Duration::minutes(15),
+        }
+    }
+}
+
+/// Every bucket from the one holding `from` to the one holding `to` (both local dates,
+/// inclusive), empty ones included; an error when the range is inverted or too long.
+pub fn buckets(granularity: Granularity, timezone: Tz, from: NaiveDate, to: NaiveDate) -> Result<Vec<Bucket>, String> {
+    if to < from {
+        return Err("`to` is before `from`".into());
+    }
+    let mut starts = vec![granularity.start_of(from)];
+    while let Some(&last) = starts.last() {
+        let next = granularity.next(last);
+        if next > to {
+            break;
+        }
+        if starts.len() >= granularity.max_buckets() {
+            return Err(format!(
+                "the range is too long for this granularity (at most {} buckets)",
+                granularity.max_buckets()
+            ));
+        }
+        starts.push(next);
+    }
+    Ok(starts
+        .into_iter()
+        .map(|start| Bucket {
+            period_start: start,
+            utc_start: local_midnight_utc(timezone, start),
+            utc_end: local_midnight_utc(timezone, granularity.next(start)),
+        })
+        .collect())
+}
+
+/// The bucket holding the UTC instant `at`, by binary search over sorted buckets.
+pub fn bucket_index(buckets: &[Bucket], at: NaiveDateTime) -> Option<usize> {
+    let index = buckets.partition_point(|b| b.utc_end <= at);
+    buckets.get(index).filter(|b| b.utc_start <= at).map(|_| index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn an_evening_order_in_utc_is_the_next_day_in_paris() {
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        let days = buckets(Granularity::Day, paris, date(2026, 11, 20), date(2026, 11, 21)).unwrap();
+        let late = date(2026, 11, 20).and_hms_opt(23, 30, 0).unwrap();
+        assert_eq!(days[bucket_index(&days, late).unwrap()].period_start, date(2026, 11, 21));
+        assert_eq!(days[0].utc_start, date(2026, 11, 19).and_hms_opt(23, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn iso_weeks_cross_the_year_boundary() {
+        let weeks = buckets(Granularity::Week, chrono_tz::UTC, date(2026, 12, 30), date(2027, 1, 12)).unwrap();
+        let starts: Vec<NaiveDate> = weeks.iter().map(|w| w.period_start).collect();
+        assert_eq!(starts, [date(2026, 12, 28), date(2027, 1, 4), date(2027, 1, 11)]);
+    }
+
+    #[test]
+    fn daylight_saving_days_have_23_and_25_hours() {
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        let days = buckets(Granularity::Day, paris, date(2026, 3, 29), date(2026, 10, 25)).unwrap();
+        let hours = |b: &Bucket| (b.utc_end - b.utc_start).num_hours();
+        assert_eq!((hours(&days[0]), hours(days.last().unwrap())), (23, 25));
+    }
+
+    #[test]
+    fn months_years_limits_and_inverted_ranges() {
+        let months = buckets(Granularity::Month, chrono_tz::UTC, date(2026, 1, 31), date(2026, 3, 1)).unwrap();
+        assert_eq!(months.len(), 3);
+        assert_eq!(months[1].period_start, date(2026, 2, 1));
+        assert!(buckets(Granularity::Day, chrono_tz::UTC, date(2026, 2, 1), date(2026, 1, 1)).is_err());
+        assert!(buckets(Granularity::Day, chrono_tz::UTC, date(2020, 1, 1), date(2026, 1, 1)).is_err());
+        assert_eq!(buckets(Granularity::Year, chrono_tz::UTC, date(2020, 6, 1), date(2026, 1, 1)).unwrap().len(), 7);
+        assert!(Granularity::parse("hour").is_err());
+    }
+}
