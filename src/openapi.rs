@@ -33,6 +33,7 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
         (name = "campaigns", description = "Campaigns to segments: launch with consent, caps and holdout; delivery lists; sending; responses; reports"),
         (name = "tracking", description = "Open and click tracking links in campaign mail: no JWT, the contact's token"),
         (name = "referrals", description = "Referral codes and the customers they brought"),
+        (name = "analytics", description = "Figures for dashboards, per period in a time zone"),
         (name = "reminders", description = "Birthdays coming up and customers slipping away"),
         (name = "messages", description = "The outbox of messages rapport sends"),
         (name = "operations", description = "Health and readiness probes (no authentication)"),

@@ -1,5 +1,6 @@
 //! Wire types: serde + utoipa `ToSchema` + validator. Never diesel.
 
+pub mod analytics;
 pub mod campaigns;
 pub mod consents;
 pub mod customers;

@@ -1,5 +1,6 @@
 //! HTTP handlers: extract, check scope, call one service function, map to DTOs.
 
+pub mod analytics;
 pub mod campaigns;
 pub mod consents;
 pub mod customers;
@@ -127,7 +128,8 @@ where
                 .service(campaigns::record_responses)
                 .service(campaigns::campaign_report)
                 .service(reminders::birthdays)
-                .service(reminders::lapsed),
+                .service(reminders::lapsed)
+                .service(analytics::consent),
         )
 }
 

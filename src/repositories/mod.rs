@@ -1,6 +1,7 @@
 //! Diesel queries only. Every function takes `&mut DbConn`, so one service transaction
 //! can span several repositories.
 
+pub mod analytics;
 pub mod campaigns;
 pub mod consents;
 pub mod customers;

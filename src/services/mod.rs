@@ -1,5 +1,6 @@
 //! Business rules and transactions. Services take domain types and `&mut DbConn`.
 
+pub mod analytics;
 pub mod campaigns;
 pub mod consents;
 pub mod customers;

@@ -4,6 +4,7 @@
 mod helpers;
 mod imports;
 
+mod analytics;
 mod auth;
 mod campaigns;
 mod cli;
