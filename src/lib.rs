@@ -12,6 +12,7 @@ pub mod models;
 pub mod openapi;
 pub mod rate_limit;
 pub mod repositories;
+pub mod seed;
 pub mod services;
 pub mod state;
 pub mod telemetry;

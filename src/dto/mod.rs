@@ -14,6 +14,6 @@ pub mod privacy;
 pub mod problem;
 pub mod products;
 pub mod promo_codes;
-pub mod reminders;
 pub mod referrals;
+pub mod reminders;
 pub mod segments;

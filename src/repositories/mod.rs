@@ -12,7 +12,7 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
-pub mod reminders;
 pub mod referrals;
+pub mod reminders;
 pub mod segments;
 pub mod sql;

@@ -13,8 +13,8 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
-pub mod reminders;
 pub mod referrals;
+pub mod reminders;
 pub mod segments;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
