@@ -212,15 +212,18 @@ impl Compiler {
         let Operand::Integers(values) = &c.operand else { return no_match(sql) };
         let (negate, op) = if c.op == Op::Ne { (true, Op::Eq) } else { (false, c.op) };
         let holds_for_zero = stats != StatsField::AverageOrderValue && holds(op, values, 0) != negate;
-        let currency_filter = |sql: &mut Sql| {
-            if let Some(currency) = &c.currency {
-                sql.push(" AND currency = ").bind(SqlValue::Text(currency.clone()));
-            }
-        };
-        sql.push("c.id IN (SELECT customer_id FROM customer_order_stats WHERE 1 = 1");
-        currency_filter(sql);
+        // When customers without orders match too, select "everyone but those whose sums
+        // fail": one anti-join, where `IN (...) OR NOT EXISTS (...)` costs a probe per customer.
+        if holds_for_zero {
+            sql.push("NOT EXISTS (SELECT 1 FROM (SELECT customer_id FROM customer_order_stats WHERE 1 = 1");
+        } else {
+            sql.push("c.id IN (SELECT customer_id FROM customer_order_stats WHERE 1 = 1");
+        }
+        if let Some(currency) = &c.currency {
+            sql.push(" AND currency = ").bind(SqlValue::Text(currency.clone()));
+        }
         sql.push(" GROUP BY customer_id HAVING ");
-        if negate {
+        if negate != holds_for_zero {
             sql.push("NOT (");
         }
         match stats {
@@ -228,16 +231,15 @@ impl Compiler {
             StatsField::TotalSpent => compare(sql, "SUM(total_spent)", op, &c.operand),
             StatsField::AverageOrderValue => average_order_value(sql, op, values),
         }
-        if negate {
+        if negate != holds_for_zero {
             sql.push(")");
         }
         if stats == StatsField::AverageOrderValue {
             sql.push(" AND SUM(orders_count) > 0");
         }
-        sql.push(")");
         if holds_for_zero {
-            sql.push(" OR NOT EXISTS (SELECT 1 FROM customer_order_stats WHERE customer_id = c.id");
-            currency_filter(sql);
+            sql.push(") failing WHERE failing.customer_id = c.id)");
+        } else {
             sql.push(")");
         }
     }

@@ -1,0 +1,1102 @@
+//! Counting a segment over 1,000,000 customers: `POST /v1/segments/preview` through the real
+//! server beside `repositories::segments::count` (the compiled SQL count alone), per rule
+//! shape, on the same database in the same run.
+//!
+//!     cargo bench --bench segments
+//!     TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench segments
+//!
+//! BENCH_RUNS (default 7) sets the measured runs per shape and path, after one warm-up run.
+//! BENCH_CUSTOMERS (default 1000000, a multiple of 20) sets the dataset size.
+//! BENCH_RELOAD=1 rebuilds the dataset even when a complete one is there.
+//! BENCH_SQL=1 also prints each shape's count statement with its binds inlined (ready for
+//! `EXPLAIN (ANALYZE)` in psql or `EXPLAIN QUERY PLAN` in sqlite3) and, on SQLite, the plan
+//! the bundled SQLite chooses for it.
+//!
+//! The dataset is loaded with set-based SQL (PostgreSQL: `generate_series`; SQLite: a
+//! recursive CTE), in one transaction, into a database migrated by rapport's own
+//! migrations, so the figures use the real indexes; then `VACUUM ANALYZE` (PostgreSQL) or
+//! `ANALYZE` (SQLite). It is kept for the next run: the PostgreSQL database
+//! `rapport_bench_segments` on the TEST_DATABASE_URL server and the SQLite file
+//! `target/tmp/segments-bench.db` (with `_<BENCH_CUSTOMERS>` appended to either name for
+//! another size). A saved segment named after the dataset, written in the loading
+//! transaction, marks it complete; without it, the database is rebuilt.
+//!
+//! Per 1,000,000 customers (every value derived from the row number, so both backends hold
+//! the same rows): 5% companies; 20 first and last names; birthdays from 1940 to 2002 (10%
+//! unknown); 21 cities in 7 countries; 10 sources; 20% with JSON attributes; 0.2% erased;
+//! 30% tagged (6 tags, a third of them with two); 60% with an email consent (60%
+//! subscribed, 25% unsubscribed, 15% pending) and 15% with an SMS consent, each with its
+//! ledger event; 40% buyers with 600,000 orders over the last 3 years (1, 2 or 3 each; 3%
+//! cancelled; 5% in CHF, the rest in EUR), one line each among 200 products of 6 product
+//! types (the 20 best sellers take about half the lines), and their customer_order_stats
+//! rows, computed from the orders the way the app computes them.
+//!
+//! The real server runs in-process on 127.0.0.1:0 (its own thread and actix System); one
+//! keep-alive HTTP/1.1 connection sends the previews one after the other. A preview runs the
+//! count, then the newest 20 member ids, then loads those 20 customers; the SQL figures are
+//! the count alone, and the member ids query alone, on one connection opened the way the
+//! app's pool opens them. Every response is checked (200, and the count the SQL finds).
+
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::HttpServer;
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use rapport::auth::{JwtKeys, Scope};
+use rapport::config::Config;
+use rapport::db::{Backend, DatabaseTarget, DbConn};
+use rapport::domain::segment::Rule;
+use rapport::repositories::segments::{self as segments, Compiler};
+use rapport::repositories::sql::{Sql, SqlValue};
+use rapport::services::segments::SAMPLE_SIZE;
+use rapport::state::AppState;
+use serde_json::{json, Value};
+
+const DEFAULT_CUSTOMERS: i64 = 1_000_000;
+const DEFAULT_RUNS: usize = 7;
+const PRODUCTS: i64 = 200;
+const SERVER_WORKERS: usize = 2;
+const JWT_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+/// The kept databases; a dataset of another size than the default gets its own.
+const POSTGRES_DATABASE: &str = "rapport_bench_segments";
+const SQLITE_FILE: &str = "segments-bench";
+/// Bump when the generated rows change, so that an older dataset is rebuilt.
+const DATASET_VERSION: u32 = 1;
+/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+fn main() {
+    let options = Options::from_env();
+    print_header(&options);
+
+    let suffix = if options.customers == DEFAULT_CUSTOMERS { String::new() } else { format!("_{}", options.customers) };
+    let sqlite_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{SQLITE_FILE}{suffix}.db"));
+    bench_backend(&options, BenchDatabase::Sqlite(sqlite_path));
+
+    match std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty()) {
+        Some(admin_url) => {
+            bench_backend(&options, BenchDatabase::Postgres { admin_url, name: format!("{POSTGRES_DATABASE}{suffix}") })
+        }
+        None => println!("postgres SKIPPED: TEST_DATABASE_URL is not set (SQLite figures only)."),
+    }
+}
+
+struct Options {
+    customers: i64,
+    runs: usize,
+    reload: bool,
+    show_sql: bool,
+}
+
+impl Options {
+    fn from_env() -> Options {
+        let number = |name: &str, default: i64| match std::env::var(name) {
+            Ok(text) => text
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| panic!("{name}: a whole number >= 1")),
+            Err(_) => default,
+        };
+        let flag = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty() && v.trim() != "0");
+        let customers = number("BENCH_CUSTOMERS", DEFAULT_CUSTOMERS);
+        assert!(customers % 20 == 0, "BENCH_CUSTOMERS must be a multiple of 20");
+        let dataset = Dataset::new(customers);
+        for prime in [SECOND_ORDER_STEP, THIRD_ORDER_STEP] {
+            assert!(dataset.buyers % prime != 0, "BENCH_CUSTOMERS: 2/5 of it must not be a multiple of {prime}");
+        }
+        Options {
+            customers,
+            runs: number("BENCH_RUNS", DEFAULT_RUNS as i64) as usize,
+            reload: flag("BENCH_RELOAD"),
+            show_sql: flag("BENCH_SQL"),
+        }
+    }
+}
+
+fn print_header(options: &Options) {
+    let dataset = Dataset::new(options.customers);
+    println!("command: cargo bench --bench segments   (release profile; PostgreSQL too when TEST_DATABASE_URL is set)");
+    println!(
+        "dataset: {} customers, {} buyers ({} with a second order, {} with a third), {} orders of 1 line, \
+         {PRODUCTS} products; kept between runs (BENCH_RELOAD=1 rebuilds it)",
+        dataset.customers, dataset.buyers, dataset.second_orders, dataset.third_orders, dataset.orders,
+    );
+    println!(
+        "per shape: 1 warm-up then {} runs of each path, one after the other; api = POST /v1/segments/preview \
+         (count + newest {SAMPLE_SIZE} ids + those customers) over 1 keep-alive HTTP/1.1 connection, server with \
+         {SERVER_WORKERS} actix workers and a pool of 8; sql = repositories::segments::count on 1 connection; \
+         ids = repositories::segments::member_ids (limit {SAMPLE_SIZE}); {} cores shared by client, server and database",
+        options.runs,
+        thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!();
+}
+
+// ---------------------------------------------------------------------------------------
+// The rule shapes
+
+struct Shape {
+    name: &'static str,
+    rules: Value,
+}
+
+fn shapes() -> Vec<Shape> {
+    let purchase = json!({"field": "purchased.product_type", "op": "eq", "value": "shoes", "within_days": 365});
+    let aov = json!({"field": "average_order_value", "op": "between", "value": [5000, 20000]});
+    let subscribed = json!({"field": "consent.email", "op": "eq", "value": "subscribed"});
+    vec![
+        Shape { name: "tag eq vip", rules: json!({"field": "tag", "op": "eq", "value": "vip"}) },
+        Shape { name: "consent.email subscribed", rules: subscribed.clone() },
+        Shape { name: "purchased shoes within 365d", rules: purchase.clone() },
+        Shape { name: "aov between 50-200", rules: aov.clone() },
+        Shape { name: "purchase+aov+consent (all)", rules: json!({"all": [purchase, aov, subscribed]}) },
+        Shape {
+            name: "any/not mix",
+            rules: json!({"all": [
+                {"any": [{"field": "tag", "op": "in", "value": ["vip", "loyalty"]},
+                         {"field": "city", "op": "eq", "value": "Lyon"}]},
+                {"not": {"field": "consent.email", "op": "eq", "value": "unsubscribed"}},
+                {"field": "purchased.product_type", "op": "ne", "value": "bags"}
+            ]}),
+        },
+        Shape { name: "orders_count eq 0", rules: json!({"field": "orders_count", "op": "eq", "value": 0}) },
+        Shape {
+            name: "rfm_segment champions",
+            rules: json!({"field": "rfm_segment", "op": "eq", "value": "champions"}),
+        },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// One backend
+
+enum BenchDatabase {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl BenchDatabase {
+    fn label(&self) -> &'static str {
+        match self {
+            BenchDatabase::Sqlite(_) => "sqlite",
+            BenchDatabase::Postgres { .. } => "postgres",
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            BenchDatabase::Sqlite(path) => format!("sqlite://{}", path.display()),
+            BenchDatabase::Postgres { admin_url, name } => {
+                let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                url.to_string()
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            BenchDatabase::Sqlite(path) => format!("file {}", path.display()),
+            BenchDatabase::Postgres { name, .. } => format!("database {name}"),
+        }
+    }
+
+    /// The marker's `created_at` when a complete dataset of this size is there.
+    fn loaded_at(&self, marker: &str) -> Option<NaiveDateTime> {
+        let mut conn = match self {
+            BenchDatabase::Sqlite(path) => {
+                if !path.exists() {
+                    return None;
+                }
+                DbConn::Sqlite(SqliteConnection::establish(&path.to_string_lossy()).ok()?)
+            }
+            BenchDatabase::Postgres { .. } => DbConn::Pg(PgConnection::establish(&self.url()).ok()?),
+        };
+        #[derive(QueryableByName)]
+        struct Marker {
+            #[diesel(sql_type = Timestamp)]
+            created_at: NaiveDateTime,
+        }
+        diesel::sql_query("SELECT created_at FROM segments WHERE name = $1")
+            .bind::<Text, _>(marker)
+            .get_result::<Marker>(&mut conn)
+            .ok()
+            .map(|m| m.created_at)
+    }
+
+    /// An empty database (dropping what was there), ready for the migrations.
+    fn recreate(&self) {
+        match self {
+            BenchDatabase::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = PathBuf::from(format!("{}{suffix}", path.display()));
+                    match std::fs::remove_file(&file) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => panic!("remove {}: {e}", file.display()),
+                    }
+                }
+            }
+            BenchDatabase::Postgres { admin_url, name } => {
+                let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+                // Two statements apart: neither may run inside a transaction block.
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .expect("drop the previous benchmark database");
+                admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
+            }
+        }
+    }
+
+    fn size_bytes(&self, conn: &mut DbConn) -> i64 {
+        match self {
+            BenchDatabase::Sqlite(path) => ["", "-wal"]
+                .iter()
+                .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
+                .map(|m| m.len() as i64)
+                .sum(),
+            BenchDatabase::Postgres { .. } => scalar(conn, "SELECT pg_database_size(current_database()) AS n"),
+        }
+    }
+}
+
+fn bench_backend(options: &Options, database: BenchDatabase) {
+    let backend = database.label();
+    let dataset = Dataset::new(options.customers);
+    let marker = dataset.marker();
+
+    let reused = if options.reload { None } else { database.loaded_at(&marker) };
+    let state = match reused {
+        Some(at) => {
+            println!(
+                "{backend:<8} dataset: reusing the {} (loaded {at} UTC); BENCH_RELOAD=1 rebuilds it",
+                database.describe()
+            );
+            app_state(&database.url())
+        }
+        None => {
+            database.recreate();
+            let state = app_state(&database.url());
+            let mut conn = connect(&state.config.database);
+            println!("{backend:<8} dataset: loading into the {} ...", database.describe());
+            let timings = dataset.load(&mut conn, &marker);
+            let total: Duration = timings.iter().map(|(_, d)| *d).sum();
+            let steps: Vec<String> =
+                timings.iter().map(|(step, d)| format!("{step} {:.1} s", d.as_secs_f64())).collect();
+            println!("{backend:<8} dataset: loaded in {:.1} s ({})", total.as_secs_f64(), steps.join(", "));
+            state
+        }
+    };
+    let target = state.config.database.clone();
+    let mut conn = connect(&target);
+    let size = database.size_bytes(&mut conn);
+    println!("{backend:<8} dataset: {}; {:.0} MB on disk", dataset.summary(&mut conn), size as f64 / 1e6);
+
+    let token = state.jwt.issue("bench", &[Scope::CampaignsRead], chrono::Duration::hours(1));
+    let server = RunningServer::start(state);
+    for shape in shapes() {
+        let rule = rapport::dto::segments::parse_rules(&shape.rules).expect("the shape's rules are valid");
+        let body = json!({"rules": shape.rules}).to_string();
+
+        // A new connection per shape: the server closes one left idle (keep-alive timeout)
+        // while the SQL runs.
+        let mut client = HttpClient::connect(server.addr, &token);
+        let (api_counts, api) = measure(options.runs, || preview(&mut client, body.as_bytes()));
+        drop(client);
+        let (sql_counts, sql) = measure(options.runs, || {
+            segments::count(&mut conn, &rule, rapport::services::now()).expect("count the segment")
+        });
+        let (_, ids) = measure(options.runs, || {
+            segments::member_ids(&mut conn, &rule, rapport::services::now(), None, SAMPLE_SIZE)
+                .expect("the segment's newest ids")
+                .len()
+        });
+        let count = sql_counts[0];
+        let agree = api_counts.iter().chain(&sql_counts).all(|n| *n == count);
+        println!(
+            "{backend:<8} {:<28} count {count:>7}  api p50 {} max {} | sql p50 {} max {} | api/sql {:.2} | ids p50 {}{}",
+            shape.name,
+            ms(api.p50),
+            ms(api.max),
+            ms(sql.p50),
+            ms(sql.max),
+            api.p50.as_secs_f64() / sql.p50.as_secs_f64(),
+            ms(ids.p50),
+            if agree { String::new() } else { format!("  (counts differ: api {api_counts:?}, sql {sql_counts:?})") },
+        );
+        if options.show_sql {
+            print_statement(&mut conn, &rule);
+        }
+    }
+    server.stop();
+    println!();
+}
+
+/// The app state exactly as `rapport serve` builds it, on a database migrated here.
+fn app_state(database_url: &str) -> AppState {
+    let vars = [("DATABASE_URL", database_url), ("RAPPORT_JWT_SECRET", JWT_SECRET)];
+    let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string()))
+        .expect("benchmark config");
+    let db = rapport::db::open(
+        &config.database,
+        config.db_pool_size,
+        config.db_acquire_timeout,
+        config.db_startup_timeout,
+        true,
+    )
+    .expect("open and migrate the benchmark database");
+    AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), config)
+}
+
+/// A connection opened the way the app's pool opens one.
+fn connect(target: &DatabaseTarget) -> DbConn {
+    match target {
+        DatabaseTarget::Postgres(url) => DbConn::Pg(PgConnection::establish(url).expect("connect to PostgreSQL")),
+        DatabaseTarget::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("open the SQLite file");
+            conn.batch_execute(SQLITE_PRAGMAS).expect("SQLite pragmas");
+            DbConn::Sqlite(conn)
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn scalar(conn: &mut DbConn, sql: &str) -> i64 {
+    diesel::sql_query(sql).get_result::<Number>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).n
+}
+
+// ---------------------------------------------------------------------------------------
+// Measuring
+
+struct Measurement {
+    p50: Duration,
+    max: Duration,
+}
+
+/// One untimed warm-up call, then `runs` timed calls; returns what each timed call returned.
+fn measure<T>(runs: usize, mut operation: impl FnMut() -> T) -> (Vec<T>, Measurement) {
+    operation();
+    let mut outputs = Vec::with_capacity(runs);
+    let mut latencies = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        outputs.push(operation());
+        latencies.push(started.elapsed());
+    }
+    latencies.sort_unstable();
+    (outputs, Measurement { p50: latencies[latencies.len() / 2], max: latencies[latencies.len() - 1] })
+}
+
+fn ms(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:>6.2} ms")
+    } else {
+        format!("{ms:>6.0} ms")
+    }
+}
+
+fn preview(client: &mut HttpClient, body: &[u8]) -> i64 {
+    let (status, response) =
+        client.send("POST", "/v1/segments/preview", Some(body)).expect("POST /v1/segments/preview");
+    assert_eq!(status, 200, "POST /v1/segments/preview: {}", String::from_utf8_lossy(&response));
+    #[derive(serde::Deserialize)]
+    struct Preview {
+        count: i64,
+        sample: Vec<Value>,
+    }
+    let preview: Preview = serde_json::from_slice(&response).expect("a preview");
+    assert_eq!(
+        preview.sample.len() as i64,
+        preview.count.min(SAMPLE_SIZE),
+        "the sample holds the newest {SAMPLE_SIZE} members"
+    );
+    preview.count
+}
+
+/// The count statement with its binds written as literals, and on SQLite its query plan.
+fn print_statement(conn: &mut DbConn, rule: &Rule) {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT COUNT(*) AS n FROM customers c WHERE c.erased_at IS NULL AND ");
+    Compiler::new(rapport::services::now()).rule(&mut sql, rule);
+    println!("{:<8} {}", "", inline_binds(&sql));
+    if conn.backend() == Backend::Sqlite {
+        #[derive(QueryableByName)]
+        struct PlanRow {
+            #[diesel(sql_type = Integer)]
+            id: i32,
+            #[diesel(sql_type = Integer)]
+            parent: i32,
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let mut explain = sql.clone();
+        explain.text = format!("EXPLAIN QUERY PLAN {}", sql.text);
+        let rows: Vec<PlanRow> = explain.query().load(conn).expect("EXPLAIN QUERY PLAN");
+        let mut depth: Vec<(i32, usize)> = Vec::new();
+        for row in rows {
+            let level = depth.iter().find(|(id, _)| *id == row.parent).map_or(0, |(_, level)| level + 1);
+            depth.push((row.id, level));
+            println!("{:<8} plan: {}{}", "", "  ".repeat(level), row.detail);
+        }
+    }
+}
+
+/// `$n` / `?n` replaced by the bind's literal, highest number first (so `$1` does not eat `$12`).
+fn inline_binds(sql: &Sql) -> String {
+    let postgres = sql.backend == Backend::Postgres;
+    let mut text = sql.text.clone();
+    for (index, value) in sql.binds.iter().enumerate().rev() {
+        let placeholder = format!("{}{}", if postgres { "$" } else { "?" }, index + 1);
+        let literal = match value {
+            SqlValue::Text(v) => format!("'{}'", v.replace('\'', "''")),
+            SqlValue::Int(v) => v.to_string(),
+            SqlValue::Float(v) => format!("{v:?}"),
+            SqlValue::Time(v) if postgres => format!("TIMESTAMP '{}'", v.format("%F %T%.f")),
+            SqlValue::Time(v) => format!("'{}'", v.format("%F %T%.f")),
+            SqlValue::Date(v) if postgres => format!("DATE '{v}'"),
+            SqlValue::Date(v) => format!("'{v}'"),
+        };
+        text = text.replace(&placeholder, &literal);
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------
+// The server and its client
+
+struct RunningServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: thread::JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// `HttpServer` on 127.0.0.1:0 in its own thread with its own actix System.
+    /// No tracing subscriber is installed, so the access log costs nothing.
+    fn start(state: AppState) -> RunningServer {
+        let (started, on_start) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || rapport::build_app(state.clone()))
+                    .workers(SERVER_WORKERS)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .bind(("127.0.0.1", 0))?;
+                let addr = server.addrs()[0];
+                let server = server.run();
+                started.send((addr, server.handle())).expect("the benchmark waits for the server");
+                server.await
+            })
+        });
+        let (addr, handle) = on_start.recv().expect("the server thread failed to start");
+        RunningServer { addr, handle, thread }
+    }
+
+    fn stop(self) {
+        // `stop` only sends a message to the server's System; any runtime can await it.
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        self.thread.join().expect("server thread panicked").expect("server error");
+    }
+}
+
+/// A minimal HTTP/1.1 client over one keep-alive connection. It handles what rapport
+/// sends (Content-Length bodies) and refuses anything else loudly.
+struct HttpClient {
+    connection: BufReader<TcpStream>,
+    authorization: String,
+    request: Vec<u8>,
+}
+
+impl HttpClient {
+    fn connect(addr: SocketAddr, token: &str) -> HttpClient {
+        let stream = TcpStream::connect(addr).expect("connect to the benchmark server");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        HttpClient {
+            connection: BufReader::new(stream),
+            authorization: format!("Bearer {token}"),
+            request: Vec::with_capacity(2048),
+        }
+    }
+
+    /// Sends one request and returns (status, body).
+    fn send(&mut self, method: &str, path: &str, json_body: Option<&[u8]>) -> io::Result<(u16, Vec<u8>)> {
+        self.request.clear();
+        write!(
+            self.request,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\n",
+            self.authorization
+        )?;
+        if let Some(body) = json_body {
+            write!(self.request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())?;
+        }
+        self.request.extend_from_slice(b"\r\n");
+        if let Some(body) = json_body {
+            self.request.extend_from_slice(body);
+        }
+        self.connection.get_mut().write_all(&self.request)?;
+        self.read_response()
+    }
+
+    fn read_response(&mut self) -> io::Result<(u16, Vec<u8>)> {
+        let mut line = String::new();
+        self.connection.read_line(&mut line)?;
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {line:?}")))?;
+        let mut content_length = None;
+        loop {
+            line.clear();
+            if self.connection.read_line(&mut line)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap_or((header, ""));
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") || name.eq_ignore_ascii_case("connection") {
+                // Chunked bodies or a closing connection would make the figures lie.
+                panic!("this benchmark client does not handle `{header}`");
+            }
+        }
+        let mut body = vec![0; content_length.expect("a Content-Length header")];
+        self.connection.read_exact(&mut body)?;
+        Ok((status, body))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The dataset
+
+/// Coprime with the number of buyers: spreads second and third orders over them.
+const SECOND_ORDER_STEP: i64 = 7_919;
+const THIRD_ORDER_STEP: i64 = 104_729;
+
+const FIRST_NAMES: [&str; 20] = [
+    "Ana", "Louis", "Chloe", "Hugo", "Lea", "Jules", "Ines", "Gabriel", "Camille", "Nathan", "Emma", "Lucas", "Sofia",
+    "Noah", "Marta", "Paul", "Julia", "Tom", "Alice", "Omar",
+];
+const LAST_NAMES: [&str; 20] = [
+    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Muller",
+    "Schmidt", "Peeters", "Janssens", "Rossi", "Garcia", "Smith", "Weber", "Fontaine", "Girard",
+];
+const STREETS: [&str; 8] = [
+    "rue de la Paix",
+    "avenue Jean Jaures",
+    "Hauptstrasse",
+    "rue Neuve",
+    "Bahnhofstrasse",
+    "Via Roma",
+    "Calle Mayor",
+    "High Street",
+];
+/// (city, postal code, country, preferred language)
+type Place = (&'static str, &'static str, &'static str, &'static str);
+const PLACES: [Place; 21] = [
+    ("Paris", "75011", "FR", "fr"),
+    ("Paris", "75015", "FR", "fr"),
+    ("Lyon", "69003", "FR", "fr"),
+    ("Marseille", "13001", "FR", "fr"),
+    ("Nantes", "44000", "FR", "fr"),
+    ("Lille", "59000", "FR", "fr"),
+    ("Bordeaux", "33000", "FR", "fr"),
+    ("Toulouse", "31000", "FR", "fr"),
+    ("Brussels", "1000", "BE", "fr"),
+    ("Antwerp", "2000", "BE", "nl"),
+    ("Liege", "4000", "BE", "fr"),
+    ("Berlin", "10115", "DE", "de"),
+    ("Munich", "80331", "DE", "de"),
+    ("Hamburg", "20095", "DE", "de"),
+    ("Geneva", "1201", "CH", "fr"),
+    ("Zurich", "8001", "CH", "de"),
+    ("Luxembourg", "1009", "LU", "fr"),
+    ("Madrid", "28001", "ES", "es"),
+    ("Barcelona", "08001", "ES", "es"),
+    ("Milan", "20121", "IT", "it"),
+    ("London", "EC1A 1BB", "GB", "en"),
+];
+const SOURCES: [&str; 10] = [
+    "checkout",
+    "checkout",
+    "checkout",
+    "import",
+    "import",
+    "newsletter_form",
+    "contact_form",
+    "store",
+    "event",
+    "api",
+];
+const GENDERS: [Option<&str>; 10] = [
+    Some("female"),
+    Some("female"),
+    Some("female"),
+    Some("female"),
+    Some("male"),
+    Some("male"),
+    Some("male"),
+    Some("male"),
+    Some("non_binary"),
+    None,
+];
+const COLOURS: [&str; 5] = ["green", "blue", "red", "black", "white"];
+const TAGS: [&str; 6] = ["newsletter", "vip", "loyalty", "wholesale", "events", "b2b"];
+/// (state, opt-in level), weighted: 12 subscribed, 5 unsubscribed, 3 pending in 20.
+const CONSENT_STATES: [(&str, &str); 20] = [
+    ("subscribed", "confirmed_opt_in"),
+    ("subscribed", "confirmed_opt_in"),
+    ("subscribed", "confirmed_opt_in"),
+    ("subscribed", "confirmed_opt_in"),
+    ("subscribed", "confirmed_opt_in"),
+    ("subscribed", "confirmed_opt_in"),
+    ("subscribed", "single_opt_in"),
+    ("subscribed", "single_opt_in"),
+    ("subscribed", "single_opt_in"),
+    ("subscribed", "single_opt_in"),
+    ("subscribed", "single_opt_in"),
+    ("subscribed", "single_opt_in"),
+    ("unsubscribed", "single_opt_in"),
+    ("unsubscribed", "single_opt_in"),
+    ("unsubscribed", "confirmed_opt_in"),
+    ("unsubscribed", "unknown"),
+    ("unsubscribed", "unknown"),
+    ("pending", "single_opt_in"),
+    ("pending", "single_opt_in"),
+    ("pending", "single_opt_in"),
+];
+const CONSENT_SOURCES: [&str; 4] = ["checkout", "newsletter_form", "import", "api"];
+const PRODUCT_TYPES: [&str; 6] = ["shoes", "bags", "shirts", "trousers", "jackets", "accessories"];
+const CATEGORIES: [&str; 4] = ["women", "men", "kids", "home"];
+const SIZES: [&str; 4] = ["S", "M", "L", "XL"];
+/// 100 in weight: 3 cancelled, 7 placed, 10 paid, 80 fulfilled.
+const ORDER_STATUSES: [(&str, i64); 4] = [("cancelled", 3), ("placed", 7), ("paid", 10), ("fulfilled", 80)];
+const CHANNELS: [&str; 3] = ["web", "web", "store"];
+
+const DAY: i64 = 86_400;
+
+struct Dataset {
+    customers: i64,
+    /// Customers with at least one order: the first `buyers` of them get one, then
+    /// `second_orders` of them a second one and `third_orders` a third one.
+    buyers: i64,
+    second_orders: i64,
+    third_orders: i64,
+    orders: i64,
+}
+
+impl Dataset {
+    fn new(customers: i64) -> Dataset {
+        let buyers = customers / 5 * 2;
+        let second_orders = customers / 20 * 3;
+        let third_orders = customers / 20;
+        Dataset { customers, buyers, second_orders, third_orders, orders: buyers + second_orders + third_orders }
+    }
+
+    /// The name of the saved segment that marks a complete dataset.
+    fn marker(&self) -> String {
+        format!("segments benchmark dataset v{DATASET_VERSION}: {} customers, {} orders", self.customers, self.orders)
+    }
+
+    /// Every row, in one transaction, then the planner statistics. Returns each step's time.
+    fn load(&self, conn: &mut DbConn, marker: &str) -> Vec<(&'static str, Duration)> {
+        let sql = SqlWriter { backend: conn.backend(), anchor: Utc::now().naive_utc().trunc_subsecs(0) };
+        if let DbConn::Sqlite(_) = conn {
+            // This connection only: a big page cache for the index inserts of the load.
+            conn.batch_execute("PRAGMA cache_size = -1000000; PRAGMA temp_store = MEMORY").expect("loading pragmas");
+        }
+        let mut timings = Vec::new();
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            let mut step = |name: &'static str, statements: Vec<String>| {
+                let started = Instant::now();
+                for statement in statements {
+                    conn.batch_execute(&statement).unwrap_or_else(|e| panic!("{name}: {e}\n{statement}"));
+                }
+                timings.push((name, started.elapsed()));
+            };
+            step("customers", vec![sql.customers(self.customers)]);
+            step("tags", sql.tags(self.customers));
+            step("consents", sql.consents(self.customers));
+            step("orders", sql.orders(self));
+            step("stats", vec![STATS_SQL.to_string()]);
+            let mut finish = sql.identity_resets();
+            finish.push(sql.marker(marker));
+            step("marker", finish);
+            Ok(())
+        })
+        .expect("load the dataset");
+        let started = Instant::now();
+        let analyze = match sql.backend {
+            Backend::Postgres => "VACUUM ANALYZE",
+            Backend::Sqlite => "ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)",
+        };
+        conn.batch_execute(analyze).expect(analyze);
+        timings.push((if sql.backend == Backend::Postgres { "VACUUM ANALYZE" } else { "ANALYZE" }, started.elapsed()));
+        timings
+    }
+
+    /// What the database holds, counted.
+    fn summary(&self, conn: &mut DbConn) -> String {
+        let mut count = |sql: &str| scalar(conn, &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {sql}"));
+        let customers = count("customers");
+        let erased = count("customers WHERE erased_at IS NOT NULL");
+        let tagged = count("(SELECT DISTINCT customer_id FROM customer_tags) t");
+        let tags = count("customer_tags");
+        let email = count("customer_consents WHERE channel = 'email'");
+        let subscribed = count("customer_consents WHERE channel = 'email' AND state = 'subscribed'");
+        let unsubscribed = count("customer_consents WHERE channel = 'email' AND state = 'unsubscribed'");
+        let sms = count("customer_consents WHERE channel = 'sms'");
+        let orders = count("orders");
+        let lines = count("order_lines");
+        let buyers = count("(SELECT DISTINCT customer_id FROM customer_order_stats) b");
+        let stats = count("customer_order_stats");
+        format!(
+            "{customers} customers ({erased} erased), {tagged} tagged ({tags} tags), email consent {email} \
+             ({subscribed} subscribed, {unsubscribed} unsubscribed, {} pending), sms consent {sms}, {orders} orders, \
+             {lines} lines, {buyers} customers with stats ({stats} rows)",
+            email - subscribed - unsubscribed
+        )
+    }
+}
+
+/// Net purchase statistics per customer and currency, as repositories::orders computes them.
+const STATS_SQL: &str = "INSERT INTO customer_order_stats (customer_id, currency, orders_count, total_spent, \
+     first_order_at, last_order_at) \
+     SELECT customer_id, currency, COUNT(*), CAST(SUM(total - refunded_total) AS BIGINT), MIN(placed_at), \
+     MAX(placed_at) FROM orders WHERE status <> 'cancelled' GROUP BY customer_id, currency";
+
+/// Writes the loading statements for one backend. Every value is a function of the row
+/// number `i` of a series 1..=n.
+struct SqlWriter {
+    backend: Backend,
+    /// "Now" for the dataset: orders, consents and sign-ups lie before it.
+    anchor: NaiveDateTime,
+}
+
+impl SqlWriter {
+    fn postgres(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    /// (prefix of the statement, FROM item) for the series 1..=n named `s(i)`.
+    fn series(&self, n: i64) -> (String, String) {
+        if self.postgres() {
+            (String::new(), format!("generate_series(CAST(1 AS BIGINT), {n}) AS s(i)"))
+        } else {
+            (format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) "), "s".into())
+        }
+    }
+
+    /// Explicit ids into identity columns.
+    fn overriding(&self) -> &'static str {
+        if self.postgres() {
+            "OVERRIDING SYSTEM VALUE"
+        } else {
+            ""
+        }
+    }
+
+    /// The anchor minus `seconds` (an integer expression), as a timestamp.
+    fn before_anchor(&self, seconds: &str) -> String {
+        let anchor = self.anchor.format("%F %T");
+        if self.postgres() {
+            format!("(TIMESTAMP '{anchor}' - CAST({seconds} AS DOUBLE PRECISION) * INTERVAL '1 second')")
+        } else {
+            format!("datetime('{anchor}', '-' || ({seconds}) || ' seconds')")
+        }
+    }
+
+    /// `start` plus `days` (an integer expression), as a date.
+    fn date_after(&self, start: &str, days: &str) -> String {
+        if self.postgres() {
+            format!("(DATE '{start}' + CAST({days} AS INTEGER))")
+        } else {
+            format!("date('{start}', '+' || ({days}) || ' days')")
+        }
+    }
+
+    fn customers(&self, n: i64) -> String {
+        let (with, from) = self.series(n);
+        let erased = "(i % 500 = 0)";
+        let company = format!("({} % 20 = 0)", hash(0));
+        let place =
+            |field: fn(Place) -> &'static str| pick(&format!("{} % {}", hash(7), PLACES.len()), &PLACES.map(field));
+        let attributes = format!(
+            "CASE WHEN {} % 5 = 0 THEN '{{\"colour\":\"' || {} || '\",\"loyalty_points\":' || ({} % 1000) || '}}' \
+             ELSE '{{}}' END",
+            hash(9),
+            pick(&format!("{} % 5", hash(10)), &COLOURS),
+            hash(10),
+        );
+        let columns = [
+            ("id", "i".to_string()),
+            ("kind", format!("CASE WHEN {company} THEN 'company' ELSE 'person' END")),
+            (
+                "first_name",
+                format!("CASE WHEN {erased} THEN NULL ELSE {} END", pick(&format!("{} % 20", hash(1)), &FIRST_NAMES)),
+            ),
+            (
+                "last_name",
+                format!("CASE WHEN {erased} THEN NULL ELSE {} END", pick(&format!("{} % 20", hash(2)), &LAST_NAMES)),
+            ),
+            ("company_name", format!("CASE WHEN {company} AND NOT {erased} THEN 'Company ' || i END")),
+            ("email", format!("CASE WHEN {erased} THEN NULL ELSE 'customer' || i || '@example.com' END")),
+            ("phone", format!("CASE WHEN {erased} OR {} % 3 = 0 THEN NULL ELSE '+3361' || (1000000 + i) END", hash(3))),
+            (
+                "birthday",
+                format!(
+                    "CASE WHEN {erased} OR {h} % 10 = 0 THEN NULL ELSE {} END",
+                    self.date_after("1940-01-01", &format!("{h} % 23000", h = hash(4))),
+                    h = hash(4)
+                ),
+            ),
+            (
+                "gender",
+                format!(
+                    "CASE WHEN {erased} THEN NULL ELSE {} END",
+                    pick_or_null(&format!("{} % 10", hash(5)), &GENDERS)
+                ),
+            ),
+            (
+                "address_line1",
+                format!(
+                    "CASE WHEN {erased} THEN NULL ELSE (1 + i % 150) || ' ' || {} END",
+                    pick(&format!("{} % {}", hash(6), STREETS.len()), &STREETS)
+                ),
+            ),
+            ("city", format!("CASE WHEN {erased} THEN NULL ELSE {} END", place(|p| p.0))),
+            ("postal_code", format!("CASE WHEN {erased} THEN NULL ELSE {} END", place(|p| p.1))),
+            ("country", place(|p| p.2)),
+            ("preferred_language", place(|p| p.3)),
+            ("source", pick(&format!("{} % {}", hash(8), SOURCES.len()), &SOURCES)),
+            ("attributes", format!("CASE WHEN {erased} THEN '{{}}' ELSE {attributes} END")),
+            ("created_at", self.before_anchor(&format!("{} % {}", hash(11), 5 * 365 * DAY))),
+            ("updated_at", self.before_anchor(&format!("{} % {}", hash(11), 5 * 365 * DAY))),
+            (
+                "erased_at",
+                format!("CASE WHEN {erased} THEN {} END", self.before_anchor(&format!("{} % {}", hash(12), 365 * DAY))),
+            ),
+        ];
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let values: Vec<&str> = columns.iter().map(|(_, value)| value.as_str()).collect();
+        format!(
+            "{with}INSERT INTO customers ({}) {} SELECT {} FROM {from}",
+            names.join(", "),
+            self.overriding(),
+            values.join(", ")
+        )
+    }
+
+    /// 30% of the customers still there: one tag, and a second, different one for a third of them.
+    fn tags(&self, n: i64) -> Vec<String> {
+        let (with, from) = self.series(n);
+        let tagged = format!("i % 500 <> 0 AND {} % 10 < 3", hash(13));
+        let first = format!("{} % 6", hash(14));
+        let second = format!("({} % 6 + 1 + {} % 5) % 6", hash(14), hash(15));
+        vec![
+            format!("{with}INSERT INTO customer_tags (customer_id, tag) SELECT i, {} FROM {from} WHERE {tagged}", pick(&first, &TAGS)),
+            format!(
+                "{with}INSERT INTO customer_tags (customer_id, tag) SELECT i, {} FROM {from} WHERE {tagged} AND {} % 10 = 0",
+                pick(&second, &TAGS),
+                hash(13)
+            ),
+        ]
+    }
+
+    /// Email consent for 60% and SMS consent for 15% of the customers still there: the ledger
+    /// event (ids i and n + i) and the current state it gives.
+    fn consents(&self, n: i64) -> Vec<String> {
+        let (with, from) = self.series(n);
+        let event = |channel: &str, id_offset: i64, chosen: String, state_hash: usize| {
+            let state = format!("{} % 20", hash(state_hash));
+            let occurred = self.before_anchor(&format!("{} % {}", hash(state_hash + 1), 4 * 365 * DAY));
+            format!(
+                "{with}INSERT INTO consent_events (id, customer_id, channel, state, opt_in_level, source, consent_text, \
+                 occurred_at, recorded_at, actor) {} \
+                 SELECT i + {id_offset}, i, '{channel}', {}, {}, {}, 'Send me offers', {occurred}, {occurred}, 'import' \
+                 FROM {from} WHERE i % 500 <> 0 AND {chosen}",
+                self.overriding(),
+                pick(&state, &CONSENT_STATES.map(|s| s.0)),
+                pick(&state, &CONSENT_STATES.map(|s| s.1)),
+                pick(&format!("{} % 4", hash(state_hash + 1)), &CONSENT_SOURCES),
+            )
+        };
+        vec![
+            event("email", 0, format!("{} % 10 < 6", hash(16)), 17),
+            event("sms", n, format!("{} % 20 < 3", hash(19)), 20),
+            "INSERT INTO customer_consents (customer_id, channel, state, opt_in_level, source, event_id, occurred_at) \
+             SELECT customer_id, channel, state, opt_in_level, source, id, occurred_at FROM consent_events"
+                .to_string(),
+        ]
+    }
+
+    /// The products, then one order and one line per order number `i`.
+    fn orders(&self, d: &Dataset) -> Vec<String> {
+        let (with, from) = self.series(PRODUCTS);
+        let products = format!(
+            "{with}INSERT INTO products (id, sku, name, product_type, category, attributes, price, currency, \
+             track_inventory, stock_quantity, active, created_at, updated_at) {} \
+             SELECT i, 'SKU-' || (999 + i), 'Product ' || (999 + i), {}, {}, '{{}}', {}, 'EUR', FALSE, 0, TRUE, \
+             {at}, {at} FROM {from}",
+            self.overriding(),
+            pick("(i - 1) % 6", &PRODUCT_TYPES),
+            pick("(i - 1) % 4", &CATEGORIES),
+            price("(i - 1)"),
+            at = self.before_anchor(&(4 * 365 * DAY).to_string()),
+        );
+
+        let (with, from) = self.series(d.orders);
+        let (b1, b2) = (d.buyers, d.buyers + d.second_orders);
+        // Buyer number b in 0..buyers is customer 1 + 5b/2: two customers in five.
+        let buyer = format!(
+            "CASE WHEN i <= {b1} THEN i - 1 \
+             WHEN i <= {b2} THEN ((i - {b1}) * {SECOND_ORDER_STEP}) % {b1} \
+             ELSE ((i - {b2}) * {THIRD_ORDER_STEP}) % {b1} END"
+        );
+        // Half the lines go to the 20 best sellers.
+        let product = format!("CASE WHEN {} % 2 = 0 THEN {h} % 20 ELSE {h} % {PRODUCTS} END", hash(22), h = hash(23));
+        let quantity = format!("(1 + {} % 3)", hash(24));
+        let line = format!("SELECT i, {product} AS p, {quantity} AS q FROM {from}");
+        let status = {
+            let h = hash(25);
+            let (last, weighted) = ORDER_STATUSES.split_last().expect("statuses");
+            let mut case = String::from("CASE");
+            let mut bound = 0;
+            for (status, weight) in weighted {
+                bound += weight;
+                write!(case, " WHEN {h} % 100 < {bound} THEN '{status}'").unwrap();
+            }
+            format!("{case} ELSE '{}' END", last.0)
+        };
+        let placed_at = self.before_anchor(&format!("{} % {}", hash(21), 3 * 365 * DAY));
+        let orders = format!(
+            "{with}INSERT INTO orders (id, customer_id, status, channel, placed_at, currency, subtotal, discount_total, \
+             shipping_total, tax_total, total, refunded_total, created_by, created_at, updated_at) {} \
+             SELECT i, 1 + (({buyer}) * 5) / 2, {status}, {}, placed_at, \
+             CASE WHEN {} % 20 = 0 THEN 'CHF' ELSE 'EUR' END, subtotal, 0, 490, subtotal / 5, \
+             subtotal + 490 + subtotal / 5, 0, 'import', placed_at, placed_at \
+             FROM (SELECT i, q * {} AS subtotal, {placed_at} AS placed_at FROM ({line}) y) x",
+            self.overriding(),
+            pick(&format!("{} % 3", hash(26)), &CHANNELS),
+            hash(27),
+            price("p"),
+        );
+        let lines = format!(
+            "{with}INSERT INTO order_lines (id, order_id, product_id, sku, name, product_type, attributes, quantity, \
+             unit_price, refunded_quantity) {} \
+             SELECT i, i, p + 1, 'SKU-' || (1000 + p), 'Product ' || (1000 + p), {}, \
+             CASE WHEN p % 6 IN (0, 4) THEN '{{\"size\":\"' || {} || '\"}}' ELSE '{{}}' END, q, {}, 0 FROM ({line}) y",
+            self.overriding(),
+            pick("p % 6", &PRODUCT_TYPES),
+            pick("i % 4", &SIZES),
+            price("p"),
+        );
+        vec![products, orders, lines]
+    }
+
+    /// PostgreSQL identity sequences continue after the explicit ids.
+    fn identity_resets(&self) -> Vec<String> {
+        if !self.postgres() {
+            return Vec::new();
+        }
+        ["customers", "consent_events", "products", "orders", "order_lines"]
+            .iter()
+            .map(|table| {
+                format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+            })
+            .collect()
+    }
+
+    fn marker(&self, name: &str) -> String {
+        let at = self.anchor.format("%F %T");
+        let at = if self.postgres() { format!("TIMESTAMP '{at}'") } else { format!("'{at}'") };
+        format!(
+            "INSERT INTO segments (name, description, rules, created_at, updated_at) VALUES \
+             ('{name}', 'Marks the benchmark dataset as complete.', '{{\"all\": []}}', {at}, {at})"
+        )
+    }
+}
+
+/// Stream `k` of well spread pseudo-random values in [0, 2^31 - 1) for row `i` (a Weyl
+/// sequence modulo a prime), in integer arithmetic that both backends compute alike.
+fn hash(k: usize) -> String {
+    const MULTIPLIERS: [i64; 28] = [
+        1_327_217_885,
+        889_516_853,
+        1_640_531_527,
+        1_013_904_223,
+        1_103_515_245,
+        2_027_808_485,
+        1_772_681_243,
+        1_213_445_693,
+        1_520_972_537,
+        1_934_965_607,
+        1_181_238_931,
+        1_598_386_631,
+        1_406_915_659,
+        1_860_355_453,
+        1_069_871_207,
+        1_746_410_827,
+        1_288_490_189,
+        1_992_881_543,
+        1_462_289_311,
+        1_134_903_169,
+        1_836_311_903,
+        1_548_008_755,
+        1_073_807_359,
+        1_691_443_219,
+        1_977_326_743,
+        1_254_468_283,
+        1_611_623_773,
+        1_429_411_493,
+    ];
+    format!("((i * {} + {}) % 2147483647)", MULTIPLIERS[k], 1_000_003 * k as i64 + 7)
+}
+
+/// `CASE <index> WHEN 0 THEN 'values[0]' ... END`
+fn pick(index: &str, values: &[&str]) -> String {
+    let mut sql = format!("CASE {index}");
+    for (n, value) in values.iter().enumerate() {
+        write!(sql, " WHEN {n} THEN '{value}'").unwrap();
+    }
+    sql + " END"
+}
+
+fn pick_or_null(index: &str, values: &[Option<&str>]) -> String {
+    let mut sql = format!("CASE {index}");
+    for (n, value) in values.iter().enumerate() {
+        match value {
+            Some(value) => write!(sql, " WHEN {n} THEN '{value}'").unwrap(),
+            None => write!(sql, " WHEN {n} THEN NULL").unwrap(),
+        }
+    }
+    sql + " END"
+}
+
+/// The unit price of product number `p` (0-based), in cents: 15.00 to 199.99.
+fn price(p: &str) -> String {
+    format!("(1500 + ({p} * 7919) % 18500)")
+}
