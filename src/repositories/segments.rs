@@ -13,9 +13,7 @@ use diesel::sql_types::BigInt;
 use super::sql::{Sql, SqlValue};
 use crate::db::schema::{campaigns, segments};
 use crate::db::{Backend, DbConn};
-use crate::domain::segment::{
-    Condition, Field, Op, Operand, OrderTime, PurchaseField, Rule, StatsField, TextColumn, RFM_SEGMENTS,
-};
+use crate::domain::segment::{Condition, Field, Op, Operand, OrderTime, PurchaseField, Rule, StatsField, TextColumn};
 use crate::models::segments::{NewSegment, SegmentChanges, SegmentRow};
 
 /// Per customer with orders: recency, frequency and monetary scores from 1 to 5 by
@@ -526,27 +524,91 @@ fn consent(sql: &mut Sql, channel: &str, op: Op, operand: &Operand) {
     sql.push(")");
 }
 
-/// `rfm_segment`: customers without orders have no segment, so `ne` selects them too.
+/// `rfm_segment`, from the stored scores (`ensure_rfm_current` runs first). Customers
+/// without orders have no segment, so `ne` / `not_in` select them too.
 fn rfm(sql: &mut Sql, op: Op, operand: &Operand) {
     let Operand::Texts(named) = operand else { return no_match(sql) };
-    let negated = matches!(op, Op::Ne | Op::NotIn);
-    let wanted: Vec<String> = if negated {
-        RFM_SEGMENTS.iter().filter(|s| !named.iter().any(|n| n == *s)).map(|s| s.to_string()).collect()
-    } else {
-        named.clone()
+    membership(sql, op, "customer_id", |sql| {
+        sql.push("customer_rfm WHERE rfm_segment IN ");
+        sql.bind_list(named.iter().cloned().map(SqlValue::Text));
+    });
+}
+
+/// Whether a rule selects by RFM segment.
+fn uses_rfm(rule: &Rule) -> bool {
+    match rule {
+        Rule::All(rules) | Rule::Any(rules) => rules.iter().any(uses_rfm),
+        Rule::Not(inner) => uses_rfm(inner),
+        Rule::Cond(condition) => condition.field == Field::RfmSegment,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Fingerprint {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    fingerprint: String,
+}
+
+/// A checksum of the order statistics: RFM scores only change when these do (ranks by
+/// last order date do not move as time passes).
+const STATS_FINGERPRINT_SQL: &str =
+    "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(COALESCE(SUM(orders_count), 0) AS TEXT) \
+     || ':' || CAST(COALESCE(SUM(total_spent), 0) AS TEXT) \
+     || ':' || CAST(COALESCE(SUM((customer_id % 997) * orders_count), 0) AS TEXT) \
+     || ':' || CAST(COALESCE(SUM((customer_id % 991) * total_spent), 0) AS TEXT) \
+     || ':' || COALESCE(CAST(MAX(last_order_at) AS TEXT), '') AS fingerprint FROM customer_order_stats";
+
+/// Recomputes the stored RFM scores when the order statistics changed since the last time.
+pub fn ensure_rfm_current(conn: &mut DbConn) -> QueryResult<()> {
+    let stored = |conn: &mut DbConn| -> QueryResult<String> {
+        let row: Fingerprint = diesel::sql_query("SELECT fingerprint FROM rfm_state WHERE id = 1").get_result(conn)?;
+        Ok(row.fingerprint)
     };
-    sql.push("(");
-    if wanted.is_empty() {
-        sql.push("1 = 0");
+    let current = |conn: &mut DbConn| -> QueryResult<String> {
+        Ok(diesel::sql_query(STATS_FINGERPRINT_SQL).get_result::<Fingerprint>(conn)?.fingerprint)
+    };
+    if stored(conn)? == current(conn)? {
+        return Ok(());
+    }
+    // Inside a caller's transaction (a launch) a savepoint; otherwise a write transaction
+    // (on SQLite it takes the write lock first, so it never fails upgrading a read).
+    use diesel::connection::TransactionManager;
+    let nested = <DbConn as diesel::Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
+    let recompute = |conn: &mut DbConn| -> QueryResult<()> {
+        if conn.backend() == Backend::Postgres {
+            // One recomputation at a time; the others wait, then find it done.
+            diesel::sql_query("SELECT id FROM rfm_state WHERE id = 1 FOR UPDATE").execute(conn)?;
+        }
+        let fingerprint = current(conn)?;
+        if stored(conn)? == fingerprint {
+            return Ok(());
+        }
+        diesel::sql_query("DELETE FROM customer_rfm").execute(conn)?;
+        diesel::sql_query(format!(
+            "INSERT INTO customer_rfm (customer_id, recency_score, frequency_score, monetary_score, rfm_segment) \
+             SELECT customer_id, recency_score, frequency_score, monetary_score, rfm_segment FROM ({RFM_SQL}) scores"
+        ))
+        .execute(conn)?;
+        diesel::sql_query("UPDATE rfm_state SET fingerprint = $1, computed_at = CURRENT_TIMESTAMP WHERE id = 1")
+            .bind::<diesel::sql_types::Text, _>(fingerprint)
+            .execute(conn)?;
+        Ok(())
+    };
+    if nested {
+        conn.transaction(recompute)
     } else {
-        sql.push("c.id IN (SELECT customer_id FROM (").push(RFM_SQL).push(") rfm WHERE rfm_segment IN ");
-        sql.bind_list(wanted.into_iter().map(SqlValue::Text));
-        sql.push(")");
+        conn.write_transaction(recompute)
     }
-    if negated {
-        sql.push(" OR NOT EXISTS (SELECT 1 FROM customer_order_stats WHERE customer_id = c.id)");
+}
+
+/// Prepares what the rule reads beyond the tables the order transaction keeps current.
+fn prepare(conn: &mut DbConn, rule: &Rule) -> QueryResult<()> {
+    if uses_rfm(rule) {
+        ensure_rfm_current(conn)?;
     }
-    sql.push(")");
+    Ok(())
 }
 
 #[derive(QueryableByName)]
@@ -569,6 +631,7 @@ fn members_from(sql: &mut Sql, rule: &Rule, now: NaiveDateTime) {
 
 /// How many customers the rule selects.
 pub fn count(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryResult<i64> {
+    prepare(conn, rule)?;
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT COUNT(*) AS n");
     members_from(&mut sql, rule, now);
@@ -584,6 +647,7 @@ pub fn member_ids(
     before_id: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
+    prepare(conn, rule)?;
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT c.id AS id");
     members_from(&mut sql, rule, now);
@@ -626,6 +690,7 @@ pub fn audience(
     contacts_since: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<AudienceRow>> {
+    prepare(conn, rule)?;
     let mut sql = Sql::new(conn.backend());
     let reachable = match channel {
         "email" => "c.email IS NOT NULL",

@@ -132,6 +132,15 @@ async fn segment_rules_select_the_right_customers(backend: Backend) {
     let others = preview(&app, cond("rfm_segment", "ne", json!("champions"))).await;
     assert_eq!(champions.len() + others.len(), 5);
     assert!(others.contains(&cleo) && others.contains(&eve));
+    // By hand (README, "RFM"): ana R4 FM4, dan R2 FM2, ben R1 FM1.
+    assert_eq!(preview(&app, cond("rfm_segment", "eq", json!("loyal"))).await, [ana]);
+    assert_eq!(preview(&app, cond("rfm_segment", "eq", json!("hibernating"))).await, [dan]);
+    assert_eq!(preview(&app, cond("rfm_segment", "eq", json!("lost"))).await, [ben]);
+    // A new order moves everyone's ranks, and the next count sees it: ben R4 FM3, ana R2 FM2, dan R1 FM1.
+    place_order(&app, ben, "SHOE-2", "shoes", 20000, 0).await;
+    assert_eq!(preview(&app, cond("rfm_segment", "eq", json!("potential_loyalists"))).await, [ben]);
+    assert_eq!(preview(&app, cond("rfm_segment", "in", json!(["hibernating", "lost"]))).await, [ana, dan]);
+    assert_eq!(preview(&app, cond("rfm_segment", "eq", json!("lost"))).await, [dan]);
 }
 
 async fn segments_are_saved_listed_and_paged(backend: Backend) {

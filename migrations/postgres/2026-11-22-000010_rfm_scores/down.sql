@@ -1,0 +1,2 @@
+DROP TABLE rfm_state;
+DROP TABLE customer_rfm;
