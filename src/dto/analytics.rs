@@ -1,11 +1,16 @@
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::config::parse_timezone;
 use crate::domain::period::{buckets, Bucket, Granularity};
+use crate::domain::ConsentChannel;
 use crate::dto::problem::FieldError;
+use crate::dto::rate;
 use crate::error::AppError;
+use crate::services::analytics::ConsentFigures;
 
 /// The period parameters every analytics endpoint takes.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -71,10 +76,10 @@ pub struct ConsentBucket {
     pub period_start: NaiveDate,
     /// Events that made a channel `subscribed`, per channel.
     #[schema(value_type = Object)]
-    pub opt_ins: std::collections::BTreeMap<String, i64>,
+    pub opt_ins: BTreeMap<String, i64>,
     /// Events that made a channel `unsubscribed`, per channel.
     #[schema(value_type = Object)]
-    pub opt_outs: std::collections::BTreeMap<String, i64>,
+    pub opt_outs: BTreeMap<String, i64>,
 }
 
 /// How customers captured through one source stand on email now.
@@ -92,4 +97,50 @@ pub struct ConsentAnalytics {
     pub channels: Vec<ChannelStates>,
     pub buckets: Vec<ConsentBucket>,
     pub by_source: Vec<SourceOptIn>,
+}
+
+impl From<ConsentFigures> for ConsentAnalytics {
+    fn from(figures: ConsentFigures) -> Self {
+        let channels = ConsentChannel::ALL
+            .iter()
+            .map(|channel| {
+                let count = |state: &str| {
+                    figures
+                        .states
+                        .iter()
+                        .find(|(c, s, _)| c == channel.as_str() && s == state)
+                        .map_or(0, |(_, _, n)| *n)
+                };
+                ChannelStates {
+                    channel: channel.as_str().to_string(),
+                    subscribed: count("subscribed"),
+                    unsubscribed: count("unsubscribed"),
+                    pending: count("pending"),
+                }
+            })
+            .collect();
+        let zeros = || ConsentChannel::ALL.iter().map(|c| (c.as_str().to_string(), 0)).collect::<BTreeMap<_, _>>();
+        let buckets = figures
+            .periods
+            .into_iter()
+            .map(|period| {
+                let (mut opt_ins, mut opt_outs) = (zeros(), zeros());
+                for (channel, subscribed) in period.changes {
+                    *if subscribed { &mut opt_ins } else { &mut opt_outs }.entry(channel).or_default() += 1;
+                }
+                ConsentBucket { period_start: period.period_start, opt_ins, opt_outs }
+            })
+            .collect();
+        let by_source = figures
+            .by_source
+            .into_iter()
+            .map(|(source, customers, subscribed)| SourceOptIn {
+                email_opt_in_rate: rate(subscribed, customers),
+                source,
+                customers,
+                email_subscribed: subscribed,
+            })
+            .collect();
+        ConsentAnalytics { channels, buckets, by_source }
+    }
 }

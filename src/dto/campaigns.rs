@@ -8,6 +8,7 @@ use crate::domain::campaign::{placeholders, AudienceCounts, PromoSpec};
 use crate::domain::{clean_text, ConsentChannel, Currency, ResponseKind};
 use crate::dto::problem::FieldError;
 use crate::dto::promo_codes::{normalize_code, Discount};
+use crate::dto::rate;
 use crate::error::AppError;
 use crate::extract::FieldErrors;
 use crate::models::campaigns::CampaignRow;
@@ -611,14 +612,6 @@ pub struct CampaignReport {
     pub attributed_revenue: Vec<MoneyAmount>,
     pub promo_redemptions: i64,
     pub discount_given: i64,
-}
-
-fn rate(part: i64, whole: i64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0
-    }
 }
 
 impl From<Report> for CampaignReport {

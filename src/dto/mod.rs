@@ -17,3 +17,12 @@ pub mod promo_codes;
 pub mod referrals;
 pub mod reminders;
 pub mod segments;
+
+/// `part / whole`, rounded to four decimals; 0 when `whole` is 0.
+pub fn rate(part: i64, whole: i64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0
+    }
+}

@@ -27,6 +27,11 @@ pub fn decode_cursor(cursor: &str, parts: usize) -> Result<Vec<i64>, AppError> {
     Ok(key)
 }
 
+/// The id in a one-part cursor (`next_cursor` of an id-keyed list), if one was given.
+pub fn cursor_id(cursor: Option<&str>) -> Result<Option<i64>, AppError> {
+    Ok(cursor.map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]))
+}
+
 /// `limit` query parameter: default 50, 1 to 200.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
     match limit {

@@ -28,5 +28,5 @@ pub async fn consent(
     query: web::Query<PeriodQuery>,
 ) -> Result<web::Json<ConsentAnalytics>, AppError> {
     let buckets = query.buckets(state.config.timezone)?;
-    Ok(web::Json(state.db.run(move |conn| service::consent(conn, &buckets)).await?))
+    Ok(web::Json(state.db.run(move |conn| service::consent(conn, &buckets)).await?.into()))
 }

@@ -7,17 +7,13 @@ use crate::dto::campaigns::{
     Campaign, CampaignInput, CampaignListQuery, CampaignPage, CampaignPatchInput, CampaignReport, ClickQuery,
     ContactListQuery, ContactPage, ResponsesInput, ResponsesOutcome, SendInput, SendOutcome,
 };
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
 use crate::extract::ValidJson;
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::services::campaigns as service;
 use crate::state::AppState;
-
-fn cursor_key(cursor: Option<&str>) -> Result<Option<i64>, AppError> {
-    Ok(cursor.map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]))
-}
 
 /// Create a draft campaign: who (a segment or rules), on which channel, with which offer,
 /// message, promotion, frequency cap, exclusions and holdout share. Scope: `campaigns:write`.
@@ -60,7 +56,7 @@ pub async fn list_campaigns(
     query: web::Query<CampaignListQuery>,
 ) -> Result<web::Json<CampaignPage>, AppError> {
     let limit = page_limit(query.limit)?;
-    let before = cursor_key(query.cursor.as_deref())?;
+    let before = cursor_id(query.cursor.as_deref())?;
     let with_report = query.with_report.unwrap_or(false);
     let rows = state.db.run(move |conn| service::list(conn, before, limit + 1, with_report)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |c| vec![c.row.id]);
@@ -110,10 +106,7 @@ pub async fn patch_campaign(
     body: ValidJson<CampaignPatchInput>,
 ) -> Result<web::Json<Campaign>, AppError> {
     let id = id.into_inner();
-    let (current, shared_code) = state.db.run(move |conn| service::current(conn, id)).await?;
-    if current.status != "draft" {
-        return Err(AppError::Conflict { detail: "a launched campaign cannot be changed".into(), existing_id: None });
-    }
+    let (current, shared_code) = state.db.run(move |conn| service::draft(conn, id)).await?;
     let seen = current.updated_at;
     let spec = body.0.apply_to(&current, shared_code)?;
     let config = state.config.clone();
@@ -169,7 +162,7 @@ pub async fn list_contacts(
 ) -> Result<web::Json<ContactPage>, AppError> {
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;
-    let after = cursor_key(query.cursor.as_deref())?.unwrap_or(0);
+    let after = cursor_id(query.cursor.as_deref())?.unwrap_or(0);
     let holdout = query.holdout.unwrap_or(false);
     let (config, keys) = (state.config.clone(), state.jwt.clone());
     let rows = state.db.run(move |conn| service::contacts(conn, &config, &keys, id, holdout, after, limit + 1)).await?;

@@ -7,7 +7,7 @@ use crate::dto::customers::{
     Customer, CustomerInput, CustomerListQuery, CustomerPage, CustomerPatchInput, DuplicatePage, MergeInput, PageQuery,
     TagsInput,
 };
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, decode_cursor, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
 use crate::extract::ValidJson;
@@ -163,7 +163,7 @@ pub async fn list_customers(
 ) -> Result<web::Json<CustomerPage>, AppError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
-    let before_id = query.cursor.as_deref().map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]);
+    let before_id = cursor_id(query.cursor.as_deref())?;
     let bad_query = |name: &str, message: String| AppError::BadRequest(format!("`{name}`: {message}"));
     let filter = CustomerFilter {
         email: query.email.as_deref().map(Email::parse).transpose().map_err(|m| bad_query("email", m))?,

@@ -2,7 +2,7 @@ use actix_web::{get, patch, web};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::enquiries::{check_status, Enquiry, EnquiryListQuery, EnquiryPage, EnquiryPatchInput};
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
 use crate::extract::ValidJson;
@@ -30,7 +30,7 @@ pub async fn list_enquiries(
 ) -> Result<web::Json<EnquiryPage>, AppError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
-    let before_id = query.cursor.as_deref().map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]);
+    let before_id = cursor_id(query.cursor.as_deref())?;
     let filter = EnquiryFilter {
         status: query
             .status

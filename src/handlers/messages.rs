@@ -2,7 +2,7 @@ use actix_web::{get, web};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::forms::{MessageListQuery, MessagePage};
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::error::AppError;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::messages as service;
@@ -28,7 +28,7 @@ pub async fn list_messages(
 ) -> Result<web::Json<MessagePage>, AppError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
-    let before_id = query.cursor.as_deref().map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]);
+    let before_id = cursor_id(query.cursor.as_deref())?;
     let status = match query.status.as_deref() {
         None => None,
         Some(status @ ("pending" | "sent" | "failed")) => Some(status.to_string()),

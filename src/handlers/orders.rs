@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::PageQuery;
 use crate::dto::orders::{Order, OrderInput, OrderListQuery, OrderPage, RefundInput, StatusInput, CHANNELS};
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::dto::promo_codes::normalize_code;
 use crate::error::AppError;
@@ -190,7 +190,7 @@ async fn page(
     cursor: Option<&str>,
 ) -> Result<OrderPage, AppError> {
     let limit = page_limit(limit)?;
-    let before = cursor.map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]);
+    let before = cursor_id(cursor)?;
     let rows = state.db.run(move |conn| service::list(conn, &filter, before, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |o| vec![o.order.id]);
     Ok(OrderPage { items: rows.into_iter().map(Into::into).collect(), next_cursor })

@@ -3,7 +3,7 @@ use actix_web::{get, patch, post, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::PageQuery;
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::dto::products::{
     Product, ProductInput, ProductListQuery, ProductPage, ProductPatchInput, StockAdjustmentInput, StockMovementPage,
@@ -14,10 +14,6 @@ use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::repositories::products::ProductFilter;
 use crate::services::products as service;
 use crate::state::AppState;
-
-fn before_id(cursor: Option<&str>) -> Result<Option<i64>, AppError> {
-    Ok(cursor.map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]))
-}
 
 /// Add a product to the catalogue. Scope: `products:write`.
 #[utoipa::path(
@@ -108,7 +104,7 @@ pub async fn list_products(
 ) -> Result<web::Json<ProductPage>, AppError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
-    let before = before_id(query.cursor.as_deref())?;
+    let before = cursor_id(query.cursor.as_deref())?;
     let filter = ProductFilter {
         product_type: query.product_type.map(|t| t.trim().to_lowercase()),
         category: query.category.map(|c| c.trim().to_lowercase()),
@@ -169,7 +165,7 @@ pub async fn stock_movements(
 ) -> Result<web::Json<StockMovementPage>, AppError> {
     let sku = sku.into_inner();
     let limit = page_limit(query.limit)?;
-    let before = before_id(query.cursor.as_deref())?;
+    let before = cursor_id(query.cursor.as_deref())?;
     let rows = state.db.run(move |conn| service::movements(conn, &sku, before, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |m| vec![m.id]);
     Ok(web::Json(StockMovementPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))

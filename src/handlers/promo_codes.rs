@@ -3,7 +3,7 @@ use actix_web::{get, patch, post, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::PageQuery;
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::dto::promo_codes::{
     normalize_code, CodePath, PromoCode, PromoCodeInput, PromoCodePage, PromoCodePatchInput, RedemptionPage,
@@ -17,10 +17,6 @@ use crate::state::AppState;
 
 fn code_of(path: CodePath) -> Result<String, AppError> {
     normalize_code(&path.code).map_err(AppError::NotFound)
-}
-
-fn before_id(cursor: Option<&str>) -> Result<Option<i64>, AppError> {
-    Ok(cursor.map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]))
 }
 
 /// Create a promo code. Scope: `campaigns:write`.
@@ -127,7 +123,7 @@ pub async fn list_promo_codes(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<PromoCodePage>, AppError> {
     let limit = page_limit(query.limit)?;
-    let before = before_id(query.cursor.as_deref())?;
+    let before = cursor_id(query.cursor.as_deref())?;
     let rows = state.db.run(move |conn| service::list(conn, before, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |c| vec![c.id]);
     Ok(web::Json(PromoCodePage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
@@ -153,7 +149,7 @@ pub async fn list_redemptions(
 ) -> Result<web::Json<RedemptionPage>, AppError> {
     let code = code_of(path.into_inner())?;
     let limit = page_limit(query.limit)?;
-    let before = before_id(query.cursor.as_deref())?;
+    let before = cursor_id(query.cursor.as_deref())?;
     let rows = state.db.run(move |conn| service::redemptions(conn, &code, before, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |r| vec![r.id]);
     Ok(web::Json(RedemptionPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))

@@ -2,7 +2,7 @@ use actix_web::{get, web};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::PageQuery;
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::dto::referrals::Referral;
 use crate::error::AppError;
@@ -35,7 +35,7 @@ pub async fn customer_referral(
 ) -> Result<web::Json<Referral>, AppError> {
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;
-    let before = query.cursor.as_deref().map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]);
+    let before = cursor_id(query.cursor.as_deref())?;
     let mut overview = state.db.run(move |conn| service::overview(conn, id, before, limit + 1)).await?;
     let (referred, next_cursor) =
         paginate(std::mem::take(&mut overview.referred), limit, |r| vec![r.referral.referred_id]);

@@ -3,7 +3,7 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::{CustomerPage, PageQuery};
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::dto::segments::{parse_rules, Preview, PreviewInput, Segment, SegmentInput, SegmentPage, SegmentPatchInput};
 use crate::error::AppError;
@@ -11,10 +11,6 @@ use crate::extract::ValidJson;
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::services::segments as service;
 use crate::state::AppState;
-
-fn before_id(cursor: Option<&str>) -> Result<Option<i64>, AppError> {
-    Ok(cursor.map(|c| decode_cursor(c, 1)).transpose()?.map(|key| key[0]))
-}
 
 /// Save a segment: a named rule tree over who customers are, what they bought and what
 /// they agreed to. An unknown field, an op that does not fit its field or a bad value is
@@ -74,7 +70,7 @@ pub async fn list_segments(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<SegmentPage>, AppError> {
     let limit = page_limit(query.limit)?;
-    let before = before_id(query.cursor.as_deref())?;
+    let before = cursor_id(query.cursor.as_deref())?;
     let rows = state.db.run(move |conn| service::list(conn, before, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |s| vec![s.id]);
     Ok(web::Json(SegmentPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
@@ -169,7 +165,7 @@ pub async fn segment_customers(
 ) -> Result<web::Json<CustomerPage>, AppError> {
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;
-    let before = before_id(query.cursor.as_deref())?;
+    let before = cursor_id(query.cursor.as_deref())?;
     let rows = state.db.run(move |conn| service::members(conn, id, before, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |c| vec![c.row.id]);
     Ok(web::Json(CustomerPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))

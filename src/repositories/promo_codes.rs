@@ -12,6 +12,15 @@ pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<PromoCodeRow
     promo_codes::table.find(id).select(PromoCodeRow::as_select()).get_result(conn).optional()
 }
 
+/// Codes by id, in one query.
+pub fn codes_by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<std::collections::HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = promo_codes::table
+        .filter(promo_codes::id.eq_any(ids))
+        .select((promo_codes::id, promo_codes::code))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 pub fn find(conn: &mut DbConn, code: &str) -> QueryResult<Option<PromoCodeRow>> {
     promo_codes::table.filter(promo_codes::code.eq(code)).select(PromoCodeRow::as_select()).get_result(conn).optional()
 }

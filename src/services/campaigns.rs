@@ -27,9 +27,7 @@ use crate::models::forms::UnsubscribeTokenRow;
 use crate::models::messages::NewMessage;
 use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns};
 use crate::repositories::campaigns::{self as repo, AttributedRow};
-use crate::repositories::{
-    consents as consent_repo, privacy as privacy_repo, promo_codes as promo_repo, segments as segment_repo,
-};
+use crate::repositories::{privacy as privacy_repo, promo_codes as promo_repo, segments as segment_repo};
 use crate::services::{consents, forms, privacy, segments};
 
 /// A validated campaign, before its references are checked against the database.
@@ -182,11 +180,18 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<CampaignView, AppError> {
     view(conn, row, false)
 }
 
-/// The current row and its shared code: what a PATCH is applied to.
-pub fn current(conn: &mut DbConn, id: i64) -> Result<(CampaignRow, Option<String>), AppError> {
+/// A draft and its shared code: what a PATCH is applied to. A launched campaign is a 409.
+pub fn draft(conn: &mut DbConn, id: i64) -> Result<(CampaignRow, Option<String>), AppError> {
     let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    if row.status != "draft" {
+        return Err(launched_cannot_change());
+    }
     let code = shared_code(conn, &row)?;
     Ok((row, code))
+}
+
+fn launched_cannot_change() -> AppError {
+    conflict("a launched campaign cannot be changed")
 }
 
 /// Replaces a draft's fields with the patched spec. `seen` is the `updated_at` the patch
@@ -201,7 +206,7 @@ pub fn update(
     conn.write_transaction(|conn| {
         let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
         if row.status != "draft" {
-            return Err(conflict("a launched campaign cannot be changed"));
+            return Err(launched_cannot_change());
         }
         if row.updated_at != seen {
             return Err(conflict("the campaign changed meanwhile; read it again"));
@@ -212,6 +217,8 @@ pub fn update(
     })
 }
 
+/// A page of campaigns; shared codes and outbox counts in one query each. A report is a
+/// few aggregate queries per campaign, so `with_report` costs that per listed campaign.
 pub fn list(
     conn: &mut DbConn,
     before_id: Option<i64>,
@@ -221,9 +228,11 @@ pub fn list(
     let rows = repo::list(conn, before_id, limit)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut counts = repo::message_counts(conn, &ids)?;
+    let code_ids: Vec<i64> = rows.iter().filter_map(|r| r.promo_code_id).collect();
+    let codes = promo_repo::codes_by_ids(conn, &code_ids)?;
     rows.into_iter()
         .map(|row| {
-            let shared_code = shared_code(conn, &row)?;
+            let shared_code = row.promo_code_id.and_then(|id| codes.get(&id).cloned());
             let report = if with_report { Some(report_of(conn, &row)?) } else { None };
             Ok(CampaignView { messages: counts.remove(&row.id).unwrap_or_default(), shared_code, report, row })
         })
@@ -576,41 +585,48 @@ pub fn record_responses(
             });
         }
         repo::insert_responses(conn, &rows)?;
-        let mut withdrawn = 0;
-        for response in rows.iter().filter(|r| matches!(r.kind.as_str(), "unsubscribed" | "complained")) {
-            if withdraw_consent(conn, &row, response)? {
-                withdrawn += 1;
-            }
-        }
+        let withdrawing: Vec<&NewResponse> =
+            rows.iter().filter(|r| matches!(r.kind.as_str(), "unsubscribed" | "complained")).collect();
+        let withdrawn = withdraw_consents(conn, &row, &withdrawing)?;
         Ok((rows.len() as i64, withdrawn))
     })
 }
 
-/// Writes an `unsubscribed` consent event for the campaign's channel, unless the customer
-/// is already unsubscribed there (or erased). True when written.
-fn withdraw_consent(conn: &mut DbConn, row: &CampaignRow, response: &NewResponse) -> Result<bool, AppError> {
+/// Writes an `unsubscribed` consent event on the campaign's channel for each customer of
+/// these responses, unless they are already unsubscribed there (or erased). The customers
+/// and their consents are read in one go. Returns the events written.
+fn withdraw_consents(conn: &mut DbConn, row: &CampaignRow, responses: &[&NewResponse]) -> Result<i64, AppError> {
+    if responses.is_empty() {
+        return Ok(0);
+    }
     let channel = ConsentChannel::parse(&row.channel).unwrap_or(ConsentChannel::Email);
-    if !crate::repositories::customers::exists(conn, response.customer_id)? {
-        return Ok(false);
+    let ids: Vec<i64> = responses.iter().map(|r| r.customer_id).collect();
+    let live = crate::repositories::customers::find_many(conn, &ids)?;
+    let mut unsubscribed: HashSet<i64> = live
+        .values()
+        .filter(|c| c.consents.iter().any(|x| x.channel == row.channel && x.state == "unsubscribed"))
+        .map(|c| c.row.id)
+        .collect();
+    let mut written = 0;
+    for response in responses {
+        if !live.contains_key(&response.customer_id) || !unsubscribed.insert(response.customer_id) {
+            continue;
+        }
+        let change = ConsentChange {
+            channel,
+            state: ConsentState::Unsubscribed,
+            source: ConsentSource::CampaignReply,
+            method_detail: Some(format!("campaign {}: {}", row.id, response.kind)),
+            consent_text: None,
+            consent_text_version: None,
+            ip: None,
+            user_agent: None,
+            occurred_at: response.occurred_at,
+        };
+        consents::append(conn, response.customer_id, change, &response.actor)?;
+        written += 1;
     }
-    let current =
-        consent_repo::current_for(conn, &[response.customer_id])?.remove(&response.customer_id).unwrap_or_default();
-    if current.iter().any(|c| c.channel == row.channel && c.state == "unsubscribed") {
-        return Ok(false);
-    }
-    let change = ConsentChange {
-        channel,
-        state: ConsentState::Unsubscribed,
-        source: ConsentSource::CampaignReply,
-        method_detail: Some(format!("campaign {}: {}", row.id, response.kind)),
-        consent_text: None,
-        consent_text_version: None,
-        ip: None,
-        user_agent: None,
-        occurred_at: response.occurred_at,
-    };
-    consents::append(conn, response.customer_id, change, &response.actor)?;
-    Ok(true)
+    Ok(written)
 }
 
 /// A tracking hit (open pixel, click). Repeats within ten minutes are not recorded again,
