@@ -17,28 +17,26 @@
 //! of diesel's query builder from the cost of the HTTP layer.
 
 use std::collections::BTreeSet;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
-use actix_web::HttpServer;
 use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
-use rapport::auth::{JwtKeys, Scope};
-use rapport::config::Config;
+use rapport::auth::Scope;
 use rapport::db::schema::{customer_consents, customer_tags, customers};
 use rapport::db::{DatabaseTarget, DbConn};
 use rapport::domain::customer::{Address, CustomerDetails, CustomerProfile};
 use rapport::domain::{Country, CustomerKind, CustomerSource, Email, Phone, Tag};
 use rapport::models::customers::CustomerColumns;
-use rapport::state::AppState;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{app_state, HttpClient, RunningServer};
 
 /// Concurrent clients (HTTP) and concurrent connections (raw SQL).
 const CLIENTS: usize = 8;
@@ -47,7 +45,6 @@ const SERVER_WORKERS: usize = 2;
 const DEFAULT_PHASE_SECONDS: u64 = 5;
 /// Fills the server's connection pool and warms caches before anything is measured.
 const WARM_UP: Duration = Duration::from_secs(1);
-const JWT_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
 /// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                               PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
@@ -139,7 +136,7 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
     let token = state.jwt.issue("bench", &[Scope::Admin], chrono::Duration::hours(1));
     let target = state.config.database.clone();
 
-    let server = RunningServer::start(state);
+    let server = RunningServer::start(state, SERVER_WORKERS);
     run_phase(
         WARM_UP,
         |_| HttpClient::connect(server.addr, &token),
@@ -204,132 +201,8 @@ fn pick(ids: &[i64], worker: usize, seq: usize) -> i64 {
 // ---------------------------------------------------------------------------------------
 // The server
 
-/// The app state exactly as `rapport serve` builds it, on a database migrated here.
-fn app_state(database_url: &str) -> AppState {
-    let vars = [("DATABASE_URL", database_url), ("RAPPORT_JWT_SECRET", JWT_SECRET)];
-    let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string()))
-        .expect("benchmark config");
-    let db = rapport::db::open(
-        &config.database,
-        config.db_pool_size,
-        config.db_acquire_timeout,
-        config.db_startup_timeout,
-        true,
-    )
-    .expect("open and migrate the benchmark database");
-    AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), config)
-}
-
-struct RunningServer {
-    addr: SocketAddr,
-    handle: ServerHandle,
-    thread: thread::JoinHandle<io::Result<()>>,
-}
-
-impl RunningServer {
-    /// `HttpServer` on 127.0.0.1:0 in its own thread with its own actix System.
-    /// No tracing subscriber is installed, so the access log costs nothing.
-    fn start(state: AppState) -> RunningServer {
-        let (started, on_start) = mpsc::channel();
-        let thread = thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || rapport::build_app(state.clone()))
-                    .workers(SERVER_WORKERS)
-                    .disable_signals()
-                    .shutdown_timeout(1)
-                    .bind(("127.0.0.1", 0))?;
-                let addr = server.addrs()[0];
-                let server = server.run();
-                started.send((addr, server.handle())).expect("the benchmark waits for the server");
-                server.await
-            })
-        });
-        let (addr, handle) = on_start.recv().expect("the server thread failed to start");
-        RunningServer { addr, handle, thread }
-    }
-
-    fn stop(self) {
-        // `stop` only sends a message to the server's System; any runtime can await it.
-        actix_web::rt::System::new().block_on(self.handle.stop(true));
-        self.thread.join().expect("server thread panicked").expect("server error");
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The load generator
-
-/// A minimal HTTP/1.1 client over one keep-alive connection. It handles what rapport
-/// sends (Content-Length bodies) and refuses anything else loudly.
-struct HttpClient {
-    connection: BufReader<TcpStream>,
-    authorization: String,
-    request: Vec<u8>,
-}
-
-impl HttpClient {
-    fn connect(addr: SocketAddr, token: &str) -> HttpClient {
-        let stream = TcpStream::connect(addr).expect("connect to the benchmark server");
-        stream.set_nodelay(true).expect("TCP_NODELAY");
-        HttpClient {
-            connection: BufReader::new(stream),
-            authorization: format!("Bearer {token}"),
-            request: Vec::with_capacity(2048),
-        }
-    }
-
-    /// Sends one request and returns (status, body).
-    fn send(&mut self, method: &str, path: &str, json_body: Option<&[u8]>) -> io::Result<(u16, Vec<u8>)> {
-        self.request.clear();
-        write!(
-            self.request,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\n",
-            self.authorization
-        )?;
-        if let Some(body) = json_body {
-            write!(self.request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())?;
-        }
-        self.request.extend_from_slice(b"\r\n");
-        if let Some(body) = json_body {
-            self.request.extend_from_slice(body);
-        }
-        self.connection.get_mut().write_all(&self.request)?;
-        self.read_response()
-    }
-
-    fn read_response(&mut self) -> io::Result<(u16, Vec<u8>)> {
-        let mut line = String::new();
-        self.connection.read_line(&mut line)?;
-        let status = line
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {line:?}")))?;
-        let mut content_length = None;
-        loop {
-            line.clear();
-            if self.connection.read_line(&mut line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let (name, value) = header.split_once(':').unwrap_or((header, ""));
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.trim().parse::<usize>().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") || name.eq_ignore_ascii_case("connection") {
-                // Chunked bodies or a closing connection would make the figures lie.
-                panic!("this benchmark client does not handle `{header}`");
-            }
-        }
-        let mut body = vec![0; content_length.expect("a Content-Length header")];
-        self.connection.read_exact(&mut body)?;
-        Ok((status, body))
-    }
-}
-
 fn api_create(client: &mut HttpClient, customer: &FakeCustomer) -> i64 {
-    let (status, body) = client.send("POST", "/v1/customers", Some(&customer.json())).expect("POST /v1/customers");
+    let (status, body) = client.send("POST", "/v1/customers", &[], Some(&customer.json())).expect("POST /v1/customers");
     assert_eq!(status, 201, "POST /v1/customers: {}", String::from_utf8_lossy(&body));
     #[derive(serde::Deserialize)]
     struct Created {
@@ -339,7 +212,7 @@ fn api_create(client: &mut HttpClient, customer: &FakeCustomer) -> i64 {
 }
 
 fn api_get(client: &mut HttpClient, id: i64) {
-    let (status, body) = client.send("GET", &format!("/v1/customers/{id}"), None).expect("GET /v1/customers/{id}");
+    let (status, body) = client.send("GET", &format!("/v1/customers/{id}"), &[], None).expect("GET /v1/customers/{id}");
     assert_eq!(status, 200, "GET /v1/customers/{id}: {}", String::from_utf8_lossy(&body));
 }
 

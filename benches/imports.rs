@@ -29,8 +29,6 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
-use rapport::auth::JwtKeys;
-use rapport::config::Config;
 use rapport::db::{Backend, Database, DbConn};
 use rapport::domain::customer::CustomerProfile;
 use rapport::domain::CustomerSource;
@@ -39,12 +37,15 @@ use rapport::error::AppError;
 use rapport::models::customers::CustomerColumns;
 use rapport::models::imports::ImportJobRow;
 use rapport::services::imports::{self as imports, ImportContext, ImportMode, BATCH_ROWS};
-use rapport::state::AppState;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::app_state;
 
 const DEFAULT_ROWS: usize = 100_000;
 /// Rows per transaction of the raw SQL baseline: the importer's own batch size.
 const RAW_BATCH: usize = 500;
-const JWT_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
 const SEED: u64 = 0x5eed_2026_1122;
 
 fn main() {
@@ -199,22 +200,6 @@ fn first_error(job: &ImportJobRow) -> String {
         Some(error) => format!("{error} ({} reported)", errors.len()),
         None => "none".to_string(),
     }
-}
-
-/// The app state exactly as `rapport serve` builds it, on a database migrated here.
-fn app_state(database_url: &str) -> AppState {
-    let vars = [("DATABASE_URL", database_url), ("RAPPORT_JWT_SECRET", JWT_SECRET)];
-    let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string()))
-        .expect("benchmark config");
-    let db = rapport::db::open(
-        &config.database,
-        config.db_pool_size,
-        config.db_acquire_timeout,
-        config.db_startup_timeout,
-        true,
-    )
-    .expect("open and migrate the benchmark database");
-    AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), config)
 }
 
 #[derive(QueryableByName)]

@@ -27,15 +27,12 @@
 //! it does nothing outside the 1-client profiling run that follows each measured phase.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
-use actix_web::HttpServer;
 use chrono::NaiveDateTime;
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
@@ -44,7 +41,6 @@ use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, OptionalExtension, QueryResult, QueryableByName, RunQueryDsl};
 use rapport::auth::{JwtKeys, Scope};
-use rapport::config::Config;
 use rapport::db::schema::{consent_events, customers, order_lines, orders, products, promo_codes};
 use rapport::db::{Backend, DatabaseTarget, DbConn};
 use rapport::domain::consent::ConsentChange;
@@ -56,7 +52,11 @@ use rapport::models::customers::{CustomerColumns, CustomerRecord, CustomerRow};
 use rapport::models::orders::{OrderLineRow, OrderRecord, OrderRow};
 use rapport::services::now;
 use rapport::services::orders::{Buyer, OrderDraft};
-use rapport::state::AppState;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{app_state, HttpClient, RunningServer, JWT_SECRET};
 
 /// Concurrent clients (HTTP) and concurrent connections (raw SQL).
 const CLIENTS: usize = 8;
@@ -69,7 +69,6 @@ const POOL_EMAILS: usize = 2_000;
 const NEW_CUSTOMER_EVERY: usize = 10;
 /// Orders of the 1-client profiling run (statement counts and time spent in statements).
 const PROFILED_ORDERS: usize = 100;
-const JWT_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
 /// The token's subject: the actor the API records on orders, movements and keys.
 const ACTOR: &str = "bench";
 /// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
@@ -294,7 +293,7 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
     let target = state.config.database.clone();
     let keys = JwtKeys::new(JWT_SECRET.as_bytes());
 
-    let server = RunningServer::start(state);
+    let server = RunningServer::start(state, SERVER_WORKERS);
     setup_catalogue(server.addr, &token);
     let api_seed = run_phase(
         Stop::PerClient(POOL_EMAILS / CLIENTS),
@@ -486,136 +485,6 @@ fn api_order(client: &mut HttpClient, pick: &Pick) -> bool {
         "the order's total, promo code status and lines"
     );
     pick.creates
-}
-
-/// The app state exactly as `rapport serve` builds it, on a database migrated here.
-fn app_state(database_url: &str) -> AppState {
-    let vars = [("DATABASE_URL", database_url), ("RAPPORT_JWT_SECRET", JWT_SECRET)];
-    let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string()))
-        .expect("benchmark config");
-    let db = rapport::db::open(
-        &config.database,
-        config.db_pool_size,
-        config.db_acquire_timeout,
-        config.db_startup_timeout,
-        true,
-    )
-    .expect("open and migrate the benchmark database");
-    AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), config)
-}
-
-struct RunningServer {
-    addr: SocketAddr,
-    handle: ServerHandle,
-    thread: thread::JoinHandle<io::Result<()>>,
-}
-
-impl RunningServer {
-    /// `HttpServer` on 127.0.0.1:0 in its own thread with its own actix System.
-    /// No tracing subscriber is installed, so the access log costs nothing.
-    fn start(state: AppState) -> RunningServer {
-        let (started, on_start) = mpsc::channel();
-        let thread = thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || rapport::build_app(state.clone()))
-                    .workers(SERVER_WORKERS)
-                    .disable_signals()
-                    .shutdown_timeout(1)
-                    .bind(("127.0.0.1", 0))?;
-                let addr = server.addrs()[0];
-                let server = server.run();
-                started.send((addr, server.handle())).expect("the benchmark waits for the server");
-                server.await
-            })
-        });
-        let (addr, handle) = on_start.recv().expect("the server thread failed to start");
-        RunningServer { addr, handle, thread }
-    }
-
-    fn stop(self) {
-        // `stop` only sends a message to the server's System; any runtime can await it.
-        actix_web::rt::System::new().block_on(self.handle.stop(true));
-        self.thread.join().expect("server thread panicked").expect("server error");
-    }
-}
-
-/// A minimal HTTP/1.1 client over one keep-alive connection. It handles what rapport
-/// sends (Content-Length bodies) and refuses anything else loudly.
-struct HttpClient {
-    connection: BufReader<TcpStream>,
-    authorization: String,
-    request: Vec<u8>,
-}
-
-impl HttpClient {
-    fn connect(addr: SocketAddr, token: &str) -> HttpClient {
-        let stream = TcpStream::connect(addr).expect("connect to the benchmark server");
-        stream.set_nodelay(true).expect("TCP_NODELAY");
-        HttpClient {
-            connection: BufReader::new(stream),
-            authorization: format!("Bearer {token}"),
-            request: Vec::with_capacity(2048),
-        }
-    }
-
-    /// Sends one request and returns (status, body).
-    fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        json_body: Option<&[u8]>,
-    ) -> io::Result<(u16, Vec<u8>)> {
-        self.request.clear();
-        write!(
-            self.request,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\n",
-            self.authorization
-        )?;
-        for (name, value) in headers {
-            write!(self.request, "{name}: {value}\r\n")?;
-        }
-        if let Some(body) = json_body {
-            write!(self.request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())?;
-        }
-        self.request.extend_from_slice(b"\r\n");
-        if let Some(body) = json_body {
-            self.request.extend_from_slice(body);
-        }
-        self.connection.get_mut().write_all(&self.request)?;
-        self.read_response()
-    }
-
-    fn read_response(&mut self) -> io::Result<(u16, Vec<u8>)> {
-        let mut line = String::new();
-        self.connection.read_line(&mut line)?;
-        let status = line
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {line:?}")))?;
-        let mut content_length = None;
-        loop {
-            line.clear();
-            if self.connection.read_line(&mut line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let (name, value) = header.split_once(':').unwrap_or((header, ""));
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.trim().parse::<usize>().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") || name.eq_ignore_ascii_case("connection") {
-                // Chunked bodies or a closing connection would make the figures lie.
-                panic!("this benchmark client does not handle `{header}`");
-            }
-        }
-        let mut body = vec![0; content_length.expect("a Content-Length header")];
-        self.connection.read_exact(&mut body)?;
-        Ok((status, body))
-    }
 }
 
 // ---------------------------------------------------------------------------------------
