@@ -100,14 +100,28 @@ fn open_database(config: &Config, migrate: bool) -> Result<db::Database, String>
 }
 
 fn migrate(config: &Config) -> Result<(), String> {
-    open_database(config, true)?;
+    let database = open_database(config, true)?;
+    ensure_rollups(&database, config)?;
     println!("migrations are up to date on {}", config.database.redacted());
+    Ok(())
+}
+
+/// The sales rollups follow RAPPORT_TIMEZONE: built on first start, rebuilt when it changes.
+fn ensure_rollups(database: &db::Database, config: &Config) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    if rapport::services::rollups::ensure(database, config.timezone).map_err(|e| e.to_string())? {
+        tracing::info!(
+            timezone = config.timezone.name(),
+            seconds = started.elapsed().as_secs_f64(),
+            "sales rollups built from the orders"
+        );
+    }
     Ok(())
 }
 
 fn seed_database(config: &Config, customers: u64, orders: u64, seed: u64) -> Result<(), String> {
     let database = open_database(config, true)?;
-    let options = rapport::seed::SeedOptions { customers, orders, seed, progress: true };
+    let options = rapport::seed::SeedOptions { customers, orders, seed, progress: true, timezone: config.timezone };
     let summary = rapport::seed::run(&database, &options).map_err(|e| e.to_string())?;
     println!(
         "seeded {} in {:.1} s (seed {seed}):\n{summary}",
@@ -162,6 +176,7 @@ fn serve(config: Config) -> Result<(), String> {
         tracing::info!(path = %path.display(), "token signing secret (RAPPORT_JWT_SECRET unset)");
     }
     let database = open_database(&config, true)?;
+    ensure_rollups(&database, &config)?;
     tracing::info!(database = %config.database.redacted(), addr = %config.addr, "rapport listening; docs at /docs/");
     let addr = config.addr;
     start_outbox(&database, &config)?;

@@ -54,6 +54,8 @@ pub struct SeedOptions {
     pub seed: u64,
     /// Print progress lines to stderr.
     pub progress: bool,
+    /// The shop's time zone (`RAPPORT_TIMEZONE`): the sales rollups' local days.
+    pub timezone: chrono_tz::Tz,
 }
 
 /// What was written, and how long it took.
@@ -84,6 +86,8 @@ pub enum SeedError {
     Invalid(String),
     #[error("seeding failed, the database may be partly seeded (start again on an empty database): {0}")]
     Database(#[from] diesel::result::Error),
+    #[error("building the sales rollups failed: {0}")]
+    Rollups(String),
     #[error("cannot get a database connection")]
     Unavailable,
 }
@@ -164,6 +168,9 @@ pub fn seed(conn: &mut DbConn, options: &SeedOptions) -> Result<SeedSummary, See
     let outcome = write_all(conn, &plan, options, &progress);
     fast.restore(conn)?;
     let mut summary = outcome?;
+    // The sales rollups are computed once from the seeded orders, in the shop's time zone.
+    crate::services::rollups::rebuild(conn, options.timezone).map_err(|e| SeedError::Rollups(e.to_string()))?;
+    progress.say("sales rollups built");
     summary.elapsed = progress.started.elapsed();
     progress.say("done");
     Ok(summary)

@@ -30,6 +30,7 @@ pub fn app_state(database_url: &str) -> AppState {
         true,
     )
     .expect("open and migrate the benchmark database");
+    rapport::services::rollups::ensure(&db, config.timezone).expect("build the sales rollups");
     AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), config)
 }
 

@@ -419,6 +419,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sales_daily (dimension, value, currency, day) {
+        dimension -> Text,
+        value -> Text,
+        currency -> Text,
+        day -> Date,
+        orders -> BigInt,
+        units -> BigInt,
+        gross -> BigInt,
+        discounts -> BigInt,
+        refunds -> BigInt,
+        new_customers -> BigInt,
+    }
+}
+
+diesel::table! {
+    sales_customers (granularity, currency, period_start) {
+        granularity -> Text,
+        period_start -> Date,
+        currency -> Text,
+        customers -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_state (id) {
+        id -> BigInt,
+        timezone -> Text,
+        built_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -451,4 +483,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_responses,
     referral_codes,
     referrals,
+    sales_daily,
+    sales_customers,
+    rollup_state,
 );

@@ -7,6 +7,7 @@ pub mod customer;
 mod patch;
 pub mod period;
 pub mod promo;
+pub mod sales;
 pub mod segment;
 pub mod token;
 mod vocabulary;

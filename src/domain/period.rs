@@ -104,6 +104,40 @@ pub fn buckets(granularity: Granularity, timezone: Tz, from: NaiveDate, to: Naiv
         .collect())
 }
 
+/// The periods one request asks for.
+#[derive(Debug, Clone)]
+pub struct Periods {
+    pub granularity: Granularity,
+    pub timezone: Tz,
+    pub buckets: Vec<Bucket>,
+}
+
+impl Periods {
+    /// The first local day covered.
+    pub fn first_day(&self) -> NaiveDate {
+        self.buckets.first().map_or(NaiveDate::MIN, |b| b.period_start)
+    }
+
+    /// The last local day covered.
+    pub fn last_day(&self) -> NaiveDate {
+        self.buckets.last().map_or(NaiveDate::MIN, |b| self.granularity.next(b.period_start) - Duration::days(1))
+    }
+
+    /// The UTC instants covered, `[start, end)`.
+    pub fn utc_range(&self) -> (NaiveDateTime, NaiveDateTime) {
+        match (self.buckets.first(), self.buckets.last()) {
+            (Some(first), Some(last)) => (first.utc_start, last.utc_end),
+            _ => (NaiveDateTime::MIN, NaiveDateTime::MIN),
+        }
+    }
+
+    /// The bucket holding a local day.
+    pub fn index_of_day(&self, day: NaiveDate) -> Option<usize> {
+        let index = self.buckets.partition_point(|b| b.period_start <= day);
+        index.checked_sub(1).filter(|&i| day <= self.last_day() && self.buckets[i].period_start <= day)
+    }
+}
+
 /// The bucket holding the UTC instant `at`, by binary search over sorted buckets.
 pub fn bucket_index(buckets: &[Bucket], at: NaiveDateTime) -> Option<usize> {
     let index = buckets.partition_point(|b| b.utc_end <= at);

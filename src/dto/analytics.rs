@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::config::parse_timezone;
-use crate::domain::period::{buckets, Bucket, Granularity};
+use crate::domain::period::{buckets, Granularity, Periods};
 use crate::domain::ConsentChannel;
 use crate::dto::problem::FieldError;
 use crate::dto::rate;
@@ -29,7 +29,7 @@ pub struct PeriodQuery {
 
 impl PeriodQuery {
     /// The buckets asked for; every problem is a 422 naming its parameter.
-    pub fn buckets(&self, default_timezone: chrono_tz::Tz) -> Result<Vec<Bucket>, AppError> {
+    pub fn periods(&self, default_timezone: chrono_tz::Tz) -> Result<Periods, AppError> {
         let mut errors = Vec::new();
         let date = |name: &str, raw: &Option<String>, errors: &mut Vec<FieldError>| match raw {
             None => {
@@ -51,10 +51,11 @@ impl PeriodQuery {
         };
         match (from, to, granularity, timezone) {
             (Some(from), Some(to), Some(granularity), Some(timezone)) if errors.is_empty() => {
-                buckets(granularity, timezone, from, to).map_err(|e| {
+                let buckets = buckets(granularity, timezone, from, to).map_err(|e| {
                     let field = if to < from { "to" } else { "granularity" };
                     AppError::invalid(field, e)
-                })
+                })?;
+                Ok(Periods { granularity, timezone, buckets })
             }
             _ => Err(AppError::Validation(errors)),
         }

@@ -27,6 +27,6 @@ pub async fn consent(
     state: web::Data<AppState>,
     query: web::Query<PeriodQuery>,
 ) -> Result<web::Json<ConsentAnalytics>, AppError> {
-    let buckets = query.buckets(state.config.timezone)?;
-    Ok(web::Json(state.db.run(move |conn| service::consent(conn, &buckets)).await?.into()))
+    let periods = query.periods(state.config.timezone)?;
+    Ok(web::Json(state.db.run(move |conn| service::consent(conn, &periods.buckets)).await?.into()))
 }

@@ -1,5 +1,6 @@
 //! Diesel models: rows as the database stores them. DTOs live in `dto`.
 
+pub mod analytics;
 pub mod campaigns;
 pub mod consents;
 pub mod customers;

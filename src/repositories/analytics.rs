@@ -1,10 +1,17 @@
 //! Read-only queries for dashboards.
 
-use chrono::NaiveDateTime;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::schema::{consent_events, customer_consents, customers};
+use super::sql::{Sql, SqlValue};
+use crate::db::schema::{
+    consent_events, customer_consents, customers, orders, rollup_state, sales_customers, sales_daily,
+};
 use crate::db::DbConn;
+use crate::domain::sales::{Dimension, Figures, OrderFacts, OrderMoment, RollupKey, SalesFilter};
+use crate::models::analytics::{FiguresRow, KeyCountRow, LineFactsRow, MomentRow, OrderFactsRow, PeriodCountRow};
 
 /// (channel, state, customers) now.
 pub fn consent_states(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
@@ -50,4 +57,535 @@ pub fn email_opt_in_by_source(conn: &mut DbConn) -> QueryResult<Vec<(String, i64
             (source, n, yes)
         })
         .collect())
+}
+
+// ---- Sales rollups -------------------------------------------------------------------
+
+/// Which orders to read the facts of (conditions on `orders o`); a `placed` range also
+/// leaves cancelled orders out.
+#[derive(Debug, Clone, Default)]
+pub struct OrderSelection {
+    pub ids: Vec<i64>,
+    pub id_range: Option<(i64, i64)>,
+    pub placed: Option<(NaiveDateTime, NaiveDateTime)>,
+    pub currency: Option<String>,
+}
+
+impl OrderSelection {
+    fn push_where(&self, sql: &mut Sql) {
+        sql.push(" WHERE 1 = 1");
+        if !self.ids.is_empty() {
+            sql.push(" AND o.id IN ").bind_list(self.ids.iter().map(|&id| SqlValue::Int(id)));
+        }
+        if let Some((low, high)) = self.id_range {
+            sql.push(" AND o.id >= ").bind(SqlValue::Int(low)).push(" AND o.id < ").bind(SqlValue::Int(high));
+        }
+        if let Some((from, to)) = self.placed {
+            sql.push(" AND o.placed_at >= ").bind(SqlValue::Time(from));
+            sql.push(" AND o.placed_at < ").bind(SqlValue::Time(to));
+            sql.push(" AND o.status <> 'cancelled'");
+        }
+        if let Some(currency) = &self.currency {
+            sql.push(" AND o.currency = ").bind(SqlValue::Text(currency.clone()));
+        }
+    }
+}
+
+/// Whether `o` is its customer's first order in its currency (earliest placed, then lowest id).
+const IS_FIRST_SQL: &str = "(o.status <> 'cancelled' AND NOT EXISTS (SELECT 1 FROM orders p \
+     WHERE p.customer_id = o.customer_id AND p.currency = o.currency AND p.status <> 'cancelled' \
+     AND (p.placed_at < o.placed_at OR (p.placed_at = o.placed_at AND p.id < o.id))))";
+
+/// The facts of the selected orders with their lines, and whether each was its customer's
+/// first order, ordered by id.
+pub fn order_facts(conn: &mut DbConn, selection: &OrderSelection) -> QueryResult<Vec<(OrderFacts, bool)>> {
+    let backend = conn.backend();
+    let mut orders_sql = Sql::new(backend);
+    orders_sql.push(
+        "SELECT o.id, o.customer_id, o.currency, o.channel, o.placed_at, o.status, o.promo_code, \
+         o.promo_code_status, o.subtotal, o.discount_total, o.total, o.refunded_total, ",
+    );
+    orders_sql.push(IS_FIRST_SQL).push(" AS is_first FROM orders o");
+    selection.push_where(&mut orders_sql);
+    orders_sql.push(" ORDER BY o.id");
+    let orders: Vec<OrderFactsRow> = orders_sql.query().load(conn)?;
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut lines_sql = Sql::new(backend);
+    lines_sql.push(
+        "SELECT l.order_id, l.sku, l.product_type, l.quantity, l.refunded_quantity, l.unit_price \
+         FROM order_lines l WHERE l.order_id IN (SELECT o.id FROM orders o",
+    );
+    selection.push_where(&mut lines_sql);
+    lines_sql.push(") ORDER BY l.order_id, l.id");
+    let lines: Vec<LineFactsRow> = lines_sql.query().load(conn)?;
+    let mut lines_by_order: HashMap<i64, Vec<LineFactsRow>> = HashMap::new();
+    for line in lines {
+        lines_by_order.entry(line.order_id).or_default().push(line);
+    }
+    Ok(orders
+        .into_iter()
+        .map(|order| {
+            let lines = lines_by_order.remove(&order.id).unwrap_or_default();
+            order.into_facts(lines)
+        })
+        .collect())
+}
+
+/// The orders (not cancelled) of some customers, light.
+pub fn moments_of(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<OrderMoment>> {
+    let rows: Vec<(i64, String, NaiveDateTime, i64)> = orders::table
+        .filter(orders::customer_id.eq_any(customer_ids))
+        .filter(orders::status.ne("cancelled"))
+        .select((orders::customer_id, orders::currency, orders::placed_at, orders::id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(customer_id, currency, placed_at, id)| OrderMoment { customer_id, currency, placed_at, id })
+        .collect())
+}
+
+/// The orders (not cancelled) of customers with ids in `[low, high)`, light.
+pub fn moments_in_customer_range(conn: &mut DbConn, low: i64, high: i64) -> QueryResult<Vec<OrderMoment>> {
+    let rows: Vec<(i64, String, NaiveDateTime, i64)> = orders::table
+        .filter(orders::customer_id.ge(low))
+        .filter(orders::customer_id.lt(high))
+        .filter(orders::status.ne("cancelled"))
+        .select((orders::customer_id, orders::currency, orders::placed_at, orders::id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(customer_id, currency, placed_at, id)| OrderMoment { customer_id, currency, placed_at, id })
+        .collect())
+}
+
+/// Highest order and customer ids (0 when empty), to walk them in ranges.
+pub fn max_ids(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
+    let order: Option<i64> = orders::table.select(diesel::dsl::max(orders::id)).get_result(conn)?;
+    let customer: Option<i64> = customers::table.select(diesel::dsl::max(customers::id)).get_result(conn)?;
+    Ok((order.unwrap_or(0), customer.unwrap_or(0)))
+}
+
+/// Adds figures to the daily rollup, in key order (so concurrent writers lock rows in the
+/// same order and cannot deadlock); rows that fall to zero are removed.
+pub fn add_sales(conn: &mut DbConn, deltas: &BTreeMap<RollupKey, Figures>) -> QueryResult<()> {
+    let deltas: Vec<(&RollupKey, &Figures)> = deltas.iter().filter(|(_, f)| !f.is_zero()).collect();
+    for chunk in deltas.chunks(500) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push(
+            "INSERT INTO sales_daily (dimension, value, currency, day, orders, units, gross, discounts, refunds, \
+             new_customers) VALUES ",
+        );
+        for (index, (key, figures)) in chunk.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list([
+                SqlValue::Text(key.dimension.as_str().to_string()),
+                SqlValue::Text(key.value.clone()),
+                SqlValue::Text(key.currency.clone()),
+                SqlValue::Date(key.day),
+                SqlValue::Int(figures.orders),
+                SqlValue::Int(figures.units),
+                SqlValue::Int(figures.gross),
+                SqlValue::Int(figures.discounts),
+                SqlValue::Int(figures.refunds),
+                SqlValue::Int(figures.new_customers),
+            ]);
+        }
+        sql.push(
+            " ON CONFLICT (dimension, value, currency, day) DO UPDATE SET \
+             orders = sales_daily.orders + excluded.orders, units = sales_daily.units + excluded.units, \
+             gross = sales_daily.gross + excluded.gross, discounts = sales_daily.discounts + excluded.discounts, \
+             refunds = sales_daily.refunds + excluded.refunds, \
+             new_customers = sales_daily.new_customers + excluded.new_customers",
+        );
+        sql.query().execute(conn)?;
+    }
+    if !deltas.is_empty() {
+        diesel::delete(
+            sales_daily::table
+                .filter(sales_daily::orders.eq(0))
+                .filter(sales_daily::units.eq(0))
+                .filter(sales_daily::gross.eq(0))
+                .filter(sales_daily::discounts.eq(0))
+                .filter(sales_daily::refunds.eq(0))
+                .filter(sales_daily::new_customers.eq(0))
+                .filter(sales_daily::day.eq_any(deltas.iter().map(|(k, _)| k.day).collect::<BTreeSet<_>>())),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Adds to the distinct-customer counts per (granularity, period start, currency).
+pub fn add_customers(conn: &mut DbConn, deltas: &BTreeMap<(&'static str, NaiveDate, String), i64>) -> QueryResult<()> {
+    let deltas: Vec<_> = deltas.iter().filter(|(_, &n)| n != 0).collect();
+    for chunk in deltas.chunks(1000) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push("INSERT INTO sales_customers (granularity, period_start, currency, customers) VALUES ");
+        for (index, ((granularity, start, currency), n)) in chunk.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list([
+                SqlValue::Text(granularity.to_string()),
+                SqlValue::Date(*start),
+                SqlValue::Text(currency.clone()),
+                SqlValue::Int(**n),
+            ]);
+        }
+        sql.push(
+            " ON CONFLICT (granularity, currency, period_start) DO UPDATE SET \
+             customers = sales_customers.customers + excluded.customers",
+        );
+        sql.query().execute(conn)?;
+    }
+    if !deltas.is_empty() {
+        diesel::delete(sales_customers::table.filter(sales_customers::customers.eq(0))).execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn clear_rollups(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::delete(sales_daily::table).execute(conn)?;
+    diesel::delete(sales_customers::table).execute(conn)?;
+    Ok(())
+}
+
+/// The time zone the rollups are kept in ("" until they are first built).
+pub fn rollup_timezone(conn: &mut DbConn) -> QueryResult<String> {
+    rollup_state::table.find(1).select(rollup_state::timezone).get_result(conn)
+}
+
+pub fn set_rollup_timezone(conn: &mut DbConn, timezone: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(rollup_state::table.find(1))
+        .set((rollup_state::timezone.eq(timezone), rollup_state::built_at.eq(Some(now))))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Keeps writers of orders out while the rollups are rebuilt (PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already does).
+pub fn lock_orders(conn: &mut DbConn) -> QueryResult<()> {
+    if conn.backend() == crate::db::Backend::Postgres {
+        diesel::sql_query("LOCK TABLE orders IN SHARE MODE").execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Every rollup row, for comparing with a recomputation.
+pub fn all_sales(conn: &mut DbConn) -> QueryResult<BTreeMap<RollupKey, Figures>> {
+    let rows: Vec<FiguresRowWithKey> = sales_daily::table
+        .select((
+            sales_daily::dimension,
+            sales_daily::value,
+            sales_daily::currency,
+            sales_daily::day,
+            sales_daily::orders,
+            sales_daily::units,
+            sales_daily::gross,
+            sales_daily::discounts,
+            sales_daily::refunds,
+            sales_daily::new_customers,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(dimension, value, currency, day, orders, units, gross, discounts, refunds, new_customers)| {
+            let key = RollupKey { dimension: Dimension::parse(&dimension)?, value, currency, day };
+            Some((key, Figures { orders, units, gross, discounts, refunds, new_customers }))
+        })
+        .collect())
+}
+
+type FiguresRowWithKey = (String, String, String, NaiveDate, i64, i64, i64, i64, i64, i64);
+
+pub fn all_customer_counts(conn: &mut DbConn) -> QueryResult<BTreeMap<(String, NaiveDate, String), i64>> {
+    let rows: Vec<(String, NaiveDate, String, i64)> = sales_customers::table
+        .select((
+            sales_customers::granularity,
+            sales_customers::period_start,
+            sales_customers::currency,
+            sales_customers::customers,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(g, start, currency, n)| ((g, start, currency), n)).collect())
+}
+
+/// Figures per local day of one dimension value, `[from, to]`.
+pub fn sales_by_day(
+    conn: &mut DbConn,
+    dimension: Dimension,
+    value: &str,
+    currency: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<FiguresRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT value, day, orders, units, gross, discounts, refunds, new_customers FROM sales_daily \
+         WHERE dimension = ",
+    )
+    .bind(SqlValue::Text(dimension.as_str().into()));
+    sql.push(" AND value = ").bind(SqlValue::Text(value.into()));
+    sql.push(" AND currency = ").bind(SqlValue::Text(currency.into()));
+    sql.push(" AND day >= ").bind(SqlValue::Date(from));
+    sql.push(" AND day <= ").bind(SqlValue::Date(to));
+    sql.push(" ORDER BY day");
+    sql.query().load(conn)
+}
+
+/// Figures per value of one dimension summed over `[from, to]` (`day` holds `from`).
+pub fn sales_by_value(
+    conn: &mut DbConn,
+    dimension: Dimension,
+    currency: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<FiguresRow>> {
+    let mut sql = Sql::new(conn.backend());
+    let sum = |c: &str| format!("CAST(SUM({c}) AS BIGINT) AS {c}");
+    sql.push("SELECT value, MIN(day) AS day, ");
+    let sums: Vec<String> = ["orders", "units", "gross", "discounts", "refunds", "new_customers"].map(sum).to_vec();
+    sql.push(&sums.join(", "));
+    sql.push(" FROM sales_daily WHERE dimension = ").bind(SqlValue::Text(dimension.as_str().into()));
+    sql.push(" AND currency = ").bind(SqlValue::Text(currency.into()));
+    sql.push(" AND day >= ").bind(SqlValue::Date(from));
+    sql.push(" AND day <= ").bind(SqlValue::Date(to));
+    sql.push(" GROUP BY value");
+    sql.query().load(conn)
+}
+
+/// Distinct customers per whole period of a granularity, `[from, to]`.
+pub fn customers_by_period(
+    conn: &mut DbConn,
+    granularity: &str,
+    currency: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<PeriodCountRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT period_start, customers FROM sales_customers WHERE granularity = ")
+        .bind(SqlValue::Text(granularity.into()));
+    sql.push(" AND currency = ").bind(SqlValue::Text(currency.into()));
+    sql.push(" AND period_start >= ").bind(SqlValue::Date(from));
+    sql.push(" AND period_start <= ").bind(SqlValue::Date(to));
+    sql.query().load(conn)
+}
+
+/// Currencies with sales in `[from, to]`, most orders first.
+pub fn currencies_by_orders(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<String>> {
+    let mut counts: Vec<(String, i64)> = sales_daily::table
+        .filter(sales_daily::dimension.eq("all"))
+        .filter(sales_daily::day.ge(from))
+        .filter(sales_daily::day.le(to))
+        .select((sales_daily::currency, sales_daily::orders))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .fold(BTreeMap::<String, i64>::new(), |mut acc, (c, n)| {
+            *acc.entry(c).or_default() += n;
+            acc
+        })
+        .into_iter()
+        .collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(counts.into_iter().map(|(c, _)| c).collect())
+}
+
+// ---- Reads straight from the orders --------------------------------------------------
+
+/// What lines are grouped by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineGroup {
+    Sku,
+    ProductType,
+    /// The catalogue's category of the line's SKU.
+    Category,
+    /// A key of the line's attributes.
+    Attribute(String),
+}
+
+/// Lines of orders placed in `[from, to)` (not cancelled) in one currency, grouped.
+#[derive(Debug, Clone)]
+pub struct LineQuery {
+    pub group: LineGroup,
+    pub placed: (NaiveDateTime, NaiveDateTime),
+    pub currency: String,
+    pub channel: Option<String>,
+    /// The catalogue's product type of the line's SKU.
+    pub product_type: Option<String>,
+    pub category: Option<String>,
+    /// Only these group keys.
+    pub keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct LineGroupRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub key: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customers: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub units: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub gross: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub discounts: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub refunds: i64,
+}
+
+fn push_group_key(sql: &mut Sql, group: &LineGroup) {
+    match group {
+        LineGroup::Sku => sql.push("l.sku"),
+        LineGroup::ProductType => sql.push("l.product_type"),
+        LineGroup::Category => sql.push("p.category"),
+        LineGroup::Attribute(key) if sql.is_postgres() => {
+            sql.push("(l.attributes::jsonb ->> ").bind(SqlValue::Text(key.clone())).push(")")
+        }
+        LineGroup::Attribute(key) => {
+            sql.push("CAST(json_extract(l.attributes, ").bind(SqlValue::Text(format!("$.\"{key}\""))).push(") AS TEXT)")
+        }
+    };
+}
+
+/// Units, line value, discount shares, refunded value, orders and distinct customers per
+/// group, computed from the order lines (the same definitions as the rollups).
+pub fn line_groups(conn: &mut DbConn, query: &LineQuery) -> QueryResult<Vec<LineGroupRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT ");
+    push_group_key(&mut sql, &query.group);
+    sql.push(
+        " AS key, COUNT(DISTINCT o.id) AS orders, COUNT(DISTINCT o.customer_id) AS customers, \
+         CAST(SUM(l.quantity - l.refunded_quantity) AS BIGINT) AS units, \
+         CAST(SUM(l.quantity * l.unit_price) AS BIGINT) AS gross, \
+         CAST(SUM(CASE WHEN o.subtotal > 0 THEN o.discount_total * l.quantity * l.unit_price / o.subtotal ELSE 0 END) \
+              AS BIGINT) AS discounts, \
+         CAST(SUM(l.refunded_quantity * l.unit_price) AS BIGINT) AS refunds \
+         FROM order_lines l JOIN orders o ON o.id = l.order_id LEFT JOIN products p ON p.sku = l.sku \
+         WHERE o.placed_at >= ",
+    )
+    .bind(SqlValue::Time(query.placed.0));
+    sql.push(" AND o.placed_at < ").bind(SqlValue::Time(query.placed.1));
+    sql.push(" AND o.status <> 'cancelled' AND o.currency = ").bind(SqlValue::Text(query.currency.clone()));
+    if let Some(channel) = &query.channel {
+        sql.push(" AND o.channel = ").bind(SqlValue::Text(channel.clone()));
+    }
+    if let Some(product_type) = &query.product_type {
+        sql.push(" AND p.product_type = ").bind(SqlValue::Text(product_type.clone()));
+    }
+    if let Some(category) = &query.category {
+        sql.push(" AND p.category = ").bind(SqlValue::Text(category.clone()));
+    }
+    if let Some(keys) = &query.keys {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push(" AND ");
+        push_group_key(&mut sql, &query.group);
+        sql.push(" IN ").bind_list(keys.iter().map(|k| SqlValue::Text(k.clone())));
+    }
+    sql.push(" AND ");
+    push_group_key(&mut sql, &query.group);
+    sql.push(" IS NOT NULL GROUP BY 1");
+    sql.query().load(conn)
+}
+
+/// (placed_at, customer) of the orders a filter counts, to count distinct customers.
+pub fn filtered_moments(
+    conn: &mut DbConn,
+    placed: (NaiveDateTime, NaiveDateTime),
+    currency: &str,
+    filter: &SalesFilter,
+) -> QueryResult<Vec<MomentRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT o.customer_id, o.currency, o.placed_at, o.id FROM orders o WHERE o.placed_at >= ")
+        .bind(SqlValue::Time(placed.0));
+    sql.push(" AND o.placed_at < ").bind(SqlValue::Time(placed.1));
+    sql.push(" AND o.status <> 'cancelled' AND o.currency = ").bind(SqlValue::Text(currency.into()));
+    if let Some(channel) = &filter.channel {
+        sql.push(" AND o.channel = ").bind(SqlValue::Text(channel.clone()));
+    }
+    if let Some(code) = &filter.promo_code {
+        sql.push(" AND o.promo_code = ").bind(SqlValue::Text(code.clone()));
+        sql.push(" AND o.promo_code_status = 'applied'");
+    }
+    if filter.product_type.is_some() || filter.sku.is_some() {
+        sql.push(" AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id");
+        if let Some(product_type) = &filter.product_type {
+            sql.push(" AND l.product_type = ").bind(SqlValue::Text(product_type.clone()));
+        }
+        if let Some(sku) = &filter.sku {
+            sql.push(" AND l.sku = ").bind(SqlValue::Text(sku.clone()));
+        }
+        sql.push(")");
+    }
+    sql.query().load(conn)
+}
+
+/// Distinct customers per applied promo code, orders placed in `[from, to)`.
+pub fn promo_customers(
+    conn: &mut DbConn,
+    placed: (NaiveDateTime, NaiveDateTime),
+    currency: &str,
+) -> QueryResult<Vec<KeyCountRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT o.promo_code AS key, COUNT(DISTINCT o.customer_id) AS n FROM orders o \
+         WHERE o.promo_code IS NOT NULL AND o.placed_at >= ",
+    )
+    .bind(SqlValue::Time(placed.0));
+    sql.push(" AND o.placed_at < ").bind(SqlValue::Time(placed.1));
+    sql.push(" AND o.status <> 'cancelled' AND o.promo_code_status = 'applied' AND o.currency = ")
+        .bind(SqlValue::Text(currency.into()));
+    sql.push(" GROUP BY o.promo_code");
+    sql.query().load(conn)
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct SourceRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub source: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customers: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub net_revenue: i64,
+}
+
+/// Orders, distinct customers and net revenue by the customer's source, `[from, to)`.
+pub fn sales_by_source(
+    conn: &mut DbConn,
+    placed: (NaiveDateTime, NaiveDateTime),
+    currency: &str,
+) -> QueryResult<Vec<SourceRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT c.source, COUNT(*) AS orders, COUNT(DISTINCT o.customer_id) AS customers, \
+         CAST(SUM(o.total - o.refunded_total) AS BIGINT) AS net_revenue \
+         FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.placed_at >= ",
+    )
+    .bind(SqlValue::Time(placed.0));
+    sql.push(" AND o.placed_at < ").bind(SqlValue::Time(placed.1));
+    sql.push(" AND o.status <> 'cancelled' AND o.currency = ").bind(SqlValue::Text(currency.into()));
+    sql.push(" GROUP BY c.source");
+    sql.query().load(conn)
+}
+
+/// Currencies of orders placed in `[from, to)`, most orders first.
+pub fn currencies_in(conn: &mut DbConn, placed: (NaiveDateTime, NaiveDateTime)) -> QueryResult<Vec<String>> {
+    let mut rows: Vec<(String, i64)> = orders::table
+        .filter(orders::placed_at.ge(placed.0))
+        .filter(orders::placed_at.lt(placed.1))
+        .filter(orders::status.ne("cancelled"))
+        .group_by(orders::currency)
+        .select((orders::currency, diesel::dsl::count_star()))
+        .load(conn)?;
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(rows.into_iter().map(|(c, _)| c).collect())
 }

@@ -37,6 +37,10 @@ pub fn find_id_by_external_id(conn: &mut DbConn, external_id: &str) -> QueryResu
     orders::table.filter(orders::external_id.eq(external_id)).select(orders::id).get_result(conn).optional()
 }
 
+pub fn customer_of(conn: &mut DbConn, id: i64) -> QueryResult<Option<i64>> {
+    orders::table.find(id).select(orders::customer_id).get_result(conn).optional()
+}
+
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<OrderRecord>> {
     let Some(order) = orders::table.find(id).select(OrderRow::as_select()).get_result(conn).optional()? else {
         return Ok(None);

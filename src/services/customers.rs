@@ -7,6 +7,7 @@ use crate::domain::{Email, Tag};
 use crate::error::AppError;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow, NewCustomerMerge};
 use crate::repositories::customers::{self as repo, CustomerFilter};
+use crate::services::rollups::RollupChange;
 
 /// Whether an upsert created the customer or merged into an existing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +182,11 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         merged_email = profile.details.email.clone();
         let now = now();
         let snapshot = serde_json::to_string(&duplicate).map_err(|e| AppError::internal(e.to_string()))?;
+        let rollups = RollupChange::begin(conn, &[survivor_id, duplicate_id], &[])?;
         repo::move_references(conn, duplicate_id, survivor_id)?;
+        if let Some(rollups) = rollups {
+            rollups.finish(conn, &[])?;
+        }
         // Delete first: the survivor may take over the duplicate's (unique) email.
         repo::delete(conn, duplicate_id)?;
         let record = repo::update(conn, survivor_id, &profile, now).map_err(TxError::Db)?;

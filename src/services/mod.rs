@@ -15,6 +15,7 @@ pub mod products;
 pub mod promo_codes;
 pub mod referrals;
 pub mod reminders;
+pub mod rollups;
 pub mod segments;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

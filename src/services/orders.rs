@@ -17,6 +17,7 @@ use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
 use crate::repositories::orders::{self as repo, OrderFilter};
 use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
+use crate::services::rollups::RollupChange;
 use crate::services::{consents, customers, privacy, promo_codes, referrals};
 
 /// Who bought.
@@ -99,6 +100,7 @@ fn create_in_transaction(
             .ok_or_else(|| AppError::invalid("customer.id", format!("customer {id} does not exist")))?,
         Buyer::ByEmail(email, details) => customers::upsert_in_transaction(conn, email, (**details).clone())?.0,
     };
+    let rollups = RollupChange::begin(conn, &[customer.row.id], &[])?;
     let now = now();
     let order = repo::insert(
         conn,
@@ -187,6 +189,9 @@ fn create_in_transaction(
         }
     }
     repo::refresh_stats(conn, customer.row.id, &draft.currency)?;
+    if let Some(rollups) = rollups {
+        rollups.finish(conn, &[order.id])?;
+    }
     Ok(repo::find(conn, order.id)?.ok_or_else(|| not_found(order.id))?)
 }
 
@@ -218,7 +223,8 @@ pub fn transition_allowed(from: &str, to: &str) -> bool {
 /// redemption back and takes the order out of the customer's statistics.
 pub fn change_status(conn: &mut DbConn, id: i64, status: &str, actor: &str) -> Result<OrderRecord, AppError> {
     conn.write_transaction(|conn| {
-        let record = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
+        let record = lock_with_customer(conn, id)?;
+        let rollups = RollupChange::begin(conn, &[record.order.customer_id], &[id])?;
         let current = record.order.status.as_str();
         if !transition_allowed(current, status) {
             return Err(AppError::Conflict {
@@ -253,8 +259,25 @@ pub fn change_status(conn: &mut DbConn, id: i64, status: &str, actor: &str) -> R
             }
             repo::refresh_stats(conn, record.order.customer_id, &record.order.currency)?;
         }
+        if let Some(rollups) = rollups {
+            rollups.finish(conn, &[])?;
+        }
         get(conn, id)
     })
+}
+
+/// Locks an order's customer, then the order: the same order as new orders and merges take
+/// (customer first), so they cannot deadlock, and the customer's orders hold still while
+/// the rollups are brought up to date.
+fn lock_with_customer(conn: &mut DbConn, id: i64) -> Result<OrderRecord, AppError> {
+    let customer_id = repo::customer_of(conn, id)?.ok_or_else(|| not_found(id))?;
+    customer_repo::find_for_update(conn, customer_id)?;
+    let record = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
+    if record.order.customer_id != customer_id {
+        // A merge moved the order meanwhile; its new customer is locked the same way.
+        return lock_with_customer(conn, id);
+    }
+    Ok(record)
 }
 
 /// A parsed refund: amount, reason, and (line id, quantity) pairs.
@@ -269,7 +292,7 @@ pub struct RefundRequest {
 pub fn refund(conn: &mut DbConn, id: i64, request: RefundRequest, actor: &str) -> Result<OrderRecord, AppError> {
     let RefundRequest { amount, reason, lines } = request;
     conn.write_transaction(|conn| {
-        let record = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
+        let record = lock_with_customer(conn, id)?;
         if record.order.status == "cancelled" {
             return Err(AppError::Conflict {
                 detail: "a cancelled order cannot be refunded".into(),
@@ -306,8 +329,12 @@ pub fn refund(conn: &mut DbConn, id: i64, request: RefundRequest, actor: &str) -
             created_by: actor.to_string(),
             created_at: now(),
         };
+        let rollups = RollupChange::begin(conn, &[record.order.customer_id], &[id])?;
         repo::record_refund(conn, refund, &lines)?;
         repo::refresh_stats(conn, record.order.customer_id, &record.order.currency)?;
+        if let Some(rollups) = rollups {
+            rollups.finish(conn, &[])?;
+        }
         get(conn, id)
     })
 }

@@ -228,6 +228,7 @@ impl TestApp {
         let db =
             db::open(&config.database, config.db_pool_size, config.db_acquire_timeout, config.db_startup_timeout, true)
                 .expect("open test database");
+        rapport::services::rollups::ensure(&db, config.timezone).expect("build the sales rollups");
         let state = AppState::new(db, JwtKeys::new(TEST_SECRET.as_bytes()), config);
         let service = actix_web::test::init_service(rapport::build_app(state.clone())).await;
         TestApp { service: boxed::service(service), state, _database: database }

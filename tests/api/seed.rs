@@ -22,7 +22,7 @@ both_backends!(
 );
 
 fn options(customers: u64, orders: u64, seed: u64) -> SeedOptions {
-    SeedOptions { customers, orders, seed, progress: false }
+    SeedOptions { customers, orders, seed, progress: false, timezone: chrono_tz::UTC }
 }
 
 async fn seed(app: &TestApp, options: SeedOptions) -> Result<SeedSummary, SeedError> {

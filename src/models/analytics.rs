@@ -1,0 +1,147 @@
+//! Rows read for analytics: order facts for the sales rollups and the rollups themselves.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Date, Nullable, Text, Timestamp};
+
+use crate::domain::sales::{Figures, LineFacts, OrderFacts};
+
+#[derive(Debug, QueryableByName)]
+pub struct OrderFactsRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub customer_id: i64,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = Text)]
+    pub channel: String,
+    #[diesel(sql_type = Timestamp)]
+    pub placed_at: NaiveDateTime,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub promo_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub promo_code_status: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub subtotal: i64,
+    #[diesel(sql_type = BigInt)]
+    pub discount_total: i64,
+    #[diesel(sql_type = BigInt)]
+    pub total: i64,
+    #[diesel(sql_type = BigInt)]
+    pub refunded_total: i64,
+    /// The customer's first order in this currency (earliest placed, then lowest id).
+    #[diesel(sql_type = Bool)]
+    pub is_first: bool,
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct LineFactsRow {
+    #[diesel(sql_type = BigInt)]
+    pub order_id: i64,
+    #[diesel(sql_type = Text)]
+    pub sku: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub product_type: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub quantity: i64,
+    #[diesel(sql_type = BigInt)]
+    pub refunded_quantity: i64,
+    #[diesel(sql_type = BigInt)]
+    pub unit_price: i64,
+}
+
+impl OrderFactsRow {
+    pub fn into_facts(self, lines: Vec<LineFactsRow>) -> (OrderFacts, bool) {
+        let promo_code = self.promo_code.filter(|_| self.promo_code_status.as_deref() == Some("applied"));
+        let facts = OrderFacts {
+            id: self.id,
+            customer_id: self.customer_id,
+            currency: self.currency,
+            channel: self.channel,
+            placed_at: self.placed_at,
+            cancelled: self.status == "cancelled",
+            promo_code,
+            subtotal: self.subtotal,
+            discount_total: self.discount_total,
+            total: self.total,
+            refunded_total: self.refunded_total,
+            lines: lines
+                .into_iter()
+                .map(|l| LineFacts {
+                    sku: l.sku,
+                    product_type: l.product_type,
+                    quantity: l.quantity,
+                    refunded_quantity: l.refunded_quantity,
+                    unit_price: l.unit_price,
+                })
+                .collect(),
+        };
+        (facts, self.is_first)
+    }
+}
+
+/// A customer's order: who, in which currency, when.
+#[derive(Debug, QueryableByName)]
+pub struct MomentRow {
+    #[diesel(sql_type = BigInt)]
+    pub customer_id: i64,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = Timestamp)]
+    pub placed_at: NaiveDateTime,
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+}
+
+/// Rollup figures keyed by a day or by a dimension value.
+#[derive(Debug, QueryableByName)]
+pub struct FiguresRow {
+    #[diesel(sql_type = Text)]
+    pub value: String,
+    #[diesel(sql_type = Date)]
+    pub day: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = BigInt)]
+    pub units: i64,
+    #[diesel(sql_type = BigInt)]
+    pub gross: i64,
+    #[diesel(sql_type = BigInt)]
+    pub discounts: i64,
+    #[diesel(sql_type = BigInt)]
+    pub refunds: i64,
+    #[diesel(sql_type = BigInt)]
+    pub new_customers: i64,
+}
+
+impl FiguresRow {
+    pub fn figures(&self) -> Figures {
+        Figures {
+            orders: self.orders,
+            units: self.units,
+            gross: self.gross,
+            discounts: self.discounts,
+            refunds: self.refunds,
+            new_customers: self.new_customers,
+        }
+    }
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct PeriodCountRow {
+    #[diesel(sql_type = Date)]
+    pub period_start: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub customers: i64,
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct KeyCountRow {
+    #[diesel(sql_type = Text)]
+    pub key: String,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}

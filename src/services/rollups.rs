@@ -1,0 +1,206 @@
+//! The sales rollups: kept exact in the transaction of every change to orders (new order,
+//! status change, refund, customer merge), rebuilt from the orders when the shop's time
+//! zone changes, and checked against a recomputation (`rapport rollups --check`).
+//!
+//! A change to orders can move more than the orders it touches: cancelling a customer's
+//! first order makes their next one the first (a new customer moves to another day), and
+//! a merge joins two customers' active periods. So a change is bracketed: `begin` takes
+//! the affected customers' first orders, active periods and the contributions of the
+//! touched and first orders; `finish` takes them again and adds the difference.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono_tz::Tz;
+
+use super::now;
+use crate::config::parse_timezone;
+use crate::db::{Database, DbConn};
+use crate::domain::sales::{active_periods, first_orders, ActivePeriod, Figures, RollupKey};
+use crate::error::AppError;
+use crate::repositories::analytics::{self as repo, OrderSelection};
+
+type SalesRows = BTreeMap<RollupKey, Figures>;
+type CustomerCounts = BTreeMap<(&'static str, chrono::NaiveDate, String), i64>;
+
+/// A change to some customers' orders, between `begin` and `finish`.
+pub struct RollupChange {
+    timezone: Tz,
+    customers: Vec<i64>,
+    touched: BTreeSet<i64>,
+    firsts_before: BTreeSet<i64>,
+    periods_before: BTreeSet<ActivePeriod>,
+    before: SalesRows,
+}
+
+/// The shop's time zone the rollups are in; None while they have never been built (then
+/// there is nothing to keep: the start-up rebuild computes everything).
+fn rollup_timezone(conn: &mut DbConn) -> Result<Option<Tz>, AppError> {
+    let name = repo::rollup_timezone(conn)?;
+    if name.is_empty() {
+        return Ok(None);
+    }
+    parse_timezone(&name).map(Some).map_err(AppError::internal)
+}
+
+fn firsts_and_periods(
+    conn: &mut DbConn,
+    customers: &[i64],
+    timezone: Tz,
+) -> Result<(BTreeSet<i64>, BTreeSet<ActivePeriod>), AppError> {
+    let moments = repo::moments_of(conn, customers)?;
+    Ok((first_orders(&moments).into_values().collect(), active_periods(&moments, timezone)))
+}
+
+/// The summed contributions of some orders, `firsts` marking first orders.
+fn contributions(
+    conn: &mut DbConn,
+    ids: &BTreeSet<i64>,
+    firsts: &BTreeSet<i64>,
+    timezone: Tz,
+) -> Result<SalesRows, AppError> {
+    let mut rows = SalesRows::new();
+    if ids.is_empty() {
+        return Ok(rows);
+    }
+    let selection = OrderSelection { ids: ids.iter().copied().collect(), ..Default::default() };
+    for (order, _) in repo::order_facts(conn, &selection)? {
+        for (key, figures) in order.contributions(firsts.contains(&order.id), timezone) {
+            *rows.entry(key).or_default() += figures;
+        }
+    }
+    Ok(rows)
+}
+
+impl RollupChange {
+    /// Before changing the orders `touched` of `customers` (all of them locked by the caller).
+    pub fn begin(conn: &mut DbConn, customers: &[i64], touched: &[i64]) -> Result<Option<RollupChange>, AppError> {
+        let Some(timezone) = rollup_timezone(conn)? else { return Ok(None) };
+        let (firsts_before, periods_before) = firsts_and_periods(conn, customers, timezone)?;
+        let touched: BTreeSet<i64> = touched.iter().copied().collect();
+        let ids = touched.union(&firsts_before).copied().collect();
+        let before = contributions(conn, &ids, &firsts_before, timezone)?;
+        Ok(Some(RollupChange {
+            timezone,
+            customers: customers.to_vec(),
+            touched,
+            firsts_before,
+            periods_before,
+            before,
+        }))
+    }
+
+    /// After the change (`created`: orders that did not exist at `begin`): adds the difference.
+    pub fn finish(mut self, conn: &mut DbConn, created: &[i64]) -> Result<(), AppError> {
+        let (firsts_after, periods_after) = firsts_and_periods(conn, &self.customers, self.timezone)?;
+        let mut ids: BTreeSet<i64> = self.touched.union(&self.firsts_before).copied().collect();
+        ids.extend(created);
+        // Orders that just became first were not touched: before, they were the same order
+        // but not first.
+        let promoted: BTreeSet<i64> = firsts_after.difference(&ids).copied().collect();
+        for (key, figures) in contributions(conn, &promoted, &BTreeSet::new(), self.timezone)? {
+            *self.before.entry(key).or_default() += figures;
+        }
+        ids.extend(&promoted);
+        let mut deltas = contributions(conn, &ids, &firsts_after, self.timezone)?;
+        for (key, figures) in self.before {
+            *deltas.entry(key).or_default() += -figures;
+        }
+        repo::add_sales(conn, &deltas)?;
+        let mut counts = CustomerCounts::new();
+        for (granularity, start, currency, _) in periods_after.difference(&self.periods_before) {
+            *counts.entry((granularity, *start, currency.clone())).or_default() += 1;
+        }
+        for (granularity, start, currency, _) in self.periods_before.difference(&periods_after) {
+            *counts.entry((granularity, *start, currency.clone())).or_default() -= 1;
+        }
+        repo::add_customers(conn, &counts)?;
+        Ok(())
+    }
+}
+
+/// Orders and customers are walked in id ranges of this size.
+const CHUNK: i64 = 20_000;
+
+/// The rollups as the orders say they should be, in `timezone`.
+pub fn compute(conn: &mut DbConn, timezone: Tz) -> Result<(SalesRows, CustomerCounts), AppError> {
+    let (max_order, max_customer) = repo::max_ids(conn)?;
+    let mut sales = SalesRows::new();
+    let mut low = 1;
+    while low <= max_order {
+        let selection = OrderSelection { id_range: Some((low, low + CHUNK)), ..Default::default() };
+        for (order, is_first) in repo::order_facts(conn, &selection)? {
+            for (key, figures) in order.contributions(is_first, timezone) {
+                *sales.entry(key).or_default() += figures;
+            }
+        }
+        low += CHUNK;
+    }
+    let mut customers = CustomerCounts::new();
+    let mut low = 1;
+    while low <= max_customer {
+        let moments = repo::moments_in_customer_range(conn, low, low + CHUNK)?;
+        for (granularity, start, currency, _) in active_periods(&moments, timezone) {
+            *customers.entry((granularity, start, currency)).or_default() += 1;
+        }
+        low += CHUNK;
+    }
+    Ok((sales, customers))
+}
+
+/// Recomputes every rollup from the orders, in `timezone`, writers kept out meanwhile.
+pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
+    conn.write_transaction(|conn| {
+        repo::lock_orders(conn)?;
+        let (sales, customers) = compute(conn, timezone)?;
+        repo::clear_rollups(conn)?;
+        repo::add_sales(conn, &sales)?;
+        repo::add_customers(conn, &customers)?;
+        repo::set_rollup_timezone(conn, timezone.name(), now())?;
+        Ok(())
+    })
+}
+
+/// Builds the rollups when they are missing or kept in another time zone than `timezone`.
+/// Returns whether it rebuilt.
+pub fn ensure(database: &Database, timezone: Tz) -> Result<bool, AppError> {
+    database.with_conn(|conn| {
+        if repo::rollup_timezone(conn)? == timezone.name() {
+            return Ok(false);
+        }
+        rebuild(conn, timezone)?;
+        Ok(true)
+    })
+}
+
+/// Differences between the stored rollups and a recomputation from the orders; empty when
+/// they agree.
+pub fn check(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
+    let Some(timezone) = rollup_timezone(conn)? else { return Ok(vec!["the rollups were never built".into()]) };
+    let (sales, customers) = compute(conn, timezone)?;
+    let stored_sales = repo::all_sales(conn)?;
+    let stored_customers = repo::all_customer_counts(conn)?;
+    let mut differences = Vec::new();
+    let keys: BTreeSet<&RollupKey> = sales.keys().chain(stored_sales.keys()).collect();
+    for key in keys {
+        let expected = sales.get(key).copied().unwrap_or_default();
+        let stored = stored_sales.get(key).copied().unwrap_or_default();
+        if expected != stored {
+            differences.push(format!("sales {key:?}: stored {stored:?}, orders say {expected:?}"));
+        }
+    }
+    let expected: BTreeMap<(String, chrono::NaiveDate, String), i64> =
+        customers.into_iter().filter(|(_, n)| *n != 0).map(|((g, d, c), n)| ((g.to_string(), d, c), n)).collect();
+    let stored: BTreeMap<_, _> = stored_customers.into_iter().filter(|(_, n)| *n != 0).collect();
+    if expected != stored {
+        for key in expected.keys().chain(stored.keys()).collect::<BTreeSet<_>>() {
+            if expected.get(key) != stored.get(key) {
+                differences.push(format!(
+                    "customers {key:?}: stored {:?}, orders say {:?}",
+                    stored.get(key),
+                    expected.get(key)
+                ));
+            }
+        }
+    }
+    Ok(differences)
+}
