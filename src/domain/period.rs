@@ -118,9 +118,11 @@ impl Periods {
         self.buckets.first().map_or(NaiveDate::MIN, |b| b.period_start)
     }
 
-    /// The last local day covered.
+    /// The last local day covered (buckets may be one whole range rather than a period).
     pub fn last_day(&self) -> NaiveDate {
-        self.buckets.last().map_or(NaiveDate::MIN, |b| self.granularity.next(b.period_start) - Duration::days(1))
+        self.buckets.last().map_or(NaiveDate::MIN, |b| {
+            (b.utc_end - Duration::seconds(1)).and_utc().with_timezone(&self.timezone).date_naive()
+        })
     }
 
     /// The UTC instants covered, `[start, end)`.

@@ -1,7 +1,12 @@
 use actix_web::{get, web};
 
 use crate::auth::{scopes, Authorized};
-use crate::dto::analytics::{ConsentAnalytics, PeriodQuery};
+use crate::domain::parse_sku;
+use crate::dto::analytics::{
+    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CurrencyQuery, CustomerValueAnalytics, CustomerValueQuery,
+    PeriodQuery, PromotionsAnalytics, RangeQuery, RankingAnalytics, RankingRequest, RfmAnalytics, SalesAnalytics,
+    SalesQuery, SalesRequest, TopProductsQuery,
+};
 use crate::error::AppError;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::analytics as service;
@@ -29,4 +34,240 @@ pub async fn consent(
 ) -> Result<web::Json<ConsentAnalytics>, AppError> {
     let periods = query.periods(state.config.timezone)?;
     Ok(web::Json(state.db.run(move |conn| service::consent(conn, &periods.buckets)).await?.into()))
+}
+
+/// Sales per period: orders, units, revenue, discounts, refunds, net revenue, average
+/// order value, new and returning customers; every period present; one currency per
+/// answer (cancelled orders left out, refunds subtracted). Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(SalesQuery),
+    responses(
+        (status = 200, description = "Sales per period", body = SalesAnalytics),
+        (status = 422, description = "Bad period (dates, inverted range, range too long for the granularity, unknown time zone) or filter",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/sales")]
+pub async fn sales(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: web::Query<SalesQuery>,
+) -> Result<web::Json<SalesAnalytics>, AppError> {
+    let request = query.parse(state.config.timezone, None)?;
+    sales_response(&state, request).await
+}
+
+async fn sales_response(state: &AppState, request: SalesRequest) -> Result<web::Json<SalesAnalytics>, AppError> {
+    let SalesRequest { periods, filter, currency } = request;
+    let (report, periods) = state
+        .db
+        .run(move |conn| service::sales(conn, &periods, &filter, currency).map(|report| (report, periods)))
+        .await?;
+    Ok(web::Json(SalesAnalytics::new(report, &periods)))
+}
+
+/// One product's sales per period (its lines only), like `/v1/analytics/sales?sku=`.
+/// Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(("sku" = String, Path, description = "The product's SKU"), SalesQuery),
+    responses(
+        (status = 200, description = "The product's sales per period", body = SalesAnalytics),
+        (status = 422, description = "Bad SKU, period or filter",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/products/{sku}/sales")]
+pub async fn product_sales(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+    query: web::Query<SalesQuery>,
+) -> Result<web::Json<SalesAnalytics>, AppError> {
+    let sku = parse_sku(&sku).map_err(|e| AppError::invalid("sku", e))?;
+    let request = query.parse(state.config.timezone, Some(sku))?;
+    sales_response(&state, request).await
+}
+
+/// Best-selling products in a date range, by revenue or units, with orders, distinct
+/// customers and share of the total. Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(TopProductsQuery),
+    responses(
+        (status = 200, description = "Ranked products", body = RankingAnalytics),
+        (status = 422, description = "Bad range, ranking, limit or filter",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/products/top")]
+pub async fn top_products(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: web::Query<TopProductsQuery>,
+) -> Result<web::Json<RankingAnalytics>, AppError> {
+    ranking_response(&state, query.parse(state.config.timezone, false)?).await
+}
+
+/// Sales ranked by product type, catalogue category or a line attribute
+/// (`group_by=attributes.material`). Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(TopProductsQuery),
+    responses(
+        (status = 200, description = "Ranked groups", body = RankingAnalytics),
+        (status = 422, description = "Bad range, grouping, ranking, limit or filter",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/product-types")]
+pub async fn product_types(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: web::Query<TopProductsQuery>,
+) -> Result<web::Json<RankingAnalytics>, AppError> {
+    ranking_response(&state, query.parse(state.config.timezone, true)?).await
+}
+
+async fn ranking_response(state: &AppState, request: RankingRequest) -> Result<web::Json<RankingAnalytics>, AppError> {
+    let RankingRequest { periods, group, filter, currency, by, limit } = request;
+    let grouping = group.clone();
+    let ranking =
+        state.db.run(move |conn| service::product_groups(conn, &periods, group, &filter, currency, by, limit)).await?;
+    Ok(web::Json(RankingAnalytics::new(ranking, &grouping)))
+}
+
+/// Promotions in a date range: per promo code (redemptions, customers, revenue, discount,
+/// average order value, first-time vs returning), orders with vs without a code, and the
+/// campaigns launched in the range with response, conversion and lift, ranked, with the
+/// leaders named. Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "Promotions", body = PromotionsAnalytics),
+        (status = 422, description = "Bad range or currency",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/promotions")]
+pub async fn promotions(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: web::Query<RangeQuery>,
+) -> Result<web::Json<PromotionsAnalytics>, AppError> {
+    let (periods, currency) = query.whole(state.config.timezone)?;
+    let promotions = state.db.run(move |conn| service::promotions(conn, &periods, currency)).await?;
+    Ok(web::Json(PromotionsAnalytics::new(promotions)))
+}
+
+/// Customer lifetime value (historical, net): average, median and percentiles, repeat
+/// purchase rate, days between orders, top customers. `from`/`to` restrict it to the
+/// customers acquired (first order) in that range. Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(CustomerValueQuery),
+    responses(
+        (status = 200, description = "Customer lifetime value", body = CustomerValueAnalytics),
+        (status = 422, description = "Bad range, currency or top",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/customers/value")]
+pub async fn customer_value(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: web::Query<CustomerValueQuery>,
+) -> Result<web::Json<CustomerValueAnalytics>, AppError> {
+    let (range, currency, top) = query.parse(state.config.timezone)?;
+    let value = state.db.run(move |conn| service::customer_value(conn, currency, range, top)).await?;
+    Ok(web::Json(value.into()))
+}
+
+/// Customers, orders, revenue and averages per RFM segment (scores as of now; see the
+/// README for the grid). Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(CurrencyQuery),
+    responses(
+        (status = 200, description = "RFM segments", body = RfmAnalytics),
+        (status = 422, description = "Bad currency",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/customers/rfm")]
+pub async fn customer_rfm(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: web::Query<CurrencyQuery>,
+) -> Result<web::Json<RfmAnalytics>, AppError> {
+    let currency = query.parse()?;
+    let figures = state.db.run(move |conn| service::rfm(conn, currency)).await?;
+    Ok(web::Json(figures.into()))
+}
+
+/// Retention: customers by the period of their first order, how many ordered again in
+/// each following period, and the cohort's revenue. Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "Cohorts", body = CohortAnalytics),
+        (status = 422, description = "Bad period or currency",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/cohorts")]
+pub async fn cohorts(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: web::Query<RangeQuery>,
+) -> Result<web::Json<CohortAnalytics>, AppError> {
+    let (periods, currency) = query.bucketed(state.config.timezone)?;
+    let (currency, others, cohorts, periods) = state
+        .db
+        .run(move |conn| service::cohorts(conn, &periods, currency).map(|(c, o, cohorts)| (c, o, cohorts, periods)))
+        .await?;
+    Ok(web::Json(CohortAnalytics::new(currency, others, cohorts, &periods)))
+}
+
+/// Orders and revenue by sales channel and by the customer's source, in a date range.
+/// Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "Channels and sources", body = ChannelAnalytics),
+        (status = 422, description = "Bad range or currency",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/channels")]
+pub async fn channels(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: web::Query<RangeQuery>,
+) -> Result<web::Json<ChannelAnalytics>, AppError> {
+    let (periods, currency) = query.whole(state.config.timezone)?;
+    let figures = state.db.run(move |conn| service::channels(conn, &periods, currency)).await?;
+    Ok(web::Json(figures.into()))
 }

@@ -129,7 +129,16 @@ where
                 .service(campaigns::campaign_report)
                 .service(reminders::birthdays)
                 .service(reminders::lapsed)
-                .service(analytics::consent),
+                .service(analytics::consent)
+                .service(analytics::sales)
+                .service(analytics::top_products)
+                .service(analytics::product_sales)
+                .service(analytics::product_types)
+                .service(analytics::promotions)
+                .service(analytics::customer_value)
+                .service(analytics::customer_rfm)
+                .service(analytics::cohorts)
+                .service(analytics::channels),
         )
 }
 

@@ -7,7 +7,8 @@ use diesel::prelude::*;
 
 use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
-    consent_events, customer_consents, customers, orders, rollup_state, sales_customers, sales_daily,
+    consent_events, customer_consents, customer_order_stats, customers, orders, rollup_state, sales_customers,
+    sales_daily,
 };
 use crate::db::DbConn;
 use crate::domain::sales::{Dimension, Figures, OrderFacts, OrderMoment, RollupKey, SalesFilter};
@@ -588,4 +589,104 @@ pub fn currencies_in(conn: &mut DbConn, placed: (NaiveDateTime, NaiveDateTime)) 
         .load(conn)?;
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(rows.into_iter().map(|(c, _)| c).collect())
+}
+
+/// (customer, orders, net spent, first order, last order).
+pub type CustomerValueRow = (i64, i64, i64, NaiveDateTime, NaiveDateTime);
+
+/// (customer, orders, net spent, first order, last order) of every buyer in one currency,
+/// optionally only those whose first order was placed in `[from, to)`; least spent first.
+pub fn customer_values(
+    conn: &mut DbConn,
+    currency: &str,
+    first_order: Option<(NaiveDateTime, NaiveDateTime)>,
+) -> QueryResult<Vec<CustomerValueRow>> {
+    let mut query = customer_order_stats::table
+        .filter(customer_order_stats::currency.eq(currency.to_string()))
+        .select((
+            customer_order_stats::customer_id,
+            customer_order_stats::orders_count,
+            customer_order_stats::total_spent,
+            customer_order_stats::first_order_at,
+            customer_order_stats::last_order_at,
+        ))
+        .into_boxed();
+    if let Some((from, to)) = first_order {
+        query = query
+            .filter(customer_order_stats::first_order_at.ge(from))
+            .filter(customer_order_stats::first_order_at.lt(to));
+    }
+    let mut rows: Vec<CustomerValueRow> = query.load(conn)?;
+    rows.sort_by_key(|r| (r.2, r.0));
+    Ok(rows)
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct RfmSegmentRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub segment: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customers: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub revenue: i64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    pub recency_days: f64,
+}
+
+/// Per RFM segment: customers, orders and net revenue in one currency, and the average days
+/// since their last order (at `now`).
+pub fn rfm_segments(conn: &mut DbConn, currency: &str, now: NaiveDateTime) -> QueryResult<Vec<RfmSegmentRow>> {
+    let mut sql = Sql::new(conn.backend());
+    let days = if sql.is_postgres() {
+        "EXTRACT(EPOCH FROM (".to_string() + "$2::timestamp - s.last_order_at)) / 86400.0"
+    } else {
+        "(julianday(?2) - julianday(s.last_order_at))".to_string()
+    };
+    sql.push(&format!(
+        "SELECT r.rfm_segment AS segment, COUNT(*) AS customers, CAST(SUM(s.orders_count) AS BIGINT) AS orders, \
+         CAST(SUM(s.total_spent) AS BIGINT) AS revenue, CAST(AVG({days}) AS DOUBLE PRECISION) AS recency_days \
+         FROM customer_rfm r JOIN customer_order_stats s ON s.customer_id = r.customer_id AND s.currency = "
+    ));
+    sql.bind(SqlValue::Text(currency.into()));
+    sql.binds.push(SqlValue::Time(now));
+    sql.push(" GROUP BY r.rfm_segment");
+    sql.query().load(conn)
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct CustomerRfmRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub recency_score: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub frequency_score: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub monetary_score: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub rfm_segment: String,
+}
+
+pub fn customer_rfm(conn: &mut DbConn, customer_id: i64) -> QueryResult<Option<CustomerRfmRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT recency_score, frequency_score, monetary_score, rfm_segment FROM customer_rfm WHERE customer_id = ",
+    )
+    .bind(SqlValue::Int(customer_id));
+    sql.query().get_result(conn).optional()
+}
+
+/// (customer, placed_at, net amount) of every order (not cancelled) in one currency placed
+/// before `to`, for cohorts.
+pub fn orders_for_cohorts(
+    conn: &mut DbConn,
+    currency: &str,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(i64, NaiveDateTime, i64, i64)>> {
+    orders::table
+        .filter(orders::currency.eq(currency.to_string()))
+        .filter(orders::status.ne("cancelled"))
+        .filter(orders::placed_at.lt(to))
+        .select((orders::customer_id, orders::placed_at, orders::total, orders::refunded_total))
+        .load(conn)
 }

@@ -77,6 +77,29 @@ pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> QueryResul
 }
 
 /// Which of `ids` are campaigns.
+pub fn launched_between(conn: &mut DbConn, from: NaiveDateTime, to: NaiveDateTime) -> QueryResult<Vec<CampaignRow>> {
+    campaigns::table
+        .filter(campaigns::launched_at.ge(from))
+        .filter(campaigns::launched_at.lt(to))
+        .order(campaigns::id)
+        .select(CampaignRow::as_select())
+        .load(conn)
+}
+
+/// Contacts per campaign who clicked or replied (each counted once).
+pub fn responders(conn: &mut DbConn, campaign_ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = campaign_responses::table
+        .filter(campaign_responses::campaign_id.eq_any(campaign_ids))
+        .filter(campaign_responses::kind.eq_any(["clicked", "replied"]))
+        .group_by(campaign_responses::campaign_id)
+        .select((
+            campaign_responses::campaign_id,
+            diesel::dsl::count(campaign_responses::contact_id).aggregate_distinct(),
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 pub fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
     campaigns::table.filter(campaigns::id.eq_any(ids)).select(campaigns::id).load(conn)
 }

@@ -1,11 +1,23 @@
 //! Analytics for dashboards.
 
-use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::{campaigns, now};
 use crate::db::DbConn;
-use crate::domain::period::{bucket_index, Bucket};
+use crate::domain::period::{bucket_index, Bucket, Periods};
+use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::error::AppError;
-use crate::repositories::analytics as repo;
+use crate::models::campaigns::CampaignRow;
+use crate::models::customers::CustomerRecord;
+use crate::repositories::analytics::{
+    self as repo, CustomerRfmRow, LineGroup, LineGroupRow, LineQuery, OrderSelection, RfmSegmentRow, SourceRow,
+};
+use crate::repositories::{
+    campaigns as campaign_repo, customers as customer_repo, products as product_repo, segments as segment_repo,
+};
+use crate::services::campaigns::Report;
 
 /// Consent changes of one period: (channel, true for an opt-in / false for an opt-out).
 pub struct ConsentPeriod {
@@ -33,4 +45,554 @@ pub fn consent(conn: &mut DbConn, buckets: &[Bucket]) -> Result<ConsentFigures, 
         }
     }
     Ok(ConsentFigures { states: repo::consent_states(conn)?, periods, by_source: repo::email_opt_in_by_source(conn)? })
+}
+
+// ---- Sales ---------------------------------------------------------------------------
+
+/// Where the figures come from: the rollups when the request is in the shop's time zone
+/// and filters on at most one dimension, the orders themselves otherwise (same
+/// definitions, slower).
+fn rollups_answer(conn: &mut DbConn, periods: &Periods) -> Result<bool, AppError> {
+    Ok(repo::rollup_timezone(conn)? == periods.timezone.name())
+}
+
+/// The currency asked for, or the one with the most orders in the range; the others found.
+fn pick_currency(
+    conn: &mut DbConn,
+    periods: &Periods,
+    asked: Option<String>,
+) -> Result<(Option<String>, Vec<String>), AppError> {
+    let found = repo::currencies_in(conn, periods.utc_range())?;
+    let currency = asked.or_else(|| found.first().cloned());
+    let others = found.into_iter().filter(|c| Some(c) != currency.as_ref()).collect();
+    Ok((currency, others))
+}
+
+/// One period's sales: additive figures and distinct customers who ordered.
+#[derive(Debug, Clone, Default)]
+pub struct SalesPeriod {
+    pub period_start: NaiveDate,
+    pub figures: Figures,
+    pub customers: i64,
+}
+
+pub struct SalesReport {
+    pub currency: Option<String>,
+    pub other_currencies: Vec<String>,
+    pub periods: Vec<SalesPeriod>,
+    pub totals: Figures,
+}
+
+/// Sales per period; every period present.
+pub fn sales(
+    conn: &mut DbConn,
+    periods: &Periods,
+    filter: &SalesFilter,
+    currency: Option<String>,
+) -> Result<SalesReport, AppError> {
+    let (currency, other_currencies) = pick_currency(conn, periods, currency)?;
+    let mut rows: Vec<SalesPeriod> =
+        periods.buckets.iter().map(|b| SalesPeriod { period_start: b.period_start, ..Default::default() }).collect();
+    if let Some(currency) = &currency {
+        let fast = rollups_answer(conn, periods)?.then(|| filter.rollup_dimension()).flatten();
+        match fast {
+            Some((dimension, value)) => {
+                let days =
+                    repo::sales_by_day(conn, dimension, &value, currency, periods.first_day(), periods.last_day())?;
+                for day in days {
+                    if let Some(index) = periods.index_of_day(day.day) {
+                        rows[index].figures += day.figures();
+                    }
+                }
+                count_customers(conn, periods, filter, currency, dimension, &mut rows)?;
+            }
+            None => sales_from_orders(conn, periods, filter, currency, &mut rows)?,
+        }
+    }
+    let mut totals = Figures::default();
+    for row in &rows {
+        totals += row.figures;
+    }
+    Ok(SalesReport { currency, other_currencies, periods: rows, totals })
+}
+
+/// Distinct customers per period: kept per whole period for all sales, counted from the
+/// orders under a filter.
+fn count_customers(
+    conn: &mut DbConn,
+    periods: &Periods,
+    filter: &SalesFilter,
+    currency: &str,
+    dimension: Dimension,
+    rows: &mut [SalesPeriod],
+) -> Result<(), AppError> {
+    if dimension == Dimension::All {
+        let name = granularity_name(periods.granularity);
+        for count in repo::customers_by_period(conn, name, currency, periods.first_day(), periods.last_day())? {
+            if let Some(index) = periods.index_of_day(count.period_start) {
+                rows[index].customers += count.customers;
+            }
+        }
+        return Ok(());
+    }
+    let mut seen: HashSet<(usize, i64)> = HashSet::new();
+    for moment in repo::filtered_moments(conn, periods.utc_range(), currency, filter)? {
+        if let Some(index) = bucket_index(&periods.buckets, moment.placed_at) {
+            if seen.insert((index, moment.customer_id)) {
+                rows[index].customers += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The orders of the range, each counted with the same definitions as the rollups.
+fn for_each_order(
+    conn: &mut DbConn,
+    periods: &Periods,
+    currency: &str,
+    mut visit: impl FnMut(usize, &OrderFacts, bool),
+) -> Result<(), AppError> {
+    let selection = OrderSelection {
+        placed: Some(periods.utc_range()),
+        currency: Some(currency.to_string()),
+        ..Default::default()
+    };
+    for (order, is_first) in repo::order_facts(conn, &selection)? {
+        if let Some(index) = bucket_index(&periods.buckets, order.placed_at) {
+            visit(index, &order, is_first);
+        }
+    }
+    Ok(())
+}
+
+fn sales_from_orders(
+    conn: &mut DbConn,
+    periods: &Periods,
+    filter: &SalesFilter,
+    currency: &str,
+    rows: &mut [SalesPeriod],
+) -> Result<(), AppError> {
+    let mut seen: HashSet<(usize, i64)> = HashSet::new();
+    for_each_order(conn, periods, currency, |index, order, is_first| {
+        if let Some(figures) = filter.figures(order, is_first) {
+            rows[index].figures += figures;
+            if seen.insert((index, order.customer_id)) {
+                rows[index].customers += 1;
+            }
+        }
+    })
+}
+
+// ---- Products ------------------------------------------------------------------------
+
+/// One group of lines (a product, a product type, a category, an attribute value).
+#[derive(Debug, Clone)]
+pub struct GroupFigures {
+    pub key: String,
+    pub name: Option<String>,
+    pub figures: Figures,
+    pub customers: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankBy {
+    Revenue,
+    Units,
+}
+
+pub struct Ranking {
+    pub currency: Option<String>,
+    pub other_currencies: Vec<String>,
+    pub groups: Vec<GroupFigures>,
+    /// Revenue or units of every group, the base of the shares.
+    pub total: i64,
+    pub by: RankBy,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub product_type: Option<String>,
+    pub category: Option<String>,
+    pub channel: Option<String>,
+}
+
+fn group_from_row(row: LineGroupRow) -> GroupFigures {
+    GroupFigures {
+        key: row.key,
+        name: None,
+        figures: Figures {
+            orders: row.orders,
+            units: row.units,
+            gross: row.gross,
+            discounts: row.discounts,
+            refunds: row.refunds,
+            new_customers: 0,
+        },
+        customers: row.customers,
+    }
+}
+
+/// Ranks groups, keeps `limit`, and fills in their distinct customers from the orders.
+fn rank(
+    conn: &mut DbConn,
+    mut groups: Vec<GroupFigures>,
+    by: RankBy,
+    limit: usize,
+    customers_query: Option<LineQuery>,
+) -> Result<(Vec<GroupFigures>, i64), AppError> {
+    let metric = |g: &GroupFigures| match by {
+        RankBy::Revenue => g.figures.revenue(),
+        RankBy::Units => g.figures.units,
+    };
+    let total = groups.iter().map(metric).sum();
+    groups.sort_by(|a, b| metric(b).cmp(&metric(a)).then(a.key.cmp(&b.key)));
+    groups.truncate(limit);
+    if let Some(mut query) = customers_query {
+        query.keys = Some(groups.iter().map(|g| g.key.clone()).collect());
+        let counts: HashMap<String, i64> =
+            repo::line_groups(conn, &query)?.into_iter().map(|r| (r.key, r.customers)).collect();
+        for group in &mut groups {
+            group.customers = counts.get(&group.key).copied().unwrap_or(0);
+        }
+    }
+    Ok((groups, total))
+}
+
+/// Sales ranked by product (SKU; the catalogue's product type and category filter them),
+/// product type, catalogue category or a line attribute.
+pub fn product_groups(
+    conn: &mut DbConn,
+    periods: &Periods,
+    group: LineGroup,
+    filter: &ProductFilter,
+    currency: Option<String>,
+    by: RankBy,
+    limit: usize,
+) -> Result<Ranking, AppError> {
+    line_ranking(conn, periods, group, filter, currency, by, limit)
+}
+
+fn line_ranking(
+    conn: &mut DbConn,
+    periods: &Periods,
+    group: LineGroup,
+    filter: &ProductFilter,
+    currency: Option<String>,
+    by: RankBy,
+    limit: usize,
+) -> Result<Ranking, AppError> {
+    let (currency, other_currencies) = pick_currency(conn, periods, currency)?;
+    let Some(code) = currency.clone() else {
+        return Ok(Ranking { currency, other_currencies, groups: Vec::new(), total: 0, by });
+    };
+    let query = LineQuery {
+        group: group.clone(),
+        placed: periods.utc_range(),
+        currency: code.clone(),
+        channel: filter.channel.clone(),
+        product_type: filter.product_type.clone(),
+        category: filter.category.clone(),
+        keys: None,
+    };
+    // The rollups answer products (filtered by the catalogue) and product types, without
+    // a channel; categories, attributes and channel filters are read from the lines.
+    let rollup_dimension = match group {
+        LineGroup::Sku => Some(Dimension::Sku),
+        LineGroup::ProductType if filter.product_type.is_none() && filter.category.is_none() => {
+            Some(Dimension::ProductType)
+        }
+        _ => None,
+    };
+    let fast = match rollup_dimension.filter(|_| filter.channel.is_none()) {
+        Some(dimension) if rollups_answer(conn, periods)? => Some(dimension),
+        _ => None,
+    };
+    let (groups, total) = match fast {
+        Some(dimension) => {
+            let rows = repo::sales_by_value(conn, dimension, &code, periods.first_day(), periods.last_day())?;
+            let catalogue = match dimension {
+                Dimension::Sku => {
+                    let skus: Vec<String> = rows.iter().map(|r| r.value.clone()).collect();
+                    product_repo::find_by_skus(conn, &skus)?
+                }
+                _ => HashMap::new(),
+            };
+            let in_filter = |sku: &str| {
+                let product = catalogue.get(sku);
+                filter.product_type.as_ref().is_none_or(|t| product.is_some_and(|p| p.product_type == *t))
+                    && filter.category.as_ref().is_none_or(|c| product.is_some_and(|p| p.category.as_ref() == Some(c)))
+            };
+            let groups = rows
+                .into_iter()
+                .filter(|row| dimension != Dimension::Sku || in_filter(&row.value))
+                .map(|row| {
+                    let figures = Figures { new_customers: 0, ..row.figures() };
+                    GroupFigures { key: row.value, name: None, figures, customers: 0 }
+                })
+                .collect();
+            rank(conn, groups, by, limit, Some(query))?
+        }
+        None => {
+            let groups = repo::line_groups(conn, &query)?.into_iter().map(group_from_row).collect();
+            rank(conn, groups, by, limit, None)?
+        }
+    };
+    let mut groups = groups;
+    if group == LineGroup::Sku {
+        let skus: Vec<String> = groups.iter().map(|g| g.key.clone()).collect();
+        let catalogue = product_repo::find_by_skus(conn, &skus)?;
+        for g in &mut groups {
+            g.name = catalogue.get(&g.key).map(|p| p.name.clone());
+        }
+    }
+    Ok(Ranking { currency, other_currencies, groups, total, by })
+}
+
+// ---- Promotions ----------------------------------------------------------------------
+
+pub struct CodeFigures {
+    pub code: String,
+    /// Orders with the code applied (redemptions), first orders among them in `new_customers`.
+    pub figures: Figures,
+    pub customers: i64,
+}
+
+pub struct Promotions {
+    pub currency: Option<String>,
+    pub other_currencies: Vec<String>,
+    /// Ranked by revenue.
+    pub codes: Vec<CodeFigures>,
+    pub with_code: Figures,
+    pub without_code: Figures,
+    /// Campaigns launched in the range with their reports.
+    pub campaigns: Vec<(CampaignRow, Report)>,
+    /// Contacts per campaign who clicked or replied.
+    pub responders: HashMap<i64, i64>,
+}
+
+pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<Promotions, AppError> {
+    let (currency, other_currencies) = pick_currency(conn, periods, currency)?;
+    let (mut codes, mut all) = (BTreeMap::<String, Figures>::new(), Figures::default());
+    if let Some(code) = &currency {
+        if rollups_answer(conn, periods)? {
+            let (first, last) = (periods.first_day(), periods.last_day());
+            for row in repo::sales_by_value(conn, Dimension::PromoCode, code, first, last)? {
+                codes.insert(row.value.clone(), row.figures());
+            }
+            for row in repo::sales_by_value(conn, Dimension::All, code, first, last)? {
+                all += row.figures();
+            }
+        } else {
+            for_each_order(conn, periods, code, |_, order, is_first| {
+                let figures = order.figures(is_first);
+                all += figures;
+                if let Some(promo) = &order.promo_code {
+                    *codes.entry(promo.clone()).or_default() += figures;
+                }
+            })?;
+        }
+    }
+    let customers: HashMap<String, i64> = match &currency {
+        Some(code) => {
+            repo::promo_customers(conn, periods.utc_range(), code)?.into_iter().map(|r| (r.key, r.n)).collect()
+        }
+        None => HashMap::new(),
+    };
+    let mut with_code = Figures::default();
+    for figures in codes.values() {
+        with_code += *figures;
+    }
+    let mut without_code = all;
+    without_code += -with_code;
+    without_code.new_customers = all.new_customers - with_code.new_customers;
+    let mut codes: Vec<CodeFigures> = codes
+        .into_iter()
+        .map(|(code, figures)| CodeFigures { customers: customers.get(&code).copied().unwrap_or(0), code, figures })
+        .collect();
+    codes.sort_by(|a, b| b.figures.revenue().cmp(&a.figures.revenue()).then(a.code.cmp(&b.code)));
+    let (from, to) = periods.utc_range();
+    let mut campaigns = campaigns::launched_between(conn, from, to)?;
+    let revenue_in = |report: &Report| -> i64 {
+        report.attributed.iter().filter(|a| Some(&a.currency) == currency.as_ref()).map(|a| a.revenue).sum()
+    };
+    campaigns.sort_by(|a, b| revenue_in(&b.1).cmp(&revenue_in(&a.1)).then(a.0.id.cmp(&b.0.id)));
+    let ids: Vec<i64> = campaigns.iter().map(|c| c.0.id).collect();
+    let responders = campaign_repo::responders(conn, &ids)?;
+    Ok(Promotions { currency, other_currencies, codes, with_code, without_code, campaigns, responders })
+}
+
+// ---- Customers -----------------------------------------------------------------------
+
+/// Every instant an order can have (bounds both backends compare correctly).
+fn all_time() -> (NaiveDateTime, NaiveDateTime) {
+    let day = |y| NaiveDate::from_ymd_opt(y, 1, 1).expect("a valid date").and_hms_opt(0, 0, 0).expect("midnight");
+    (day(1900), day(9999))
+}
+
+pub struct TopCustomer {
+    pub customer: Option<CustomerRecord>,
+    pub customer_id: i64,
+    pub orders: i64,
+    pub spent: i64,
+}
+
+pub struct CustomerValue {
+    pub currency: Option<String>,
+    pub customers: i64,
+    pub average: f64,
+    /// p50 (the median), p90, p99: nearest rank.
+    pub percentiles: [i64; 3],
+    pub repeat_customers: i64,
+    /// Over customers with at least two orders: (last − first) / (orders − 1).
+    pub average_days_between_orders: Option<f64>,
+    pub top: Vec<TopCustomer>,
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], p: usize) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+/// Historical lifetime value: net spent per buyer in one currency (optionally only
+/// customers whose first order falls in the range).
+pub fn customer_value(
+    conn: &mut DbConn,
+    currency: Option<String>,
+    first_order: Option<(NaiveDateTime, NaiveDateTime)>,
+    top: usize,
+) -> Result<CustomerValue, AppError> {
+    let currency = match currency {
+        Some(c) => Some(c),
+        None => repo::currencies_in(conn, all_time())?.into_iter().next(),
+    };
+    let rows = match &currency {
+        Some(c) => repo::customer_values(conn, c, first_order)?,
+        None => Vec::new(),
+    };
+    let spent: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    let repeat: Vec<_> = rows.iter().filter(|r| r.1 >= 2).collect();
+    let gaps: Vec<f64> =
+        repeat.iter().map(|r| (r.4 - r.3).num_seconds() as f64 / 86_400.0 / (r.1 - 1) as f64).collect();
+    let top_rows: Vec<_> = rows.iter().rev().take(top).collect();
+    let ids: Vec<i64> = top_rows.iter().map(|r| r.0).collect();
+    let mut records = customer_repo::find_many(conn, &ids)?;
+    Ok(CustomerValue {
+        customers: rows.len() as i64,
+        average: if spent.is_empty() { 0.0 } else { spent.iter().sum::<i64>() as f64 / spent.len() as f64 },
+        percentiles: [percentile(&spent, 50), percentile(&spent, 90), percentile(&spent, 99)],
+        repeat_customers: repeat.len() as i64,
+        average_days_between_orders: (!gaps.is_empty()).then(|| gaps.iter().sum::<f64>() / gaps.len() as f64),
+        top: top_rows
+            .into_iter()
+            .map(|r| TopCustomer { customer: records.remove(&r.0), customer_id: r.0, orders: r.1, spent: r.2 })
+            .collect(),
+        currency,
+    })
+}
+
+pub struct RfmFigures {
+    pub currency: Option<String>,
+    pub segments: Vec<RfmSegmentRow>,
+}
+
+/// Customers, orders, net revenue and recency per RFM segment (scores brought up to date).
+pub fn rfm(conn: &mut DbConn, currency: Option<String>) -> Result<RfmFigures, AppError> {
+    segment_repo::ensure_rfm_current(conn)?;
+    let currency = match currency {
+        Some(c) => Some(c),
+        None => repo::currencies_in(conn, all_time())?.into_iter().next(),
+    };
+    let segments = match &currency {
+        Some(c) => repo::rfm_segments(conn, c, now())?,
+        None => Vec::new(),
+    };
+    Ok(RfmFigures { currency, segments })
+}
+
+/// A customer's own RFM scores, when they have bought.
+pub fn customer_rfm(conn: &mut DbConn, customer_id: i64) -> Result<Option<CustomerRfmRow>, AppError> {
+    Ok(repo::customer_rfm(conn, customer_id)?)
+}
+
+pub struct Cohort {
+    pub period_start: NaiveDate,
+    pub customers: i64,
+    /// Net revenue of the cohort's orders up to the end of the range.
+    pub revenue: i64,
+    /// For each following period: customers of the cohort who ordered in it.
+    pub returning: Vec<i64>,
+}
+
+/// The currency, the other currencies, and one cohort per period.
+pub type Cohorts = (Option<String>, Vec<String>, Vec<Cohort>);
+
+/// Customers by the period of their first order (in the currency), and who came back.
+pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<Cohorts, AppError> {
+    let (currency, others) = pick_currency(conn, periods, currency)?;
+    let mut cohorts: Vec<Cohort> = periods
+        .buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Cohort {
+            period_start: b.period_start,
+            customers: 0,
+            revenue: 0,
+            returning: vec![0; periods.buckets.len() - i - 1],
+        })
+        .collect();
+    let Some(code) = &currency else { return Ok((currency, others, cohorts)) };
+    let (range_start, range_end) = periods.utc_range();
+    let mut by_customer: HashMap<i64, Vec<(NaiveDateTime, i64)>> = HashMap::new();
+    for (customer, at, total, refunded) in repo::orders_for_cohorts(conn, code, range_end)? {
+        by_customer.entry(customer).or_default().push((at, total - refunded));
+    }
+    for orders in by_customer.values() {
+        let first = orders.iter().map(|o| o.0).min().expect("a customer here has orders");
+        if first < range_start {
+            continue;
+        }
+        let Some(cohort) = bucket_index(&periods.buckets, first) else { continue };
+        cohorts[cohort].customers += 1;
+        cohorts[cohort].revenue += orders.iter().map(|o| o.1).sum::<i64>();
+        let later: BTreeSet<usize> = orders.iter().filter_map(|o| bucket_index(&periods.buckets, o.0)).collect();
+        for index in later.into_iter().filter(|&i| i > cohort) {
+            cohorts[cohort].returning[index - cohort - 1] += 1;
+        }
+    }
+    Ok((currency, others, cohorts))
+}
+
+pub struct ChannelFigures {
+    pub currency: Option<String>,
+    pub other_currencies: Vec<String>,
+    pub channels: Vec<(String, Figures)>,
+    pub sources: Vec<SourceRow>,
+}
+
+/// Orders and revenue by sales channel and by the customer's source.
+pub fn channels(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<ChannelFigures, AppError> {
+    let (currency, other_currencies) = pick_currency(conn, periods, currency)?;
+    let mut channels: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut sources = Vec::new();
+    if let Some(code) = &currency {
+        if rollups_answer(conn, periods)? {
+            for row in repo::sales_by_value(conn, Dimension::Channel, code, periods.first_day(), periods.last_day())? {
+                channels.insert(row.value.clone(), row.figures());
+            }
+        } else {
+            for_each_order(conn, periods, code, |_, order, is_first| {
+                *channels.entry(order.channel.clone()).or_default() += order.figures(is_first);
+            })?;
+        }
+        sources = repo::sales_by_source(conn, periods.utc_range(), code)?;
+        sources.sort_by(|a, b| b.net_revenue.cmp(&a.net_revenue).then(a.source.cmp(&b.source)));
+    }
+    let mut channels: Vec<(String, Figures)> = channels.into_iter().collect();
+    channels.sort_by(|a, b| b.1.net_revenue().cmp(&a.1.net_revenue()).then(a.0.cmp(&b.0)));
+    Ok(ChannelFigures { currency, other_currencies, channels, sources })
 }

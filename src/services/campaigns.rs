@@ -658,6 +658,18 @@ pub fn report(conn: &mut DbConn, id: i64) -> Result<Report, AppError> {
     report_of(conn, &row)
 }
 
+/// Campaigns launched in `[from, to)`, each with its report.
+pub fn launched_between(
+    conn: &mut DbConn,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<(CampaignRow, Report)>, AppError> {
+    repo::launched_between(conn, from, to)?
+        .into_iter()
+        .map(|row| report_of(conn, &row).map(|report| (row, report)))
+        .collect()
+}
+
 fn report_of(conn: &mut DbConn, row: &CampaignRow) -> Result<Report, AppError> {
     let audience: Option<AudienceCounts> = row.audience.as_deref().and_then(|a| serde_json::from_str(a).ok());
     let mut report = Report {
