@@ -1044,6 +1044,7 @@ fn raw_sql_order(conn: &mut DbConn, keys: &JwtKeys, draft: &OrderDraft, key: &st
                     tags: tags.into_iter().map(|t| t.tag).collect(),
                     consents: Vec::new(),
                     stats: Vec::new(),
+                    rfm: None,
                 };
                 let mut profile = record.profile();
                 profile.fill_from((**customer_draft).clone());

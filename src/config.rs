@@ -22,6 +22,9 @@ pub struct Config {
     pub default_country: Option<Country>,
     /// `RAPPORT_TIMEZONE`: the shop's IANA time zone (days, birthdays, analytics periods).
     pub timezone: chrono_tz::Tz,
+    /// `RAPPORT_RFM_REFRESH_SECONDS`: how often RFM scores are brought up to date in the
+    /// background (0: only when segments or analytics need them).
+    pub rfm_refresh: Duration,
     /// Largest accepted JSON body on authenticated endpoints, in bytes.
     pub body_limit: usize,
     pub db_pool_size: u32,
@@ -252,6 +255,7 @@ impl Config {
             jwt_secret,
             default_country,
             timezone,
+            rfm_refresh: Duration::from_secs(parse_number(&get, "RAPPORT_RFM_REFRESH_SECONDS", 60, 0, 86_400)? as u64),
             body_limit,
             db_pool_size,
             db_acquire_timeout: Duration::from_secs(5),

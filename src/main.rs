@@ -16,7 +16,7 @@ use rapport::{build_app, db, openapi, telemetry};
 /// RAPPORT_DB_POOL_SIZE, RAPPORT_DB_STARTUP_TIMEOUT, RAPPORT_SMTP_URL, RAPPORT_MAIL_FROM,
 /// RAPPORT_MAIL_REPLY_TO, RAPPORT_PUBLIC_URL, RAPPORT_DOUBLE_OPT_IN, RAPPORT_CONFIRM_TTL,
 /// RAPPORT_FORM_RATE_LIMIT, RAPPORT_CORS_ORIGINS, RAPPORT_TRUST_PROXY, RAPPORT_TIMEZONE,
-/// RAPPORT_FREQUENCY_CAP, RAPPORT_CAMPAIGN_SEND_RATE, RUST_LOG,
+/// RAPPORT_FREQUENCY_CAP, RAPPORT_CAMPAIGN_SEND_RATE, RAPPORT_RFM_REFRESH_SECONDS, RUST_LOG,
 /// RAPPORT_LOG_FORMAT. See README.md for each.
 #[derive(Parser)]
 #[command(name = "rapport", version)]
@@ -62,6 +62,13 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Check the sales rollups against a recomputation from the orders (exit status 1 and
+    /// the differences when they disagree), or rebuild them.
+    Rollups {
+        /// Recompute them from the orders and replace them.
+        #[arg(long)]
+        rebuild: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,6 +88,7 @@ fn main() -> ExitCode {
         Command::Migrate => migrate(&config),
         Command::Token { sub, scope, ttl } => token(&config, &sub, &scope, &ttl),
         Command::Seed { customers, orders, seed } => seed_database(&config, customers, orders, seed),
+        Command::Rollups { rebuild } => rollups(&config, rebuild),
         Command::Openapi => unreachable!("handled above"),
     };
     match outcome {
@@ -117,6 +125,31 @@ fn ensure_rollups(database: &db::Database, config: &Config) -> Result<(), String
         );
     }
     Ok(())
+}
+
+fn rollups(config: &Config, rebuild: bool) -> Result<(), String> {
+    let database = open_database(config, true)?;
+    let started = std::time::Instant::now();
+    if rebuild {
+        database
+            .with_conn(|conn| rapport::services::rollups::rebuild(conn, config.timezone))
+            .map_err(|e| e.to_string())?;
+        println!("sales rollups rebuilt in {} in {:.1} s", config.timezone.name(), started.elapsed().as_secs_f64());
+        return Ok(());
+    }
+    ensure_rollups(&database, config)?;
+    let differences = database.with_conn(rapport::services::rollups::check).map_err(|e| e.to_string())?;
+    if differences.is_empty() {
+        println!("sales rollups agree with the orders ({:.1} s)", started.elapsed().as_secs_f64());
+        return Ok(());
+    }
+    for difference in differences.iter().take(50) {
+        println!("{difference}");
+    }
+    Err(format!(
+        "{} rollup rows disagree with the orders; `rapport rollups --rebuild` recomputes them",
+        differences.len()
+    ))
 }
 
 fn seed_database(config: &Config, customers: u64, orders: u64, seed: u64) -> Result<(), String> {
@@ -187,6 +220,7 @@ fn serve(config: Config) -> Result<(), String> {
     };
     rapport::services::imports::resume_unfinished(&import_context).map_err(|e| e.to_string())?;
     rapport::services::idempotency::spawn_cleanup(database.clone());
+    rapport::services::segments::spawn_rfm_refresh(database.clone(), config.rfm_refresh);
     let state = AppState::new(database, JwtKeys::new(&secret), config);
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()

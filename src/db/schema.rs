@@ -444,6 +444,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    customer_rfm (customer_id) {
+        customer_id -> BigInt,
+        recency_score -> BigInt,
+        frequency_score -> BigInt,
+        monetary_score -> BigInt,
+        rfm_segment -> Text,
+    }
+}
+
+diesel::table! {
+    rfm_state (id) {
+        id -> BigInt,
+        fingerprint -> Text,
+        computed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     rollup_state (id) {
         id -> BigInt,
         timezone -> Text,
@@ -486,4 +504,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sales_daily,
     sales_customers,
     rollup_state,
+    customer_rfm,
+    rfm_state,
 );

@@ -57,8 +57,25 @@ pub struct Customer {
     pub consents: ConsentSummary,
     /// Net purchase statistics per currency (cancelled orders excluded, refunds subtracted).
     pub purchases: Vec<PurchaseStats>,
+    /// RFM scores (1 to 5, quintiles among buyers) and segment; null for customers who
+    /// have not bought. Rescored in the background after orders change (within
+    /// `RAPPORT_RFM_REFRESH_SECONDS`), and at once by RFM segments and analytics.
+    pub rfm: Option<RfmScores>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A buyer's RFM scores.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RfmScores {
+    /// 5 = ordered most recently.
+    pub recency: i64,
+    /// 5 = most orders.
+    pub frequency: i64,
+    /// 5 = spent most.
+    pub monetary: i64,
+    /// `champions`, `loyal`, ... `lost` (see the README).
+    pub segment: String,
 }
 
 /// A customer's purchases in one currency.
@@ -102,6 +119,12 @@ impl From<CustomerRecord> for Customer {
         let attributes = record.attributes();
         let consents = ConsentSummary::from_rows(&record.consents);
         let purchases = record.stats.iter().map(PurchaseStats::from).collect();
+        let rfm = record.rfm.map(|r| RfmScores {
+            recency: r.recency_score,
+            frequency: r.frequency_score,
+            monetary: r.monetary_score,
+            segment: r.rfm_segment,
+        });
         let r = record.row;
         let address = Address {
             line1: r.address_line1,
@@ -133,6 +156,7 @@ impl From<CustomerRecord> for Customer {
             notes: r.notes,
             consents,
             purchases,
+            rfm,
             created_at: r.created_at.and_utc(),
             updated_at: r.updated_at.and_utc(),
         }

@@ -113,6 +113,19 @@ pub struct CustomerRecord {
     pub consents: Vec<CurrentConsentRow>,
     #[serde(skip)]
     pub stats: Vec<CustomerStatsRow>,
+    /// RFM scores, for buyers (as of the last scoring).
+    #[serde(skip)]
+    pub rfm: Option<CustomerRfmRow>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::db::schema::customer_rfm)]
+pub struct CustomerRfmRow {
+    pub customer_id: i64,
+    pub recency_score: i64,
+    pub frequency_score: i64,
+    pub monetary_score: i64,
+    pub rfm_segment: String,
 }
 
 impl CustomerRecord {

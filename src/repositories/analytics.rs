@@ -655,27 +655,6 @@ pub fn rfm_segments(conn: &mut DbConn, currency: &str, now: NaiveDateTime) -> Qu
     sql.query().load(conn)
 }
 
-#[derive(Debug, QueryableByName)]
-pub struct CustomerRfmRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub recency_score: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub frequency_score: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub monetary_score: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub rfm_segment: String,
-}
-
-pub fn customer_rfm(conn: &mut DbConn, customer_id: i64) -> QueryResult<Option<CustomerRfmRow>> {
-    let mut sql = Sql::new(conn.backend());
-    sql.push(
-        "SELECT recency_score, frequency_score, monetary_score, rfm_segment FROM customer_rfm WHERE customer_id = ",
-    )
-    .bind(SqlValue::Int(customer_id));
-    sql.query().get_result(conn).optional()
-}
-
 /// (customer, placed_at, net amount) of every order (not cancelled) in one currency placed
 /// before `to`, for cohorts.
 pub fn orders_for_cohorts(

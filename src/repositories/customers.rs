@@ -4,14 +4,16 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::db::schema::{customer_consents, customer_merges, customer_search_terms, customer_tags, customers};
+use crate::db::schema::{
+    customer_consents, customer_merges, customer_rfm, customer_search_terms, customer_tags, customers,
+};
 use crate::db::{Backend, DbConn};
 use crate::db_run;
 use crate::domain::customer::CustomerProfile;
 use crate::domain::{ConsentChannel, ConsentState, CustomerSource, Email, Tag};
 use crate::models::consents::CurrentConsentRow;
 use crate::models::customers::{
-    CustomerColumns, CustomerRecord, CustomerRow, DuplicatePairRow, NewCustomer, NewCustomerMerge,
+    CustomerColumns, CustomerRecord, CustomerRfmRow, CustomerRow, DuplicatePairRow, NewCustomer, NewCustomerMerge,
 };
 use crate::models::orders::CustomerStatsRow;
 
@@ -53,7 +55,8 @@ pub fn update(
     write_tags_and_terms(conn, id, profile)?;
     let consents = super::consents::current_for(conn, &[id])?.remove(&id).unwrap_or_default();
     let stats = super::orders::stats_for(conn, &[id])?.remove(&id).unwrap_or_default();
-    Ok(record(row, profile, consents, stats))
+    let rfm = rfm_for(conn, &[id])?.remove(&id);
+    Ok(CustomerRecord { rfm, ..record(row, profile, consents, stats) })
 }
 
 fn record(
@@ -62,7 +65,17 @@ fn record(
     consents: Vec<CurrentConsentRow>,
     stats: Vec<CustomerStatsRow>,
 ) -> CustomerRecord {
-    CustomerRecord { row, tags: profile.details.tags.iter().map(|t| t.as_str().to_string()).collect(), consents, stats }
+    let tags = profile.details.tags.iter().map(|t| t.as_str().to_string()).collect();
+    CustomerRecord { row, tags, consents, stats, rfm: None }
+}
+
+/// Stored RFM scores of some customers.
+fn rfm_for(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, CustomerRfmRow>> {
+    let rows: Vec<CustomerRfmRow> = customer_rfm::table
+        .filter(customer_rfm::customer_id.eq_any(ids))
+        .select(CustomerRfmRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.customer_id, r)).collect())
 }
 
 /// Inserts many customer rows and returns their ids in the same order. On PostgreSQL one
@@ -211,12 +224,14 @@ fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<Cu
     }
     let mut consents_by_customer = super::consents::current_for(conn, &ids)?;
     let mut stats_by_customer = super::orders::stats_for(conn, &ids)?;
+    let mut rfm_by_customer = rfm_for(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|row| CustomerRecord {
             tags: tags_by_customer.remove(&row.id).unwrap_or_default(),
             consents: consents_by_customer.remove(&row.id).unwrap_or_default(),
             stats: stats_by_customer.remove(&row.id).unwrap_or_default(),
+            rfm: rfm_by_customer.remove(&row.id),
             row,
         })
         .collect())

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::models::campaigns::CampaignRow;
 use crate::models::customers::CustomerRecord;
 use crate::repositories::analytics::{
-    self as repo, CustomerRfmRow, LineGroup, LineGroupRow, LineQuery, OrderSelection, RfmSegmentRow, SourceRow,
+    self as repo, LineGroup, LineGroupRow, LineQuery, OrderSelection, RfmSegmentRow, SourceRow,
 };
 use crate::repositories::{
     campaigns as campaign_repo, customers as customer_repo, products as product_repo, segments as segment_repo,
@@ -62,7 +62,11 @@ fn pick_currency(
     periods: &Periods,
     asked: Option<String>,
 ) -> Result<(Option<String>, Vec<String>), AppError> {
-    let found = repo::currencies_in(conn, periods.utc_range())?;
+    let found = if rollups_answer(conn, periods)? {
+        repo::currencies_by_orders(conn, periods.first_day(), periods.last_day())?
+    } else {
+        repo::currencies_in(conn, periods.utc_range())?
+    };
     let currency = asked.or_else(|| found.first().cloned());
     let others = found.into_iter().filter(|c| Some(c) != currency.as_ref()).collect();
     Ok((currency, others))
@@ -424,10 +428,10 @@ pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>
 
 // ---- Customers -----------------------------------------------------------------------
 
-/// Every instant an order can have (bounds both backends compare correctly).
-fn all_time() -> (NaiveDateTime, NaiveDateTime) {
-    let day = |y| NaiveDate::from_ymd_opt(y, 1, 1).expect("a valid date").and_hms_opt(0, 0, 0).expect("midnight");
-    (day(1900), day(9999))
+/// The currency with the most orders of all time (from the rollups).
+fn main_currency(conn: &mut DbConn) -> Result<Option<String>, AppError> {
+    let day = |y| NaiveDate::from_ymd_opt(y, 1, 1).expect("a valid date");
+    Ok(repo::currencies_by_orders(conn, day(1900), day(9999))?.into_iter().next())
 }
 
 pub struct TopCustomer {
@@ -468,7 +472,7 @@ pub fn customer_value(
 ) -> Result<CustomerValue, AppError> {
     let currency = match currency {
         Some(c) => Some(c),
-        None => repo::currencies_in(conn, all_time())?.into_iter().next(),
+        None => main_currency(conn)?,
     };
     let rows = match &currency {
         Some(c) => repo::customer_values(conn, c, first_order)?,
@@ -505,18 +509,13 @@ pub fn rfm(conn: &mut DbConn, currency: Option<String>) -> Result<RfmFigures, Ap
     segment_repo::ensure_rfm_current(conn)?;
     let currency = match currency {
         Some(c) => Some(c),
-        None => repo::currencies_in(conn, all_time())?.into_iter().next(),
+        None => main_currency(conn)?,
     };
     let segments = match &currency {
         Some(c) => repo::rfm_segments(conn, c, now())?,
         None => Vec::new(),
     };
     Ok(RfmFigures { currency, segments })
-}
-
-/// A customer's own RFM scores, when they have bought.
-pub fn customer_rfm(conn: &mut DbConn, customer_id: i64) -> Result<Option<CustomerRfmRow>, AppError> {
-    Ok(repo::customer_rfm(conn, customer_id)?)
 }
 
 pub struct Cohort {

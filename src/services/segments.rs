@@ -99,3 +99,21 @@ fn in_order(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<CustomerRecord>, AppEr
     let mut by_id = customer_repo::find_many(conn, ids)?;
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
+
+/// Brings RFM scores up to date every `interval` (they are recomputed only when order
+/// statistics changed), so customer records show current scores without a request paying
+/// for the recomputation.
+pub fn spawn_rfm_refresh(database: crate::db::Database, interval: std::time::Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    std::thread::Builder::new()
+        .name("rfm-refresh".into())
+        .spawn(move || loop {
+            if let Err(error) = database.with_conn(|conn| Ok(repo::ensure_rfm_current(conn)?)) {
+                tracing::warn!(%error, "RFM rescoring failed");
+            }
+            std::thread::sleep(interval);
+        })
+        .expect("start the RFM refresh thread");
+}
