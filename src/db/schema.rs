@@ -435,10 +435,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    sales_customers (granularity, currency, period_start) {
+    sales_customers (dimension, value, granularity, currency, period_start) {
+        dimension -> Text,
+        value -> Text,
         granularity -> Text,
-        period_start -> Date,
         currency -> Text,
+        period_start -> Date,
         customers -> BigInt,
     }
 }

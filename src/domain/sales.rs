@@ -181,6 +181,31 @@ impl OrderFacts {
         groups
     }
 
+    /// Every (dimension, value) the order counts under: all sales, its channel, its applied
+    /// promo code, the product types and SKUs of its lines.
+    pub fn dimension_values(&self) -> BTreeSet<(Dimension, String)> {
+        let mut values = BTreeSet::from([(Dimension::All, String::new()), (Dimension::Channel, self.channel.clone())]);
+        if let Some(code) = &self.promo_code {
+            values.insert((Dimension::PromoCode, code.clone()));
+        }
+        for line in &self.lines {
+            if let Some(product_type) = &line.product_type {
+                values.insert((Dimension::ProductType, product_type.clone()));
+            }
+            values.insert((Dimension::Sku, line.sku.clone()));
+        }
+        values
+    }
+
+    pub fn moment(&self) -> OrderMoment {
+        OrderMoment {
+            customer_id: self.customer_id,
+            currency: self.currency.clone(),
+            placed_at: self.placed_at,
+            id: self.id,
+        }
+    }
+
     /// Everything this order adds to the rollups; nothing once cancelled.
     pub fn contributions(&self, is_first: bool, timezone: Tz) -> Vec<(RollupKey, Figures)> {
         if self.cancelled {
@@ -290,20 +315,25 @@ pub fn granularity_name(granularity: Granularity) -> &'static str {
     }
 }
 
-/// (granularity, period start, currency, customer) for every period a customer ordered in.
-pub type ActivePeriod = (&'static str, NaiveDate, String, i64);
+/// Where a distinct-customer count is kept: granularity, period start, currency, dimension
+/// and value.
+pub type PeriodKey = (&'static str, NaiveDate, String, Dimension, String);
 
-pub fn active_periods(moments: &[OrderMoment], timezone: Tz) -> BTreeSet<ActivePeriod> {
+/// A customer's presence in a period under a dimension value.
+pub type ActivePeriod = (PeriodKey, i64);
+
+/// Every (period, dimension value, customer) the orders (not cancelled) are active in.
+pub fn active_periods(orders: &[OrderFacts], timezone: Tz) -> BTreeSet<ActivePeriod> {
     let mut periods = BTreeSet::new();
-    for moment in moments {
-        let day = local_day(timezone, moment.placed_at);
+    for order in orders.iter().filter(|o| !o.cancelled) {
+        let day = local_day(timezone, order.placed_at);
+        let values = order.dimension_values();
         for granularity in GRANULARITIES {
-            periods.insert((
-                granularity_name(granularity),
-                granularity.start_of(day),
-                moment.currency.clone(),
-                moment.customer_id,
-            ));
+            let start = granularity.start_of(day);
+            for (dimension, value) in &values {
+                let key = (granularity_name(granularity), start, order.currency.clone(), *dimension, value.clone());
+                periods.insert((key, order.customer_id));
+            }
         }
     }
     periods

@@ -83,19 +83,6 @@ impl OrderFactsRow {
     }
 }
 
-/// A customer's order: who, in which currency, when.
-#[derive(Debug, QueryableByName)]
-pub struct MomentRow {
-    #[diesel(sql_type = BigInt)]
-    pub customer_id: i64,
-    #[diesel(sql_type = Text)]
-    pub currency: String,
-    #[diesel(sql_type = Timestamp)]
-    pub placed_at: NaiveDateTime,
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-}
-
 /// Rollup figures keyed by a day or by a dimension value.
 #[derive(Debug, QueryableByName)]
 pub struct FiguresRow {

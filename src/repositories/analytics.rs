@@ -1,6 +1,6 @@
 //! Read-only queries for dashboards.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -11,8 +11,8 @@ use crate::db::schema::{
     sales_daily,
 };
 use crate::db::DbConn;
-use crate::domain::sales::{Dimension, Figures, OrderFacts, OrderMoment, RollupKey, SalesFilter};
-use crate::models::analytics::{FiguresRow, KeyCountRow, LineFactsRow, MomentRow, OrderFactsRow, PeriodCountRow};
+use crate::domain::sales::{Dimension, Figures, OrderFacts, PeriodKey, RollupKey};
+use crate::models::analytics::{FiguresRow, KeyCountRow, LineFactsRow, OrderFactsRow, PeriodCountRow};
 
 /// (channel, state, customers) now.
 pub fn consent_states(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
@@ -67,6 +67,12 @@ pub fn email_opt_in_by_source(conn: &mut DbConn) -> QueryResult<Vec<(String, i64
 #[derive(Debug, Clone, Default)]
 pub struct OrderSelection {
     pub ids: Vec<i64>,
+    pub customer_ids: Vec<i64>,
+    pub customer_range: Option<(i64, i64)>,
+    /// Leave cancelled orders out.
+    pub live_only: bool,
+    /// Work out whether each order was its customer's first (costs a lookup per order).
+    pub with_first: bool,
     pub id_range: Option<(i64, i64)>,
     pub placed: Option<(NaiveDateTime, NaiveDateTime)>,
     pub currency: Option<String>,
@@ -77,6 +83,16 @@ impl OrderSelection {
         sql.push(" WHERE 1 = 1");
         if !self.ids.is_empty() {
             sql.push(" AND o.id IN ").bind_list(self.ids.iter().map(|&id| SqlValue::Int(id)));
+        }
+        if !self.customer_ids.is_empty() {
+            sql.push(" AND o.customer_id IN ").bind_list(self.customer_ids.iter().map(|&id| SqlValue::Int(id)));
+        }
+        if let Some((low, high)) = self.customer_range {
+            sql.push(" AND o.customer_id >= ").bind(SqlValue::Int(low));
+            sql.push(" AND o.customer_id < ").bind(SqlValue::Int(high));
+        }
+        if self.live_only {
+            sql.push(" AND o.status <> 'cancelled'");
         }
         if let Some((low, high)) = self.id_range {
             sql.push(" AND o.id >= ").bind(SqlValue::Int(low)).push(" AND o.id < ").bind(SqlValue::Int(high));
@@ -106,7 +122,7 @@ pub fn order_facts(conn: &mut DbConn, selection: &OrderSelection) -> QueryResult
         "SELECT o.id, o.customer_id, o.currency, o.channel, o.placed_at, o.status, o.promo_code, \
          o.promo_code_status, o.subtotal, o.discount_total, o.total, o.refunded_total, ",
     );
-    orders_sql.push(IS_FIRST_SQL).push(" AS is_first FROM orders o");
+    orders_sql.push(if selection.with_first { IS_FIRST_SQL } else { "FALSE" }).push(" AS is_first FROM orders o");
     selection.push_where(&mut orders_sql);
     orders_sql.push(" ORDER BY o.id");
     let orders: Vec<OrderFactsRow> = orders_sql.query().load(conn)?;
@@ -131,33 +147,6 @@ pub fn order_facts(conn: &mut DbConn, selection: &OrderSelection) -> QueryResult
             let lines = lines_by_order.remove(&order.id).unwrap_or_default();
             order.into_facts(lines)
         })
-        .collect())
-}
-
-/// The orders (not cancelled) of some customers, light.
-pub fn moments_of(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<OrderMoment>> {
-    let rows: Vec<(i64, String, NaiveDateTime, i64)> = orders::table
-        .filter(orders::customer_id.eq_any(customer_ids))
-        .filter(orders::status.ne("cancelled"))
-        .select((orders::customer_id, orders::currency, orders::placed_at, orders::id))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(customer_id, currency, placed_at, id)| OrderMoment { customer_id, currency, placed_at, id })
-        .collect())
-}
-
-/// The orders (not cancelled) of customers with ids in `[low, high)`, light.
-pub fn moments_in_customer_range(conn: &mut DbConn, low: i64, high: i64) -> QueryResult<Vec<OrderMoment>> {
-    let rows: Vec<(i64, String, NaiveDateTime, i64)> = orders::table
-        .filter(orders::customer_id.ge(low))
-        .filter(orders::customer_id.lt(high))
-        .filter(orders::status.ne("cancelled"))
-        .select((orders::customer_id, orders::currency, orders::placed_at, orders::id))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(customer_id, currency, placed_at, id)| OrderMoment { customer_id, currency, placed_at, id })
         .collect())
 }
 
@@ -204,47 +193,68 @@ pub fn add_sales(conn: &mut DbConn, deltas: &BTreeMap<RollupKey, Figures>) -> Qu
         );
         sql.query().execute(conn)?;
     }
-    if !deltas.is_empty() {
-        diesel::delete(
-            sales_daily::table
-                .filter(sales_daily::orders.eq(0))
-                .filter(sales_daily::units.eq(0))
-                .filter(sales_daily::gross.eq(0))
-                .filter(sales_daily::discounts.eq(0))
-                .filter(sales_daily::refunds.eq(0))
-                .filter(sales_daily::new_customers.eq(0))
-                .filter(sales_daily::day.eq_any(deltas.iter().map(|(k, _)| k.day).collect::<BTreeSet<_>>())),
-        )
-        .execute(conn)?;
+    // Only a row something was taken from can have fallen to zero.
+    for (key, figures) in deltas {
+        let decreased = [figures.orders, figures.units, figures.gross, figures.discounts, figures.refunds]
+            .iter()
+            .chain([&figures.new_customers])
+            .any(|&n| n < 0);
+        if decreased {
+            delete_if_zero(conn, key)?;
+        }
     }
     Ok(())
 }
 
-/// Adds to the distinct-customer counts per (granularity, period start, currency).
-pub fn add_customers(conn: &mut DbConn, deltas: &BTreeMap<(&'static str, NaiveDate, String), i64>) -> QueryResult<()> {
+fn delete_if_zero(conn: &mut DbConn, key: &RollupKey) -> QueryResult<()> {
+    diesel::delete(
+        sales_daily::table
+            .find((key.dimension.as_str(), key.value.as_str(), key.currency.as_str(), key.day))
+            .filter(sales_daily::orders.eq(0))
+            .filter(sales_daily::units.eq(0))
+            .filter(sales_daily::gross.eq(0))
+            .filter(sales_daily::discounts.eq(0))
+            .filter(sales_daily::refunds.eq(0))
+            .filter(sales_daily::new_customers.eq(0)),
+    )
+    .execute(conn)
+    .map(drop)
+}
+
+/// Adds to the distinct-customer counts, in key order (see `add_sales`).
+pub fn add_customers(conn: &mut DbConn, deltas: &BTreeMap<PeriodKey, i64>) -> QueryResult<()> {
     let deltas: Vec<_> = deltas.iter().filter(|(_, &n)| n != 0).collect();
-    for chunk in deltas.chunks(1000) {
+    for chunk in deltas.chunks(800) {
         let mut sql = Sql::new(conn.backend());
-        sql.push("INSERT INTO sales_customers (granularity, period_start, currency, customers) VALUES ");
-        for (index, ((granularity, start, currency), n)) in chunk.iter().enumerate() {
+        sql.push(
+            "INSERT INTO sales_customers (dimension, value, granularity, currency, period_start, customers) VALUES ",
+        );
+        for (index, ((granularity, start, currency, dimension, value), n)) in chunk.iter().enumerate() {
             if index > 0 {
                 sql.push(", ");
             }
             sql.bind_list([
+                SqlValue::Text(dimension.as_str().to_string()),
+                SqlValue::Text(value.clone()),
                 SqlValue::Text(granularity.to_string()),
-                SqlValue::Date(*start),
                 SqlValue::Text(currency.clone()),
+                SqlValue::Date(*start),
                 SqlValue::Int(**n),
             ]);
         }
         sql.push(
-            " ON CONFLICT (granularity, currency, period_start) DO UPDATE SET \
+            " ON CONFLICT (dimension, value, granularity, currency, period_start) DO UPDATE SET \
              customers = sales_customers.customers + excluded.customers",
         );
         sql.query().execute(conn)?;
     }
-    if !deltas.is_empty() {
-        diesel::delete(sales_customers::table.filter(sales_customers::customers.eq(0))).execute(conn)?;
+    for ((granularity, start, currency, dimension, value), _) in deltas.iter().filter(|(_, &n)| n < 0) {
+        diesel::delete(
+            sales_customers::table
+                .find((dimension.as_str(), value.as_str(), *granularity, currency.as_str(), *start))
+                .filter(sales_customers::customers.eq(0)),
+        )
+        .execute(conn)?;
     }
     Ok(())
 }
@@ -303,16 +313,22 @@ pub fn all_sales(conn: &mut DbConn) -> QueryResult<BTreeMap<RollupKey, Figures>>
 
 type FiguresRowWithKey = (String, String, String, NaiveDate, i64, i64, i64, i64, i64, i64);
 
-pub fn all_customer_counts(conn: &mut DbConn) -> QueryResult<BTreeMap<(String, NaiveDate, String), i64>> {
-    let rows: Vec<(String, NaiveDate, String, i64)> = sales_customers::table
+/// A stored distinct-customer count's key: (granularity, start, currency, dimension, value).
+pub type StoredPeriodKey = (String, NaiveDate, String, String, String);
+
+/// Every distinct-customer count.
+pub fn all_customer_counts(conn: &mut DbConn) -> QueryResult<BTreeMap<StoredPeriodKey, i64>> {
+    let rows: Vec<(String, NaiveDate, String, String, String, i64)> = sales_customers::table
         .select((
             sales_customers::granularity,
             sales_customers::period_start,
             sales_customers::currency,
+            sales_customers::dimension,
+            sales_customers::value,
             sales_customers::customers,
         ))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(g, start, currency, n)| ((g, start, currency), n)).collect())
+    Ok(rows.into_iter().map(|(g, start, currency, d, v, n)| ((g, start, currency, d, v), n)).collect())
 }
 
 /// Figures per local day of one dimension value, `[from, to]`.
@@ -359,17 +375,20 @@ pub fn sales_by_value(
     sql.query().load(conn)
 }
 
-/// Distinct customers per whole period of a granularity, `[from, to]`.
+/// Distinct customers per whole period of a granularity under one dimension value, `[from, to]`.
 pub fn customers_by_period(
     conn: &mut DbConn,
+    (dimension, value): (Dimension, &str),
     granularity: &str,
     currency: &str,
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<PeriodCountRow>> {
     let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT period_start, customers FROM sales_customers WHERE granularity = ")
-        .bind(SqlValue::Text(granularity.into()));
+    sql.push("SELECT period_start, customers FROM sales_customers WHERE dimension = ")
+        .bind(SqlValue::Text(dimension.as_str().into()));
+    sql.push(" AND value = ").bind(SqlValue::Text(value.into()));
+    sql.push(" AND granularity = ").bind(SqlValue::Text(granularity.into()));
     sql.push(" AND currency = ").bind(SqlValue::Text(currency.into()));
     sql.push(" AND period_start >= ").bind(SqlValue::Date(from));
     sql.push(" AND period_start <= ").bind(SqlValue::Date(to));
@@ -493,38 +512,6 @@ pub fn line_groups(conn: &mut DbConn, query: &LineQuery) -> QueryResult<Vec<Line
     sql.push(" AND ");
     push_group_key(&mut sql, &query.group);
     sql.push(" IS NOT NULL GROUP BY 1");
-    sql.query().load(conn)
-}
-
-/// (placed_at, customer) of the orders a filter counts, to count distinct customers.
-pub fn filtered_moments(
-    conn: &mut DbConn,
-    placed: (NaiveDateTime, NaiveDateTime),
-    currency: &str,
-    filter: &SalesFilter,
-) -> QueryResult<Vec<MomentRow>> {
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT o.customer_id, o.currency, o.placed_at, o.id FROM orders o WHERE o.placed_at >= ")
-        .bind(SqlValue::Time(placed.0));
-    sql.push(" AND o.placed_at < ").bind(SqlValue::Time(placed.1));
-    sql.push(" AND o.status <> 'cancelled' AND o.currency = ").bind(SqlValue::Text(currency.into()));
-    if let Some(channel) = &filter.channel {
-        sql.push(" AND o.channel = ").bind(SqlValue::Text(channel.clone()));
-    }
-    if let Some(code) = &filter.promo_code {
-        sql.push(" AND o.promo_code = ").bind(SqlValue::Text(code.clone()));
-        sql.push(" AND o.promo_code_status = 'applied'");
-    }
-    if filter.product_type.is_some() || filter.sku.is_some() {
-        sql.push(" AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id");
-        if let Some(product_type) = &filter.product_type {
-            sql.push(" AND l.product_type = ").bind(SqlValue::Text(product_type.clone()));
-        }
-        if let Some(sku) = &filter.sku {
-            sql.push(" AND l.sku = ").bind(SqlValue::Text(sku.clone()));
-        }
-        sql.push(")");
-    }
     sql.query().load(conn)
 }
 

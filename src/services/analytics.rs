@@ -108,7 +108,7 @@ pub fn sales(
                         rows[index].figures += day.figures();
                     }
                 }
-                count_customers(conn, periods, filter, currency, dimension, &mut rows)?;
+                count_customers(conn, periods, currency, (dimension, &value), &mut rows)?;
             }
             None => sales_from_orders(conn, periods, filter, currency, &mut rows)?,
         }
@@ -120,31 +120,18 @@ pub fn sales(
     Ok(SalesReport { currency, other_currencies, periods: rows, totals })
 }
 
-/// Distinct customers per period: kept per whole period for all sales, counted from the
-/// orders under a filter.
+/// Distinct customers per period, kept per whole period and dimension value.
 fn count_customers(
     conn: &mut DbConn,
     periods: &Periods,
-    filter: &SalesFilter,
     currency: &str,
-    dimension: Dimension,
+    dimension: (Dimension, &str),
     rows: &mut [SalesPeriod],
 ) -> Result<(), AppError> {
-    if dimension == Dimension::All {
-        let name = granularity_name(periods.granularity);
-        for count in repo::customers_by_period(conn, name, currency, periods.first_day(), periods.last_day())? {
-            if let Some(index) = periods.index_of_day(count.period_start) {
-                rows[index].customers += count.customers;
-            }
-        }
-        return Ok(());
-    }
-    let mut seen: HashSet<(usize, i64)> = HashSet::new();
-    for moment in repo::filtered_moments(conn, periods.utc_range(), currency, filter)? {
-        if let Some(index) = bucket_index(&periods.buckets, moment.placed_at) {
-            if seen.insert((index, moment.customer_id)) {
-                rows[index].customers += 1;
-            }
+    let name = granularity_name(periods.granularity);
+    for count in repo::customers_by_period(conn, dimension, name, currency, periods.first_day(), periods.last_day())? {
+        if let Some(index) = periods.index_of_day(count.period_start) {
+            rows[index].customers += count.customers;
         }
     }
     Ok(())
@@ -160,6 +147,7 @@ fn for_each_order(
     let selection = OrderSelection {
         placed: Some(periods.utc_range()),
         currency: Some(currency.to_string()),
+        with_first: true,
         ..Default::default()
     };
     for (order, is_first) in repo::order_facts(conn, &selection)? {

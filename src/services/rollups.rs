@@ -15,12 +15,12 @@ use chrono_tz::Tz;
 use super::now;
 use crate::config::parse_timezone;
 use crate::db::{Database, DbConn};
-use crate::domain::sales::{active_periods, first_orders, ActivePeriod, Figures, RollupKey};
+use crate::domain::sales::{active_periods, first_orders, ActivePeriod, Figures, OrderMoment, PeriodKey, RollupKey};
 use crate::error::AppError;
-use crate::repositories::analytics::{self as repo, OrderSelection};
+use crate::repositories::analytics::{self as repo, OrderSelection, StoredPeriodKey};
 
 type SalesRows = BTreeMap<RollupKey, Figures>;
-type CustomerCounts = BTreeMap<(&'static str, chrono::NaiveDate, String), i64>;
+type CustomerCounts = BTreeMap<PeriodKey, i64>;
 
 /// A change to some customers' orders, between `begin` and `finish`.
 pub struct RollupChange {
@@ -47,8 +47,10 @@ fn firsts_and_periods(
     customers: &[i64],
     timezone: Tz,
 ) -> Result<(BTreeSet<i64>, BTreeSet<ActivePeriod>), AppError> {
-    let moments = repo::moments_of(conn, customers)?;
-    Ok((first_orders(&moments).into_values().collect(), active_periods(&moments, timezone)))
+    let selection = OrderSelection { customer_ids: customers.to_vec(), live_only: true, ..Default::default() };
+    let orders: Vec<_> = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
+    let moments: Vec<OrderMoment> = orders.iter().map(|o| o.moment()).collect();
+    Ok((first_orders(&moments).into_values().collect(), active_periods(&orders, timezone)))
 }
 
 /// The summed contributions of some orders, `firsts` marking first orders.
@@ -107,11 +109,11 @@ impl RollupChange {
         }
         repo::add_sales(conn, &deltas)?;
         let mut counts = CustomerCounts::new();
-        for (granularity, start, currency, _) in periods_after.difference(&self.periods_before) {
-            *counts.entry((granularity, *start, currency.clone())).or_default() += 1;
+        for (key, _) in periods_after.difference(&self.periods_before) {
+            *counts.entry(key.clone()).or_default() += 1;
         }
-        for (granularity, start, currency, _) in self.periods_before.difference(&periods_after) {
-            *counts.entry((granularity, *start, currency.clone())).or_default() -= 1;
+        for (key, _) in self.periods_before.difference(&periods_after) {
+            *counts.entry(key.clone()).or_default() -= 1;
         }
         repo::add_customers(conn, &counts)?;
         Ok(())
@@ -127,7 +129,7 @@ pub fn compute(conn: &mut DbConn, timezone: Tz) -> Result<(SalesRows, CustomerCo
     let mut sales = SalesRows::new();
     let mut low = 1;
     while low <= max_order {
-        let selection = OrderSelection { id_range: Some((low, low + CHUNK)), ..Default::default() };
+        let selection = OrderSelection { id_range: Some((low, low + CHUNK)), with_first: true, ..Default::default() };
         for (order, is_first) in repo::order_facts(conn, &selection)? {
             for (key, figures) in order.contributions(is_first, timezone) {
                 *sales.entry(key).or_default() += figures;
@@ -138,9 +140,11 @@ pub fn compute(conn: &mut DbConn, timezone: Tz) -> Result<(SalesRows, CustomerCo
     let mut customers = CustomerCounts::new();
     let mut low = 1;
     while low <= max_customer {
-        let moments = repo::moments_in_customer_range(conn, low, low + CHUNK)?;
-        for (granularity, start, currency, _) in active_periods(&moments, timezone) {
-            *customers.entry((granularity, start, currency)).or_default() += 1;
+        let selection =
+            OrderSelection { customer_range: Some((low, low + CHUNK)), live_only: true, ..Default::default() };
+        let orders: Vec<_> = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
+        for (key, _) in active_periods(&orders, timezone) {
+            *customers.entry(key).or_default() += 1;
         }
         low += CHUNK;
     }
@@ -188,8 +192,11 @@ pub fn check(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
             differences.push(format!("sales {key:?}: stored {stored:?}, orders say {expected:?}"));
         }
     }
-    let expected: BTreeMap<(String, chrono::NaiveDate, String), i64> =
-        customers.into_iter().filter(|(_, n)| *n != 0).map(|((g, d, c), n)| ((g.to_string(), d, c), n)).collect();
+    let expected: BTreeMap<StoredPeriodKey, i64> = customers
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|((g, d, c, dimension, value), n)| ((g.to_string(), d, c, dimension.as_str().to_string(), value), n))
+        .collect();
     let stored: BTreeMap<_, _> = stored_customers.into_iter().filter(|(_, n)| *n != 0).collect();
     if expected != stored {
         for key in expected.keys().chain(stored.keys()).collect::<BTreeSet<_>>() {

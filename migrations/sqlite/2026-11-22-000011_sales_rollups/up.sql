@@ -21,13 +21,15 @@ CREATE TABLE sales_daily (
 CREATE INDEX sales_daily_day_idx ON sales_daily (dimension, currency, day);
 
 -- Distinct customers with at least one order in each whole local day, ISO week, month
--- and year (not additive, so kept per granularity).
+-- and year, per dimension value as above (not additive, so kept per granularity).
 CREATE TABLE sales_customers (
+    dimension TEXT NOT NULL,
+    value TEXT NOT NULL,
     granularity TEXT NOT NULL,
-    period_start DATE NOT NULL,
     currency TEXT NOT NULL,
+    period_start DATE NOT NULL,
     customers BIGINT NOT NULL,
-    PRIMARY KEY (granularity, currency, period_start)
+    PRIMARY KEY (dimension, value, granularity, currency, period_start)
 );
 
 -- One row: the time zone the local days above are in ('' until first built).
