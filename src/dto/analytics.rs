@@ -10,6 +10,7 @@ use crate::domain::sales::{granularity_name, Figures, SalesFilter};
 use crate::domain::segment::RFM_SEGMENTS;
 use crate::domain::{ConsentChannel, Currency};
 use crate::dto::campaigns::CampaignReport;
+use crate::dto::orders::CHANNELS;
 use crate::dto::problem::FieldError;
 use crate::dto::rate;
 use crate::error::AppError;
@@ -141,6 +142,21 @@ fn text_filter(name: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -
     Some(value)
 }
 
+/// Product types and categories are stored lower-case.
+fn label_filter(name: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
+    text_filter(name, raw, errors).map(|label| label.to_lowercase())
+}
+
+fn channel_filter(raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let channel = text_filter("channel", raw, errors)?.to_lowercase();
+    if CHANNELS.contains(&channel.as_str()) {
+        Some(channel)
+    } else {
+        errors.push(FieldError::new("channel", format!("`{channel}` is not one of {}", CHANNELS.join(", "))));
+        None
+    }
+}
+
 fn currency_filter(raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
     let raw = raw.as_ref()?;
     Currency::parse(raw).map(|c| c.as_str().to_string()).map_err(|e| errors.push(FieldError::new("currency", e))).ok()
@@ -224,9 +240,9 @@ impl SalesQuery {
     pub fn parse(&self, default_timezone: chrono_tz::Tz, sku: Option<String>) -> Result<SalesRequest, AppError> {
         let mut errors = Vec::new();
         let filter = SalesFilter {
-            channel: text_filter("channel", &self.channel, &mut errors),
+            channel: channel_filter(&self.channel, &mut errors),
             promo_code: text_filter("promo_code", &self.promo_code, &mut errors).map(|c| c.to_uppercase()),
-            product_type: text_filter("product_type", &self.product_type, &mut errors),
+            product_type: label_filter("product_type", &self.product_type, &mut errors),
             sku,
         };
         let currency = currency_filter(&self.currency, &mut errors);
@@ -398,9 +414,9 @@ impl TopProductsQuery {
             },
         };
         let filter = ProductFilter {
-            product_type: text_filter("product_type", &self.product_type, &mut errors),
-            category: text_filter("category", &self.category, &mut errors),
-            channel: text_filter("channel", &self.channel, &mut errors),
+            product_type: label_filter("product_type", &self.product_type, &mut errors),
+            category: label_filter("category", &self.category, &mut errors),
+            channel: channel_filter(&self.channel, &mut errors),
         };
         let currency = currency_filter(&self.currency, &mut errors);
         let by = rank_by(&self.by, &mut errors);

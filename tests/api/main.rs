@@ -19,6 +19,7 @@ mod products;
 mod promo_codes;
 mod referrals;
 mod reminders;
+mod sales_analytics;
 mod seed;
 mod segments;
 mod smtp_sink;
