@@ -90,6 +90,9 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = 
 /// UTC instants `[from, to)`.
 const YEAR: (&str, &str) = ("2025-11-01", "2026-10-31");
 const YEAR_UTC: (&str, &str) = ("2025-11-01 00:00:00", "2026-11-01 00:00:00");
+/// A calendar year: exactly one period, so distinct customers come from the rollups.
+const CALENDAR_YEAR: (&str, &str) = ("2025-01-01", "2025-12-31");
+const CALENDAR_YEAR_UTC: (&str, &str) = ("2025-01-01 00:00:00", "2026-01-01 00:00:00");
 const THREE_YEARS: (&str, &str) = ("2023-11-01", "2026-10-31");
 const THREE_YEARS_UTC: (&str, &str) = ("2023-11-01 00:00:00", "2026-11-01 00:00:00");
 /// Weekly buckets run from the Monday of the week holding `from` to the end of the week
@@ -303,6 +306,7 @@ fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
     let sql = RawSql { backend };
     let (year_from, year_to) = YEAR;
     let range = format!("from={year_from}&to={year_to}");
+    let calendar = format!("from={}&to={}", CALENDAR_YEAR.0, CALENDAR_YEAR.1);
     let case = |label: &str, path: String, goal: bool, raw: Option<String>, check: Check| Case {
         label: label.to_string(),
         path,
@@ -336,10 +340,24 @@ fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
             Check::Ranking,
         ),
         case(
+            "3b products/top, calendar year",
+            format!("/v1/analytics/products/top?{calendar}&by=revenue&limit=10"),
+            true,
+            Some(sql.lines("l.sku", CALENDAR_YEAR_UTC, "", " ORDER BY amount DESC, key LIMIT 10")),
+            Check::Ranking,
+        ),
+        case(
             "4 promotions, 1 year",
             format!("/v1/analytics/promotions?{range}"),
             true,
             Some(sql.promotions(YEAR_UTC)),
+            Check::Promotions,
+        ),
+        case(
+            "4b promotions, calendar year",
+            format!("/v1/analytics/promotions?{calendar}"),
+            true,
+            Some(sql.promotions(CALENDAR_YEAR_UTC)),
             Check::Promotions,
         ),
         case(

@@ -133,6 +133,15 @@ impl Periods {
         }
     }
 
+    /// The single day, ISO week, month or year the range covers exactly, if it does.
+    pub fn whole_period(&self) -> Option<(Granularity, NaiveDate)> {
+        let (from, to) = (self.first_day(), self.last_day());
+        [Granularity::Day, Granularity::Week, Granularity::Month, Granularity::Year]
+            .into_iter()
+            .find(|g| g.start_of(from) == from && g.next(from) - Duration::days(1) == to)
+            .map(|g| (g, from))
+    }
+
     /// The bucket holding a local day.
     pub fn index_of_day(&self, day: NaiveDate) -> Option<usize> {
         let index = self.buckets.partition_point(|b| b.period_start <= day);
@@ -176,6 +185,23 @@ mod tests {
         let days = buckets(Granularity::Day, paris, date(2026, 3, 29), date(2026, 10, 25)).unwrap();
         let hours = |b: &Bucket| (b.utc_end - b.utc_start).num_hours();
         assert_eq!((hours(&days[0]), hours(days.last().unwrap())), (23, 25));
+    }
+
+    #[test]
+    fn a_range_may_be_exactly_one_period() {
+        let whole = |from, to| {
+            let bucket = Bucket {
+                period_start: from,
+                utc_start: local_midnight_utc(chrono_tz::UTC, from),
+                utc_end: local_midnight_utc(chrono_tz::UTC, to + Duration::days(1)),
+            };
+            Periods { granularity: Granularity::Day, timezone: chrono_tz::UTC, buckets: vec![bucket] }.whole_period()
+        };
+        assert_eq!(whole(date(2025, 1, 1), date(2025, 12, 31)), Some((Granularity::Year, date(2025, 1, 1))));
+        assert_eq!(whole(date(2026, 2, 1), date(2026, 2, 28)), Some((Granularity::Month, date(2026, 2, 1))));
+        assert_eq!(whole(date(2026, 11, 16), date(2026, 11, 22)), Some((Granularity::Week, date(2026, 11, 16))));
+        assert_eq!(whole(date(2026, 11, 20), date(2026, 11, 20)), Some((Granularity::Day, date(2026, 11, 20))));
+        assert_eq!(whole(date(2025, 11, 1), date(2026, 10, 31)), None);
     }
 
     #[test]

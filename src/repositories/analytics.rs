@@ -395,6 +395,24 @@ pub fn customers_by_period(
     sql.query().load(conn)
 }
 
+/// Distinct customers of one whole period, per value of a dimension.
+pub fn customers_by_value(
+    conn: &mut DbConn,
+    dimension: Dimension,
+    granularity: &str,
+    currency: &str,
+    period_start: NaiveDate,
+) -> QueryResult<HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sales_customers::table
+        .filter(sales_customers::dimension.eq(dimension.as_str()))
+        .filter(sales_customers::granularity.eq(granularity))
+        .filter(sales_customers::currency.eq(currency))
+        .filter(sales_customers::period_start.eq(period_start))
+        .select((sales_customers::value, sales_customers::customers))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Currencies with sales in `[from, to]`, most orders first.
 pub fn currencies_by_orders(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<String>> {
     let mut counts: Vec<(String, i64)> = sales_daily::table

@@ -312,22 +312,30 @@ pub fn attributed(
     shared_code_id: Option<i64>,
     window: (NaiveDateTime, NaiveDateTime),
 ) -> QueryResult<Vec<AttributedRow>> {
+    // Two index-driven sets (the contacts' orders in the window; orders with the codes)
+    // joined by UNION: an OR across them would read every order.
     let mut sql = Sql::new(conn.backend());
     sql.push(
         "SELECT o.currency AS currency, COUNT(*) AS orders, CAST(SUM(o.total - o.refunded_total) AS BIGINT) AS revenue \
-         FROM orders o WHERE o.status <> 'cancelled' AND o.placed_at >= ",
+         FROM orders o WHERE o.id IN (\
+           SELECT c.id FROM campaign_contacts k JOIN orders c ON c.customer_id = k.customer_id \
+           WHERE k.holdout = FALSE AND k.campaign_id = ",
     )
-    .bind(SqlValue::Time(window.0))
-    .push(" AND ((o.placed_at <= ")
-    .bind(SqlValue::Time(window.1))
-    .push(" AND o.customer_id IN (SELECT customer_id FROM campaign_contacts WHERE holdout = FALSE AND campaign_id = ")
     .bind(SqlValue::Int(campaign_id))
-    .push(")) OR (o.promo_code_status = 'applied' AND o.promo_code_id IN (SELECT id FROM promo_codes WHERE campaign_id = ")
+    .push(" AND c.status <> 'cancelled' AND c.placed_at >= ")
+    .bind(SqlValue::Time(window.0))
+    .push(" AND c.placed_at <= ")
+    .bind(SqlValue::Time(window.1))
+    .push(
+        " UNION SELECT p.id FROM orders p WHERE p.status <> 'cancelled' AND p.promo_code_status = 'applied' \
+          AND p.promo_code IN (SELECT code FROM promo_codes WHERE campaign_id = ",
+    )
     .bind(SqlValue::Int(campaign_id));
     if let Some(shared) = shared_code_id {
         sql.push(" OR id = ").bind(SqlValue::Int(shared));
     }
-    sql.push("))) GROUP BY o.currency ORDER BY o.currency");
+    sql.push(") AND p.placed_at >= ").bind(SqlValue::Time(window.0));
+    sql.push(") GROUP BY o.currency ORDER BY o.currency");
     sql.query().load(conn)
 }
 
@@ -346,20 +354,26 @@ pub fn redemptions(
     shared_code_id: Option<i64>,
     since: NaiveDateTime,
 ) -> QueryResult<RedemptionTotals> {
+    // The campaign's own codes, and its shared code since the launch, as one UNION (an OR
+    // across the join would read every redemption).
     let mut sql = Sql::new(conn.backend());
     sql.push(
         "SELECT COUNT(*) AS redemptions, CAST(SUM(r.discount_amount) AS BIGINT) AS discount \
          FROM promo_redemptions r JOIN orders o ON o.id = r.order_id \
-         WHERE o.status <> 'cancelled' AND (r.promo_code_id IN (SELECT id FROM promo_codes WHERE campaign_id = ",
+         WHERE o.status <> 'cancelled' AND r.id IN (\
+           SELECT own.id FROM promo_redemptions own \
+           WHERE own.promo_code_id IN (SELECT id FROM promo_codes WHERE campaign_id = ",
     )
     .bind(SqlValue::Int(campaign_id))
     .push(")");
     if let Some(shared) = shared_code_id {
-        sql.push(" OR (r.promo_code_id = ")
-            .bind(SqlValue::Int(shared))
-            .push(" AND o.placed_at >= ")
-            .bind(SqlValue::Time(since))
-            .push(")");
+        sql.push(
+            " UNION SELECT s.id FROM promo_redemptions s JOIN orders so ON so.id = s.order_id \
+              WHERE s.promo_code_id = ",
+        )
+        .bind(SqlValue::Int(shared))
+        .push(" AND so.placed_at >= ")
+        .bind(SqlValue::Time(since));
     }
     sql.push(")");
     sql.query().get_result(conn)

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::{campaigns, now};
 use crate::db::DbConn;
-use crate::domain::period::{bucket_index, Bucket, Periods};
+use crate::domain::period::{bucket_index, Bucket, Granularity, Periods};
 use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::error::AppError;
 use crate::models::campaigns::CampaignRow;
@@ -226,12 +226,22 @@ fn group_from_row(row: LineGroupRow) -> GroupFigures {
 }
 
 /// Ranks groups, keeps `limit`, and fills in their distinct customers from the orders.
+/// Where distinct customers per group come from.
+enum CustomerSource {
+    /// Already counted with the figures.
+    Counted,
+    /// The rollups' count for a range that is exactly one period.
+    Period(Dimension, Granularity, NaiveDate, String),
+    /// The order lines, for the ranked groups only.
+    Lines(LineQuery),
+}
+
 fn rank(
     conn: &mut DbConn,
     mut groups: Vec<GroupFigures>,
     by: RankBy,
     limit: usize,
-    customers_query: Option<LineQuery>,
+    customers: CustomerSource,
 ) -> Result<(Vec<GroupFigures>, i64), AppError> {
     let metric = |g: &GroupFigures| match by {
         RankBy::Revenue => g.figures.revenue(),
@@ -240,13 +250,18 @@ fn rank(
     let total = groups.iter().map(metric).sum();
     groups.sort_by(|a, b| metric(b).cmp(&metric(a)).then(a.key.cmp(&b.key)));
     groups.truncate(limit);
-    if let Some(mut query) = customers_query {
-        query.keys = Some(groups.iter().map(|g| g.key.clone()).collect());
-        let counts: HashMap<String, i64> =
-            repo::line_groups(conn, &query)?.into_iter().map(|r| (r.key, r.customers)).collect();
-        for group in &mut groups {
-            group.customers = counts.get(&group.key).copied().unwrap_or(0);
+    let counts: HashMap<String, i64> = match customers {
+        CustomerSource::Counted => return Ok((groups, total)),
+        CustomerSource::Period(dimension, granularity, start, currency) => {
+            repo::customers_by_value(conn, dimension, granularity_name(granularity), &currency, start)?
         }
+        CustomerSource::Lines(mut query) => {
+            query.keys = Some(groups.iter().map(|g| g.key.clone()).collect());
+            repo::line_groups(conn, &query)?.into_iter().map(|r| (r.key, r.customers)).collect()
+        }
+    };
+    for group in &mut groups {
+        group.customers = counts.get(&group.key).copied().unwrap_or(0);
     }
     Ok((groups, total))
 }
@@ -323,11 +338,17 @@ fn line_ranking(
                     GroupFigures { key: row.value, name: None, figures, customers: 0 }
                 })
                 .collect();
-            rank(conn, groups, by, limit, Some(query))?
+            // Distinct customers do not add up over days: a range that is exactly one
+            // day, week, month or year reads them from the rollups, others from the lines.
+            let customers = match periods.whole_period() {
+                Some((granularity, start)) => CustomerSource::Period(dimension, granularity, start, code.clone()),
+                None => CustomerSource::Lines(query),
+            };
+            rank(conn, groups, by, limit, customers)?
         }
         None => {
             let groups = repo::line_groups(conn, &query)?.into_iter().map(group_from_row).collect();
-            rank(conn, groups, by, limit, None)?
+            rank(conn, groups, by, limit, CustomerSource::Counted)?
         }
     };
     let mut groups = groups;

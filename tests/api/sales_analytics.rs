@@ -32,6 +32,9 @@ both_backends!(
 const ROLLUPS: &str = "UTC";
 /// The same offsets under another name: read from the orders.
 const RAW: &str = "Etc/UTC";
+/// Ranges that are exactly one year, month or ISO week.
+const WHOLE_PERIODS: [&str; 3] =
+    ["from=2026-01-01&to=2026-12-31", "from=2026-09-01&to=2026-09-30", "from=2026-09-07&to=2026-09-13"];
 /// Both paths, for assertions that must hold on each.
 const BOTH_PATHS: [&str; 2] = [ROLLUPS, RAW];
 
@@ -1210,6 +1213,10 @@ fn comparable_urls() -> Vec<String> {
     ] {
         urls.push(format!("/v1/analytics/products/top?{HISTORY}{query}"));
         urls.push(format!("/v1/analytics/products/top?from=2026-08-10&to=2026-09-30{query}"));
+        // Exactly one year, month or ISO week: distinct customers come from the rollups.
+        for whole in WHOLE_PERIODS {
+            urls.push(format!("/v1/analytics/products/top?{whole}{query}"));
+        }
     }
     for query in [
         "",
@@ -1223,7 +1230,11 @@ fn comparable_urls() -> Vec<String> {
         urls.push(format!("/v1/analytics/product-types?{HISTORY}{query}"));
         urls.push(format!("/v1/analytics/product-types?from=2026-10-25&to=2026-10-25{query}"));
     }
-    for query in [HISTORY, "from=2026-08-01&to=2026-09-15", "from=2026-10-25&to=2026-10-25"] {
+    for whole in WHOLE_PERIODS {
+        urls.push(format!("/v1/analytics/product-types?{whole}"));
+    }
+    let ranges = [HISTORY, "from=2026-08-01&to=2026-09-15", "from=2026-10-25&to=2026-10-25"];
+    for query in ranges.into_iter().chain(WHOLE_PERIODS) {
         urls.push(format!("/v1/analytics/promotions?{query}"));
         urls.push(format!("/v1/analytics/promotions?{query}&currency=USD"));
         urls.push(format!("/v1/analytics/channels?{query}"));
