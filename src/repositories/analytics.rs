@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::sql::{Sql, SqlValue};
@@ -413,21 +413,34 @@ pub fn customers_by_value(
     Ok(rows.into_iter().collect())
 }
 
-/// Currencies with sales in `[from, to]`, most orders first.
+/// Currencies with sales in `[from, to]`, most orders first: the currencies of the years
+/// the range touches, then each one's orders in the range, all through primary keys.
 pub fn currencies_by_orders(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<String>> {
-    let mut counts: Vec<(String, i64)> = sales_daily::table
-        .filter(sales_daily::dimension.eq("all"))
-        .filter(sales_daily::day.ge(from))
-        .filter(sales_daily::day.le(to))
-        .select((sales_daily::currency, sales_daily::orders))
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .fold(BTreeMap::<String, i64>::new(), |mut acc, (c, n)| {
-            *acc.entry(c).or_default() += n;
-            acc
-        })
-        .into_iter()
-        .collect();
+    let first_year = NaiveDate::from_ymd_opt(from.year(), 1, 1).unwrap_or(from);
+    let currencies: Vec<String> = sales_customers::table
+        .filter(sales_customers::dimension.eq("all"))
+        .filter(sales_customers::value.eq(""))
+        .filter(sales_customers::granularity.eq("year"))
+        .filter(sales_customers::period_start.ge(first_year))
+        .filter(sales_customers::period_start.le(to))
+        .select(sales_customers::currency)
+        .distinct()
+        .load(conn)?;
+    let mut counts = Vec::new();
+    for currency in currencies {
+        let orders: Vec<i64> = sales_daily::table
+            .filter(sales_daily::dimension.eq("all"))
+            .filter(sales_daily::value.eq(""))
+            .filter(sales_daily::currency.eq(&currency))
+            .filter(sales_daily::day.ge(from))
+            .filter(sales_daily::day.le(to))
+            .select(sales_daily::orders)
+            .load(conn)?;
+        let total: i64 = orders.iter().sum();
+        if total > 0 {
+            counts.push((currency, total));
+        }
+    }
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(counts.into_iter().map(|(c, _)| c).collect())
 }
