@@ -150,6 +150,30 @@ pub fn order_facts(conn: &mut DbConn, selection: &OrderSelection) -> QueryResult
         .collect())
 }
 
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// Each customer's first order per currency (earliest placed, then lowest id), through the
+/// purchase statistics the same transaction keeps current: one index probe each.
+pub fn first_order_ids(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<i64>> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT MIN(o.id) AS id FROM customer_order_stats s JOIN orders o ON o.customer_id = s.customer_id \
+         AND o.placed_at = s.first_order_at AND o.currency = s.currency AND o.status <> 'cancelled' \
+         WHERE s.customer_id IN ",
+    )
+    .bind_list(customer_ids.iter().map(|&id| SqlValue::Int(id)));
+    sql.push(" GROUP BY s.customer_id, s.currency");
+    let rows: Vec<IdRow> = sql.query().load(conn)?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
 /// Highest order and customer ids (0 when empty), to walk them in ranges.
 pub fn max_ids(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
     let order: Option<i64> = orders::table.select(diesel::dsl::max(orders::id)).get_result(conn)?;

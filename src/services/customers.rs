@@ -7,7 +7,7 @@ use crate::domain::{Email, Tag};
 use crate::error::AppError;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow, NewCustomerMerge};
 use crate::repositories::customers::{self as repo, CustomerFilter};
-use crate::services::rollups::RollupChange;
+use crate::services::rollups::{Activity, RollupChange};
 
 /// Whether an upsert created the customer or merged into an existing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +182,7 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         merged_email = profile.details.email.clone();
         let now = now();
         let snapshot = serde_json::to_string(&duplicate).map_err(|e| AppError::internal(e.to_string()))?;
-        let rollups = RollupChange::begin(conn, &[survivor_id, duplicate_id], &[])?;
+        let rollups = RollupChange::begin(conn, &[survivor_id, duplicate_id], &[], Activity::All)?;
         repo::move_references(conn, duplicate_id, survivor_id)?;
         if let Some(rollups) = rollups {
             rollups.finish(conn, &[])?;

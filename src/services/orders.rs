@@ -17,7 +17,7 @@ use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
 use crate::repositories::orders::{self as repo, OrderFilter};
 use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
-use crate::services::rollups::RollupChange;
+use crate::services::rollups::{Activity, RollupChange};
 use crate::services::{consents, customers, privacy, promo_codes, referrals};
 
 /// Who bought.
@@ -100,7 +100,7 @@ fn create_in_transaction(
             .ok_or_else(|| AppError::invalid("customer.id", format!("customer {id} does not exist")))?,
         Buyer::ByEmail(email, details) => customers::upsert_in_transaction(conn, email, (**details).clone())?.0,
     };
-    let rollups = RollupChange::begin(conn, &[customer.row.id], &[])?;
+    let rollups = RollupChange::begin(conn, &[customer.row.id], &[], Activity::Around(vec![draft.placed_at]))?;
     let now = now();
     let order = repo::insert(
         conn,
@@ -224,7 +224,12 @@ pub fn transition_allowed(from: &str, to: &str) -> bool {
 pub fn change_status(conn: &mut DbConn, id: i64, status: &str, actor: &str) -> Result<OrderRecord, AppError> {
     conn.write_transaction(|conn| {
         let record = lock_with_customer(conn, id)?;
-        let rollups = RollupChange::begin(conn, &[record.order.customer_id], &[id])?;
+        let rollups = RollupChange::begin(
+            conn,
+            &[record.order.customer_id],
+            &[id],
+            Activity::Around(vec![record.order.placed_at]),
+        )?;
         let current = record.order.status.as_str();
         if !transition_allowed(current, status) {
             return Err(AppError::Conflict {
@@ -329,7 +334,12 @@ pub fn refund(conn: &mut DbConn, id: i64, request: RefundRequest, actor: &str) -
             created_by: actor.to_string(),
             created_at: now(),
         };
-        let rollups = RollupChange::begin(conn, &[record.order.customer_id], &[id])?;
+        let rollups = RollupChange::begin(
+            conn,
+            &[record.order.customer_id],
+            &[id],
+            Activity::Around(vec![record.order.placed_at]),
+        )?;
         repo::record_refund(conn, refund, &lines)?;
         repo::refresh_stats(conn, record.order.customer_id, &record.order.currency)?;
         if let Some(rollups) = rollups {

@@ -15,17 +15,33 @@ use chrono_tz::Tz;
 use super::now;
 use crate::config::parse_timezone;
 use crate::db::{Database, DbConn};
-use crate::domain::sales::{active_periods, first_orders, ActivePeriod, Figures, OrderMoment, PeriodKey, RollupKey};
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::domain::period::local_midnight_utc;
+use crate::domain::sales::{
+    active_periods, granularity_name, local_day, ActivePeriod, Figures, PeriodKey, RollupKey, GRANULARITIES,
+};
 use crate::error::AppError;
 use crate::repositories::analytics::{self as repo, OrderSelection, StoredPeriodKey};
 
 type SalesRows = BTreeMap<RollupKey, Figures>;
 type CustomerCounts = BTreeMap<PeriodKey, i64>;
 
+/// Which of the customers' active periods a change can move.
+#[derive(Debug, Clone)]
+pub enum Activity {
+    /// Only the day, week, month and year of orders placed at these instants (a new order,
+    /// a status change, a refund): only the customer's orders in those periods are read.
+    Around(Vec<NaiveDateTime>),
+    /// Any (a merge joins two customers' whole histories).
+    All,
+}
+
 /// A change to some customers' orders, between `begin` and `finish`.
 pub struct RollupChange {
     timezone: Tz,
     customers: Vec<i64>,
+    activity: Activity,
     touched: BTreeSet<i64>,
     firsts_before: BTreeSet<i64>,
     periods_before: BTreeSet<ActivePeriod>,
@@ -42,15 +58,50 @@ fn rollup_timezone(conn: &mut DbConn) -> Result<Option<Tz>, AppError> {
     parse_timezone(&name).map(Some).map_err(AppError::internal)
 }
 
+/// The customers' first orders, and their presence in the periods the change can move.
 fn firsts_and_periods(
     conn: &mut DbConn,
     customers: &[i64],
+    activity: &Activity,
     timezone: Tz,
 ) -> Result<(BTreeSet<i64>, BTreeSet<ActivePeriod>), AppError> {
-    let selection = OrderSelection { customer_ids: customers.to_vec(), live_only: true, ..Default::default() };
+    let firsts = repo::first_order_ids(conn, customers)?.into_iter().collect();
+    let mut selection = OrderSelection { customer_ids: customers.to_vec(), live_only: true, ..Default::default() };
+    let periods: Option<BTreeSet<(&'static str, NaiveDate)>> = match activity {
+        Activity::All => None,
+        Activity::Around(instants) => {
+            let periods = periods_around(instants, timezone);
+            // Every order of those periods: from the earliest start to the latest end.
+            let bounds = periods.iter().map(|&(name, start)| {
+                let granularity = GRANULARITIES.into_iter().find(|g| granularity_name(*g) == name).expect("known");
+                (local_midnight_utc(timezone, start), local_midnight_utc(timezone, granularity.next(start)))
+            });
+            let from = bounds.clone().map(|b| b.0).min();
+            let to = bounds.map(|b| b.1).max();
+            if let (Some(from), Some(to)) = (from, to) {
+                selection.placed = Some((from, to));
+            }
+            Some(periods)
+        }
+    };
     let orders: Vec<_> = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
-    let moments: Vec<OrderMoment> = orders.iter().map(|o| o.moment()).collect();
-    Ok((first_orders(&moments).into_values().collect(), active_periods(&orders, timezone)))
+    let mut active = active_periods(&orders, timezone);
+    if let Some(periods) = periods {
+        active.retain(|((name, start, ..), _)| periods.contains(&(*name, *start)));
+    }
+    Ok((firsts, active))
+}
+
+/// The day, ISO week, month and year of each instant, in the shop's time zone.
+fn periods_around(instants: &[NaiveDateTime], timezone: Tz) -> BTreeSet<(&'static str, NaiveDate)> {
+    let mut periods = BTreeSet::new();
+    for &at in instants {
+        let day = local_day(timezone, at);
+        for granularity in GRANULARITIES {
+            periods.insert((granularity_name(granularity), granularity.start_of(day)));
+        }
+    }
+    periods
 }
 
 /// The summed contributions of some orders, `firsts` marking first orders.
@@ -75,15 +126,21 @@ fn contributions(
 
 impl RollupChange {
     /// Before changing the orders `touched` of `customers` (all of them locked by the caller).
-    pub fn begin(conn: &mut DbConn, customers: &[i64], touched: &[i64]) -> Result<Option<RollupChange>, AppError> {
+    pub fn begin(
+        conn: &mut DbConn,
+        customers: &[i64],
+        touched: &[i64],
+        activity: Activity,
+    ) -> Result<Option<RollupChange>, AppError> {
         let Some(timezone) = rollup_timezone(conn)? else { return Ok(None) };
-        let (firsts_before, periods_before) = firsts_and_periods(conn, customers, timezone)?;
+        let (firsts_before, periods_before) = firsts_and_periods(conn, customers, &activity, timezone)?;
         let touched: BTreeSet<i64> = touched.iter().copied().collect();
         let ids = touched.union(&firsts_before).copied().collect();
         let before = contributions(conn, &ids, &firsts_before, timezone)?;
         Ok(Some(RollupChange {
             timezone,
             customers: customers.to_vec(),
+            activity,
             touched,
             firsts_before,
             periods_before,
@@ -93,7 +150,7 @@ impl RollupChange {
 
     /// After the change (`created`: orders that did not exist at `begin`): adds the difference.
     pub fn finish(mut self, conn: &mut DbConn, created: &[i64]) -> Result<(), AppError> {
-        let (firsts_after, periods_after) = firsts_and_periods(conn, &self.customers, self.timezone)?;
+        let (firsts_after, periods_after) = firsts_and_periods(conn, &self.customers, &self.activity, self.timezone)?;
         let mut ids: BTreeSet<i64> = self.touched.union(&self.firsts_before).copied().collect();
         ids.extend(created);
         // Orders that just became first were not touched: before, they were the same order
