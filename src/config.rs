@@ -383,6 +383,14 @@ mod tests {
         }
         assert_eq!(config(&[("RAPPORT_TIMEZONE", "Mars/Olympus")]).unwrap_err().variable, "RAPPORT_TIMEZONE");
         assert_eq!(config(&[("RAPPORT_CAMPAIGN_SEND_RATE", "0")]).unwrap_err().variable, "RAPPORT_CAMPAIGN_SEND_RATE");
+        let refresh = "RAPPORT_RFM_REFRESH_SECONDS";
+        assert_eq!(config(&[(refresh, "86401")]).unwrap_err().variable, refresh);
+    }
+
+    #[test]
+    fn rfm_refresh_defaults_to_a_minute_and_zero_turns_it_off() {
+        assert_eq!(config(&[]).unwrap().rfm_refresh, Duration::from_secs(60));
+        assert_eq!(config(&[("RAPPORT_RFM_REFRESH_SECONDS", "0")]).unwrap().rfm_refresh, Duration::ZERO);
     }
 
     #[test]

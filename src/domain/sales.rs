@@ -197,15 +197,6 @@ impl OrderFacts {
         values
     }
 
-    pub fn moment(&self) -> OrderMoment {
-        OrderMoment {
-            customer_id: self.customer_id,
-            currency: self.currency.clone(),
-            placed_at: self.placed_at,
-            id: self.id,
-        }
-    }
-
     /// Everything this order adds to the rollups; nothing once cancelled.
     pub fn contributions(&self, is_first: bool, timezone: Tz) -> Vec<(RollupKey, Figures)> {
         if self.cancelled {
@@ -280,27 +271,6 @@ impl SalesFilter {
         };
         order.line_groups(is_first, |line| matches(line).then(String::new)).remove("")
     }
-}
-
-/// A customer's order in the light form that decides "first order" and "active in a period".
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct OrderMoment {
-    pub customer_id: i64,
-    pub currency: String,
-    pub placed_at: NaiveDateTime,
-    pub id: i64,
-}
-
-/// The id of each customer's first order per currency: earliest placed, then lowest id.
-pub fn first_orders(moments: &[OrderMoment]) -> BTreeMap<(i64, String), i64> {
-    let mut firsts: BTreeMap<(i64, String), &OrderMoment> = BTreeMap::new();
-    for moment in moments {
-        let entry = firsts.entry((moment.customer_id, moment.currency.clone())).or_insert(moment);
-        if (moment.placed_at, moment.id) < (entry.placed_at, entry.id) {
-            *entry = moment;
-        }
-    }
-    firsts.into_iter().map(|(key, moment)| (key, moment.id)).collect()
 }
 
 pub const GRANULARITIES: [Granularity; 4] =
@@ -393,12 +363,9 @@ mod tests {
     }
 
     #[test]
-    fn cancelled_orders_add_nothing_and_firsts_break_ties_by_id() {
+    fn cancelled_orders_add_nothing() {
         let mut cancelled = order();
         cancelled.cancelled = true;
         assert!(cancelled.contributions(false, chrono_tz::UTC).is_empty());
-        let at = order().placed_at;
-        let moment = |id| OrderMoment { customer_id: 7, currency: "EUR".into(), placed_at: at, id };
-        assert_eq!(first_orders(&[moment(9), moment(4), moment(6)])[&(7, "EUR".to_string())], 4);
     }
 }

@@ -60,9 +60,10 @@ fn rollups_answer(conn: &mut DbConn, periods: &Periods) -> Result<bool, AppError
 fn pick_currency(
     conn: &mut DbConn,
     periods: &Periods,
+    from_rollups: bool,
     asked: Option<String>,
 ) -> Result<(Option<String>, Vec<String>), AppError> {
-    let found = if rollups_answer(conn, periods)? {
+    let found = if from_rollups {
         repo::currencies_by_orders(conn, periods.first_day(), periods.last_day())?
     } else {
         repo::currencies_in(conn, periods.utc_range())?
@@ -94,11 +95,12 @@ pub fn sales(
     filter: &SalesFilter,
     currency: Option<String>,
 ) -> Result<SalesReport, AppError> {
-    let (currency, other_currencies) = pick_currency(conn, periods, currency)?;
+    let from_rollups = rollups_answer(conn, periods)?;
+    let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
     let mut rows: Vec<SalesPeriod> =
         periods.buckets.iter().map(|b| SalesPeriod { period_start: b.period_start, ..Default::default() }).collect();
     if let Some(currency) = &currency {
-        let fast = rollups_answer(conn, periods)?.then(|| filter.rollup_dimension()).flatten();
+        let fast = from_rollups.then(|| filter.rollup_dimension()).flatten();
         match fast {
             Some((dimension, value)) => {
                 let days =
@@ -289,7 +291,8 @@ fn line_ranking(
     by: RankBy,
     limit: usize,
 ) -> Result<Ranking, AppError> {
-    let (currency, other_currencies) = pick_currency(conn, periods, currency)?;
+    let from_rollups = rollups_answer(conn, periods)?;
+    let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
     let Some(code) = currency.clone() else {
         return Ok(Ranking { currency, other_currencies, groups: Vec::new(), total: 0, by });
     };
@@ -312,7 +315,7 @@ fn line_ranking(
         _ => None,
     };
     let fast = match rollup_dimension.filter(|_| filter.channel.is_none()) {
-        Some(dimension) if rollups_answer(conn, periods)? => Some(dimension),
+        Some(dimension) if from_rollups => Some(dimension),
         _ => None,
     };
     let (groups, total) = match fast {
@@ -385,10 +388,11 @@ pub struct Promotions {
 }
 
 pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<Promotions, AppError> {
-    let (currency, other_currencies) = pick_currency(conn, periods, currency)?;
+    let from_rollups = rollups_answer(conn, periods)?;
+    let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
     let (mut codes, mut all) = (BTreeMap::<String, Figures>::new(), Figures::default());
     if let Some(code) = &currency {
-        if rollups_answer(conn, periods)? {
+        if from_rollups {
             let (first, last) = (periods.first_day(), periods.last_day());
             for row in repo::sales_by_value(conn, Dimension::PromoCode, code, first, last)? {
                 codes.insert(row.value.clone(), row.figures());
@@ -541,7 +545,8 @@ pub type Cohorts = (Option<String>, Vec<String>, Vec<Cohort>);
 
 /// Customers by the period of their first order (in the currency), and who came back.
 pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<Cohorts, AppError> {
-    let (currency, others) = pick_currency(conn, periods, currency)?;
+    let from_rollups = rollups_answer(conn, periods)?;
+    let (currency, others) = pick_currency(conn, periods, from_rollups, currency)?;
     let mut cohorts: Vec<Cohort> = periods
         .buckets
         .iter()
@@ -584,11 +589,12 @@ pub struct ChannelFigures {
 
 /// Orders and revenue by sales channel and by the customer's source.
 pub fn channels(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<ChannelFigures, AppError> {
-    let (currency, other_currencies) = pick_currency(conn, periods, currency)?;
+    let from_rollups = rollups_answer(conn, periods)?;
+    let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
     let mut channels: BTreeMap<String, Figures> = BTreeMap::new();
     let mut sources = Vec::new();
     if let Some(code) = &currency {
-        if rollups_answer(conn, periods)? {
+        if from_rollups {
             for row in repo::sales_by_value(conn, Dimension::Channel, code, periods.first_day(), periods.last_day())? {
                 channels.insert(row.value.clone(), row.figures());
             }

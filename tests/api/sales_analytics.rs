@@ -15,6 +15,7 @@ use crate::both_backends;
 use crate::helpers::{new_database, Backend, TestApp};
 
 both_backends!(
+    a_customer_shows_its_rfm_scores,
     sales_buckets_totals_and_filters,
     products_and_product_types_rank_lines,
     promotions_channels_and_sources,
@@ -1419,4 +1420,36 @@ async fn bad_parameters_are_422(backend: Backend) {
     fields.sort();
     assert_eq!(fields, ["by", "currency", "limit"]);
     app.get("/v1/analytics/sales?from=2026-01-01&to=2026-02-01", &app.token("orders:read")).await.assert_problem(403);
+}
+
+/// Two buyers and one customer without orders. With two buyers the quintile scores are
+/// 1 + 5 × (rank − 1) / 2: the lower rank scores 1, the higher 3. Ana (latest, most orders,
+/// most spent) scores R3 F3 M3, FM = (3 + 3 + 1) / 2 = 3: `need_attention`; Ben scores
+/// R1 F1 M1, FM 1: `lost`; Cleo has bought nothing: no scores.
+async fn a_customer_shows_its_rfm_scores(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = |v: Value| v["id"].as_i64().unwrap();
+    let ana = id(app.create_customer(json!({"email": "ana@example.com"})).await);
+    let ben = id(app.create_customer(json!({"email": "ben@example.com"})).await);
+    let cleo = id(app.create_customer(json!({"email": "cleo@example.com"})).await);
+    for days_ago in [1, 5, 9] {
+        crate::segments::place_order(&app, ana, "RING-1", "ring", 5000, days_ago).await;
+    }
+    crate::segments::place_order(&app, ben, "RING-1", "ring", 1000, 200).await;
+    // Scoring runs when figures need it (and in the server's background thread).
+    let rfm = analytics(&app, "/v1/analytics/customers/rfm").await;
+    assert_eq!(rfm["segments"].as_array().unwrap().iter().map(|s| s["customers"].as_i64().unwrap()).sum::<i64>(), 2);
+    let reader = app.token("customers:read");
+    let rfm_of = |customer: i64| {
+        let app = &app;
+        let reader = reader.clone();
+        async move {
+            let response = app.get(&format!("/v1/customers/{customer}"), &reader).await;
+            assert_eq!(response.status.as_u16(), 200, "{}", response.text);
+            response.body["rfm"].clone()
+        }
+    };
+    assert_eq!(rfm_of(ana).await, json!({"recency": 3, "frequency": 3, "monetary": 3, "segment": "need_attention"}));
+    assert_eq!(rfm_of(ben).await, json!({"recency": 1, "frequency": 1, "monetary": 1, "segment": "lost"}));
+    assert_eq!(rfm_of(cleo).await, Value::Null);
 }
