@@ -471,6 +471,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    campaign_conversions (campaign_id, holdout) {
+        campaign_id -> BigInt,
+        holdout -> Bool,
+        contacts -> BigInt,
+    }
+}
+
+diesel::table! {
+    campaign_orders (campaign_id, currency) {
+        campaign_id -> BigInt,
+        currency -> Text,
+        orders -> BigInt,
+        revenue -> BigInt,
+        redemptions -> BigInt,
+        discount -> BigInt,
+    }
+}
+
+diesel::joinable!(campaign_contacts -> campaigns (campaign_id));
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -506,6 +526,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sales_daily,
     sales_customers,
     rollup_state,
+    campaign_conversions,
+    campaign_orders,
     customer_rfm,
     rfm_state,
 );

@@ -1,5 +1,6 @@
 //! Domain newtypes: values that are normalized and valid by construction.
 
+pub mod attribution;
 pub mod campaign;
 pub mod consent;
 mod contact;

@@ -310,6 +310,16 @@ pub fn lock_orders(conn: &mut DbConn) -> QueryResult<()> {
     Ok(())
 }
 
+/// Declares that this transaction writes orders, before it reads anything for the rollups:
+/// on PostgreSQL it then waits while a campaign launch holds `lock_orders`, and a launch
+/// waits for it. (SQLite runs one writer at a time anyway.)
+pub fn announce_order_writes(conn: &mut DbConn) -> QueryResult<()> {
+    if conn.backend() == crate::db::Backend::Postgres {
+        diesel::sql_query("LOCK TABLE orders IN ROW EXCLUSIVE MODE").execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Every rollup row, for comparing with a recomputation.
 pub fn all_sales(conn: &mut DbConn) -> QueryResult<BTreeMap<RollupKey, Figures>> {
     let rows: Vec<FiguresRowWithKey> = sales_daily::table

@@ -2,15 +2,18 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Text};
 
 use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
-    campaign_contacts, campaign_responses, campaigns, customer_consents, customers, messages, promo_codes,
-    unsubscribe_tokens,
+    campaign_contacts, campaign_conversions, campaign_orders, campaign_responses, campaigns, customer_consents,
+    customers, messages, orders, promo_codes, promo_redemptions, unsubscribe_tokens,
 };
 use crate::db::{Backend, DbConn};
 use crate::db_run;
+use crate::domain::attribution::{
+    CampaignFigures, CampaignOrderFigures, CodeCampaign, ContactWindow, ConversionCounts, Redemption, StandingOrder,
+};
 use crate::models::campaigns::{
     CampaignColumns, CampaignRow, ContactRow, NewCampaign, NewContact, NewResponse, ResponseRow,
 };
@@ -341,24 +344,27 @@ pub fn attributed(
 
 #[derive(Debug, QueryableByName)]
 pub struct RedemptionTotals {
+    #[diesel(sql_type = Text)]
+    pub currency: String,
     #[diesel(sql_type = BigInt)]
     pub redemptions: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub discount: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    pub discount: i64,
 }
 
-/// Redemptions of the campaign's codes on orders that stand (a shared code: since launch).
+/// Redemptions of the campaign's codes on orders that stand (a shared code: since launch),
+/// per currency of the orders.
 pub fn redemptions(
     conn: &mut DbConn,
     campaign_id: i64,
     shared_code_id: Option<i64>,
     since: NaiveDateTime,
-) -> QueryResult<RedemptionTotals> {
+) -> QueryResult<Vec<RedemptionTotals>> {
     // The campaign's own codes, and its shared code since the launch, as one UNION (an OR
     // across the join would read every redemption).
     let mut sql = Sql::new(conn.backend());
     sql.push(
-        "SELECT COUNT(*) AS redemptions, CAST(SUM(r.discount_amount) AS BIGINT) AS discount \
+        "SELECT o.currency AS currency, COUNT(*) AS redemptions, CAST(SUM(r.discount_amount) AS BIGINT) AS discount \
          FROM promo_redemptions r JOIN orders o ON o.id = r.order_id \
          WHERE o.status <> 'cancelled' AND r.id IN (\
            SELECT own.id FROM promo_redemptions own \
@@ -375,8 +381,8 @@ pub fn redemptions(
         .push(" AND so.placed_at >= ")
         .bind(SqlValue::Time(since));
     }
-    sql.push(")");
-    sql.query().get_result(conn)
+    sql.push(") GROUP BY o.currency ORDER BY o.currency");
+    sql.query().load(conn)
 }
 
 /// A customer's contacts and responses, for the timeline and the export.
@@ -421,4 +427,210 @@ pub fn strip_customer(conn: &mut DbConn, customer_id: i64) -> QueryResult<()> {
         .set(campaign_contacts::token.eq(None::<String>))
         .execute(conn)
         .map(drop)
+}
+
+// ---- Campaign results (kept by services::rollups) --------------------------------------
+
+/// The customers' contacts in launched campaigns, with their attribution windows.
+pub fn contact_windows(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<ContactWindow>> {
+    let rows: Vec<(i64, i64, i64, bool, Option<NaiveDateTime>, i64)> = campaign_contacts::table
+        .inner_join(campaigns::table)
+        .filter(campaign_contacts::customer_id.eq_any(customer_ids))
+        .filter(campaigns::launched_at.is_not_null())
+        .order(campaign_contacts::id)
+        .select((
+            campaign_contacts::id,
+            campaign_contacts::campaign_id,
+            campaign_contacts::customer_id,
+            campaign_contacts::holdout,
+            campaigns::launched_at,
+            campaigns::attribution_window_days,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(contact_id, campaign_id, customer_id, holdout, launched_at, days)| {
+            let opens = launched_at?;
+            Some(ContactWindow {
+                contact_id,
+                campaign_id,
+                customer_id,
+                holdout,
+                opens,
+                closes: window_end(opens, days),
+            })
+        })
+        .collect())
+}
+
+/// The end of an attribution window of `days` opened at `opens` (inclusive).
+pub fn window_end(opens: NaiveDateTime, days: i64) -> NaiveDateTime {
+    opens + chrono::Duration::days(days)
+}
+
+/// (id, customer, placed at, currency, total, refunded, promo code id, promo code status).
+type StandingOrderRow = (i64, i64, NaiveDateTime, String, i64, i64, Option<i64>, Option<String>);
+
+/// The customers' orders that stand (not cancelled).
+pub fn standing_orders(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<StandingOrder>> {
+    let rows: Vec<StandingOrderRow> = orders::table
+        .filter(orders::customer_id.eq_any(customer_ids))
+        .filter(orders::status.ne("cancelled"))
+        .order(orders::id)
+        .select((
+            orders::id,
+            orders::customer_id,
+            orders::placed_at,
+            orders::currency,
+            orders::total,
+            orders::refunded_total,
+            orders::promo_code_id,
+            orders::promo_code_status,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, customer_id, placed_at, currency, total, refunded, promo_code_id, promo_status)| StandingOrder {
+            id,
+            customer_id,
+            placed_at,
+            currency,
+            net: total - refunded,
+            promo_code_id: promo_code_id.filter(|_| promo_status.as_deref() == Some("applied")),
+        })
+        .collect())
+}
+
+/// The launched campaigns these promo codes belong to, as own or as shared codes.
+pub fn code_campaigns(conn: &mut DbConn, code_ids: &[i64]) -> QueryResult<Vec<CodeCampaign>> {
+    let own: Vec<(i64, i64, Option<NaiveDateTime>)> = promo_codes::table
+        .inner_join(campaigns::table.on(promo_codes::campaign_id.eq(campaigns::id.nullable())))
+        .filter(promo_codes::id.eq_any(code_ids))
+        .select((promo_codes::id, campaigns::id, campaigns::launched_at))
+        .load(conn)?;
+    let shared: Vec<(Option<i64>, i64, Option<NaiveDateTime>)> = campaigns::table
+        .filter(campaigns::promo_code_id.eq_any(code_ids))
+        .select((campaigns::promo_code_id, campaigns::id, campaigns::launched_at))
+        .load(conn)?;
+    let own = own.into_iter().map(|(code, campaign, launched)| (Some(code), campaign, launched, false));
+    let shared = shared.into_iter().map(|(code, campaign, launched)| (code, campaign, launched, true));
+    Ok(own
+        .chain(shared)
+        .filter_map(|(code, campaign_id, launched_at, shared)| {
+            Some(CodeCampaign { promo_code_id: code?, campaign_id, launched_at: launched_at?, shared })
+        })
+        .collect())
+}
+
+/// The redemptions recorded on these orders.
+pub fn redemptions_on(conn: &mut DbConn, order_ids: &[i64]) -> QueryResult<Vec<Redemption>> {
+    let rows: Vec<(i64, i64, i64, i64)> = promo_redemptions::table
+        .filter(promo_redemptions::order_id.eq_any(order_ids))
+        .order(promo_redemptions::id)
+        .select((
+            promo_redemptions::id,
+            promo_redemptions::order_id,
+            promo_redemptions::promo_code_id,
+            promo_redemptions::discount_amount,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, order_id, promo_code_id, discount)| Redemption { id, order_id, promo_code_id, discount })
+        .collect())
+}
+
+/// Adds to the stored results, in key order (so concurrent writers lock rows in the same
+/// order and cannot deadlock).
+pub fn add_results(
+    conn: &mut DbConn,
+    conversions: &ConversionCounts,
+    figures: &CampaignOrderFigures,
+) -> QueryResult<()> {
+    let conversions: Vec<_> = conversions.iter().filter(|(_, n)| **n != 0).collect();
+    for chunk in conversions.chunks(CHUNK) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push("INSERT INTO campaign_conversions (campaign_id, holdout, contacts) VALUES ");
+        for (index, ((campaign_id, holdout), contacts)) in chunk.iter().enumerate() {
+            sql.push(if index > 0 { ", (" } else { "(" })
+                .bind(SqlValue::Int(*campaign_id))
+                .push(if *holdout { ", TRUE, " } else { ", FALSE, " })
+                .bind(SqlValue::Int(**contacts))
+                .push(")");
+        }
+        sql.push(
+            " ON CONFLICT (campaign_id, holdout) DO UPDATE SET \
+             contacts = campaign_conversions.contacts + excluded.contacts",
+        );
+        sql.query().execute(conn)?;
+    }
+    let figures: Vec<_> = figures.iter().filter(|(_, f)| **f != CampaignFigures::default()).collect();
+    for chunk in figures.chunks(CHUNK) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push("INSERT INTO campaign_orders (campaign_id, currency, orders, revenue, redemptions, discount) VALUES ");
+        for (index, ((campaign_id, currency), f)) in chunk.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list([
+                SqlValue::Int(*campaign_id),
+                SqlValue::Text(currency.clone()),
+                SqlValue::Int(f.orders),
+                SqlValue::Int(f.revenue),
+                SqlValue::Int(f.redemptions),
+                SqlValue::Int(f.discount),
+            ]);
+        }
+        sql.push(
+            " ON CONFLICT (campaign_id, currency) DO UPDATE SET \
+             orders = campaign_orders.orders + excluded.orders, revenue = campaign_orders.revenue + excluded.revenue, \
+             redemptions = campaign_orders.redemptions + excluded.redemptions, \
+             discount = campaign_orders.discount + excluded.discount",
+        );
+        sql.query().execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The stored results of these campaigns: converted contacts per (campaign, holdout), and
+/// figures per (campaign, currency).
+pub fn results(conn: &mut DbConn, campaign_ids: &[i64]) -> QueryResult<(ConversionCounts, CampaignOrderFigures)> {
+    let conversions: Vec<(i64, bool, i64)> = campaign_conversions::table
+        .filter(campaign_conversions::campaign_id.eq_any(campaign_ids))
+        .select((campaign_conversions::campaign_id, campaign_conversions::holdout, campaign_conversions::contacts))
+        .load(conn)?;
+    let figures: Vec<(i64, String, i64, i64, i64, i64)> = campaign_orders::table
+        .filter(campaign_orders::campaign_id.eq_any(campaign_ids))
+        .select((
+            campaign_orders::campaign_id,
+            campaign_orders::currency,
+            campaign_orders::orders,
+            campaign_orders::revenue,
+            campaign_orders::redemptions,
+            campaign_orders::discount,
+        ))
+        .load(conn)?;
+    let conversions = conversions.into_iter().map(|(c, h, n)| ((c, h), n)).collect();
+    let figures = figures
+        .into_iter()
+        .map(|(c, currency, orders, revenue, redemptions, discount)| {
+            ((c, currency), CampaignFigures { orders, revenue, redemptions, discount })
+        })
+        .collect();
+    Ok((conversions, figures))
+}
+
+pub fn clear_results(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::delete(campaign_conversions::table).execute(conn)?;
+    diesel::delete(campaign_orders::table).execute(conn)?;
+    Ok(())
+}
+
+/// Every launched campaign, for rebuilding and checking their results.
+pub fn launched(conn: &mut DbConn) -> QueryResult<Vec<CampaignRow>> {
+    campaigns::table
+        .filter(campaigns::launched_at.is_not_null())
+        .order(campaigns::id)
+        .select(CampaignRow::as_select())
+        .load(conn)
 }

@@ -28,7 +28,7 @@ use crate::models::messages::NewMessage;
 use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns};
 use crate::repositories::campaigns::{self as repo, AttributedRow};
 use crate::repositories::{privacy as privacy_repo, promo_codes as promo_repo, segments as segment_repo};
-use crate::services::{consents, forms, privacy, segments};
+use crate::services::{consents, forms, privacy, rollups, segments};
 
 /// A validated campaign, before its references are checked against the database.
 #[derive(Debug, Clone)]
@@ -371,6 +371,7 @@ fn launch_in_transaction(conn: &mut DbConn, keys: &JwtKeys, id: i64) -> Result<C
     repo::insert_unsubscribe_tokens(conn, &unsubscribe_tokens)?;
     let audience = serde_json::to_string(&counts).map_err(|e| AppError::internal(e.to_string()))?;
     let row = repo::mark_launched(conn, id, &rules_json, &audience, now)?;
+    rollups::campaign_launched(conn, &row)?;
     Ok(view(conn, row, false)?)
 }
 
@@ -686,14 +687,22 @@ fn report_of(conn: &mut DbConn, row: &CampaignRow) -> Result<Report, AppError> {
         discount_given: 0,
     };
     let Some(launched_at) = row.launched_at else { return Ok(report) };
-    let window = (launched_at, launched_at + Duration::days(row.attribution_window_days));
-    report.window = Some(window);
+    report.window = Some((launched_at, repo::window_end(launched_at, row.attribution_window_days)));
     report.responses = repo::unique_responses(conn, row.id)?;
-    report.converted = repo::converted(conn, row.id, false, window)?;
-    report.holdout_converted = repo::converted(conn, row.id, true, window)?;
-    report.attributed = repo::attributed(conn, row.id, row.promo_code_id, window)?;
-    let redemptions = repo::redemptions(conn, row.id, row.promo_code_id, launched_at)?;
-    report.redemptions = redemptions.redemptions;
-    report.discount_given = redemptions.discount.unwrap_or(0);
+    // The results kept with every order; computed here only before the first rollup build.
+    let (conversions, figures) = if rollups::are_built(conn)? {
+        repo::results(conn, &[row.id])?
+    } else {
+        rollups::computed_campaign_results(conn, row)?
+    };
+    report.converted = conversions.get(&(row.id, false)).copied().unwrap_or(0);
+    report.holdout_converted = conversions.get(&(row.id, true)).copied().unwrap_or(0);
+    for ((_, currency), f) in figures {
+        if f.orders != 0 {
+            report.attributed.push(AttributedRow { currency, orders: f.orders, revenue: f.revenue });
+        }
+        report.redemptions += f.redemptions;
+        report.discount_given += f.discount;
+    }
     Ok(report)
 }

@@ -7,6 +7,11 @@
 //! a merge joins two customers' active periods. So a change is bracketed: `begin` takes
 //! the affected customers' first orders, active periods and the contributions of the
 //! touched and first orders; `finish` takes them again and adds the difference.
+//!
+//! Campaign results (conversions, attributed orders, redemptions) ride in the same bracket:
+//! `begin` and `finish` gather the affected customers' campaign facts, and the difference is
+//! added to `campaign_conversions` and `campaign_orders`. A launch computes its campaign's
+//! results from the orders once, with writers of orders kept out meanwhile.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,12 +22,15 @@ use crate::config::parse_timezone;
 use crate::db::{Database, DbConn};
 use chrono::{NaiveDate, NaiveDateTime};
 
+use crate::domain::attribution::{AttributionFacts, CampaignFigures, CampaignOrderFigures, ConversionCounts};
 use crate::domain::period::local_midnight_utc;
 use crate::domain::sales::{
     active_periods, granularity_name, local_day, ActivePeriod, Figures, PeriodKey, RollupKey, GRANULARITIES,
 };
 use crate::error::AppError;
+use crate::models::campaigns::CampaignRow;
 use crate::repositories::analytics::{self as repo, OrderSelection, StoredPeriodKey};
+use crate::repositories::campaigns as campaign_repo;
 
 type SalesRows = BTreeMap<RollupKey, Figures>;
 type CustomerCounts = BTreeMap<PeriodKey, i64>;
@@ -46,6 +54,7 @@ pub struct RollupChange {
     firsts_before: BTreeSet<i64>,
     periods_before: BTreeSet<ActivePeriod>,
     before: SalesRows,
+    attribution_before: AttributionFacts,
 }
 
 /// The shop's time zone the rollups are in; None while they have never been built (then
@@ -56,6 +65,11 @@ fn rollup_timezone(conn: &mut DbConn) -> Result<Option<Tz>, AppError> {
         return Ok(None);
     }
     parse_timezone(&name).map(Some).map_err(AppError::internal)
+}
+
+/// Whether the rollups (and the campaign results) have been built and are being kept.
+pub fn are_built(conn: &mut DbConn) -> Result<bool, AppError> {
+    Ok(rollup_timezone(conn)?.is_some())
 }
 
 /// The customers' first orders, and their presence in the periods the change can move.
@@ -133,6 +147,10 @@ impl RollupChange {
         activity: Activity,
     ) -> Result<Option<RollupChange>, AppError> {
         let Some(timezone) = rollup_timezone(conn)? else { return Ok(None) };
+        // Before anything is read: a campaign launch waits for this change to commit, or
+        // this change for the launch (see `campaign_launched`).
+        repo::announce_order_writes(conn)?;
+        let attribution_before = attribution_facts(conn, customers)?;
         let (firsts_before, periods_before) = firsts_and_periods(conn, customers, &activity, timezone)?;
         let touched: BTreeSet<i64> = touched.iter().copied().collect();
         let ids = touched.union(&firsts_before).copied().collect();
@@ -145,6 +163,7 @@ impl RollupChange {
             firsts_before,
             periods_before,
             before,
+            attribution_before,
         }))
     }
 
@@ -173,8 +192,64 @@ impl RollupChange {
             *counts.entry(key.clone()).or_default() -= 1;
         }
         repo::add_customers(conn, &counts)?;
+        let (conversions, figures) = attribution_facts(conn, &self.customers)?.delta(&self.attribution_before);
+        campaign_repo::add_results(conn, &conversions, &figures)?;
         Ok(())
     }
+}
+
+/// The campaign facts of the customers' standing orders.
+fn attribution_facts(conn: &mut DbConn, customers: &[i64]) -> Result<AttributionFacts, AppError> {
+    let contacts = campaign_repo::contact_windows(conn, customers)?;
+    let orders = campaign_repo::standing_orders(conn, customers)?;
+    let code_ids: BTreeSet<i64> = orders.iter().filter_map(|o| o.promo_code_id).collect();
+    let (mut codes, mut redemptions) = (Vec::new(), Vec::new());
+    if !code_ids.is_empty() {
+        codes = campaign_repo::code_campaigns(conn, &code_ids.into_iter().collect::<Vec<_>>())?;
+    }
+    if !codes.is_empty() {
+        let with_codes: Vec<i64> = orders.iter().filter(|o| o.promo_code_id.is_some()).map(|o| o.id).collect();
+        redemptions = campaign_repo::redemptions_on(conn, &with_codes)?;
+    }
+    Ok(AttributionFacts::gather(&contacts, &orders, &codes, &redemptions))
+}
+
+/// A campaign's results computed from the orders (what the kept results must equal).
+pub fn computed_campaign_results(
+    conn: &mut DbConn,
+    campaign: &CampaignRow,
+) -> Result<(ConversionCounts, CampaignOrderFigures), AppError> {
+    let (mut conversions, mut figures) = (ConversionCounts::new(), CampaignOrderFigures::new());
+    let Some(launched_at) = campaign.launched_at else { return Ok((conversions, figures)) };
+    let window = (launched_at, campaign_repo::window_end(launched_at, campaign.attribution_window_days));
+    for holdout in [false, true] {
+        conversions.insert((campaign.id, holdout), campaign_repo::converted(conn, campaign.id, holdout, window)?);
+    }
+    for row in campaign_repo::attributed(conn, campaign.id, campaign.promo_code_id, window)? {
+        let entry = figures.entry((campaign.id, row.currency)).or_default();
+        *entry += CampaignFigures { orders: row.orders, revenue: row.revenue, ..Default::default() };
+    }
+    for row in campaign_repo::redemptions(conn, campaign.id, campaign.promo_code_id, launched_at)? {
+        let entry = figures.entry((campaign.id, row.currency)).or_default();
+        *entry += CampaignFigures { redemptions: row.redemptions, discount: row.discount, ..Default::default() };
+    }
+    conversions.retain(|_, n| *n != 0);
+    figures.retain(|_, f| *f != CampaignFigures::default());
+    Ok((conversions, figures))
+}
+
+/// A campaign was just launched (in this transaction): its results so far are computed
+/// from the orders. Writers of orders are kept out until the launch commits, and each of
+/// them announces itself before reading anything, so every order is counted exactly once:
+/// by this computation, or by the writer's own difference.
+pub fn campaign_launched(conn: &mut DbConn, campaign: &CampaignRow) -> Result<(), AppError> {
+    if rollup_timezone(conn)?.is_none() {
+        return Ok(());
+    }
+    repo::lock_orders(conn)?;
+    let (conversions, figures) = computed_campaign_results(conn, campaign)?;
+    campaign_repo::add_results(conn, &conversions, &figures)?;
+    Ok(())
 }
 
 /// Orders and customers are walked in id ranges of this size.
@@ -216,6 +291,11 @@ pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
         repo::clear_rollups(conn)?;
         repo::add_sales(conn, &sales)?;
         repo::add_customers(conn, &customers)?;
+        campaign_repo::clear_results(conn)?;
+        for campaign in campaign_repo::launched(conn)? {
+            let (conversions, figures) = computed_campaign_results(conn, &campaign)?;
+            campaign_repo::add_results(conn, &conversions, &figures)?;
+        }
         repo::set_rollup_timezone(conn, timezone.name(), now())?;
         Ok(())
     })
@@ -264,6 +344,24 @@ pub fn check(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
                     expected.get(key)
                 ));
             }
+        }
+    }
+    differences.extend(campaign_differences(conn)?);
+    Ok(differences)
+}
+
+fn campaign_differences(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
+    let mut differences = Vec::new();
+    for campaign in campaign_repo::launched(conn)? {
+        let expected = computed_campaign_results(conn, &campaign)?;
+        let (mut conversions, mut figures) = campaign_repo::results(conn, &[campaign.id])?;
+        conversions.retain(|_, n| *n != 0);
+        figures.retain(|_, f| *f != CampaignFigures::default());
+        if expected != (conversions.clone(), figures.clone()) {
+            differences.push(format!(
+                "campaign {}: stored {conversions:?} {figures:?}, orders say {:?} {:?}",
+                campaign.id, expected.0, expected.1
+            ));
         }
     }
     Ok(differences)

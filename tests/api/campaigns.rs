@@ -15,6 +15,7 @@ both_backends!(
     bad_campaigns_and_responses_are_rejected,
     campaigns_join_timeline_export_and_erasure,
     a_merge_moves_campaign_history_to_the_survivor,
+    campaign_results_stay_exact_through_orders_refunds_cancellations_and_merges,
 );
 
 async fn customer(app: &TestApp, body: Value) -> i64 {
@@ -509,4 +510,115 @@ async fn a_merge_moves_campaign_history_to_the_survivor(backend: Backend) {
     assert_eq!(received.body["sample"][0]["id"], survivor);
     let export = app.get(&format!("/v1/customers/{survivor}/export"), &app.token("admin")).await;
     assert_eq!(export.body["campaign_responses"][0]["type"], "clicked");
+}
+
+/// An order of 100.00 (90.00 with a code), placed now.
+async fn place_order(app: &TestApp, customer_id: i64, external_id: &str, code: Option<&str>) -> Value {
+    let response =
+        app.post("/v1/orders", &app.token("orders:write"), order_with_code(customer_id, external_id, code)).await;
+    assert_eq!(response.status.as_u16(), 201, "{}", response.text);
+    response.body
+}
+
+async fn post_ok(app: &TestApp, path: &str, scope: &str, body: Value) {
+    let response = app.post(path, &app.token(scope), body).await;
+    assert!(response.status.is_success(), "{path}: {}", response.text);
+}
+
+/// The kept campaign results equal a recomputation from the orders.
+fn assert_results_exact(app: &TestApp, step: &str) {
+    let differences = app.state.db.with_conn(rapport::services::rollups::check).expect("check");
+    assert!(differences.is_empty(), "after {step}:\n{}", differences.join("\n"));
+}
+
+async fn report(app: &TestApp, id: i64) -> Value {
+    app.get(&format!("/v1/campaigns/{id}/report"), &app.token("campaigns:read")).await.body
+}
+
+async fn campaign_results_stay_exact_through_orders_refunds_cancellations_and_merges(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let members = club_members(&app, 8).await;
+    let strangers = [
+        customer(&app, json!({"email": "s1@example.com"})).await,
+        customer(&app, json!({"email": "s2@example.com"})).await,
+    ];
+    let code = json!({"code": "CLUB10", "discount": {"type": "fixed", "value": 1000}, "currency": "EUR"});
+    post_ok(&app, "/v1/promo-codes", "campaigns:write", code).await;
+    // Used before the launch: the shared code counts only since the launch.
+    let early = place_order(&app, members[0], "early", Some("CLUB10")).await;
+
+    let shared = create_campaign(
+        &app,
+        json!({"name": "Club", "channel": "email", "rules": tagged("club"), "holdout_percent": 25,
+               "promo": {"code": "CLUB10"}, "content": "CLUB10", "attribution_window_days": 30}),
+    )
+    .await;
+    launch(&app, shared).await;
+    let unique = create_campaign(
+        &app,
+        json!({"name": "Boots", "channel": "email", "rules": tagged("club"), "frequency_cap": {"max_contacts": 5, "per_days": 30},
+               "promo": {"unique_codes": {"prefix": "boots", "discount": {"type": "percent", "value": 10}}},
+               "content": "{{promo_code}}", "attribution_window_days": 7}),
+    )
+    .await;
+    launch(&app, unique).await;
+    assert_results_exact(&app, "the launches");
+    let codes: Vec<(i64, String)> = contacts(&app, unique, "")
+        .await
+        .iter()
+        .map(|c| (c["customer_id"].as_i64().unwrap(), c["promo_code"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(codes.len() >= 6, "{codes:?}");
+    let held: Vec<i64> =
+        contacts(&app, shared, "&holdout=true").await.iter().map(|c| c["customer_id"].as_i64().unwrap()).collect();
+    assert_eq!(held.len(), 2);
+
+    // Orders with the shared code, a unique code, none; by contacts, holdout members, strangers.
+    let mut orders = Vec::new();
+    for (n, &member) in members.iter().enumerate() {
+        let own_code = codes.iter().find(|(c, _)| *c == member).map(|(_, code)| code.as_str());
+        let code = match n % 3 {
+            0 => Some("CLUB10"),
+            1 => own_code,
+            _ => None,
+        };
+        orders.push(place_order(&app, member, &format!("m{n}"), code).await);
+    }
+    orders.push(place_order(&app, strangers[0], "s1", Some("CLUB10")).await);
+    orders.push(place_order(&app, strangers[1], "s2", None).await);
+    assert_results_exact(&app, "the orders");
+    let before = report(&app, shared).await;
+    assert!(before["conversions"]["converted"].as_i64().unwrap() >= 5, "{before}");
+    assert_eq!(before["holdout_conversions"]["converted"], 2, "{before}");
+    assert!(before["promo_redemptions"].as_i64().unwrap() >= 3, "{before}");
+
+    // Refunds, a payment, cancellations (one of them the order from before the launch).
+    let id = |order: &Value| order["id"].as_i64().unwrap();
+    let refund = json!({"amount": 2500, "reason": "returned", "lines": []});
+    post_ok(&app, &format!("/v1/orders/{}/refunds", id(&orders[0])), "orders:write", refund.clone()).await;
+    post_ok(&app, &format!("/v1/orders/{}/refunds", id(&orders[8])), "orders:write", refund).await;
+    let status = |s: &str| json!({"status": s});
+    post_ok(&app, &format!("/v1/orders/{}/status", id(&orders[1])), "orders:write", status("paid")).await;
+    for order in [&orders[3], &orders[4], &early] {
+        post_ok(&app, &format!("/v1/orders/{}/status", id(order)), "orders:write", status("cancelled")).await;
+    }
+    assert_results_exact(&app, "refunds and cancellations");
+
+    // A contact merged into a stranger; a holdout member merged into a contact; then orders
+    // of the survivors.
+    let merge = |duplicate: i64| json!({"duplicate_id": duplicate});
+    post_ok(&app, &format!("/v1/customers/{}/merge", strangers[1]), "customers:write", merge(members[2])).await;
+    let contact = *members.iter().find(|m| !held.contains(m) && **m != members[2]).unwrap();
+    post_ok(&app, &format!("/v1/customers/{contact}/merge"), "customers:write", merge(held[0])).await;
+    assert_results_exact(&app, "the merges");
+    place_order(&app, strangers[1], "after-1", Some("CLUB10")).await;
+    place_order(&app, contact, "after-2", None).await;
+    assert_results_exact(&app, "orders after the merges");
+
+    let after = report(&app, shared).await;
+    assert_ne!(after["attributed_revenue"], before["attributed_revenue"], "the changes moved the figures");
+    // A rebuild from the orders gives the same report.
+    app.state.db.with_conn(|conn| rapport::services::rollups::rebuild(conn, chrono_tz::UTC)).expect("rebuild");
+    assert_eq!(report(&app, shared).await, after);
+    assert_results_exact(&app, "the rebuild");
 }

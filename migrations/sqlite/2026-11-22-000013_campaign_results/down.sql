@@ -1,0 +1,2 @@
+DROP TABLE campaign_orders;
+DROP TABLE campaign_conversions;
