@@ -490,6 +490,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    purchase_days (customer_id, dimension, value, currency, day) {
+        customer_id -> BigInt,
+        dimension -> Text,
+        value -> Text,
+        currency -> Text,
+        day -> Date,
+        previous_day -> Nullable<Date>,
+        next_day -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    purchase_day_counts (dimension, value, currency, month, previous_month) {
+        dimension -> Text,
+        value -> Text,
+        currency -> Text,
+        month -> Date,
+        previous_month -> Date,
+        days -> BigInt,
+    }
+}
+
 diesel::joinable!(campaign_contacts -> campaigns (campaign_id));
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
@@ -528,6 +551,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollup_state,
     campaign_conversions,
     campaign_orders,
+    purchase_days,
+    purchase_day_counts,
     customer_rfm,
     rfm_state,
 );

@@ -8,6 +8,7 @@ pub mod customer;
 mod patch;
 pub mod period;
 pub mod promo;
+pub mod purchase_days;
 pub mod sales;
 pub mod segment;
 pub mod token;

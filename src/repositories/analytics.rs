@@ -7,10 +7,12 @@ use diesel::prelude::*;
 
 use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
-    consent_events, customer_consents, customer_order_stats, customers, orders, rollup_state, sales_customers,
-    sales_daily,
+    consent_events, customer_consents, customer_order_stats, customers, orders, purchase_day_counts, purchase_days,
+    rollup_state, sales_customers, sales_daily,
 };
 use crate::db::DbConn;
+use crate::domain::period::Granularity;
+use crate::domain::purchase_days::{BuyerDays, BuyerKey, DayRangePlan, MonthCell, PurchaseDay};
 use crate::domain::sales::{Dimension, Figures, OrderFacts, PeriodKey, RollupKey};
 use crate::models::analytics::{FiguresRow, KeyCountRow, LineFactsRow, OrderFactsRow, PeriodCountRow};
 
@@ -720,4 +722,215 @@ pub fn orders_for_cohorts(
         .filter(orders::placed_at.lt(to))
         .select((orders::customer_id, orders::placed_at, orders::total, orders::refunded_total))
         .load(conn)
+}
+
+// ---- Purchase days (domain::purchase_days) ---------------------------------------------
+
+type PurchaseDayRow = (i64, String, String, String, NaiveDate, Option<NaiveDate>, Option<NaiveDate>);
+
+fn buyer_days(rows: Vec<PurchaseDayRow>) -> BuyerDays {
+    let mut days = BuyerDays::new();
+    for (customer, dimension, value, currency, day, previous, next) in rows {
+        let Some(dimension) = Dimension::parse(&dimension) else { continue };
+        days.entry((customer, dimension, value, currency))
+            .or_default()
+            .insert(day, PurchaseDay { day, previous, next });
+    }
+    days
+}
+
+/// The customers' purchase days (of `values` only, when given).
+pub fn purchase_days_of(conn: &mut DbConn, customer_ids: &[i64], values: Option<&[String]>) -> QueryResult<BuyerDays> {
+    let mut query = purchase_days::table.filter(purchase_days::customer_id.eq_any(customer_ids)).into_boxed();
+    if let Some(values) = values {
+        query = query.filter(purchase_days::value.eq_any(values));
+    }
+    let rows: Vec<PurchaseDayRow> = query
+        .select((
+            purchase_days::customer_id,
+            purchase_days::dimension,
+            purchase_days::value,
+            purchase_days::currency,
+            purchase_days::day,
+            purchase_days::previous_day,
+            purchase_days::next_day,
+        ))
+        .load(conn)?;
+    Ok(buyer_days(rows))
+}
+
+/// The purchase days of customers with ids in `[low, high)`, for checking.
+pub fn purchase_days_between(conn: &mut DbConn, low: i64, high: i64) -> QueryResult<BuyerDays> {
+    let rows: Vec<PurchaseDayRow> = purchase_days::table
+        .filter(purchase_days::customer_id.ge(low))
+        .filter(purchase_days::customer_id.lt(high))
+        .select((
+            purchase_days::customer_id,
+            purchase_days::dimension,
+            purchase_days::value,
+            purchase_days::currency,
+            purchase_days::day,
+            purchase_days::previous_day,
+            purchase_days::next_day,
+        ))
+        .load(conn)?;
+    Ok(buyer_days(rows))
+}
+
+/// Writes purchase day rows and removes others, in key order (no deadlocks between writers).
+pub fn write_purchase_days(
+    conn: &mut DbConn,
+    upserts: &[(BuyerKey, PurchaseDay)],
+    deletes: &[(BuyerKey, NaiveDate)],
+) -> QueryResult<()> {
+    for ((customer, dimension, value, currency), day) in deletes {
+        diesel::delete(purchase_days::table.find((customer, dimension.as_str(), value, currency, day)))
+            .execute(conn)?;
+    }
+    for chunk in upserts.chunks(500) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push(
+            "INSERT INTO purchase_days (customer_id, dimension, value, currency, day, previous_day, next_day) VALUES ",
+        );
+        for (index, ((customer, dimension, value, currency), row)) in chunk.iter().enumerate() {
+            sql.push(if index > 0 { ", (" } else { "(" });
+            sql.bind(SqlValue::Int(*customer)).push(", ");
+            sql.bind(SqlValue::Text(dimension.as_str().to_string())).push(", ");
+            sql.bind(SqlValue::Text(value.clone())).push(", ");
+            sql.bind(SqlValue::Text(currency.clone())).push(", ");
+            sql.bind(SqlValue::Date(row.day));
+            for link in [row.previous, row.next] {
+                match link {
+                    Some(day) => sql.push(", ").bind(SqlValue::Date(day)),
+                    None => sql.push(", NULL"),
+                };
+            }
+            sql.push(")");
+        }
+        sql.push(
+            " ON CONFLICT (customer_id, dimension, value, currency, day) DO UPDATE SET \
+             previous_day = excluded.previous_day, next_day = excluded.next_day",
+        );
+        sql.query().execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Adds to the month pre-counts, in key order; cells that fall to zero are removed.
+pub fn add_purchase_day_counts(conn: &mut DbConn, deltas: &BTreeMap<MonthCell, i64>) -> QueryResult<()> {
+    let deltas: Vec<_> = deltas.iter().filter(|(_, &n)| n != 0).collect();
+    for chunk in deltas.chunks(800) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push("INSERT INTO purchase_day_counts (dimension, value, currency, month, previous_month, days) VALUES ");
+        for (index, ((dimension, value, currency, month, previous_month), n)) in chunk.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list([
+                SqlValue::Text(dimension.as_str().to_string()),
+                SqlValue::Text(value.clone()),
+                SqlValue::Text(currency.clone()),
+                SqlValue::Date(*month),
+                SqlValue::Date(*previous_month),
+                SqlValue::Int(**n),
+            ]);
+        }
+        sql.push(
+            " ON CONFLICT (dimension, value, currency, month, previous_month) DO UPDATE SET \
+             days = purchase_day_counts.days + excluded.days",
+        );
+        sql.query().execute(conn)?;
+    }
+    for ((dimension, value, currency, month, previous_month), _) in deltas.iter().filter(|(_, &n)| n < 0) {
+        diesel::delete(
+            purchase_day_counts::table
+                .find((dimension.as_str(), value.as_str(), currency.as_str(), *month, *previous_month))
+                .filter(purchase_day_counts::days.eq(0)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Every month pre-count, for checking.
+pub fn all_purchase_day_counts(conn: &mut DbConn) -> QueryResult<BTreeMap<MonthCell, i64>> {
+    let rows: Vec<(String, String, String, NaiveDate, NaiveDate, i64)> = purchase_day_counts::table
+        .select((
+            purchase_day_counts::dimension,
+            purchase_day_counts::value,
+            purchase_day_counts::currency,
+            purchase_day_counts::month,
+            purchase_day_counts::previous_month,
+            purchase_day_counts::days,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(d, value, currency, month, previous, n)| {
+            Some(((Dimension::parse(&d)?, value, currency, month, previous), n))
+        })
+        .collect())
+}
+
+pub fn clear_purchase_days(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::delete(purchase_days::table).execute(conn)?;
+    diesel::delete(purchase_day_counts::table).execute(conn)?;
+    Ok(())
+}
+
+/// Distinct buyers of each of `values` in `[from, to]` (local days) and `currency`.
+pub fn buyers_between(
+    conn: &mut DbConn,
+    dimension: Dimension,
+    values: &[String],
+    currency: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<HashMap<String, i64>> {
+    let mut buyers: HashMap<String, i64> = HashMap::new();
+    if values.is_empty() {
+        return Ok(buyers);
+    }
+    let plan = DayRangePlan::new(from, to);
+    let mut add = |rows: Vec<(String, i64)>| {
+        for (value, n) in rows {
+            *buyers.entry(value).or_default() += n;
+        }
+    };
+    let rows_of = || {
+        purchase_days::table
+            .filter(purchase_days::dimension.eq(dimension.as_str()))
+            .filter(purchase_days::value.eq_any(values))
+            .filter(purchase_days::currency.eq(currency))
+            .group_by(purchase_days::value)
+            .select((purchase_days::value, diesel::dsl::count_star()))
+    };
+    if let (Some((first, last)), Some(end)) = (plan.months, plan.months_end()) {
+        let from_month = Granularity::Month.start_of(from);
+        add(purchase_day_counts::table
+            .filter(purchase_day_counts::dimension.eq(dimension.as_str()))
+            .filter(purchase_day_counts::value.eq_any(values))
+            .filter(purchase_day_counts::currency.eq(currency))
+            .filter(purchase_day_counts::month.between(first, last))
+            .filter(purchase_day_counts::previous_month.lt(from_month))
+            .group_by(purchase_day_counts::value)
+            .select((
+                purchase_day_counts::value,
+                diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(SUM(days) AS BIGINT)"),
+            ))
+            .load(conn)?);
+        if let Some((low, high)) = plan.handoff {
+            add(rows_of()
+                .filter(purchase_days::day.between(low, high))
+                .filter(purchase_days::next_day.between(first, end))
+                .load(conn)?);
+        }
+    }
+    for (low, high) in plan.edges {
+        add(rows_of()
+            .filter(purchase_days::day.between(low, high))
+            .filter(purchase_days::previous_day.is_null().or(purchase_days::previous_day.lt(from)))
+            .load(conn)?);
+    }
+    Ok(buyers)
 }

@@ -7,6 +7,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::{campaigns, now};
 use crate::db::DbConn;
 use crate::domain::period::{bucket_index, Bucket, Granularity, Periods};
+use crate::domain::purchase_days::DAY_DIMENSIONS;
 use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::error::AppError;
 use crate::models::campaigns::CampaignRow;
@@ -234,6 +235,9 @@ enum CustomerSource {
     Counted,
     /// The rollups' count for a range that is exactly one period.
     Period(Dimension, Granularity, NaiveDate, String),
+    /// The purchase days (domain::purchase_days), for the ranked groups only:
+    /// (dimension, first day, last day, currency).
+    Days(Dimension, NaiveDate, NaiveDate, String),
     /// The order lines, for the ranked groups only.
     Lines(LineQuery),
 }
@@ -256,6 +260,10 @@ fn rank(
         CustomerSource::Counted => return Ok((groups, total)),
         CustomerSource::Period(dimension, granularity, start, currency) => {
             repo::customers_by_value(conn, dimension, granularity_name(granularity), &currency, start)?
+        }
+        CustomerSource::Days(dimension, first, last, currency) => {
+            let values: Vec<String> = groups.iter().map(|g| g.key.clone()).collect();
+            repo::buyers_between(conn, dimension, &values, &currency, first, last)?
         }
         CustomerSource::Lines(mut query) => {
             query.keys = Some(groups.iter().map(|g| g.key.clone()).collect());
@@ -342,9 +350,13 @@ fn line_ranking(
                 })
                 .collect();
             // Distinct customers do not add up over days: a range that is exactly one
-            // day, week, month or year reads them from the rollups, others from the lines.
+            // day, week, month or year reads them from the rollups, others from the
+            // purchase days.
             let customers = match periods.whole_period() {
                 Some((granularity, start)) => CustomerSource::Period(dimension, granularity, start, code.clone()),
+                None if DAY_DIMENSIONS.contains(&dimension) => {
+                    CustomerSource::Days(dimension, periods.first_day(), periods.last_day(), code.clone())
+                }
                 None => CustomerSource::Lines(query),
             };
             rank(conn, groups, by, limit, customers)?
@@ -411,6 +423,10 @@ pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>
         }
     }
     let customers: HashMap<String, i64> = match &currency {
+        Some(code) if from_rollups => {
+            let values: Vec<String> = codes.keys().cloned().collect();
+            repo::buyers_between(conn, Dimension::PromoCode, &values, code, periods.first_day(), periods.last_day())?
+        }
         Some(code) => {
             repo::promo_customers(conn, periods.utc_range(), code)?.into_iter().map(|r| (r.key, r.n)).collect()
         }

@@ -24,6 +24,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::domain::attribution::{AttributionFacts, CampaignFigures, CampaignOrderFigures, ConversionCounts};
 use crate::domain::period::local_midnight_utc;
+use crate::domain::purchase_days::{self, BuyerDays, BuyerKey, DayChanges, MonthCell};
 use crate::domain::sales::{
     active_periods, granularity_name, local_day, ActivePeriod, Figures, PeriodKey, RollupKey, GRANULARITIES,
 };
@@ -34,6 +35,7 @@ use crate::repositories::campaigns as campaign_repo;
 
 type SalesRows = BTreeMap<RollupKey, Figures>;
 type CustomerCounts = BTreeMap<PeriodKey, i64>;
+type DayCounts = BTreeMap<MonthCell, i64>;
 
 /// Which of the customers' active periods a change can move.
 #[derive(Debug, Clone)]
@@ -180,7 +182,7 @@ impl RollupChange {
         }
         ids.extend(&promoted);
         let mut deltas = contributions(conn, &ids, &firsts_after, self.timezone)?;
-        for (key, figures) in self.before {
+        for (key, figures) in std::mem::take(&mut self.before) {
             *deltas.entry(key).or_default() += -figures;
         }
         repo::add_sales(conn, &deltas)?;
@@ -192,9 +194,43 @@ impl RollupChange {
             *counts.entry(key.clone()).or_default() -= 1;
         }
         repo::add_customers(conn, &counts)?;
+        let days = self.purchase_day_changes(conn, &periods_after)?;
+        repo::write_purchase_days(conn, &days.upserts, &days.deletes)?;
+        repo::add_purchase_day_counts(conn, &days.counts)?;
         let (conversions, figures) = attribution_facts(conn, &self.customers)?.delta(&self.attribution_before);
         campaign_repo::add_results(conn, &conversions, &figures)?;
         Ok(())
+    }
+}
+
+impl RollupChange {
+    /// How the customers' purchase days change: on the touched days (or on every day, for
+    /// a merge) they become the days active after the change.
+    fn purchase_day_changes(
+        &self,
+        conn: &mut DbConn,
+        periods_after: &BTreeSet<ActivePeriod>,
+    ) -> Result<DayChanges, AppError> {
+        let after = purchase_days::days_of(periods_after);
+        let (old, new) = match &self.activity {
+            Activity::All => (repo::purchase_days_of(conn, &self.customers, None)?, after),
+            Activity::Around(instants) => {
+                let touched: BTreeSet<NaiveDate> = instants.iter().map(|&at| local_day(self.timezone, at)).collect();
+                let before = purchase_days::days_of(&self.periods_before);
+                let values: BTreeSet<String> = before.keys().chain(after.keys()).map(|k| k.2.clone()).collect();
+                let values: Vec<String> = values.into_iter().collect();
+                let old = repo::purchase_days_of(conn, &self.customers, Some(&values))?;
+                let mut new: BTreeMap<BuyerKey, BTreeSet<NaiveDate>> = old
+                    .iter()
+                    .map(|(key, rows)| (key.clone(), rows.keys().filter(|d| !touched.contains(d)).copied().collect()))
+                    .collect();
+                for (key, days) in after {
+                    new.entry(key).or_default().extend(days);
+                }
+                (old, new)
+            }
+        };
+        Ok(purchase_days::changes(&old, &new))
     }
 }
 
@@ -255,8 +291,14 @@ pub fn campaign_launched(conn: &mut DbConn, campaign: &CampaignRow) -> Result<()
 /// Orders and customers are walked in id ranges of this size.
 const CHUNK: i64 = 20_000;
 
-/// The rollups as the orders say they should be, in `timezone`.
-pub fn compute(conn: &mut DbConn, timezone: Tz) -> Result<(SalesRows, CustomerCounts), AppError> {
+/// The rollups as the orders say they should be, in `timezone`. The purchase days are
+/// handed to `on_days` per range of customer ids `[low, high)` (all of them at once would
+/// not fit in memory at millions of orders); their month pre-counts are returned.
+pub fn compute(
+    conn: &mut DbConn,
+    timezone: Tz,
+    mut on_days: impl FnMut(&mut DbConn, (i64, i64), BuyerDays) -> Result<(), AppError>,
+) -> Result<(SalesRows, CustomerCounts, DayCounts), AppError> {
     let (max_order, max_customer) = repo::max_ids(conn)?;
     let mut sales = SalesRows::new();
     let mut low = 1;
@@ -269,27 +311,44 @@ pub fn compute(conn: &mut DbConn, timezone: Tz) -> Result<(SalesRows, CustomerCo
         }
         low += CHUNK;
     }
-    let mut customers = CustomerCounts::new();
+    let (mut customers, mut day_counts) = (CustomerCounts::new(), DayCounts::new());
     let mut low = 1;
     while low <= max_customer {
         let selection =
             OrderSelection { customer_range: Some((low, low + CHUNK)), live_only: true, ..Default::default() };
         let orders: Vec<_> = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
-        for (key, _) in active_periods(&orders, timezone) {
+        let active = active_periods(&orders, timezone);
+        let days: BuyerDays = purchase_days::days_of(&active)
+            .iter()
+            .map(|(key, days)| (key.clone(), purchase_days::chain(days)))
+            .collect();
+        for (cell, n) in purchase_days::month_counts(&days) {
+            *day_counts.entry(cell).or_default() += n;
+        }
+        on_days(conn, (low, low + CHUNK), days)?;
+        for (key, _) in active {
             *customers.entry(key).or_default() += 1;
         }
         low += CHUNK;
     }
-    Ok((sales, customers))
+    Ok((sales, customers, day_counts))
 }
 
 /// Recomputes every rollup from the orders, in `timezone`, writers kept out meanwhile.
 pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
     conn.write_transaction(|conn| {
         repo::lock_orders(conn)?;
-        let (sales, customers) = compute(conn, timezone)?;
         repo::clear_rollups(conn)?;
+        repo::clear_purchase_days(conn)?;
+        let (sales, customers, day_counts) = compute(conn, timezone, |conn, _, days| {
+            let rows: Vec<_> = days
+                .into_iter()
+                .flat_map(|(key, rows)| rows.into_values().map(move |row| (key.clone(), row)))
+                .collect();
+            Ok(repo::write_purchase_days(conn, &rows, &[])?)
+        })?;
         repo::add_sales(conn, &sales)?;
+        repo::add_purchase_day_counts(conn, &day_counts)?;
         repo::add_customers(conn, &customers)?;
         campaign_repo::clear_results(conn)?;
         for campaign in campaign_repo::launched(conn)? {
@@ -317,10 +376,27 @@ pub fn ensure(database: &Database, timezone: Tz) -> Result<bool, AppError> {
 /// they agree.
 pub fn check(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
     let Some(timezone) = rollup_timezone(conn)? else { return Ok(vec!["the rollups were never built".into()]) };
-    let (sales, customers) = compute(conn, timezone)?;
+    let mut differences = Vec::new();
+    let (sales, customers, day_counts) = compute(conn, timezone, |conn, (low, high), days| {
+        let stored = repo::purchase_days_between(conn, low, high)?;
+        if stored != days {
+            let keys: BTreeSet<&BuyerKey> = days.keys().chain(stored.keys()).collect();
+            for key in keys.into_iter().filter(|k| days.get(*k) != stored.get(*k)) {
+                differences.push(format!(
+                    "purchase days {key:?}: stored {:?}, orders say {:?}",
+                    stored.get(key),
+                    days.get(key)
+                ));
+            }
+        }
+        Ok(())
+    })?;
+    let stored_counts = repo::all_purchase_day_counts(conn)?;
+    if stored_counts != day_counts {
+        differences.push(format!("purchase day counts: stored {stored_counts:?}, orders say {day_counts:?}"));
+    }
     let stored_sales = repo::all_sales(conn)?;
     let stored_customers = repo::all_customer_counts(conn)?;
-    let mut differences = Vec::new();
     let keys: BTreeSet<&RollupKey> = sales.keys().chain(stored_sales.keys()).collect();
     for key in keys {
         let expected = sales.get(key).copied().unwrap_or_default();

@@ -1214,6 +1214,8 @@ fn comparable_urls() -> Vec<String> {
     ] {
         urls.push(format!("/v1/analytics/products/top?{HISTORY}{query}"));
         urls.push(format!("/v1/analytics/products/top?from=2026-08-10&to=2026-09-30{query}"));
+        // Whole months between partial ones: distinct customers come from the purchase days.
+        urls.push(format!("/v1/analytics/products/top?from=2026-07-20&to=2026-10-10{query}"));
         // Exactly one year, month or ISO week: distinct customers come from the rollups.
         for whole in WHOLE_PERIODS {
             urls.push(format!("/v1/analytics/products/top?{whole}{query}"));
@@ -1230,11 +1232,13 @@ fn comparable_urls() -> Vec<String> {
     ] {
         urls.push(format!("/v1/analytics/product-types?{HISTORY}{query}"));
         urls.push(format!("/v1/analytics/product-types?from=2026-10-25&to=2026-10-25{query}"));
+        urls.push(format!("/v1/analytics/product-types?from=2026-07-20&to=2026-10-10{query}"));
     }
     for whole in WHOLE_PERIODS {
         urls.push(format!("/v1/analytics/product-types?{whole}"));
     }
-    let ranges = [HISTORY, "from=2026-08-01&to=2026-09-15", "from=2026-10-25&to=2026-10-25"];
+    let ranges =
+        [HISTORY, "from=2026-08-01&to=2026-09-15", "from=2026-10-25&to=2026-10-25", "from=2026-07-20&to=2026-10-10"];
     for query in ranges.into_iter().chain(WHOLE_PERIODS) {
         urls.push(format!("/v1/analytics/promotions?{query}"));
         urls.push(format!("/v1/analytics/promotions?{query}&currency=USD"));

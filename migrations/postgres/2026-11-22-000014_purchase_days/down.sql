@@ -1,0 +1,2 @@
+DROP TABLE purchase_day_counts;
+DROP TABLE purchase_days;
