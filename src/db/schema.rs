@@ -513,6 +513,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    campaign_responders (campaign_id, kind, contact_id) {
+        campaign_id -> BigInt,
+        kind -> Text,
+        contact_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    campaign_response_counts (campaign_id, kind) {
+        campaign_id -> BigInt,
+        kind -> Text,
+        contacts -> BigInt,
+    }
+}
+
 diesel::joinable!(campaign_contacts -> campaigns (campaign_id));
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
@@ -553,6 +569,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_orders,
     purchase_days,
     purchase_day_counts,
+    campaign_responders,
+    campaign_response_counts,
     customer_rfm,
     rfm_state,
 );

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -6,8 +6,9 @@ use diesel::sql_types::{BigInt, Text};
 
 use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
-    campaign_contacts, campaign_conversions, campaign_orders, campaign_responses, campaigns, customer_consents,
-    customers, messages, orders, promo_codes, promo_redemptions, unsubscribe_tokens,
+    campaign_contacts, campaign_conversions, campaign_orders, campaign_responders, campaign_response_counts,
+    campaign_responses, campaigns, customer_consents, customers, messages, orders, promo_codes, promo_redemptions,
+    unsubscribe_tokens,
 };
 use crate::db::{Backend, DbConn};
 use crate::db_run;
@@ -227,6 +228,132 @@ pub fn insert_responses(conn: &mut DbConn, rows: &[NewResponse]) -> QueryResult<
             diesel::insert_into(campaign_responses::table).values(chunk).execute(conn)?;
         });
     }
+    record_responders(conn, rows)
+}
+
+/// The kind that stands for "clicked or replied" in the responder counts.
+pub const RESPONDED: &str = "responded";
+
+/// Counts the contacts whose first response of a kind (or first click or reply) these are.
+fn record_responders(conn: &mut DbConn, rows: &[NewResponse]) -> QueryResult<()> {
+    let mut firsts: BTreeSet<(i64, &str, i64)> = BTreeSet::new();
+    for row in rows {
+        firsts.insert((row.campaign_id, &row.kind, row.contact_id));
+        if matches!(row.kind.as_str(), "clicked" | "replied") {
+            firsts.insert((row.campaign_id, RESPONDED, row.contact_id));
+        }
+    }
+    let firsts: Vec<_> = firsts.into_iter().collect();
+    let mut counts: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for chunk in firsts.chunks(CHUNK) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push("INSERT INTO campaign_responders (campaign_id, kind, contact_id) VALUES ");
+        for (index, (campaign_id, kind, contact_id)) in chunk.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list([SqlValue::Int(*campaign_id), SqlValue::Text(kind.to_string()), SqlValue::Int(*contact_id)]);
+        }
+        // Only the rows inserted come back: a contact already counted is not counted again.
+        sql.push(" ON CONFLICT (campaign_id, kind, contact_id) DO NOTHING RETURNING campaign_id, kind");
+        let inserted: Vec<CampaignKind> = sql.query().load(conn)?;
+        for row in inserted {
+            *counts.entry((row.campaign_id, row.kind)).or_default() += 1;
+        }
+    }
+    add_response_counts(conn, &counts)
+}
+
+#[derive(QueryableByName)]
+struct CampaignKind {
+    #[diesel(sql_type = BigInt)]
+    campaign_id: i64,
+    #[diesel(sql_type = Text)]
+    kind: String,
+}
+
+fn add_response_counts(conn: &mut DbConn, counts: &BTreeMap<(i64, String), i64>) -> QueryResult<()> {
+    let counts: Vec<_> = counts.iter().collect();
+    for chunk in counts.chunks(CHUNK) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push("INSERT INTO campaign_response_counts (campaign_id, kind, contacts) VALUES ");
+        for (index, ((campaign_id, kind), n)) in chunk.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list([SqlValue::Int(*campaign_id), SqlValue::Text(kind.clone()), SqlValue::Int(**n)]);
+        }
+        sql.push(
+            " ON CONFLICT (campaign_id, kind) DO UPDATE SET \
+             contacts = campaign_response_counts.contacts + excluded.contacts",
+        );
+        sql.query().execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Stored responder counts: (campaign, kind) -> contacts (`RESPONDED` included).
+/// Of these campaigns, or of all when None.
+pub fn response_counts(conn: &mut DbConn, campaign_ids: Option<&[i64]>) -> QueryResult<BTreeMap<(i64, String), i64>> {
+    let mut query = campaign_response_counts::table.into_boxed();
+    if let Some(ids) = campaign_ids {
+        query = query.filter(campaign_response_counts::campaign_id.eq_any(ids));
+    }
+    let rows: Vec<(i64, String, i64)> = query
+        .select((
+            campaign_response_counts::campaign_id,
+            campaign_response_counts::kind,
+            campaign_response_counts::contacts,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(c, k, n)| ((c, k), n)).filter(|(_, n)| *n != 0).collect())
+}
+
+/// Responder counts computed from the responses, for every campaign.
+pub fn computed_response_counts(conn: &mut DbConn) -> QueryResult<BTreeMap<(i64, String), i64>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT campaign_id, kind, COUNT(DISTINCT contact_id) AS n FROM campaign_responses GROUP BY campaign_id, kind \
+         UNION ALL SELECT campaign_id, '",
+    )
+    .push(RESPONDED)
+    .push(
+        "' AS kind, COUNT(DISTINCT contact_id) AS n FROM campaign_responses \
+         WHERE kind IN ('clicked', 'replied') GROUP BY campaign_id",
+    );
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        campaign_id: i64,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Row> = sql.query().load(conn)?;
+    Ok(rows.into_iter().map(|r| ((r.campaign_id, r.kind), r.n)).collect())
+}
+
+/// Recomputes the responders and their counts from the responses.
+pub fn rebuild_responders(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::delete(campaign_responders::table).execute(conn)?;
+    diesel::delete(campaign_response_counts::table).execute(conn)?;
+    diesel::sql_query(
+        "INSERT INTO campaign_responders (campaign_id, kind, contact_id) \
+         SELECT DISTINCT campaign_id, kind, contact_id FROM campaign_responses",
+    )
+    .execute(conn)?;
+    diesel::sql_query(format!(
+        "INSERT INTO campaign_responders (campaign_id, kind, contact_id) \
+         SELECT DISTINCT campaign_id, '{RESPONDED}', contact_id FROM campaign_responses \
+         WHERE kind IN ('clicked', 'replied')"
+    ))
+    .execute(conn)?;
+    diesel::sql_query(
+        "INSERT INTO campaign_response_counts (campaign_id, kind, contacts) \
+         SELECT campaign_id, kind, COUNT(*) FROM campaign_responders GROUP BY campaign_id, kind",
+    )
+    .execute(conn)?;
     Ok(())
 }
 

@@ -15,9 +15,7 @@ use crate::models::customers::CustomerRecord;
 use crate::repositories::analytics::{
     self as repo, LineGroup, LineGroupRow, LineQuery, OrderSelection, RfmSegmentRow, SourceRow,
 };
-use crate::repositories::{
-    campaigns as campaign_repo, customers as customer_repo, products as product_repo, segments as segment_repo,
-};
+use crate::repositories::{customers as customer_repo, products as product_repo, segments as segment_repo};
 use crate::services::campaigns::Report;
 
 /// Consent changes of one period: (channel, true for an opt-in / false for an opt-out).
@@ -451,7 +449,7 @@ pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>
     };
     campaigns.sort_by(|a, b| revenue_in(&b.1).cmp(&revenue_in(&a.1)).then(a.0.id.cmp(&b.0.id)));
     let ids: Vec<i64> = campaigns.iter().map(|c| c.0.id).collect();
-    let responders = campaign_repo::responders(conn, &ids)?;
+    let responders = campaigns::responders(conn, &ids)?;
     Ok(Promotions { currency, other_currencies, codes, with_code, without_code, campaigns, responders })
 }
 

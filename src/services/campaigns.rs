@@ -654,6 +654,15 @@ pub fn track(conn: &mut DbConn, token: &str, kind: ResponseKind, actor: &str) ->
     })
 }
 
+/// Contacts who clicked or replied, per campaign.
+pub fn responders(conn: &mut DbConn, campaign_ids: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
+    if !rollups::are_built(conn)? {
+        return Ok(repo::responders(conn, campaign_ids)?);
+    }
+    let counts = repo::response_counts(conn, Some(campaign_ids))?;
+    Ok(counts.into_iter().filter(|((_, kind), _)| kind == repo::RESPONDED).map(|((id, _), n)| (id, n)).collect())
+}
+
 pub fn report(conn: &mut DbConn, id: i64) -> Result<Report, AppError> {
     let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
     report_of(conn, &row)
@@ -688,11 +697,18 @@ fn report_of(conn: &mut DbConn, row: &CampaignRow) -> Result<Report, AppError> {
     };
     let Some(launched_at) = row.launched_at else { return Ok(report) };
     report.window = Some((launched_at, repo::window_end(launched_at, row.attribution_window_days)));
-    report.responses = repo::unique_responses(conn, row.id)?;
-    // The results kept with every order; computed here only before the first rollup build.
+    // The results kept with every order and response; computed here only before the
+    // first rollup build.
     let (conversions, figures) = if rollups::are_built(conn)? {
+        let counts = repo::response_counts(conn, Some(&[row.id]))?;
+        report.responses = counts
+            .into_iter()
+            .filter(|((_, kind), _)| kind != repo::RESPONDED)
+            .map(|((_, kind), n)| (kind, n))
+            .collect();
         repo::results(conn, &[row.id])?
     } else {
+        report.responses = repo::unique_responses(conn, row.id)?;
         rollups::computed_campaign_results(conn, row)?
     };
     report.converted = conversions.get(&(row.id, false)).copied().unwrap_or(0);

@@ -351,6 +351,7 @@ pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
         repo::add_purchase_day_counts(conn, &day_counts)?;
         repo::add_customers(conn, &customers)?;
         campaign_repo::clear_results(conn)?;
+        campaign_repo::rebuild_responders(conn)?;
         for campaign in campaign_repo::launched(conn)? {
             let (conversions, figures) = computed_campaign_results(conn, &campaign)?;
             campaign_repo::add_results(conn, &conversions, &figures)?;
@@ -428,6 +429,11 @@ pub fn check(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
 
 fn campaign_differences(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
     let mut differences = Vec::new();
+    let (stored, expected) =
+        (campaign_repo::response_counts(conn, None)?, campaign_repo::computed_response_counts(conn)?);
+    if stored != expected {
+        differences.push(format!("campaign responders: stored {stored:?}, responses say {expected:?}"));
+    }
     for campaign in campaign_repo::launched(conn)? {
         let expected = computed_campaign_results(conn, &campaign)?;
         let (mut conversions, mut figures) = campaign_repo::results(conn, &[campaign.id])?;

@@ -587,6 +587,18 @@ async fn campaign_results_stay_exact_through_orders_refunds_cancellations_and_me
     orders.push(place_order(&app, strangers[0], "s1", Some("CLUB10")).await);
     orders.push(place_order(&app, strangers[1], "s2", None).await);
     assert_results_exact(&app, "the orders");
+    // Responses, repeated: each contact counts once per kind, and once as a responder.
+    let tokens: Vec<Value> = contacts(&app, unique, "").await.iter().map(|c| c["tracking_token"].clone()).collect();
+    let responses = json!([
+        {"token": tokens[0], "type": "opened"}, {"token": tokens[0], "type": "opened"},
+        {"token": tokens[0], "type": "clicked"}, {"token": tokens[0], "type": "replied"},
+        {"token": tokens[1], "type": "clicked"}, {"token": tokens[2], "type": "opened"},
+    ]);
+    post_ok(&app, &format!("/v1/campaigns/{unique}/responses"), "campaigns:write", responses.clone()).await;
+    post_ok(&app, &format!("/v1/campaigns/{unique}/responses"), "campaigns:write", responses).await;
+    assert_results_exact(&app, "the responses");
+    let responded = report(&app, unique).await["responses"].clone();
+    assert_eq!((responded["opened"]["count"].as_i64(), responded["clicked"]["count"].as_i64()), (Some(2), Some(2)));
     let before = report(&app, shared).await;
     assert!(before["conversions"]["converted"].as_i64().unwrap() >= 5, "{before}");
     assert_eq!(before["holdout_conversions"]["converted"], 2, "{before}");
@@ -609,7 +621,8 @@ async fn campaign_results_stay_exact_through_orders_refunds_cancellations_and_me
     let merge = |duplicate: i64| json!({"duplicate_id": duplicate});
     post_ok(&app, &format!("/v1/customers/{}/merge", strangers[1]), "customers:write", merge(members[2])).await;
     let contact = *members.iter().find(|m| !held.contains(m) && **m != members[2]).unwrap();
-    post_ok(&app, &format!("/v1/customers/{contact}/merge"), "customers:write", merge(held[0])).await;
+    let held_member = *held.iter().find(|h| **h != members[2]).unwrap();
+    post_ok(&app, &format!("/v1/customers/{contact}/merge"), "customers:write", merge(held_member)).await;
     assert_results_exact(&app, "the merges");
     place_order(&app, strangers[1], "after-1", Some("CLUB10")).await;
     place_order(&app, contact, "after-2", None).await;

@@ -1,0 +1,2 @@
+DROP TABLE campaign_response_counts;
+DROP TABLE campaign_responders;
