@@ -62,8 +62,9 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Check the sales rollups against a recomputation from the orders (exit status 1 and
-    /// the differences when they disagree), or rebuild them.
+    /// Check the rollups (sales, purchase days, campaign results and responders) against a
+    /// recomputation from the orders and responses (exit status 1 and the differences when
+    /// they disagree), or rebuild them.
     Rollups {
         /// Recompute them from the orders and replace them.
         #[arg(long)]

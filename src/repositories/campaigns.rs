@@ -628,23 +628,39 @@ pub fn standing_orders(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<V
         .collect())
 }
 
-/// The launched campaigns these promo codes belong to, as own or as shared codes.
+/// The launched campaigns these promo codes belong to, as own or as shared codes (a code
+/// that is both counts as own: own codes count at any time, shared ones since the launch).
 pub fn code_campaigns(conn: &mut DbConn, code_ids: &[i64]) -> QueryResult<Vec<CodeCampaign>> {
-    let own: Vec<(i64, i64, Option<NaiveDateTime>)> = promo_codes::table
-        .inner_join(campaigns::table.on(promo_codes::campaign_id.eq(campaigns::id.nullable())))
-        .filter(promo_codes::id.eq_any(code_ids))
-        .select((promo_codes::id, campaigns::id, campaigns::launched_at))
-        .load(conn)?;
-    let shared: Vec<(Option<i64>, i64, Option<NaiveDateTime>)> = campaigns::table
-        .filter(campaigns::promo_code_id.eq_any(code_ids))
-        .select((campaigns::promo_code_id, campaigns::id, campaigns::launched_at))
-        .load(conn)?;
-    let own = own.into_iter().map(|(code, campaign, launched)| (Some(code), campaign, launched, false));
-    let shared = shared.into_iter().map(|(code, campaign, launched)| (code, campaign, launched, true));
-    Ok(own
-        .chain(shared)
-        .filter_map(|(code, campaign_id, launched_at, shared)| {
-            Some(CodeCampaign { promo_code_id: code?, campaign_id, launched_at: launched_at?, shared })
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        promo_code_id: i64,
+        #[diesel(sql_type = BigInt)]
+        campaign_id: i64,
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        launched_at: NaiveDateTime,
+        #[diesel(sql_type = BigInt)]
+        own: i64,
+    }
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT p.id AS promo_code_id, c.id AS campaign_id, c.launched_at AS launched_at, \
+         CAST(CASE WHEN p.campaign_id = c.id THEN 1 ELSE 0 END AS BIGINT) AS own \
+         FROM promo_codes p JOIN campaigns c ON c.id = p.campaign_id OR c.promo_code_id = p.id \
+         WHERE c.launched_at IS NOT NULL AND p.id IN (",
+    );
+    for (index, id) in code_ids.iter().enumerate() {
+        sql.push(if index > 0 { ", " } else { "" }).bind(SqlValue::Int(*id));
+    }
+    sql.push(") ORDER BY p.id, c.id");
+    let rows: Vec<Row> = sql.query().load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CodeCampaign {
+            promo_code_id: r.promo_code_id,
+            campaign_id: r.campaign_id,
+            launched_at: r.launched_at,
+            shared: r.own == 0,
         })
         .collect())
 }
