@@ -312,6 +312,15 @@ pub fn lock_orders(conn: &mut DbConn) -> QueryResult<()> {
     Ok(())
 }
 
+/// After a rebuild replaced the rollup tables: fresh planner statistics on PostgreSQL (the
+/// rollup queries pick their indexes by them; SQLite's planner does well without).
+pub fn analyze_rollups(conn: &mut DbConn) -> QueryResult<()> {
+    if conn.backend() == crate::db::Backend::Postgres {
+        diesel::sql_query("ANALYZE sales_daily, sales_customers, purchase_days, purchase_day_counts").execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Declares that this transaction writes orders, before it reads anything for the rollups:
 /// on PostgreSQL it then waits while a campaign launch holds `lock_orders`, and a launch
 /// waits for it. (SQLite runs one writer at a time anyway.)

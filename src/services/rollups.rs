@@ -357,6 +357,7 @@ pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
             campaign_repo::add_results(conn, &conversions, &figures)?;
         }
         repo::set_rollup_timezone(conn, timezone.name(), now())?;
+        repo::analyze_rollups(conn)?;
         Ok(())
     })
 }
