@@ -457,6 +457,7 @@ fn inline_binds(sql: &Sql) -> String {
             SqlValue::Time(v) => format!("'{}'", v.format("%F %T%.f")),
             SqlValue::Date(v) if postgres => format!("DATE '{v}'"),
             SqlValue::Date(v) => format!("'{v}'"),
+            SqlValue::Bool(v) => (if *v { "TRUE" } else { "FALSE" }).to_string(),
         };
         text = text.replace(&placeholder, &literal);
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::sql::{Sql, SqlValue};
+use super::sql::{add_counters, Sql, SqlValue};
 use crate::db::schema::{
     consent_events, customer_consents, customer_order_stats, customers, orders, purchase_day_counts, purchase_days,
     rollup_state, sales_customers, sales_daily,
@@ -737,6 +737,25 @@ pub fn orders_for_cohorts(
 
 type PurchaseDayRow = (i64, String, String, String, NaiveDate, Option<NaiveDate>, Option<NaiveDate>);
 
+/// The columns of a `PurchaseDayRow`.
+const PURCHASE_DAY_COLUMNS: (
+    purchase_days::customer_id,
+    purchase_days::dimension,
+    purchase_days::value,
+    purchase_days::currency,
+    purchase_days::day,
+    purchase_days::previous_day,
+    purchase_days::next_day,
+) = (
+    purchase_days::customer_id,
+    purchase_days::dimension,
+    purchase_days::value,
+    purchase_days::currency,
+    purchase_days::day,
+    purchase_days::previous_day,
+    purchase_days::next_day,
+);
+
 fn buyer_days(rows: Vec<PurchaseDayRow>) -> BuyerDays {
     let mut days = BuyerDays::new();
     for (customer, dimension, value, currency, day, previous, next) in rows {
@@ -754,17 +773,7 @@ pub fn purchase_days_of(conn: &mut DbConn, customer_ids: &[i64], values: Option<
     if let Some(values) = values {
         query = query.filter(purchase_days::value.eq_any(values));
     }
-    let rows: Vec<PurchaseDayRow> = query
-        .select((
-            purchase_days::customer_id,
-            purchase_days::dimension,
-            purchase_days::value,
-            purchase_days::currency,
-            purchase_days::day,
-            purchase_days::previous_day,
-            purchase_days::next_day,
-        ))
-        .load(conn)?;
+    let rows: Vec<PurchaseDayRow> = query.select(PURCHASE_DAY_COLUMNS).load(conn)?;
     Ok(buyer_days(rows))
 }
 
@@ -773,15 +782,7 @@ pub fn purchase_days_between(conn: &mut DbConn, low: i64, high: i64) -> QueryRes
     let rows: Vec<PurchaseDayRow> = purchase_days::table
         .filter(purchase_days::customer_id.ge(low))
         .filter(purchase_days::customer_id.lt(high))
-        .select((
-            purchase_days::customer_id,
-            purchase_days::dimension,
-            purchase_days::value,
-            purchase_days::currency,
-            purchase_days::day,
-            purchase_days::previous_day,
-            purchase_days::next_day,
-        ))
+        .select(PURCHASE_DAY_COLUMNS)
         .load(conn)?;
     Ok(buyer_days(rows))
 }
@@ -828,28 +829,21 @@ pub fn write_purchase_days(
 /// Adds to the month pre-counts, in key order; cells that fall to zero are removed.
 pub fn add_purchase_day_counts(conn: &mut DbConn, deltas: &BTreeMap<MonthCell, i64>) -> QueryResult<()> {
     let deltas: Vec<_> = deltas.iter().filter(|(_, &n)| n != 0).collect();
-    for chunk in deltas.chunks(800) {
-        let mut sql = Sql::new(conn.backend());
-        sql.push("INSERT INTO purchase_day_counts (dimension, value, currency, month, previous_month, days) VALUES ");
-        for (index, ((dimension, value, currency, month, previous_month), n)) in chunk.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.bind_list([
+    let rows = deltas
+        .iter()
+        .map(|((dimension, value, currency, month, previous_month), n)| {
+            vec![
                 SqlValue::Text(dimension.as_str().to_string()),
                 SqlValue::Text(value.clone()),
                 SqlValue::Text(currency.clone()),
                 SqlValue::Date(*month),
                 SqlValue::Date(*previous_month),
                 SqlValue::Int(**n),
-            ]);
-        }
-        sql.push(
-            " ON CONFLICT (dimension, value, currency, month, previous_month) DO UPDATE SET \
-             days = purchase_day_counts.days + excluded.days",
-        );
-        sql.query().execute(conn)?;
-    }
+            ]
+        })
+        .collect();
+    let keys = ["dimension", "value", "currency", "month", "previous_month"];
+    add_counters(conn, "purchase_day_counts", &keys, &["days"], rows)?;
     for ((dimension, value, currency, month, previous_month), _) in deltas.iter().filter(|(_, &n)| n < 0) {
         diesel::delete(
             purchase_day_counts::table

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::sql::{Sql, SqlValue};
+use super::sql::{add_counters, Sql, SqlValue};
 use crate::db::schema::{
     campaign_contacts, campaign_conversions, campaign_orders, campaign_responders, campaign_response_counts,
     campaign_responses, campaigns, customer_consents, customers, messages, orders, promo_codes, promo_redemptions,
@@ -273,23 +273,13 @@ struct CampaignKind {
 }
 
 fn add_response_counts(conn: &mut DbConn, counts: &BTreeMap<(i64, String), i64>) -> QueryResult<()> {
-    let counts: Vec<_> = counts.iter().collect();
-    for chunk in counts.chunks(CHUNK) {
-        let mut sql = Sql::new(conn.backend());
-        sql.push("INSERT INTO campaign_response_counts (campaign_id, kind, contacts) VALUES ");
-        for (index, ((campaign_id, kind), n)) in chunk.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.bind_list([SqlValue::Int(*campaign_id), SqlValue::Text(kind.clone()), SqlValue::Int(**n)]);
-        }
-        sql.push(
-            " ON CONFLICT (campaign_id, kind) DO UPDATE SET \
-             contacts = campaign_response_counts.contacts + excluded.contacts",
-        );
-        sql.query().execute(conn)?;
-    }
-    Ok(())
+    let rows = counts
+        .iter()
+        .map(|((campaign_id, kind), n)| {
+            vec![SqlValue::Int(*campaign_id), SqlValue::Text(kind.clone()), SqlValue::Int(*n)]
+        })
+        .collect();
+    add_counters(conn, "campaign_response_counts", &["campaign_id", "kind"], &["contacts"], rows)
 }
 
 /// Stored responder counts: (campaign, kind) -> contacts (`RESPONDED` included).
@@ -690,49 +680,30 @@ pub fn add_results(
     conversions: &ConversionCounts,
     figures: &CampaignOrderFigures,
 ) -> QueryResult<()> {
-    let conversions: Vec<_> = conversions.iter().filter(|(_, n)| **n != 0).collect();
-    for chunk in conversions.chunks(CHUNK) {
-        let mut sql = Sql::new(conn.backend());
-        sql.push("INSERT INTO campaign_conversions (campaign_id, holdout, contacts) VALUES ");
-        for (index, ((campaign_id, holdout), contacts)) in chunk.iter().enumerate() {
-            sql.push(if index > 0 { ", (" } else { "(" })
-                .bind(SqlValue::Int(*campaign_id))
-                .push(if *holdout { ", TRUE, " } else { ", FALSE, " })
-                .bind(SqlValue::Int(**contacts))
-                .push(")");
-        }
-        sql.push(
-            " ON CONFLICT (campaign_id, holdout) DO UPDATE SET \
-             contacts = campaign_conversions.contacts + excluded.contacts",
-        );
-        sql.query().execute(conn)?;
-    }
-    let figures: Vec<_> = figures.iter().filter(|(_, f)| **f != CampaignFigures::default()).collect();
-    for chunk in figures.chunks(CHUNK) {
-        let mut sql = Sql::new(conn.backend());
-        sql.push("INSERT INTO campaign_orders (campaign_id, currency, orders, revenue, redemptions, discount) VALUES ");
-        for (index, ((campaign_id, currency), f)) in chunk.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.bind_list([
+    let conversions = conversions
+        .iter()
+        .filter(|(_, n)| **n != 0)
+        .map(|((campaign_id, holdout), n)| {
+            vec![SqlValue::Int(*campaign_id), SqlValue::Bool(*holdout), SqlValue::Int(*n)]
+        })
+        .collect();
+    add_counters(conn, "campaign_conversions", &["campaign_id", "holdout"], &["contacts"], conversions)?;
+    let figures = figures
+        .iter()
+        .filter(|(_, f)| **f != CampaignFigures::default())
+        .map(|((campaign_id, currency), f)| {
+            vec![
                 SqlValue::Int(*campaign_id),
                 SqlValue::Text(currency.clone()),
                 SqlValue::Int(f.orders),
                 SqlValue::Int(f.revenue),
                 SqlValue::Int(f.redemptions),
                 SqlValue::Int(f.discount),
-            ]);
-        }
-        sql.push(
-            " ON CONFLICT (campaign_id, currency) DO UPDATE SET \
-             orders = campaign_orders.orders + excluded.orders, revenue = campaign_orders.revenue + excluded.revenue, \
-             redemptions = campaign_orders.redemptions + excluded.redemptions, \
-             discount = campaign_orders.discount + excluded.discount",
-        );
-        sql.query().execute(conn)?;
-    }
-    Ok(())
+            ]
+        })
+        .collect();
+    let counters = ["orders", "revenue", "redemptions", "discount"];
+    add_counters(conn, "campaign_orders", &["campaign_id", "currency"], &counters, figures)
 }
 
 /// The stored results of these campaigns: converted contacts per (campaign, holdout), and

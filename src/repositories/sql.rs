@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Date, Double, Text, Timestamp};
-use diesel::Connection;
+use diesel::{Connection, QueryResult, RunQueryDsl};
 
 use crate::db::{Backend, DbConn};
 
@@ -18,6 +18,7 @@ pub enum SqlValue {
     Float(f64),
     Time(NaiveDateTime),
     Date(NaiveDate),
+    Bool(bool),
 }
 
 /// A statement being written: its text and its binds, in placeholder order.
@@ -75,8 +76,38 @@ impl Sql {
                 SqlValue::Float(v) => query.bind::<Double, _>(v),
                 SqlValue::Time(v) => query.bind::<Timestamp, _>(v),
                 SqlValue::Date(v) => query.bind::<Date, _>(v),
+                SqlValue::Bool(v) => query.bind::<diesel::sql_types::Bool, _>(v),
             };
         }
         query
     }
+}
+
+/// Adds rows of counters to a table: `INSERT ... ON CONFLICT (keys) DO UPDATE SET c = c +
+/// excluded.c`, in chunks, in the rows' order (callers pass them in key order, so concurrent
+/// writers lock rows in the same order). Each row holds the key values, then the counters.
+/// Table and column names are the caller's constants, never input.
+pub fn add_counters(
+    conn: &mut DbConn,
+    table: &str,
+    keys: &[&str],
+    counters: &[&str],
+    rows: Vec<Vec<SqlValue>>,
+) -> QueryResult<()> {
+    let columns: Vec<&str> = keys.iter().chain(counters).copied().collect();
+    let updates: Vec<String> = counters.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
+    let per_chunk = (30_000 / columns.len()).max(1);
+    for chunk in rows.chunks(per_chunk) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
+        for (index, row) in chunk.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list(row.iter().cloned());
+        }
+        sql.push(&format!(" ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), updates.join(", ")));
+        sql.query().execute(conn)?;
+    }
+    Ok(())
 }
