@@ -334,7 +334,8 @@ pub fn compute(
     Ok((sales, customers, day_counts))
 }
 
-/// Recomputes every rollup from the orders, in `timezone`, writers kept out meanwhile.
+/// Recomputes every rollup from the orders, in `timezone`, writers kept out meanwhile;
+/// then vacuums them (PostgreSQL).
 pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
     conn.write_transaction(|conn| {
         repo::lock_orders(conn)?;
@@ -357,9 +358,9 @@ pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
             campaign_repo::add_results(conn, &conversions, &figures)?;
         }
         repo::set_rollup_timezone(conn, timezone.name(), now())?;
-        repo::analyze_rollups(conn)?;
-        Ok(())
-    })
+        Ok::<_, AppError>(())
+    })?;
+    Ok(repo::vacuum_rollups(conn)?)
 }
 
 /// Builds the rollups when they are missing or kept in another time zone than `timezone`.
