@@ -725,19 +725,38 @@ pub fn rfm_segments(conn: &mut DbConn, currency: &str, now: NaiveDateTime) -> Qu
     sql.query().load(conn)
 }
 
-/// (customer, placed_at, net amount) of every order (not cancelled) in one currency placed
-/// before `to`, for cohorts.
-pub fn orders_for_cohorts(
+#[derive(Debug, QueryableByName)]
+pub struct CohortOrderRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customer_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    pub placed_at: NaiveDateTime,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub net: i64,
+}
+
+/// The orders (not cancelled) in one currency placed before `first_before` of the customers
+/// whose first order in that currency was placed in `[first_from, first_before)`, for
+/// cohorts. The purchase statistics pick those customers (index on currency and first
+/// order), so only their orders are read, not every order in the currency.
+pub fn cohort_orders(
     conn: &mut DbConn,
     currency: &str,
-    to: NaiveDateTime,
-) -> QueryResult<Vec<(i64, NaiveDateTime, i64, i64)>> {
-    orders::table
-        .filter(orders::currency.eq(currency.to_string()))
-        .filter(orders::status.ne("cancelled"))
-        .filter(orders::placed_at.lt(to))
-        .select((orders::customer_id, orders::placed_at, orders::total, orders::refunded_total))
-        .load(conn)
+    (first_from, first_before): (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<Vec<CohortOrderRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT o.customer_id, o.placed_at, CAST(o.total - o.refunded_total AS BIGINT) AS net \
+         FROM customer_order_stats s \
+         JOIN orders o ON o.customer_id = s.customer_id AND o.currency = s.currency \
+         WHERE s.currency = ",
+    )
+    .bind(SqlValue::Text(currency.into()));
+    sql.push(" AND s.first_order_at >= ").bind(SqlValue::Time(first_from));
+    sql.push(" AND s.first_order_at < ").bind(SqlValue::Time(first_before));
+    sql.push(" AND o.placed_at < ").bind(SqlValue::Time(first_before));
+    sql.push(" AND o.status <> 'cancelled'");
+    sql.query().load(conn)
 }
 
 // ---- Purchase days (domain::purchase_days) ---------------------------------------------

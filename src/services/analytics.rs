@@ -573,16 +573,12 @@ pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -
         })
         .collect();
     let Some(code) = &currency else { return Ok((currency, others, cohorts)) };
-    let (range_start, range_end) = periods.utc_range();
     let mut by_customer: HashMap<i64, Vec<(NaiveDateTime, i64)>> = HashMap::new();
-    for (customer, at, total, refunded) in repo::orders_for_cohorts(conn, code, range_end)? {
-        by_customer.entry(customer).or_default().push((at, total - refunded));
+    for row in repo::cohort_orders(conn, code, periods.utc_range())? {
+        by_customer.entry(row.customer_id).or_default().push((row.placed_at, row.net));
     }
     for orders in by_customer.values() {
         let first = orders.iter().map(|o| o.0).min().expect("a customer here has orders");
-        if first < range_start {
-            continue;
-        }
         let Some(cohort) = bucket_index(&periods.buckets, first) else { continue };
         cohorts[cohort].customers += 1;
         cohorts[cohort].revenue += orders.iter().map(|o| o.1).sum::<i64>();

@@ -1,0 +1,5 @@
+-- Cohorts: the customers whose first order in a currency falls in a range, without
+-- reading every customer's statistics. It covers the columns that customers/value and
+-- customers/rfm read per currency (SQLite picks it for them), so those read no table rows.
+CREATE INDEX customer_order_stats_first_idx
+    ON customer_order_stats (currency, first_order_at, customer_id, orders_count, total_spent, last_order_at);
