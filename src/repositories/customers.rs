@@ -46,6 +46,22 @@ pub fn update(
     profile: &CustomerProfile,
     now: NaiveDateTime,
 ) -> QueryResult<CustomerRecord> {
+    let record = write_profile(conn, id, profile, now)?;
+    let consents = super::consents::current_for(conn, &[id])?.remove(&id).unwrap_or_default();
+    let stats = super::orders::stats_for(conn, &[id])?.remove(&id).unwrap_or_default();
+    let rfm = rfm_for(conn, &[id])?.remove(&id);
+    Ok(CustomerRecord { consents, stats, rfm, ..record })
+}
+
+/// Rewrites a customer's profile (row, tags, search terms) and returns a profile record:
+/// row and tags, with empty `consents` and `stats` and no `rfm` (see
+/// `find_profile_by_email_for_update`).
+pub fn write_profile(
+    conn: &mut DbConn,
+    id: i64,
+    profile: &CustomerProfile,
+    now: NaiveDateTime,
+) -> QueryResult<CustomerRecord> {
     let row: CustomerRow = diesel::update(customers::table.find(id))
         .set(CustomerColumns::from_profile(profile, now))
         .returning(customers::all_columns)
@@ -53,10 +69,7 @@ pub fn update(
     diesel::delete(customer_tags::table.filter(customer_tags::customer_id.eq(id))).execute(conn)?;
     diesel::delete(customer_search_terms::table.filter(customer_search_terms::customer_id.eq(id))).execute(conn)?;
     write_tags_and_terms(conn, id, profile)?;
-    let consents = super::consents::current_for(conn, &[id])?.remove(&id).unwrap_or_default();
-    let stats = super::orders::stats_for(conn, &[id])?.remove(&id).unwrap_or_default();
-    let rfm = rfm_for(conn, &[id])?.remove(&id);
-    Ok(CustomerRecord { rfm, ..record(row, profile, consents, stats) })
+    Ok(record(row, profile, Vec::new(), Vec::new()))
 }
 
 fn record(
@@ -180,10 +193,16 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
 /// read-modify-write cannot lose a concurrent change. SQLite needs no row lock: write
 /// transactions there hold the database write lock from their first statement.
 pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
+    lock(conn, id)?;
+    find(conn, id)
+}
+
+/// Locks a customer row until the transaction ends (PostgreSQL; see `find_for_update`).
+fn lock(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     if conn.backend() == Backend::Postgres {
         diesel::sql_query("SELECT id FROM customers WHERE id = $1 FOR UPDATE").bind::<BigInt, _>(id).execute(conn)?;
     }
-    find(conn, id)
+    Ok(())
 }
 
 pub fn find_id_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<i64>> {
@@ -199,6 +218,26 @@ pub fn find_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult
     }
 }
 
+/// The customer with this email, locked for update, as a profile record: its row and
+/// tags, without the consents, statistics and RFM scores of a full record (`consents` and
+/// `stats` empty, `rfm` none). An upsert reads and rewrites only the profile; a checkout
+/// needs nothing more, and skips three reads.
+pub fn find_profile_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult<Option<CustomerRecord>> {
+    let Some(id) = find_id_by_email(conn, email)? else { return Ok(None) };
+    lock(conn, id)?;
+    let Some(row) = customers::table
+        .find(id)
+        .filter(customers::erased_at.is_null())
+        .select(CustomerRow::as_select())
+        .get_result(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let tags = tags_for(conn, &[id])?.remove(&id).unwrap_or_default();
+    Ok(Some(CustomerRecord { row, tags, consents: Vec::new(), stats: Vec::new(), rfm: None }))
+}
+
 /// Loads many customers by id with their tags, in two queries (no per-row query).
 pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, CustomerRecord>> {
     let rows = customers::table
@@ -209,19 +248,25 @@ pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, Cus
     Ok(with_details(conn, rows)?.into_iter().map(|r| (r.row.id, r)).collect())
 }
 
-/// Attaches tags and current consents to rows: one query each, whatever the row count.
-fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<CustomerRecord>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+/// Tags of some customers, in order.
+fn tags_for(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, Vec<String>>> {
     let mut tags_by_customer: HashMap<i64, Vec<String>> = HashMap::new();
     if !ids.is_empty() {
         let pairs: Vec<(i64, String)> = customer_tags::table
-            .filter(customer_tags::customer_id.eq_any(&ids))
+            .filter(customer_tags::customer_id.eq_any(ids))
             .order((customer_tags::customer_id, customer_tags::tag))
             .load(conn)?;
         for (id, tag) in pairs {
             tags_by_customer.entry(id).or_default().push(tag);
         }
     }
+    Ok(tags_by_customer)
+}
+
+/// Attaches tags and current consents to rows: one query each, whatever the row count.
+fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<CustomerRecord>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut tags_by_customer = tags_for(conn, &ids)?;
     let mut consents_by_customer = super::consents::current_for(conn, &ids)?;
     let mut stats_by_customer = super::orders::stats_for(conn, &ids)?;
     let mut rfm_by_customer = rfm_for(conn, &ids)?;

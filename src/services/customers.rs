@@ -62,23 +62,28 @@ pub fn upsert_by_email(
     mut draft: CustomerDraft,
 ) -> Result<(CustomerRecord, Upserted), AppError> {
     draft.details.email = Some(email.clone());
-    let outcome = write_with_one_retry(conn, |conn| upsert_in_transaction(conn, &email, draft.clone()));
+    let outcome = write_with_one_retry(conn, |conn| {
+        let (profile, upserted) = upsert_in_transaction(conn, &email, draft.clone())?;
+        let record = repo::find(conn, profile.row.id)?.ok_or_else(|| not_found(profile.row.id))?;
+        Ok((record, upserted))
+    });
     finish_write(conn, outcome, Some(&email))
 }
 
 /// The upsert of `PUT /v1/customers/by-email/{email}` inside the caller's transaction
-/// (checkouts use it too): fill or replace with given values, or create.
+/// (checkouts use it too): fill or replace with given values, or create. Returns a profile
+/// record (row and tags; see `repo::find_profile_by_email_for_update`).
 pub(crate) fn upsert_in_transaction(
     conn: &mut DbConn,
     email: &Email,
     draft: CustomerDraft,
 ) -> Result<(CustomerRecord, Upserted), TxError> {
-    match repo::find_by_email_for_update(conn, email)? {
+    match repo::find_profile_by_email_for_update(conn, email)? {
         Some(existing) => {
             let mut profile = existing.profile();
             profile.fill_from(draft);
             profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
-            Ok((repo::update(conn, existing.row.id, &profile, now())?, Upserted::Updated))
+            Ok((repo::write_profile(conn, existing.row.id, &profile, now())?, Upserted::Updated))
         }
         None => {
             let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
