@@ -207,8 +207,9 @@ fn print_header(phase: Duration) {
         "raw SQL leaves out: HTTP, JSON parsing and validation, the SHA-256 fingerprint of the body (its \
          request_hash is a SHA-256 of the key), the pool, actix's blocking-thread hand-offs, diesel's query builder, \
          and the service's extra statements (see the statement counts): BEGIN/COMMIT around the key insert, the \
-         customer id lookup and a separate SELECT ... FOR UPDATE before the row is read, the customer's consents and \
-         order stats read before and again after the update; it reads only the columns it uses (the service reads \
+         customer id lookup and a separate SELECT ... FOR UPDATE before the row is read, and the upkeep of the \
+         analytics rollups (the customer's orders, purchase days and campaign facts of the touched periods read \
+         before and after the order, then the rollup upserts); it reads only the columns it uses (the service reads \
          and RETURNs whole rows). sql_query statements are never in diesel's prepared-statement cache: SQLite \
          prepares each one, PostgreSQL parses and plans each one (still one round trip each)"
     );
