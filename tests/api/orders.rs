@@ -88,6 +88,15 @@ async fn an_order_records_everything_in_one_go(backend: Backend) {
     assert_eq!(history.body["items"][0]["source"], "checkout");
     assert_eq!(history.body["items"][0]["consent_text"], "Send me offers by email");
     assert_eq!(app.get(&format!("/v1/orders/{}", o["id"]), &app.token("orders:read")).await.body, response.body);
+
+    // Checkouts upsert only the profile; the customer API still answers with the whole record.
+    let upserted = app
+        .put("/v1/customers/by-email/ana@example.com", &app.token("customers:write"), json!({"last_name": "Silva"}))
+        .await;
+    assert_eq!(upserted.status.as_u16(), 200, "{}", upserted.text);
+    assert_eq!(upserted.body["last_name"], "Silva");
+    assert_eq!(upserted.body["consents"]["email"], "subscribed");
+    assert_eq!(upserted.body["purchases"], customer["purchases"]);
 }
 
 async fn idempotency_key_replays_and_refuses_other_bodies(backend: Backend) {
