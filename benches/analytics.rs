@@ -44,7 +44,6 @@
 //! net amount more net revenue and one more new customer.
 
 use std::fmt::Write as _;
-use std::io;
 use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -63,7 +62,7 @@ use serde_json::{json, Value};
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{app_state, HttpClient, RunningServer};
+use support::{app_state, scalar, BenchDatabase, HttpClient, RunningServer};
 
 const CUSTOMERS: u64 = 100_000;
 const ORDERS: u64 = 1_000_000;
@@ -416,87 +415,6 @@ fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
 // ---------------------------------------------------------------------------------------
 // One backend
 
-enum BenchDatabase {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl BenchDatabase {
-    fn label(&self) -> &'static str {
-        match self {
-            BenchDatabase::Sqlite(_) => "sqlite",
-            BenchDatabase::Postgres { .. } => "postgres",
-        }
-    }
-
-    fn url(&self) -> String {
-        match self {
-            BenchDatabase::Sqlite(path) => format!("sqlite://{}", path.display()),
-            BenchDatabase::Postgres { admin_url, name } => {
-                let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
-                url.set_path(&format!("/{name}"));
-                url.to_string()
-            }
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            BenchDatabase::Sqlite(path) => format!("file {}", path.display()),
-            BenchDatabase::Postgres { name, .. } => format!("database {name}"),
-        }
-    }
-
-    /// Creates the PostgreSQL database when it is missing (the SQLite file is created on open).
-    fn create_if_missing(&self) {
-        if let BenchDatabase::Postgres { admin_url, name } = self {
-            let mut admin = DbConn::Pg(PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL"));
-            let exists = scalar(
-                &mut admin,
-                &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_database WHERE datname = '{name}'"),
-            );
-            if exists == 0 {
-                admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
-            }
-        }
-    }
-
-    /// An empty database in place of a partly seeded one.
-    fn recreate(&self) {
-        match self {
-            BenchDatabase::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let file = PathBuf::from(format!("{}{suffix}", path.display()));
-                    match std::fs::remove_file(&file) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                        Err(e) => panic!("remove {}: {e}", file.display()),
-                    }
-                }
-            }
-            BenchDatabase::Postgres { admin_url, name } => {
-                let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
-                // Two statements apart: neither may run inside a transaction block.
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .expect("drop the partly seeded benchmark database");
-                admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
-            }
-        }
-    }
-
-    fn size_bytes(&self, conn: &mut DbConn) -> i64 {
-        match self {
-            BenchDatabase::Sqlite(path) => ["", "-wal"]
-                .iter()
-                .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
-                .map(|m| m.len() as i64)
-                .sum(),
-            BenchDatabase::Postgres { .. } => scalar(conn, "SELECT pg_database_size(current_database()) AS n"),
-        }
-    }
-}
-
 /// The app state on a seeded database: reused, seeded, or emptied and seeded again.
 fn prepare(database: &BenchDatabase) -> AppState {
     let backend = database.label();
@@ -659,16 +577,6 @@ fn connect(target: &DatabaseTarget) -> DbConn {
             DbConn::Sqlite(conn)
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct Number {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn scalar(conn: &mut DbConn, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Number>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).n
 }
 
 /// Every raw query returns rows of this shape.

@@ -38,7 +38,6 @@
 //! app's pool opens them. Every response is checked (200, and the count the SQL finds).
 
 use std::fmt::Write as _;
-use std::io;
 use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -46,7 +45,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel::sql_types::{Integer, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use rapport::auth::Scope;
@@ -60,7 +59,7 @@ use serde_json::{json, Value};
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{app_state, HttpClient, RunningServer};
+use support::{app_state, scalar, BenchDatabase, HttpClient, RunningServer};
 
 const DEFAULT_CUSTOMERS: i64 = 1_000_000;
 const DEFAULT_RUNS: usize = 7;
@@ -182,37 +181,7 @@ fn shapes() -> Vec<Shape> {
 // ---------------------------------------------------------------------------------------
 // One backend
 
-enum BenchDatabase {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
 impl BenchDatabase {
-    fn label(&self) -> &'static str {
-        match self {
-            BenchDatabase::Sqlite(_) => "sqlite",
-            BenchDatabase::Postgres { .. } => "postgres",
-        }
-    }
-
-    fn url(&self) -> String {
-        match self {
-            BenchDatabase::Sqlite(path) => format!("sqlite://{}", path.display()),
-            BenchDatabase::Postgres { admin_url, name } => {
-                let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
-                url.set_path(&format!("/{name}"));
-                url.to_string()
-            }
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            BenchDatabase::Sqlite(path) => format!("file {}", path.display()),
-            BenchDatabase::Postgres { name, .. } => format!("database {name}"),
-        }
-    }
-
     /// The marker's `created_at` when a complete dataset of this size is there.
     fn loaded_at(&self, marker: &str) -> Option<NaiveDateTime> {
         let mut conn = match self {
@@ -234,41 +203,6 @@ impl BenchDatabase {
             .get_result::<Marker>(&mut conn)
             .ok()
             .map(|m| m.created_at)
-    }
-
-    /// An empty database (dropping what was there), ready for the migrations.
-    fn recreate(&self) {
-        match self {
-            BenchDatabase::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let file = PathBuf::from(format!("{}{suffix}", path.display()));
-                    match std::fs::remove_file(&file) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                        Err(e) => panic!("remove {}: {e}", file.display()),
-                    }
-                }
-            }
-            BenchDatabase::Postgres { admin_url, name } => {
-                let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
-                // Two statements apart: neither may run inside a transaction block.
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .expect("drop the previous benchmark database");
-                admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
-            }
-        }
-    }
-
-    fn size_bytes(&self, conn: &mut DbConn) -> i64 {
-        match self {
-            BenchDatabase::Sqlite(path) => ["", "-wal"]
-                .iter()
-                .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
-                .map(|m| m.len() as i64)
-                .sum(),
-            BenchDatabase::Postgres { .. } => scalar(conn, "SELECT pg_database_size(current_database()) AS n"),
-        }
     }
 }
 
@@ -354,16 +288,6 @@ fn connect(target: &DatabaseTarget) -> DbConn {
             DbConn::Sqlite(conn)
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct Number {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn scalar(conn: &mut DbConn, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Number>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).n
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,13 +5,19 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 
 use actix_web::dev::ServerHandle;
 use actix_web::HttpServer;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sql_types::BigInt;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
 use rapport::auth::JwtKeys;
 use rapport::config::Config;
+use rapport::db::DbConn;
 use rapport::state::AppState;
 
 /// The token secret of every benchmark server.
@@ -146,4 +152,101 @@ impl HttpClient {
         self.connection.read_exact(&mut body)?;
         Ok((status, body))
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// A benchmark database kept between runs: a SQLite file, or a PostgreSQL database on the
+// TEST_DATABASE_URL server.
+
+/// Where a benchmark keeps its dataset.
+pub enum BenchDatabase {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl BenchDatabase {
+    pub fn label(&self) -> &'static str {
+        match self {
+            BenchDatabase::Sqlite(_) => "sqlite",
+            BenchDatabase::Postgres { .. } => "postgres",
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            BenchDatabase::Sqlite(path) => format!("sqlite://{}", path.display()),
+            BenchDatabase::Postgres { admin_url, name } => {
+                let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                url.to_string()
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            BenchDatabase::Sqlite(path) => format!("file {}", path.display()),
+            BenchDatabase::Postgres { name, .. } => format!("database {name}"),
+        }
+    }
+
+    /// Creates the PostgreSQL database when it is missing (the SQLite file is created on open).
+    pub fn create_if_missing(&self) {
+        if let BenchDatabase::Postgres { admin_url, name } = self {
+            let mut admin = DbConn::Pg(PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL"));
+            let exists = scalar(
+                &mut admin,
+                &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_database WHERE datname = '{name}'"),
+            );
+            if exists == 0 {
+                admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
+            }
+        }
+    }
+
+    /// An empty database (dropping what was there), ready for the migrations.
+    pub fn recreate(&self) {
+        match self {
+            BenchDatabase::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = PathBuf::from(format!("{}{suffix}", path.display()));
+                    match std::fs::remove_file(&file) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => panic!("remove {}: {e}", file.display()),
+                    }
+                }
+            }
+            BenchDatabase::Postgres { admin_url, name } => {
+                let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+                // Two statements apart: neither may run inside a transaction block.
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .expect("drop the previous benchmark database");
+                admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
+            }
+        }
+    }
+
+    pub fn size_bytes(&self, conn: &mut DbConn) -> i64 {
+        match self {
+            BenchDatabase::Sqlite(path) => ["", "-wal"]
+                .iter()
+                .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
+                .map(|m| m.len() as i64)
+                .sum(),
+            BenchDatabase::Postgres { .. } => scalar(conn, "SELECT pg_database_size(current_database()) AS n"),
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The `n` column of a one-row query.
+pub fn scalar(conn: &mut DbConn, sql: &str) -> i64 {
+    diesel::sql_query(sql).get_result::<Number>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).n
 }

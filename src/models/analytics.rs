@@ -132,3 +132,16 @@ pub struct KeyCountRow {
     #[diesel(sql_type = BigInt)]
     pub n: i64,
 }
+
+/// A stored purchase day (`domain::purchase_days`), as read.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = crate::db::schema::purchase_days)]
+pub struct PurchaseDayRow {
+    pub customer_id: i64,
+    pub dimension: String,
+    pub value: String,
+    pub currency: String,
+    pub day: NaiveDate,
+    pub previous_day: Option<NaiveDate>,
+    pub next_day: Option<NaiveDate>,
+}

@@ -14,7 +14,7 @@ use crate::db::DbConn;
 use crate::domain::period::Granularity;
 use crate::domain::purchase_days::{BuyerDays, BuyerKey, DayRangePlan, MonthCell, PurchaseDay};
 use crate::domain::sales::{Dimension, Figures, OrderFacts, PeriodKey, RollupKey};
-use crate::models::analytics::{FiguresRow, KeyCountRow, LineFactsRow, OrderFactsRow, PeriodCountRow};
+use crate::models::analytics::{FiguresRow, KeyCountRow, LineFactsRow, OrderFactsRow, PeriodCountRow, PurchaseDayRow};
 
 /// (channel, state, customers) now.
 pub fn consent_states(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
@@ -761,34 +761,12 @@ pub fn cohort_orders(
 
 // ---- Purchase days (domain::purchase_days) ---------------------------------------------
 
-type PurchaseDayRow = (i64, String, String, String, NaiveDate, Option<NaiveDate>, Option<NaiveDate>);
-
-/// The columns of a `PurchaseDayRow`.
-const PURCHASE_DAY_COLUMNS: (
-    purchase_days::customer_id,
-    purchase_days::dimension,
-    purchase_days::value,
-    purchase_days::currency,
-    purchase_days::day,
-    purchase_days::previous_day,
-    purchase_days::next_day,
-) = (
-    purchase_days::customer_id,
-    purchase_days::dimension,
-    purchase_days::value,
-    purchase_days::currency,
-    purchase_days::day,
-    purchase_days::previous_day,
-    purchase_days::next_day,
-);
-
 fn buyer_days(rows: Vec<PurchaseDayRow>) -> BuyerDays {
     let mut days = BuyerDays::new();
-    for (customer, dimension, value, currency, day, previous, next) in rows {
-        let Some(dimension) = Dimension::parse(&dimension) else { continue };
-        days.entry((customer, dimension, value, currency))
-            .or_default()
-            .insert(day, PurchaseDay { day, previous, next });
+    for row in rows {
+        let Some(dimension) = Dimension::parse(&row.dimension) else { continue };
+        let day = PurchaseDay { day: row.day, previous: row.previous_day, next: row.next_day };
+        days.entry((row.customer_id, dimension, row.value, row.currency)).or_default().insert(row.day, day);
     }
     days
 }
@@ -799,7 +777,7 @@ pub fn purchase_days_of(conn: &mut DbConn, customer_ids: &[i64], values: Option<
     if let Some(values) = values {
         query = query.filter(purchase_days::value.eq_any(values));
     }
-    let rows: Vec<PurchaseDayRow> = query.select(PURCHASE_DAY_COLUMNS).load(conn)?;
+    let rows: Vec<PurchaseDayRow> = query.select(PurchaseDayRow::as_select()).load(conn)?;
     Ok(buyer_days(rows))
 }
 
@@ -808,7 +786,7 @@ pub fn purchase_days_between(conn: &mut DbConn, low: i64, high: i64) -> QueryRes
     let rows: Vec<PurchaseDayRow> = purchase_days::table
         .filter(purchase_days::customer_id.ge(low))
         .filter(purchase_days::customer_id.lt(high))
-        .select(PURCHASE_DAY_COLUMNS)
+        .select(PurchaseDayRow::as_select())
         .load(conn)?;
     Ok(buyer_days(rows))
 }

@@ -175,18 +175,20 @@ fn write_tags_and_terms(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRecord>> {
+    let Some(row) = live_row(conn, id)? else { return Ok(None) };
+    Ok(with_details(conn, vec![row])?.pop())
+}
+
+/// The customer's row, unless erased.
+fn live_row(conn: &mut DbConn, id: i64) -> QueryResult<Option<CustomerRow>> {
     // `get_result`, not `first`: a bound LIMIT makes SQLite re-prepare the statement
     // on every call.
-    let Some(row) = customers::table
+    customers::table
         .find(id)
         .filter(customers::erased_at.is_null())
         .select(CustomerRow::as_select())
         .get_result(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    Ok(with_details(conn, vec![row])?.pop())
+        .optional()
 }
 
 /// Like `find`, but also locks the row until the transaction ends, so a
@@ -225,15 +227,7 @@ pub fn find_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult
 pub fn find_profile_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult<Option<CustomerRecord>> {
     let Some(id) = find_id_by_email(conn, email)? else { return Ok(None) };
     lock(conn, id)?;
-    let Some(row) = customers::table
-        .find(id)
-        .filter(customers::erased_at.is_null())
-        .select(CustomerRow::as_select())
-        .get_result(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
+    let Some(row) = live_row(conn, id)? else { return Ok(None) };
     let tags = tags_for(conn, &[id])?.remove(&id).unwrap_or_default();
     Ok(Some(CustomerRecord { row, tags, consents: Vec::new(), stats: Vec::new(), rfm: None }))
 }
