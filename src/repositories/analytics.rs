@@ -447,16 +447,17 @@ pub fn customers_by_period(
     sql.query().load(conn)
 }
 
-/// Distinct customers of one whole period, per value of a dimension.
+/// Distinct customers of one whole period, per value of a dimension (`values` only).
 pub fn customers_by_value(
     conn: &mut DbConn,
-    dimension: Dimension,
+    (dimension, values): (Dimension, &[String]),
     granularity: &str,
     currency: &str,
     period_start: NaiveDate,
 ) -> QueryResult<HashMap<String, i64>> {
     let rows: Vec<(String, i64)> = sales_customers::table
         .filter(sales_customers::dimension.eq(dimension.as_str()))
+        .filter(sales_customers::value.eq_any(values))
         .filter(sales_customers::granularity.eq(granularity))
         .filter(sales_customers::currency.eq(currency))
         .filter(sales_customers::period_start.eq(period_start))
@@ -520,8 +521,6 @@ pub struct LineQuery {
     /// The catalogue's product type of the line's SKU.
     pub product_type: Option<String>,
     pub category: Option<String>,
-    /// Only these group keys.
-    pub keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, QueryableByName)]
@@ -583,14 +582,6 @@ pub fn line_groups(conn: &mut DbConn, query: &LineQuery) -> QueryResult<Vec<Line
     }
     if let Some(category) = &query.category {
         sql.push(" AND p.category = ").bind(SqlValue::Text(category.clone()));
-    }
-    if let Some(keys) = &query.keys {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        sql.push(" AND ");
-        push_group_key(&mut sql, &query.group);
-        sql.push(" IN ").bind_list(keys.iter().map(|k| SqlValue::Text(k.clone())));
     }
     sql.push(" AND ");
     push_group_key(&mut sql, &query.group);

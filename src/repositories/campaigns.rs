@@ -637,12 +637,10 @@ pub fn code_campaigns(conn: &mut DbConn, code_ids: &[i64]) -> QueryResult<Vec<Co
         "SELECT p.id AS promo_code_id, c.id AS campaign_id, c.launched_at AS launched_at, \
          CAST(CASE WHEN p.campaign_id = c.id THEN 1 ELSE 0 END AS BIGINT) AS own \
          FROM promo_codes p JOIN campaigns c ON c.id = p.campaign_id OR c.promo_code_id = p.id \
-         WHERE c.launched_at IS NOT NULL AND p.id IN (",
-    );
-    for (index, id) in code_ids.iter().enumerate() {
-        sql.push(if index > 0 { ", " } else { "" }).bind(SqlValue::Int(*id));
-    }
-    sql.push(") ORDER BY p.id, c.id");
+         WHERE c.launched_at IS NOT NULL AND p.id IN ",
+    )
+    .bind_list(code_ids.iter().map(|id| SqlValue::Int(*id)));
+    sql.push(" ORDER BY p.id, c.id");
     let rows: Vec<Row> = sql.query().load(conn)?;
     Ok(rows
         .into_iter()

@@ -226,7 +226,6 @@ fn group_from_row(row: LineGroupRow) -> GroupFigures {
     }
 }
 
-/// Ranks groups, keeps `limit`, and fills in their distinct customers from the orders.
 /// Where distinct customers per group come from.
 enum CustomerSource {
     /// Already counted with the figures.
@@ -236,10 +235,9 @@ enum CustomerSource {
     /// The purchase days (domain::purchase_days), for the ranked groups only:
     /// (dimension, first day, last day, currency).
     Days(Dimension, NaiveDate, NaiveDate, String),
-    /// The order lines, for the ranked groups only.
-    Lines(LineQuery),
 }
 
+/// Ranks groups, keeps `limit`, and fills in their distinct customers.
 fn rank(
     conn: &mut DbConn,
     mut groups: Vec<GroupFigures>,
@@ -254,18 +252,14 @@ fn rank(
     let total = groups.iter().map(metric).sum();
     groups.sort_by(|a, b| metric(b).cmp(&metric(a)).then(a.key.cmp(&b.key)));
     groups.truncate(limit);
+    let values: Vec<String> = groups.iter().map(|g| g.key.clone()).collect();
     let counts: HashMap<String, i64> = match customers {
         CustomerSource::Counted => return Ok((groups, total)),
         CustomerSource::Period(dimension, granularity, start, currency) => {
-            repo::customers_by_value(conn, dimension, granularity_name(granularity), &currency, start)?
+            repo::customers_by_value(conn, (dimension, &values), granularity_name(granularity), &currency, start)?
         }
         CustomerSource::Days(dimension, first, last, currency) => {
-            let values: Vec<String> = groups.iter().map(|g| g.key.clone()).collect();
             repo::buyers_between(conn, dimension, &values, &currency, first, last)?
-        }
-        CustomerSource::Lines(mut query) => {
-            query.keys = Some(groups.iter().map(|g| g.key.clone()).collect());
-            repo::line_groups(conn, &query)?.into_iter().map(|r| (r.key, r.customers)).collect()
         }
     };
     for group in &mut groups {
@@ -309,7 +303,6 @@ fn line_ranking(
         channel: filter.channel.clone(),
         product_type: filter.product_type.clone(),
         category: filter.category.clone(),
-        keys: None,
     };
     // The rollups answer products (filtered by the catalogue) and product types, without
     // a channel; categories, attributes and channel filters are read from the lines.
@@ -350,12 +343,11 @@ fn line_ranking(
             // Distinct customers do not add up over days: a range that is exactly one
             // day, week, month or year reads them from the rollups, others from the
             // purchase days.
+            // Products and product types both have purchase days.
+            debug_assert!(DAY_DIMENSIONS.contains(&dimension));
             let customers = match periods.whole_period() {
                 Some((granularity, start)) => CustomerSource::Period(dimension, granularity, start, code.clone()),
-                None if DAY_DIMENSIONS.contains(&dimension) => {
-                    CustomerSource::Days(dimension, periods.first_day(), periods.last_day(), code.clone())
-                }
-                None => CustomerSource::Lines(query),
+                None => CustomerSource::Days(dimension, periods.first_day(), periods.last_day(), code.clone()),
             };
             rank(conn, groups, by, limit, customers)?
         }
