@@ -230,13 +230,19 @@ pub fn list(
     let mut counts = repo::message_counts(conn, &ids)?;
     let code_ids: Vec<i64> = rows.iter().filter_map(|r| r.promo_code_id).collect();
     let codes = promo_repo::codes_by_ids(conn, &code_ids)?;
-    rows.into_iter()
+    let mut reports = if with_report { reports_of(conn, &rows)? } else { Vec::new() }.into_iter();
+    Ok(rows
+        .into_iter()
         .map(|row| {
             let shared_code = row.promo_code_id.and_then(|id| codes.get(&id).cloned());
-            let report = if with_report { Some(report_of(conn, &row)?) } else { None };
-            Ok(CampaignView { messages: counts.remove(&row.id).unwrap_or_default(), shared_code, report, row })
+            CampaignView {
+                messages: counts.remove(&row.id).unwrap_or_default(),
+                shared_code,
+                report: reports.next(),
+                row,
+            }
         })
-        .collect()
+        .collect())
 }
 
 /// 128 random bits, URL-safe.
@@ -674,51 +680,74 @@ pub fn launched_between(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> Result<Vec<(CampaignRow, Report)>, AppError> {
-    repo::launched_between(conn, from, to)?
-        .into_iter()
-        .map(|row| report_of(conn, &row).map(|report| (row, report)))
-        .collect()
+    let rows = repo::launched_between(conn, from, to)?;
+    let reports = reports_of(conn, &rows)?;
+    Ok(rows.into_iter().zip(reports).collect())
 }
 
 fn report_of(conn: &mut DbConn, row: &CampaignRow) -> Result<Report, AppError> {
-    let audience: Option<AudienceCounts> = row.audience.as_deref().and_then(|a| serde_json::from_str(a).ok());
-    let mut report = Report {
-        campaign_id: row.id,
-        audience,
-        contacted: audience.map_or(0, |a| a.contacted),
-        holdout: audience.map_or(0, |a| a.holdout),
-        responses: Vec::new(),
-        window: None,
-        converted: 0,
-        holdout_converted: 0,
-        attributed: Vec::new(),
-        redemptions: 0,
-        discount_given: 0,
-    };
-    let Some(launched_at) = row.launched_at else { return Ok(report) };
-    report.window = Some((launched_at, repo::window_end(launched_at, row.attribution_window_days)));
-    // The results kept with every order and response; computed here only before the
-    // first rollup build.
-    let (conversions, figures) = if rollups::are_built(conn)? {
-        let counts = repo::response_counts(conn, Some(&[row.id]))?;
-        report.responses = counts
-            .into_iter()
-            .filter(|((_, kind), _)| kind != repo::RESPONDED)
-            .map(|((_, kind), n)| (kind, n))
-            .collect();
-        repo::results(conn, &[row.id])?
+    Ok(reports_of(conn, std::slice::from_ref(row))?.pop().expect("one report per campaign"))
+}
+
+/// The campaigns' reports, in order. The results kept with every order and response are
+/// read once for all of them; before the first rollup build each is computed from the
+/// orders and responses.
+fn reports_of(conn: &mut DbConn, rows: &[CampaignRow]) -> Result<Vec<Report>, AppError> {
+    let launched: Vec<i64> = rows.iter().filter(|r| r.launched_at.is_some()).map(|r| r.id).collect();
+    let kept = if !launched.is_empty() && rollups::are_built(conn)? {
+        Some((repo::response_counts(conn, Some(&launched))?, repo::results(conn, &launched)?))
     } else {
-        report.responses = repo::unique_responses(conn, row.id)?;
-        rollups::computed_campaign_results(conn, row)?
+        None
     };
-    report.converted = conversions.get(&(row.id, false)).copied().unwrap_or(0);
-    report.holdout_converted = conversions.get(&(row.id, true)).copied().unwrap_or(0);
-    for ((_, currency), f) in figures {
-        if f.orders != 0 {
-            report.attributed.push(AttributedRow { currency, orders: f.orders, revenue: f.revenue });
+    let mut reports = Vec::with_capacity(rows.len());
+    for row in rows {
+        let audience: Option<AudienceCounts> = row.audience.as_deref().and_then(|a| serde_json::from_str(a).ok());
+        let mut report = Report {
+            campaign_id: row.id,
+            audience,
+            contacted: audience.map_or(0, |a| a.contacted),
+            holdout: audience.map_or(0, |a| a.holdout),
+            responses: Vec::new(),
+            window: None,
+            converted: 0,
+            holdout_converted: 0,
+            attributed: Vec::new(),
+            redemptions: 0,
+            discount_given: 0,
+        };
+        if let Some(launched_at) = row.launched_at {
+            report.window = Some((launched_at, repo::window_end(launched_at, row.attribution_window_days)));
+            let computed;
+            let (conversions, figures) = match &kept {
+                Some((counts, results)) => {
+                    report.responses = counts
+                        .iter()
+                        .filter(|((id, kind), _)| *id == row.id && kind != repo::RESPONDED)
+                        .map(|((_, kind), n)| (kind.clone(), *n))
+                        .collect();
+                    (&results.0, &results.1)
+                }
+                None => {
+                    report.responses = repo::unique_responses(conn, row.id)?;
+                    computed = rollups::computed_campaign_results(conn, row)?;
+                    (&computed.0, &computed.1)
+                }
+            };
+            report.converted = conversions.get(&(row.id, false)).copied().unwrap_or(0);
+            report.holdout_converted = conversions.get(&(row.id, true)).copied().unwrap_or(0);
+            for ((_, currency), f) in figures.iter().filter(|((id, _), _)| *id == row.id) {
+                if f.orders != 0 {
+                    report.attributed.push(AttributedRow {
+                        currency: currency.clone(),
+                        orders: f.orders,
+                        revenue: f.revenue,
+                    });
+                }
+                report.redemptions += f.redemptions;
+                report.discount_given += f.discount;
+            }
         }
-        report.redemptions += f.redemptions;
-        report.discount_given += f.discount;
+        reports.push(report);
     }
-    Ok(report)
+    Ok(reports)
 }

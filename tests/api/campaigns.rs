@@ -634,4 +634,12 @@ async fn campaign_results_stay_exact_through_orders_refunds_cancellations_and_me
     app.state.db.with_conn(|conn| rapport::services::rollups::rebuild(conn, chrono_tz::UTC)).expect("rebuild");
     assert_eq!(report(&app, shared).await, after);
     assert_results_exact(&app, "the rebuild");
+
+    // The list reads the kept results of all its campaigns at once; each must get its own.
+    let listed = app.get("/v1/campaigns?with_report=true", &app.token("campaigns:read")).await.body;
+    for item in listed["items"].as_array().unwrap() {
+        let id = item["id"].as_i64().unwrap();
+        assert_eq!(item["report"], report(&app, id).await, "campaign {id} in the list");
+    }
+    assert!([shared, unique].iter().all(|id| listed["items"].as_array().unwrap().iter().any(|i| i["id"] == *id)));
 }
