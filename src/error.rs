@@ -5,6 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::db::Contention;
 use crate::dto::problem::{FieldError, Problem};
 use crate::telemetry::current_request_id;
 
@@ -38,6 +39,10 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
+    /// A transaction lost a lock race (deadlock or serialization failure) more often than
+    /// it is retried: a 503 that invites a retry, never a 500.
+    #[error("the database is busy with conflicting writes; try again shortly")]
+    Contention,
     /// Never shown to the client: logged with the request id.
     #[error("internal error")]
     Internal(String),
@@ -63,6 +68,9 @@ impl AppError {
 
 impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
+        if error.is_contention() {
+            return AppError::Contention;
+        }
         match &error {
             DieselError::NotFound => AppError::NotFound("not found".into()),
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
@@ -93,6 +101,12 @@ fn is_transient(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
+impl Contention for AppError {
+    fn is_contention(&self) -> bool {
+        matches!(self, AppError::Contention)
+    }
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -107,7 +121,7 @@ impl ResponseError for AppError {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Contention => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -161,8 +175,8 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed { allow, .. } => {
                 response.insert_header((header::ALLOW, allow.join(", ")));
             }
-            AppError::Unavailable => {
-                response.insert_header((header::RETRY_AFTER, "5"));
+            AppError::Unavailable | AppError::Contention => {
+                response.insert_header((header::RETRY_AFTER, "1"));
             }
             AppError::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

@@ -92,6 +92,12 @@ pub enum SeedError {
     Unavailable,
 }
 
+impl crate::db::Contention for SeedError {
+    fn is_contention(&self) -> bool {
+        matches!(self, SeedError::Database(error) if error.is_contention())
+    }
+}
+
 /// Seeds the database behind `database`; see the module documentation.
 pub fn run(database: &Database, options: &SeedOptions) -> Result<SeedSummary, SeedError> {
     database.with_conn(|conn| Ok(seed(conn, options))).map_err(|_| SeedError::Unavailable)?

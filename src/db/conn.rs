@@ -1,4 +1,6 @@
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -40,9 +42,39 @@ impl DbConn {
     /// A transaction that writes. On SQLite it starts with `BEGIN IMMEDIATE`, so a
     /// transaction that reads before it writes waits for the write lock (busy_timeout)
     /// instead of failing with SQLITE_BUSY when another writer got there first.
-    pub fn write_transaction<T, E, F>(&mut self, work: F) -> Result<T, E>
+    ///
+    /// On PostgreSQL a deadlock or a serialization failure rolls the whole transaction
+    /// back; it is run again (a few times, after a short pause) instead of failing the
+    /// request. Inside an outer transaction it is a savepoint and is never retried alone:
+    /// the outer transaction is.
+    pub fn write_transaction<T, E, F>(&mut self, mut work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        F: FnMut(&mut DbConn) -> Result<T, E>,
+        E: From<diesel::result::Error> + Contention,
+    {
+        if self.in_transaction() {
+            return self.transaction(work);
+        }
+        let mut attempt = 0;
+        loop {
+            let outcome = self.top_level_write(&mut work);
+            match outcome {
+                Err(error) if error.is_contention() && attempt < CONTENTION_RETRIES => {
+                    attempt += 1;
+                    tracing::info!(
+                        attempt,
+                        "transaction lost a lock race (deadlock or serialization); running it again"
+                    );
+                    std::thread::sleep(Duration::from_millis(5 * attempt as u64));
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    fn top_level_write<T, E, F>(&mut self, work: &mut F) -> Result<T, E>
+    where
+        F: FnMut(&mut DbConn) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
         if let DbConn::Sqlite(inner) = self {
@@ -63,7 +95,36 @@ impl DbConn {
                 }
             };
         }
-        self.transaction(work)
+        self.transaction(|conn| work(conn))
+    }
+
+    /// Whether a transaction (or savepoint) is open on this connection.
+    pub fn in_transaction(&mut self) -> bool {
+        let depth = match self {
+            DbConn::Pg(inner) => AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth(),
+            DbConn::Sqlite(inner) => AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth(),
+        };
+        matches!(depth, Ok(Some(_)))
+    }
+}
+
+/// How many times a transaction that lost a lock race is run again.
+const CONTENTION_RETRIES: u32 = 4;
+
+/// Errors that can say "this transaction lost a lock race and may simply be run again"
+/// (PostgreSQL `deadlock detected`, 40P01, or a serialization failure, 40001).
+pub trait Contention {
+    fn is_contention(&self) -> bool;
+}
+
+impl Contention for diesel::result::Error {
+    fn is_contention(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+            Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+            _ => false,
+        }
     }
 }
 
@@ -108,37 +169,58 @@ impl DatabaseTarget {
     }
 }
 
+/// A pooled connection and what the pool knows of it.
+pub struct PooledConn {
+    conn: DbConn,
+    /// The connection-loss generation when it was opened or last checked (see `Database`).
+    generation: u64,
+    /// Its server went away: r2d2 drops it instead of handing it out again.
+    lost: bool,
+}
+
 /// Our own r2d2 manager: it picks the backend from the target and keeps the real
 /// connection error (the derive's own `establish` hides it).
 pub struct ConnectionManager {
     target: DatabaseTarget,
+    generation: Arc<AtomicU64>,
 }
 
 impl ManageConnection for ConnectionManager {
-    type Connection = DbConn;
+    type Connection = PooledConn;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, Self::Error> {
-        self.target.establish()
+    fn connect(&self) -> Result<PooledConn, Self::Error> {
+        // Read before connecting: a loss seen while connecting makes this one checked too.
+        let generation = self.generation.load(Ordering::SeqCst);
+        Ok(PooledConn { conn: self.target.establish()?, generation, lost: false })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, pooled: &mut PooledConn) -> Result<(), Self::Error> {
+        pooled.conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
+    /// diesel's `is_broken` only sees a broken transaction; a dead socket is `lost`.
+    fn has_broken(&self, pooled: &mut PooledConn) -> bool {
         use diesel::r2d2::R2D2Connection;
-        conn.is_broken()
+        pooled.lost || pooled.conn.is_broken()
     }
 }
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
 /// The pool, shared by every request. Work runs on actix's blocking threads.
+///
+/// Connection loss (a PostgreSQL restart, failover or `pg_terminate_backend`): the first
+/// request that fails on a dead connection marks it lost (r2d2 then drops it) and moves
+/// the pool's loss generation on. Every connection opened before that is checked with
+/// one `SELECT 1` the next time it is handed out, and dropped if it is dead too; so no
+/// request is ever handed a connection already known to be suspect, and the healthy
+/// fast path has no extra round trip.
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
     backend: Backend,
+    generation: Arc<AtomicU64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,16 +255,22 @@ pub fn open(
         }
     }
     drop(first);
+    let generation = Arc::new(AtomicU64::new(0));
+    // r2d2 opens connections on its own threads. Keeping none idle in reserve (min_idle 0)
+    // means it opens one only while a caller waits for it, never in the background after a
+    // checkout: a connection being opened while a command exits can crash in OpenSSL's
+    // exit handlers. Connections stay until they fail (no idle timeout), so a quiet server
+    // keeps its pool.
     let pool = r2d2::Pool::builder()
         .max_size(pool_size)
-        .min_idle(Some(1))
+        .min_idle(Some(0))
+        .idle_timeout(None)
         .connection_timeout(acquire_timeout)
-        // No `SELECT 1` per checkout: a connection that died fails its query (503) and
-        // `has_broken` drops it, so the pool heals without a round trip on every request.
+        // No `SELECT 1` per checkout: see `Database::checkout`.
         .test_on_check_out(false)
-        .build(ConnectionManager { target: target.clone() })
+        .build(ConnectionManager { target: target.clone(), generation: generation.clone() })
         .map_err(|e| StartupError::Pool(e.to_string()))?;
-    Ok(Database { pool, backend: target.backend() })
+    Ok(Database { pool, backend: target.backend(), generation })
 }
 
 fn ensure_parent_dir(path: &Path) -> Result<(), StartupError> {
@@ -267,22 +355,58 @@ impl Database {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            let mut conn = pool.get().map_err(|error| {
+        let database = self.clone();
+        actix_web::web::block(move || database.with_conn(work))
+            .await
+            .map_err(|_| AppError::internal("database task was cancelled"))?
+    }
+
+    /// Runs database work on the calling thread (background workers and commands).
+    pub fn with_conn<T>(&self, work: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut pooled = self.checkout()?;
+        let outcome = work(&mut pooled.conn);
+        match outcome {
+            Err(error) if self.lost_during(&mut pooled, &error) => {
+                tracing::warn!(%error, "database connection lost; it is dropped and the others are checked");
+                Err(AppError::Unavailable)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// A connection that is not known to be suspect: one opened or checked since the last
+    /// connection loss is handed out as it is; an older one is checked first.
+    fn checkout(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, AppError> {
+        loop {
+            let mut pooled = self.pool.get().map_err(|error| {
                 tracing::warn!(%error, "no database connection available");
                 AppError::Unavailable
             })?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|_| AppError::internal("database task was cancelled"))?
+            let current = self.generation.load(Ordering::SeqCst);
+            if pooled.generation >= current {
+                return Ok(pooled);
+            }
+            if pooled.conn.batch_execute("SELECT 1").is_ok() {
+                pooled.generation = current;
+                return Ok(pooled);
+            }
+            // Dead like the one that failed: dropped (`has_broken`), try the next.
+            pooled.lost = true;
+        }
     }
 
-    /// Runs database work on the calling thread (for background workers, not handlers).
-    pub fn with_conn<T>(&self, work: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
-        let mut conn = self.pool.get().map_err(|_| AppError::Unavailable)?;
-        work(&mut conn)
+    /// After work failed with a server-side or connection error: is the connection
+    /// itself gone? Business errors (validation, not found, conflicts) never ask.
+    fn lost_during(&self, pooled: &mut PooledConn, error: &AppError) -> bool {
+        if self.backend != Backend::Postgres || !matches!(error, AppError::Unavailable | AppError::Internal(_)) {
+            return false;
+        }
+        if pooled.conn.batch_execute("SELECT 1").is_ok() {
+            return false;
+        }
+        pooled.lost = true;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        true
     }
 
     /// Readiness: the database answers and no migration is pending.

@@ -4,7 +4,9 @@
 mod conn;
 pub mod schema;
 
-pub use conn::{open, run_migrations, Backend, ConnectionManager, Database, DatabaseTarget, DbConn, StartupError};
+pub use conn::{
+    open, run_migrations, Backend, ConnectionManager, Contention, Database, DatabaseTarget, DbConn, StartupError,
+};
 
 /// Runs the same block on whichever inner connection `$conn` holds. Only for the few
 /// diesel features the MultiConnection does not cover (batch inserts, upserts).

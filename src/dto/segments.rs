@@ -99,6 +99,7 @@ pub struct SegmentPatchInput {
     pub rules: Option<Value>,
 }
 
+#[derive(Clone)]
 pub struct SegmentPatch {
     pub name: Option<String>,
     pub description: Patch<String>,

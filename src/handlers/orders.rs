@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::extract::ValidJson;
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::repositories::orders::OrderFilter;
-use crate::services::idempotency::{self, StoredResponse};
+use crate::services::idempotency::{self, Answer, KeyedRequest, StoredResponse};
 use crate::services::orders as service;
 use crate::state::AppState;
 
@@ -25,50 +25,26 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
     }
 }
 
-fn respond(stored: &StoredResponse, replayed: bool) -> HttpResponse {
-    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default());
-    response.content_type("application/json");
-    if let Some(location) = &stored.location {
-        response.insert_header((header::LOCATION, location.clone()));
-    }
-    if replayed {
-        response.insert_header((REPLAYED, "true"));
-    }
-    response.body(stored.body.clone())
+/// The request's key, with who sent it and the fingerprint of what was asked.
+fn keyed_request(req: &HttpRequest, actor: &str, canonical_body: &[u8]) -> Result<Option<KeyedRequest>, AppError> {
+    Ok(idempotency_key(req)?.map(|key| KeyedRequest {
+        actor: actor.to_string(),
+        key,
+        request_hash: idempotency::fingerprint(req.method().as_str(), req.path(), canonical_body),
+    }))
 }
 
-/// Runs `work` under the request's Idempotency-Key, if it has one: a retry with the same
-/// body replays the stored response; the key is released when the work fails.
-async fn with_idempotency<F, Fut>(
-    state: &AppState,
-    req: &HttpRequest,
-    actor: &str,
-    key: Option<String>,
-    canonical_body: Vec<u8>,
-    work: F,
-) -> Result<HttpResponse, AppError>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<StoredResponse, AppError>>,
-{
-    let Some(key) = key else { return work().await.map(|stored| respond(&stored, false)) };
-    let hash = idempotency::fingerprint(req.method().as_str(), req.path(), &canonical_body);
-    let (actor_owned, key_owned) = (actor.to_string(), key.clone());
-    if let Some(stored) = state.db.run(move |conn| idempotency::begin(conn, &actor_owned, &key_owned, &hash)).await? {
-        return Ok(respond(&stored, true));
+fn respond(answer: Answer) -> HttpResponse {
+    let stored = answer.response;
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default());
+    response.content_type("application/json");
+    if let Some(location) = stored.location {
+        response.insert_header((header::LOCATION, location));
     }
-    let (actor_owned, key_owned) = (actor.to_string(), key);
-    match work().await {
-        Ok(stored) => {
-            let saved = stored.clone();
-            state.db.run(move |conn| idempotency::complete(conn, &actor_owned, &key_owned, &saved)).await?;
-            Ok(respond(&stored, false))
-        }
-        Err(error) => {
-            state.db.run(move |conn| idempotency::abandon(conn, &actor_owned, &key_owned)).await?;
-            Err(error)
-        }
+    if answer.replayed {
+        response.insert_header((REPLAYED, "true"));
     }
+    response.body(stored.body)
 }
 
 fn stored_order(status: u16, order: Order, location: bool) -> Result<StoredResponse, AppError> {
@@ -110,8 +86,7 @@ pub async fn create_order(
     body: ValidJson<OrderInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = body.0;
-    let key = idempotency_key(&req)?;
-    if key.is_none() && input.external_id.is_none() {
+    if idempotency_key(&req)?.is_none() && input.external_id.is_none() {
         return Err(AppError::BadRequest(
             "send an `Idempotency-Key` header (or an `external_id`) so retries cannot double the order".into(),
         ));
@@ -119,14 +94,15 @@ pub async fn create_order(
     let canonical = serde_json::to_vec(&input).map_err(|e| AppError::internal(e.to_string()))?;
     let draft = input.into_draft(state.config.default_country)?;
     let actor = auth.caller.sub;
-    let db = state.db.clone();
+    let keyed = keyed_request(&req, &actor, &canonical)?;
     let keys = state.jwt.clone();
-    let work_actor = actor.clone();
-    with_idempotency(&state, &req, &actor, key, canonical, move || async move {
-        let order = db.run(move |conn| service::create(conn, &keys, draft, &work_actor)).await?;
-        stored_order(201, order.into(), true)
-    })
-    .await
+    let answer = state
+        .db
+        .run(move |conn| {
+            service::create(conn, &keys, draft, &actor, keyed.as_ref(), |order| stored_order(201, order.into(), true))
+        })
+        .await?;
+    Ok(respond(answer))
 }
 
 /// One order. Scope: `orders:read`.
@@ -292,15 +268,15 @@ pub async fn refund_order(
     id: web::Path<i64>,
     body: ValidJson<RefundInput>,
 ) -> Result<HttpResponse, AppError> {
-    let key = idempotency_key(&req)?;
     let canonical = serde_json::to_vec(&body.0).map_err(|e| AppError::internal(e.to_string()))?;
     let request = body.0.parse()?;
     let (id, actor) = (id.into_inner(), auth.caller.sub);
-    let db = state.db.clone();
-    let work_actor = actor.clone();
-    with_idempotency(&state, &req, &actor, key, canonical, move || async move {
-        let order = db.run(move |conn| service::refund(conn, id, request, &work_actor)).await?;
-        stored_order(201, order.into(), false)
-    })
-    .await
+    let keyed = keyed_request(&req, &actor, &canonical)?;
+    let answer = state
+        .db
+        .run(move |conn| {
+            service::refund(conn, id, request, &actor, keyed.as_ref(), |order| stored_order(201, order.into(), false))
+        })
+        .await?;
+    Ok(respond(answer))
 }

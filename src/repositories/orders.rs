@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::schema::{customer_order_stats, idempotency_keys, order_lines, orders, refunds};
-use crate::db::DbConn;
+use crate::db::{Backend, DbConn};
 use crate::db_run;
 use crate::models::orders::{
     CustomerStatsRow, IdempotencyRow, NewOrder, NewOrderLine, NewRefund, OrderLineRow, OrderRecord, OrderRow,
@@ -207,37 +207,21 @@ pub fn find_idempotency_key(conn: &mut DbConn, actor: &str, key: &str) -> QueryR
         .optional()
 }
 
-pub fn complete_idempotency_key(
-    conn: &mut DbConn,
-    actor: &str,
-    key: &str,
-    status: i32,
-    body: &str,
-    location: Option<&str>,
-) -> QueryResult<()> {
-    diesel::update(
-        idempotency_keys::table
-            .filter(idempotency_keys::actor.eq(actor))
-            .filter(idempotency_keys::idempotency_key.eq(key)),
+/// Takes the key's transaction-scoped lock; false when a running transaction holds it.
+/// PostgreSQL only: on SQLite the write transaction already holds the database's one
+/// write lock, so this is always true there.
+pub fn try_lock_idempotency_key(conn: &mut DbConn, actor: &str, key: &str) -> QueryResult<bool> {
+    if conn.backend() == Backend::Sqlite {
+        return Ok(true);
+    }
+    diesel::select(
+        diesel::dsl::sql::<diesel::sql_types::Bool>("pg_try_advisory_xact_lock(hashtext('idempotency ' || ")
+            .bind::<Text, _>(actor)
+            .sql("), hashtext(")
+            .bind::<Text, _>(key)
+            .sql("))"),
     )
-    .set((
-        idempotency_keys::status.eq("done"),
-        idempotency_keys::response_status.eq(Some(status)),
-        idempotency_keys::response_body.eq(Some(body)),
-        idempotency_keys::response_location.eq(location),
-    ))
-    .execute(conn)
-    .map(drop)
-}
-
-pub fn delete_idempotency_key(conn: &mut DbConn, actor: &str, key: &str) -> QueryResult<()> {
-    diesel::delete(
-        idempotency_keys::table
-            .filter(idempotency_keys::actor.eq(actor))
-            .filter(idempotency_keys::idempotency_key.eq(key)),
-    )
-    .execute(conn)
-    .map(drop)
+    .get_result(conn)
 }
 
 /// Keys are kept at least 24 hours; older ones may go.

@@ -150,6 +150,7 @@ fn columns(
 
 pub fn create(conn: &mut DbConn, config: &Config, spec: CampaignSpec, actor: &str) -> Result<CampaignView, AppError> {
     conn.write_transaction(|conn| {
+        let spec = spec.clone();
         let now = now();
         let columns = columns(conn, spec, config, now)?;
         let row = repo::insert(
@@ -204,6 +205,7 @@ pub fn update(
     spec: CampaignSpec,
 ) -> Result<CampaignView, AppError> {
     conn.write_transaction(|conn| {
+        let spec = spec.clone();
         let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
         if row.status != "draft" {
             return Err(launched_cannot_change());

@@ -49,6 +49,7 @@ pub fn record(
     actor: &str,
 ) -> Result<Vec<CurrentConsentRow>, AppError> {
     conn.write_transaction(|conn| {
+        let change = change.clone();
         let customer = customer_repo::find_for_update(conn, customer_id)?.ok_or_else(|| not_found(customer_id))?;
         super::privacy::check_consent_allowed(conn, keys, &customer, change.source, change.state)?;
         append(conn, customer_id, change, actor)?;

@@ -47,6 +47,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<CustomerRecord, AppError> {
 pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch) -> Result<CustomerRecord, AppError> {
     let mut new_email = None;
     let outcome = conn.write_transaction(|conn| {
+        let patch = patch.clone();
         let mut profile = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?.profile();
         profile.apply_patch(patch).map_err(|e| AppError::Validation(vec![e]))?;
         new_email = profile.details.email.clone();

@@ -32,6 +32,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<EnquiryRow, AppError> {
 
 pub fn update(conn: &mut DbConn, id: i64, change: EnquiryChange) -> Result<EnquiryRow, AppError> {
     conn.write_transaction(|conn| {
+        let change = change.clone();
         let current = repo::find_enquiry(conn, id)?.ok_or_else(|| not_found(id))?;
         let mut assignee = current.assignee;
         let mut note = current.note;

@@ -1,11 +1,11 @@
 //! Idempotency-Key (IETF httpapi draft): the first request with a key runs; a retry with
 //! the same body gets the stored response; a different body is a 422; a retry while the
-//! first still runs is a 409. The key row is committed before the work starts, so
-//! concurrent retries see it.
+//! first still runs is a 409 (PostgreSQL) or waits for it (SQLite). The key and its
+//! response are written in the transaction of the work itself (`run_once`).
 
 use sha2::{Digest, Sha256};
 
-use super::{is_unique_violation, now};
+use super::{now, write_with_one_retry, TxError};
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::models::orders::IdempotencyRow;
@@ -30,61 +30,80 @@ pub fn fingerprint(method: &str, path: &str, canonical_body: &[u8]) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Claims the key for this request; `Some` when a finished request is to be replayed.
-pub fn begin(
+/// A request that carries an `Idempotency-Key`: who sent it, the key, and the
+/// fingerprint of what was asked.
+#[derive(Debug, Clone)]
+pub struct KeyedRequest {
+    pub actor: String,
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// What the caller answers: a fresh response, or the stored one replayed.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub response: StoredResponse,
+    pub replayed: bool,
+}
+
+/// Runs `work` at most once per key, crash-safe.
+///
+/// The key, the work's writes and the stored response are one write transaction: a crash
+/// or a lost connection at any point leaves either nothing (the key is free and a retry
+/// does the work) or everything (a retry replays the stored response). "In progress" is a
+/// real running transaction, never a flag left behind: on PostgreSQL a transaction-scoped
+/// advisory lock on the key makes a concurrent retry a 409; on SQLite writers queue on the
+/// write lock, so the retry waits for the first and replays it.
+pub(crate) fn run_once<T>(
     conn: &mut DbConn,
-    actor: &str,
-    key: &str,
-    request_hash: &str,
-) -> Result<Option<StoredResponse>, AppError> {
-    let row = IdempotencyRow {
-        actor: actor.to_string(),
-        idempotency_key: key.to_string(),
-        request_hash: request_hash.to_string(),
-        status: "in_progress".to_string(),
-        response_status: None,
-        response_body: None,
-        response_location: None,
-        created_at: now(),
+    keyed: Option<&KeyedRequest>,
+    mut work: impl FnMut(&mut DbConn) -> Result<T, TxError>,
+    render: impl Fn(T) -> Result<StoredResponse, AppError>,
+) -> Result<Answer, TxError> {
+    let Some(keyed) = keyed else {
+        let value = write_with_one_retry(conn, &mut work)?;
+        return Ok(Answer { response: render(value)?, replayed: false });
     };
-    match conn.write_transaction(|conn| repo::insert_idempotency_key(conn, row)) {
-        Ok(()) => Ok(None),
-        Err(error) if is_unique_violation(&error) => {
-            let existing = repo::find_idempotency_key(conn, actor, key)?.ok_or_else(|| AppError::Conflict {
-                detail: "this Idempotency-Key is in use; retry".into(),
+    write_with_one_retry(conn, |conn| {
+        if !repo::try_lock_idempotency_key(conn, &keyed.actor, &keyed.key)? {
+            return Err(AppError::Conflict {
+                detail: "a request with this Idempotency-Key is still being processed; retry shortly".into(),
                 existing_id: None,
-            })?;
-            if existing.request_hash != request_hash {
-                return Err(AppError::invalid("Idempotency-Key", "this key was used with a different request"));
             }
-            match (existing.status.as_str(), existing.response_status, existing.response_body) {
-                ("done", Some(status), Some(body)) => {
-                    Ok(Some(StoredResponse { status: status as u16, body, location: existing.response_location }))
-                }
-                _ => Err(AppError::Conflict {
-                    detail: "a request with this Idempotency-Key is still being processed; retry shortly".into(),
-                    existing_id: None,
-                }),
-            }
+            .into());
         }
-        Err(error) => Err(error.into()),
+        if let Some(stored) = repo::find_idempotency_key(conn, &keyed.actor, &keyed.key)? {
+            return Ok(Answer { response: replayable(keyed, stored)?, replayed: true });
+        }
+        let response = render(work(conn)?)?;
+        repo::insert_idempotency_key(
+            conn,
+            IdempotencyRow {
+                actor: keyed.actor.clone(),
+                idempotency_key: keyed.key.clone(),
+                request_hash: keyed.request_hash.clone(),
+                status: "done".to_string(),
+                response_status: Some(response.status as i32),
+                response_body: Some(response.body.clone()),
+                response_location: response.location.clone(),
+                created_at: now(),
+            },
+        )?;
+        Ok(Answer { response, replayed: false })
+    })
+}
+
+/// The stored response of a finished request with the same key, if the body matches.
+fn replayable(keyed: &KeyedRequest, stored: IdempotencyRow) -> Result<StoredResponse, AppError> {
+    if stored.request_hash != keyed.request_hash {
+        return Err(AppError::invalid("Idempotency-Key", "this key was used with a different request"));
     }
-}
-
-pub fn complete(conn: &mut DbConn, actor: &str, key: &str, response: &StoredResponse) -> Result<(), AppError> {
-    Ok(repo::complete_idempotency_key(
-        conn,
-        actor,
-        key,
-        response.status as i32,
-        &response.body,
-        response.location.as_deref(),
-    )?)
-}
-
-/// Releases the key of a request that failed, so that it can be retried.
-pub fn abandon(conn: &mut DbConn, actor: &str, key: &str) -> Result<(), AppError> {
-    Ok(repo::delete_idempotency_key(conn, actor, key)?)
+    match (stored.response_status, stored.response_body) {
+        (Some(status), Some(body)) => {
+            Ok(StoredResponse { status: status as u16, body, location: stored.response_location })
+        }
+        _ => Err(AppError::internal("an idempotency key was stored without its response")),
+    }
 }
 
 /// How long a key is kept (at least the 24 hours clients may retry within).

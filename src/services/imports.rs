@@ -126,7 +126,7 @@ pub fn create_job(
         created_by: actor.to_string(),
         created_at: now(),
     };
-    Ok(conn.write_transaction(|conn| repo::insert(conn, job, &csv))?)
+    Ok(conn.write_transaction(|conn| repo::insert(conn, job.clone(), &csv))?)
 }
 
 pub fn get_job(conn: &mut DbConn, id: i64) -> Result<ImportJobRow, AppError> {

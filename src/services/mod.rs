@@ -27,7 +27,7 @@ pub fn now() -> NaiveDateTime {
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::db::DbConn;
+use crate::db::{Contention, DbConn};
 use crate::error::AppError;
 
 /// A transaction's failure: a business error, or a raw database error the caller inspects
@@ -47,6 +47,15 @@ impl From<AppError> for TxError {
 impl From<DieselError> for TxError {
     fn from(error: DieselError) -> Self {
         TxError::Db(error)
+    }
+}
+
+impl Contention for TxError {
+    fn is_contention(&self) -> bool {
+        match self {
+            TxError::App(error) => error.is_contention(),
+            TxError::Db(error) => error.is_contention(),
+        }
     }
 }
 

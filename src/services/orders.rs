@@ -4,7 +4,8 @@
 
 use chrono::NaiveDateTime;
 
-use super::{now, write_with_one_retry, TxError};
+use super::idempotency::{self, Answer, KeyedRequest, StoredResponse};
+use super::{now, TxError};
 use crate::auth::JwtKeys;
 use crate::db::DbConn;
 use crate::domain::consent::ConsentChange;
@@ -68,10 +69,19 @@ fn duplicate_external_id(external_id: &str, order_id: i64) -> AppError {
     }
 }
 
-pub fn create(conn: &mut DbConn, keys: &JwtKeys, draft: OrderDraft, actor: &str) -> Result<OrderRecord, AppError> {
-    let outcome = write_with_one_retry(conn, |conn| create_in_transaction(conn, keys, &draft, actor));
+/// Records an order from a checkout, once per Idempotency-Key (`keyed`): the order, the
+/// key and the response `render` makes of it are one transaction.
+pub fn create(
+    conn: &mut DbConn,
+    keys: &JwtKeys,
+    draft: OrderDraft,
+    actor: &str,
+    keyed: Option<&KeyedRequest>,
+    render: impl Fn(OrderRecord) -> Result<StoredResponse, AppError>,
+) -> Result<Answer, AppError> {
+    let outcome = idempotency::run_once(conn, keyed, |conn| create_in_transaction(conn, keys, &draft, actor), render);
     match outcome {
-        Ok(order) => Ok(order),
+        Ok(answer) => Ok(answer),
         // A concurrent twin with the same external_id won the unique index twice over.
         Err(TxError::Db(error)) if super::is_unique_violation(&error) => match &draft.external_id {
             Some(external_id) => match repo::find_id_by_external_id(conn, external_id)? {
@@ -293,10 +303,28 @@ pub struct RefundRequest {
     pub lines: Vec<(i64, i64)>,
 }
 
-/// A refund, never more than what was paid; refunded line quantities are tracked.
-pub fn refund(conn: &mut DbConn, id: i64, request: RefundRequest, actor: &str) -> Result<OrderRecord, AppError> {
+/// A refund, never more than what was paid; refunded line quantities are tracked. Once
+/// per Idempotency-Key (`keyed`), like `create`.
+pub fn refund(
+    conn: &mut DbConn,
+    id: i64,
+    request: RefundRequest,
+    actor: &str,
+    keyed: Option<&KeyedRequest>,
+    render: impl Fn(OrderRecord) -> Result<StoredResponse, AppError>,
+) -> Result<Answer, AppError> {
+    Ok(idempotency::run_once(conn, keyed, |conn| Ok(refund_in_transaction(conn, id, &request, actor)?), render)?)
+}
+
+fn refund_in_transaction(
+    conn: &mut DbConn,
+    id: i64,
+    request: &RefundRequest,
+    actor: &str,
+) -> Result<OrderRecord, AppError> {
     let RefundRequest { amount, reason, lines } = request;
-    conn.write_transaction(|conn| {
+    let amount = *amount;
+    {
         let record = lock_with_customer(conn, id)?;
         if record.order.status == "cancelled" {
             return Err(AppError::Conflict {
@@ -329,7 +357,7 @@ pub fn refund(conn: &mut DbConn, id: i64, request: RefundRequest, actor: &str) -
         let refund = NewRefund {
             order_id: id,
             amount,
-            reason,
+            reason: reason.clone(),
             lines: lines_json,
             created_by: actor.to_string(),
             created_at: now(),
@@ -340,11 +368,11 @@ pub fn refund(conn: &mut DbConn, id: i64, request: RefundRequest, actor: &str) -
             &[id],
             Activity::Around(vec![record.order.placed_at]),
         )?;
-        repo::record_refund(conn, refund, &lines)?;
+        repo::record_refund(conn, refund, lines)?;
         repo::refresh_stats(conn, record.order.customer_id, &record.order.currency)?;
         if let Some(rollups) = rollups {
             rollups.finish(conn, &[])?;
         }
         get(conn, id)
-    })
+    }
 }

@@ -72,6 +72,7 @@ pub fn get(conn: &mut DbConn, sku: &str) -> Result<ProductRow, AppError> {
 
 pub fn patch(conn: &mut DbConn, sku: &str, patch: ProductPatch) -> Result<ProductRow, AppError> {
     conn.write_transaction(|conn| {
+        let patch = patch.clone();
         let product = repo::find_by_sku(conn, sku)?.ok_or_else(|| not_found(sku))?;
         let mut columns = product.columns();
         if let Some(name) = patch.name {
@@ -127,7 +128,7 @@ pub fn adjust_stock(
                 existing_id: None,
             });
         }
-        let change = StockChange { product_id: product.id, delta, reason, note, order_id: None, actor };
+        let change = StockChange { product_id: product.id, delta, reason, note: note.clone(), order_id: None, actor };
         repo::move_stock(conn, change, now())?;
         get(conn, sku)
     })

@@ -36,7 +36,7 @@ pub fn create(conn: &mut DbConn, code: String, columns: PromoCodeColumns) -> Res
     let now = now();
     let new =
         NewPromoCode { code: code.clone(), columns: PromoCodeColumns { updated_at: now, ..columns }, created_at: now };
-    conn.write_transaction(|conn| repo::insert(conn, new)).map_err(|error| {
+    conn.write_transaction(|conn| repo::insert(conn, new.clone())).map_err(|error| {
         if is_unique_violation(&error) {
             let existing_id = repo::find(conn, &code).ok().flatten().map(|c| c.id);
             AppError::Conflict { detail: format!("the code `{code}` exists"), existing_id }
@@ -52,6 +52,7 @@ pub fn get(conn: &mut DbConn, code: &str) -> Result<PromoCodeRow, AppError> {
 
 pub fn patch(conn: &mut DbConn, code: &str, patch: PromoPatch) -> Result<PromoCodeRow, AppError> {
     conn.write_transaction(|conn| {
+        let patch = patch.clone();
         let current = get(conn, code)?;
         let mut columns = current.columns();
         patch.description.apply_to(&mut columns.description);

@@ -36,6 +36,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<SegmentRow, AppError> {
 
 pub fn patch(conn: &mut DbConn, id: i64, patch: SegmentPatch) -> Result<SegmentRow, AppError> {
     conn.write_transaction(|conn| {
+        let patch = patch.clone();
         let current = get(conn, id)?;
         let mut description = current.description;
         patch.description.apply_to(&mut description);

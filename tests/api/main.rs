@@ -15,6 +15,7 @@ mod forms;
 mod operations;
 mod orders;
 mod privacy;
+mod production;
 mod products;
 mod promo_codes;
 mod referrals;

@@ -1,0 +1,2 @@
+-- Nothing to undo: the freed keys are gone.
+SELECT 1;
