@@ -174,7 +174,7 @@ fn import(context: &ImportContext, mode: ImportMode, file: &CsvFile) -> (ImportJ
     let create_elapsed = started.elapsed();
 
     let started = Instant::now();
-    imports::run_job(context, id).expect("run the import job");
+    assert!(imports::run_job(context, id).expect("run the import job"), "the job was free to run");
     let elapsed = started.elapsed();
 
     let job = context.database.with_conn(|conn| imports::get_job(conn, id)).expect("read the job back");

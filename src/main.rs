@@ -219,7 +219,7 @@ fn serve(config: Config) -> Result<(), String> {
         keys: std::sync::Arc::new(JwtKeys::new(&secret)),
         default_country: config.default_country,
     };
-    rapport::services::imports::resume_unfinished(&import_context).map_err(|e| e.to_string())?;
+    rapport::services::imports::spawn_resumer(import_context);
     rapport::services::idempotency::spawn_cleanup(database.clone());
     rapport::services::segments::spawn_rfm_refresh(database.clone(), config.rfm_refresh);
     let state = AppState::new(database, JwtKeys::new(&secret), config);

@@ -249,7 +249,7 @@ pub fn open(
     }
     let mut first = connect_with_backoff(target, startup_timeout)?;
     if migrate {
-        let applied = run_migrations(&mut first)?;
+        let applied = run_migrations_exclusively(&mut first)?;
         for version in applied {
             tracing::info!(%version, "applied migration");
         }
@@ -333,6 +333,32 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, StartupError> {
     }
     .map_err(|e| StartupError::Migrations(e.to_string()))?;
     Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+/// Applies pending migrations while no other instance does: instances that start together
+/// on one database wait for each other instead of applying the same migration twice.
+/// PostgreSQL: a session advisory lock; SQLite: one `BEGIN IMMEDIATE` transaction around
+/// them (diesel runs each migration in a savepoint inside it).
+fn run_migrations_exclusively(conn: &mut DbConn) -> Result<Vec<String>, StartupError> {
+    const MIGRATION_LOCK: i64 = 0x7261_7070_6f72_7401; // "rapport" + 1
+    let failed = |error: diesel::result::Error| StartupError::Migrations(error.to_string());
+    match conn {
+        DbConn::Pg(_) => {
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).map_err(failed)?;
+            let applied = run_migrations(conn);
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).map_err(failed)?;
+            applied
+        }
+        DbConn::Sqlite(_) => {
+            let mut applied = Vec::new();
+            conn.write_transaction(|conn| {
+                applied = run_migrations(conn).map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
+                Ok::<_, diesel::result::Error>(())
+            })
+            .map_err(failed)?;
+            Ok(applied)
+        }
+    }
 }
 
 fn has_pending_migrations(conn: &mut DbConn) -> Result<bool, AppError> {

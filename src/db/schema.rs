@@ -532,6 +532,14 @@ diesel::table! {
 diesel::joinable!(campaign_contacts -> campaigns (campaign_id));
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
+diesel::table! {
+    background_leases (name) {
+        name -> Text,
+        owner -> Text,
+        lease_until -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
     customer_tags,

@@ -369,6 +369,14 @@ fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(customers::table.find(id)).set(customers::updated_at.eq(now)).execute(conn).map(drop)
 }
 
+/// Like `exists`, locking the customer row first (PostgreSQL) so that writes to a
+/// customer's tags take the customer's lock before the tag rows, like every other write to
+/// the customer: one lock order, no deadlock.
+pub fn exists_for_update(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    lock(conn, id)?;
+    exists(conn, id)
+}
+
 pub fn exists(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(customers::table.find(id).filter(customers::erased_at.is_null())))
         .get_result(conn)

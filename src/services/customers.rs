@@ -128,7 +128,7 @@ pub fn list(
 
 pub fn add_tags(conn: &mut DbConn, id: i64, tags: BTreeSet<Tag>) -> Result<CustomerRecord, AppError> {
     conn.write_transaction(|conn| {
-        if !repo::exists(conn, id)? {
+        if !repo::exists_for_update(conn, id)? {
             return Err(not_found(id));
         }
         repo::add_tags(conn, id, &tags, now())?;
@@ -138,7 +138,7 @@ pub fn add_tags(conn: &mut DbConn, id: i64, tags: BTreeSet<Tag>) -> Result<Custo
 
 pub fn remove_tag(conn: &mut DbConn, id: i64, tag: Tag) -> Result<(), AppError> {
     conn.write_transaction(|conn| {
-        if !repo::exists(conn, id)? {
+        if !repo::exists_for_update(conn, id)? {
             return Err(not_found(id));
         }
         if !repo::remove_tag(conn, id, &tag, now())? {

@@ -109,17 +109,24 @@ fn replayable(keyed: &KeyedRequest, stored: IdempotencyRow) -> Result<StoredResp
 /// How long a key is kept (at least the 24 hours clients may retry within).
 pub const KEEP_FOR: chrono::Duration = chrono::Duration::hours(48);
 
-/// Deletes expired keys once an hour, in the background.
+/// Deletes expired keys once an hour, in the background (one instance per hour when
+/// several share the database).
 pub fn spawn_cleanup(database: crate::db::Database) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
     std::thread::Builder::new()
         .name("idempotency-cleanup".into())
         .spawn(move || loop {
-            match database.with_conn(|conn| Ok(repo::delete_idempotency_keys_before(conn, now() - KEEP_FOR)?)) {
-                Ok(0) => {}
-                Ok(deleted) => tracing::info!(deleted, "expired idempotency keys removed"),
-                Err(error) => tracing::warn!(%error, "idempotency key cleanup failed"),
+            let cleanup = |conn: &mut DbConn| {
+                let deleted = repo::delete_idempotency_keys_before(conn, now() - KEEP_FOR)?;
+                if deleted > 0 {
+                    tracing::info!(deleted, "expired idempotency keys removed");
+                }
+                Ok(())
+            };
+            if let Err(error) = super::leases::once_per_period(&database, "idempotency-cleanup", EVERY, cleanup) {
+                tracing::warn!(%error, "idempotency key cleanup failed");
             }
-            std::thread::sleep(std::time::Duration::from_secs(3600));
+            std::thread::sleep(EVERY);
         })
         .expect("start the idempotency cleanup thread");
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 
+use super::leases::{self, Lease};
 use super::now;
 use crate::auth::JwtKeys;
 use crate::db::{Database, DbConn};
@@ -267,34 +268,89 @@ pub struct ImportContext {
     pub default_country: Option<Country>,
 }
 
-/// Runs a job in a background thread.
+/// How long an instance holds a job between two batches before another may take it over.
+const JOB_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// How often every instance looks for jobs that nobody runs (queued, or left by a crash).
+const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs a job in a background thread, unless another thread or instance holds its lease.
 pub fn spawn_job(context: ImportContext, id: i64) {
     std::thread::Builder::new()
         .name(format!("import-{id}"))
         .spawn(move || {
             if let Err(error) = run_job(&context, id) {
                 tracing::error!(import_id = id, %error, "import failed");
-                let _ = context.database.with_conn(|conn| Ok(repo::finish(conn, id, Some(&error.to_string()), now())?));
             }
         })
         .expect("start an import thread");
 }
 
-/// Resumes jobs that were queued or running when the process stopped.
+/// Claims job `id` and runs it on the calling thread; false when another thread or
+/// instance holds it. A job that fails is marked `failed` (if this thread still holds it).
+pub fn run_job(context: &ImportContext, id: i64) -> Result<bool, AppError> {
+    let claimed = context.database.with_conn(|conn| {
+        let Some(lease) = leases::claim(conn, &job_lease(id), JOB_LEASE)? else { return Ok(None) };
+        if repo::find(conn, id)?.is_some_and(|job| FINISHED.contains(&job.status.as_str())) {
+            // Another holder finished it and let the lease go just before this claim.
+            lease.release(conn)?;
+            return Ok(None);
+        }
+        Ok(Some(lease))
+    })?;
+    let Some(lease) = claimed else { return Ok(false) };
+    match run_batches(context, id, &lease) {
+        Ok(()) => Ok(true),
+        Err(error) => {
+            let _ = context.database.with_conn(|conn| {
+                conn.write_transaction(|conn| {
+                    lease.renew(conn, JOB_LEASE)?;
+                    repo::finish(conn, id, Some(&error.to_string()), now())?;
+                    lease.release(conn)
+                })
+            });
+            Err(error)
+        }
+    }
+}
+
+const FINISHED: [&str; 2] = ["completed", "failed"];
+
+fn job_lease(id: i64) -> String {
+    format!("import:{id}")
+}
+
+/// Starts the jobs that are queued or were interrupted (by a stop or a crash of any
+/// instance): those whose lease is free. Jobs another instance runs are left to it.
 pub fn resume_unfinished(context: &ImportContext) -> Result<usize, AppError> {
     let ids = context.database.with_conn(|conn| Ok(repo::unfinished(conn)?))?;
     for &id in &ids {
-        tracing::info!(import_id = id, "resuming import");
         spawn_job(context.clone(), id);
     }
     Ok(ids.len())
 }
 
-pub fn run_job(context: &ImportContext, id: i64) -> Result<(), AppError> {
+/// Looks for unfinished jobs nobody runs, now and then every few seconds, for as long as
+/// the process lives: a job whose instance crashed is taken over once its lease expires.
+pub fn spawn_resumer(context: ImportContext) {
+    std::thread::Builder::new()
+        .name("import-resumer".into())
+        .spawn(move || loop {
+            if let Err(error) = resume_unfinished(&context) {
+                tracing::warn!(%error, "looking for unfinished imports failed");
+            }
+            std::thread::sleep(RESUME_EVERY);
+        })
+        .expect("start the import resumer thread");
+}
+
+/// Runs a job whose lease this thread holds, batch by batch; each batch renews the lease
+/// in its own transaction, so a holder that lost it records nothing more.
+fn run_batches(context: &ImportContext, id: i64, lease: &Lease) -> Result<(), AppError> {
     let (job, csv) = context.database.with_conn(|conn| {
         repo::mark_running(conn, id)?;
         Ok((get_job(conn, id)?, repo::csv_of(conn, id)?))
     })?;
+    tracing::info!(import_id = id, from_row = job.next_row, "import running");
     let mode = ImportMode::parse(&job.mode).ok_or_else(|| AppError::internal("unknown import mode"))?;
     let mut errors: Vec<Value> = serde_json::from_str(&job.errors).unwrap_or_default();
     let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
@@ -314,16 +370,25 @@ pub fn run_job(context: &ImportContext, id: i64) -> Result<(), AppError> {
             .collect::<Result<_, _>>()?;
         let Some(&(last_index, _)) = batch.last() else { break };
         let next_row = last_index as i64 + 1;
-        context.database.with_conn(|conn| {
+        errors = context.database.with_conn(|conn| {
             conn.write_transaction(|conn| {
+                // Errors found by this batch count only if it commits (it may run again).
+                let mut errors = errors.clone();
                 let outcome = import_batch(conn, context, id, mode, &columns, &batch, &mut errors)?;
                 let reported = &errors[..errors.len().min(MAX_REPORTED_ERRORS)];
                 repo::record_batch(conn, id, next_row, &outcome, &Value::Array(reported.to_vec()).to_string())?;
-                Ok(())
+                lease.renew(conn, JOB_LEASE)?;
+                Ok(errors)
             })
         })?;
     }
-    context.database.with_conn(|conn| Ok(repo::finish(conn, id, None, now())?))
+    context.database.with_conn(|conn| {
+        conn.write_transaction(|conn| {
+            lease.renew(conn, JOB_LEASE)?;
+            repo::finish(conn, id, None, now())?;
+            lease.release(conn)
+        })
+    })
 }
 
 fn import_batch(

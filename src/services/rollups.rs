@@ -337,8 +337,23 @@ pub fn compute(
 /// Recomputes every rollup from the orders, in `timezone`, writers kept out meanwhile;
 /// then vacuums them (PostgreSQL).
 pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
-    conn.write_transaction(|conn| {
+    rebuild_when(conn, timezone, Rebuild::Always).map(drop)
+}
+
+#[derive(PartialEq)]
+enum Rebuild {
+    Always,
+    /// Unless they are kept in this time zone already: another instance starting at the
+    /// same time may have built them while this one waited for the lock.
+    WhenStale,
+}
+
+fn rebuild_when(conn: &mut DbConn, timezone: Tz, when: Rebuild) -> Result<bool, AppError> {
+    let rebuilt = conn.write_transaction(|conn| {
         repo::lock_orders(conn)?;
+        if when == Rebuild::WhenStale && repo::rollup_timezone(conn)? == timezone.name() {
+            return Ok(false);
+        }
         repo::clear_rollups(conn)?;
         repo::clear_purchase_days(conn)?;
         let (sales, customers, day_counts) = compute(conn, timezone, |conn, _, days| {
@@ -358,9 +373,12 @@ pub fn rebuild(conn: &mut DbConn, timezone: Tz) -> Result<(), AppError> {
             campaign_repo::add_results(conn, &conversions, &figures)?;
         }
         repo::set_rollup_timezone(conn, timezone.name(), now())?;
-        Ok::<_, AppError>(())
+        Ok::<_, AppError>(true)
     })?;
-    Ok(repo::vacuum_rollups(conn)?)
+    if rebuilt {
+        repo::vacuum_rollups(conn)?;
+    }
+    Ok(rebuilt)
 }
 
 /// Builds the rollups when they are missing or kept in another time zone than `timezone`.
@@ -370,8 +388,7 @@ pub fn ensure(database: &Database, timezone: Tz) -> Result<bool, AppError> {
         if repo::rollup_timezone(conn)? == timezone.name() {
             return Ok(false);
         }
-        rebuild(conn, timezone)?;
-        Ok(true)
+        rebuild_when(conn, timezone, Rebuild::WhenStale)
     })
 }
 

@@ -103,7 +103,8 @@ fn in_order(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<CustomerRecord>, AppEr
 
 /// Brings RFM scores up to date every `interval` (they are recomputed only when order
 /// statistics changed), so customer records show current scores without a request paying
-/// for the recomputation.
+/// for the recomputation. With several instances on one database, one of them does it
+/// per interval (a lease).
 pub fn spawn_rfm_refresh(database: crate::db::Database, interval: std::time::Duration) {
     if interval.is_zero() {
         return;
@@ -111,7 +112,8 @@ pub fn spawn_rfm_refresh(database: crate::db::Database, interval: std::time::Dur
     std::thread::Builder::new()
         .name("rfm-refresh".into())
         .spawn(move || loop {
-            if let Err(error) = database.with_conn(|conn| Ok(repo::ensure_rfm_current(conn)?)) {
+            let rescore = |conn: &mut DbConn| Ok(repo::ensure_rfm_current(conn)?);
+            if let Err(error) = super::leases::once_per_period(&database, "rfm-refresh", interval, rescore) {
                 tracing::warn!(%error, "RFM rescoring failed");
             }
             std::thread::sleep(interval);

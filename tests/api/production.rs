@@ -19,10 +19,14 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::{bearer, new_database, postgres_url, Backend, TestApp, TEST_SECRET};
+use crate::smtp_sink::SmtpSink;
 
 both_backends!(
     a_killed_server_loses_no_acknowledged_order_and_doubles_none,
     concurrent_writes_to_one_customer_never_fail,
+    two_instances_deliver_a_campaign_exactly_once,
+    two_instances_run_an_import_exactly_once,
+    two_instances_start_together_on_a_fresh_database,
 );
 
 /// Terminates every connection to the app's PostgreSQL database, as a restart does.
@@ -210,11 +214,16 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, url: &str) -> Server {
+        Server::start_with(dir, url, &[])
+    }
+
+    fn start_with(dir: &Path, url: &str, vars: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_rapport"))
             .arg("serve")
             .current_dir(dir)
             .env_clear()
+            .envs(vars.iter().copied())
             .env("DATABASE_URL", url)
             .env("RAPPORT_JWT_SECRET", TEST_SECRET)
             .env("RAPPORT_ADDR", format!("127.0.0.1:{port}"))
@@ -430,6 +439,138 @@ async fn concurrent_writes_to_one_customer_never_fail(backend: Backend) {
         for response in app.call_concurrently(requests).await {
             let status = response.status.as_u16();
             assert!(status < 500, "round {round}: {status} {}", response.text);
+        }
+    }
+}
+
+/// Two `rapport serve` processes on one database, both delivering the outbox to one SMTP
+/// server: a campaign of 30 mails arrives exactly once each.
+async fn two_instances_deliver_a_campaign_exactly_once(backend: Backend) {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("admin");
+    for n in 0..30 {
+        let id = app.create_customer(json!({"email": format!("m{n}@example.com"), "tags": ["club"]})).await["id"]
+            .as_i64()
+            .unwrap();
+        let consent = json!({"state": "subscribed", "source": "admin", "consent_text": "News by email"});
+        assert_eq!(app.put(&format!("/v1/customers/{id}/consents/email"), &token, consent).await.status.as_u16(), 200);
+    }
+    let campaign = json!({"name": "News", "channel": "email", "rules": {"field": "tag", "op": "eq", "value": "club"},
+        "subject": "News", "content": "Hello. Unsubscribe: {{unsubscribe_url}}"});
+    let id = app.post("/v1/campaigns", &token, campaign).await.body["id"].as_i64().unwrap();
+    assert_eq!(app.post(&format!("/v1/campaigns/{id}/launch"), &token, json!({})).await.status.as_u16(), 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = match &app.state.config.database {
+        DatabaseTarget::Postgres(url) => url.clone(),
+        DatabaseTarget::Sqlite(path) => format!("sqlite://{}", path.display()),
+    };
+    let vars = [("RAPPORT_SMTP_URL", sink.url()), ("RAPPORT_PUBLIC_URL", "https://shop.example".to_string())];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = Server::start_with(dir.path(), &url, &vars);
+    let second = Server::start_with(dir.path(), &url, &vars);
+    let sent = app.post(&format!("/v1/campaigns/{id}/send"), &token, json!({"rate_per_minute": 6000})).await;
+    assert_eq!(sent.body["queued"], 30, "{}", sent.text);
+
+    let received = sink.wait_for(30);
+    // Long enough for a second delivery round of both instances to double anything.
+    std::thread::sleep(Duration::from_secs(3));
+    let received = if sink.messages().len() > received.len() { sink.messages() } else { received };
+    let recipients: std::collections::BTreeSet<String> =
+        received.iter().filter_map(|mail| mail.lines().find(|l| l.starts_with("To: ")).map(str::to_string)).collect();
+    assert_eq!((received.len(), recipients.len()), (30, 30), "each of the 30 mails exactly once");
+    let messages = app.get(&format!("/v1/campaigns/{id}"), &app.token("campaigns:read")).await.body["messages"].clone();
+    assert_eq!(messages, json!({"queued": 0, "sent": 30, "failed": 0}));
+    drop((first, second));
+}
+
+/// Two instances reach for the same import job at once (the one that took the upload and
+/// another's resumer): it runs exactly once. A job whose instance died is taken over
+/// once its lease expires, and not before.
+async fn two_instances_run_an_import_exactly_once(backend: Backend) {
+    use rapport::services::imports::{create_job, get_job, run_job, ImportContext, ImportMode};
+    let app = TestApp::spawn(backend).await;
+    let rows = 1200;
+    let csv: String = std::iter::once("email".to_string())
+        .chain((0..rows).map(|n| format!("person{n}@example.com")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let id =
+        app.state.db.with_conn(|conn| create_job(conn, ImportMode::CreateOnly, csv.clone(), rows, "test")).unwrap();
+    let config = &app.state.config;
+    let open =
+        || rapport::db::open(&config.database, 4, config.db_acquire_timeout, config.db_startup_timeout, false).unwrap();
+    let instances: Vec<ImportContext> = (0..2)
+        .map(|_| ImportContext { database: open(), keys: app.state.jwt.clone(), default_country: None })
+        .collect();
+    let runs: Vec<_> = instances
+        .iter()
+        .cloned()
+        .map(|context| std::thread::spawn(move || run_job(&context, id).expect("the import runs")))
+        .collect();
+    let ran: Vec<bool> = runs.into_iter().map(|run| run.join().unwrap()).collect();
+    assert_eq!(ran.iter().filter(|r| **r).count(), 1, "exactly one instance ran it: {ran:?}");
+    let job = app.state.db.with_conn(|conn| get_job(conn, id)).unwrap();
+    assert_eq!((job.status.as_str(), job.created, job.rejected), ("completed", rows, 0));
+    assert_eq!(app.count("customers").await, rows);
+
+    // An instance died holding a job: nobody else runs it until the lease expires.
+    let csv = "email\nlate@example.com\n".to_string();
+    let id = app.state.db.with_conn(|conn| create_job(conn, ImportMode::CreateOnly, csv.clone(), 1, "test")).unwrap();
+    let hold = |until: &str| {
+        let sql = format!(
+            "INSERT INTO background_leases (name, owner, lease_until) VALUES ('import:{id}', 'dead', {until}) \
+             ON CONFLICT (name) DO UPDATE SET lease_until = excluded.lease_until"
+        );
+        app.state.db.with_conn(move |conn| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn)?)).unwrap();
+    };
+    hold("'2999-01-01 00:00:00'");
+    assert!(!run_job(&instances[0], id).unwrap(), "a live lease keeps the job with its holder");
+    hold("'2000-01-01 00:00:00'");
+    assert!(run_job(&instances[1], id).unwrap(), "an expired lease is taken over");
+    let job = app.state.db.with_conn(|conn| get_job(conn, id)).unwrap();
+    assert_eq!((job.status.as_str(), job.created), ("completed", 1));
+}
+
+/// Two instances started at the same moment on an empty database (after an upgrade, or a
+/// deployment that starts two): migrations and the rollups are applied once, both serve.
+async fn two_instances_start_together_on_a_fresh_database(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _cleanup) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}", dir.path().join("fresh.db").display()), None),
+        Backend::Postgres => {
+            let name = format!("rapport_test_{}_fresh{}", chrono::Utc::now().timestamp(), std::process::id());
+            let mut admin = PgConnection::establish(&postgres_url()).unwrap();
+            diesel::RunQueryDsl::execute(diesel::sql_query(format!("CREATE DATABASE \"{name}\"")), &mut admin).unwrap();
+            let mut url = url::Url::parse(&postgres_url()).unwrap();
+            url.set_path(&format!("/{name}"));
+            (url.to_string(), Some(DropDatabase(name)))
+        }
+    };
+    let starting: Vec<_> = (0..2)
+        .map(|_| {
+            let (dir, url) = (dir.path().to_path_buf(), url.clone());
+            std::thread::spawn(move || Server::start(&dir, &url))
+        })
+        .collect();
+    let servers: Vec<Server> = starting.into_iter().map(|s| s.join().expect("both instances start")).collect();
+    let token = JwtKeys::new(TEST_SECRET.as_bytes()).issue("ops", &[Scope::Admin], chrono::Duration::hours(1));
+    for server in &servers {
+        let (status, body) = http(server.port, "GET", "/v1/customers", Some(&token), None, None).unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&postgres_url()) {
+            let _ = diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.0)),
+                &mut admin,
+            );
         }
     }
 }

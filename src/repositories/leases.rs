@@ -1,0 +1,48 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
+
+use crate::db::schema::background_leases;
+use crate::db::DbConn;
+
+/// Takes the lease `name` for `owner` until `until` when nobody holds it or its holder's
+/// lease ran out before `now`; false when another holder's lease is still running. One
+/// statement, so two instances claiming at once cannot both win.
+pub fn claim(
+    conn: &mut DbConn,
+    name: &str,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let claimed = diesel::sql_query(
+        "INSERT INTO background_leases (name, owner, lease_until) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until \
+         WHERE background_leases.lease_until < $4",
+    )
+    .bind::<Text, _>(name)
+    .bind::<Text, _>(owner)
+    .bind::<Timestamp, _>(until)
+    .bind::<Timestamp, _>(now)
+    .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// Extends `owner`'s lease; false when it has lost it (expired and taken by another).
+pub fn renew(conn: &mut DbConn, name: &str, owner: &str, until: NaiveDateTime) -> QueryResult<bool> {
+    let renewed = diesel::update(
+        background_leases::table.filter(background_leases::name.eq(name)).filter(background_leases::owner.eq(owner)),
+    )
+    .set(background_leases::lease_until.eq(until))
+    .execute(conn)?;
+    Ok(renewed == 1)
+}
+
+/// Gives the lease up, if `owner` still holds it.
+pub fn release(conn: &mut DbConn, name: &str, owner: &str) -> QueryResult<()> {
+    diesel::delete(
+        background_leases::table.filter(background_leases::name.eq(name)).filter(background_leases::owner.eq(owner)),
+    )
+    .execute(conn)
+    .map(drop)
+}
