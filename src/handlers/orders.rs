@@ -120,7 +120,7 @@ pub async fn create_order(
     let draft = input.into_draft(state.config.default_country)?;
     let actor = auth.caller.sub;
     let db = state.db.clone();
-    let keys = state.jwt.clone();
+    let keys = state.keys.clone();
     let work_actor = actor.clone();
     with_idempotency(&state, &req, &actor, key, canonical, move || async move {
         let order = db.run(move |conn| service::create(conn, &keys, draft, &work_actor)).await?;

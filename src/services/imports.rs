@@ -12,7 +12,6 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 
 use super::now;
-use crate::auth::JwtKeys;
 use crate::db::{Database, DbConn};
 use crate::domain::consent::{check_occurred_at, ConsentChange};
 use crate::domain::customer::{CustomerDraft, CustomerProfile};
@@ -20,6 +19,7 @@ use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Country};
 use crate::dto::customers::{AddressInput, CustomerInput};
 use crate::dto::problem::FieldError;
 use crate::error::AppError;
+use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
 use crate::models::imports::{BatchOutcome, ImportJobRow, NewImportJob};
 use crate::repositories::{customers as customer_repo, imports as repo, privacy as privacy_repo};
@@ -263,7 +263,7 @@ fn parse_row(
 #[derive(Clone)]
 pub struct ImportContext {
     pub database: Database,
-    pub keys: Arc<JwtKeys>,
+    pub keys: Arc<DataKeys>,
     pub default_country: Option<Country>,
 }
 

@@ -5,13 +5,13 @@
 use chrono::NaiveDateTime;
 
 use super::{now, write_with_one_retry, TxError};
-use crate::auth::JwtKeys;
 use crate::db::DbConn;
 use crate::domain::consent::ConsentChange;
 use crate::domain::customer::CustomerDraft;
 use crate::domain::promo::Purchase;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Email};
 use crate::error::AppError;
+use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
 use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
 use crate::repositories::orders::{self as repo, OrderFilter};
@@ -68,7 +68,7 @@ fn duplicate_external_id(external_id: &str, order_id: i64) -> AppError {
     }
 }
 
-pub fn create(conn: &mut DbConn, keys: &JwtKeys, draft: OrderDraft, actor: &str) -> Result<OrderRecord, AppError> {
+pub fn create(conn: &mut DbConn, keys: &DataKeys, draft: OrderDraft, actor: &str) -> Result<OrderRecord, AppError> {
     let outcome = write_with_one_retry(conn, |conn| create_in_transaction(conn, keys, &draft, actor));
     match outcome {
         Ok(order) => Ok(order),
@@ -86,7 +86,7 @@ pub fn create(conn: &mut DbConn, keys: &JwtKeys, draft: OrderDraft, actor: &str)
 
 fn create_in_transaction(
     conn: &mut DbConn,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     draft: &OrderDraft,
     actor: &str,
 ) -> Result<OrderRecord, TxError> {
