@@ -106,7 +106,7 @@ fn bench_backend(backend: &'static str, database_url: &str, file: &CsvFile) {
     let state = app_state(database_url);
     let context = ImportContext {
         database: state.db.clone(),
-        keys: state.jwt.clone(),
+        keys: state.keys.clone(),
         default_country: state.config.default_country,
     };
     let valid_rows = (file.rows - file.bad_rows) as i64;

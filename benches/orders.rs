@@ -40,7 +40,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, OptionalExtension, QueryResult, QueryableByName, RunQueryDsl};
-use rapport::auth::{JwtKeys, Scope};
+use rapport::auth::Scope;
 use rapport::db::schema::{consent_events, customers, order_lines, orders, products, promo_codes};
 use rapport::db::{Backend, DatabaseTarget, DbConn};
 use rapport::domain::consent::ConsentChange;
@@ -48,6 +48,7 @@ use rapport::domain::customer::CustomerProfile;
 use rapport::domain::promo::{evaluate, PromoRules, Purchase};
 use rapport::domain::{ConsentSource, ConsentState, Email};
 use rapport::dto::orders::{Order, OrderInput};
+use rapport::keys::DataKeys;
 use rapport::models::customers::{CustomerColumns, CustomerRecord, CustomerRow};
 use rapport::models::orders::{OrderLineRow, OrderRecord, OrderRow};
 use rapport::services::now;
@@ -56,7 +57,7 @@ use rapport::services::orders::{Buyer, OrderDraft};
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{app_state, HttpClient, RunningServer, JWT_SECRET};
+use support::{app_state, HttpClient, RunningServer};
 
 /// Concurrent clients (HTTP) and concurrent connections (raw SQL).
 const CLIENTS: usize = 8;
@@ -292,7 +293,7 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
     let state = app_state(database_url);
     let token = state.jwt.issue(ACTOR, &[Scope::Admin], chrono::Duration::hours(1));
     let target = state.config.database.clone();
-    let keys = JwtKeys::new(JWT_SECRET.as_bytes());
+    let keys = state.keys.clone();
 
     let server = RunningServer::start(state, SERVER_WORKERS);
     setup_catalogue(server.addr, &token);
@@ -718,7 +719,7 @@ fn raw_drafts() -> Vec<OrderDraft> {
 }
 
 /// One order through hand-written SQL; returns whether it created its customer.
-fn raw_order(conn: &mut DbConn, keys: &JwtKeys, drafts: &[OrderDraft], pick: &Pick) -> bool {
+fn raw_order(conn: &mut DbConn, keys: &DataKeys, drafts: &[OrderDraft], pick: &Pick) -> bool {
     let mut draft = drafts[pick.index].clone();
     draft.placed_at = now();
     if let Buyer::ByEmail(email, customer) = &mut draft.buyer {
@@ -1018,7 +1019,7 @@ fn bind_customer<'a>(query: BoxedQuery<'a>, c: &'a CustomerColumns) -> BoxedQuer
 
 /// What `POST /v1/orders` does, as hand-written SQL: the key claimed, the order
 /// transaction, the key completed with the response. Returns whether the customer was created.
-fn raw_sql_order(conn: &mut DbConn, keys: &JwtKeys, draft: &OrderDraft, key: &str) -> QueryResult<bool> {
+fn raw_sql_order(conn: &mut DbConn, keys: &DataKeys, draft: &OrderDraft, key: &str) -> QueryResult<bool> {
     let Buyer::ByEmail(email, customer_draft) = &draft.buyer else { unreachable!("orders are by email here") };
     let request_hash = rapport::services::idempotency::fingerprint("POST", "/v1/orders", key.as_bytes());
     diesel::sql_query(INSERT_KEY)

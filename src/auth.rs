@@ -103,38 +103,44 @@ impl Caller {
     }
 }
 
-/// Signing and verification keys for the server secret, which also keys the HMACs of
-/// the suppression list.
+/// The token keys: the current secret signs, the current and previous secrets verify
+/// (`RAPPORT_JWT_PREVIOUS_SECRETS`), so a rotation does not cut off every client at once.
+/// Tokens name their key in the `kid` header; keys for anything else live in
+/// [`crate::keys::DataKeys`].
 pub struct JwtKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current key first, then the previous ones.
+    accepted: Vec<AcceptedKey>,
     validation: Validation,
-    hmac_key: Vec<u8>,
+}
+
+struct AcceptedKey {
+    kid: String,
+    decoding: DecodingKey,
 }
 
 impl JwtKeys {
+    /// Keys that sign and accept with `secret` only.
     pub fn new(secret: &[u8]) -> Self {
+        JwtKeys::with_previous::<&[u8]>(secret, &[])
+    }
+
+    /// Keys that sign with `current` and also accept tokens signed with `previous`.
+    pub fn with_previous<S: AsRef<[u8]>>(current: &[u8], previous: &[S]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
-        JwtKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            hmac_key: secret.to_vec(),
-        }
+        let accepted = std::iter::once(current)
+            .chain(previous.iter().map(AsRef::as_ref))
+            .map(|secret| AcceptedKey { kid: key_id(secret), decoding: DecodingKey::from_secret(secret) })
+            .collect();
+        JwtKeys { encoding: EncodingKey::from_secret(current), accepted, validation }
     }
 
-    /// HMAC-SHA256 of `label:value` with the server secret, as hex: a keyed hash that
-    /// identifies a value without storing it.
-    pub fn keyed_hash(&self, label: &str, value: &str) -> String {
-        use hmac::{Hmac, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.hmac_key).expect("HMAC takes any key length");
-        mac.update(label.as_bytes());
-        mac.update(b":");
-        mac.update(value.as_bytes());
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    /// The `kid` of the tokens this server signs.
+    pub fn kid(&self) -> &str {
+        &self.accepted[0].kid
     }
 
     /// Signs a token for `sub` with `scopes`, valid for `ttl`.
@@ -146,31 +152,63 @@ impl JwtKeys {
             exp: now + ttl.num_seconds(),
             scope: scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing with an in-memory key cannot fail")
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid().to_string());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).expect("HS256 signing with an in-memory key cannot fail")
     }
 
+    /// Checks the token with the key its `kid` names; a token without `kid` (signed before
+    /// tokens carried one) is tried with the current key, then the previous ones.
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
-            let detail = match error.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::InvalidSignature => "the token signature is invalid",
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token must be signed with HS256",
-                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (sub, exp, iat)",
-                _ => "the token is malformed",
-            };
-            AppError::unauthorized(detail, true)
-        })?;
-        let claims = data.claims;
-        if claims.sub.trim().is_empty() {
-            return Err(AppError::unauthorized("the token has an empty `sub`", true));
+        let header = jsonwebtoken::decode_header(token).map_err(|error| rejected(&error))?;
+        let mut candidates =
+            self.accepted.iter().filter(|key| header.kid.as_ref().is_none_or(|kid| *kid == key.kid)).peekable();
+        if candidates.peek().is_none() {
+            return Err(AppError::unauthorized("the token was signed with a key this server no longer accepts", true));
         }
-        Ok(Caller {
-            sub: claims.sub,
-            // Unknown scopes grant nothing; they are ignored.
-            scopes: claims.scope.split_whitespace().filter_map(Scope::parse).collect(),
-        })
+        let mut failure: Option<jsonwebtoken::errors::Error> = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation) {
+                Ok(data) => return caller(data.claims),
+                // The most telling failure wins: "expired" over another key's "bad signature".
+                Err(error) => {
+                    if failure.as_ref().is_none_or(|f| *f.kind() == ErrorKind::InvalidSignature) {
+                        failure = Some(error);
+                    }
+                }
+            }
+        }
+        Err(rejected(&failure.expect("at least one key was tried")))
     }
+}
+
+/// The `kid` of tokens signed with `secret`: the first 8 hex digits of its SHA-256, which
+/// names the key without revealing it.
+pub fn key_id(secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret)[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rejected(error: &jsonwebtoken::errors::Error) -> AppError {
+    let detail = match error.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::InvalidSignature => "the token signature is invalid",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token must be signed with HS256",
+        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (sub, exp, iat)",
+        _ => "the token is malformed",
+    };
+    AppError::unauthorized(detail, true)
+}
+
+fn caller(claims: Claims) -> Result<Caller, AppError> {
+    if claims.sub.trim().is_empty() {
+        return Err(AppError::unauthorized("the token has an empty `sub`", true));
+    }
+    Ok(Caller {
+        sub: claims.sub,
+        // Unknown scopes grant nothing; they are ignored.
+        scopes: claims.scope.split_whitespace().filter_map(Scope::parse).collect(),
+    })
 }
 
 /// Reads the signing secret from `path`, creating it (256 random bits as hex, mode 0600)
@@ -345,6 +383,54 @@ mod tests {
         let keys = JwtKeys::new(&[7u8; 32]);
         let caller = keys.verify(&keys.issue("ops", &[Scope::Admin], chrono::Duration::minutes(5))).unwrap();
         assert!(Scope::ALL.iter().all(|scope| caller.has(*scope)));
+    }
+
+    fn without_kid(secret: &[u8]) -> String {
+        let now = Utc::now().timestamp();
+        let claims = Claims { sub: "shop".into(), iat: now, exp: now + 300, scope: "admin".into() };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    #[test]
+    fn tokens_name_their_key_and_previous_keys_still_verify() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let before = JwtKeys::new(&old);
+        let token = before.issue("shop", &[Scope::Admin], chrono::Duration::minutes(5));
+        let kid = jsonwebtoken::decode_header(&token).unwrap().kid;
+        assert_eq!(kid.as_deref(), Some(key_id(&old).as_str()));
+        assert_eq!(key_id(&old).len(), 8);
+        assert_ne!(key_id(&old), key_id(&new));
+
+        let rotated = JwtKeys::with_previous(&new, &[old]);
+        assert!(rotated.verify(&token).is_ok(), "a previous key still verifies");
+        assert!(rotated.verify(&without_kid(&old)).is_ok(), "a token without kid is tried with every key");
+        let fresh = rotated.issue("shop", &[Scope::Admin], chrono::Duration::minutes(5));
+        assert_eq!(jsonwebtoken::decode_header(&fresh).unwrap().kid, Some(key_id(&new)));
+
+        let dropped = JwtKeys::new(&new);
+        assert!(dropped.verify(&token).is_err(), "a key no longer listed verifies nothing");
+        assert!(dropped.verify(&without_kid(&old)).is_err());
+        assert!(dropped.verify(&fresh).is_ok());
+    }
+
+    #[test]
+    fn a_kid_is_no_way_around_the_signature() {
+        // A token forged with another secret but naming the current kid is still refused.
+        let keys = JwtKeys::new(&[1u8; 32]);
+        let now = Utc::now().timestamp();
+        let claims = Claims { sub: "x".into(), iat: now, exp: now + 300, scope: "admin".into() };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(keys.kid().to_string());
+        let forged = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&[9u8; 32])).unwrap();
+        assert!(keys.verify(&forged).is_err());
+        let expired = Claims { exp: now - 3600, ..claims };
+        let expired =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &expired, &EncodingKey::from_secret(&[1u8; 32]));
+        let rotated = JwtKeys::with_previous(&[2u8; 32], &[[1u8; 32]]);
+        match rotated.verify(&expired.unwrap()) {
+            Err(AppError::Unauthorized { detail, .. }) => assert!(detail.contains("expired"), "{detail}"),
+            other => panic!("expected 401, got {:?}", other.map(|c| c.sub)),
+        }
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Config {
     pub database: DatabaseTarget,
     pub addr: SocketAddr,
     pub jwt_secret: JwtSecret,
+    /// `RAPPORT_JWT_PREVIOUS_SECRETS`: former token secrets whose tokens are still accepted.
+    pub jwt_previous_secrets: Vec<String>,
     /// Region for phone numbers written without +CC.
     pub default_country: Option<Country>,
     /// `RAPPORT_TIMEZONE`: the shop's IANA time zone (days, birthdays, analytics periods).
@@ -89,6 +91,21 @@ pub fn parse_frequency_cap(text: &str) -> Result<(i64, i64), String> {
     }
 }
 
+/// A comma-separated list of former token secrets, each as long as a current one must be.
+pub fn parse_previous_secrets(list: &str) -> Result<Vec<String>, String> {
+    let secrets: Vec<String> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    for (position, secret) in secrets.iter().enumerate() {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(format!(
+                "secret {} of the list is {} bytes; each needs at least {MIN_SECRET_BYTES}, like RAPPORT_JWT_SECRET",
+                position + 1,
+                secret.len()
+            ));
+        }
+    }
+    Ok(secrets)
+}
+
 /// Where the token signing secret comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwtSecret {
@@ -153,6 +170,11 @@ impl Config {
                     "is required with PostgreSQL (at least 32 bytes, e.g. `openssl rand -hex 32`)",
                 ))
             }
+        };
+
+        let jwt_previous_secrets = match get("RAPPORT_JWT_PREVIOUS_SECRETS") {
+            None => Vec::new(),
+            Some(list) => parse_previous_secrets(&list).map_err(|e| invalid("RAPPORT_JWT_PREVIOUS_SECRETS", e))?,
         };
 
         let default_country = match get("RAPPORT_DEFAULT_COUNTRY") {
@@ -253,6 +275,7 @@ impl Config {
             database,
             addr,
             jwt_secret,
+            jwt_previous_secrets,
             default_country,
             timezone,
             rfm_refresh: Duration::from_secs(parse_number(&get, "RAPPORT_RFM_REFRESH_SECONDS", 60, 0, 86_400)? as u64),
@@ -363,6 +386,19 @@ mod tests {
         let error = config(&[("RAPPORT_JWT_SECRET", "too-short")]).unwrap_err();
         assert_eq!(error.variable, "RAPPORT_JWT_SECRET");
         assert!(error.to_string().contains("at least 32"));
+    }
+
+    #[test]
+    fn previous_secrets_are_a_list_of_long_secrets() {
+        let (a, b) = ("a".repeat(32), "b".repeat(40));
+        let list = format!(" {a} ,, {b},");
+        let parsed = config(&[("RAPPORT_JWT_PREVIOUS_SECRETS", list.as_str())]).unwrap();
+        assert_eq!(parsed.jwt_previous_secrets, vec![a.clone(), b]);
+        assert!(config(&[]).unwrap().jwt_previous_secrets.is_empty());
+        let short = format!("{a},short");
+        let error = config(&[("RAPPORT_JWT_PREVIOUS_SECRETS", short.as_str())]).unwrap_err();
+        assert_eq!(error.variable, "RAPPORT_JWT_PREVIOUS_SECRETS");
+        assert!(error.to_string().contains("secret 2") && error.to_string().contains("at least 32"), "{error}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod keys;
 pub mod models;
 pub mod openapi;
 pub mod rate_limit;

@@ -12,7 +12,7 @@ use rapport::{build_app, db, openapi, telemetry};
 ///
 /// Configuration comes from environment variables (and a `.env` file in the working
 /// directory): DATABASE_URL (default: SQLite file rapport.db), RAPPORT_ADDR
-/// (127.0.0.1:8080), RAPPORT_JWT_SECRET, RAPPORT_DEFAULT_COUNTRY, RAPPORT_BODY_LIMIT,
+/// (127.0.0.1:8080), RAPPORT_JWT_SECRET, RAPPORT_JWT_PREVIOUS_SECRETS, RAPPORT_DEFAULT_COUNTRY, RAPPORT_BODY_LIMIT,
 /// RAPPORT_DB_POOL_SIZE, RAPPORT_DB_STARTUP_TIMEOUT, RAPPORT_SMTP_URL, RAPPORT_MAIL_FROM,
 /// RAPPORT_MAIL_REPLY_TO, RAPPORT_PUBLIC_URL, RAPPORT_DOUBLE_OPT_IN, RAPPORT_CONFIRM_TTL,
 /// RAPPORT_FORM_RATE_LIMIT, RAPPORT_CORS_ORIGINS, RAPPORT_TRUST_PROXY, RAPPORT_TIMEZONE,
@@ -110,9 +110,15 @@ fn open_database(config: &Config, migrate: bool) -> Result<db::Database, String>
 
 fn migrate(config: &Config) -> Result<(), String> {
     let database = open_database(config, true)?;
+    ensure_data_keys(&database, &config.jwt_secret.load()?)?;
     ensure_rollups(&database, config)?;
     println!("migrations are up to date on {}", config.database.redacted());
     Ok(())
+}
+
+/// The keys of suppression hashes and link signatures, created once (see services::keys).
+fn ensure_data_keys(database: &db::Database, secret: &[u8]) -> Result<rapport::keys::DataKeys, String> {
+    rapport::services::keys::ensure(database, secret).map_err(|e| format!("cannot load the data keys: {e}"))
 }
 
 /// The sales rollups follow RAPPORT_TIMEZONE: built on first start, rebuilt when it changes.
@@ -155,6 +161,8 @@ fn rollups(config: &Config, rebuild: bool) -> Result<(), String> {
 
 fn seed_database(config: &Config, customers: u64, orders: u64, seed: u64) -> Result<(), String> {
     let database = open_database(config, true)?;
+    // Before the data, so that a demo database gets random data keys, not the token secret.
+    ensure_data_keys(&database, &config.jwt_secret.load()?)?;
     let options = rapport::seed::SeedOptions { customers, orders, seed, progress: true, timezone: config.timezone };
     let summary = rapport::seed::run(&database, &options).map_err(|e| e.to_string())?;
     println!(
@@ -210,19 +218,20 @@ fn serve(config: Config) -> Result<(), String> {
         tracing::info!(path = %path.display(), "token signing secret (RAPPORT_JWT_SECRET unset)");
     }
     let database = open_database(&config, true)?;
+    let keys = std::sync::Arc::new(ensure_data_keys(&database, &secret)?);
     ensure_rollups(&database, &config)?;
     tracing::info!(database = %config.database.redacted(), addr = %config.addr, "rapport listening; docs at /docs/");
     let addr = config.addr;
     start_outbox(&database, &config)?;
     let import_context = rapport::services::imports::ImportContext {
         database: database.clone(),
-        keys: std::sync::Arc::new(JwtKeys::new(&secret)),
+        keys: keys.clone(),
         default_country: config.default_country,
     };
     rapport::services::imports::spawn_resumer(import_context);
     rapport::services::idempotency::spawn_cleanup(database.clone());
     rapport::services::segments::spawn_rfm_refresh(database.clone(), config.rfm_refresh);
-    let state = AppState::new(database, JwtKeys::new(&secret), config);
+    let state = AppState::new(database, JwtKeys::with_previous(&secret, &config.jwt_previous_secrets), keys, config);
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()
         .block_on(async move {

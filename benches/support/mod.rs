@@ -37,7 +37,8 @@ pub fn app_state(database_url: &str) -> AppState {
     )
     .expect("open and migrate the benchmark database");
     rapport::services::rollups::ensure(&db, config.timezone).expect("build the sales rollups");
-    AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), config)
+    let keys = rapport::services::keys::ensure(&db, JWT_SECRET.as_bytes()).expect("load the data keys");
+    AppState::new(db, JwtKeys::new(JWT_SECRET.as_bytes()), keys, config)
 }
 
 pub struct RunningServer {

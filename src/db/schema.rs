@@ -529,6 +529,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    server_keys (purpose) {
+        purpose -> Text,
+        key_hex -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(campaign_contacts -> campaigns (campaign_id));
 diesel::joinable!(consent_events -> customers (customer_id));
 diesel::joinable!(customer_consents -> customers (customer_id));
@@ -552,6 +560,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     confirmation_tokens,
     unsubscribe_tokens,
     suppressions,
+    server_keys,
     erasures,
     import_jobs,
     import_files,

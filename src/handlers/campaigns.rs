@@ -136,7 +136,7 @@ pub async fn launch_campaign(
     id: web::Path<i64>,
 ) -> Result<web::Json<Campaign>, AppError> {
     let id = id.into_inner();
-    let keys = state.jwt.clone();
+    let keys = state.keys.clone();
     Ok(web::Json(state.db.run(move |conn| service::launch(conn, &keys, id)).await?.into()))
 }
 
@@ -164,7 +164,7 @@ pub async fn list_contacts(
     let limit = page_limit(query.limit)?;
     let after = cursor_id(query.cursor.as_deref())?.unwrap_or(0);
     let holdout = query.holdout.unwrap_or(false);
-    let (config, keys) = (state.config.clone(), state.jwt.clone());
+    let (config, keys) = (state.config.clone(), state.keys.clone());
     let rows = state.db.run(move |conn| service::contacts(conn, &config, &keys, id, holdout, after, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |c| vec![c.contact.id]);
     Ok(web::Json(ContactPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
@@ -197,7 +197,7 @@ pub async fn send_campaign(
     validator::Validate::validate(&input)
         .map_err(|errors| AppError::Validation(crate::extract::field_errors(&errors)))?;
     let rate = input.rate_per_minute.unwrap_or(state.config.campaigns.send_rate_per_minute);
-    let (config, keys) = (state.config.clone(), state.jwt.clone());
+    let (config, keys) = (state.config.clone(), state.keys.clone());
     let (queued, skipped) = state.db.run(move |conn| service::send(conn, &config, &keys, id, rate)).await?;
     Ok(web::Json(SendOutcome { queued, skipped }))
 }
@@ -307,7 +307,7 @@ pub async fn track_click(
     let (Some(url), Some(sig)) = (query.url.clone(), query.sig.clone()) else {
         return Err(AppError::BadRequest("the link needs `url` and `sig`".into()));
     };
-    let expected = service::link_signature(&state.jwt, &token, &url);
+    let expected = service::link_signature(&state.keys, &token, &url);
     let signed = constant_time_eq(expected.as_bytes(), sig.as_bytes());
     let web_url = url::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
     if !signed || !web_url {

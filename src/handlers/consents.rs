@@ -59,7 +59,7 @@ pub async fn put_consent(
     let ConsentPath { id, channel } = path.into_inner();
     let change = body.0.into_change(channel)?;
     let actor = auth.caller.sub;
-    let keys = state.jwt.clone();
+    let keys = state.keys.clone();
     let rows = state.db.run(move |conn| service::record(conn, &keys, id, change, &actor)).await?;
     let current = CustomerConsents::from_rows(id, &rows).channels.into_iter().find(|c| c.channel == channel);
     Ok(web::Json(current.expect("every channel is listed")))

@@ -76,7 +76,7 @@ pub async fn create_import(
     let id = state.db.run(move |conn| service::create_job(conn, mode, csv, rows, &actor)).await?;
     let context = ImportContext {
         database: state.db.clone(),
-        keys: state.jwt.clone(),
+        keys: state.keys.clone(),
         default_country: state.config.default_country,
     };
     service::spawn_job(context, id);

@@ -95,7 +95,7 @@ pub async fn create_order(
     let draft = input.into_draft(state.config.default_country)?;
     let actor = auth.caller.sub;
     let keyed = keyed_request(&req, &actor, &canonical)?;
-    let keys = state.jwt.clone();
+    let keys = state.keys.clone();
     let answer = state
         .db
         .run(move |conn| {

@@ -98,7 +98,7 @@ pub async fn erase(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (keys, actor) = (state.jwt.clone(), auth.caller.sub);
+    let (keys, actor) = (state.keys.clone(), auth.caller.sub);
     state.db.run(move |conn| service::erase(conn, &keys, id, &actor)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

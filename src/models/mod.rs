@@ -6,6 +6,7 @@ pub mod consents;
 pub mod customers;
 pub mod forms;
 pub mod imports;
+pub mod keys;
 pub mod messages;
 pub mod orders;
 pub mod privacy;

@@ -200,6 +200,12 @@ pub fn count_contacted(conn: &mut DbConn, campaign_id: i64) -> QueryResult<i64> 
         .get_result(conn)
 }
 
+/// Whether any contact was ever given a tracking token (and so links to sign).
+pub fn has_tracked_contacts(conn: &mut DbConn) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(campaign_contacts::table.filter(campaign_contacts::token.is_not_null())))
+        .get_result(conn)
+}
+
 pub fn contact_by_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<ContactRow>> {
     campaign_contacts::table
         .filter(campaign_contacts::token.eq(token))

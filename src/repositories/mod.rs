@@ -7,6 +7,7 @@ pub mod consents;
 pub mod customers;
 pub mod forms;
 pub mod imports;
+pub mod keys;
 pub mod leases;
 pub mod messages;
 pub mod orders;

@@ -117,6 +117,11 @@ pub fn suppressed_among(conn: &mut DbConn, hashes: &[String]) -> QueryResult<std
         .collect())
 }
 
+/// Whether anyone was ever erased (the suppression list holds a hash).
+pub fn has_suppressions(conn: &mut DbConn) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(suppressions::table.select(suppressions::hash))).get_result(conn)
+}
+
 pub fn any_suppressed(conn: &mut DbConn, hashes: &[String]) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(suppressions::table.filter(suppressions::hash.eq_any(hashes)))).get_result(conn)
 }

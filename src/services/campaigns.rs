@@ -11,7 +11,6 @@ use rand::seq::SliceRandom;
 use rand::RngCore;
 
 use super::{now, write_with_one_retry, TxError};
-use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::db::DbConn;
 use crate::domain::campaign::{holdout_size, render, rewrite_links, AudienceCounts, PromoSpec};
@@ -21,6 +20,7 @@ use crate::domain::token::hash_token;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, ResponseKind};
 use crate::dto::campaigns::ResponseInput;
 use crate::error::AppError;
+use crate::keys::{DataKeys, Purpose};
 use crate::models::campaigns::{CampaignColumns, CampaignRow, ContactRow, NewCampaign, NewContact, NewResponse};
 use crate::models::customers::CustomerRow;
 use crate::models::forms::UnsubscribeTokenRow;
@@ -263,15 +263,15 @@ fn new_unique_code(prefix: &str) -> String {
     format!("{prefix}-{suffix}")
 }
 
-/// The contact's unsubscribe token: derived from its tracking token with the server's
-/// key, so the contact list can show it again while only its hash is stored.
-fn unsubscribe_token(keys: &JwtKeys, tracking_token: &str) -> String {
-    keys.keyed_hash("campaign-unsubscribe", tracking_token)
+/// The contact's unsubscribe token: derived from its tracking token with a data key, so
+/// the contact list can show it again while only its hash is stored.
+fn unsubscribe_token(keys: &DataKeys, tracking_token: &str) -> String {
+    keys.keyed_hash(Purpose::CampaignUnsubscribe, tracking_token)
 }
 
 /// The signature of a tracked link: only URLs rapport wrote into a contact's content redirect.
-pub fn link_signature(keys: &JwtKeys, tracking_token: &str, url: &str) -> String {
-    keys.keyed_hash("campaign-click", &format!("{tracking_token} {url}"))[..32].to_string()
+pub fn link_signature(keys: &DataKeys, tracking_token: &str, url: &str) -> String {
+    keys.keyed_hash(Purpose::CampaignClick, &format!("{tracking_token} {url}"))[..32].to_string()
 }
 
 fn encode(value: &str) -> String {
@@ -296,11 +296,11 @@ fn audience_rules(conn: &mut DbConn, row: &CampaignRow) -> Result<(Rule, String)
 }
 
 /// Builds the audience and creates the contacts, all in one transaction.
-pub fn launch(conn: &mut DbConn, keys: &JwtKeys, id: i64) -> Result<CampaignView, AppError> {
+pub fn launch(conn: &mut DbConn, keys: &DataKeys, id: i64) -> Result<CampaignView, AppError> {
     write_with_one_retry(conn, |conn| launch_in_transaction(conn, keys, id)).map_err(AppError::from)
 }
 
-fn launch_in_transaction(conn: &mut DbConn, keys: &JwtKeys, id: i64) -> Result<CampaignView, TxError> {
+fn launch_in_transaction(conn: &mut DbConn, keys: &DataKeys, id: i64) -> Result<CampaignView, TxError> {
     let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
     if row.status != "draft" {
         return Err(conflict(format!("campaign {id} was already launched")).into());
@@ -408,7 +408,7 @@ fn unique_code_row(row: &CampaignRow, code: String, now: NaiveDateTime) -> NewPr
 /// current consent is their own opt-in made since.
 fn suppressed_members(
     conn: &mut DbConn,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     members: &[segment_repo::AudienceRow],
 ) -> Result<HashSet<i64>, AppError> {
     let mut by_hash: HashMap<String, Vec<i64>> = HashMap::new();
@@ -434,7 +434,7 @@ fn suppressed_members(
 /// Renders one contact's subject and content with its links tracked.
 fn render_contact(
     config: &Config,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     row: &CampaignRow,
     shared_code: Option<&str>,
     contact: &ContactRow,
@@ -465,7 +465,7 @@ fn render_contact(
 pub fn contacts(
     conn: &mut DbConn,
     config: &Config,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     id: i64,
     holdout: bool,
     after_id: i64,
@@ -497,7 +497,7 @@ pub fn contacts(
 pub fn send(
     conn: &mut DbConn,
     config: &Config,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     id: i64,
     rate_per_minute: i64,
 ) -> Result<(i64, i64), AppError> {

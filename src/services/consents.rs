@@ -1,10 +1,10 @@
 use chrono::NaiveDateTime;
 
 use super::now;
-use crate::auth::JwtKeys;
 use crate::db::DbConn;
 use crate::domain::consent::ConsentChange;
 use crate::error::AppError;
+use crate::keys::DataKeys;
 use crate::models::consents::{ConsentEventRow, CurrentConsentRow, NewConsentEvent};
 use crate::repositories::{consents as repo, customers as customer_repo};
 
@@ -43,7 +43,7 @@ pub fn append(conn: &mut DbConn, customer_id: i64, change: ConsentChange, actor:
 /// customer's current consents (the change may be older than the current state).
 pub fn record(
     conn: &mut DbConn,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     customer_id: i64,
     change: ConsentChange,
     actor: &str,

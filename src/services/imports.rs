@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 
 use super::leases::{self, Lease};
 use super::now;
-use crate::auth::JwtKeys;
 use crate::db::{Database, DbConn};
 use crate::domain::consent::{check_occurred_at, ConsentChange};
 use crate::domain::customer::{CustomerDraft, CustomerProfile};
@@ -21,6 +20,7 @@ use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Country};
 use crate::dto::customers::{AddressInput, CustomerInput};
 use crate::dto::problem::FieldError;
 use crate::error::AppError;
+use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
 use crate::models::imports::{BatchOutcome, ImportJobRow, NewImportJob};
 use crate::repositories::{customers as customer_repo, imports as repo, privacy as privacy_repo};
@@ -264,7 +264,7 @@ fn parse_row(
 #[derive(Clone)]
 pub struct ImportContext {
     pub database: Database,
-    pub keys: Arc<JwtKeys>,
+    pub keys: Arc<DataKeys>,
     pub default_country: Option<Country>,
 }
 

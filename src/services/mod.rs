@@ -8,6 +8,7 @@ pub mod enquiries;
 pub mod forms;
 pub mod idempotency;
 pub mod imports;
+pub mod keys;
 pub mod leases;
 pub mod messages;
 pub mod orders;

@@ -6,13 +6,13 @@ use chrono::NaiveDateTime;
 
 use super::idempotency::{self, Answer, KeyedRequest, StoredResponse};
 use super::{now, TxError};
-use crate::auth::JwtKeys;
 use crate::db::DbConn;
 use crate::domain::consent::ConsentChange;
 use crate::domain::customer::CustomerDraft;
 use crate::domain::promo::Purchase;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Email};
 use crate::error::AppError;
+use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
 use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
 use crate::repositories::orders::{self as repo, OrderFilter};
@@ -73,7 +73,7 @@ fn duplicate_external_id(external_id: &str, order_id: i64) -> AppError {
 /// key and the response `render` makes of it are one transaction.
 pub fn create(
     conn: &mut DbConn,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     draft: OrderDraft,
     actor: &str,
     keyed: Option<&KeyedRequest>,
@@ -96,7 +96,7 @@ pub fn create(
 
 fn create_in_transaction(
     conn: &mut DbConn,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     draft: &OrderDraft,
     actor: &str,
 ) -> Result<OrderRecord, TxError> {

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 
 use super::now;
-use crate::auth::JwtKeys;
 use crate::db::DbConn;
 use crate::domain::{ConsentSource, ConsentState};
 use crate::error::AppError;
+use crate::keys::{DataKeys, Purpose};
 use crate::models::campaigns::{ContactRow, ResponseRow};
 use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
 use crate::models::customers::CustomerRecord;
@@ -141,19 +141,19 @@ pub fn export(conn: &mut DbConn, customer_id: i64) -> Result<PersonalData, AppEr
 }
 
 /// The keyed hashes that identify a person in the suppression list.
-pub fn suppression_hashes(keys: &JwtKeys, email: Option<&str>, phone: Option<&str>) -> Vec<(String, &'static str)> {
+pub fn suppression_hashes(keys: &DataKeys, email: Option<&str>, phone: Option<&str>) -> Vec<(String, &'static str)> {
     let mut hashes = Vec::new();
     if let Some(email) = email {
-        hashes.push((keys.keyed_hash("email", email), "email"));
+        hashes.push((keys.keyed_hash(Purpose::SuppressionEmail, email), "email"));
     }
     if let Some(phone) = phone {
-        hashes.push((keys.keyed_hash("phone", phone), "phone"));
+        hashes.push((keys.keyed_hash(Purpose::SuppressionPhone, phone), "phone"));
     }
     hashes
 }
 
 /// Whether this customer's email or phone belongs to someone who was erased.
-pub fn is_suppressed(conn: &mut DbConn, keys: &JwtKeys, customer: &CustomerRecord) -> Result<bool, AppError> {
+pub fn is_suppressed(conn: &mut DbConn, keys: &DataKeys, customer: &CustomerRecord) -> Result<bool, AppError> {
     let hashes: Vec<String> = suppression_hashes(keys, customer.row.email.as_deref(), customer.row.phone.as_deref())
         .into_iter()
         .map(|(hash, _)| hash)
@@ -165,7 +165,7 @@ pub fn is_suppressed(conn: &mut DbConn, keys: &JwtKeys, customer: &CustomerRecor
 /// person can, through a form.
 pub fn check_consent_allowed(
     conn: &mut DbConn,
-    keys: &JwtKeys,
+    keys: &DataKeys,
     customer: &CustomerRecord,
     source: ConsentSource,
     state: ConsentState,
@@ -184,7 +184,7 @@ pub fn check_consent_allowed(
 /// Erasure in one transaction: personal data removed everywhere, the customer kept as an
 /// anonymous placeholder, email and phone added to the suppression list, the erasure
 /// recorded without personal data.
-pub fn erase(conn: &mut DbConn, keys: &JwtKeys, customer_id: i64, actor: &str) -> Result<(), AppError> {
+pub fn erase(conn: &mut DbConn, keys: &DataKeys, customer_id: i64, actor: &str) -> Result<(), AppError> {
     conn.write_transaction(|conn| {
         let customer = customer_repo::find_for_update(conn, customer_id)?.ok_or_else(|| not_found(customer_id))?;
         let now = now();

@@ -126,6 +126,29 @@ fn token_without_configuration_uses_a_generated_secret_file() {
 }
 
 #[test]
+fn token_signs_with_the_current_secret_during_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = "current-secret-0123456789abcdef0123456789abcdef";
+    let vars =
+        [("DATABASE_URL", "data.db"), ("RAPPORT_JWT_SECRET", current), ("RAPPORT_JWT_PREVIOUS_SECRETS", TEST_SECRET)];
+    let output = rapport(dir.path(), &["token", "--sub", "shop", "--scope", "admin"], &vars);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let token = String::from_utf8(output.stdout).unwrap();
+    let kid = jsonwebtoken::decode_header(token.trim()).unwrap().kid;
+    assert_eq!(kid, Some(rapport::auth::key_id(current.as_bytes())));
+    assert!(JwtKeys::new(current.as_bytes()).verify(token.trim()).is_ok());
+    assert!(JwtKeys::new(TEST_SECRET.as_bytes()).verify(token.trim()).is_err());
+
+    let short = rapport(
+        dir.path(),
+        &["token", "--sub", "shop", "--scope", "admin"],
+        &[("DATABASE_URL", "data.db"), ("RAPPORT_JWT_SECRET", current), ("RAPPORT_JWT_PREVIOUS_SECRETS", "too-short")],
+    );
+    assert!(!short.status.success());
+    assert!(stderr(&short).contains("RAPPORT_JWT_PREVIOUS_SECRETS"), "{}", stderr(&short));
+}
+
+#[test]
 fn openapi_subcommand_prints_the_document() {
     let dir = tempfile::tempdir().unwrap();
     let output = rapport(dir.path(), &["openapi"], &[]);

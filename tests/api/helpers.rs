@@ -16,7 +16,7 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use rapport::auth::{JwtKeys, Scope};
 use rapport::config::Config;
-use rapport::db::{self, DbConn};
+use rapport::db::{self, DatabaseTarget, DbConn};
 use rapport::state::AppState;
 use serde_json::Value;
 
@@ -227,9 +227,30 @@ impl TestApp {
             db::open(&config.database, config.db_pool_size, config.db_acquire_timeout, config.db_startup_timeout, true)
                 .expect("open test database");
         rapport::services::rollups::ensure(&db, config.timezone).expect("build the sales rollups");
-        let state = AppState::new(db, JwtKeys::new(TEST_SECRET.as_bytes()), config);
+        let secret = config.jwt_secret.load().expect("token secret");
+        let jwt = JwtKeys::with_previous(&secret, &config.jwt_previous_secrets);
+        let keys = rapport::services::keys::ensure(&db, &secret).expect("data keys");
+        let state = AppState::new(db, jwt, keys, config);
         let service = actix_web::test::init_service(rapport::build_app(state.clone())).await;
         TestApp { service: boxed::service(service), state, _database: database }
+    }
+
+    /// The same database served again, as after a restart, with `vars` in the environment
+    /// (e.g. a rotated `RAPPORT_JWT_SECRET`; the test secret unless given).
+    pub async fn restart_with(self, vars: &[(&str, &str)]) -> TestApp {
+        let TestApp { service, state, _database: database } = self;
+        let url = match &state.config.database {
+            DatabaseTarget::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseTarget::Postgres(url) => url.clone(),
+        };
+        drop((service, state));
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".to_string(), url),
+            ("RAPPORT_JWT_SECRET".to_string(), TEST_SECRET.to_string()),
+        ]);
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
+        TestApp::spawn_config(config, database).await
     }
 
     /// A valid token with these space-separated scopes.

@@ -238,7 +238,7 @@ async fn an_interrupted_import_resumes_where_it_stopped(backend: Backend) {
         })
         .unwrap();
     app.create_customer(json!({"email": "first@example.com"})).await;
-    let context = ImportContext { database: app.state.db.clone(), keys: app.state.jwt.clone(), default_country: None };
+    let context = ImportContext { database: app.state.db.clone(), keys: app.state.keys.clone(), default_country: None };
     assert_eq!(resume_unfinished(&context).unwrap(), 1);
     let job = wait(&app, &format!("/v1/imports/{id}")).await;
     assert_eq!(

@@ -12,6 +12,7 @@ mod consents;
 mod customers;
 mod errors;
 mod forms;
+mod keys;
 mod operations;
 mod orders;
 mod privacy;

@@ -502,7 +502,7 @@ async fn two_instances_run_an_import_exactly_once(backend: Backend) {
     let open =
         || rapport::db::open(&config.database, 4, config.db_acquire_timeout, config.db_startup_timeout, false).unwrap();
     let instances: Vec<ImportContext> = (0..2)
-        .map(|_| ImportContext { database: open(), keys: app.state.jwt.clone(), default_country: None })
+        .map(|_| ImportContext { database: open(), keys: app.state.keys.clone(), default_country: None })
         .collect();
     let runs: Vec<_> = instances
         .iter()
