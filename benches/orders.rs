@@ -183,8 +183,10 @@ fn print_header(phase: Duration) {
         NEW_CUSTOMER_EVERY - 1
     );
     println!("raw SQL per order (hand-written diesel::sql_query, one connection per thread):");
-    println!("  INSERT idempotency_keys (in_progress; autocommit, outside the order transaction)");
     println!("  BEGIN (BEGIN IMMEDIATE on SQLite, like DbConn::write_transaction)");
+    println!(
+        "  the key: pg_try_advisory_xact_lock on it (PostgreSQL); SELECT idempotency_keys by actor and key (none)"
+    );
     println!(
         "  SELECT the customers row by email (FOR UPDATE on PostgreSQL); found: SELECT its customer_tags, merge with \
          the app's CustomerProfile::fill_from, UPDATE customers (21 columns), DELETE its customer_tags, DELETE its \
@@ -202,12 +204,12 @@ fn print_header(phase: Duration) {
          consent_events; DELETE + INSERT customer_consents"
     );
     println!("  DELETE customer_order_stats + INSERT ... SELECT the aggregate of the customer's orders");
-    println!("  SELECT the orders row; SELECT its order_lines; COMMIT");
-    println!("  UPDATE idempotency_keys to done with the serialized order (autocommit, outside the order transaction)");
+    println!("  SELECT the orders row; SELECT its order_lines");
+    println!("  INSERT idempotency_keys done, with the serialized order; COMMIT");
     println!(
         "raw SQL leaves out: HTTP, JSON parsing and validation, the SHA-256 fingerprint of the body (its \
          request_hash is a SHA-256 of the key), the pool, actix's blocking-thread hand-offs, diesel's query builder, \
-         and the service's extra statements (see the statement counts): BEGIN/COMMIT around the key insert, the \
+         and the service's extra statements (see the statement counts): the \
          customer id lookup and a separate SELECT ... FOR UPDATE before the row is read, and the upkeep of the \
          analytics rollups (the customer's orders, purchase days and campaign facts of the touched periods read \
          before and after the order, then the rollup upserts); it reads only the columns it uses (the service reads \
@@ -747,11 +749,13 @@ fn placeholders(rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
-const INSERT_KEY: &str = "INSERT INTO idempotency_keys (actor, idempotency_key, request_hash, status, created_at) \
-                          VALUES ($1, $2, $3, 'in_progress', $4)";
+const LOCK_KEY: &str = "SELECT pg_try_advisory_xact_lock(hashtext('idempotency ' || $1), hashtext($2)) AS locked";
 
-const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET status = 'done', response_status = $1, response_body = $2, \
-                            response_location = $3 WHERE actor = $4 AND idempotency_key = $5";
+const SELECT_KEY: &str = "SELECT request_hash FROM idempotency_keys WHERE actor = $1 AND idempotency_key = $2";
+
+const INSERT_KEY: &str =
+    "INSERT INTO idempotency_keys (actor, idempotency_key, request_hash, status, response_status, \
+                          response_body, response_location, created_at) VALUES ($1, $2, $3, 'done', $4, $5, $6, $7)";
 
 macro_rules! customer_columns {
     () => {
@@ -1017,21 +1021,22 @@ fn bind_customer<'a>(query: BoxedQuery<'a>, c: &'a CustomerColumns) -> BoxedQuer
         .bind::<Timestamp, _>(c.updated_at)
 }
 
-/// What `POST /v1/orders` does, as hand-written SQL: the key claimed, the order
-/// transaction, the key completed with the response. Returns whether the customer was created.
+/// What `POST /v1/orders` does, as hand-written SQL: one transaction with the key checked,
+/// the order, and the key stored with the response. Returns whether the customer was created.
 fn raw_sql_order(conn: &mut DbConn, keys: &DataKeys, draft: &OrderDraft, key: &str) -> QueryResult<bool> {
     let Buyer::ByEmail(email, customer_draft) = &draft.buyer else { unreachable!("orders are by email here") };
     let request_hash = rapport::services::idempotency::fingerprint("POST", "/v1/orders", key.as_bytes());
-    diesel::sql_query(INSERT_KEY)
-        .bind::<Text, _>(ACTOR)
-        .bind::<Text, _>(key)
-        .bind::<Text, _>(&request_hash)
-        .bind::<Timestamp, _>(now())
-        .execute(conn)?;
-
     let postgres = conn.backend() == Backend::Postgres;
-    let (created, order_id, body) = conn.write_transaction(|conn| -> QueryResult<(bool, i64, String)> {
+    conn.write_transaction(|conn| -> QueryResult<bool> {
         let now = now();
+        if postgres {
+            let lock: Locked =
+                diesel::sql_query(LOCK_KEY).bind::<Text, _>(ACTOR).bind::<Text, _>(key).get_result(conn)?;
+            assert!(lock.locked, "the key is free");
+        }
+        let stored: Option<StoredHash> =
+            diesel::sql_query(SELECT_KEY).bind::<Text, _>(ACTOR).bind::<Text, _>(key).get_result(conn).optional()?;
+        assert!(stored.is_none(), "each order has a new key");
 
         // The customer, upserted by email under the row lock.
         let select = if postgres { SELECT_CUSTOMER_FOR_UPDATE } else { SELECT_CUSTOMER };
@@ -1350,17 +1355,30 @@ fn raw_sql_order(conn: &mut DbConn, keys: &DataKeys, draft: &OrderDraft, key: &s
             "the raw order's promo code status and lines"
         );
         let body = serde_json::to_string(&Order::from(record)).expect("serialize the order");
-        Ok((created, order_id, body))
-    })?;
+        diesel::sql_query(INSERT_KEY)
+            .bind::<Text, _>(ACTOR)
+            .bind::<Text, _>(key)
+            .bind::<Text, _>(&request_hash)
+            .bind::<Integer, _>(201)
+            .bind::<Text, _>(&body)
+            .bind::<Text, _>(format!("/v1/orders/{order_id}"))
+            .bind::<Timestamp, _>(now)
+            .execute(conn)?;
+        Ok(created)
+    })
+}
 
-    diesel::sql_query(COMPLETE_KEY)
-        .bind::<Integer, _>(201)
-        .bind::<Text, _>(&body)
-        .bind::<Text, _>(format!("/v1/orders/{order_id}"))
-        .bind::<Text, _>(ACTOR)
-        .bind::<Text, _>(key)
-        .execute(conn)?;
-    Ok(created)
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+#[derive(QueryableByName)]
+struct StoredHash {
+    #[diesel(sql_type = Text)]
+    #[allow(dead_code)]
+    request_hash: String,
 }
 
 // ---------------------------------------------------------------------------------------
