@@ -197,6 +197,14 @@ pub fn new_database(backend: Backend) -> (TestDatabase, String) {
     }
 }
 
+/// The configuration of a test app on `url`: the test secret and `vars`.
+fn test_config(url: String, vars: &[(&str, &str)]) -> Config {
+    let mut env: HashMap<String, String> =
+        HashMap::from([("DATABASE_URL".to_string(), url), ("RAPPORT_JWT_SECRET".to_string(), TEST_SECRET.to_string())]);
+    env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|name| env.get(name).cloned()).expect("test config")
+}
+
 type AppService = BoxService<actix_http::Request, ServiceResponse<BoxBody>, actix_web::Error>;
 
 pub struct TestApp {
@@ -213,13 +221,7 @@ impl TestApp {
     /// With extra environment variables, e.g. `("RAPPORT_DEFAULT_COUNTRY", "FR")`.
     pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         let (database, url) = new_database(backend);
-        let mut env: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".to_string(), url),
-            ("RAPPORT_JWT_SECRET".to_string(), TEST_SECRET.to_string()),
-        ]);
-        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
-        TestApp::spawn_config(config, database).await
+        TestApp::spawn_config(test_config(url, vars), database).await
     }
 
     pub async fn spawn_config(config: Config, database: TestDatabase) -> TestApp {
@@ -238,19 +240,18 @@ impl TestApp {
     /// The same database served again, as after a restart, with `vars` in the environment
     /// (e.g. a rotated `RAPPORT_JWT_SECRET`; the test secret unless given).
     pub async fn restart_with(self, vars: &[(&str, &str)]) -> TestApp {
+        let url = self.database_url();
         let TestApp { service, state, _database: database } = self;
-        let url = match &state.config.database {
+        drop((service, state));
+        TestApp::spawn_config(test_config(url, vars), database).await
+    }
+
+    /// The DATABASE_URL of this app's database (for another instance or process on it).
+    pub fn database_url(&self) -> String {
+        match &self.state.config.database {
             DatabaseTarget::Sqlite(path) => format!("sqlite://{}", path.display()),
             DatabaseTarget::Postgres(url) => url.clone(),
-        };
-        drop((service, state));
-        let mut env: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".to_string(), url),
-            ("RAPPORT_JWT_SECRET".to_string(), TEST_SECRET.to_string()),
-        ]);
-        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
-        TestApp::spawn_config(config, database).await
+        }
     }
 
     /// A valid token with these space-separated scopes.

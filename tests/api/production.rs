@@ -462,10 +462,7 @@ async fn two_instances_deliver_a_campaign_exactly_once(backend: Backend) {
     assert_eq!(app.post(&format!("/v1/campaigns/{id}/launch"), &token, json!({})).await.status.as_u16(), 200);
 
     let dir = tempfile::tempdir().unwrap();
-    let url = match &app.state.config.database {
-        DatabaseTarget::Postgres(url) => url.clone(),
-        DatabaseTarget::Sqlite(path) => format!("sqlite://{}", path.display()),
-    };
+    let url = app.database_url();
     let vars = [("RAPPORT_SMTP_URL", sink.url()), ("RAPPORT_PUBLIC_URL", "https://shop.example".to_string())];
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let first = Server::start_with(dir.path(), &url, &vars);
