@@ -2,6 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::consent::{check_occurred_at, multi_line, single_line};
@@ -325,14 +327,23 @@ pub struct OrderPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    #[param(minimum = 1)]
     pub customer_id: Option<i64>,
+    #[param(value_type = Option<crate::dto::schema::OrderStatusName>, inline)]
     pub status: Option<String>,
+    #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
     pub channel: Option<String>,
+    #[param(pattern = r"^\s*[A-Za-z0-9_-]{2,40}\s*$")]
     pub promo_code: Option<String>,
-    pub placed_after: Option<DateTime<Utc>>,
-    pub placed_before: Option<DateTime<Utc>>,
+    /// RFC 3339, or a date: from the start of that day in the shop's time zone; inclusive.
+    #[param(inline)]
+    pub placed_after: Option<TimeFilter>,
+    /// RFC 3339, or a date: up to the end of that day in the shop's time zone; exclusive.
+    #[param(inline)]
+    pub placed_before: Option<TimeFilter>,
     /// Orders with a line of this SKU.
     pub sku: Option<String>,
 }
@@ -343,6 +354,7 @@ pub struct OrderListQuery {
 #[schema(example = json!({"status": "paid"}))]
 pub struct StatusInput {
     /// `paid`, `fulfilled` or `cancelled`.
+    #[schema(pattern = "^(paid|fulfilled|cancelled)$")]
     pub status: String,
 }
 
@@ -360,6 +372,7 @@ pub struct RefundLineInput {
 pub struct RefundInput {
     /// Minor units, more than 0; never more than what is left of the total.
     #[validate(range(min = 1, message = "must be more than 0"))]
+    #[schema(minimum = 1)]
     pub amount: i64,
     pub reason: String,
     pub lines: Option<Vec<RefundLineInput>>,

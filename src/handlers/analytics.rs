@@ -8,6 +8,7 @@ use crate::dto::analytics::{
     SalesQuery, SalesRequest, TopProductsQuery,
 };
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::analytics as service;
 use crate::state::AppState;
@@ -30,7 +31,7 @@ use crate::state::AppState;
 pub async fn consent(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<PeriodQuery>,
+    query: Query<PeriodQuery>,
 ) -> Result<web::Json<ConsentAnalytics>, AppError> {
     let periods = query.periods(state.config.timezone)?;
     Ok(web::Json(state.db.run(move |conn| service::consent(conn, &periods.buckets)).await?.into()))
@@ -54,7 +55,7 @@ pub async fn consent(
 pub async fn sales(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<SalesQuery>,
+    query: Query<SalesQuery>,
 ) -> Result<web::Json<SalesAnalytics>, AppError> {
     let request = query.parse(state.config.timezone, None)?;
     sales_response(&state, request).await
@@ -87,7 +88,7 @@ pub async fn product_sales(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    query: web::Query<SalesQuery>,
+    query: Query<SalesQuery>,
 ) -> Result<web::Json<SalesAnalytics>, AppError> {
     let sku = parse_sku(&sku).map_err(|e| AppError::invalid("sku", e))?;
     let request = query.parse(state.config.timezone, Some(sku))?;
@@ -111,7 +112,7 @@ pub async fn product_sales(
 pub async fn top_products(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<TopProductsQuery>,
+    query: Query<TopProductsQuery>,
 ) -> Result<web::Json<RankingAnalytics>, AppError> {
     ranking_response(&state, query.parse(state.config.timezone, false)?).await
 }
@@ -133,7 +134,7 @@ pub async fn top_products(
 pub async fn product_types(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<TopProductsQuery>,
+    query: Query<TopProductsQuery>,
 ) -> Result<web::Json<RankingAnalytics>, AppError> {
     ranking_response(&state, query.parse(state.config.timezone, true)?).await
 }
@@ -165,7 +166,7 @@ async fn ranking_response(state: &AppState, request: RankingRequest) -> Result<w
 pub async fn promotions(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<RangeQuery>,
+    query: Query<RangeQuery>,
 ) -> Result<web::Json<PromotionsAnalytics>, AppError> {
     let (periods, currency) = query.whole(state.config.timezone)?;
     let promotions = state.db.run(move |conn| service::promotions(conn, &periods, currency)).await?;
@@ -190,7 +191,7 @@ pub async fn promotions(
 pub async fn customer_value(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<CustomerValueQuery>,
+    query: Query<CustomerValueQuery>,
 ) -> Result<web::Json<CustomerValueAnalytics>, AppError> {
     let (range, currency, top) = query.parse(state.config.timezone)?;
     let value = state.db.run(move |conn| service::customer_value(conn, currency, range, top)).await?;
@@ -214,7 +215,7 @@ pub async fn customer_value(
 pub async fn customer_rfm(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<CurrencyQuery>,
+    query: Query<CurrencyQuery>,
 ) -> Result<web::Json<RfmAnalytics>, AppError> {
     let currency = query.parse()?;
     let figures = state.db.run(move |conn| service::rfm(conn, currency)).await?;
@@ -238,7 +239,7 @@ pub async fn customer_rfm(
 pub async fn cohorts(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<RangeQuery>,
+    query: Query<RangeQuery>,
 ) -> Result<web::Json<CohortAnalytics>, AppError> {
     let (periods, currency) = query.bucketed(state.config.timezone)?;
     let (currency, others, cohorts, periods) = state
@@ -265,7 +266,7 @@ pub async fn cohorts(
 pub async fn channels(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<RangeQuery>,
+    query: Query<RangeQuery>,
 ) -> Result<web::Json<ChannelAnalytics>, AppError> {
     let (periods, currency) = query.whole(state.config.timezone)?;
     let figures = state.db.run(move |conn| service::channels(conn, &periods, currency)).await?;
