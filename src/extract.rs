@@ -219,6 +219,10 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 
 /// Parses a query string into `T`; the error names the parameter at fault.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    // Text goes to the database, and PostgreSQL text cannot hold NUL.
+    if let Some((name, _)) = url::form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.contains('\0')) {
+        return Err(AppError::BadRequest(format!("query parameter `{name}`: must not contain a NUL character")));
+    }
     let deserializer = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -139,6 +139,9 @@ pub fn to_pretty_json(doc: &OpenApiDoc) -> String {
     text
 }
 
+/// The pattern of query text without a pattern of its own: anything but NUL.
+pub const NO_NUL: &str = r"^[^\x00]*$";
+
 /// Adds the problems an operation can answer because of what it takes, so that no
 /// operation forgets one: 400 for a query parameter, header or body that does not parse
 /// (the detail names it), 404 for a path parameter that names nothing, 401/403 with a
@@ -146,7 +149,8 @@ pub fn to_pretty_json(doc: &OpenApiDoc) -> String {
 /// and 500/503 everywhere. Responses an operation declares itself are kept as they are.
 pub fn complete(doc: &mut OpenApiDoc) {
     use utoipa::openapi::path::ParameterIn;
-    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{SchemaType, Type};
+    use utoipa::openapi::{RefOr, Schema};
 
     let components = doc.components.get_or_insert_with(Default::default);
     for (name, schema) in crate::dto::schema::components() {
@@ -195,6 +199,23 @@ pub fn complete(doc: &mut OpenApiDoc) {
             wanted.push(("500", "Unexpected error; logged with the request id, which the body carries."));
             if !probe {
                 wanted.push(("503", "The database is unreachable; retry after the `Retry-After` seconds."));
+            }
+            // Text reaches the database: a NUL character is refused (400 naming the parameter).
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter {
+                    if parameter.parameter_in == ParameterIn::Query {
+                        if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
+                            let text = schema.schema_type == SchemaType::Type(Type::String);
+                            if text
+                                && schema.pattern.is_none()
+                                && schema.enum_values.is_none()
+                                && schema.format.is_none()
+                            {
+                                schema.pattern = Some(NO_NUL.to_string());
+                            }
+                        }
+                    }
+                }
             }
             for (status, description) in wanted {
                 operation

@@ -231,7 +231,7 @@ pub struct SalesQuery {
     #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
     pub channel: Option<String>,
     /// Only the lines of this product type (as recorded on the order lines).
-    #[param(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[param(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub product_type: Option<String>,
     /// Only orders where this promo code was applied.
     #[param(pattern = r"^\s*[A-Za-z0-9_-]{2,40}\s*$")]
@@ -383,10 +383,10 @@ pub struct TopProductsQuery {
     /// `product_type` (default), `category` or `attributes.<key>` (product-types only).
     pub group_by: Option<String>,
     /// The catalogue's product type of the product.
-    #[param(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[param(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub product_type: Option<String>,
     /// The catalogue's category of the product.
-    #[param(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[param(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub category: Option<String>,
     /// Only orders through this channel.
     #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
@@ -842,20 +842,48 @@ impl From<CustomerValue> for CustomerValueAnalytics {
     }
 }
 
+/// Query of `GET /v1/analytics/customers/rfm`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct CurrencyQuery {
+pub struct RfmQuery {
+    /// Score from the orders placed on or after this local date only (with `to`);
+    /// without `from` and `to`, the kept scores of all orders, as of now.
+    #[param(format = Date)]
+    pub from: Option<String>,
+    /// Score from the orders placed on or before this local date only (with `from`), as of
+    /// the end of that day.
+    #[param(format = Date)]
+    pub to: Option<String>,
+    /// IANA time zone of the dates (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
+    pub timezone: Option<String>,
     /// ISO 4217 code (default: the currency with the most orders).
     #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
     pub currency: Option<String>,
 }
 
-impl CurrencyQuery {
-    pub fn parse(&self) -> Result<Option<String>, AppError> {
+impl RfmQuery {
+    /// The currency and the UTC range of the local days (none without `from` and `to`).
+    #[allow(clippy::type_complexity)]
+    pub fn parse(
+        &self,
+        default_timezone: chrono_tz::Tz,
+    ) -> Result<(Option<String>, Option<(NaiveDateTime, NaiveDateTime)>), AppError> {
         let mut errors = Vec::new();
+        if self.from.is_some() != self.to.is_some() {
+            errors.push(FieldError::new(
+                if self.from.is_none() { "from" } else { "to" },
+                "give both from and to, or neither",
+            ));
+        }
         let currency = currency_filter(&self.currency, &mut errors);
-        finish(errors, currency)
+        let range = if errors.is_empty() {
+            optional_range(&self.from, &self.to, &self.timezone, default_timezone)?
+        } else {
+            None
+        };
+        finish(errors, (currency, range))
     }
 }
 

@@ -139,7 +139,8 @@ impl OrderInput {
         if self.lines.is_empty() {
             errors.0.push(FieldError::new("lines", "an order needs at least one line"));
         }
-        let mut subtotal: i64 = 0;
+        // In i128: a sum of i64 products cannot overflow it, so a sum out of range is a 422.
+        let mut subtotal: i128 = 0;
         let mut lines = Vec::new();
         for (index, line) in self.lines.into_iter().enumerate() {
             let field = |name: &str| format!("lines[{index}].{name}");
@@ -147,7 +148,7 @@ impl OrderInput {
                 errors.0.push(FieldError::new(field("quantity"), "must be 1 or more"));
             }
             non_negative(&mut errors, &field("unit_price"), line.unit_price);
-            subtotal = subtotal.saturating_add(line.quantity.saturating_mul(line.unit_price));
+            subtotal += i128::from(line.quantity) * i128::from(line.unit_price);
             let sku = errors.parse(&field("sku"), Some(line.sku.as_str()), parse_sku);
             let name = match errors.parse(&field("name"), Some(line.name.as_str()), |n| single_line(n, 200)) {
                 Some(Some(name)) => Some(name),
@@ -175,8 +176,11 @@ impl OrderInput {
         non_negative(&mut errors, "discount_total", self.discount_total);
         non_negative(&mut errors, "shipping_total", self.shipping_total);
         non_negative(&mut errors, "tax_total", self.tax_total);
-        let expected = subtotal - self.discount_total + self.shipping_total + self.tax_total;
-        if self.total != expected {
+        let expected =
+            subtotal - i128::from(self.discount_total) + i128::from(self.shipping_total) + i128::from(self.tax_total);
+        if i64::try_from(subtotal).is_err() {
+            errors.0.push(FieldError::new("lines", "the lines add up to more than the largest amount rapport stores"));
+        } else if i128::from(self.total) != expected {
             errors.0.push(FieldError::new(
                 "total",
                 format!(
@@ -214,7 +218,7 @@ impl OrderInput {
             currency: currency.expect("checked").as_str().to_string(),
             buyer: buyer.expect("checked"),
             lines,
-            subtotal,
+            subtotal: i64::try_from(subtotal).unwrap_or(i64::MAX),
             discount_total: self.discount_total,
             shipping_total: self.shipping_total,
             tax_total: self.tax_total,

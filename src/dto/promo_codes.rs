@@ -27,6 +27,7 @@ pub fn normalize_code(raw: &str) -> Result<String, String> {
 pub struct Discount {
     /// `percent` (value 1 to 100), `fixed` (value in minor units; needs `currency`) or
     /// `free_shipping` (value 0).
+    #[schema(pattern = "^(percent|fixed|free_shipping)$")]
     pub r#type: String,
     #[serde(default)]
     pub value: i64,

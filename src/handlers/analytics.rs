@@ -3,8 +3,8 @@ use actix_web::{get, web};
 use crate::auth::{scopes, Authorized};
 use crate::domain::parse_sku;
 use crate::dto::analytics::{
-    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CurrencyQuery, CustomerValueAnalytics, CustomerValueQuery,
-    PeriodQuery, PromotionsAnalytics, RangeQuery, RankingAnalytics, RankingRequest, RfmAnalytics, SalesAnalytics,
+    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, PeriodQuery,
+    PromotionsAnalytics, RangeQuery, RankingAnalytics, RankingRequest, RfmAnalytics, RfmQuery, SalesAnalytics,
     SalesQuery, SalesRequest, TopProductsQuery,
 };
 use crate::error::AppError;
@@ -198,15 +198,16 @@ pub async fn customer_value(
     Ok(web::Json(value.into()))
 }
 
-/// Customers, orders, revenue and averages per RFM segment (scores as of now; see the
-/// README for the grid). Scope: `analytics:read`.
+/// Customers, orders, revenue and averages per RFM segment: the scores of all orders as of
+/// now, or, with `from` and `to`, scores computed from the orders in that range as of the
+/// end of `to` (see the README for the grid). Scope: `analytics:read`.
 #[utoipa::path(
     tag = "analytics",
     security(("bearer" = ["analytics:read"])),
-    params(CurrencyQuery),
+    params(RfmQuery),
     responses(
         (status = 200, description = "RFM segments", body = RfmAnalytics),
-        (status = 422, description = "Bad currency",
+        (status = 422, description = "Bad range, time zone or currency",
          body = crate::dto::problem::Problem, content_type = "application/problem+json"),
         AuthProblems, ServerProblems,
     ),
@@ -215,10 +216,10 @@ pub async fn customer_value(
 pub async fn customer_rfm(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: Query<CurrencyQuery>,
+    query: Query<RfmQuery>,
 ) -> Result<web::Json<RfmAnalytics>, AppError> {
-    let currency = query.parse()?;
-    let figures = state.db.run(move |conn| service::rfm(conn, currency)).await?;
+    let (currency, range) = query.parse(state.config.timezone)?;
+    let figures = state.db.run(move |conn| service::rfm(conn, currency, range)).await?;
     Ok(web::Json(figures.into()))
 }
 
