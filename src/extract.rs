@@ -189,14 +189,92 @@ impl FromRequest for ClientInfo {
     }
 }
 
-/// Error handler for `web::Query`: a bad query string is a 400 problem.
+/// A query string, deserialized strictly: a value that does not parse, an unknown or a
+/// repeated parameter is a 400 problem whose detail names the parameter.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = AppError;
+    type Future = futures_util::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        futures_util::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+/// Parses a query string into `T`; the error names the parameter at fault.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    // Text goes to the database, and PostgreSQL text cannot hold NUL.
+    if let Some((name, _)) = url::form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.contains('\0')) {
+        return Err(AppError::BadRequest(format!("query parameter `{name}`: must not contain a NUL character")));
+    }
+    let deserializer = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let named = message.contains('`');
+        AppError::BadRequest(match path.as_str() {
+            "." | "?" if named => format!("invalid query parameter: {message}"),
+            "." | "?" => format!("invalid query string: {message}"),
+            _ => format!("query parameter `{path}`: {}", value_message(&message)),
+        })
+    })
+}
+
+/// serde's terse number and bool errors, said in words.
+fn value_message(message: &str) -> String {
+    match message {
+        "invalid digit found in string" | "cannot parse integer from empty string" => "is not an integer".to_string(),
+        "number too large to fit in target type" | "number too small to fit in target type" => {
+            "is out of range".to_string()
+        }
+        "provided string was not `true` or `false`" => "must be `true` or `false`".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Error handler for `web::Query` (should any remain): a bad query string is a 400 problem.
 pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     AppError::BadRequest(format!("invalid query string: {error}")).into()
 }
 
-/// Error handler for `web::Path`: a malformed id names no resource.
+/// Error handler for `web::Path`: a path parameter that does not parse names no
+/// resource (404, naming the parameter), unless the path only exists under other
+/// methods (405 with `Allow`).
 pub fn path_error(error: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
-    AppError::NotFound(format!("no resource at {} ({error})", req.path())).into()
+    if let Some(known) = req.app_data::<web::Data<crate::handlers::fallback::KnownRoutes>>() {
+        let allow = known.methods_for(req.path());
+        if !allow.is_empty() && !allow.iter().any(|m| m == req.method().as_str()) {
+            return crate::handlers::fallback::method_not_allowed(req, allow).into();
+        }
+    }
+    let message = error.to_string();
+    // actix says `can not parse "abc" to a i64`: find the parameter holding that value.
+    let parameter = req
+        .match_info()
+        .iter()
+        .find(|(_, value)| message.contains(&format!("\"{value}\"")) || message.contains(&format!("`{value}`")))
+        .map(|(name, _)| name.to_string());
+    let detail = match parameter {
+        Some(name) => format!("no resource at {}: path parameter `{name}`: {message}", req.path()),
+        None => format!("no resource at {} (path parameters: {message})", req.path()),
+    };
+    AppError::NotFound(detail).into()
 }
 
 /// Collects per-field parse failures while converting a DTO into domain types.

@@ -42,7 +42,7 @@ pub fn build_app(
 > {
     let body_limit = BodyLimit(state.config.body_limit);
     let cors_origins = state.config.forms.cors_origins.clone();
-    let (app, doc) = handlers::routes(
+    let (app, mut doc) = handlers::routes(
         App::new()
             .app_data(web::Data::new(state))
             .app_data(body_limit)
@@ -53,6 +53,7 @@ pub fn build_app(
         &cors_origins,
     )
     .split_for_parts();
+    openapi::complete(&mut doc);
     let known_routes = web::Data::new(KnownRoutes::from_openapi(&doc));
     app.service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))

@@ -59,8 +59,10 @@ impl Modify for BearerAuth {
 
 /// The complete document, as served at `/openapi.json` and printed by `rapport openapi`.
 pub fn document() -> OpenApiDoc {
-    let (_, doc) = crate::handlers::routes(actix_web::App::new().into_utoipa_app().openapi(BaseDoc::openapi()), &[])
-        .split_for_parts();
+    let (_, mut doc) =
+        crate::handlers::routes(actix_web::App::new().into_utoipa_app().openapi(BaseDoc::openapi()), &[])
+            .split_for_parts();
+    complete(&mut doc);
     doc
 }
 
@@ -112,7 +114,7 @@ pub enum ServerProblems {
     /// Unexpected error; logged with the request id, which the body carries.
     #[response(status = 500, content_type = "application/problem+json")]
     Internal(Problem),
-    /// The database is unreachable; retry after the `Retry-After` seconds.
+    /// The database is unreachable or busy with conflicting writes; retry after the `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json",
         example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503,
                          "detail": "the database is unavailable; try again shortly", "request_id": "6f1c0b6a8d2e4f3a"}))]
@@ -135,4 +137,105 @@ pub fn to_pretty_json(doc: &OpenApiDoc) -> String {
     let mut text = doc.to_pretty_json().expect("the OpenAPI document serializes");
     text.push('\n');
     text
+}
+
+/// The pattern of query text without a pattern of its own: anything but NUL.
+pub const NO_NUL: &str = r"^[^\x00]*$";
+
+/// Adds the problems an operation can answer because of what it takes, so that no
+/// operation forgets one: 400 for a query parameter, header or body that does not parse
+/// (the detail names it), 404 for a path parameter that names nothing, 401/403 with a
+/// security requirement, 413/415/422 with a body, 429 on the rate-limited public scopes,
+/// and 500/503 everywhere. Responses an operation declares itself are kept as they are.
+pub fn complete(doc: &mut OpenApiDoc) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{SchemaType, Type};
+    use utoipa::openapi::{RefOr, Schema};
+
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, schema) in crate::dto::schema::components() {
+        components.schemas.insert(name, schema);
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let public = path.starts_with("/v1/forms/") || path.starts_with("/v1/public/");
+        let probe = path == "/healthz";
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let located = |place: ParameterIn| {
+                operation.parameters.iter().flatten().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+            };
+            let (query, path_parameter, header) =
+                (located(ParameterIn::Query), located(ParameterIn::Path), located(ParameterIn::Header));
+            let body = operation.request_body.is_some();
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut wanted: Vec<(&str, &str)> = Vec::new();
+            if query || header || body {
+                wanted.push(("400", "A query parameter, header or body that does not parse; the detail names it."));
+            }
+            if secured {
+                wanted.push(("401", "Missing, malformed, expired or forged token (with `WWW-Authenticate: Bearer`)."));
+                wanted.push(("403", "The token lacks the scope this operation needs."));
+            }
+            if path_parameter {
+                wanted.push(("404", "Nothing at this path: no such record, or a path parameter that does not parse (the detail names it)."));
+            }
+            if body {
+                wanted.push(("413", "The body is larger than the limit."));
+                wanted.push(("415", "The body is not `application/json`."));
+                wanted.push(("422", "Invalid fields: wrong types, unknown fields, bad values; `errors` lists each."));
+            }
+            if public {
+                wanted.push(("429", "Too many requests from this IP; wait `Retry-After` seconds."));
+            }
+            wanted.push(("500", "Unexpected error; logged with the request id, which the body carries."));
+            if !probe {
+                wanted.push(("503", "The database is unreachable or busy with conflicting writes; retry after the `Retry-After` seconds."));
+            }
+            // Text reaches the database: a NUL character is refused (400 naming the parameter).
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter {
+                    if parameter.parameter_in == ParameterIn::Query {
+                        if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
+                            let text = schema.schema_type == SchemaType::Type(Type::String);
+                            if text
+                                && schema.pattern.is_none()
+                                && schema.enum_values.is_none()
+                                && schema.format.is_none()
+                            {
+                                schema.pattern = Some(NO_NUL.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            for (status, description) in wanted {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem_response(description));
+            }
+        }
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            crate::error::PROBLEM_JSON,
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .build()
+        .into()
 }

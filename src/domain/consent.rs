@@ -55,11 +55,11 @@ pub fn single_line(raw: &str, max: usize) -> Result<Option<String>, String> {
     if raw.chars().any(|c| c.is_control() && c != '\t') {
         return Err("must not contain control characters".into());
     }
-    let cleaned = clean_text(raw);
-    match &cleaned {
-        Some(text) if text.chars().count() > max => Err(format!("must be at most {max} characters")),
-        _ => Ok(cleaned),
+    // Counted as sent, surrounding blanks included, as the document's `maxLength` counts.
+    if raw.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
     }
+    Ok(clean_text(raw))
 }
 
 /// Free text that may span lines (a consent wording, a message): no other control
@@ -68,10 +68,11 @@ pub fn multi_line(raw: &str, max: usize) -> Result<Option<String>, String> {
     if raw.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
         return Err("must not contain control characters".into());
     }
-    let trimmed = raw.trim();
-    if trimmed.chars().count() > max {
+    // Counted as sent, surrounding blanks included, as the document's `maxLength` counts.
+    if raw.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
+    let trimmed = raw.trim();
     Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
 }
 

@@ -14,7 +14,7 @@ pub mod segment;
 pub mod token;
 mod vocabulary;
 
-pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag};
+pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag, CURRENCY_CODES};
 pub use patch::Patch;
 pub use vocabulary::{
     ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, Gender, OptInLevel, ResponseKind,

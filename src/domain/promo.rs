@@ -76,7 +76,10 @@ pub fn evaluate(
         return Err((PromoRefusal::NotEligible, "the subtotal is below the code's minimum"));
     }
     let amount = match rules.discount_type.as_str() {
-        "percent" => purchase.subtotal * rules.discount_value / 100,
+        // In i128: a large subtotal times the percentage must not overflow.
+        "percent" => {
+            i64::try_from(i128::from(purchase.subtotal) * i128::from(rules.discount_value) / 100).unwrap_or(i64::MAX)
+        }
         "fixed" => rules.discount_value.min(purchase.subtotal),
         _ => purchase.shipping,
     };

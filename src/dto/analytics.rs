@@ -26,12 +26,16 @@ use crate::services::analytics::{
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// First local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
     pub from: Option<String>,
     /// Last local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
     pub to: Option<String>,
     /// `day`, `week` (ISO, from Monday), `month` or `year` (default `month`).
+    #[param(value_type = Option<crate::dto::schema::GranularityName>, inline)]
     pub granularity: Option<String>,
     /// IANA time zone of the dates and buckets (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
     pub timezone: Option<String>,
 }
 
@@ -212,20 +216,28 @@ fn periods_and(periods: Result<Periods, AppError>, mut errors: Vec<FieldError>) 
 #[into_params(parameter_in = Query)]
 pub struct SalesQuery {
     /// First local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
     pub from: Option<String>,
     /// Last local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
     pub to: Option<String>,
     /// `day`, `week` (ISO, from Monday), `month` or `year` (default `month`).
+    #[param(value_type = Option<crate::dto::schema::GranularityName>, inline)]
     pub granularity: Option<String>,
     /// IANA time zone of the dates and buckets (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
     pub timezone: Option<String>,
     /// Only orders through this channel.
+    #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
     pub channel: Option<String>,
     /// Only the lines of this product type (as recorded on the order lines).
+    #[param(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub product_type: Option<String>,
     /// Only orders where this promo code was applied.
+    #[param(pattern = r"^\s*[A-Za-z0-9_-]{2,40}\s*$")]
     pub promo_code: Option<String>,
     /// ISO 4217 code (default: the currency with the most orders in the range).
+    #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
     pub currency: Option<String>,
 }
 
@@ -354,24 +366,33 @@ impl SalesAnalytics {
 #[into_params(parameter_in = Query)]
 pub struct TopProductsQuery {
     /// First local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
     pub from: Option<String>,
     /// Last local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
     pub to: Option<String>,
     /// IANA time zone of the dates (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
     pub timezone: Option<String>,
     /// `revenue` (default) or `units`.
+    #[param(pattern = "^(revenue|units)$")]
     pub by: Option<String>,
     /// 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `product_type` (default), `category` or `attributes.<key>` (product-types only).
     pub group_by: Option<String>,
     /// The catalogue's product type of the product.
+    #[param(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub product_type: Option<String>,
     /// The catalogue's category of the product.
+    #[param(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub category: Option<String>,
     /// Only orders through this channel.
+    #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
     pub channel: Option<String>,
     /// ISO 4217 code (default: the currency with the most orders in the range).
+    #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
     pub currency: Option<String>,
 }
 
@@ -507,14 +528,19 @@ impl RankingAnalytics {
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// First local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
     pub from: Option<String>,
     /// Last local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
     pub to: Option<String>,
     /// `day`, `week`, `month` or `year` (cohorts; default `month`).
+    #[param(value_type = Option<crate::dto::schema::GranularityName>, inline)]
     pub granularity: Option<String>,
     /// IANA time zone of the dates (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
     pub timezone: Option<String>,
     /// ISO 4217 code (default: the currency with the most orders in the range).
+    #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
     pub currency: Option<String>,
 }
 
@@ -707,14 +733,19 @@ impl PromotionsAnalytics {
 #[into_params(parameter_in = Query)]
 pub struct CustomerValueQuery {
     /// Only customers whose first order is on or after this local date (with `to`).
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Only customers whose first order is on or before this local date (with `from`).
+    #[param(format = Date)]
     pub to: Option<String>,
     /// IANA time zone of the dates (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
     pub timezone: Option<String>,
     /// ISO 4217 code (default: the currency with the most orders).
+    #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
     pub currency: Option<String>,
     /// How many top customers, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub top: Option<i64>,
 }
 
@@ -811,19 +842,48 @@ impl From<CustomerValue> for CustomerValueAnalytics {
     }
 }
 
+/// Query of `GET /v1/analytics/customers/rfm`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct CurrencyQuery {
+pub struct RfmQuery {
+    /// Score from the orders placed on or after this local date only (with `to`);
+    /// without `from` and `to`, the kept scores of all orders, as of now.
+    #[param(format = Date)]
+    pub from: Option<String>,
+    /// Score from the orders placed on or before this local date only (with `from`), as of
+    /// the end of that day.
+    #[param(format = Date)]
+    pub to: Option<String>,
+    /// IANA time zone of the dates (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
+    pub timezone: Option<String>,
     /// ISO 4217 code (default: the currency with the most orders).
+    #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
     pub currency: Option<String>,
 }
 
-impl CurrencyQuery {
-    pub fn parse(&self) -> Result<Option<String>, AppError> {
+impl RfmQuery {
+    /// The currency and the UTC range of the local days (none without `from` and `to`).
+    #[allow(clippy::type_complexity)]
+    pub fn parse(
+        &self,
+        default_timezone: chrono_tz::Tz,
+    ) -> Result<(Option<String>, Option<(NaiveDateTime, NaiveDateTime)>), AppError> {
         let mut errors = Vec::new();
+        if self.from.is_some() != self.to.is_some() {
+            errors.push(FieldError::new(
+                if self.from.is_none() { "from" } else { "to" },
+                "give both from and to, or neither",
+            ));
+        }
         let currency = currency_filter(&self.currency, &mut errors);
-        finish(errors, currency)
+        let range = if errors.is_empty() {
+            optional_range(&self.from, &self.to, &self.timezone, default_timezone)?
+        } else {
+            None
+        };
+        finish(errors, (currency, range))
     }
 }
 

@@ -403,6 +403,7 @@ pub struct CampaignPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CampaignListQuery {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// Include each campaign's report (for side-by-side comparison).
@@ -413,6 +414,7 @@ pub struct CampaignListQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ContactListQuery {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// List the holdout (control) group instead: recorded, never contacted.
@@ -488,6 +490,7 @@ pub struct ContactPage {
 pub struct SendInput {
     /// Mails queued per minute (default `RAPPORT_CAMPAIGN_SEND_RATE`).
     #[validate(range(min = 1, max = 100000, message = "must be from 1 to 100000"))]
+    #[schema(minimum = 1, maximum = 100000)]
     pub rate_per_minute: Option<i64>,
 }
 
@@ -565,7 +568,10 @@ pub struct ResponsesOutcome {
 #[into_params(parameter_in = Query)]
 pub struct ClickQuery {
     /// The destination, as signed in the contact's content.
+    #[param(required = true)]
     pub url: Option<String>,
+    /// The link's signature.
+    #[param(required = true)]
     pub sig: Option<String>,
 }
 

@@ -4,6 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::customer::{Address as DomainAddress, AddressPatch, CustomerDetails, CustomerDraft, CustomerPatch};
@@ -183,7 +185,7 @@ pub struct CustomerInput {
     #[schema(max_length = 200)]
     pub company_name: Option<String>,
     /// Trimmed and lower-cased; unique across customers.
-    #[schema(format = Email)]
+    #[schema(schema_with = crate::dto::schema::email_or_blank)]
     pub email: Option<String>,
     /// Normalized to E.164; without +CC it is read in `RAPPORT_DEFAULT_COUNTRY`.
     pub phone: Option<String>,
@@ -243,7 +245,7 @@ pub struct CustomerPatchInput {
     #[schema(value_type = Option<String>)]
     pub company_name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Email)]
+    #[schema(schema_with = crate::dto::schema::email_or_blank)]
     pub email: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -471,6 +473,7 @@ impl TagsInput {
 pub struct MergeInput {
     /// The customer to fold into `{id}` and delete.
     #[validate(range(min = 1, message = "must be a customer id"))]
+    #[schema(minimum = 1)]
     pub duplicate_id: i64,
 }
 
@@ -480,6 +483,7 @@ pub struct MergeInput {
 #[into_params(parameter_in = Query)]
 pub struct CustomerListQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -489,10 +493,12 @@ pub struct CustomerListQuery {
     pub q: Option<String>,
     pub tag: Option<String>,
     pub source: Option<CustomerSource>,
-    /// RFC 3339; inclusive.
-    pub created_after: Option<DateTime<Utc>>,
-    /// RFC 3339; exclusive.
-    pub created_before: Option<DateTime<Utc>>,
+    /// RFC 3339, or a date: from the start of that day in the shop's time zone; inclusive.
+    #[param(inline)]
+    pub created_after: Option<TimeFilter>,
+    /// RFC 3339, or a date: up to the end of that day in the shop's time zone; exclusive.
+    #[param(inline)]
+    pub created_before: Option<TimeFilter>,
     /// Current email consent, e.g. `subscribed`.
     #[serde(rename = "consent.email")]
     #[param(rename = "consent.email")]
@@ -529,6 +535,7 @@ impl CustomerListQuery {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::consent::{multi_line, single_line};
@@ -66,15 +68,19 @@ pub struct EnquiryPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EnquiryListQuery {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// `new`, `in_progress`, `resolved` or `spam`.
+    #[param(pattern = "^(new|in_progress|resolved|spam)$")]
     pub status: Option<String>,
     pub customer_id: Option<i64>,
-    /// RFC 3339; inclusive.
-    pub created_after: Option<DateTime<Utc>>,
-    /// RFC 3339; exclusive.
-    pub created_before: Option<DateTime<Utc>>,
+    /// RFC 3339, or a date: from the start of that day in the shop's time zone; inclusive.
+    #[param(inline)]
+    pub created_after: Option<TimeFilter>,
+    /// RFC 3339, or a date: up to the end of that day in the shop's time zone; exclusive.
+    #[param(inline)]
+    pub created_before: Option<TimeFilter>,
 }
 
 /// `PATCH /v1/enquiries/{id}` (merge patch: null clears `assignee` or `note`).
@@ -83,6 +89,7 @@ pub struct EnquiryListQuery {
 #[schema(example = json!({"status": "in_progress", "assignee": "marie", "note": "Called back on Monday"}))]
 pub struct EnquiryPatchInput {
     /// `new`, `in_progress`, `resolved` or `spam`.
+    #[schema(pattern = "^(new|in_progress|resolved|spam)$")]
     pub status: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 200)]

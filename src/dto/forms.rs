@@ -250,6 +250,7 @@ pub struct MessagePage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MessageListQuery {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// `pending`, `sent` or `failed`.

@@ -10,6 +10,7 @@ use crate::models::imports::ImportJobRow;
 pub struct ImportQuery {
     /// `create_only` (a known email is a row error) or `upsert` (fill or replace, like
     /// `PUT /v1/customers/by-email/{email}`). Default `create_only`.
+    #[param(pattern = "^(create_only|upsert)$")]
     pub mode: Option<String>,
 }
 

@@ -16,7 +16,9 @@ pub mod products;
 pub mod promo_codes;
 pub mod referrals;
 pub mod reminders;
+pub mod schema;
 pub mod segments;
+pub mod time;
 
 /// `part / whole`, rounded to four decimals; 0 when `whole` is 0.
 pub fn rate(part: i64, whole: i64) -> f64 {

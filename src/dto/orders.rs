@@ -2,6 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::consent::{check_occurred_at, multi_line, single_line};
@@ -137,7 +139,8 @@ impl OrderInput {
         if self.lines.is_empty() {
             errors.0.push(FieldError::new("lines", "an order needs at least one line"));
         }
-        let mut subtotal: i64 = 0;
+        // In i128: a sum of i64 products cannot overflow it, so a sum out of range is a 422.
+        let mut subtotal: i128 = 0;
         let mut lines = Vec::new();
         for (index, line) in self.lines.into_iter().enumerate() {
             let field = |name: &str| format!("lines[{index}].{name}");
@@ -145,7 +148,7 @@ impl OrderInput {
                 errors.0.push(FieldError::new(field("quantity"), "must be 1 or more"));
             }
             non_negative(&mut errors, &field("unit_price"), line.unit_price);
-            subtotal = subtotal.saturating_add(line.quantity.saturating_mul(line.unit_price));
+            subtotal += i128::from(line.quantity) * i128::from(line.unit_price);
             let sku = errors.parse(&field("sku"), Some(line.sku.as_str()), parse_sku);
             let name = match errors.parse(&field("name"), Some(line.name.as_str()), |n| single_line(n, 200)) {
                 Some(Some(name)) => Some(name),
@@ -173,8 +176,11 @@ impl OrderInput {
         non_negative(&mut errors, "discount_total", self.discount_total);
         non_negative(&mut errors, "shipping_total", self.shipping_total);
         non_negative(&mut errors, "tax_total", self.tax_total);
-        let expected = subtotal - self.discount_total + self.shipping_total + self.tax_total;
-        if self.total != expected {
+        let expected =
+            subtotal - i128::from(self.discount_total) + i128::from(self.shipping_total) + i128::from(self.tax_total);
+        if i64::try_from(subtotal).is_err() {
+            errors.0.push(FieldError::new("lines", "the lines add up to more than the largest amount rapport stores"));
+        } else if i128::from(self.total) != expected {
             errors.0.push(FieldError::new(
                 "total",
                 format!(
@@ -212,7 +218,7 @@ impl OrderInput {
             currency: currency.expect("checked").as_str().to_string(),
             buyer: buyer.expect("checked"),
             lines,
-            subtotal,
+            subtotal: i64::try_from(subtotal).unwrap_or(i64::MAX),
             discount_total: self.discount_total,
             shipping_total: self.shipping_total,
             tax_total: self.tax_total,
@@ -325,14 +331,23 @@ pub struct OrderPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    #[param(minimum = 1)]
     pub customer_id: Option<i64>,
+    #[param(value_type = Option<crate::dto::schema::OrderStatusName>, inline)]
     pub status: Option<String>,
+    #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
     pub channel: Option<String>,
+    #[param(pattern = r"^\s*[A-Za-z0-9_-]{2,40}\s*$")]
     pub promo_code: Option<String>,
-    pub placed_after: Option<DateTime<Utc>>,
-    pub placed_before: Option<DateTime<Utc>>,
+    /// RFC 3339, or a date: from the start of that day in the shop's time zone; inclusive.
+    #[param(inline)]
+    pub placed_after: Option<TimeFilter>,
+    /// RFC 3339, or a date: up to the end of that day in the shop's time zone; exclusive.
+    #[param(inline)]
+    pub placed_before: Option<TimeFilter>,
     /// Orders with a line of this SKU.
     pub sku: Option<String>,
 }
@@ -343,6 +358,7 @@ pub struct OrderListQuery {
 #[schema(example = json!({"status": "paid"}))]
 pub struct StatusInput {
     /// `paid`, `fulfilled` or `cancelled`.
+    #[schema(pattern = "^(paid|fulfilled|cancelled)$")]
     pub status: String,
 }
 
@@ -360,6 +376,7 @@ pub struct RefundLineInput {
 pub struct RefundInput {
     /// Minor units, more than 0; never more than what is left of the total.
     #[validate(range(min = 1, message = "must be more than 0"))]
+    #[schema(minimum = 1)]
     pub amount: i64,
     pub reason: String,
     pub lines: Option<Vec<RefundLineInput>>,

@@ -80,6 +80,7 @@ pub struct ProductInput {
     pub attributes: Option<Map<String, Value>>,
     /// Minor units, >= 0.
     #[validate(range(min = 0, message = "must be 0 or more"))]
+    #[schema(minimum = 0)]
     pub price: i64,
     /// ISO 4217.
     pub currency: String,
@@ -88,6 +89,7 @@ pub struct ProductInput {
     /// Initial stock (tracked products only), recorded as a movement.
     pub stock_quantity: Option<i64>,
     #[validate(range(min = 0, message = "must be 0 or more"))]
+    #[schema(minimum = 0)]
     pub low_stock_threshold: Option<i64>,
     /// Default true.
     pub active: Option<bool>,
@@ -155,11 +157,12 @@ pub struct ProductPatchInput {
     #[schema(value_type = Option<Object>)]
     pub attributes: Patch<Map<String, Value>>,
     #[validate(range(min = 0, message = "must be 0 or more"))]
+    #[schema(minimum = 0)]
     pub price: Option<i64>,
     pub currency: Option<String>,
     pub track_inventory: Option<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub low_stock_threshold: Patch<i64>,
     pub active: Option<bool>,
 }
@@ -205,6 +208,7 @@ pub struct ProductPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ProductListQuery {
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     pub product_type: Option<String>,
@@ -221,12 +225,34 @@ pub struct ProductListQuery {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"delta": 10, "reason": "restock", "note": "delivery 2026-11-21"}))]
 pub struct StockAdjustmentInput {
-    /// Non-zero; negative removes stock.
+    /// Non-zero, at most a billion either way; negative removes stock.
+    #[schema(schema_with = stock_delta)]
     pub delta: i64,
     /// `restock`, `correction`, `damaged` or `return`.
+    #[schema(pattern = "^(restock|correction|damaged|return)$")]
     pub reason: String,
     #[schema(max_length = 500)]
     pub note: Option<String>,
+}
+
+/// The largest stock movement one adjustment may make, either way.
+pub const MAX_STOCK_DELTA: i64 = 1_000_000_000;
+
+/// `delta`: a non-zero integer from -MAX_STOCK_DELTA to MAX_STOCK_DELTA.
+fn stock_delta() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    OneOfBuilder::new()
+        .item(range(-MAX_STOCK_DELTA, -1))
+        .item(range(1, MAX_STOCK_DELTA))
+        .description(Some("Non-zero, at most a billion either way; negative removes stock."))
+        .into()
 }
 
 impl StockAdjustmentInput {
@@ -234,6 +260,11 @@ impl StockAdjustmentInput {
         let mut errors = FieldErrors::default();
         if self.delta == 0 {
             errors.0.push(crate::dto::problem::FieldError::new("delta", "must not be 0"));
+        } else if self.delta.abs() > MAX_STOCK_DELTA {
+            errors.0.push(crate::dto::problem::FieldError::new(
+                "delta",
+                format!("must be from -{MAX_STOCK_DELTA} to {MAX_STOCK_DELTA}"),
+            ));
         }
         let reason = errors.parse("reason", Some(self.reason), |r| match r.as_str() {
             "restock" | "correction" | "damaged" | "return" => Ok(r),

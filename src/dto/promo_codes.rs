@@ -27,6 +27,7 @@ pub fn normalize_code(raw: &str) -> Result<String, String> {
 pub struct Discount {
     /// `percent` (value 1 to 100), `fixed` (value in minor units; needs `currency`) or
     /// `free_shipping` (value 0).
+    #[schema(pattern = "^(percent|fixed|free_shipping)$")]
     pub r#type: String,
     #[serde(default)]
     pub value: i64,
@@ -93,10 +94,13 @@ pub struct PromoCodeInput {
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_until: Option<DateTime<Utc>>,
     #[validate(range(min = 1, message = "must be 1 or more"))]
+    #[schema(minimum = 1)]
     pub max_redemptions: Option<i64>,
     #[validate(range(min = 1, message = "must be 1 or more"))]
+    #[schema(minimum = 1)]
     pub max_redemptions_per_customer: Option<i64>,
     #[validate(range(min = 0, message = "must be 0 or more"))]
+    #[schema(minimum = 0)]
     pub min_subtotal: Option<i64>,
     pub campaign_id: Option<i64>,
     /// Default true.
@@ -162,16 +166,16 @@ pub struct PromoCodePatchInput {
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub valid_until: Patch<DateTime<Utc>>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub max_redemptions: Patch<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub max_redemptions_per_customer: Patch<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub min_subtotal: Patch<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub campaign_id: Patch<i64>,
     pub active: Option<bool>,
 }
@@ -237,6 +241,7 @@ pub struct CustomerReference {
 pub struct ValidateInput {
     pub code: String,
     #[validate(range(min = 0, message = "must be 0 or more"))]
+    #[schema(minimum = 0)]
     pub subtotal: i64,
     pub currency: String,
     pub customer: Option<CustomerReference>,

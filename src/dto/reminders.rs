@@ -10,9 +10,12 @@ use crate::services::reminders::{Birthday, Lapsed};
 #[into_params(parameter_in = Query)]
 pub struct BirthdayQuery {
     /// Days ahead, today included: 0 to 366 (default 14).
+    #[param(minimum = 0, maximum = 366)]
     pub within_days: Option<i64>,
     /// IANA time zone that decides "today" (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
     pub timezone: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -44,7 +47,9 @@ pub struct BirthdayPage {
 #[into_params(parameter_in = Query)]
 pub struct LapsedQuery {
     /// Silent for more than this many days (and more than twice their usual gap): 1 to 3650, default 90.
+    #[param(minimum = 1, maximum = 3650)]
     pub days: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

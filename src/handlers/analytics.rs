@@ -3,11 +3,12 @@ use actix_web::{get, web};
 use crate::auth::{scopes, Authorized};
 use crate::domain::parse_sku;
 use crate::dto::analytics::{
-    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CurrencyQuery, CustomerValueAnalytics, CustomerValueQuery,
-    PeriodQuery, PromotionsAnalytics, RangeQuery, RankingAnalytics, RankingRequest, RfmAnalytics, SalesAnalytics,
+    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, PeriodQuery,
+    PromotionsAnalytics, RangeQuery, RankingAnalytics, RankingRequest, RfmAnalytics, RfmQuery, SalesAnalytics,
     SalesQuery, SalesRequest, TopProductsQuery,
 };
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::analytics as service;
 use crate::state::AppState;
@@ -30,7 +31,7 @@ use crate::state::AppState;
 pub async fn consent(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<PeriodQuery>,
+    query: Query<PeriodQuery>,
 ) -> Result<web::Json<ConsentAnalytics>, AppError> {
     let periods = query.periods(state.config.timezone)?;
     Ok(web::Json(state.db.run(move |conn| service::consent(conn, &periods.buckets)).await?.into()))
@@ -54,7 +55,7 @@ pub async fn consent(
 pub async fn sales(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<SalesQuery>,
+    query: Query<SalesQuery>,
 ) -> Result<web::Json<SalesAnalytics>, AppError> {
     let request = query.parse(state.config.timezone, None)?;
     sales_response(&state, request).await
@@ -87,7 +88,7 @@ pub async fn product_sales(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    query: web::Query<SalesQuery>,
+    query: Query<SalesQuery>,
 ) -> Result<web::Json<SalesAnalytics>, AppError> {
     let sku = parse_sku(&sku).map_err(|e| AppError::invalid("sku", e))?;
     let request = query.parse(state.config.timezone, Some(sku))?;
@@ -111,7 +112,7 @@ pub async fn product_sales(
 pub async fn top_products(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<TopProductsQuery>,
+    query: Query<TopProductsQuery>,
 ) -> Result<web::Json<RankingAnalytics>, AppError> {
     ranking_response(&state, query.parse(state.config.timezone, false)?).await
 }
@@ -133,7 +134,7 @@ pub async fn top_products(
 pub async fn product_types(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<TopProductsQuery>,
+    query: Query<TopProductsQuery>,
 ) -> Result<web::Json<RankingAnalytics>, AppError> {
     ranking_response(&state, query.parse(state.config.timezone, true)?).await
 }
@@ -165,7 +166,7 @@ async fn ranking_response(state: &AppState, request: RankingRequest) -> Result<w
 pub async fn promotions(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<RangeQuery>,
+    query: Query<RangeQuery>,
 ) -> Result<web::Json<PromotionsAnalytics>, AppError> {
     let (periods, currency) = query.whole(state.config.timezone)?;
     let promotions = state.db.run(move |conn| service::promotions(conn, &periods, currency)).await?;
@@ -190,22 +191,23 @@ pub async fn promotions(
 pub async fn customer_value(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<CustomerValueQuery>,
+    query: Query<CustomerValueQuery>,
 ) -> Result<web::Json<CustomerValueAnalytics>, AppError> {
     let (range, currency, top) = query.parse(state.config.timezone)?;
     let value = state.db.run(move |conn| service::customer_value(conn, currency, range, top)).await?;
     Ok(web::Json(value.into()))
 }
 
-/// Customers, orders, revenue and averages per RFM segment (scores as of now; see the
-/// README for the grid). Scope: `analytics:read`.
+/// Customers, orders, revenue and averages per RFM segment: the scores of all orders as of
+/// now, or, with `from` and `to`, scores computed from the orders in that range as of the
+/// end of `to` (see the README for the grid). Scope: `analytics:read`.
 #[utoipa::path(
     tag = "analytics",
     security(("bearer" = ["analytics:read"])),
-    params(CurrencyQuery),
+    params(RfmQuery),
     responses(
         (status = 200, description = "RFM segments", body = RfmAnalytics),
-        (status = 422, description = "Bad currency",
+        (status = 422, description = "Bad range, time zone or currency",
          body = crate::dto::problem::Problem, content_type = "application/problem+json"),
         AuthProblems, ServerProblems,
     ),
@@ -214,10 +216,10 @@ pub async fn customer_value(
 pub async fn customer_rfm(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<CurrencyQuery>,
+    query: Query<RfmQuery>,
 ) -> Result<web::Json<RfmAnalytics>, AppError> {
-    let currency = query.parse()?;
-    let figures = state.db.run(move |conn| service::rfm(conn, currency)).await?;
+    let (currency, range) = query.parse(state.config.timezone)?;
+    let figures = state.db.run(move |conn| service::rfm(conn, currency, range)).await?;
     Ok(web::Json(figures.into()))
 }
 
@@ -238,7 +240,7 @@ pub async fn customer_rfm(
 pub async fn cohorts(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<RangeQuery>,
+    query: Query<RangeQuery>,
 ) -> Result<web::Json<CohortAnalytics>, AppError> {
     let (periods, currency) = query.bucketed(state.config.timezone)?;
     let (currency, others, cohorts, periods) = state
@@ -265,7 +267,7 @@ pub async fn cohorts(
 pub async fn channels(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: web::Query<RangeQuery>,
+    query: Query<RangeQuery>,
 ) -> Result<web::Json<ChannelAnalytics>, AppError> {
     let (periods, currency) = query.whole(state.config.timezone)?;
     let figures = state.db.run(move |conn| service::channels(conn, &periods, currency)).await?;

@@ -10,7 +10,7 @@ use crate::dto::campaigns::{
 use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
-use crate::extract::ValidJson;
+use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::services::campaigns as service;
 use crate::state::AppState;
@@ -53,7 +53,7 @@ pub async fn create_campaign(
 pub async fn list_campaigns(
     _auth: Authorized<scopes::CampaignsRead>,
     state: web::Data<AppState>,
-    query: web::Query<CampaignListQuery>,
+    query: Query<CampaignListQuery>,
 ) -> Result<web::Json<CampaignPage>, AppError> {
     let limit = page_limit(query.limit)?;
     let before = cursor_id(query.cursor.as_deref())?;
@@ -158,7 +158,7 @@ pub async fn list_contacts(
     _auth: Authorized<scopes::CampaignsRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: web::Query<ContactListQuery>,
+    query: Query<ContactListQuery>,
 ) -> Result<web::Json<ContactPage>, AppError> {
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;
@@ -177,7 +177,7 @@ pub async fn list_contacts(
     tag = "campaigns",
     security(("bearer" = ["campaigns:write"])),
     params(("id" = i64, Path, description = "Campaign id")),
-    request_body(content = SendInput, description = "Optional"),
+    request_body(content = Option<SendInput>, description = "Optional"),
     responses(
         (status = 200, description = "Queued", body = SendOutcome),
         (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
@@ -301,7 +301,7 @@ pub async fn track_open(state: web::Data<AppState>, token: web::Path<String>) ->
 pub async fn track_click(
     state: web::Data<AppState>,
     token: web::Path<String>,
-    query: web::Query<ClickQuery>,
+    query: Query<ClickQuery>,
 ) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let (Some(url), Some(sig)) = (query.url.clone(), query.sig.clone()) else {

@@ -6,7 +6,7 @@ use crate::dto::customers::PageQuery;
 use crate::dto::pagination::{decode_cursor, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
-use crate::extract::ValidJson;
+use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::services::consents as service;
 use crate::state::AppState;
@@ -82,7 +82,7 @@ pub async fn consent_history(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<ConsentEventPage>, AppError> {
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;
@@ -118,7 +118,7 @@ pub async fn unsubscribe_url(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: web::Query<crate::dto::forms::UnsubscribeUrlQuery>,
+    query: Query<crate::dto::forms::UnsubscribeUrlQuery>,
 ) -> Result<web::Json<crate::dto::forms::UnsubscribeUrl>, AppError> {
     let (id, channel) = (id.into_inner(), query.channel);
     let config = state.config.clone();

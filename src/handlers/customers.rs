@@ -10,7 +10,7 @@ use crate::dto::customers::{
 use crate::dto::pagination::{cursor_id, decode_cursor, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
-use crate::extract::ValidJson;
+use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::repositories::customers::CustomerFilter;
 use crate::services::customers::{self as service, Upserted};
@@ -111,7 +111,7 @@ pub async fn patch_customer(
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = ["customers:write"])),
-    params(("email" = String, Path, description = "Email address (normalized before matching)")),
+    params(("email" = String, Path, format = Email, description = "Email address (normalized before matching)")),
     request_body = CustomerInput,
     responses(
         (status = 200, description = "Merged into the existing customer", body = Customer),
@@ -159,9 +159,10 @@ pub async fn upsert_customer_by_email(
 pub async fn list_customers(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
-    query: web::Query<CustomerListQuery>,
+    query: Query<CustomerListQuery>,
 ) -> Result<web::Json<CustomerPage>, AppError> {
     let query = query.into_inner();
+    let timezone = state.config.timezone;
     let limit = page_limit(query.limit)?;
     let before_id = cursor_id(query.cursor.as_deref())?;
     let bad_query = |name: &str, message: String| AppError::BadRequest(format!("`{name}`: {message}"));
@@ -170,8 +171,8 @@ pub async fn list_customers(
         search_prefix: query.q.as_deref().and_then(clean_text).map(|q| q.to_lowercase()),
         tag: query.tag.as_deref().map(Tag::parse).transpose().map_err(|m| bad_query("tag", m))?,
         source: query.source,
-        created_after: query.created_after.map(|t| t.naive_utc()),
-        created_before: query.created_before.map(|t| t.naive_utc()),
+        created_after: query.created_after.map(|t| t.start_utc(timezone)),
+        created_before: query.created_before.map(|t| t.end_utc(timezone)),
         consent: query.consent_filters(),
     };
     let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, limit + 1)).await?;
@@ -249,7 +250,7 @@ pub async fn remove_tag(
 pub async fn list_duplicates(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<DuplicatePage>, AppError> {
     let limit = page_limit(query.limit)?;
     let after = match query.cursor.as_deref() {

@@ -5,7 +5,7 @@ use crate::dto::enquiries::{check_status, Enquiry, EnquiryListQuery, EnquiryPage
 use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
-use crate::extract::ValidJson;
+use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::repositories::forms::EnquiryFilter;
 use crate::services::enquiries as service;
@@ -26,9 +26,10 @@ use crate::state::AppState;
 pub async fn list_enquiries(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
-    query: web::Query<EnquiryListQuery>,
+    query: Query<EnquiryListQuery>,
 ) -> Result<web::Json<EnquiryPage>, AppError> {
     let query = query.into_inner();
+    let timezone = state.config.timezone;
     let limit = page_limit(query.limit)?;
     let before_id = cursor_id(query.cursor.as_deref())?;
     let filter = EnquiryFilter {
@@ -39,8 +40,8 @@ pub async fn list_enquiries(
             .transpose()
             .map_err(|m| AppError::BadRequest(format!("`status`: {m}")))?,
         customer_id: query.customer_id,
-        created_after: query.created_after.map(|t| t.naive_utc()),
-        created_before: query.created_before.map(|t| t.naive_utc()),
+        created_after: query.created_after.map(|t| t.start_utc(timezone)),
+        created_before: query.created_before.map(|t| t.end_utc(timezone)),
     };
     let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, limit + 1)).await?;
     let (rows, next_cursor) = paginate(rows, limit, |e| vec![e.id]);

@@ -39,15 +39,25 @@ impl KnownRoutes {
         KnownRoutes(routes)
     }
 
-    fn methods_for(&self, path: &str) -> Vec<String> {
+    /// The methods served at `path`. Literal segments win over parameters, as in the
+    /// router: `/v1/customers/export.csv` has the methods of that route only, not those
+    /// of `/v1/customers/{id}`.
+    pub fn methods_for(&self, path: &str) -> Vec<String> {
         let segments: Vec<&str> = path.split('/').collect();
-        let mut methods: Vec<String> = self
+        let matching: Vec<&(Vec<String>, Vec<String>)> = self
             .0
             .iter()
             .filter(|(template, _)| {
                 template.len() == segments.len()
                     && template.iter().zip(&segments).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
             })
+            .collect();
+        // Most specific first: the first segment where templates differ, literal beats `{..}`.
+        let specificity = |template: &[String]| template.iter().map(|t| !t.starts_with('{')).collect::<Vec<bool>>();
+        let best = matching.iter().map(|(template, _)| specificity(template)).max();
+        let mut methods: Vec<String> = matching
+            .iter()
+            .filter(|(template, _)| Some(specificity(template)) == best)
             .flat_map(|(_, methods)| methods.iter().cloned())
             .collect();
         methods.sort();
@@ -56,14 +66,19 @@ impl KnownRoutes {
     }
 }
 
+/// 405 with `Allow`: the path exists, under other methods.
+pub fn method_not_allowed(req: &HttpRequest, allow: Vec<String>) -> AppError {
+    AppError::MethodNotAllowed {
+        detail: format!("{} does not accept {}; use {}", req.path(), req.method(), allow.join(", ")),
+        allow,
+    }
+}
+
 pub async fn not_matched(req: HttpRequest, known: web::Data<KnownRoutes>) -> Result<HttpResponse, AppError> {
     let allow = known.methods_for(req.path());
     Err(if allow.is_empty() {
         AppError::NotFound(format!("no endpoint at {}", req.path()))
     } else {
-        AppError::MethodNotAllowed {
-            detail: format!("{} does not accept {}; use {}", req.path(), req.method(), allow.join(", ")),
-            allow,
-        }
+        method_not_allowed(&req, allow)
     })
 }

@@ -6,6 +6,7 @@ use crate::auth::{scopes, Authorized};
 use crate::dto::imports::{ImportJob, ImportQuery};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::imports::{self as service, ImportContext, ImportMode};
 use crate::state::AppState;
@@ -43,7 +44,7 @@ pub async fn create_import(
     auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ImportQuery>,
+    query: Query<ImportQuery>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let mode = match query.mode.as_deref() {

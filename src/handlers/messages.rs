@@ -4,6 +4,7 @@ use crate::auth::{scopes, Authorized};
 use crate::dto::forms::{MessageListQuery, MessagePage};
 use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::messages as service;
 use crate::state::AppState;
@@ -24,7 +25,7 @@ use crate::state::AppState;
 pub async fn list_messages(
     _auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
-    query: web::Query<MessageListQuery>,
+    query: Query<MessageListQuery>,
 ) -> Result<web::Json<MessagePage>, AppError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;

@@ -19,9 +19,14 @@ pub mod referrals;
 pub mod reminders;
 pub mod segments;
 
-use actix_web::middleware::from_fn;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::ResponseError;
 use utoipa_actix_web::{scope, UtoipaApp};
 
+use crate::error::AppError;
 use crate::extract::BodyLimit;
 use crate::rate_limit::limit_per_ip;
 
@@ -47,6 +52,7 @@ where
                 .app_data(BodyLimit(PUBLIC_BODY_LIMIT))
                 .wrap(from_fn(limit_per_ip))
                 .wrap(cors(cors_origins))
+                .wrap(from_fn(cors_refusal))
                 .service(forms::contact)
                 .service(forms::subscribe),
         )
@@ -56,6 +62,7 @@ where
                 .app_data(BodyLimit(PUBLIC_BODY_LIMIT))
                 .wrap(from_fn(limit_per_ip))
                 .wrap(cors(cors_origins))
+                .wrap(from_fn(cors_refusal))
                 .service(public::confirm_page)
                 .service(public::confirm)
                 .service(public::unsubscribe_page)
@@ -140,6 +147,30 @@ where
                 .service(analytics::cohorts)
                 .service(analytics::channels),
         )
+}
+
+/// A request CORS refuses (an origin not in `RAPPORT_CORS_ORIGINS`, or a preflight asking
+/// for a method or header not allowed) answers a problem like every other error, and is
+/// logged as a warning naming the origin and the setting that would admit it.
+async fn cors_refusal(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let res = next.call(req).await?;
+    let Some(reason) =
+        res.response().error().and_then(|e| e.as_error::<actix_cors::CorsError>()).map(|e| e.to_string())
+    else {
+        return Ok(res.map_into_left_body());
+    };
+    tracing::warn!(
+        origin = %origin,
+        path = %res.request().path(),
+        "CORS refused a request from origin `{origin}` ({reason}); to allow it, add it to RAPPORT_CORS_ORIGINS"
+    );
+    let error = AppError::BadRequest(format!("CORS: {reason} (origin `{origin}`)"));
+    let (req, _) = res.into_parts();
+    Ok(ServiceResponse::new(req, error.error_response()).map_into_right_body())
 }
 
 /// CORS for the endpoints browsers call: only the configured origins.

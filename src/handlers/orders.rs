@@ -8,7 +8,7 @@ use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::dto::promo_codes::normalize_code;
 use crate::error::AppError;
-use crate::extract::ValidJson;
+use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::repositories::orders::OrderFilter;
 use crate::services::idempotency::{self, Answer, KeyedRequest, StoredResponse};
@@ -68,7 +68,8 @@ fn stored_order(status: u16, order: Order, location: bool) -> Result<StoredRespo
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = ["orders:write"])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe; required without external_id")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe; required without external_id: 1 to 255 visible ASCII characters",
+            max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$")),
     request_body = OrderInput,
     responses(
         (status = 201, description = "Recorded (or replayed)", body = Order,
@@ -126,7 +127,7 @@ pub async fn get_order(
     Ok(web::Json(state.db.run(move |conn| service::get(conn, id)).await?.into()))
 }
 
-fn filter_of(query: &OrderListQuery) -> Result<OrderFilter, AppError> {
+fn filter_of(query: &OrderListQuery, timezone: chrono_tz::Tz) -> Result<OrderFilter, AppError> {
     let status = match query.status.as_deref() {
         None => None,
         Some(s @ ("placed" | "paid" | "fulfilled" | "cancelled")) => Some(s.to_string()),
@@ -153,8 +154,8 @@ fn filter_of(query: &OrderListQuery) -> Result<OrderFilter, AppError> {
             .map(normalize_code)
             .transpose()
             .map_err(|m| AppError::BadRequest(format!("`promo_code`: {m}")))?,
-        placed_after: query.placed_after.map(|t| t.naive_utc()),
-        placed_before: query.placed_before.map(|t| t.naive_utc()),
+        placed_after: query.placed_after.map(|t| t.start_utc(timezone)),
+        placed_before: query.placed_before.map(|t| t.end_utc(timezone)),
         sku: query.sku.clone(),
     })
 }
@@ -180,6 +181,7 @@ async fn page(
     responses(
         (status = 200, description = "One page of orders", body = OrderPage),
         (status = 400, description = "Invalid query parameter or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer (`customer_id`)", body = Problem, content_type = "application/problem+json"),
         AuthProblems, ServerProblems,
     ),
 )]
@@ -187,9 +189,9 @@ async fn page(
 pub async fn list_orders(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
-    query: web::Query<OrderListQuery>,
+    query: Query<OrderListQuery>,
 ) -> Result<web::Json<OrderPage>, AppError> {
-    let filter = filter_of(&query)?;
+    let filter = filter_of(&query, state.config.timezone)?;
     Ok(web::Json(page(&state, filter, query.limit, query.cursor.as_deref()).await?))
 }
 
@@ -209,7 +211,7 @@ pub async fn customer_orders(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<OrderPage>, AppError> {
     let filter = OrderFilter { customer_id: Some(id.into_inner()), ..Default::default() };
     Ok(web::Json(page(&state, filter, query.limit, query.cursor.as_deref()).await?))
@@ -251,7 +253,8 @@ pub async fn change_status(
     tag = "orders",
     security(("bearer" = ["orders:write"])),
     params(("id" = i64, Path, description = "Order id"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters",
+            max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$")),
     request_body = RefundInput,
     responses(
         (status = 201, description = "Refunded: the order with refunded_total and net_total", body = Order),

@@ -6,6 +6,7 @@ use crate::dto::pagination::{decode_cursor, page_limit, paginate};
 use crate::dto::privacy::{PersonalDataExport, TimelinePage};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::privacy as service;
 use crate::state::AppState;
@@ -28,7 +29,7 @@ pub async fn timeline(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<TimelinePage>, AppError> {
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;

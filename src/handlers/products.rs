@@ -9,7 +9,7 @@ use crate::dto::products::{
     Product, ProductInput, ProductListQuery, ProductPage, ProductPatchInput, StockAdjustmentInput, StockMovementPage,
 };
 use crate::error::AppError;
-use crate::extract::ValidJson;
+use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::repositories::products::ProductFilter;
 use crate::services::products as service;
@@ -100,7 +100,7 @@ pub async fn patch_product(
 pub async fn list_products(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
-    query: web::Query<ProductListQuery>,
+    query: Query<ProductListQuery>,
 ) -> Result<web::Json<ProductPage>, AppError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
@@ -161,7 +161,7 @@ pub async fn stock_movements(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<StockMovementPage>, AppError> {
     let sku = sku.into_inner();
     let limit = page_limit(query.limit)?;

@@ -10,7 +10,7 @@ use crate::dto::promo_codes::{
     ValidateInput, Validation,
 };
 use crate::error::AppError;
-use crate::extract::ValidJson;
+use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::services::promo_codes as service;
 use crate::state::AppState;
@@ -120,7 +120,7 @@ pub async fn patch_promo_code(
 pub async fn list_promo_codes(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<PromoCodePage>, AppError> {
     let limit = page_limit(query.limit)?;
     let before = cursor_id(query.cursor.as_deref())?;
@@ -145,7 +145,7 @@ pub async fn list_redemptions(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
     path: web::Path<CodePath>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<RedemptionPage>, AppError> {
     let code = code_of(path.into_inner())?;
     let limit = page_limit(query.limit)?;

@@ -6,7 +6,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 
 use crate::dto::forms::{ConfirmInput, LinkOutcome, LinkQuery};
 use crate::error::AppError;
-use crate::extract::{parse_json, ClientInfo};
+use crate::extract::{parse_json, ClientInfo, Query};
 use crate::openapi::{PublicProblems, ServerProblems};
 use crate::services::forms as service;
 use crate::state::AppState;
@@ -80,7 +80,7 @@ fn link_token(req: &HttpRequest, query: &LinkQuery, body: &[u8]) -> Result<Strin
     ),
 )]
 #[get("/confirm")]
-pub async fn confirm_page(query: web::Query<LinkQuery>) -> HttpResponse {
+pub async fn confirm_page(query: Query<LinkQuery>) -> HttpResponse {
     let token = query.token.clone().unwrap_or_default();
     button_page(
         "Confirm your subscription",
@@ -111,7 +111,7 @@ pub async fn confirm(
     req: HttpRequest,
     state: web::Data<AppState>,
     client: ClientInfo,
-    query: web::Query<LinkQuery>,
+    query: Query<LinkQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let token = link_token(&req, &query, &body)?;
@@ -129,7 +129,7 @@ pub async fn confirm(
     ),
 )]
 #[get("/unsubscribe")]
-pub async fn unsubscribe_page(query: web::Query<LinkQuery>) -> HttpResponse {
+pub async fn unsubscribe_page(query: Query<LinkQuery>) -> HttpResponse {
     let token = query.token.clone().unwrap_or_default();
     let action = format!(
         "/v1/public/unsubscribe?token={}",
@@ -162,7 +162,7 @@ pub async fn unsubscribe(
     req: HttpRequest,
     state: web::Data<AppState>,
     client: ClientInfo,
-    query: web::Query<LinkQuery>,
+    query: Query<LinkQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let token = link_token(&req, &query, &body)?;

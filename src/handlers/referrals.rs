@@ -6,6 +6,7 @@ use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::dto::referrals::Referral;
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::referrals as service;
 use crate::state::AppState;
@@ -31,7 +32,7 @@ pub async fn customer_referral(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<Referral>, AppError> {
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;

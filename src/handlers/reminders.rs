@@ -6,6 +6,7 @@ use crate::config::parse_timezone;
 use crate::dto::pagination::{decode_cursor, page_limit, paginate};
 use crate::dto::reminders::{BirthdayPage, BirthdayQuery, LapsedPage, LapsedQuery};
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::reminders as service;
 use crate::state::AppState;
@@ -33,7 +34,7 @@ fn range(name: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> Re
 pub async fn birthdays(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
-    query: web::Query<BirthdayQuery>,
+    query: Query<BirthdayQuery>,
 ) -> Result<web::Json<BirthdayPage>, AppError> {
     let within_days = range("within_days", query.within_days, 14, 0, 366)?;
     let timezone = match &query.timezone {
@@ -64,7 +65,7 @@ pub async fn birthdays(
 pub async fn lapsed(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
-    query: web::Query<LapsedQuery>,
+    query: Query<LapsedQuery>,
 ) -> Result<web::Json<LapsedPage>, AppError> {
     let days = range("days", query.days, 90, 1, 3650)?;
     let limit = page_limit(query.limit)?;

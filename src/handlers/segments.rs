@@ -7,7 +7,7 @@ use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
 use crate::dto::segments::{parse_rules, Preview, PreviewInput, Segment, SegmentInput, SegmentPage, SegmentPatchInput};
 use crate::error::AppError;
-use crate::extract::ValidJson;
+use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::services::segments as service;
 use crate::state::AppState;
@@ -67,7 +67,7 @@ pub async fn preview_segment(
 pub async fn list_segments(
     _auth: Authorized<scopes::CampaignsRead>,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<SegmentPage>, AppError> {
     let limit = page_limit(query.limit)?;
     let before = cursor_id(query.cursor.as_deref())?;
@@ -161,7 +161,7 @@ pub async fn segment_customers(
     _auth: Authorized<scopes::CampaignsRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<CustomerPage>, AppError> {
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;

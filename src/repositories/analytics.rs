@@ -716,6 +716,40 @@ pub fn rfm_segments(conn: &mut DbConn, currency: &str, now: NaiveDateTime) -> Qu
     sql.query().load(conn)
 }
 
+/// Customers, orders, net revenue and recency per RFM segment, scored from the orders
+/// (not cancelled, refunds subtracted) placed in `[from, to)` only, as of `to`; the
+/// figures are those of the range in `currency`.
+pub fn rfm_segments_between(
+    conn: &mut DbConn,
+    currency: &str,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<Vec<RfmSegmentRow>> {
+    let scores = crate::repositories::segments::RFM_SQL.replace("FROM customer_order_stats ", "FROM ranged ");
+    debug_assert!(!scores.contains("customer_order_stats"), "RFM_SQL reads its statistics from one table");
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "WITH ranged AS (SELECT customer_id, currency, COUNT(*) AS orders_count, \
+         CAST(SUM(total - refunded_total) AS BIGINT) AS total_spent, MAX(placed_at) AS last_order_at \
+         FROM orders WHERE status <> 'cancelled' AND placed_at >= ",
+    )
+    .bind(SqlValue::Time(from));
+    sql.push(" AND placed_at < ").bind(SqlValue::Time(to));
+    let days = if sql.is_postgres() {
+        "EXTRACT(EPOCH FROM ($2::timestamp - s.last_order_at)) / 86400.0"
+    } else {
+        "(julianday(?2) - julianday(s.last_order_at))"
+    };
+    sql.push(&format!(
+        " GROUP BY customer_id, currency) \
+         SELECT r.rfm_segment AS segment, COUNT(*) AS customers, CAST(SUM(s.orders_count) AS BIGINT) AS orders, \
+         CAST(SUM(s.total_spent) AS BIGINT) AS revenue, CAST(AVG({days}) AS DOUBLE PRECISION) AS recency_days \
+         FROM ({scores}) r JOIN ranged s ON s.customer_id = r.customer_id AND s.currency = "
+    ));
+    sql.bind(SqlValue::Text(currency.into()));
+    sql.push(" GROUP BY r.rfm_segment");
+    sql.query().load(conn)
+}
+
 #[derive(Debug, QueryableByName)]
 pub struct CohortOrderRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -523,16 +523,25 @@ pub struct RfmFigures {
     pub segments: Vec<RfmSegmentRow>,
 }
 
-/// Customers, orders, net revenue and recency per RFM segment (scores brought up to date).
-pub fn rfm(conn: &mut DbConn, currency: Option<String>) -> Result<RfmFigures, AppError> {
-    segment_repo::ensure_rfm_current(conn)?;
+/// Customers, orders, net revenue and recency per RFM segment: the kept scores (brought
+/// up to date) as of now, or, with a UTC `range`, scores computed from the orders placed
+/// in it, as of its end.
+pub fn rfm(
+    conn: &mut DbConn,
+    currency: Option<String>,
+    range: Option<(NaiveDateTime, NaiveDateTime)>,
+) -> Result<RfmFigures, AppError> {
+    if range.is_none() {
+        segment_repo::ensure_rfm_current(conn)?;
+    }
     let currency = match currency {
         Some(c) => Some(c),
         None => main_currency(conn)?,
     };
-    let segments = match &currency {
-        Some(c) => repo::rfm_segments(conn, c, now())?,
-        None => Vec::new(),
+    let segments = match (&currency, range) {
+        (Some(c), None) => repo::rfm_segments(conn, c, now())?,
+        (Some(c), Some(range)) => repo::rfm_segments_between(conn, c, range)?,
+        (None, _) => Vec::new(),
     };
     Ok(RfmFigures { currency, segments })
 }

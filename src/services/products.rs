@@ -128,6 +128,12 @@ pub fn adjust_stock(
                 existing_id: None,
             });
         }
+        if product.stock_quantity.checked_add(delta).is_none() {
+            return Err(AppError::invalid(
+                "delta",
+                format!("would take the stock of `{sku}` ({}) out of range", product.stock_quantity),
+            ));
+        }
         let change = StockChange { product_id: product.id, delta, reason, note: note.clone(), order_id: None, actor };
         repo::move_stock(conn, change, now())?;
         get(conn, sku)

@@ -9,6 +9,7 @@ mod auth;
 mod campaigns;
 mod cli;
 mod consents;
+mod contract;
 mod customers;
 mod errors;
 mod forms;
