@@ -45,6 +45,7 @@ use rapport::db::schema::{consent_events, customers, order_lines, orders, produc
 use rapport::db::{Backend, DatabaseTarget, DbConn};
 use rapport::domain::consent::ConsentChange;
 use rapport::domain::customer::CustomerProfile;
+use rapport::domain::orders::{Buyer, OrderDraft};
 use rapport::domain::promo::{evaluate, PromoRules, Purchase};
 use rapport::domain::{ConsentSource, ConsentState, Email};
 use rapport::dto::orders::{Order, OrderInput};
@@ -52,7 +53,6 @@ use rapport::keys::DataKeys;
 use rapport::models::customers::{CustomerColumns, CustomerRecord, CustomerRow};
 use rapport::models::orders::{OrderLineRow, OrderRecord, OrderRow};
 use rapport::services::now;
-use rapport::services::orders::{Buyer, OrderDraft};
 
 #[path = "support/mod.rs"]
 mod support;

@@ -241,7 +241,7 @@ fn bench_backend(options: &Options, database: BenchDatabase) {
     let token = state.jwt.issue("bench", &[Scope::CampaignsRead], chrono::Duration::hours(1));
     let server = RunningServer::start(state, SERVER_WORKERS);
     for shape in shapes() {
-        let rule = rapport::dto::segments::parse_rules(&shape.rules).expect("the shape's rules are valid");
+        let rule = rapport::domain::segment::parse_rules(&shape.rules).expect("the shape's rules are valid");
         let body = json!({"rules": shape.rules}).to_string();
 
         // A new connection per shape: the server closes one left idle (keep-alive timeout)

@@ -19,57 +19,54 @@ use crate::state::AppState;
 const LEEWAY_SECS: u64 = 30;
 pub const MIN_SECRET_BYTES: usize = 32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    CustomersRead,
-    CustomersWrite,
-    ConsentsWrite,
-    OrdersRead,
-    OrdersWrite,
-    ProductsWrite,
-    CampaignsRead,
-    CampaignsWrite,
-    AnalyticsRead,
-    FormsSubmit,
-    /// Implies every other scope.
-    Admin,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 11] = [
-        Scope::CustomersRead,
-        Scope::CustomersWrite,
-        Scope::ConsentsWrite,
-        Scope::OrdersRead,
-        Scope::OrdersWrite,
-        Scope::ProductsWrite,
-        Scope::CampaignsRead,
-        Scope::CampaignsWrite,
-        Scope::AnalyticsRead,
-        Scope::FormsSubmit,
-        Scope::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::CustomersRead => "customers:read",
-            Scope::CustomersWrite => "customers:write",
-            Scope::ConsentsWrite => "consents:write",
-            Scope::OrdersRead => "orders:read",
-            Scope::OrdersWrite => "orders:write",
-            Scope::ProductsWrite => "products:write",
-            Scope::CampaignsRead => "campaigns:read",
-            Scope::CampaignsWrite => "campaigns:write",
-            Scope::AnalyticsRead => "analytics:read",
-            Scope::FormsSubmit => "forms:submit",
-            Scope::Admin => "admin",
+/// Declares every scope once: the `Scope` enum, its wire names, and one marker type per
+/// scope in `scopes` for `Authorized<scopes::CustomersRead>`.
+macro_rules! declare_scopes {
+    ($($(#[$meta:meta])* $name:ident => $text:literal),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Scope {
+            $($(#[$meta])* $name),+
         }
-    }
 
-    pub fn parse(text: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|scope| scope.as_str() == text)
-    }
+        impl Scope {
+            pub const ALL: &'static [Scope] = &[$(Scope::$name),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Scope::$name => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Scope> {
+                match text { $($text => Some(Scope::$name),)+ _ => None }
+            }
+        }
+
+        /// One marker type per scope, for `Authorized<scopes::CustomersRead>`.
+        pub mod scopes {
+            use super::{RequiredScope, Scope};
+            $(
+                pub struct $name;
+                impl RequiredScope for $name {
+                    const SCOPE: Scope = Scope::$name;
+                }
+            )+
+        }
+    };
 }
+
+declare_scopes!(
+    CustomersRead => "customers:read",
+    CustomersWrite => "customers:write",
+    ConsentsWrite => "consents:write",
+    OrdersRead => "orders:read",
+    OrdersWrite => "orders:write",
+    ProductsWrite => "products:write",
+    CampaignsRead => "campaigns:read",
+    CampaignsWrite => "campaigns:write",
+    AnalyticsRead => "analytics:read",
+    FormsSubmit => "forms:submit",
+    /// Implies every other scope.
+    Admin => "admin",
+);
 
 /// The claims rapport signs and expects.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -310,34 +307,6 @@ fn authorize(req: &HttpRequest, scope: Scope) -> Result<Caller, AppError> {
     Ok(caller)
 }
 
-/// One marker type per scope, for `Authorized<scopes::CustomersRead>`.
-pub mod scopes {
-    use super::{RequiredScope, Scope};
-
-    macro_rules! scope_markers {
-        ($($name:ident),* $(,)?) => {$(
-            pub struct $name;
-            impl RequiredScope for $name {
-                const SCOPE: Scope = Scope::$name;
-            }
-        )*};
-    }
-
-    scope_markers!(
-        CustomersRead,
-        CustomersWrite,
-        ConsentsWrite,
-        OrdersRead,
-        OrdersWrite,
-        ProductsWrite,
-        CampaignsRead,
-        CampaignsWrite,
-        AnalyticsRead,
-        FormsSubmit,
-        Admin,
-    );
-}
-
 /// Parses a duration such as `30d`, `12h`, `15m`, `90s` or `2w`.
 pub fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
     let text = text.trim();
@@ -446,7 +415,7 @@ mod tests {
 
     #[test]
     fn scope_round_trip() {
-        for scope in Scope::ALL {
+        for &scope in Scope::ALL {
             assert_eq!(Scope::parse(scope.as_str()), Some(scope));
         }
         assert_eq!(Scope::parse("customers:reed"), None);

@@ -1,15 +1,8 @@
-//! One error type for the whole service; it becomes RFC 9457 problem+json in exactly
-//! one place (`ResponseError::error_response`).
+//! One error type for the whole service. It becomes RFC 9457 problem+json in exactly
+//! one place: `ResponseError for AppError` in dto/problem.rs.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-
-use crate::db::Contention;
-use crate::dto::problem::{FieldError, Problem};
-use crate::telemetry::current_request_id;
-
-pub const PROBLEM_JSON: &str = "application/problem+json";
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -66,123 +59,46 @@ impl AppError {
     }
 }
 
-impl From<DieselError> for AppError {
-    fn from(error: DieselError) -> Self {
-        if error.is_contention() {
-            return AppError::Contention;
-        }
-        match &error {
-            DieselError::NotFound => AppError::NotFound("not found".into()),
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-            | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => {
-                tracing::warn!(%error, "database connection lost");
-                AppError::Unavailable
-            }
-            DieselError::DatabaseError(_, info) if is_transient(info.message()) => {
-                tracing::warn!(%error, "database busy or gone");
-                AppError::Unavailable
-            }
-            _ => AppError::Internal(format!("database error: {error}")),
-        }
+/// One invalid field: its path in the request (`address.country`, `tags[2]`) and why.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
-/// SQLite lock timeouts and PostgreSQL connection loss reported as plain errors.
-fn is_transient(message: &str) -> bool {
-    let message = message.to_ascii_lowercase();
-    [
-        "database is locked",
-        "server closed the connection",
-        "terminating connection",
-        "connection refused",
-        "no connection to the server",
-    ]
-    .iter()
-    .any(|needle| message.contains(needle))
-}
+/// Collects per-field parse failures while converting a DTO into domain types.
+#[derive(Default)]
+pub struct FieldErrors(pub Vec<FieldError>);
 
-impl Contention for AppError {
-    fn is_contention(&self) -> bool {
-        matches!(self, AppError::Contention)
-    }
-}
-
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Gone(_) => StatusCode::GONE,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable | AppError::Contention => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+impl FieldErrors {
+    /// Parses `raw` (when present) with `parse`, recording a failure under `field`.
+    pub fn parse<R, T>(
+        &mut self,
+        field: &str,
+        raw: Option<R>,
+        parse: impl FnOnce(R) -> Result<T, String>,
+    ) -> Option<T> {
+        match raw.map(parse) {
+            Some(Ok(value)) => Some(value),
+            Some(Err(message)) => {
+                self.0.push(FieldError::new(field, message));
+                None
+            }
+            None => None,
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let request_id = current_request_id();
-        let detail = match self {
-            AppError::Internal(cause) => {
-                tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), %cause, "internal error");
-                "an internal error occurred; quote the request id when reporting it".to_string()
-            }
-            other => other.to_string(),
-        };
-        let problem = Problem {
-            r#type: "about:blank".into(),
-            title: status.canonical_reason().unwrap_or("Error").into(),
-            status: status.as_u16(),
-            detail,
-            request_id,
-            errors: match self {
-                AppError::Validation(errors) => Some(errors.clone()),
-                _ => None,
-            },
-            existing_id: match self {
-                AppError::Conflict { existing_id, .. } => *existing_id,
-                _ => None,
-            },
-        };
-
-        let mut response = HttpResponse::build(status);
-        response.content_type(PROBLEM_JSON);
-        match self {
-            AppError::Unauthorized { detail, token_sent } => {
-                let challenge = if *token_sent {
-                    format!(
-                        "Bearer realm=\"rapport\", error=\"invalid_token\", error_description=\"{}\"",
-                        detail.replace('"', "'")
-                    )
-                } else {
-                    "Bearer realm=\"rapport\"".to_string()
-                };
-                response.insert_header((header::WWW_AUTHENTICATE, challenge));
-            }
-            AppError::Forbidden(scope) => {
-                response.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    format!("Bearer realm=\"rapport\", error=\"insufficient_scope\", scope=\"{scope}\""),
-                ));
-            }
-            AppError::MethodNotAllowed { allow, .. } => {
-                response.insert_header((header::ALLOW, allow.join(", ")));
-            }
-            AppError::Unavailable | AppError::Contention => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            AppError::RateLimited { retry_after_secs } => {
-                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
-            }
-            _ => {}
+    pub fn into_result<T>(self, value: T) -> Result<T, AppError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(AppError::Validation(self.0))
         }
-        response.body(serde_json::to_string(&problem).unwrap_or_default())
     }
 }

@@ -11,8 +11,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
-use crate::dto::problem::FieldError;
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
 
 /// Largest JSON body accepted, in bytes (app data; 1 MiB when absent).
 #[derive(Debug, Clone, Copy)]
@@ -275,35 +274,4 @@ pub fn path_error(error: actix_web::error::PathError, req: &HttpRequest) -> acti
         None => format!("no resource at {} (path parameters: {message})", req.path()),
     };
     AppError::NotFound(detail).into()
-}
-
-/// Collects per-field parse failures while converting a DTO into domain types.
-#[derive(Default)]
-pub struct FieldErrors(pub Vec<FieldError>);
-
-impl FieldErrors {
-    /// Parses `raw` (when present) with `parse`, recording a failure under `field`.
-    pub fn parse<R, T>(
-        &mut self,
-        field: &str,
-        raw: Option<R>,
-        parse: impl FnOnce(R) -> Result<T, String>,
-    ) -> Option<T> {
-        match raw.map(parse) {
-            Some(Ok(value)) => Some(value),
-            Some(Err(message)) => {
-                self.0.push(FieldError::new(field, message));
-                None
-            }
-            None => None,
-        }
-    }
-
-    pub fn into_result<T>(self, value: T) -> Result<T, AppError> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(AppError::Validation(self.0))
-        }
-    }
 }

@@ -233,7 +233,7 @@ fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi
     ResponseBuilder::new()
         .description(description)
         .content(
-            crate::error::PROBLEM_JSON,
+            crate::dto::problem::PROBLEM_JSON,
             ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
         )
         .build()

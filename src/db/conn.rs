@@ -447,3 +447,45 @@ impl Database {
         .await
     }
 }
+
+impl Contention for crate::error::AppError {
+    fn is_contention(&self) -> bool {
+        matches!(self, crate::error::AppError::Contention)
+    }
+}
+
+impl From<diesel::result::Error> for crate::error::AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as DieselError};
+        if error.is_contention() {
+            return crate::error::AppError::Contention;
+        }
+        match &error {
+            DieselError::NotFound => crate::error::AppError::NotFound("not found".into()),
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => {
+                tracing::warn!(%error, "database connection lost");
+                crate::error::AppError::Unavailable
+            }
+            DieselError::DatabaseError(_, info) if is_transient(info.message()) => {
+                tracing::warn!(%error, "database busy or gone");
+                crate::error::AppError::Unavailable
+            }
+            _ => crate::error::AppError::Internal(format!("database error: {error}")),
+        }
+    }
+}
+
+/// SQLite lock timeouts and PostgreSQL connection loss reported as plain errors.
+fn is_transient(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "database is locked",
+        "server closed the connection",
+        "terminating connection",
+        "connection refused",
+        "no connection to the server",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}

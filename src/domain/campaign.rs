@@ -133,3 +133,31 @@ pub enum PromoSpec {
 pub fn holdout_size(eligible: usize, percent: i64) -> usize {
     ((eligible as i64 * percent.clamp(0, 100) + 50) / 100) as usize
 }
+
+/// A validated campaign, before its references are checked against the database.
+#[derive(Debug, Clone)]
+pub struct CampaignSpec {
+    pub name: String,
+    pub channel: crate::domain::ConsentChannel,
+    pub segment_id: Option<i64>,
+    /// Rules as JSON (already parsed once), when no segment is given.
+    pub rules: Option<String>,
+    pub offer: Option<String>,
+    pub subject: Option<String>,
+    pub content: Option<String>,
+    pub promo: PromoSpec,
+    pub frequency_cap: Option<(i64, i64)>,
+    pub exclude_campaign_ids: Vec<i64>,
+    pub holdout_percent: i64,
+    pub attribution_window_days: i64,
+}
+
+/// A response reported for a campaign: `token` or `customer_id` names the contact.
+#[derive(Debug, Clone)]
+pub struct ResponseReport {
+    pub token: Option<String>,
+    pub customer_id: Option<i64>,
+    pub kind: crate::domain::ResponseKind,
+    /// None: now.
+    pub occurred_at: Option<chrono::NaiveDateTime>,
+}

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value};
 
+use super::clean_text;
 use super::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag};
-use crate::dto::problem::FieldError;
+use crate::error::{AppError, FieldError, FieldErrors};
 
 pub type Attributes = Map<String, Value>;
 
@@ -401,5 +402,147 @@ mod tests {
         assert!(terms.contains("jean paul") && terms.contains("paul") && terms.contains("dupont"));
         assert!(terms.contains("neil") && terms.contains("dupont-o'neil"));
         assert!(terms.contains("jp@example.com"));
+    }
+}
+
+pub(crate) const NAME_MAX: usize = 200;
+pub(crate) const NOTES_MAX: usize = 10_000;
+
+/// A customer's fields as received (a JSON body or an import row), before parsing.
+#[derive(Debug, Default)]
+pub struct CustomerFields {
+    pub kind: Option<CustomerKind>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub birthday: Option<String>,
+    pub gender: Option<Gender>,
+    pub address: AddressFields,
+    pub preferred_language: Option<String>,
+    pub source: Option<CustomerSource>,
+    pub tags: Option<Vec<String>>,
+    pub attributes: Option<Map<String, Value>>,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct AddressFields {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
+impl CustomerFields {
+    pub fn into_draft(self, default_country: Option<Country>) -> Result<CustomerDraft, AppError> {
+        let mut errors = FieldErrors::default();
+        let address = self.address;
+        let details = CustomerDetails {
+            first_name: errors.text("first_name", self.first_name, NAME_MAX),
+            last_name: errors.text("last_name", self.last_name, NAME_MAX),
+            company_name: errors.text("company_name", self.company_name, NAME_MAX),
+            email: errors.parse("email", self.email.and_then(|e| clean_text(&e)), |e| Email::parse(&e)),
+            phone: errors
+                .parse("phone", self.phone.and_then(|p| clean_text(&p)), |p| Phone::parse(&p, default_country)),
+            birthday: errors.parse("birthday", self.birthday.and_then(|b| clean_text(&b)), |b| parse_birthday(&b)),
+            gender: self.gender,
+            address: Address {
+                line1: errors.text("address.line1", address.line1, NAME_MAX),
+                line2: errors.text("address.line2", address.line2, NAME_MAX),
+                city: errors.text("address.city", address.city, NAME_MAX),
+                region: errors.text("address.region", address.region, NAME_MAX),
+                postal_code: errors.text("address.postal_code", address.postal_code, 20),
+                country: errors
+                    .parse("address.country", address.country.and_then(|c| clean_text(&c)), |c| Country::parse(&c)),
+            },
+            preferred_language: errors.parse(
+                "preferred_language",
+                self.preferred_language.and_then(|l| clean_text(&l)),
+                |l| Language::parse(&l),
+            ),
+            tags: errors.tags(self.tags.unwrap_or_default()),
+            attributes: self.attributes.unwrap_or_default(),
+            notes: errors.text("notes", self.notes, NOTES_MAX),
+        };
+        errors.into_result(CustomerDraft { kind: self.kind, source: self.source, details })
+    }
+}
+
+pub fn parse_birthday(raw: &str) -> Result<NaiveDate, String> {
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{}` is not a date in the form YYYY-MM-DD", raw.trim()))?;
+    let today = Utc::now().date_naive();
+    if date > today {
+        return Err("must not be in the future".into());
+    }
+    if date < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
+        return Err("must be 1900-01-01 or later".into());
+    }
+    Ok(date)
+}
+
+/// Parsing helpers shared by create, upsert and patch.
+impl FieldErrors {
+    pub(crate) fn text(&mut self, field: &str, raw: Option<String>, max: usize) -> Option<String> {
+        self.parse(field, raw.and_then(|r| clean_text(&r)), |text| {
+            if text.chars().count() > max {
+                Err(format!("must be at most {max} characters"))
+            } else {
+                Ok(text)
+            }
+        })
+    }
+
+    /// A patch of a text field: blank text clears it like null.
+    pub(crate) fn text_patch(&mut self, field: &str, patch: Patch<String>, max: usize) -> Patch<String> {
+        self.value_patch(field, patch, |text| {
+            if text.chars().count() > max {
+                Err(format!("must be at most {max} characters"))
+            } else {
+                Ok(text.to_string())
+            }
+        })
+    }
+
+    pub(crate) fn value_patch<T>(
+        &mut self,
+        field: &str,
+        patch: Patch<String>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Patch<T> {
+        match patch {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(raw) => match clean_text(&raw) {
+                None => Patch::Null,
+                Some(text) => match self.parse(field, Some(text), |t| parse(&t)) {
+                    Some(value) => Patch::Value(value),
+                    None => Patch::Absent,
+                },
+            },
+        }
+    }
+
+    /// A patch of a field that always has a value: null is refused.
+    pub(crate) fn required<T>(&mut self, field: &str, patch: Patch<T>) -> Option<T> {
+        match patch {
+            Patch::Absent => None,
+            Patch::Null => {
+                self.0.push(crate::error::FieldError::new(field, "cannot be null"));
+                None
+            }
+            Patch::Value(value) => Some(value),
+        }
+    }
+
+    pub(crate) fn tags(&mut self, raw: Vec<String>) -> BTreeSet<Tag> {
+        raw.iter()
+            .enumerate()
+            .filter_map(|(index, tag)| self.parse(&format!("tags[{index}]"), Some(tag), |t| Tag::parse(t)))
+            .collect()
     }
 }

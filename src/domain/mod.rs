@@ -1,12 +1,16 @@
 //! Domain newtypes: values that are normalized and valid by construction.
 
+pub mod analytics;
 pub mod attribution;
 pub mod campaign;
 pub mod consent;
 mod contact;
 pub mod customer;
+pub mod forms;
+pub mod orders;
 mod patch;
 pub mod period;
+pub mod products;
 pub mod promo;
 pub mod purchase_days;
 pub mod sales;
@@ -17,5 +21,13 @@ mod vocabulary;
 pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag, CURRENCY_CODES};
 pub use patch::Patch;
 pub use vocabulary::{
-    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, Gender, OptInLevel, ResponseKind,
+    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, EnquiryStatus, Gender, OptInLevel,
+    OrderStatus, ResponseKind, SalesChannel,
 };
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// Now, in UTC, truncated to microseconds (what both backends store exactly).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}

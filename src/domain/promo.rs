@@ -1,5 +1,6 @@
 //! Promo code rules: whether a code applies to a purchase, and how much it takes off.
 
+use crate::domain::{Email, Patch};
 use chrono::NaiveDateTime;
 
 /// Why a code does not apply, as reported on an order (`promo_code_status`).
@@ -151,4 +152,24 @@ mod tests {
             PromoRefusal::NotEligible
         );
     }
+}
+
+/// A parsed merge patch of a code.
+#[derive(Debug, Clone, Default)]
+pub struct PromoPatch {
+    pub description: Patch<String>,
+    pub valid_from: Patch<NaiveDateTime>,
+    pub valid_until: Patch<NaiveDateTime>,
+    pub max_redemptions: Patch<i64>,
+    pub max_redemptions_per_customer: Patch<i64>,
+    pub min_subtotal: Patch<i64>,
+    pub campaign_id: Patch<i64>,
+    pub active: Option<bool>,
+}
+
+/// Who a validation is for.
+#[derive(Debug, Clone)]
+pub enum CustomerRef {
+    Id(i64),
+    Email(Email),
 }

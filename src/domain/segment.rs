@@ -2,11 +2,12 @@
 //! `{"field", "op", "value", "within_days"?, "currency"?}`, parsed into typed values so
 //! that the SQL compiler (repositories::segments) only meets valid rules.
 
+use crate::domain::Patch;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{ConsentChannel, ConsentState, Country, Currency, CustomerKind, CustomerSource, Gender, Language, Tag};
-use crate::dto::problem::FieldError;
+use crate::error::{AppError, FieldError};
 
 /// Nesting depth and condition count a rule tree may have.
 pub const MAX_DEPTH: usize = 8;
@@ -565,4 +566,24 @@ mod tests {
         assert_eq!(e, ["rules.within_days: `tag` does not take within_days"]);
         assert!(!errors(json!({"all": [], "any": []})).is_empty());
     }
+}
+
+/// Parses the `rules` of a body; problems are reported under `rules...`.
+pub fn parse_rules(rules: &Value) -> Result<Rule, AppError> {
+    parse(rules, "rules").map_err(AppError::Validation)
+}
+
+/// A validated segment: name, description, rule tree and its JSON.
+pub struct SegmentDraft {
+    pub name: String,
+    pub description: Option<String>,
+    pub rule: Rule,
+    pub rules_json: String,
+}
+
+#[derive(Clone)]
+pub struct SegmentPatch {
+    pub name: Option<String>,
+    pub description: Patch<String>,
+    pub rules_json: Option<String>,
 }

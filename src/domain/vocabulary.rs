@@ -4,12 +4,12 @@ use utoipa::ToSchema;
 /// Declares a closed vocabulary stored as text: serde names, `as_str` and `parse`.
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
         // `rename_all` rather than a rename per variant: the OpenAPI generator reads it
         // (it cannot read renames built by this macro); `as_str` below must agree with it,
         // which a unit test checks.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
+        $(#[$meta])*
         pub enum $name {
             $($variant),+
         }
@@ -112,6 +112,53 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// Where an order was placed.
+    SalesChannel {
+        Web => "web",
+        Marketplace => "marketplace",
+        Phone => "phone",
+        Email => "email",
+        Store => "store",
+        Event => "event",
+        Other => "other",
+    }
+);
+
+vocabulary!(
+    /// Where an order is in its life.
+    #[schema(as = OrderStatusName)]
+    OrderStatus {
+        Placed => "placed",
+        Paid => "paid",
+        Fulfilled => "fulfilled",
+        Cancelled => "cancelled",
+    }
+);
+
+impl OrderStatus {
+    /// placed -> paid | cancelled; paid -> fulfilled | cancelled. Nothing leaves
+    /// fulfilled or cancelled (refunds handle returns).
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!((self, next), (Placed, Paid) | (Placed, Cancelled) | (Paid, Fulfilled) | (Paid, Cancelled))
+    }
+
+    /// The statuses a client may ask an order to move to: every one but `placed`, which
+    /// only a new order has.
+    pub const SETTABLE: &'static [OrderStatus] = &[OrderStatus::Paid, OrderStatus::Fulfilled, OrderStatus::Cancelled];
+
+    /// Whether the order counts in sales, statistics and rollups.
+    pub fn is_live(self) -> bool {
+        self != OrderStatus::Cancelled
+    }
+}
+
+vocabulary!(
+    /// Where an enquiry stands in the shop's handling.
+    EnquiryStatus { New => "new", InProgress => "in_progress", Resolved => "resolved", Spam => "spam" }
+);
+
 impl OptInLevel {
     /// The level a subscription recorded from `source` proves: a confirmation link proves
     /// a confirmed opt-in, an import proves nothing we can check, anything else is single.
@@ -145,5 +192,20 @@ mod tests {
         agree(OptInLevel::ALL, OptInLevel::as_str);
         agree(ConsentSource::ALL, ConsentSource::as_str);
         agree(ResponseKind::ALL, ResponseKind::as_str);
+        agree(SalesChannel::ALL, SalesChannel::as_str);
+        agree(OrderStatus::ALL, OrderStatus::as_str);
+        agree(EnquiryStatus::ALL, EnquiryStatus::as_str);
+    }
+
+    #[test]
+    fn order_transitions() {
+        use OrderStatus::*;
+        assert!(Placed.can_become(Paid) && Placed.can_become(Cancelled));
+        assert!(Paid.can_become(Fulfilled) && Paid.can_become(Cancelled));
+        for &next in OrderStatus::ALL {
+            assert!(!Fulfilled.can_become(next) && !Cancelled.can_become(next));
+            assert!(!next.can_become(Placed));
+        }
+        assert!(!Placed.can_become(Fulfilled));
     }
 }

@@ -5,20 +5,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::config::parse_timezone;
+use crate::domain::analytics::{
+    Cohort, ConsentFigures, GroupFigures, LineGroup, ProductFilter, RankBy, Ranking, SalesReport,
+};
 use crate::domain::period::{buckets, local_midnight_utc, Bucket, Granularity, Periods};
 use crate::domain::sales::{granularity_name, Figures, SalesFilter};
 use crate::domain::segment::RFM_SEGMENTS;
 use crate::domain::{ConsentChannel, Currency};
 use crate::dto::campaigns::CampaignReport;
 use crate::dto::orders::CHANNELS;
-use crate::dto::problem::FieldError;
 use crate::dto::rate;
 use crate::error::AppError;
-use crate::repositories::analytics::LineGroup;
-use crate::services::analytics::{
-    ChannelFigures, Cohort, ConsentFigures, CustomerValue, GroupFigures, ProductFilter, Promotions, RankBy, Ranking,
-    RfmFigures, SalesReport,
-};
+use crate::error::FieldError;
+use crate::models::analytics::{ChannelFigures, CustomerValue, Promotions, RfmFigures};
 
 /// The period parameters every analytics endpoint takes.
 #[derive(Debug, Deserialize, IntoParams)]

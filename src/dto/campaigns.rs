@@ -5,14 +5,15 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::domain::campaign::{placeholders, AudienceCounts, PromoSpec};
+use crate::domain::campaign::{CampaignSpec, ResponseReport};
 use crate::domain::{clean_text, ConsentChannel, Currency, ResponseKind};
-use crate::dto::problem::FieldError;
 use crate::dto::promo_codes::{normalize_code, Discount};
 use crate::dto::rate;
 use crate::error::AppError;
-use crate::extract::FieldErrors;
+use crate::error::FieldError;
+use crate::error::FieldErrors;
 use crate::models::campaigns::CampaignRow;
-use crate::services::campaigns::{CampaignSpec, CampaignView, ContactView, Report};
+use crate::models::campaigns::{CampaignView, ContactView, Report};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -526,7 +527,7 @@ impl Validate for ResponsesInput {
 
 impl ResponsesInput {
     /// The responses, and whether they came as a list (errors then name `[index].field`).
-    pub fn parse(self) -> Result<(Vec<ResponseInput>, bool), AppError> {
+    pub fn parse(self) -> Result<(Vec<ResponseReport>, bool), AppError> {
         let (items, prefix) = match self.0 {
             Value::Array(items) => (items, true),
             other => (vec![other], false),
@@ -545,7 +546,12 @@ impl ResponsesInput {
                 Ok(input) if input.occurred_at.is_some_and(|t| t > Utc::now() + chrono::Duration::minutes(5)) => {
                     errors.push(FieldError::new(at("occurred_at"), "is in the future"))
                 }
-                Ok(input) => parsed.push(input),
+                Ok(input) => parsed.push(ResponseReport {
+                    token: input.token,
+                    customer_id: input.customer_id,
+                    kind: input.r#type,
+                    occurred_at: input.occurred_at.map(|t| t.naive_utc()),
+                }),
                 Err(error) => errors.push(FieldError::new(at("body"), error.to_string())),
             }
         }
@@ -554,6 +560,20 @@ impl ResponsesInput {
         } else {
             Err(AppError::Validation(errors))
         }
+    }
+}
+
+/// The service names a response's fields `[index].field`; a body that held one response
+/// (not a list) names them plainly.
+pub fn unlisted(error: AppError) -> AppError {
+    match error {
+        AppError::Validation(errors) => AppError::Validation(
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(e.field.strip_prefix("[0].").unwrap_or(&e.field), e.message))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

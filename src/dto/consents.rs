@@ -6,7 +6,7 @@ use validator::Validate;
 use crate::domain::consent::{check_occurred_at, multi_line, recordable_state, single_line, ConsentChange};
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, OptInLevel};
 use crate::error::AppError;
-use crate::extract::FieldErrors;
+use crate::error::FieldErrors;
 use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
 
 /// The current consent on one channel.
@@ -113,7 +113,7 @@ pub struct ConsentInput {
 impl ConsentInput {
     pub fn into_change(self, channel: ConsentChannel) -> Result<ConsentChange, AppError> {
         let mut errors = FieldErrors::default();
-        let now = crate::services::now();
+        let now = crate::domain::now();
         let state = errors.parse("state", Some(self.state), recordable_state);
         // These two prove a person's own click on an emailed link; only those links record them.
         errors.parse("source", Some(self.source), |source| match source {

@@ -8,19 +8,17 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dto::time::TimeFilter;
 use validator::Validate;
 
-use crate::domain::customer::{Address as DomainAddress, AddressPatch, CustomerDetails, CustomerDraft, CustomerPatch};
+use crate::domain::customer::{
+    parse_birthday, AddressFields, AddressPatch, CustomerDraft, CustomerFields, CustomerPatch, NAME_MAX, NOTES_MAX,
+};
 use crate::domain::{
-    clean_text, ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch,
-    Phone, Tag,
+    ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag,
 };
 use crate::dto::consents::ConsentSummary;
 use crate::error::AppError;
-use crate::extract::FieldErrors;
+use crate::error::FieldErrors;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow};
 use crate::models::orders::CustomerStatsRow;
-
-const NAME_MAX: usize = 200;
-const NOTES_MAX: usize = 10_000;
 
 /// A customer: a person or a company.
 #[derive(Debug, Serialize, ToSchema)]
@@ -296,113 +294,38 @@ pub struct AddressPatchInput {
     pub country: Patch<String>,
 }
 
-/// Parsing helpers shared by create, upsert and patch.
-impl FieldErrors {
-    fn text(&mut self, field: &str, raw: Option<String>, max: usize) -> Option<String> {
-        self.parse(field, raw.and_then(|r| clean_text(&r)), |text| {
-            if text.chars().count() > max {
-                Err(format!("must be at most {max} characters"))
-            } else {
-                Ok(text)
-            }
-        })
-    }
-
-    /// A patch of a text field: blank text clears it like null.
-    fn text_patch(&mut self, field: &str, patch: Patch<String>, max: usize) -> Patch<String> {
-        self.value_patch(field, patch, |text| {
-            if text.chars().count() > max {
-                Err(format!("must be at most {max} characters"))
-            } else {
-                Ok(text.to_string())
-            }
-        })
-    }
-
-    fn value_patch<T>(
-        &mut self,
-        field: &str,
-        patch: Patch<String>,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Patch<T> {
-        match patch {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(raw) => match clean_text(&raw) {
-                None => Patch::Null,
-                Some(text) => match self.parse(field, Some(text), |t| parse(&t)) {
-                    Some(value) => Patch::Value(value),
-                    None => Patch::Absent,
-                },
-            },
-        }
-    }
-
-    /// A patch of a field that always has a value: null is refused.
-    fn required<T>(&mut self, field: &str, patch: Patch<T>) -> Option<T> {
-        match patch {
-            Patch::Absent => None,
-            Patch::Null => {
-                self.0.push(crate::dto::problem::FieldError::new(field, "cannot be null"));
-                None
-            }
-            Patch::Value(value) => Some(value),
-        }
-    }
-
-    fn tags(&mut self, raw: Vec<String>) -> BTreeSet<Tag> {
-        raw.iter()
-            .enumerate()
-            .filter_map(|(index, tag)| self.parse(&format!("tags[{index}]"), Some(tag), |t| Tag::parse(t)))
-            .collect()
-    }
-}
-
-pub fn parse_birthday(raw: &str) -> Result<NaiveDate, String> {
-    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("`{}` is not a date in the form YYYY-MM-DD", raw.trim()))?;
-    let today = Utc::now().date_naive();
-    if date > today {
-        return Err("must not be in the future".into());
-    }
-    if date < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
-        return Err("must be 1900-01-01 or later".into());
-    }
-    Ok(date)
-}
-
 impl CustomerInput {
     pub fn into_draft(self, default_country: Option<Country>) -> Result<CustomerDraft, AppError> {
-        let mut errors = FieldErrors::default();
-        let address = self.address.unwrap_or_default();
-        let details = CustomerDetails {
-            first_name: errors.text("first_name", self.first_name, NAME_MAX),
-            last_name: errors.text("last_name", self.last_name, NAME_MAX),
-            company_name: errors.text("company_name", self.company_name, NAME_MAX),
-            email: errors.parse("email", self.email.and_then(|e| clean_text(&e)), |e| Email::parse(&e)),
-            phone: errors
-                .parse("phone", self.phone.and_then(|p| clean_text(&p)), |p| Phone::parse(&p, default_country)),
-            birthday: errors.parse("birthday", self.birthday.and_then(|b| clean_text(&b)), |b| parse_birthday(&b)),
-            gender: self.gender,
-            address: DomainAddress {
-                line1: errors.text("address.line1", address.line1, NAME_MAX),
-                line2: errors.text("address.line2", address.line2, NAME_MAX),
-                city: errors.text("address.city", address.city, NAME_MAX),
-                region: errors.text("address.region", address.region, NAME_MAX),
-                postal_code: errors.text("address.postal_code", address.postal_code, 20),
-                country: errors
-                    .parse("address.country", address.country.and_then(|c| clean_text(&c)), |c| Country::parse(&c)),
+        CustomerFields::from(self).into_draft(default_country)
+    }
+}
+
+impl From<CustomerInput> for CustomerFields {
+    fn from(input: CustomerInput) -> Self {
+        let address = input.address.unwrap_or_default();
+        CustomerFields {
+            kind: input.kind,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            company_name: input.company_name,
+            email: input.email,
+            phone: input.phone,
+            birthday: input.birthday,
+            gender: input.gender,
+            address: AddressFields {
+                line1: address.line1,
+                line2: address.line2,
+                city: address.city,
+                region: address.region,
+                postal_code: address.postal_code,
+                country: address.country,
             },
-            preferred_language: errors.parse(
-                "preferred_language",
-                self.preferred_language.and_then(|l| clean_text(&l)),
-                |l| Language::parse(&l),
-            ),
-            tags: errors.tags(self.tags.unwrap_or_default()),
-            attributes: self.attributes.unwrap_or_default(),
-            notes: errors.text("notes", self.notes, NOTES_MAX),
-        };
-        errors.into_result(CustomerDraft { kind: self.kind, source: self.source, details })
+            preferred_language: input.preferred_language,
+            source: input.source,
+            tags: input.tags,
+            attributes: input.attributes,
+            notes: input.notes,
+        }
     }
 }
 
@@ -423,7 +346,7 @@ impl CustomerPatchInput {
         };
         let tags = match self.tags {
             Patch::Value(tags) if tags.len() > 100 => {
-                errors.0.push(crate::dto::problem::FieldError::new("tags", "at most 100 tags"));
+                errors.0.push(crate::error::FieldError::new("tags", "at most 100 tags"));
                 Patch::Absent
             }
             other => other.map(|tags| errors.tags(tags)),

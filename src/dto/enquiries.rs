@@ -6,11 +6,11 @@ use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::consent::{multi_line, single_line};
+use crate::domain::forms::EnquiryChange;
 use crate::domain::Patch;
 use crate::error::AppError;
-use crate::extract::FieldErrors;
+use crate::error::FieldErrors;
 use crate::models::forms::EnquiryRow;
-use crate::services::enquiries::EnquiryChange;
 
 pub const ENQUIRY_STATUSES: [&str; 4] = ["new", "in_progress", "resolved", "spam"];
 

@@ -5,11 +5,11 @@ use validator::Validate;
 
 use crate::domain::consent::{multi_line, single_line};
 use crate::domain::customer::{CustomerDetails, CustomerDraft};
+use crate::domain::forms::{ConsentRequest, ContactSubmission, SubscribeSubmission};
 use crate::domain::{ConsentChannel, Email, Phone};
 use crate::error::AppError;
-use crate::extract::FieldErrors;
+use crate::error::FieldErrors;
 use crate::models::messages::MessageRow;
-use crate::services::forms::{ConsentRequest, ContactSubmission, SubscribeSubmission};
 
 /// Consent ticked on a form: the channels and the exact wording shown.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -108,7 +108,7 @@ fn consent_text(errors: &mut FieldErrors, field: &str, raw: &str) -> String {
     match errors.parse(field, Some(raw), |t| multi_line(t, 2000)) {
         Some(Some(text)) => text,
         Some(None) => {
-            errors.0.push(crate::dto::problem::FieldError::new(field, "must not be empty"));
+            errors.0.push(crate::error::FieldError::new(field, "must not be empty"));
             String::new()
         }
         None => String::new(),
@@ -133,7 +133,7 @@ impl ContactForm {
         let message = match errors.parse("message", Some(self.message), |m| multi_line(&m, 5000)) {
             Some(Some(message)) => message,
             Some(None) => {
-                errors.0.push(crate::dto::problem::FieldError::new("message", "must not be empty"));
+                errors.0.push(crate::error::FieldError::new("message", "must not be empty"));
                 String::new()
             }
             None => String::new(),

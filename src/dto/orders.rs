@@ -7,14 +7,14 @@ use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::consent::{check_occurred_at, multi_line, single_line};
+use crate::domain::orders::{Buyer, LineDraft, OrderDraft, RefundRequest};
 use crate::domain::{parse_sku, ConsentChannel, Country, Currency, Email};
 use crate::dto::customers::CustomerInput;
-use crate::dto::problem::FieldError;
 use crate::dto::promo_codes::normalize_code;
 use crate::error::AppError;
-use crate::extract::FieldErrors;
+use crate::error::FieldError;
+use crate::error::FieldErrors;
 use crate::models::orders::{OrderLineRow, OrderRecord};
-use crate::services::orders::{Buyer, LineDraft, OrderDraft, RefundRequest};
 
 pub const CHANNELS: [&str; 7] = ["web", "marketplace", "phone", "email", "store", "event", "other"];
 
@@ -123,7 +123,7 @@ fn buyer(errors: &mut FieldErrors, value: Value, default_country: Option<Country
 impl OrderInput {
     pub fn into_draft(self, default_country: Option<Country>) -> Result<OrderDraft, AppError> {
         let mut errors = FieldErrors::default();
-        let now = crate::services::now();
+        let now = crate::domain::now();
         let external_id = errors.parse("external_id", self.external_id, |e| single_line(&e, 100)).flatten();
         let channel = errors.parse("channel", Some(self.channel), |c| {
             if CHANNELS.contains(&c.as_str()) {

@@ -9,7 +9,7 @@ use crate::dto::enquiries::Enquiry;
 use crate::dto::forms::Message;
 use crate::dto::orders::Order;
 use crate::models::privacy::MergeRow;
-use crate::services::privacy::{PersonalData, TimelineEntry};
+use crate::models::privacy::{PersonalData, TimelineEntry};
 
 /// A customer merged into this one.
 #[derive(Debug, Serialize, ToSchema)]

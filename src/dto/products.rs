@@ -5,11 +5,12 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::domain::consent::single_line;
+use crate::domain::products::ProductPatch;
 use crate::domain::{parse_sku, Currency, Patch};
 use crate::error::AppError;
-use crate::extract::FieldErrors;
+use crate::error::FieldErrors;
+use crate::models::products::ProductDraft;
 use crate::models::products::{ProductColumns, ProductRow, StockMovementRow};
-use crate::services::products::{ProductDraft, ProductPatch};
 
 /// A product of the catalogue.
 #[derive(Debug, Serialize, ToSchema)]
@@ -100,7 +101,7 @@ fn required_line(errors: &mut FieldErrors, field: &str, raw: &str, max: usize) -
     match errors.parse(field, Some(raw), |t| single_line(t, max)) {
         Some(Some(text)) => Some(text),
         Some(None) => {
-            errors.0.push(crate::dto::problem::FieldError::new(field, "must not be empty"));
+            errors.0.push(crate::error::FieldError::new(field, "must not be empty"));
             None
         }
         None => None,
@@ -122,7 +123,7 @@ impl ProductInput {
             errors.parse("currency", Some(self.currency.as_str()), Currency::parse).map(|c| c.as_str().to_string());
         let track_inventory = self.track_inventory.unwrap_or(false);
         if self.stock_quantity.is_some_and(|q| q != 0) && !track_inventory {
-            errors.0.push(crate::dto::problem::FieldError::new("stock_quantity", "needs track_inventory: true"));
+            errors.0.push(crate::error::FieldError::new("stock_quantity", "needs track_inventory: true"));
         }
         let draft = ProductDraft {
             sku,
@@ -136,7 +137,7 @@ impl ProductInput {
                 track_inventory,
                 low_stock_threshold: self.low_stock_threshold,
                 active: self.active.unwrap_or(true),
-                updated_at: crate::services::now(),
+                updated_at: crate::domain::now(),
             },
             stock_quantity: self.stock_quantity.unwrap_or(0),
         };
@@ -187,7 +188,7 @@ impl ProductPatchInput {
             track_inventory: self.track_inventory,
             low_stock_threshold: match self.low_stock_threshold {
                 Patch::Value(t) if t < 0 => {
-                    errors.0.push(crate::dto::problem::FieldError::new("low_stock_threshold", "must be 0 or more"));
+                    errors.0.push(crate::error::FieldError::new("low_stock_threshold", "must be 0 or more"));
                     Patch::Absent
                 }
                 other => other,
@@ -259,9 +260,9 @@ impl StockAdjustmentInput {
     pub fn parse(self) -> Result<(i64, String, Option<String>), AppError> {
         let mut errors = FieldErrors::default();
         if self.delta == 0 {
-            errors.0.push(crate::dto::problem::FieldError::new("delta", "must not be 0"));
+            errors.0.push(crate::error::FieldError::new("delta", "must not be 0"));
         } else if self.delta.abs() > MAX_STOCK_DELTA {
-            errors.0.push(crate::dto::problem::FieldError::new(
+            errors.0.push(crate::error::FieldError::new(
                 "delta",
                 format!("must be from -{MAX_STOCK_DELTA} to {MAX_STOCK_DELTA}"),
             ));

@@ -4,11 +4,11 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::domain::consent::single_line;
+use crate::domain::promo::{CustomerRef, PromoPatch};
 use crate::domain::{Currency, Email, Patch};
 use crate::error::AppError;
-use crate::extract::FieldErrors;
+use crate::error::FieldErrors;
 use crate::models::promo_codes::{PromoCodeColumns, PromoCodeRow, RedemptionRow};
-use crate::services::promo_codes::{CustomerRef, PromoPatch};
 
 /// Codes are upper-cased: `spring10` and `SPRING10` are one code.
 pub fn normalize_code(raw: &str) -> Result<String, String> {
@@ -118,7 +118,7 @@ pub fn check_discount(errors: &mut FieldErrors, discount: &Discount, currency_gi
         _ => Some(("discount.type", "use percent, fixed or free_shipping")),
     };
     if let Some((field, message)) = problem {
-        errors.0.push(crate::dto::problem::FieldError::new(field, message));
+        errors.0.push(crate::error::FieldError::new(field, message));
     }
 }
 
@@ -131,7 +131,7 @@ impl PromoCodeInput {
         check_discount(&mut errors, &self.discount, currency_given);
         if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
             if until <= from {
-                errors.0.push(crate::dto::problem::FieldError::new("valid_until", "must be after valid_from"));
+                errors.0.push(crate::error::FieldError::new("valid_until", "must be after valid_from"));
             }
         }
         let columns = PromoCodeColumns {
@@ -146,7 +146,7 @@ impl PromoCodeInput {
             min_subtotal: self.min_subtotal,
             campaign_id: self.campaign_id,
             active: self.active.unwrap_or(true),
-            updated_at: crate::services::now(),
+            updated_at: crate::domain::now(),
         };
         errors.into_result((code, columns))
     }
@@ -183,7 +183,7 @@ pub struct PromoCodePatchInput {
 fn at_least(errors: &mut FieldErrors, field: &str, patch: Patch<i64>, min: i64) -> Patch<i64> {
     match patch {
         Patch::Value(value) if value < min => {
-            errors.0.push(crate::dto::problem::FieldError::new(field, format!("must be {min} or more")));
+            errors.0.push(crate::error::FieldError::new(field, format!("must be {min} or more")));
             Patch::Absent
         }
         other => other,
@@ -260,7 +260,7 @@ impl ValidateInput {
                 errors.parse("customer.email", Some(email.as_str()), Email::parse).map(CustomerRef::Email)
             }
             Some(_) => {
-                errors.0.push(crate::dto::problem::FieldError::new("customer", "give either id or email"));
+                errors.0.push(crate::error::FieldError::new("customer", "give either id or email"));
                 None
             }
         };

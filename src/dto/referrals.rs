@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 
 use crate::models::orders::CustomerStatsRow;
 use crate::models::referrals::RevenueRow;
-use crate::services::referrals::{ReferralOverview, ReferredCustomer};
+use crate::models::referrals::{ReferralOverview, ReferredCustomer};
 
 /// Net revenue in one currency, in minor units (refunds and cancellations subtracted).
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::customers::Customer;
-use crate::services::reminders::{Birthday, Lapsed};
+use crate::models::customers::{Birthday, Lapsed};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -4,16 +4,11 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::domain::segment::{self, Rule};
+use crate::domain::segment::{parse_rules, SegmentDraft, SegmentPatch};
 use crate::domain::{clean_text, Patch};
 use crate::dto::customers::Customer;
 use crate::error::AppError;
 use crate::models::segments::SegmentRow;
-
-/// Parses the `rules` of a body; problems are reported under `rules...`.
-pub fn parse_rules(rules: &Value) -> Result<Rule, AppError> {
-    segment::parse(rules, "rules").map_err(AppError::Validation)
-}
 
 fn name(raw: &str) -> Result<String, AppError> {
     clean_text(raw)
@@ -66,14 +61,6 @@ pub struct SegmentInput {
     pub rules: Value,
 }
 
-/// A validated segment: name, description, rule tree and its JSON.
-pub struct SegmentDraft {
-    pub name: String,
-    pub description: Option<String>,
-    pub rule: Rule,
-    pub rules_json: String,
-}
-
 impl SegmentInput {
     pub fn into_draft(self) -> Result<SegmentDraft, AppError> {
         let name = name(&self.name)?;
@@ -97,13 +84,6 @@ pub struct SegmentPatchInput {
     pub description: Patch<String>,
     #[schema(value_type = Option<Object>)]
     pub rules: Option<Value>,
-}
-
-#[derive(Clone)]
-pub struct SegmentPatch {
-    pub name: Option<String>,
-    pub description: Patch<String>,
-    pub rules_json: Option<String>,
 }
 
 impl SegmentPatchInput {

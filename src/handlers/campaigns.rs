@@ -231,8 +231,11 @@ pub async fn record_responses(
         serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
     let (inputs, listed) = ResponsesInput(value).parse()?;
     let actor = auth.caller.sub;
-    let (recorded, unsubscribed) =
-        state.db.run(move |conn| service::record_responses(conn, id, inputs, listed, &actor)).await?;
+    let (recorded, unsubscribed) = state
+        .db
+        .run(move |conn| service::record_responses(conn, id, inputs, &actor))
+        .await
+        .map_err(|error| if listed { error } else { crate::dto::campaigns::unlisted(error) })?;
     Ok(web::Json(ResponsesOutcome { recorded, unsubscribed }))
 }
 

@@ -2,10 +2,11 @@ use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
+use crate::domain::segment::parse_rules;
 use crate::dto::customers::{CustomerPage, PageQuery};
 use crate::dto::pagination::{cursor_id, page_limit, paginate};
 use crate::dto::problem::Problem;
-use crate::dto::segments::{parse_rules, Preview, PreviewInput, Segment, SegmentInput, SegmentPage, SegmentPatchInput};
+use crate::dto::segments::{Preview, PreviewInput, Segment, SegmentInput, SegmentPage, SegmentPatchInput};
 use crate::error::AppError;
 use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};

@@ -5,6 +5,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Nullable, Text, Timestamp};
 
 use crate::domain::sales::{Figures, LineFacts, OrderFacts};
+use std::collections::HashMap;
+
+use crate::domain::analytics::CodeFigures;
+use crate::models::campaigns::{CampaignRow, Report};
+use crate::models::customers::CustomerRecord;
 
 #[derive(Debug, QueryableByName)]
 pub struct OrderFactsRow {
@@ -144,4 +149,74 @@ pub struct PurchaseDayRow {
     pub day: NaiveDate,
     pub previous_day: Option<NaiveDate>,
     pub next_day: Option<NaiveDate>,
+}
+
+pub struct Promotions {
+    pub currency: Option<String>,
+    pub other_currencies: Vec<String>,
+    /// Ranked by revenue.
+    pub codes: Vec<CodeFigures>,
+    pub with_code: Figures,
+    pub without_code: Figures,
+    /// Campaigns launched in the range with their reports.
+    pub campaigns: Vec<(CampaignRow, Report)>,
+    /// Contacts per campaign who clicked or replied.
+    pub responders: HashMap<i64, i64>,
+}
+
+pub struct TopCustomer {
+    pub customer: Option<CustomerRecord>,
+    pub customer_id: i64,
+    pub orders: i64,
+    pub spent: i64,
+}
+
+pub struct CustomerValue {
+    pub currency: Option<String>,
+    pub customers: i64,
+    pub average: f64,
+    /// p50 (the median), p90, p99: nearest rank.
+    pub percentiles: [i64; 3],
+    pub repeat_customers: i64,
+    /// Over customers with at least two orders: (last − first) / (orders − 1).
+    pub average_days_between_orders: Option<f64>,
+    pub top: Vec<TopCustomer>,
+}
+
+pub struct RfmFigures {
+    pub currency: Option<String>,
+    pub segments: Vec<RfmSegmentRow>,
+}
+
+pub struct ChannelFigures {
+    pub currency: Option<String>,
+    pub other_currencies: Vec<String>,
+    pub channels: Vec<(String, Figures)>,
+    pub sources: Vec<SourceRow>,
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct SourceRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub source: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customers: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub net_revenue: i64,
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct RfmSegmentRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub segment: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customers: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub revenue: i64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    pub recency_days: f64,
 }

@@ -2,6 +2,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{campaign_contacts, campaign_responses, campaigns};
+use crate::domain::campaign::AudienceCounts;
+use crate::models::customers::CustomerRow;
+use diesel::sql_types::{BigInt, Text};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = campaigns)]
@@ -144,4 +147,50 @@ pub struct NewResponse {
     pub occurred_at: NaiveDateTime,
     pub recorded_at: NaiveDateTime,
     pub actor: String,
+}
+
+/// A campaign with what its resource shows beside the row.
+pub struct CampaignView {
+    pub row: CampaignRow,
+    pub shared_code: Option<String>,
+    /// Outbox messages: (queued, sent, failed).
+    pub messages: (i64, i64, i64),
+    pub report: Option<Report>,
+}
+
+/// One contact, rendered for its channel.
+pub struct ContactView {
+    pub contact: ContactRow,
+    pub customer: CustomerRow,
+    pub channel: String,
+    pub subject: Option<String>,
+    pub content: Option<String>,
+    pub open_tracking_url: Option<String>,
+    pub unsubscribe_url: Option<String>,
+}
+
+/// The figures of a campaign's report.
+pub struct Report {
+    pub campaign_id: i64,
+    pub audience: Option<AudienceCounts>,
+    pub contacted: i64,
+    pub holdout: i64,
+    pub responses: Vec<(String, i64)>,
+    pub window: Option<(NaiveDateTime, NaiveDateTime)>,
+    pub converted: i64,
+    pub holdout_converted: i64,
+    pub attributed: Vec<AttributedRow>,
+    pub redemptions: i64,
+    pub discount_given: i64,
+}
+
+/// Revenue of one currency attributed to a campaign.
+#[derive(Debug, QueryableByName)]
+pub struct AttributedRow {
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = BigInt)]
+    pub revenue: i64,
 }

@@ -7,6 +7,7 @@ use crate::domain::customer::{Address, CustomerDetails, CustomerProfile};
 use crate::domain::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Phone, Tag};
 use crate::models::consents::CurrentConsentRow;
 use crate::models::orders::CustomerStatsRow;
+use diesel::sql_types::{BigInt, Double, Timestamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = customers)]
@@ -188,4 +189,33 @@ pub struct DuplicatePairRow {
     pub same_name: i32,
     #[diesel(sql_type = diesel::sql_types::Integer)]
     pub same_company: i32,
+}
+
+pub struct Birthday {
+    pub customer: CustomerRecord,
+    pub date: NaiveDate,
+    /// Age on that day.
+    pub turns: Option<i32>,
+}
+
+pub struct Lapsed {
+    pub customer: CustomerRecord,
+    pub row: LapsedRow,
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct LapsedRow {
+    #[diesel(sql_type = BigInt)]
+    pub customer_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub orders_count: i64,
+    #[diesel(sql_type = BigInt)]
+    pub total_spent: i64,
+    #[diesel(sql_type = Timestamp)]
+    pub first_order_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp)]
+    pub last_order_at: NaiveDateTime,
+    /// Days since the last order.
+    #[diesel(sql_type = Double)]
+    pub days_since: f64,
 }

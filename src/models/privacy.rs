@@ -3,6 +3,23 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{customer_merges, erasures, suppressions};
+use crate::models::campaigns::{ContactRow, ResponseRow};
+use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
+use crate::models::customers::CustomerRecord;
+use crate::models::forms::EnquiryRow;
+use crate::models::messages::MessageRow;
+use crate::models::orders::OrderRecord;
+use crate::models::referrals::ReferralRow;
+
+/// Timeline kinds: the order of entries that share a time.
+pub const TIMELINE_CONSENT: i32 = 1;
+pub const TIMELINE_ENQUIRY: i32 = 2;
+pub const TIMELINE_MERGE: i32 = 3;
+pub const TIMELINE_ORDER: i32 = 4;
+pub const TIMELINE_CAMPAIGN_CONTACT: i32 = 5;
+pub const TIMELINE_CAMPAIGN_RESPONSE: i32 = 6;
+/// Keyed by the referred customer's id (a referral's primary key).
+pub const TIMELINE_REFERRAL: i32 = 7;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = customer_merges)]
@@ -41,4 +58,47 @@ pub struct TimelineRow {
     pub id: i64,
     #[diesel(sql_type = diesel::sql_types::Timestamp)]
     pub at: NaiveDateTime,
+}
+
+/// One thing that happened to a customer.
+#[derive(Debug, Clone)]
+pub enum TimelineEntry {
+    Consent(ConsentEventRow),
+    Enquiry(EnquiryRow),
+    Merge(MergeRow),
+    Order(OrderRecord),
+    CampaignContact(ContactRow),
+    CampaignResponse(ResponseRow),
+    Referral(ReferralRow),
+}
+
+impl TimelineEntry {
+    /// The pagination key: time, kind, id.
+    pub fn key(&self) -> (NaiveDateTime, i32, i64) {
+        match self {
+            TimelineEntry::Consent(e) => (e.occurred_at, TIMELINE_CONSENT, e.id),
+            TimelineEntry::Enquiry(e) => (e.created_at, TIMELINE_ENQUIRY, e.id),
+            TimelineEntry::Merge(m) => (m.merged_at, TIMELINE_MERGE, m.id),
+            TimelineEntry::Order(o) => (o.order.placed_at, TIMELINE_ORDER, o.order.id),
+            TimelineEntry::CampaignContact(c) => (c.created_at, TIMELINE_CAMPAIGN_CONTACT, c.id),
+            TimelineEntry::CampaignResponse(r) => (r.occurred_at, TIMELINE_CAMPAIGN_RESPONSE, r.id),
+            TimelineEntry::Referral(r) => (r.created_at, TIMELINE_REFERRAL, r.referred_id),
+        }
+    }
+}
+
+/// Everything held about one person.
+pub struct PersonalData {
+    pub customer: CustomerRecord,
+    pub current_consents: Vec<CurrentConsentRow>,
+    pub consent_events: Vec<ConsentEventRow>,
+    pub enquiries: Vec<EnquiryRow>,
+    pub messages: Vec<MessageRow>,
+    pub merges: Vec<MergeRow>,
+    pub campaign_contacts: Vec<ContactRow>,
+    pub campaign_responses: Vec<ResponseRow>,
+    pub referral_code: Option<String>,
+    pub referred_by: Option<ReferralRow>,
+    pub referred: Vec<ReferralRow>,
+    pub timeline: Vec<TimelineEntry>,
 }

@@ -91,3 +91,11 @@ pub struct NewStockMovement {
     pub actor: String,
     pub created_at: NaiveDateTime,
 }
+
+/// A new product, validated.
+#[derive(Debug, Clone)]
+pub struct ProductDraft {
+    pub sku: String,
+    pub columns: ProductColumns,
+    pub stock_quantity: i64,
+}

@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{referral_codes, referrals};
+use crate::models::orders::CustomerStatsRow;
 
 /// A customer's own code, which they share.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -40,4 +41,24 @@ pub struct RevenueRow {
     pub currency: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub amount: i64,
+}
+
+/// A referrer's code, who referred them, and one page of the customers they brought.
+#[derive(Debug, Clone)]
+pub struct ReferralOverview {
+    pub customer_id: i64,
+    pub code: String,
+    pub referred_by: Option<i64>,
+    pub referred_count: i64,
+    /// Net revenue of every referred customer, per currency.
+    pub revenue: Vec<RevenueRow>,
+    pub referred: Vec<ReferredCustomer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReferredCustomer {
+    pub referral: ReferralRow,
+    pub contact: Option<ReferredContact>,
+    /// Net purchase statistics per currency.
+    pub stats: Vec<CustomerStatsRow>,
 }

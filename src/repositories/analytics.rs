@@ -11,10 +11,12 @@ use crate::db::schema::{
     rollup_state, sales_customers, sales_daily,
 };
 use crate::db::DbConn;
+use crate::domain::analytics::LineGroup;
 use crate::domain::period::Granularity;
 use crate::domain::purchase_days::{BuyerDays, BuyerKey, DayRangePlan, MonthCell, PurchaseDay};
 use crate::domain::sales::{Dimension, Figures, OrderFacts, PeriodKey, RollupKey};
 use crate::models::analytics::{FiguresRow, KeyCountRow, LineFactsRow, OrderFactsRow, PeriodCountRow, PurchaseDayRow};
+use crate::models::analytics::{RfmSegmentRow, SourceRow};
 
 /// (channel, state, customers) now.
 pub fn consent_states(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
@@ -500,17 +502,6 @@ pub fn currencies_by_orders(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -
 
 // ---- Reads straight from the orders --------------------------------------------------
 
-/// What lines are grouped by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineGroup {
-    Sku,
-    ProductType,
-    /// The catalogue's category of the line's SKU.
-    Category,
-    /// A key of the line's attributes.
-    Attribute(String),
-}
-
 /// Lines of orders placed in `[from, to)` (not cancelled) in one currency, grouped.
 #[derive(Debug, Clone)]
 pub struct LineQuery {
@@ -608,18 +599,6 @@ pub fn promo_customers(
     sql.query().load(conn)
 }
 
-#[derive(Debug, QueryableByName)]
-pub struct SourceRow {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub source: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub orders: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub customers: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub net_revenue: i64,
-}
-
 /// Orders, distinct customers and net revenue by the customer's source, `[from, to)`.
 pub fn sales_by_source(
     conn: &mut DbConn,
@@ -680,20 +659,6 @@ pub fn customer_values(
     let mut rows: Vec<CustomerValueRow> = query.load(conn)?;
     rows.sort_by_key(|r| (r.2, r.0));
     Ok(rows)
-}
-
-#[derive(Debug, QueryableByName)]
-pub struct RfmSegmentRow {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub segment: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub customers: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub orders: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub revenue: i64,
-    #[diesel(sql_type = diesel::sql_types::Double)]
-    pub recency_days: f64,
 }
 
 /// Per RFM segment: customers, orders and net revenue in one currency, and the average days

@@ -15,6 +15,7 @@ use crate::db_run;
 use crate::domain::attribution::{
     CampaignFigures, CampaignOrderFigures, CodeCampaign, ContactWindow, ConversionCounts, Redemption, StandingOrder,
 };
+use crate::models::campaigns::AttributedRow;
 use crate::models::campaigns::{
     CampaignColumns, CampaignRow, ContactRow, NewCampaign, NewContact, NewResponse, ResponseRow,
 };
@@ -417,17 +418,6 @@ pub fn converted(
         .push(")");
     let row: Count = sql.query().get_result(conn)?;
     Ok(row.n)
-}
-
-/// Revenue of one currency attributed to a campaign.
-#[derive(Debug, QueryableByName)]
-pub struct AttributedRow {
-    #[diesel(sql_type = Text)]
-    pub currency: String,
-    #[diesel(sql_type = BigInt)]
-    pub orders: i64,
-    #[diesel(sql_type = BigInt)]
-    pub revenue: i64,
 }
 
 /// Orders attributed to the campaign, per currency, net of refunds: orders of contacted

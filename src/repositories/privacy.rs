@@ -15,15 +15,6 @@ use crate::models::forms::EnquiryRow;
 use crate::models::messages::MessageRow;
 use crate::models::privacy::{MergeRow, NewErasure, NewSuppression, TimelineRow};
 
-pub const TIMELINE_CONSENT: i32 = 1;
-pub const TIMELINE_ENQUIRY: i32 = 2;
-pub const TIMELINE_MERGE: i32 = 3;
-pub const TIMELINE_ORDER: i32 = 4;
-pub const TIMELINE_CAMPAIGN_CONTACT: i32 = 5;
-pub const TIMELINE_CAMPAIGN_RESPONSE: i32 = 6;
-/// Keyed by the referred customer's id (a referral's primary key).
-pub const TIMELINE_REFERRAL: i32 = 7;
-
 /// Newest first by time, then kind, then id; `before` is the last key of the previous page.
 pub fn timeline(
     conn: &mut DbConn,

@@ -2,10 +2,11 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Timestamp};
+use diesel::sql_types::BigInt;
 
 use super::sql::{Sql, SqlValue};
 use crate::db::DbConn;
+use crate::models::customers::LapsedRow;
 
 #[derive(Debug, QueryableByName)]
 pub struct BirthdayRow {
@@ -45,23 +46,6 @@ pub fn birthdays(
     }
     sql.push(" ORDER BY days_until, id LIMIT ").bind(SqlValue::Int(limit));
     sql.query().load(conn)
-}
-
-#[derive(Debug, QueryableByName)]
-pub struct LapsedRow {
-    #[diesel(sql_type = BigInt)]
-    pub customer_id: i64,
-    #[diesel(sql_type = BigInt)]
-    pub orders_count: i64,
-    #[diesel(sql_type = BigInt)]
-    pub total_spent: i64,
-    #[diesel(sql_type = Timestamp)]
-    pub first_order_at: NaiveDateTime,
-    #[diesel(sql_type = Timestamp)]
-    pub last_order_at: NaiveDateTime,
-    /// Days since the last order.
-    #[diesel(sql_type = Double)]
-    pub days_since: f64,
 }
 
 /// Customers with two orders or more whose last order is older than `cutoff` and than

@@ -6,31 +6,18 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::{campaigns, now};
 use crate::db::DbConn;
+use crate::domain::analytics::{
+    CodeFigures, Cohort, Cohorts, ConsentFigures, ConsentPeriod, GroupFigures, LineGroup, ProductFilter, RankBy,
+    Ranking, SalesPeriod, SalesReport,
+};
 use crate::domain::period::{bucket_index, Bucket, Granularity, Periods};
 use crate::domain::purchase_days::DAY_DIMENSIONS;
 use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::error::AppError;
-use crate::models::campaigns::CampaignRow;
-use crate::models::customers::CustomerRecord;
-use crate::repositories::analytics::{
-    self as repo, LineGroup, LineGroupRow, LineQuery, OrderSelection, RfmSegmentRow, SourceRow,
-};
+use crate::models::analytics::{ChannelFigures, CustomerValue, Promotions, RfmFigures, TopCustomer};
+use crate::models::campaigns::Report;
+use crate::repositories::analytics::{self as repo, LineGroupRow, LineQuery, OrderSelection};
 use crate::repositories::{customers as customer_repo, products as product_repo, segments as segment_repo};
-use crate::services::campaigns::Report;
-
-/// Consent changes of one period: (channel, true for an opt-in / false for an opt-out).
-pub struct ConsentPeriod {
-    pub period_start: NaiveDate,
-    pub changes: Vec<(String, bool)>,
-}
-
-/// Consent figures: (channel, state, customers) now; each period's opt-ins (`true`) and
-/// opt-outs (`false`) per channel; (customer source, customers, email-subscribed).
-pub struct ConsentFigures {
-    pub states: Vec<(String, String, i64)>,
-    pub periods: Vec<ConsentPeriod>,
-    pub by_source: Vec<(String, i64, i64)>,
-}
 
 /// Consent now per channel, opt-ins and opt-outs per period, email opt-in by source.
 pub fn consent(conn: &mut DbConn, buckets: &[Bucket]) -> Result<ConsentFigures, AppError> {
@@ -70,21 +57,6 @@ fn pick_currency(
     let currency = asked.or_else(|| found.first().cloned());
     let others = found.into_iter().filter(|c| Some(c) != currency.as_ref()).collect();
     Ok((currency, others))
-}
-
-/// One period's sales: additive figures and distinct customers who ordered.
-#[derive(Debug, Clone, Default)]
-pub struct SalesPeriod {
-    pub period_start: NaiveDate,
-    pub figures: Figures,
-    pub customers: i64,
-}
-
-pub struct SalesReport {
-    pub currency: Option<String>,
-    pub other_currencies: Vec<String>,
-    pub periods: Vec<SalesPeriod>,
-    pub totals: Figures,
 }
 
 /// Sales per period; every period present.
@@ -178,37 +150,6 @@ fn sales_from_orders(
 }
 
 // ---- Products ------------------------------------------------------------------------
-
-/// One group of lines (a product, a product type, a category, an attribute value).
-#[derive(Debug, Clone)]
-pub struct GroupFigures {
-    pub key: String,
-    pub name: Option<String>,
-    pub figures: Figures,
-    pub customers: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RankBy {
-    Revenue,
-    Units,
-}
-
-pub struct Ranking {
-    pub currency: Option<String>,
-    pub other_currencies: Vec<String>,
-    pub groups: Vec<GroupFigures>,
-    /// Revenue or units of every group, the base of the shares.
-    pub total: i64,
-    pub by: RankBy,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ProductFilter {
-    pub product_type: Option<String>,
-    pub category: Option<String>,
-    pub channel: Option<String>,
-}
 
 fn group_from_row(row: LineGroupRow) -> GroupFigures {
     GroupFigures {
@@ -369,26 +310,6 @@ fn line_ranking(
 
 // ---- Promotions ----------------------------------------------------------------------
 
-pub struct CodeFigures {
-    pub code: String,
-    /// Orders with the code applied (redemptions), first orders among them in `new_customers`.
-    pub figures: Figures,
-    pub customers: i64,
-}
-
-pub struct Promotions {
-    pub currency: Option<String>,
-    pub other_currencies: Vec<String>,
-    /// Ranked by revenue.
-    pub codes: Vec<CodeFigures>,
-    pub with_code: Figures,
-    pub without_code: Figures,
-    /// Campaigns launched in the range with their reports.
-    pub campaigns: Vec<(CampaignRow, Report)>,
-    /// Contacts per campaign who clicked or replied.
-    pub responders: HashMap<i64, i64>,
-}
-
 pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<Promotions, AppError> {
     let from_rollups = rollups_answer(conn, periods)?;
     let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
@@ -453,25 +374,6 @@ fn main_currency(conn: &mut DbConn) -> Result<Option<String>, AppError> {
     Ok(repo::currencies_by_orders(conn, day(1900), day(9999))?.into_iter().next())
 }
 
-pub struct TopCustomer {
-    pub customer: Option<CustomerRecord>,
-    pub customer_id: i64,
-    pub orders: i64,
-    pub spent: i64,
-}
-
-pub struct CustomerValue {
-    pub currency: Option<String>,
-    pub customers: i64,
-    pub average: f64,
-    /// p50 (the median), p90, p99: nearest rank.
-    pub percentiles: [i64; 3],
-    pub repeat_customers: i64,
-    /// Over customers with at least two orders: (last − first) / (orders − 1).
-    pub average_days_between_orders: Option<f64>,
-    pub top: Vec<TopCustomer>,
-}
-
 /// Nearest-rank percentile of sorted values.
 fn percentile(sorted: &[i64], p: usize) -> i64 {
     if sorted.is_empty() {
@@ -518,11 +420,6 @@ pub fn customer_value(
     })
 }
 
-pub struct RfmFigures {
-    pub currency: Option<String>,
-    pub segments: Vec<RfmSegmentRow>,
-}
-
 /// Customers, orders, net revenue and recency per RFM segment: the kept scores (brought
 /// up to date) as of now, or, with a UTC `range`, scores computed from the orders placed
 /// in it, as of its end.
@@ -545,18 +442,6 @@ pub fn rfm(
     };
     Ok(RfmFigures { currency, segments })
 }
-
-pub struct Cohort {
-    pub period_start: NaiveDate,
-    pub customers: i64,
-    /// Net revenue of the cohort's orders up to the end of the range.
-    pub revenue: i64,
-    /// For each following period: customers of the cohort who ordered in it.
-    pub returning: Vec<i64>,
-}
-
-/// The currency, the other currencies, and one cohort per period.
-pub type Cohorts = (Option<String>, Vec<String>, Vec<Cohort>);
 
 /// Customers by the period of their first order (in the currency), and who came back.
 pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<Cohorts, AppError> {
@@ -589,13 +474,6 @@ pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -
         }
     }
     Ok((currency, others, cohorts))
-}
-
-pub struct ChannelFigures {
-    pub currency: Option<String>,
-    pub other_currencies: Vec<String>,
-    pub channels: Vec<(String, Figures)>,
-    pub sources: Vec<SourceRow>,
 }
 
 /// Orders and revenue by sales channel and by the customer's source.

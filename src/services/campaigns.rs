@@ -14,74 +14,22 @@ use super::{now, write_with_one_retry, TxError};
 use crate::config::Config;
 use crate::db::DbConn;
 use crate::domain::campaign::{holdout_size, render, rewrite_links, AudienceCounts, PromoSpec};
+use crate::domain::campaign::{CampaignSpec, ResponseReport};
 use crate::domain::consent::ConsentChange;
 use crate::domain::segment::Rule;
 use crate::domain::token::hash_token;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, ResponseKind};
-use crate::dto::campaigns::ResponseInput;
 use crate::error::AppError;
 use crate::keys::{DataKeys, Purpose};
+use crate::models::campaigns::{AttributedRow, CampaignView, ContactView, Report};
 use crate::models::campaigns::{CampaignColumns, CampaignRow, ContactRow, NewCampaign, NewContact, NewResponse};
 use crate::models::customers::CustomerRow;
 use crate::models::forms::UnsubscribeTokenRow;
 use crate::models::messages::NewMessage;
 use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns};
-use crate::repositories::campaigns::{self as repo, AttributedRow};
+use crate::repositories::campaigns as repo;
 use crate::repositories::{privacy as privacy_repo, promo_codes as promo_repo, segments as segment_repo};
 use crate::services::{consents, forms, privacy, rollups, segments};
-
-/// A validated campaign, before its references are checked against the database.
-#[derive(Debug, Clone)]
-pub struct CampaignSpec {
-    pub name: String,
-    pub channel: ConsentChannel,
-    pub segment_id: Option<i64>,
-    /// Rules as JSON (already parsed once), when no segment is given.
-    pub rules: Option<String>,
-    pub offer: Option<String>,
-    pub subject: Option<String>,
-    pub content: Option<String>,
-    pub promo: PromoSpec,
-    pub frequency_cap: Option<(i64, i64)>,
-    pub exclude_campaign_ids: Vec<i64>,
-    pub holdout_percent: i64,
-    pub attribution_window_days: i64,
-}
-
-/// A campaign with what its resource shows beside the row.
-pub struct CampaignView {
-    pub row: CampaignRow,
-    pub shared_code: Option<String>,
-    /// Outbox messages: (queued, sent, failed).
-    pub messages: (i64, i64, i64),
-    pub report: Option<Report>,
-}
-
-/// One contact, rendered for its channel.
-pub struct ContactView {
-    pub contact: ContactRow,
-    pub customer: CustomerRow,
-    pub channel: String,
-    pub subject: Option<String>,
-    pub content: Option<String>,
-    pub open_tracking_url: Option<String>,
-    pub unsubscribe_url: Option<String>,
-}
-
-/// The figures of a campaign's report.
-pub struct Report {
-    pub campaign_id: i64,
-    pub audience: Option<AudienceCounts>,
-    pub contacted: i64,
-    pub holdout: i64,
-    pub responses: Vec<(String, i64)>,
-    pub window: Option<(NaiveDateTime, NaiveDateTime)>,
-    pub converted: i64,
-    pub holdout_converted: i64,
-    pub attributed: Vec<AttributedRow>,
-    pub redemptions: i64,
-    pub discount_given: i64,
-}
 
 fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("campaign {id} does not exist"))
@@ -292,7 +240,7 @@ fn audience_rules(conn: &mut DbConn, row: &CampaignRow) -> Result<(Rule, String)
     let rules =
         row.rules.clone().ok_or_else(|| conflict("the campaign has no audience rules (its segment was deleted)"))?;
     let value: serde_json::Value = serde_json::from_str(&rules).map_err(|e| AppError::internal(e.to_string()))?;
-    Ok((crate::dto::segments::parse_rules(&value)?, rules))
+    Ok((crate::domain::segment::parse_rules(&value)?, rules))
 }
 
 /// Builds the audience and creates the contacts, all in one transaction.
@@ -551,12 +499,12 @@ pub fn send(
 }
 
 /// Records responses (all or none); `unsubscribed` and `complained` also withdraw the
-/// channel's consent. Returns (recorded, consent events written).
+/// channel's consent. Returns (recorded, consent events written). A refused response is
+/// named `[index].field`.
 pub fn record_responses(
     conn: &mut DbConn,
     id: i64,
-    inputs: Vec<ResponseInput>,
-    listed: bool,
+    inputs: Vec<ResponseReport>,
     actor: &str,
 ) -> Result<(i64, i64), AppError> {
     conn.write_transaction(|conn| {
@@ -567,7 +515,7 @@ pub fn record_responses(
         let now = now();
         let mut rows = Vec::with_capacity(inputs.len());
         for (index, input) in inputs.iter().enumerate() {
-            let field = |name: &str| if listed { format!("[{index}].{name}") } else { name.to_string() };
+            let field = |name: &str| format!("[{index}].{name}");
             let contact = match (&input.token, input.customer_id) {
                 (Some(token), _) => contacts.iter().find(|c| c.token.as_deref() == Some(token.trim())),
                 (None, Some(customer_id)) => contacts
@@ -587,8 +535,8 @@ pub fn record_responses(
                 campaign_id: id,
                 contact_id: contact.id,
                 customer_id: contact.customer_id,
-                kind: input.r#type.as_str().to_string(),
-                occurred_at: input.occurred_at.map(|t| t.naive_utc()).unwrap_or(now),
+                kind: input.kind.as_str().to_string(),
+                occurred_at: input.occurred_at.unwrap_or(now),
                 recorded_at: now,
                 actor: actor.to_string(),
             });

@@ -1,17 +1,9 @@
 use super::now;
 use crate::db::DbConn;
-use crate::domain::Patch;
+use crate::domain::forms::EnquiryChange;
 use crate::error::AppError;
 use crate::models::forms::EnquiryRow;
 use crate::repositories::forms::{self as repo, EnquiryFilter, EnquiryTriage};
-
-/// A parsed `PATCH /v1/enquiries/{id}`.
-#[derive(Debug, Clone, Default)]
-pub struct EnquiryChange {
-    pub status: Option<String>,
-    pub assignee: Patch<String>,
-    pub note: Patch<String>,
-}
 
 fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("enquiry {id} does not exist"))

@@ -9,7 +9,7 @@ use super::{now, write_with_one_retry, TxError};
 use crate::config::Config;
 use crate::db::DbConn;
 use crate::domain::consent::ConsentChange;
-use crate::domain::customer::CustomerDraft;
+use crate::domain::forms::{ConsentRequest, ContactSubmission, SubscribeSubmission};
 use crate::domain::token::{hash_token, new_link_token};
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Email};
 use crate::error::AppError;
@@ -18,33 +18,6 @@ use crate::models::customers::CustomerRecord;
 use crate::models::forms::{ConfirmationTokenRow, NewEnquiry, UnsubscribeTokenRow};
 use crate::repositories::{consents as consent_repo, customers as customer_repo, forms as repo};
 use crate::services::{consents, customers, messages};
-
-/// What a person asked for on a form: channels and the exact wording they saw.
-#[derive(Debug, Clone)]
-pub struct ConsentRequest {
-    pub channels: Vec<ConsentChannel>,
-    pub text: String,
-}
-
-/// A parsed contact form.
-#[derive(Debug, Clone)]
-pub struct ContactSubmission {
-    pub email: Email,
-    pub draft: CustomerDraft,
-    pub subject: Option<String>,
-    pub message: String,
-    pub consent: Option<ConsentRequest>,
-    pub honeypot_filled: bool,
-}
-
-/// A parsed newsletter form.
-#[derive(Debug, Clone)]
-pub struct SubscribeSubmission {
-    pub email: Email,
-    pub draft: CustomerDraft,
-    pub consent: ConsentRequest,
-    pub honeypot_filled: bool,
-}
 
 fn enquiry(kind: &str, status: &str, customer_id: Option<i64>, email: &Email, client: &ClientInfo) -> NewEnquiry {
     let now = now();

@@ -15,11 +15,10 @@ use super::leases::{self, Lease};
 use super::now;
 use crate::db::{Database, DbConn};
 use crate::domain::consent::{check_occurred_at, ConsentChange};
-use crate::domain::customer::{CustomerDraft, CustomerProfile};
+use crate::domain::customer::{AddressFields, CustomerDraft, CustomerFields, CustomerProfile};
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Country};
-use crate::dto::customers::{AddressInput, CustomerInput};
-use crate::dto::problem::FieldError;
 use crate::error::AppError;
+use crate::error::FieldError;
 use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
 use crate::models::imports::{BatchOutcome, ImportJobRow, NewImportJob};
@@ -182,7 +181,7 @@ fn parse_row(
         .filter_map(|name| name.strip_prefix("attributes.").map(|key| (key, name)))
         .filter_map(|(key, name)| get(name).map(|value| (key.to_string(), Value::String(value))))
         .collect();
-    let input = CustomerInput {
+    let input = CustomerFields {
         kind: vocabulary("kind", get("kind"), &mut errors),
         first_name: get("first_name"),
         last_name: get("last_name"),
@@ -191,14 +190,14 @@ fn parse_row(
         phone: get("phone"),
         birthday: get("birthday"),
         gender: vocabulary("gender", get("gender"), &mut errors),
-        address: Some(AddressInput {
+        address: AddressFields {
             line1: get("address_line1"),
             line2: get("address_line2"),
             city: get("city"),
             region: get("region"),
             postal_code: get("postal_code"),
             country: get("country"),
-        }),
+        },
         preferred_language: get("preferred_language"),
         source: vocabulary("source", get("source"), &mut errors),
         tags: get("tags").map(|tags| tags.split(';').map(str::to_owned).filter(|t| !t.trim().is_empty()).collect()),

@@ -20,12 +20,7 @@ pub mod reminders;
 pub mod rollups;
 pub mod segments;
 
-use chrono::{NaiveDateTime, SubsecRound, Utc};
-
-/// Now, in UTC, truncated to microseconds (what both backends store exactly).
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
-}
+pub use crate::domain::now;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 

@@ -2,15 +2,13 @@
 //! movements, the promo code redemption, the checkout's consent and the customer's
 //! purchase statistics. Any failure writes nothing.
 
-use chrono::NaiveDateTime;
-
 use super::idempotency::{self, Answer, KeyedRequest, StoredResponse};
 use super::{now, TxError};
 use crate::db::DbConn;
 use crate::domain::consent::ConsentChange;
-use crate::domain::customer::CustomerDraft;
+use crate::domain::orders::{Buyer, OrderDraft, RefundRequest};
 use crate::domain::promo::Purchase;
-use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Email};
+use crate::domain::{ConsentSource, ConsentState};
 use crate::error::AppError;
 use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
@@ -20,43 +18,6 @@ use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
 use crate::services::rollups::{Activity, RollupChange};
 use crate::services::{consents, customers, privacy, promo_codes, referrals};
-
-/// Who bought.
-#[derive(Debug, Clone)]
-pub enum Buyer {
-    Id(i64),
-    ByEmail(Email, Box<CustomerDraft>),
-}
-
-#[derive(Debug, Clone)]
-pub struct LineDraft {
-    pub sku: String,
-    pub name: String,
-    pub product_type: Option<String>,
-    pub attributes: String,
-    pub quantity: i64,
-    pub unit_price: i64,
-}
-
-/// A validated order: the totals add up, the lines are sane.
-#[derive(Debug, Clone)]
-pub struct OrderDraft {
-    pub external_id: Option<String>,
-    pub channel: String,
-    pub source_detail: Option<String>,
-    pub placed_at: NaiveDateTime,
-    pub currency: String,
-    pub buyer: Buyer,
-    pub lines: Vec<LineDraft>,
-    pub subtotal: i64,
-    pub discount_total: i64,
-    pub shipping_total: i64,
-    pub tax_total: i64,
-    pub total: i64,
-    pub promo_code: Option<String>,
-    pub referral_code: Option<String>,
-    pub consent: Option<(Vec<ConsentChannel>, String)>,
-}
 
 fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("order {id} does not exist"))
@@ -293,14 +254,6 @@ fn lock_with_customer(conn: &mut DbConn, id: i64) -> Result<OrderRecord, AppErro
         return lock_with_customer(conn, id);
     }
     Ok(record)
-}
-
-/// A parsed refund: amount, reason, and (line id, quantity) pairs.
-#[derive(Debug, Clone)]
-pub struct RefundRequest {
-    pub amount: i64,
-    pub reason: String,
-    pub lines: Vec<(i64, i64)>,
 }
 
 /// A refund, never more than what was paid; refunded line quantities are tracked. Once

@@ -11,48 +11,22 @@ use crate::domain::{ConsentSource, ConsentState};
 use crate::error::AppError;
 use crate::keys::{DataKeys, Purpose};
 use crate::models::campaigns::{ContactRow, ResponseRow};
-use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
+use crate::models::consents::ConsentEventRow;
 use crate::models::customers::CustomerRecord;
 use crate::models::forms::EnquiryRow;
-use crate::models::messages::MessageRow;
 use crate::models::orders::OrderRecord;
 use crate::models::privacy::{MergeRow, NewErasure, NewSuppression};
+use crate::models::privacy::{PersonalData, TimelineEntry};
+use crate::models::privacy::{
+    TIMELINE_CAMPAIGN_CONTACT, TIMELINE_CAMPAIGN_RESPONSE, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_MERGE,
+    TIMELINE_ORDER, TIMELINE_REFERRAL,
+};
 use crate::models::referrals::ReferralRow;
 use crate::repositories::campaigns as campaign_repo;
 use crate::repositories::orders as order_repo;
-use crate::repositories::privacy::{
-    self as repo, TIMELINE_CAMPAIGN_CONTACT, TIMELINE_CAMPAIGN_RESPONSE, TIMELINE_CONSENT, TIMELINE_ENQUIRY,
-    TIMELINE_MERGE, TIMELINE_ORDER, TIMELINE_REFERRAL,
-};
+use crate::repositories::privacy as repo;
 use crate::repositories::referrals as referral_repo;
 use crate::repositories::{customers as customer_repo, forms as forms_repo};
-
-/// One thing that happened to a customer.
-#[derive(Debug, Clone)]
-pub enum TimelineEntry {
-    Consent(ConsentEventRow),
-    Enquiry(EnquiryRow),
-    Merge(MergeRow),
-    Order(OrderRecord),
-    CampaignContact(ContactRow),
-    CampaignResponse(ResponseRow),
-    Referral(ReferralRow),
-}
-
-impl TimelineEntry {
-    /// The pagination key: time, kind, id.
-    pub fn key(&self) -> (NaiveDateTime, i32, i64) {
-        match self {
-            TimelineEntry::Consent(e) => (e.occurred_at, TIMELINE_CONSENT, e.id),
-            TimelineEntry::Enquiry(e) => (e.created_at, TIMELINE_ENQUIRY, e.id),
-            TimelineEntry::Merge(m) => (m.merged_at, TIMELINE_MERGE, m.id),
-            TimelineEntry::Order(o) => (o.order.placed_at, TIMELINE_ORDER, o.order.id),
-            TimelineEntry::CampaignContact(c) => (c.created_at, TIMELINE_CAMPAIGN_CONTACT, c.id),
-            TimelineEntry::CampaignResponse(r) => (r.occurred_at, TIMELINE_CAMPAIGN_RESPONSE, r.id),
-            TimelineEntry::Referral(r) => (r.created_at, TIMELINE_REFERRAL, r.referred_id),
-        }
-    }
-}
 
 fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("customer {id} does not exist"))
@@ -104,22 +78,6 @@ pub fn timeline(
             _ => orders.remove(&row.id).map(TimelineEntry::Order),
         })
         .collect())
-}
-
-/// Everything held about one person.
-pub struct PersonalData {
-    pub customer: CustomerRecord,
-    pub current_consents: Vec<CurrentConsentRow>,
-    pub consent_events: Vec<ConsentEventRow>,
-    pub enquiries: Vec<EnquiryRow>,
-    pub messages: Vec<MessageRow>,
-    pub merges: Vec<MergeRow>,
-    pub campaign_contacts: Vec<ContactRow>,
-    pub campaign_responses: Vec<ResponseRow>,
-    pub referral_code: Option<String>,
-    pub referred_by: Option<ReferralRow>,
-    pub referred: Vec<ReferralRow>,
-    pub timeline: Vec<TimelineEntry>,
 }
 
 pub fn export(conn: &mut DbConn, customer_id: i64) -> Result<PersonalData, AppError> {

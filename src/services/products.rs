@@ -1,32 +1,12 @@
 use super::{is_unique_violation, now};
 use crate::db::DbConn;
 use crate::domain::customer::merge_patch_object;
+use crate::domain::products::ProductPatch;
 use crate::domain::Patch;
 use crate::error::AppError;
-use crate::models::products::{NewProduct, ProductColumns, ProductRow, StockMovementRow};
+use crate::models::products::ProductDraft;
+use crate::models::products::{NewProduct, ProductRow, StockMovementRow};
 use crate::repositories::products::{self as repo, ProductFilter, StockChange};
-
-/// A new product, validated.
-#[derive(Debug, Clone)]
-pub struct ProductDraft {
-    pub sku: String,
-    pub columns: ProductColumns,
-    pub stock_quantity: i64,
-}
-
-/// A parsed merge patch of a product (attributes merge key by key).
-#[derive(Debug, Clone, Default)]
-pub struct ProductPatch {
-    pub name: Option<String>,
-    pub product_type: Option<String>,
-    pub category: Patch<String>,
-    pub attributes: Patch<serde_json::Map<String, serde_json::Value>>,
-    pub price: Option<i64>,
-    pub currency: Option<String>,
-    pub track_inventory: Option<bool>,
-    pub low_stock_threshold: Patch<i64>,
-    pub active: Option<bool>,
-}
 
 fn not_found(sku: &str) -> AppError {
     AppError::not_found(format!("no product with SKU `{sku}`"))

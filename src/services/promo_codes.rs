@@ -1,32 +1,10 @@
-use chrono::NaiveDateTime;
-
 use super::{is_unique_violation, now};
 use crate::db::DbConn;
 use crate::domain::promo::{evaluate, PromoRefusal, Purchase};
-use crate::domain::{Email, Patch};
+use crate::domain::promo::{CustomerRef, PromoPatch};
 use crate::error::AppError;
 use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns, PromoCodeRow, RedemptionRow};
 use crate::repositories::{customers as customer_repo, promo_codes as repo};
-
-/// A parsed merge patch of a code.
-#[derive(Debug, Clone, Default)]
-pub struct PromoPatch {
-    pub description: Patch<String>,
-    pub valid_from: Patch<NaiveDateTime>,
-    pub valid_until: Patch<NaiveDateTime>,
-    pub max_redemptions: Patch<i64>,
-    pub max_redemptions_per_customer: Patch<i64>,
-    pub min_subtotal: Patch<i64>,
-    pub campaign_id: Patch<i64>,
-    pub active: Option<bool>,
-}
-
-/// Who a validation is for.
-#[derive(Debug, Clone)]
-pub enum CustomerRef {
-    Id(i64),
-    Email(Email),
-}
 
 fn not_found(code: &str) -> AppError {
     AppError::not_found(format!("no promo code `{code}`"))

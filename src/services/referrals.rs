@@ -7,8 +7,8 @@ use rand::Rng;
 use super::{now, write_with_one_retry, TxError};
 use crate::db::DbConn;
 use crate::error::AppError;
-use crate::models::orders::CustomerStatsRow;
-use crate::models::referrals::{ReferralCodeRow, ReferralRow, ReferredContact, RevenueRow};
+use crate::models::referrals::{ReferralCodeRow, ReferralRow};
+use crate::models::referrals::{ReferralOverview, ReferredCustomer};
 use crate::repositories::{customers as customer_repo, orders as order_repo, referrals as repo};
 
 /// Upper-case letters and digits without the look-alikes 0/O and 1/I, so a code read
@@ -26,26 +26,6 @@ pub fn new_code() -> String {
 /// Codes match case-insensitively and ignore surrounding spaces.
 pub fn normalize_code(raw: &str) -> String {
     raw.trim().to_uppercase()
-}
-
-/// A referrer's code, who referred them, and one page of the customers they brought.
-#[derive(Debug, Clone)]
-pub struct ReferralOverview {
-    pub customer_id: i64,
-    pub code: String,
-    pub referred_by: Option<i64>,
-    pub referred_count: i64,
-    /// Net revenue of every referred customer, per currency.
-    pub revenue: Vec<RevenueRow>,
-    pub referred: Vec<ReferredCustomer>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ReferredCustomer {
-    pub referral: ReferralRow,
-    pub contact: Option<ReferredContact>,
-    /// Net purchase statistics per currency.
-    pub stats: Vec<CustomerStatsRow>,
 }
 
 fn not_found(id: i64) -> AppError {

@@ -5,7 +5,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use super::now;
 use crate::db::DbConn;
 use crate::error::AppError;
-use crate::models::customers::CustomerRecord;
+use crate::models::customers::{Birthday, Lapsed};
 use crate::repositories::{customers as customer_repo, reminders as repo};
 
 /// The `MM-DD` of each day from `today` to `today + within_days`, one list per day; a
@@ -22,13 +22,6 @@ pub fn month_days(today: NaiveDate, within_days: i64) -> Vec<Vec<String>> {
             days
         })
         .collect()
-}
-
-pub struct Birthday {
-    pub customer: CustomerRecord,
-    pub date: NaiveDate,
-    /// Age on that day.
-    pub turns: Option<i32>,
 }
 
 pub fn birthdays(
@@ -50,11 +43,6 @@ pub fn birthdays(
             Some((row.days_until, Birthday { customer, date, turns }))
         })
         .collect())
-}
-
-pub struct Lapsed {
-    pub customer: CustomerRecord,
-    pub row: repo::LapsedRow,
 }
 
 pub fn lapsed(conn: &mut DbConn, days: i64, before: Option<(i64, i64)>, limit: i64) -> Result<Vec<Lapsed>, AppError> {

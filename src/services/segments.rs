@@ -3,7 +3,7 @@
 use super::now;
 use crate::db::DbConn;
 use crate::domain::segment::Rule;
-use crate::dto::segments::{SegmentDraft, SegmentPatch};
+use crate::domain::segment::{SegmentDraft, SegmentPatch};
 use crate::error::AppError;
 use crate::models::customers::CustomerRecord;
 use crate::models::segments::{NewSegment, SegmentChanges, SegmentRow};
@@ -73,7 +73,7 @@ pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> Result<Vec
 pub fn rule_of(row: &SegmentRow) -> Result<Rule, AppError> {
     let value: serde_json::Value =
         serde_json::from_str(&row.rules).map_err(|e| AppError::internal(format!("segment {}: {e}", row.id)))?;
-    crate::dto::segments::parse_rules(&value)
+    crate::domain::segment::parse_rules(&value)
 }
 
 /// The count and the newest members.

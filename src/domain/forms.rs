@@ -1,0 +1,39 @@
+//! What people send through forms, and what the shop changes on an enquiry.
+
+use crate::domain::customer::CustomerDraft;
+use crate::domain::{ConsentChannel, Email, Patch};
+
+/// What a person asked for on a form: channels and the exact wording they saw.
+#[derive(Debug, Clone)]
+pub struct ConsentRequest {
+    pub channels: Vec<ConsentChannel>,
+    pub text: String,
+}
+
+/// A parsed contact form.
+#[derive(Debug, Clone)]
+pub struct ContactSubmission {
+    pub email: Email,
+    pub draft: CustomerDraft,
+    pub subject: Option<String>,
+    pub message: String,
+    pub consent: Option<ConsentRequest>,
+    pub honeypot_filled: bool,
+}
+
+/// A parsed newsletter form.
+#[derive(Debug, Clone)]
+pub struct SubscribeSubmission {
+    pub email: Email,
+    pub draft: CustomerDraft,
+    pub consent: ConsentRequest,
+    pub honeypot_filled: bool,
+}
+
+/// A parsed `PATCH /v1/enquiries/{id}`.
+#[derive(Debug, Clone, Default)]
+pub struct EnquiryChange {
+    pub status: Option<String>,
+    pub assignee: Patch<String>,
+    pub note: Patch<String>,
+}
