@@ -1103,16 +1103,16 @@ fn raw_sql_order(conn: &mut DbConn, keys: &DataKeys, draft: &OrderDraft, key: &s
         let order: IdByName = diesel::sql_query(INSERT_ORDER)
             .bind::<Nullable<Text>, _>(&draft.external_id)
             .bind::<BigInt, _>(customer_id)
-            .bind::<Text, _>(&draft.channel)
+            .bind::<Text, _>(draft.channel.as_str())
             .bind::<Nullable<Text>, _>(&draft.source_detail)
             .bind::<Timestamp, _>(draft.placed_at)
-            .bind::<Text, _>(&draft.currency)
+            .bind::<Text, _>(draft.currency.as_str())
             .bind::<BigInt, _>(draft.subtotal)
             .bind::<BigInt, _>(draft.discount_total)
             .bind::<BigInt, _>(draft.shipping_total)
             .bind::<BigInt, _>(draft.tax_total)
             .bind::<BigInt, _>(draft.total)
-            .bind::<Nullable<Text>, _>(&draft.promo_code)
+            .bind::<Nullable<Text>, _>(draft.promo_code.as_ref().map(|c| c.as_str()))
             .bind::<Nullable<Text>, _>(&draft.referral_code)
             .bind::<Text, _>(ACTOR)
             .bind::<Timestamp, _>(now)
@@ -1188,7 +1188,7 @@ fn raw_sql_order(conn: &mut DbConn, keys: &DataKeys, draft: &OrderDraft, key: &s
             let purchase = Purchase {
                 subtotal: draft.subtotal,
                 shipping: draft.shipping_total,
-                currency: &draft.currency,
+                currency: draft.currency.as_str(),
                 at: draft.placed_at,
                 customer_redemptions: used.n,
             };
@@ -1299,11 +1299,11 @@ fn raw_sql_order(conn: &mut DbConn, keys: &DataKeys, draft: &OrderDraft, key: &s
         // The customer's purchase statistics in the order's currency.
         diesel::sql_query(DELETE_STATS)
             .bind::<BigInt, _>(customer_id)
-            .bind::<Text, _>(&draft.currency)
+            .bind::<Text, _>(draft.currency.as_str())
             .execute(conn)?;
         diesel::sql_query(INSERT_STATS)
             .bind::<BigInt, _>(customer_id)
-            .bind::<Text, _>(&draft.currency)
+            .bind::<Text, _>(draft.currency.as_str())
             .execute(conn)?;
 
         // The order as the response shows it.

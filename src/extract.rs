@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+pub use crate::domain::forms::ClientInfo;
 use crate::error::{AppError, FieldError};
 
 /// Largest JSON body accepted, in bytes (app data; 1 MiB when absent).
@@ -162,13 +163,6 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<std::net::IpAdd
         }
     }
     req.peer_addr().map(|addr| addr.ip())
-}
-
-/// Who is on the other end of a public request: IP and user agent, kept as proof of consent.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<std::net::IpAddr>,
-    pub user_agent: Option<String>,
 }
 
 impl FromRequest for ClientInfo {

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::clean_text;
-use super::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag};
+use super::{
+    ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag,
+};
 use crate::error::{AppError, FieldError, FieldErrors};
 
 pub type Attributes = Map<String, Value>;
@@ -545,4 +547,18 @@ impl FieldErrors {
             .filter_map(|(index, tag)| self.parse(&format!("tags[{index}]"), Some(tag), |t| Tag::parse(t)))
             .collect()
     }
+}
+
+/// Filters of `GET /v1/customers`, already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    pub email: Option<Email>,
+    /// Lower-cased prefix.
+    pub search_prefix: Option<String>,
+    pub tag: Option<Tag>,
+    pub source: Option<CustomerSource>,
+    pub created_after: Option<NaiveDateTime>,
+    pub created_before: Option<NaiveDateTime>,
+    /// Current consent state required per channel (`consent.email=subscribed`).
+    pub consent: Vec<(ConsentChannel, ConsentState)>,
 }

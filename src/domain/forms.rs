@@ -1,5 +1,7 @@
 //! What people send through forms, and what the shop changes on an enquiry.
 
+use chrono::NaiveDateTime;
+
 use crate::domain::customer::CustomerDraft;
 use crate::domain::{ConsentChannel, Email, Patch};
 
@@ -36,4 +38,20 @@ pub struct EnquiryChange {
     pub status: Option<String>,
     pub assignee: Patch<String>,
     pub note: Patch<String>,
+}
+
+/// Who is on the other end of a public request: IP and user agent, kept as proof of consent.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// Filters of `GET /v1/enquiries`.
+#[derive(Debug, Clone, Default)]
+pub struct EnquiryFilter {
+    pub status: Option<String>,
+    pub customer_id: Option<i64>,
+    pub created_after: Option<NaiveDateTime>,
+    pub created_before: Option<NaiveDateTime>,
 }

@@ -3,7 +3,8 @@
 use chrono::NaiveDateTime;
 
 use crate::domain::customer::CustomerDraft;
-use crate::domain::{ConsentChannel, Email};
+use crate::domain::promo::PromoCode;
+use crate::domain::{ConsentChannel, Currency, Email, OrderStatus, SalesChannel};
 
 /// Who bought.
 #[derive(Debug, Clone)]
@@ -26,10 +27,10 @@ pub struct LineDraft {
 #[derive(Debug, Clone)]
 pub struct OrderDraft {
     pub external_id: Option<String>,
-    pub channel: String,
+    pub channel: SalesChannel,
     pub source_detail: Option<String>,
     pub placed_at: NaiveDateTime,
-    pub currency: String,
+    pub currency: Currency,
     pub buyer: Buyer,
     pub lines: Vec<LineDraft>,
     pub subtotal: i64,
@@ -37,7 +38,7 @@ pub struct OrderDraft {
     pub shipping_total: i64,
     pub tax_total: i64,
     pub total: i64,
-    pub promo_code: Option<String>,
+    pub promo_code: Option<PromoCode>,
     pub referral_code: Option<String>,
     pub consent: Option<(Vec<ConsentChannel>, String)>,
 }
@@ -48,4 +49,15 @@ pub struct RefundRequest {
     pub amount: i64,
     pub reason: String,
     pub lines: Vec<(i64, i64)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub customer_id: Option<i64>,
+    pub status: Option<OrderStatus>,
+    pub channel: Option<SalesChannel>,
+    pub promo_code: Option<PromoCode>,
+    pub placed_after: Option<NaiveDateTime>,
+    pub placed_before: Option<NaiveDateTime>,
+    pub sku: Option<String>,
 }

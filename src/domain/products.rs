@@ -15,3 +15,12 @@ pub struct ProductPatch {
     pub low_stock_threshold: Patch<i64>,
     pub active: Option<bool>,
 }
+
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub product_type: Option<String>,
+    pub category: Option<String>,
+    pub active: Option<bool>,
+    pub low_stock: bool,
+    pub oversold: bool,
+}

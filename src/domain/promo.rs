@@ -3,6 +3,50 @@
 use crate::domain::{Email, Patch};
 use chrono::NaiveDateTime;
 
+/// A promo code, normalized once: trimmed and upper-cased (`spring10` and `SPRING10` are
+/// one code), 2 to 40 letters, digits, `-` or `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PromoCode(String);
+
+impl PromoCode {
+    pub fn parse(raw: &str) -> Result<PromoCode, String> {
+        let code = raw.trim().to_uppercase();
+        let valid = (2..=40).contains(&code.chars().count())
+            && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if valid {
+            Ok(PromoCode(code))
+        } else {
+            Err(format!("`{}` is not a code (2 to 40 letters, digits, - or _)", raw.trim()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<PromoCode> for String {
+    fn from(code: PromoCode) -> String {
+        code.0
+    }
+}
+
+/// A referral code as a buyer typed it, normalized once: surrounding spaces ignored and
+/// matched case-insensitively. A blank code is no code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReferralCode(String);
+
+impl ReferralCode {
+    pub fn parse(raw: &str) -> Option<ReferralCode> {
+        let code = raw.trim().to_uppercase();
+        (!code.is_empty()).then_some(ReferralCode(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Why a code does not apply, as reported on an order (`promo_code_status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromoRefusal {
@@ -90,6 +134,14 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_normalized_once() {
+        assert_eq!(PromoCode::parse(" spring-10 ").unwrap().as_str(), "SPRING-10");
+        assert!(PromoCode::parse("x").is_err() && PromoCode::parse("no spaces").is_err());
+        assert_eq!(ReferralCode::parse("  ab2cd3ef ").unwrap().as_str(), "AB2CD3EF");
+        assert!(ReferralCode::parse("   ").is_none());
+    }
     use chrono::NaiveDate;
 
     fn at(day: u32) -> NaiveDateTime {

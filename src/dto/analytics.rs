@@ -11,9 +11,9 @@ use crate::domain::analytics::{
 use crate::domain::period::{buckets, local_midnight_utc, Bucket, Granularity, Periods};
 use crate::domain::sales::{granularity_name, Figures, SalesFilter};
 use crate::domain::segment::RFM_SEGMENTS;
+use crate::domain::SalesChannel;
 use crate::domain::{ConsentChannel, Currency};
 use crate::dto::campaigns::CampaignReport;
-use crate::dto::orders::CHANNELS;
 use crate::dto::rate;
 use crate::error::AppError;
 use crate::error::FieldError;
@@ -150,16 +150,6 @@ fn label_filter(name: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) 
     text_filter(name, raw, errors).map(|label| label.to_lowercase())
 }
 
-fn channel_filter(raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
-    let channel = text_filter("channel", raw, errors)?.to_lowercase();
-    if CHANNELS.contains(&channel.as_str()) {
-        Some(channel)
-    } else {
-        errors.push(FieldError::new("channel", format!("`{channel}` is not one of {}", CHANNELS.join(", "))));
-        None
-    }
-}
-
 fn currency_filter(raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
     let raw = raw.as_ref()?;
     Currency::parse(raw).map(|c| c.as_str().to_string()).map_err(|e| errors.push(FieldError::new("currency", e))).ok()
@@ -228,7 +218,7 @@ pub struct SalesQuery {
     pub timezone: Option<String>,
     /// Only orders through this channel.
     #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
-    pub channel: Option<String>,
+    pub channel: Option<SalesChannel>,
     /// Only the lines of this product type (as recorded on the order lines).
     #[param(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub product_type: Option<String>,
@@ -251,7 +241,7 @@ impl SalesQuery {
     pub fn parse(&self, default_timezone: chrono_tz::Tz, sku: Option<String>) -> Result<SalesRequest, AppError> {
         let mut errors = Vec::new();
         let filter = SalesFilter {
-            channel: channel_filter(&self.channel, &mut errors),
+            channel: self.channel.map(|c| c.as_str().to_string()),
             promo_code: text_filter("promo_code", &self.promo_code, &mut errors).map(|c| c.to_uppercase()),
             product_type: label_filter("product_type", &self.product_type, &mut errors),
             sku,
@@ -389,7 +379,7 @@ pub struct TopProductsQuery {
     pub category: Option<String>,
     /// Only orders through this channel.
     #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
-    pub channel: Option<String>,
+    pub channel: Option<SalesChannel>,
     /// ISO 4217 code (default: the currency with the most orders in the range).
     #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
     pub currency: Option<String>,
@@ -436,7 +426,7 @@ impl TopProductsQuery {
         let filter = ProductFilter {
             product_type: label_filter("product_type", &self.product_type, &mut errors),
             category: label_filter("category", &self.category, &mut errors),
-            channel: channel_filter(&self.channel, &mut errors),
+            channel: self.channel.map(|c| c.as_str().to_string()),
         };
         let currency = currency_filter(&self.currency, &mut errors);
         let by = rank_by(&self.by, &mut errors);

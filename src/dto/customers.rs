@@ -9,10 +9,12 @@ use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::customer::{
-    parse_birthday, AddressFields, AddressPatch, CustomerDraft, CustomerFields, CustomerPatch, NAME_MAX, NOTES_MAX,
+    parse_birthday, AddressFields, AddressPatch, CustomerDraft, CustomerFields, CustomerFilter, CustomerPatch,
+    NAME_MAX, NOTES_MAX,
 };
 use crate::domain::{
-    ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag,
+    clean_text, ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch,
+    Phone, Tag,
 };
 use crate::dto::consents::ConsentSummary;
 use crate::error::AppError;
@@ -439,7 +441,21 @@ pub struct CustomerListQuery {
 
 impl CustomerListQuery {
     /// The `consent.<channel>` filters given.
-    pub fn consent_filters(&self) -> Vec<(ConsentChannel, ConsentState)> {
+    /// The filter this query asks for; dates are days in the shop's time zone.
+    pub fn into_filter(self, timezone: chrono_tz::Tz) -> Result<CustomerFilter, AppError> {
+        let bad_query = |name: &str, message: String| AppError::BadRequest(format!("`{name}`: {message}"));
+        Ok(CustomerFilter {
+            email: self.email.as_deref().map(Email::parse).transpose().map_err(|m| bad_query("email", m))?,
+            search_prefix: self.q.as_deref().and_then(clean_text).map(|q| q.to_lowercase()),
+            tag: self.tag.as_deref().map(Tag::parse).transpose().map_err(|m| bad_query("tag", m))?,
+            source: self.source,
+            created_after: self.created_after.map(|t| t.start_utc(timezone)),
+            created_before: self.created_before.map(|t| t.end_utc(timezone)),
+            consent: self.consent_filters(),
+        })
+    }
+
+    fn consent_filters(&self) -> Vec<(ConsentChannel, ConsentState)> {
         [
             (ConsentChannel::Email, self.consent_email),
             (ConsentChannel::Sms, self.consent_sms),

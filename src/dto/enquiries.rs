@@ -6,7 +6,7 @@ use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::consent::{multi_line, single_line};
-use crate::domain::forms::EnquiryChange;
+use crate::domain::forms::{EnquiryChange, EnquiryFilter};
 use crate::domain::Patch;
 use crate::error::AppError;
 use crate::error::FieldErrors;
@@ -104,6 +104,23 @@ pub fn check_status(status: &str) -> Result<String, String> {
         Ok(status.to_string())
     } else {
         Err(format!("`{status}` is not one of new, in_progress, resolved, spam"))
+    }
+}
+
+impl EnquiryListQuery {
+    /// The filter this query asks for; dates are days in the shop's time zone.
+    pub fn into_filter(self, timezone: chrono_tz::Tz) -> Result<EnquiryFilter, AppError> {
+        Ok(EnquiryFilter {
+            status: self
+                .status
+                .as_deref()
+                .map(check_status)
+                .transpose()
+                .map_err(|m| AppError::BadRequest(format!("`status`: {m}")))?,
+            customer_id: self.customer_id,
+            created_after: self.created_after.map(|t| t.start_utc(timezone)),
+            created_before: self.created_before.map(|t| t.end_utc(timezone)),
+        })
     }
 }
 

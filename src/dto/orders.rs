@@ -7,16 +7,25 @@ use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::consent::{check_occurred_at, multi_line, single_line};
-use crate::domain::orders::{Buyer, LineDraft, OrderDraft, RefundRequest};
+use crate::domain::orders::{Buyer, LineDraft, OrderDraft, OrderFilter, RefundRequest};
+use crate::domain::promo::PromoCode;
 use crate::domain::{parse_sku, ConsentChannel, Country, Currency, Email};
+use crate::domain::{OrderStatus, SalesChannel};
 use crate::dto::customers::CustomerInput;
-use crate::dto::promo_codes::normalize_code;
 use crate::error::AppError;
 use crate::error::FieldError;
 use crate::error::FieldErrors;
 use crate::models::orders::{OrderLineRow, OrderRecord};
 
-pub const CHANNELS: [&str; 7] = ["web", "marketplace", "phone", "email", "store", "event", "other"];
+/// The channel names, for messages.
+fn channel_names() -> String {
+    SalesChannel::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Parses a sales channel as given in a body or a query.
+pub fn parse_channel(raw: &str) -> Result<SalesChannel, String> {
+    SalesChannel::parse(raw).ok_or_else(|| format!("`{raw}` is not one of {}", channel_names()))
+}
 
 #[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -125,13 +134,7 @@ impl OrderInput {
         let mut errors = FieldErrors::default();
         let now = crate::domain::now();
         let external_id = errors.parse("external_id", self.external_id, |e| single_line(&e, 100)).flatten();
-        let channel = errors.parse("channel", Some(self.channel), |c| {
-            if CHANNELS.contains(&c.as_str()) {
-                Ok(c)
-            } else {
-                Err(format!("`{c}` is not one of {}", CHANNELS.join(", ")))
-            }
-        });
+        let channel = errors.parse("channel", Some(self.channel.as_str()), parse_channel);
         let currency = errors.parse("currency", Some(self.currency.as_str()), Currency::parse);
         let placed_at = errors
             .parse("placed_at", Some(self.placed_at.map_or(now, |t| t.naive_utc())), |t| check_occurred_at(t, now))
@@ -191,7 +194,7 @@ impl OrderInput {
         }
         let buyer = buyer(&mut errors, self.customer, default_country);
         let promo_code =
-            errors.parse("promo_code", self.promo_code.filter(|c| !c.trim().is_empty()), |c| normalize_code(&c));
+            errors.parse("promo_code", self.promo_code.filter(|c| !c.trim().is_empty()), |c| PromoCode::parse(&c));
         let referral_code = errors.parse("referral_code", self.referral_code, |r| single_line(&r, 100)).flatten();
         let source_detail = errors.parse("source_detail", self.source_detail, |s| single_line(&s, 200)).flatten();
         let consent = self.marketing_consent.and_then(|c| {
@@ -215,7 +218,7 @@ impl OrderInput {
             channel: channel.expect("checked"),
             source_detail,
             placed_at,
-            currency: currency.expect("checked").as_str().to_string(),
+            currency: currency.expect("checked"),
             buyer: buyer.expect("checked"),
             lines,
             subtotal: i64::try_from(subtotal).unwrap_or(i64::MAX),
@@ -337,9 +340,9 @@ pub struct OrderListQuery {
     #[param(minimum = 1)]
     pub customer_id: Option<i64>,
     #[param(value_type = Option<crate::dto::schema::OrderStatusName>, inline)]
-    pub status: Option<String>,
+    pub status: Option<OrderStatus>,
     #[param(value_type = Option<crate::dto::schema::SalesChannel>, inline)]
-    pub channel: Option<String>,
+    pub channel: Option<SalesChannel>,
     #[param(pattern = r"^\s*[A-Za-z0-9_-]{2,40}\s*$")]
     pub promo_code: Option<String>,
     /// RFC 3339, or a date: from the start of that day in the shop's time zone; inclusive.
@@ -352,14 +355,35 @@ pub struct OrderListQuery {
     pub sku: Option<String>,
 }
 
+impl OrderListQuery {
+    /// The filter this query asks for; dates are days in the shop's time zone.
+    pub fn into_filter(self, timezone: chrono_tz::Tz) -> Result<OrderFilter, AppError> {
+        let promo_code = self
+            .promo_code
+            .as_deref()
+            .map(PromoCode::parse)
+            .transpose()
+            .map_err(|m| AppError::BadRequest(format!("`promo_code`: {m}")))?;
+        Ok(OrderFilter {
+            customer_id: self.customer_id,
+            status: self.status,
+            channel: self.channel,
+            promo_code,
+            placed_after: self.placed_after.map(|t| t.start_utc(timezone)),
+            placed_before: self.placed_before.map(|t| t.end_utc(timezone)),
+            sku: self.sku,
+        })
+    }
+}
+
 /// Body of `POST /v1/orders/{id}/status`.
 #[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "paid"}))]
 pub struct StatusInput {
     /// `paid`, `fulfilled` or `cancelled`.
-    #[schema(pattern = "^(paid|fulfilled|cancelled)$")]
-    pub status: String,
+    #[schema(value_type = String, pattern = "^(paid|fulfilled|cancelled)$")]
+    pub status: OrderStatus,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

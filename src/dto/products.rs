@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::domain::consent::single_line;
-use crate::domain::products::ProductPatch;
+use crate::domain::products::{ProductFilter, ProductPatch};
 use crate::domain::{parse_sku, Currency, Patch};
 use crate::error::AppError;
 use crate::error::FieldErrors;
@@ -219,6 +219,19 @@ pub struct ProductListQuery {
     pub low_stock: Option<bool>,
     /// Tracked products sold beyond their stock (negative quantity).
     pub oversold: Option<bool>,
+}
+
+impl ProductListQuery {
+    /// The filter this query asks for (types and categories are stored lower-case).
+    pub fn into_filter(self) -> ProductFilter {
+        ProductFilter {
+            product_type: self.product_type.map(|t| t.trim().to_lowercase()),
+            category: self.category.map(|c| c.trim().to_lowercase()),
+            active: self.active,
+            low_stock: self.low_stock.unwrap_or(false),
+            oversold: self.oversold.unwrap_or(false),
+        }
+    }
 }
 
 /// Body of `POST /v1/products/{sku}/stock-adjustments`.

@@ -10,16 +10,9 @@ use crate::error::AppError;
 use crate::error::FieldErrors;
 use crate::models::promo_codes::{PromoCodeColumns, PromoCodeRow, RedemptionRow};
 
-/// Codes are upper-cased: `spring10` and `SPRING10` are one code.
+/// Parses a code as given on the wire into its stored form.
 pub fn normalize_code(raw: &str) -> Result<String, String> {
-    let code = raw.trim().to_uppercase();
-    let valid = (2..=40).contains(&code.chars().count())
-        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
-        Ok(code)
-    } else {
-        Err(format!("`{}` is not a code (2 to 40 letters, digits, - or _)", raw.trim()))
-    }
+    crate::domain::promo::PromoCode::parse(raw).map(String::from)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

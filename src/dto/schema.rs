@@ -8,7 +8,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::CURRENCY_CODES;
-use crate::dto::orders::CHANNELS;
+use crate::domain::{OrderStatus, SalesChannel as Channel};
 
 /// The named component schemas this module defines, for `openapi::complete`.
 pub fn components() -> Vec<(String, RefOr<Schema>)> {
@@ -56,13 +56,13 @@ vocabulary_schema!(
 vocabulary_schema!(
     /// The sales channel of an order.
     SalesChannel,
-    CHANNELS.iter().copied(),
+    Channel::ALL.iter().map(|c| c.as_str()),
     "The sales channel of an order"
 );
 vocabulary_schema!(
     /// An order status.
     OrderStatusName,
-    ["placed", "paid", "fulfilled", "cancelled"].into_iter(),
+    OrderStatus::ALL.iter().map(|s| s.as_str()),
     "An order status"
 );
 vocabulary_schema!(

@@ -7,7 +7,7 @@ use crate::dto::campaigns::{
     Campaign, CampaignInput, CampaignListQuery, CampaignPage, CampaignPatchInput, CampaignReport, ClickQuery,
     ContactListQuery, ContactPage, ResponsesInput, ResponsesOutcome, SendInput, SendOutcome,
 };
-use crate::dto::pagination::{cursor_id, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::error::AppError;
 use crate::extract::{Query, ValidJson};
@@ -54,13 +54,14 @@ pub async fn list_campaigns(
     _auth: Authorized<scopes::CampaignsRead>,
     state: web::Data<AppState>,
     query: Query<CampaignListQuery>,
+    page: Page,
 ) -> Result<web::Json<CampaignPage>, AppError> {
-    let limit = page_limit(query.limit)?;
-    let before = cursor_id(query.cursor.as_deref())?;
+    let before = page.after_id()?;
     let with_report = query.with_report.unwrap_or(false);
-    let rows = state.db.run(move |conn| service::list(conn, before, limit + 1, with_report)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |c| vec![c.row.id]);
-    Ok(web::Json(CampaignPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::list(conn, before, fetch, with_report)).await?;
+    let (items, next_cursor) = page.answer(rows, |c| vec![c.row.id]);
+    Ok(web::Json(CampaignPage { items, next_cursor }))
 }
 
 /// One campaign, with its launch counts and its mail in the outbox. Scope: `campaigns:read`.
@@ -159,15 +160,16 @@ pub async fn list_contacts(
     state: web::Data<AppState>,
     id: web::Path<i64>,
     query: Query<ContactListQuery>,
+    page: Page,
 ) -> Result<web::Json<ContactPage>, AppError> {
     let id = id.into_inner();
-    let limit = page_limit(query.limit)?;
-    let after = cursor_id(query.cursor.as_deref())?.unwrap_or(0);
+    let after = page.after_id()?.unwrap_or(0);
     let holdout = query.holdout.unwrap_or(false);
     let (config, keys) = (state.config.clone(), state.keys.clone());
-    let rows = state.db.run(move |conn| service::contacts(conn, &config, &keys, id, holdout, after, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |c| vec![c.contact.id]);
-    Ok(web::Json(ContactPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::contacts(conn, &config, &keys, id, holdout, after, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |c| vec![c.contact.id]);
+    Ok(web::Json(ContactPage { items, next_cursor }))
 }
 
 /// Send an email campaign through the outbox: one mail per contact whose email consent

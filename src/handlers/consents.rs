@@ -3,7 +3,7 @@ use actix_web::{get, put, web};
 use crate::auth::{scopes, Authorized};
 use crate::dto::consents::{ChannelConsent, ConsentEventPage, ConsentInput, ConsentPath, CustomerConsents};
 use crate::dto::customers::PageQuery;
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::error::AppError;
 use crate::extract::{Query, ValidJson};
@@ -82,22 +82,15 @@ pub async fn consent_history(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<ConsentEventPage>, AppError> {
     let id = id.into_inner();
-    let limit = page_limit(query.limit)?;
-    let before = match query.cursor.as_deref() {
-        Some(cursor) => {
-            let key = decode_cursor(cursor, 2)?;
-            let occurred_at = chrono::DateTime::from_timestamp_micros(key[0])
-                .ok_or_else(|| AppError::BadRequest("`cursor` is not a cursor this endpoint returned".into()))?;
-            Some((occurred_at.naive_utc(), key[1]))
-        }
-        None => None,
-    };
-    let rows = state.db.run(move |conn| service::history(conn, id, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |e| vec![e.occurred_at.and_utc().timestamp_micros(), e.id]);
-    Ok(web::Json(ConsentEventPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let before = page.after_time_key(2)?.map(|(occurred_at, key)| (occurred_at, key[0]));
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::history(conn, id, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |e| vec![e.occurred_at.and_utc().timestamp_micros(), e.id]);
+    Ok(web::Json(ConsentEventPage { items, next_cursor }))
 }
 
 /// A new unsubscribe link for a customer and channel, for an email service to embed.

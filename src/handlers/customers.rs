@@ -7,12 +7,11 @@ use crate::dto::customers::{
     Customer, CustomerInput, CustomerListQuery, CustomerPage, CustomerPatchInput, DuplicatePage, MergeInput, PageQuery,
     TagsInput,
 };
-use crate::dto::pagination::{cursor_id, decode_cursor, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::error::AppError;
 use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
-use crate::repositories::customers::CustomerFilter;
 use crate::services::customers::{self as service, Upserted};
 use crate::state::AppState;
 
@@ -160,24 +159,15 @@ pub async fn list_customers(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     query: Query<CustomerListQuery>,
+    page: Page,
 ) -> Result<web::Json<CustomerPage>, AppError> {
     let query = query.into_inner();
-    let timezone = state.config.timezone;
-    let limit = page_limit(query.limit)?;
-    let before_id = cursor_id(query.cursor.as_deref())?;
-    let bad_query = |name: &str, message: String| AppError::BadRequest(format!("`{name}`: {message}"));
-    let filter = CustomerFilter {
-        email: query.email.as_deref().map(Email::parse).transpose().map_err(|m| bad_query("email", m))?,
-        search_prefix: query.q.as_deref().and_then(clean_text).map(|q| q.to_lowercase()),
-        tag: query.tag.as_deref().map(Tag::parse).transpose().map_err(|m| bad_query("tag", m))?,
-        source: query.source,
-        created_after: query.created_after.map(|t| t.start_utc(timezone)),
-        created_before: query.created_before.map(|t| t.end_utc(timezone)),
-        consent: query.consent_filters(),
-    };
-    let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |r| vec![r.row.id]);
-    Ok(web::Json(CustomerPage { items: rows.into_iter().map(Customer::from).collect(), next_cursor }))
+    let filter = query.into_filter(state.config.timezone)?;
+    let before_id = page.after_id()?;
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |r| vec![r.row.id]);
+    Ok(web::Json(CustomerPage { items, next_cursor }))
 }
 
 /// Add tags to a customer (existing tags are kept). Scope: `customers:write`.
@@ -250,19 +240,14 @@ pub async fn remove_tag(
 pub async fn list_duplicates(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<DuplicatePage>, AppError> {
-    let limit = page_limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        Some(cursor) => {
-            let key = decode_cursor(cursor, 2)?;
-            (key[0], key[1])
-        }
-        None => (0, 0),
-    };
-    let pairs = state.db.run(move |conn| service::duplicates(conn, after, limit + 1)).await?;
-    let (pairs, next_cursor) = paginate(pairs, limit, |(pair, _, _)| vec![pair.customer_id, pair.duplicate_id]);
-    Ok(web::Json(DuplicatePage { items: pairs.into_iter().map(Into::into).collect(), next_cursor }))
+    let after = page.after_key(2)?.map_or((0, 0), |key| (key[0], key[1]));
+    let fetch = page.fetch();
+    let pairs = state.db.run(move |conn| service::duplicates(conn, after, fetch)).await?;
+    let (items, next_cursor) = page.answer(pairs, |(pair, _, _)| vec![pair.customer_id, pair.duplicate_id]);
+    Ok(web::Json(DuplicatePage { items, next_cursor }))
 }
 
 /// Merge a duplicate into this customer, in one transaction.

@@ -1,13 +1,12 @@
 use actix_web::{get, patch, web};
 
 use crate::auth::{scopes, Authorized};
-use crate::dto::enquiries::{check_status, Enquiry, EnquiryListQuery, EnquiryPage, EnquiryPatchInput};
-use crate::dto::pagination::{cursor_id, page_limit, paginate};
+use crate::dto::enquiries::{Enquiry, EnquiryListQuery, EnquiryPage, EnquiryPatchInput};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::error::AppError;
 use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
-use crate::repositories::forms::EnquiryFilter;
 use crate::services::enquiries as service;
 use crate::state::AppState;
 
@@ -27,25 +26,15 @@ pub async fn list_enquiries(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     query: Query<EnquiryListQuery>,
+    page: Page,
 ) -> Result<web::Json<EnquiryPage>, AppError> {
     let query = query.into_inner();
-    let timezone = state.config.timezone;
-    let limit = page_limit(query.limit)?;
-    let before_id = cursor_id(query.cursor.as_deref())?;
-    let filter = EnquiryFilter {
-        status: query
-            .status
-            .as_deref()
-            .map(check_status)
-            .transpose()
-            .map_err(|m| AppError::BadRequest(format!("`status`: {m}")))?,
-        customer_id: query.customer_id,
-        created_after: query.created_after.map(|t| t.start_utc(timezone)),
-        created_before: query.created_before.map(|t| t.end_utc(timezone)),
-    };
-    let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |e| vec![e.id]);
-    Ok(web::Json(EnquiryPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let filter = query.into_filter(state.config.timezone)?;
+    let before_id = page.after_id()?;
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::list(conn, &filter, before_id, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |e| vec![e.id]);
+    Ok(web::Json(EnquiryPage { items, next_cursor }))
 }
 
 /// One enquiry. Scope: `customers:read`.

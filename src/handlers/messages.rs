@@ -2,7 +2,7 @@ use actix_web::{get, web};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::forms::{MessageListQuery, MessagePage};
-use crate::dto::pagination::{cursor_id, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::error::AppError;
 use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
@@ -26,16 +26,17 @@ pub async fn list_messages(
     _auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
     query: Query<MessageListQuery>,
+    page: Page,
 ) -> Result<web::Json<MessagePage>, AppError> {
     let query = query.into_inner();
-    let limit = page_limit(query.limit)?;
-    let before_id = cursor_id(query.cursor.as_deref())?;
+    let before_id = page.after_id()?;
     let status = match query.status.as_deref() {
         None => None,
         Some(status @ ("pending" | "sent" | "failed")) => Some(status.to_string()),
         Some(other) => return Err(AppError::BadRequest(format!("`status`: `{other}` is not pending, sent or failed"))),
     };
-    let rows = state.db.run(move |conn| service::list(conn, status.as_deref(), before_id, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |m| vec![m.id]);
-    Ok(web::Json(MessagePage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::list(conn, status.as_deref(), before_id, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |m| vec![m.id]);
+    Ok(web::Json(MessagePage { items, next_cursor }))
 }

@@ -2,15 +2,14 @@ use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
+use crate::domain::orders::OrderFilter;
 use crate::dto::customers::PageQuery;
-use crate::dto::orders::{Order, OrderInput, OrderListQuery, OrderPage, RefundInput, StatusInput, CHANNELS};
-use crate::dto::pagination::{cursor_id, page_limit, paginate};
+use crate::dto::orders::{Order, OrderInput, OrderListQuery, OrderPage, RefundInput, StatusInput};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
-use crate::dto::promo_codes::normalize_code;
 use crate::error::AppError;
 use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
-use crate::repositories::orders::OrderFilter;
 use crate::services::idempotency::{self, Answer, KeyedRequest, StoredResponse};
 use crate::services::orders as service;
 use crate::state::AppState;
@@ -127,53 +126,14 @@ pub async fn get_order(
     Ok(web::Json(state.db.run(move |conn| service::get(conn, id)).await?.into()))
 }
 
-fn filter_of(query: &OrderListQuery, timezone: chrono_tz::Tz) -> Result<OrderFilter, AppError> {
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(s @ ("placed" | "paid" | "fulfilled" | "cancelled")) => Some(s.to_string()),
-        Some(other) => {
-            return Err(AppError::BadRequest(format!(
-                "`status`: `{other}` is not placed, paid, fulfilled or cancelled"
-            )))
-        }
-    };
-    let channel = match query.channel.as_deref() {
-        None => None,
-        Some(c) if CHANNELS.contains(&c) => Some(c.to_string()),
-        Some(other) => {
-            return Err(AppError::BadRequest(format!("`channel`: `{other}` is not one of {}", CHANNELS.join(", "))))
-        }
-    };
-    Ok(OrderFilter {
-        customer_id: query.customer_id,
-        status,
-        channel,
-        promo_code: query
-            .promo_code
-            .as_deref()
-            .map(normalize_code)
-            .transpose()
-            .map_err(|m| AppError::BadRequest(format!("`promo_code`: {m}")))?,
-        placed_after: query.placed_after.map(|t| t.start_utc(timezone)),
-        placed_before: query.placed_before.map(|t| t.end_utc(timezone)),
-        sku: query.sku.clone(),
-    })
+/// One page of the orders the filter selects, newest first.
+async fn orders_page(state: &AppState, filter: OrderFilter, page: Page) -> Result<OrderPage, AppError> {
+    let (before, fetch) = (page.after_id()?, page.fetch());
+    let rows = state.db.run(move |conn| service::list(conn, &filter, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |o| vec![o.order.id]);
+    Ok(OrderPage { items, next_cursor })
 }
 
-async fn page(
-    state: &AppState,
-    filter: OrderFilter,
-    limit: Option<i64>,
-    cursor: Option<&str>,
-) -> Result<OrderPage, AppError> {
-    let limit = page_limit(limit)?;
-    let before = cursor_id(cursor)?;
-    let rows = state.db.run(move |conn| service::list(conn, &filter, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |o| vec![o.order.id]);
-    Ok(OrderPage { items: rows.into_iter().map(Into::into).collect(), next_cursor })
-}
-
-/// Orders, newest first, with filters. Scope: `orders:read`.
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = ["orders:read"])),
@@ -190,9 +150,10 @@ pub async fn list_orders(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
     query: Query<OrderListQuery>,
+    page: Page,
 ) -> Result<web::Json<OrderPage>, AppError> {
-    let filter = filter_of(&query, state.config.timezone)?;
-    Ok(web::Json(page(&state, filter, query.limit, query.cursor.as_deref()).await?))
+    let filter = query.into_inner().into_filter(state.config.timezone)?;
+    Ok(web::Json(orders_page(&state, filter, page).await?))
 }
 
 /// A customer's orders, newest first. Scope: `orders:read`.
@@ -211,10 +172,11 @@ pub async fn customer_orders(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<OrderPage>, AppError> {
     let filter = OrderFilter { customer_id: Some(id.into_inner()), ..Default::default() };
-    Ok(web::Json(page(&state, filter, query.limit, query.cursor.as_deref()).await?))
+    Ok(web::Json(orders_page(&state, filter, page).await?))
 }
 
 /// Move an order along: placed -> paid | cancelled, paid -> fulfilled | cancelled.
@@ -239,12 +201,8 @@ pub async fn change_status(
     id: web::Path<i64>,
     body: ValidJson<StatusInput>,
 ) -> Result<web::Json<Order>, AppError> {
-    let status = body.0.status;
-    if !["paid", "fulfilled", "cancelled"].contains(&status.as_str()) {
-        return Err(AppError::invalid("status", "use paid, fulfilled or cancelled"));
-    }
-    let (id, actor) = (id.into_inner(), auth.caller.sub);
-    Ok(web::Json(state.db.run(move |conn| service::change_status(conn, id, &status, &actor)).await?.into()))
+    let (id, status, actor) = (id.into_inner(), body.0.status, auth.caller.sub);
+    Ok(web::Json(state.db.run(move |conn| service::change_status(conn, id, status, &actor)).await?.into()))
 }
 
 /// Refund part or all of an order (never more than what is left of its total);

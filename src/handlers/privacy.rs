@@ -2,7 +2,7 @@ use actix_web::{delete, get, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::PageQuery;
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::privacy::{PersonalDataExport, TimelinePage};
 use crate::dto::problem::Problem;
 use crate::error::AppError;
@@ -29,25 +29,18 @@ pub async fn timeline(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<TimelinePage>, AppError> {
     let id = id.into_inner();
-    let limit = page_limit(query.limit)?;
-    let before = match query.cursor.as_deref() {
-        Some(cursor) => {
-            let key = decode_cursor(cursor, 3)?;
-            let at = chrono::DateTime::from_timestamp_micros(key[0])
-                .ok_or_else(|| AppError::BadRequest("`cursor` is not a cursor this endpoint returned".into()))?;
-            Some((at.naive_utc(), key[1] as i32, key[2]))
-        }
-        None => None,
-    };
-    let entries = state.db.run(move |conn| service::timeline(conn, id, before, limit + 1)).await?;
-    let (entries, next_cursor) = paginate(entries, limit, |entry| {
+    let before = page.after_time_key(3)?.map(|(at, key)| (at, key[0] as i32, key[1]));
+    let fetch = page.fetch();
+    let entries = state.db.run(move |conn| service::timeline(conn, id, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(entries, |entry| {
         let (at, kind, id) = entry.key();
         vec![at.and_utc().timestamp_micros(), kind as i64, id]
     });
-    Ok(web::Json(TimelinePage { items: entries.into_iter().map(Into::into).collect(), next_cursor }))
+    Ok(web::Json(TimelinePage { items, next_cursor }))
 }
 
 /// Everything held about the person, as one JSON document (GDPR articles 15 and 20).

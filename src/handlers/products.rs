@@ -3,7 +3,7 @@ use actix_web::{get, patch, post, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::PageQuery;
-use crate::dto::pagination::{cursor_id, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::dto::products::{
     Product, ProductInput, ProductListQuery, ProductPage, ProductPatchInput, StockAdjustmentInput, StockMovementPage,
@@ -11,7 +11,6 @@ use crate::dto::products::{
 use crate::error::AppError;
 use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
-use crate::repositories::products::ProductFilter;
 use crate::services::products as service;
 use crate::state::AppState;
 
@@ -101,20 +100,15 @@ pub async fn list_products(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
     query: Query<ProductListQuery>,
+    page: Page,
 ) -> Result<web::Json<ProductPage>, AppError> {
     let query = query.into_inner();
-    let limit = page_limit(query.limit)?;
-    let before = cursor_id(query.cursor.as_deref())?;
-    let filter = ProductFilter {
-        product_type: query.product_type.map(|t| t.trim().to_lowercase()),
-        category: query.category.map(|c| c.trim().to_lowercase()),
-        active: query.active,
-        low_stock: query.low_stock.unwrap_or(false),
-        oversold: query.oversold.unwrap_or(false),
-    };
-    let rows = state.db.run(move |conn| service::list(conn, &filter, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |p| vec![p.id]);
-    Ok(web::Json(ProductPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let before = page.after_id()?;
+    let filter = query.into_filter();
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::list(conn, &filter, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |p| vec![p.id]);
+    Ok(web::Json(ProductPage { items, next_cursor }))
 }
 
 /// Move the stock of a tracked product (restock, correction, damaged, return); recorded
@@ -161,12 +155,13 @@ pub async fn stock_movements(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<StockMovementPage>, AppError> {
     let sku = sku.into_inner();
-    let limit = page_limit(query.limit)?;
-    let before = cursor_id(query.cursor.as_deref())?;
-    let rows = state.db.run(move |conn| service::movements(conn, &sku, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |m| vec![m.id]);
-    Ok(web::Json(StockMovementPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let before = page.after_id()?;
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::movements(conn, &sku, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |m| vec![m.id]);
+    Ok(web::Json(StockMovementPage { items, next_cursor }))
 }

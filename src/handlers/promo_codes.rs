@@ -3,7 +3,7 @@ use actix_web::{get, patch, post, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::PageQuery;
-use crate::dto::pagination::{cursor_id, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::dto::promo_codes::{
     normalize_code, CodePath, PromoCode, PromoCodeInput, PromoCodePage, PromoCodePatchInput, RedemptionPage,
@@ -120,13 +120,14 @@ pub async fn patch_promo_code(
 pub async fn list_promo_codes(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<PromoCodePage>, AppError> {
-    let limit = page_limit(query.limit)?;
-    let before = cursor_id(query.cursor.as_deref())?;
-    let rows = state.db.run(move |conn| service::list(conn, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |c| vec![c.id]);
-    Ok(web::Json(PromoCodePage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let before = page.after_id()?;
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::list(conn, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |c| vec![c.id]);
+    Ok(web::Json(PromoCodePage { items, next_cursor }))
 }
 
 /// The orders that redeemed a code, newest first. Scope: `orders:read`.
@@ -145,12 +146,13 @@ pub async fn list_redemptions(
     _auth: Authorized<scopes::OrdersRead>,
     state: web::Data<AppState>,
     path: web::Path<CodePath>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<RedemptionPage>, AppError> {
     let code = code_of(path.into_inner())?;
-    let limit = page_limit(query.limit)?;
-    let before = cursor_id(query.cursor.as_deref())?;
-    let rows = state.db.run(move |conn| service::redemptions(conn, &code, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |r| vec![r.id]);
-    Ok(web::Json(RedemptionPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let before = page.after_id()?;
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::redemptions(conn, &code, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |r| vec![r.id]);
+    Ok(web::Json(RedemptionPage { items, next_cursor }))
 }

@@ -2,7 +2,7 @@ use actix_web::{get, web};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::customers::PageQuery;
-use crate::dto::pagination::{cursor_id, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::dto::referrals::Referral;
 use crate::error::AppError;
@@ -32,13 +32,13 @@ pub async fn customer_referral(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<Referral>, AppError> {
     let id = id.into_inner();
-    let limit = page_limit(query.limit)?;
-    let before = cursor_id(query.cursor.as_deref())?;
-    let mut overview = state.db.run(move |conn| service::overview(conn, id, before, limit + 1)).await?;
-    let (referred, next_cursor) =
-        paginate(std::mem::take(&mut overview.referred), limit, |r| vec![r.referral.referred_id]);
+    let before = page.after_id()?;
+    let fetch = page.fetch();
+    let mut overview = state.db.run(move |conn| service::overview(conn, id, before, fetch)).await?;
+    let (referred, next_cursor) = page.answer(std::mem::take(&mut overview.referred), |r| vec![r.referral.referred_id]);
     Ok(web::Json(Referral::new(overview, referred, next_cursor)))
 }

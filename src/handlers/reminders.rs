@@ -3,7 +3,7 @@ use chrono::Utc;
 
 use crate::auth::{scopes, Authorized};
 use crate::config::parse_timezone;
-use crate::dto::pagination::{decode_cursor, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::reminders::{BirthdayPage, BirthdayQuery, LapsedPage, LapsedQuery};
 use crate::error::AppError;
 use crate::extract::Query;
@@ -35,6 +35,7 @@ pub async fn birthdays(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     query: Query<BirthdayQuery>,
+    page: Page,
 ) -> Result<web::Json<BirthdayPage>, AppError> {
     let within_days = range("within_days", query.within_days, 14, 0, 366)?;
     let timezone = match &query.timezone {
@@ -42,11 +43,11 @@ pub async fn birthdays(
         None => state.config.timezone,
     };
     let today = Utc::now().with_timezone(&timezone).date_naive();
-    let limit = page_limit(query.limit)?;
-    let after = query.cursor.as_deref().map(|c| decode_cursor(c, 2)).transpose()?.map(|k| (k[0], k[1]));
-    let rows = state.db.run(move |conn| service::birthdays(conn, today, within_days, after, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |(days, b)| vec![*days, b.customer.row.id]);
-    Ok(web::Json(BirthdayPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let after = page.after_key(2)?.map(|k| (k[0], k[1]));
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::birthdays(conn, today, within_days, after, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |(days, b)| vec![*days, b.customer.row.id]);
+    Ok(web::Json(BirthdayPage { items, next_cursor }))
 }
 
 /// Customers slipping away: at least two orders, and silent for more than `days` and more
@@ -66,11 +67,12 @@ pub async fn lapsed(
     _auth: Authorized<scopes::CustomersRead>,
     state: web::Data<AppState>,
     query: Query<LapsedQuery>,
+    page: Page,
 ) -> Result<web::Json<LapsedPage>, AppError> {
     let days = range("days", query.days, 90, 1, 3650)?;
-    let limit = page_limit(query.limit)?;
-    let before = query.cursor.as_deref().map(|c| decode_cursor(c, 2)).transpose()?.map(|k| (k[0], k[1]));
-    let rows = state.db.run(move |conn| service::lapsed(conn, days, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |l| vec![l.row.total_spent, l.row.customer_id]);
-    Ok(web::Json(LapsedPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let before = page.after_key(2)?.map(|k| (k[0], k[1]));
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::lapsed(conn, days, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |l| vec![l.row.total_spent, l.row.customer_id]);
+    Ok(web::Json(LapsedPage { items, next_cursor }))
 }

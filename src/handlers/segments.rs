@@ -4,7 +4,7 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use crate::auth::{scopes, Authorized};
 use crate::domain::segment::parse_rules;
 use crate::dto::customers::{CustomerPage, PageQuery};
-use crate::dto::pagination::{cursor_id, page_limit, paginate};
+use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::dto::segments::{Preview, PreviewInput, Segment, SegmentInput, SegmentPage, SegmentPatchInput};
 use crate::error::AppError;
@@ -68,13 +68,14 @@ pub async fn preview_segment(
 pub async fn list_segments(
     _auth: Authorized<scopes::CampaignsRead>,
     state: web::Data<AppState>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<SegmentPage>, AppError> {
-    let limit = page_limit(query.limit)?;
-    let before = cursor_id(query.cursor.as_deref())?;
-    let rows = state.db.run(move |conn| service::list(conn, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |s| vec![s.id]);
-    Ok(web::Json(SegmentPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let before = page.after_id()?;
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::list(conn, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |s| vec![s.id]);
+    Ok(web::Json(SegmentPage { items, next_cursor }))
 }
 
 /// One segment. Scope: `campaigns:read`.
@@ -162,12 +163,13 @@ pub async fn segment_customers(
     _auth: Authorized<scopes::CampaignsRead>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    query: Query<PageQuery>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
 ) -> Result<web::Json<CustomerPage>, AppError> {
     let id = id.into_inner();
-    let limit = page_limit(query.limit)?;
-    let before = cursor_id(query.cursor.as_deref())?;
-    let rows = state.db.run(move |conn| service::members(conn, id, before, limit + 1)).await?;
-    let (rows, next_cursor) = paginate(rows, limit, |c| vec![c.row.id]);
-    Ok(web::Json(CustomerPage { items: rows.into_iter().map(Into::into).collect(), next_cursor }))
+    let before = page.after_id()?;
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::members(conn, id, before, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |c| vec![c.row.id]);
+    Ok(web::Json(CustomerPage { items, next_cursor }))
 }

@@ -67,7 +67,7 @@ impl OrderFactsRow {
             currency: self.currency,
             channel: self.channel,
             placed_at: self.placed_at,
-            cancelled: self.status == "cancelled",
+            cancelled: self.status == crate::domain::OrderStatus::Cancelled.as_str(),
             promo_code,
             subtotal: self.subtotal,
             discount_total: self.discount_total,

@@ -9,27 +9,14 @@ use crate::db::schema::{
 };
 use crate::db::{Backend, DbConn};
 use crate::db_run;
+use crate::domain::customer::CustomerFilter;
 use crate::domain::customer::CustomerProfile;
-use crate::domain::{ConsentChannel, ConsentState, CustomerSource, Email, Tag};
+use crate::domain::{ConsentState, Email, Tag};
 use crate::models::consents::CurrentConsentRow;
 use crate::models::customers::{
     CustomerColumns, CustomerRecord, CustomerRfmRow, CustomerRow, DuplicatePairRow, NewCustomer, NewCustomerMerge,
 };
 use crate::models::orders::CustomerStatsRow;
-
-/// Filters of `GET /v1/customers`, already parsed.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerFilter {
-    pub email: Option<Email>,
-    /// Lower-cased prefix.
-    pub search_prefix: Option<String>,
-    pub tag: Option<Tag>,
-    pub source: Option<CustomerSource>,
-    pub created_after: Option<NaiveDateTime>,
-    pub created_before: Option<NaiveDateTime>,
-    /// Current consent state required per channel (`consent.email=subscribed`).
-    pub consent: Vec<(ConsentChannel, ConsentState)>,
-}
 
 pub fn insert(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) -> QueryResult<CustomerRecord> {
     let row: CustomerRow = diesel::insert_into(customers::table)

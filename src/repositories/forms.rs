@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{confirmation_tokens, enquiries, unsubscribe_tokens};
 use crate::db::DbConn;
+use crate::domain::forms::EnquiryFilter;
 use crate::models::forms::{ConfirmationTokenRow, EnquiryRow, NewEnquiry, UnsubscribeTokenRow};
 
 pub fn insert_enquiry(conn: &mut DbConn, enquiry: NewEnquiry) -> QueryResult<EnquiryRow> {
@@ -39,15 +40,6 @@ pub fn insert_unsubscribe_token(conn: &mut DbConn, token: UnsubscribeTokenRow) -
 
 pub fn find_unsubscribe_token(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<UnsubscribeTokenRow>> {
     unsubscribe_tokens::table.find(token_hash).select(UnsubscribeTokenRow::as_select()).first(conn).optional()
-}
-
-/// Filters of `GET /v1/enquiries`.
-#[derive(Debug, Clone, Default)]
-pub struct EnquiryFilter {
-    pub status: Option<String>,
-    pub customer_id: Option<i64>,
-    pub created_after: Option<NaiveDateTime>,
-    pub created_before: Option<NaiveDateTime>,
 }
 
 /// Newest first, keyset on id.

@@ -7,20 +7,10 @@ use diesel::sql_types::{BigInt, Text};
 use crate::db::schema::{customer_order_stats, idempotency_keys, order_lines, orders, refunds};
 use crate::db::{Backend, DbConn};
 use crate::db_run;
+use crate::domain::orders::OrderFilter;
 use crate::models::orders::{
     CustomerStatsRow, IdempotencyRow, NewOrder, NewOrderLine, NewRefund, OrderLineRow, OrderRecord, OrderRow,
 };
-
-#[derive(Debug, Clone, Default)]
-pub struct OrderFilter {
-    pub customer_id: Option<i64>,
-    pub status: Option<String>,
-    pub channel: Option<String>,
-    pub promo_code: Option<String>,
-    pub placed_after: Option<NaiveDateTime>,
-    pub placed_before: Option<NaiveDateTime>,
-    pub sku: Option<String>,
-}
 
 pub fn insert(conn: &mut DbConn, order: NewOrder) -> QueryResult<OrderRow> {
     diesel::insert_into(orders::table).values(order).returning(orders::all_columns).get_result(conn)
@@ -93,13 +83,13 @@ pub fn list(
         query = query.filter(orders::customer_id.eq(customer_id));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(orders::status.eq(status.clone()));
+        query = query.filter(orders::status.eq(status.as_str()));
     }
     if let Some(channel) = &filter.channel {
-        query = query.filter(orders::channel.eq(channel.clone()));
+        query = query.filter(orders::channel.eq(channel.as_str()));
     }
     if let Some(code) = &filter.promo_code {
-        query = query.filter(orders::promo_code.eq(code.clone()));
+        query = query.filter(orders::promo_code.eq(code.as_str().to_string()));
     }
     if let Some(after) = filter.placed_after {
         query = query.filter(orders::placed_at.ge(after));

@@ -5,16 +5,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::{products, stock_movements};
 use crate::db::DbConn;
+use crate::domain::products::ProductFilter;
 use crate::models::products::{NewProduct, NewStockMovement, ProductColumns, ProductRow, StockMovementRow};
-
-#[derive(Debug, Clone, Default)]
-pub struct ProductFilter {
-    pub product_type: Option<String>,
-    pub category: Option<String>,
-    pub active: Option<bool>,
-    pub low_stock: bool,
-    pub oversold: bool,
-}
 
 pub fn insert(conn: &mut DbConn, product: NewProduct) -> QueryResult<ProductRow> {
     diesel::insert_into(products::table).values(product).returning(products::all_columns).get_result(conn)

@@ -2,11 +2,12 @@ use std::collections::BTreeSet;
 
 use super::{is_unique_violation, now, write_with_one_retry, TxError};
 use crate::db::DbConn;
+use crate::domain::customer::CustomerFilter;
 use crate::domain::customer::{CustomerDraft, CustomerPatch, CustomerProfile};
 use crate::domain::{Email, Tag};
 use crate::error::AppError;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow, NewCustomerMerge};
-use crate::repositories::customers::{self as repo, CustomerFilter};
+use crate::repositories::customers as repo;
 use crate::services::rollups::{Activity, RollupChange};
 
 /// Whether an upsert created the customer or merged into an existing one.

@@ -1,9 +1,10 @@
 use super::now;
 use crate::db::DbConn;
 use crate::domain::forms::EnquiryChange;
+use crate::domain::forms::EnquiryFilter;
 use crate::error::AppError;
 use crate::models::forms::EnquiryRow;
-use crate::repositories::forms::{self as repo, EnquiryFilter, EnquiryTriage};
+use crate::repositories::forms::{self as repo, EnquiryTriage};
 
 fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("enquiry {id} does not exist"))

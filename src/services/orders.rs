@@ -6,14 +6,15 @@ use super::idempotency::{self, Answer, KeyedRequest, StoredResponse};
 use super::{now, TxError};
 use crate::db::DbConn;
 use crate::domain::consent::ConsentChange;
-use crate::domain::orders::{Buyer, OrderDraft, RefundRequest};
+use crate::domain::orders::{Buyer, OrderDraft, OrderFilter, RefundRequest};
 use crate::domain::promo::Purchase;
+use crate::domain::OrderStatus;
 use crate::domain::{ConsentSource, ConsentState};
 use crate::error::AppError;
 use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
 use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
-use crate::repositories::orders::{self as repo, OrderFilter};
+use crate::repositories::orders as repo;
 use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
 use crate::services::rollups::{Activity, RollupChange};
@@ -78,17 +79,17 @@ fn create_in_transaction(
         NewOrder {
             external_id: draft.external_id.clone(),
             customer_id: customer.row.id,
-            status: "placed".into(),
-            channel: draft.channel.clone(),
+            status: OrderStatus::Placed.as_str().into(),
+            channel: draft.channel.as_str().to_string(),
             source_detail: draft.source_detail.clone(),
             placed_at: draft.placed_at,
-            currency: draft.currency.clone(),
+            currency: draft.currency.as_str().to_string(),
             subtotal: draft.subtotal,
             discount_total: draft.discount_total,
             shipping_total: draft.shipping_total,
             tax_total: draft.tax_total,
             total: draft.total,
-            promo_code: draft.promo_code.clone(),
+            promo_code: draft.promo_code.clone().map(String::from),
             referral_code: draft.referral_code.clone(),
             created_by: actor.to_string(),
             created_at: now,
@@ -129,12 +130,18 @@ fn create_in_transaction(
         let purchase = Purchase {
             subtotal: draft.subtotal,
             shipping: draft.shipping_total,
-            currency: &draft.currency,
+            currency: draft.currency.as_str(),
             at: draft.placed_at,
             customer_redemptions: 0,
         };
-        let (status, promo_id) =
-            promo_codes::redeem_for_order(conn, code, &purchase, order.id, customer.row.id, draft.discount_total)?;
+        let (status, promo_id) = promo_codes::redeem_for_order(
+            conn,
+            code.as_str(),
+            &purchase,
+            order.id,
+            customer.row.id,
+            draft.discount_total,
+        )?;
         repo::set_promo(conn, order.id, promo_id, status)?;
     }
     if let Some(code) = &draft.referral_code {
@@ -159,7 +166,7 @@ fn create_in_transaction(
             }
         }
     }
-    repo::refresh_stats(conn, customer.row.id, &draft.currency)?;
+    repo::refresh_stats(conn, customer.row.id, draft.currency.as_str())?;
     if let Some(rollups) = rollups {
         rollups.finish(conn, &[order.id])?;
     }
@@ -184,15 +191,13 @@ pub fn list(
     Ok(repo::list(conn, filter, before_id, limit)?)
 }
 
-/// placed -> paid | cancelled; paid -> fulfilled | cancelled. Nothing leaves
-/// fulfilled or cancelled (refunds handle returns).
-pub fn transition_allowed(from: &str, to: &str) -> bool {
-    matches!((from, to), ("placed", "paid") | ("placed", "cancelled") | ("paid", "fulfilled") | ("paid", "cancelled"))
-}
-
-/// Changes an order's status; cancelling restores tracked stock, gives the promo
-/// redemption back and takes the order out of the customer's statistics.
-pub fn change_status(conn: &mut DbConn, id: i64, status: &str, actor: &str) -> Result<OrderRecord, AppError> {
+/// Changes an order's status (`OrderStatus::can_become` says which moves are allowed);
+/// cancelling restores tracked stock, gives the promo redemption back and takes the order
+/// out of the customer's statistics.
+pub fn change_status(conn: &mut DbConn, id: i64, status: OrderStatus, actor: &str) -> Result<OrderRecord, AppError> {
+    if !OrderStatus::SETTABLE.contains(&status) {
+        return Err(AppError::invalid("status", "use paid, fulfilled or cancelled"));
+    }
     conn.write_transaction(|conn| {
         let record = lock_with_customer(conn, id)?;
         let rollups = RollupChange::begin(
@@ -201,16 +206,17 @@ pub fn change_status(conn: &mut DbConn, id: i64, status: &str, actor: &str) -> R
             &[id],
             Activity::Around(vec![record.order.placed_at]),
         )?;
-        let current = record.order.status.as_str();
-        if !transition_allowed(current, status) {
+        let current = OrderStatus::parse(&record.order.status)
+            .ok_or_else(|| AppError::internal(format!("order {id} has an unknown status")))?;
+        if !current.can_become(status) {
             return Err(AppError::Conflict {
-                detail: format!("an order that is `{current}` cannot become `{status}`"),
+                detail: format!("an order that is `{}` cannot become `{}`", current.as_str(), status.as_str()),
                 existing_id: None,
             });
         }
         let now = now();
-        repo::set_status(conn, id, status, now)?;
-        if status == "cancelled" {
+        repo::set_status(conn, id, status.as_str(), now)?;
+        if status == OrderStatus::Cancelled {
             for line in &record.lines {
                 let Some(product_id) = line.product_id else { continue };
                 let tracked = product_repo::find_by_skus(conn, std::slice::from_ref(&line.sku))?
@@ -279,7 +285,7 @@ fn refund_in_transaction(
     let amount = *amount;
     {
         let record = lock_with_customer(conn, id)?;
-        if record.order.status == "cancelled" {
+        if record.order.status == OrderStatus::Cancelled.as_str() {
             return Err(AppError::Conflict {
                 detail: "a cancelled order cannot be refunded".into(),
                 existing_id: None,

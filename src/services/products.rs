@@ -1,12 +1,13 @@
 use super::{is_unique_violation, now};
 use crate::db::DbConn;
 use crate::domain::customer::merge_patch_object;
+use crate::domain::products::ProductFilter;
 use crate::domain::products::ProductPatch;
 use crate::domain::Patch;
 use crate::error::AppError;
 use crate::models::products::ProductDraft;
 use crate::models::products::{NewProduct, ProductRow, StockMovementRow};
-use crate::repositories::products::{self as repo, ProductFilter, StockChange};
+use crate::repositories::products::{self as repo, StockChange};
 
 fn not_found(sku: &str) -> AppError {
     AppError::not_found(format!("no product with SKU `{sku}`"))

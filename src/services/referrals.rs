@@ -6,6 +6,7 @@ use rand::Rng;
 
 use super::{now, write_with_one_retry, TxError};
 use crate::db::DbConn;
+use crate::domain::promo::ReferralCode;
 use crate::error::AppError;
 use crate::models::referrals::{ReferralCodeRow, ReferralRow};
 use crate::models::referrals::{ReferralOverview, ReferredCustomer};
@@ -21,11 +22,6 @@ const CODE_LENGTH: usize = 8;
 pub fn new_code() -> String {
     let mut rng = rand::rng();
     (0..CODE_LENGTH).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
-}
-
-/// Codes match case-insensitively and ignore surrounding spaces.
-pub fn normalize_code(raw: &str) -> String {
-    raw.trim().to_uppercase()
 }
 
 fn not_found(id: i64) -> AppError {
@@ -89,10 +85,8 @@ pub fn overview(
 /// nothing: like a promo code, a bad referral code never rejects an order.
 /// Returns whether a link was made.
 pub fn link_in_transaction(conn: &mut DbConn, buyer_id: i64, order_id: i64, raw_code: &str) -> QueryResult<bool> {
-    let code = normalize_code(raw_code);
-    if code.is_empty() {
-        return Ok(false);
-    }
+    let Some(code) = ReferralCode::parse(raw_code) else { return Ok(false) };
+    let code = code.as_str().to_string();
     let Some(referrer_id) = repo::owner_of(conn, &code)? else { return Ok(false) };
     if referrer_id == buyer_id
         || repo::referral_of(conn, buyer_id)?.is_some()
@@ -116,11 +110,5 @@ mod tests {
             assert!(code.bytes().all(|b| ALPHABET.contains(&b)), "{code}");
             assert!(!code.contains(['0', 'O', '1', 'I']), "{code}");
         }
-    }
-
-    #[test]
-    fn codes_are_normalized() {
-        assert_eq!(normalize_code("  ab2cd3ef "), "AB2CD3EF");
-        assert_eq!(normalize_code("   "), "");
     }
 }
