@@ -1,5 +1,7 @@
 //! rapport: a self-hostable customer database served as a REST/JSON API.
 
+#[cfg(test)]
+mod architecture;
 pub mod auth;
 pub mod config;
 pub mod db;

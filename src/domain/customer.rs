@@ -7,6 +7,7 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::clean_text;
+use super::patch::merge_patch_object;
 use super::{
     ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch, Phone, Tag,
 };
@@ -98,29 +99,6 @@ fn replace_if_given<T>(current: &mut Option<T>, given: Option<T>) {
 fn fill_blank<T>(current: &mut Option<T>, other: Option<T>) {
     if current.is_none() {
         *current = other;
-    }
-}
-
-/// RFC 7396 merge of `patch` into `target`: objects merge recursively, null removes.
-pub fn merge_patch_object(target: &mut Attributes, patch: Attributes) {
-    for (key, value) in patch {
-        match value {
-            Value::Null => {
-                target.remove(&key);
-            }
-            Value::Object(inner_patch) => {
-                let entry = target.entry(key).or_insert_with(|| Value::Object(Map::new()));
-                if !entry.is_object() {
-                    *entry = Value::Object(Map::new());
-                }
-                if let Value::Object(inner_target) = entry {
-                    merge_patch_object(inner_target, inner_patch);
-                }
-            }
-            other => {
-                target.insert(key, other);
-            }
-        }
     }
 }
 

@@ -19,7 +19,7 @@ pub mod token;
 mod vocabulary;
 
 pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag, CURRENCY_CODES};
-pub use patch::Patch;
+pub use patch::{merge_patch, merge_patch_object, Patch};
 pub use vocabulary::{
     ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, EnquiryStatus, Gender, OptInLevel,
     OrderStatus, ResponseKind, SalesChannel,

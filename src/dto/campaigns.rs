@@ -6,6 +6,7 @@ use validator::Validate;
 
 use crate::domain::campaign::{placeholders, AudienceCounts, PromoSpec};
 use crate::domain::campaign::{CampaignSpec, ResponseReport};
+use crate::domain::merge_patch;
 use crate::domain::{clean_text, ConsentChannel, Currency, ResponseKind};
 use crate::dto::promo_codes::{normalize_code, Discount};
 use crate::dto::rate;
@@ -232,22 +233,6 @@ fn promo_spec(errors: &mut FieldErrors, promo: PromoInput) -> PromoSpec {
     }
 }
 
-/// RFC 7396 merge of `patch` onto `target`.
-pub fn merge_patch(target: &mut Value, patch: Value) {
-    match (target.as_object_mut(), patch) {
-        (Some(object), Value::Object(changes)) => {
-            for (key, value) in changes {
-                if value.is_null() {
-                    object.remove(&key);
-                } else {
-                    merge_patch(object.entry(key).or_insert(Value::Null), value);
-                }
-            }
-        }
-        (_, patch) => *target = patch,
-    }
-}
-
 /// `PATCH /v1/campaigns/{id}`: a JSON Merge Patch of the campaign's fields (as in
 /// `POST /v1/campaigns`), accepted while the campaign is a draft.
 #[derive(Debug, Deserialize)]
@@ -263,7 +248,7 @@ impl Validate for CampaignPatchInput {
 
 impl CampaignPatchInput {
     /// The patched campaign, validated as a whole.
-    pub fn apply_to(self, current: &CampaignRow, shared_code: Option<String>) -> Result<CampaignSpec, AppError> {
+    pub fn apply_to(&self, current: &CampaignRow, shared_code: Option<String>) -> Result<CampaignSpec, AppError> {
         if !self.0.is_object() {
             return Err(AppError::invalid("body", "must be a JSON object"));
         }
@@ -279,8 +264,8 @@ impl CampaignPatchInput {
         if self.0.get("segment_id").is_some_and(|r| !r.is_null()) {
             value["rules"] = Value::Null;
         }
-        merge_patch(&mut value, self.0);
-        let patched: CampaignInput = crate::extract::parse_json(value.to_string().as_bytes())?;
+        merge_patch(&mut value, self.0.clone());
+        let patched: CampaignInput = crate::dto::json::parse_json(value.to_string().as_bytes())?;
         patched.into_spec()
     }
 }

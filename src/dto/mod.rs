@@ -8,6 +8,7 @@ pub mod enquiries;
 pub mod forms;
 pub mod health;
 pub mod imports;
+pub mod json;
 pub mod orders;
 pub mod pagination;
 pub mod privacy;

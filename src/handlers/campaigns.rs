@@ -106,12 +106,12 @@ pub async fn patch_campaign(
     id: web::Path<i64>,
     body: ValidJson<CampaignPatchInput>,
 ) -> Result<web::Json<Campaign>, AppError> {
-    let id = id.into_inner();
-    let (current, shared_code) = state.db.run(move |conn| service::draft(conn, id)).await?;
-    let seen = current.updated_at;
-    let spec = body.0.apply_to(&current, shared_code)?;
-    let config = state.config.clone();
-    Ok(web::Json(state.db.run(move |conn| service::update(conn, &config, id, seen, spec)).await?.into()))
+    let (id, patch, config) = (id.into_inner(), body.0, state.config.clone());
+    let campaign = state
+        .db
+        .run(move |conn| service::update(conn, &config, id, |current, code| patch.apply_to(current, code)))
+        .await?;
+    Ok(web::Json(campaign.into()))
 }
 
 /// Launch: in one transaction, the segment's customers whose consent for the channel is

@@ -67,23 +67,17 @@ pub async fn create_import(
     let csv =
         String::from_utf8(body.to_vec()).map_err(|_| AppError::BadRequest("the file is not UTF-8 text".into()))?;
     let csv = csv.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(csv);
-    let rows = web::block({
-        let csv = csv.clone();
-        move || service::check_file(&csv)
-    })
-    .await
-    .map_err(|_| AppError::internal("check cancelled"))??;
-    let actor = auth.caller.sub;
-    let id = state.db.run(move |conn| service::create_job(conn, mode, csv, rows, &actor)).await?;
     let context = ImportContext {
         database: state.db.clone(),
         keys: state.keys.clone(),
         default_country: state.config.default_country,
     };
-    service::spawn_job(context, id);
-    let job = state.db.run(move |conn| service::get_job(conn, id)).await?;
+    let actor = auth.caller.sub;
+    let job = web::block(move || service::submit(context, mode, csv, &actor))
+        .await
+        .map_err(|_| AppError::internal("import submission cancelled"))??;
     Ok(HttpResponse::Accepted()
-        .insert_header((header::LOCATION, format!("/v1/imports/{id}")))
+        .insert_header((header::LOCATION, format!("/v1/imports/{}", job.id)))
         .json(ImportJob::from(job)))
 }
 

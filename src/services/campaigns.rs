@@ -130,37 +130,25 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<CampaignView, AppError> {
 }
 
 /// A draft and its shared code: what a PATCH is applied to. A launched campaign is a 409.
-pub fn draft(conn: &mut DbConn, id: i64) -> Result<(CampaignRow, Option<String>), AppError> {
-    let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
-    if row.status != "draft" {
-        return Err(launched_cannot_change());
-    }
-    let code = shared_code(conn, &row)?;
-    Ok((row, code))
-}
-
 fn launched_cannot_change() -> AppError {
     conflict("a launched campaign cannot be changed")
 }
 
-/// Replaces a draft's fields with the patched spec. `seen` is the `updated_at` the patch
-/// was computed from: a concurrent change in between is a 409, not a lost update.
+/// Changes a draft, in one transaction with the draft locked: `patch` gets the current
+/// campaign and its shared code and returns the whole new spec (the caller's merge of
+/// the request onto what is stored).
 pub fn update(
     conn: &mut DbConn,
     config: &Config,
     id: i64,
-    seen: NaiveDateTime,
-    spec: CampaignSpec,
+    patch: impl Fn(&CampaignRow, Option<String>) -> Result<CampaignSpec, AppError>,
 ) -> Result<CampaignView, AppError> {
     conn.write_transaction(|conn| {
-        let spec = spec.clone();
         let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
         if row.status != "draft" {
             return Err(launched_cannot_change());
         }
-        if row.updated_at != seen {
-            return Err(conflict("the campaign changed meanwhile; read it again"));
-        }
+        let spec = patch(&row, shared_code(conn, &row)?)?;
         let columns = columns(conn, spec, config, now())?;
         let row = repo::update_columns(conn, id, columns)?;
         view(conn, row, false)

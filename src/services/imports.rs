@@ -129,6 +129,17 @@ pub fn create_job(
     Ok(conn.write_transaction(|conn| repo::insert(conn, job.clone(), &csv))?)
 }
 
+/// Accepts an uploaded file: checks its header and rows, records the job, starts it in
+/// the background and returns it (`queued`, or already running). Blocking: call it off
+/// the async workers.
+pub fn submit(context: ImportContext, mode: ImportMode, csv: String, actor: &str) -> Result<ImportJobRow, AppError> {
+    let rows = check_file(&csv)?;
+    let database = context.database.clone();
+    let id = database.with_conn(|conn| create_job(conn, mode, csv, rows, actor))?;
+    spawn_job(context, id);
+    database.with_conn(|conn| get_job(conn, id))
+}
+
 pub fn get_job(conn: &mut DbConn, id: i64) -> Result<ImportJobRow, AppError> {
     repo::find(conn, id)?.ok_or_else(|| AppError::not_found(format!("import {id} does not exist")))
 }

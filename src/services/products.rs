@@ -1,6 +1,6 @@
 use super::{is_unique_violation, now};
 use crate::db::DbConn;
-use crate::domain::customer::merge_patch_object;
+use crate::domain::merge_patch_object;
 use crate::domain::products::ProductFilter;
 use crate::domain::products::ProductPatch;
 use crate::domain::Patch;
