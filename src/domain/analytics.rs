@@ -26,6 +26,13 @@ pub struct SalesPeriod {
     pub customers: i64,
 }
 
+impl SalesPeriod {
+    /// Customers who ordered in the period and had ordered before it.
+    pub fn returning_customers(&self) -> i64 {
+        self.customers - self.figures.new_customers
+    }
+}
+
 pub struct SalesReport {
     pub currency: Option<String>,
     pub other_currencies: Vec<String>,

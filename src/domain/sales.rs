@@ -66,6 +66,11 @@ impl Figures {
         self.gross - self.discounts - self.refunds
     }
 
+    /// Net revenue per order, rounded; none without orders.
+    pub fn average_order_value(&self) -> Option<i64> {
+        (self.orders > 0).then(|| (self.net_revenue() as f64 / self.orders as f64).round() as i64)
+    }
+
     pub fn is_zero(&self) -> bool {
         *self == Figures::default()
     }

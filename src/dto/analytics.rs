@@ -305,10 +305,6 @@ pub struct SalesAnalytics {
     pub totals: SalesTotals,
 }
 
-fn average(amount: i64, count: i64) -> Option<i64> {
-    (count > 0).then(|| (amount as f64 / count as f64).round() as i64)
-}
-
 impl SalesAnalytics {
     pub fn new(report: SalesReport, periods: &Periods) -> SalesAnalytics {
         let buckets = report
@@ -322,9 +318,9 @@ impl SalesAnalytics {
                 discounts: p.figures.discounts,
                 refunds: p.figures.refunds,
                 net_revenue: p.figures.net_revenue(),
-                average_order_value: average(p.figures.net_revenue(), p.figures.orders),
+                average_order_value: p.figures.average_order_value(),
                 new_customers: p.figures.new_customers,
-                returning_customers: p.customers - p.figures.new_customers,
+                returning_customers: p.returning_customers(),
             })
             .collect();
         let t = report.totals;
@@ -341,7 +337,7 @@ impl SalesAnalytics {
                 discounts: t.discounts,
                 refunds: t.refunds,
                 net_revenue: t.net_revenue(),
-                average_order_value: average(t.net_revenue(), t.orders),
+                average_order_value: t.average_order_value(),
                 new_customers: t.new_customers,
             },
         }
@@ -394,19 +390,25 @@ pub struct RankingRequest {
     pub limit: usize,
 }
 
+/// What a ranking ranks: products (by SKU), or groups of lines (`group_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranked {
+    Products,
+    Groups,
+}
+
 impl TopProductsQuery {
-    /// `grouped`: product-types (takes `group_by`); otherwise products.
-    pub fn parse(&self, default_timezone: chrono_tz::Tz, grouped: bool) -> Result<RankingRequest, AppError> {
+    pub fn parse(&self, default_timezone: chrono_tz::Tz, ranked: Ranked) -> Result<RankingRequest, AppError> {
         let mut errors = Vec::new();
-        let group = match (grouped, self.group_by.as_deref().map(str::trim)) {
-            (false, None) => LineGroup::Sku,
-            (false, Some(_)) => {
+        let group = match (ranked, self.group_by.as_deref().map(str::trim)) {
+            (Ranked::Products, None) => LineGroup::Sku,
+            (Ranked::Products, Some(_)) => {
                 errors.push(FieldError::new("group_by", "is for /v1/analytics/product-types"));
                 LineGroup::Sku
             }
-            (true, None | Some("product_type")) => LineGroup::ProductType,
-            (true, Some("category")) => LineGroup::Category,
-            (true, Some(other)) => match other.strip_prefix("attributes.") {
+            (Ranked::Groups, None | Some("product_type")) => LineGroup::ProductType,
+            (Ranked::Groups, Some("category")) => LineGroup::Category,
+            (Ranked::Groups, Some(other)) => match other.strip_prefix("attributes.") {
                 Some(key)
                     if !key.is_empty()
                         && key.len() <= 64
@@ -647,7 +649,7 @@ impl PromotionsAnalytics {
                 revenue: c.figures.revenue(),
                 discount_given: c.figures.discounts,
                 net_revenue: c.figures.net_revenue(),
-                average_order_value: average(c.figures.net_revenue(), c.figures.orders),
+                average_order_value: c.figures.average_order_value(),
                 first_time_customers: c.figures.new_customers,
                 returning_customers: c.customers - c.figures.new_customers,
             })
@@ -655,7 +657,7 @@ impl PromotionsAnalytics {
         let group = |f: &Figures| OrderGroup {
             orders: f.orders,
             net_revenue: f.net_revenue(),
-            average_order_value: average(f.net_revenue(), f.orders),
+            average_order_value: f.average_order_value(),
         };
         let campaigns: Vec<CampaignPromotion> = promotions
             .campaigns

@@ -4,7 +4,7 @@ use crate::auth::{scopes, Authorized};
 use crate::domain::parse_sku;
 use crate::dto::analytics::{
     ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, PeriodQuery,
-    PromotionsAnalytics, RangeQuery, RankingAnalytics, RankingRequest, RfmAnalytics, RfmQuery, SalesAnalytics,
+    PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RankingRequest, RfmAnalytics, RfmQuery, SalesAnalytics,
     SalesQuery, SalesRequest, TopProductsQuery,
 };
 use crate::error::AppError;
@@ -114,7 +114,7 @@ pub async fn top_products(
     state: web::Data<AppState>,
     query: Query<TopProductsQuery>,
 ) -> Result<web::Json<RankingAnalytics>, AppError> {
-    ranking_response(&state, query.parse(state.config.timezone, false)?).await
+    ranking_response(&state, query.parse(state.config.timezone, Ranked::Products)?).await
 }
 
 /// Sales ranked by product type, catalogue category or a line attribute
@@ -136,7 +136,7 @@ pub async fn product_types(
     state: web::Data<AppState>,
     query: Query<TopProductsQuery>,
 ) -> Result<web::Json<RankingAnalytics>, AppError> {
-    ranking_response(&state, query.parse(state.config.timezone, true)?).await
+    ranking_response(&state, query.parse(state.config.timezone, Ranked::Groups)?).await
 }
 
 async fn ranking_response(state: &AppState, request: RankingRequest) -> Result<web::Json<RankingAnalytics>, AppError> {
