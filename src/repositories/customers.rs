@@ -374,25 +374,12 @@ pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     diesel::delete(customers::table.find(id)).execute(conn).map(drop)
 }
 
-/// Points every reference to customer `from` at customer `to`. Each table that refers to
-/// customers gets its line here, so a merge never leaves anything behind.
-pub fn move_references(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
-    // Earlier merges into the duplicate now belong to the survivor's history.
+/// Earlier merges into `from` now belong to `to`'s history.
+pub fn move_merges(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
     diesel::update(customer_merges::table.filter(customer_merges::survivor_id.eq(from)))
         .set(customer_merges::survivor_id.eq(to))
-        .execute(conn)?;
-    // The consent ledgers join; the current state is the latest event of either.
-    super::consents::move_events(conn, from, to)?;
-    super::consents::refresh_current(conn, to)?;
-    // Orders and promo redemptions follow; the survivor's statistics are recomputed.
-    super::orders::move_orders(conn, from, to)?;
-    super::promo_codes::move_redemptions(conn, from, to)?;
-    super::referrals::move_customer(conn, from, to)?;
-    super::campaigns::move_customer(conn, from, to)?;
-    for currency in super::orders::currencies_of(conn, to)? {
-        super::orders::refresh_stats(conn, to, &currency)?;
-    }
-    Ok(())
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn record_merge(conn: &mut DbConn, merge: NewCustomerMerge) -> QueryResult<()> {

@@ -35,9 +35,10 @@ pub fn consent(conn: &mut DbConn, buckets: &[Bucket]) -> Result<ConsentFigures, 
 
 // ---- Sales ---------------------------------------------------------------------------
 
-/// Where the figures come from: the rollups when the request is in the shop's time zone
-/// and filters on at most one dimension, the orders themselves otherwise (same
-/// definitions, slower).
+/// Whether the rollups can answer: they hold local days of the time zone they were built
+/// in, so only a request in that zone can be served from them. Each caller then checks
+/// that its filters are ones the rollups keep (`SalesFilter::rollup_dimension`), and
+/// reads the orders themselves otherwise (same definitions, slower).
 fn rollups_answer(conn: &mut DbConn, periods: &Periods) -> Result<bool, AppError> {
     Ok(repo::rollup_timezone(conn)? == periods.timezone.name())
 }

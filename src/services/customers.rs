@@ -8,6 +8,10 @@ use crate::domain::{Email, Tag};
 use crate::error::AppError;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow, NewCustomerMerge};
 use crate::repositories::customers as repo;
+use crate::repositories::{
+    campaigns as campaign_repo, consents as consent_repo, orders as order_repo, promo_codes as promo_repo,
+    referrals as referral_repo,
+};
 use crate::services::rollups::{Activity, RollupChange};
 
 /// Whether an upsert created the customer or merged into an existing one.
@@ -190,7 +194,7 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         let now = now();
         let snapshot = serde_json::to_string(&duplicate).map_err(|e| AppError::internal(e.to_string()))?;
         let rollups = RollupChange::begin(conn, &[survivor_id, duplicate_id], &[], Activity::All)?;
-        repo::move_references(conn, duplicate_id, survivor_id)?;
+        move_references(conn, duplicate_id, survivor_id)?;
         if let Some(rollups) = rollups {
             rollups.finish(conn, &[])?;
         }
@@ -219,4 +223,22 @@ fn finish_write<T>(conn: &mut DbConn, outcome: Result<T, TxError>, email: Option
         Err(TxError::Db(error)) if is_unique_violation(&error) => Err(email_conflict(conn, email)),
         Err(TxError::Db(error)) => Err(error.into()),
     }
+}
+
+/// Points every reference to customer `from` at customer `to`. Each table that refers to
+/// customers gets its line here, so a merge never leaves anything behind.
+fn move_references(conn: &mut DbConn, from: i64, to: i64) -> Result<(), AppError> {
+    repo::move_merges(conn, from, to)?;
+    // The consent ledgers join; the current state is the latest event of either.
+    consent_repo::move_events(conn, from, to)?;
+    consent_repo::refresh_current(conn, to)?;
+    // Orders and promo redemptions follow; the survivor's statistics are recomputed.
+    order_repo::move_orders(conn, from, to)?;
+    promo_repo::move_redemptions(conn, from, to)?;
+    referral_repo::move_customer(conn, from, to)?;
+    campaign_repo::move_customer(conn, from, to)?;
+    for currency in order_repo::currencies_of(conn, to)? {
+        order_repo::refresh_stats(conn, to, &currency)?;
+    }
+    Ok(())
 }
