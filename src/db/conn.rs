@@ -157,7 +157,7 @@ impl DatabaseTarget {
         }
     }
 
-    fn establish(&self) -> Result<DbConn, diesel::r2d2::Error> {
+    pub(crate) fn establish(&self) -> Result<DbConn, diesel::r2d2::Error> {
         match self {
             DatabaseTarget::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url)?)),
             DatabaseTarget::Sqlite(path) => {

@@ -3,6 +3,8 @@
 
 mod conn;
 pub mod schema;
+#[cfg(test)]
+pub mod testing;
 
 pub use conn::{
     open, run_migrations, Backend, ConnectionManager, Contention, Database, DatabaseTarget, DbConn, StartupError,
