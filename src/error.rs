@@ -82,9 +82,23 @@ impl From<DieselError> for AppError {
                 tracing::warn!(%error, "database busy or gone");
                 AppError::Unavailable
             }
-            _ => AppError::Internal(format!("database error: {error}")),
+            _ => AppError::Internal(format!("database error: {}", with_causes(&error))),
         }
     }
+}
+
+/// The error's message and its causes' (a failed read names the field, its cause why).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.ends_with(&message) {
+            text = format!("{text}: {message}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// SQLite lock timeouts and PostgreSQL connection loss reported as plain errors.

@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{customer_merges, erasures, suppressions};
+use crate::db::Json;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = customer_merges)]
@@ -12,7 +13,9 @@ pub struct MergeRow {
     pub duplicate_id: i64,
     pub merged_by: String,
     pub merged_at: NaiveDateTime,
-    pub duplicate_snapshot: String,
+    /// The duplicate as it was (JSON); serialized as that text.
+    #[serde(serialize_with = "Json::serialize_as_text")]
+    pub duplicate_snapshot: Json<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -7,7 +7,7 @@ use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
     customer_consents, customer_merges, customer_rfm, customer_search_terms, customer_tags, customers,
 };
-use crate::db::DbConn;
+use crate::db::{DbConn, Json};
 use crate::db_run;
 use crate::domain::customer::CustomerProfile;
 use crate::domain::{ConsentChannel, ConsentState, CustomerSource, Email, Tag};
@@ -455,8 +455,10 @@ pub fn page_after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<V
     with_details(conn, rows)
 }
 
-/// (id, attributes JSON) by ascending id after `after_id`: to learn the attribute keys.
-pub fn attributes_after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<Vec<(i64, String)>> {
+type Attributes = serde_json::Map<String, serde_json::Value>;
+
+/// (id, attributes) by ascending id after `after_id`: to learn the attribute keys.
+pub fn attributes_after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<Vec<(i64, Json<Attributes>)>> {
     customers::table
         .filter(customers::erased_at.is_null())
         .filter(customers::id.gt(after_id))
