@@ -744,3 +744,5 @@ pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> QueryResul
     query.order(segments::id.desc()).limit(limit).load(conn)
 }
 
+#[cfg(test)]
+mod tests;
