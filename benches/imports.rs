@@ -195,7 +195,7 @@ fn summary(job: &ImportJobRow, elapsed: Duration) -> String {
 }
 
 fn first_error(job: &ImportJobRow) -> String {
-    let errors: Vec<serde_json::Value> = serde_json::from_str(&job.errors).expect("errors is a JSON array");
+    let errors: Vec<serde_json::Value> = job.errors.0.iter().map(|e| serde_json::json!(e)).collect();
     match errors.first() {
         Some(error) => format!("{error} ({} reported)", errors.len()),
         None => "none".to_string(),

@@ -157,7 +157,7 @@ impl DatabaseTarget {
         }
     }
 
-    fn establish(&self) -> Result<DbConn, diesel::r2d2::Error> {
+    pub(crate) fn establish(&self) -> Result<DbConn, diesel::r2d2::Error> {
         match self {
             DatabaseTarget::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url)?)),
             DatabaseTarget::Sqlite(path) => {
@@ -471,7 +471,7 @@ impl From<diesel::result::Error> for crate::error::AppError {
                 tracing::warn!(%error, "database busy or gone");
                 crate::error::AppError::Unavailable
             }
-            _ => crate::error::AppError::Internal(format!("database error: {error}")),
+            _ => crate::error::AppError::Internal(format!("database error: {}", with_causes(&error))),
         }
     }
 }
@@ -488,4 +488,18 @@ fn is_transient(message: &str) -> bool {
     ]
     .iter()
     .any(|needle| message.contains(needle))
+}
+
+/// The error's message and its causes' (a failed read names the field, its cause why).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.ends_with(&message) {
+            text = format!("{text}: {message}");
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -2,11 +2,15 @@
 //! the embedded migrations.
 
 mod conn;
+pub mod json;
 pub mod schema;
+#[cfg(test)]
+pub mod testing;
 
 pub use conn::{
     open, run_migrations, Backend, ConnectionManager, Contention, Database, DatabaseTarget, DbConn, StartupError,
 };
+pub use json::Json;
 
 /// Runs the same block on whichever inner connection `$conn` holds. Only for the few
 /// diesel features the MultiConnection does not cover (batch inserts, upserts).

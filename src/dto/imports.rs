@@ -62,7 +62,12 @@ impl From<ImportJobRow> for ImportJob {
             updated: row.updated,
             unchanged: row.unchanged,
             rejected: row.rejected,
-            errors: serde_json::from_str(&row.errors).unwrap_or_default(),
+            errors: row
+                .errors
+                .0
+                .into_iter()
+                .map(|e| ImportRowError { line: e.line, field: e.field, message: e.message })
+                .collect(),
             failure: row.failure,
             created_at: row.created_at.and_utc(),
             finished_at: row.finished_at.map(|t| t.and_utc()),

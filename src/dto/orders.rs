@@ -257,7 +257,7 @@ impl From<OrderLineRow> for OrderLine {
             product_id: row.product_id,
             name: row.name,
             product_type: row.product_type,
-            attributes: serde_json::from_str(&row.attributes).unwrap_or_default(),
+            attributes: row.attributes.0,
             quantity: row.quantity,
             unit_price: row.unit_price,
             line_total: row.quantity * row.unit_price,

@@ -31,7 +31,7 @@ impl From<MergeRow> for MergeRecord {
             duplicate_id: row.duplicate_id,
             merged_by: row.merged_by,
             merged_at: row.merged_at.and_utc(),
-            duplicate: serde_json::from_str(&row.duplicate_snapshot).unwrap_or_default(),
+            duplicate: row.duplicate_snapshot.0,
         }
     }
 }

@@ -49,7 +49,7 @@ impl From<ProductRow> for Product {
             name: row.name,
             product_type: row.product_type,
             category: row.category,
-            attributes: serde_json::from_str(&row.attributes).unwrap_or_default(),
+            attributes: row.attributes.0,
             price: row.price,
             currency: row.currency,
             track_inventory: row.track_inventory,

@@ -38,7 +38,7 @@ impl From<SegmentRow> for Segment {
             id: row.id,
             name: row.name,
             description: row.description,
-            rules: serde_json::from_str(&row.rules).unwrap_or(Value::Null),
+            rules: row.rules.0,
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
         }

@@ -134,6 +134,7 @@ async fn orders_page(state: &AppState, filter: OrderFilter, page: Page) -> Resul
     Ok(OrderPage { items, next_cursor })
 }
 
+/// Orders, newest first, with filters. Scope: `orders:read`.
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = ["orders:read"])),

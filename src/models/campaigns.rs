@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{campaign_contacts, campaign_responses, campaigns};
+use crate::db::Json;
 use crate::domain::campaign::AudienceCounts;
 use crate::models::customers::CustomerRow;
 use diesel::sql_types::{BigInt, Text};
@@ -13,7 +14,7 @@ pub struct CampaignRow {
     pub name: String,
     pub channel: String,
     pub segment_id: Option<i64>,
-    pub rules: Option<String>,
+    pub rules: Option<Json<serde_json::Value>>,
     pub offer: Option<String>,
     pub subject: Option<String>,
     pub content: Option<String>,
@@ -27,12 +28,12 @@ pub struct CampaignRow {
     pub cap_max_contacts: i64,
     pub cap_per_days: i64,
     /// JSON list of campaign ids.
-    pub exclude_campaign_ids: String,
+    pub exclude_campaign_ids: Json<Vec<i64>>,
     pub holdout_percent: i64,
     pub attribution_window_days: i64,
     pub status: String,
     /// JSON `AudienceCounts`, once launched.
-    pub audience: Option<String>,
+    pub audience: Option<Json<AudienceCounts>>,
     pub launched_at: Option<NaiveDateTime>,
     pub send_requested_at: Option<NaiveDateTime>,
     pub created_by: String,
@@ -71,7 +72,7 @@ impl CampaignColumns {
             name: row.name.clone(),
             channel: row.channel.clone(),
             segment_id: row.segment_id,
-            rules: row.rules.clone(),
+            rules: row.rules.as_ref().map(Json::to_text),
             offer: row.offer.clone(),
             subject: row.subject.clone(),
             content: row.content.clone(),
@@ -83,7 +84,7 @@ impl CampaignColumns {
             unique_currency: row.unique_currency.clone(),
             cap_max_contacts: row.cap_max_contacts,
             cap_per_days: row.cap_per_days,
-            exclude_campaign_ids: row.exclude_campaign_ids.clone(),
+            exclude_campaign_ids: row.exclude_campaign_ids.to_text(),
             holdout_percent: row.holdout_percent,
             attribution_window_days: row.attribution_window_days,
             updated_at: row.updated_at,

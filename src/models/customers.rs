@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{customer_merges, customers};
+use crate::db::Json;
 use crate::domain::customer::{Address, CustomerDetails, CustomerProfile};
 use crate::domain::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Phone, Tag};
 use crate::models::consents::CurrentConsentRow;
@@ -29,7 +30,9 @@ pub struct CustomerRow {
     pub country: Option<String>,
     pub preferred_language: Option<String>,
     pub source: String,
-    pub attributes: String,
+    /// Serialized as the stored JSON text (merge snapshots hold it so).
+    #[serde(serialize_with = "Json::serialize_as_text")]
+    pub attributes: Json<serde_json::Map<String, serde_json::Value>>,
     pub notes: Option<String>,
     #[serde(skip)]
     pub name_key: Option<String>,
@@ -161,7 +164,7 @@ impl CustomerRecord {
     }
 
     pub fn attributes(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::from_str(&self.row.attributes).unwrap_or_default()
+        self.row.attributes.0.clone()
     }
 }
 

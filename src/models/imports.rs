@@ -2,6 +2,15 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::import_jobs;
+use crate::db::Json;
+
+/// One rejected row as `import_jobs.errors` holds it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredRowError {
+    pub line: i64,
+    pub field: String,
+    pub message: String,
+}
 
 /// An import job without its (large) CSV body.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -16,7 +25,8 @@ pub struct ImportJobRow {
     pub updated: i64,
     pub unchanged: i64,
     pub rejected: i64,
-    pub errors: String,
+    /// The first rejected rows, as stored (JSON).
+    pub errors: Json<Vec<StoredRowError>>,
     pub failure: Option<String>,
     pub created_by: String,
     pub created_at: NaiveDateTime,

@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{customer_order_stats, idempotency_keys, order_lines, orders, refunds};
+use crate::db::Json;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = orders)]
@@ -60,7 +61,7 @@ pub struct OrderLineRow {
     pub sku: String,
     pub name: String,
     pub product_type: Option<String>,
-    pub attributes: String,
+    pub attributes: Json<serde_json::Map<String, serde_json::Value>>,
     pub quantity: i64,
     pub unit_price: i64,
     pub refunded_quantity: i64,

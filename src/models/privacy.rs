@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{customer_merges, erasures, suppressions};
+use crate::db::Json;
 use crate::models::campaigns::{ContactRow, ResponseRow};
 use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
 use crate::models::customers::CustomerRecord;
@@ -29,7 +30,9 @@ pub struct MergeRow {
     pub duplicate_id: i64,
     pub merged_by: String,
     pub merged_at: NaiveDateTime,
-    pub duplicate_snapshot: String,
+    /// The duplicate as it was (JSON); serialized as that text.
+    #[serde(serialize_with = "Json::serialize_as_text")]
+    pub duplicate_snapshot: Json<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{products, stock_movements};
+use crate::db::Json;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = products)]
@@ -11,7 +12,7 @@ pub struct ProductRow {
     pub name: String,
     pub product_type: String,
     pub category: Option<String>,
-    pub attributes: String,
+    pub attributes: Json<serde_json::Map<String, serde_json::Value>>,
     pub price: i64,
     pub currency: String,
     pub track_inventory: bool,
@@ -54,7 +55,7 @@ impl ProductRow {
             name: self.name.clone(),
             product_type: self.product_type.clone(),
             category: self.category.clone(),
-            attributes: self.attributes.clone(),
+            attributes: self.attributes.to_text(),
             price: self.price,
             currency: self.currency.clone(),
             track_inventory: self.track_inventory,

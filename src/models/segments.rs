@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::segments;
+use crate::db::Json;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = segments)]
@@ -10,7 +11,7 @@ pub struct SegmentRow {
     pub name: String,
     pub description: Option<String>,
     /// The rule tree as JSON.
-    pub rules: String,
+    pub rules: Json<serde_json::Value>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

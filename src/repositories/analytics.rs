@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::sql::{add_counters, Sql, SqlValue};
+use super::sql::{add_counters, days_between, json_text, live_order, live_orders, Sql, SqlValue, Term};
 use crate::db::schema::{
     consent_events, customer_consents, customer_order_stats, customers, orders, purchase_day_counts, purchase_days,
     rollup_state, sales_customers, sales_daily,
@@ -96,7 +96,7 @@ impl OrderSelection {
             sql.push(" AND o.customer_id < ").bind(SqlValue::Int(high));
         }
         if self.live_only {
-            sql.push(" AND o.status <> 'cancelled'");
+            sql.push(" AND ").push(&live_order("o"));
         }
         if let Some((low, high)) = self.id_range {
             sql.push(" AND o.id >= ").bind(SqlValue::Int(low)).push(" AND o.id < ").bind(SqlValue::Int(high));
@@ -104,7 +104,7 @@ impl OrderSelection {
         if let Some((from, to)) = self.placed {
             sql.push(" AND o.placed_at >= ").bind(SqlValue::Time(from));
             sql.push(" AND o.placed_at < ").bind(SqlValue::Time(to));
-            sql.push(" AND o.status <> 'cancelled'");
+            sql.push(" AND ").push(&live_order("o"));
         }
         if let Some(currency) = &self.currency {
             sql.push(" AND o.currency = ").bind(SqlValue::Text(currency.clone()));
@@ -113,9 +113,15 @@ impl OrderSelection {
 }
 
 /// Whether `o` is its customer's first order in its currency (earliest placed, then lowest id).
-const IS_FIRST_SQL: &str = "(o.status <> 'cancelled' AND NOT EXISTS (SELECT 1 FROM orders p \
-     WHERE p.customer_id = o.customer_id AND p.currency = o.currency AND p.status <> 'cancelled' \
-     AND (p.placed_at < o.placed_at OR (p.placed_at = o.placed_at AND p.id < o.id))))";
+fn is_first_sql() -> String {
+    format!(
+        "({} AND NOT EXISTS (SELECT 1 FROM orders p \
+         WHERE p.customer_id = o.customer_id AND p.currency = o.currency AND {} \
+         AND (p.placed_at < o.placed_at OR (p.placed_at = o.placed_at AND p.id < o.id))))",
+        live_order("o"),
+        live_order("p")
+    )
+}
 
 /// The facts of the selected orders with their lines, and whether each was its customer's
 /// first order, ordered by id.
@@ -126,7 +132,9 @@ pub fn order_facts(conn: &mut DbConn, selection: &OrderSelection) -> QueryResult
         "SELECT o.id, o.customer_id, o.currency, o.channel, o.placed_at, o.status, o.promo_code, \
          o.promo_code_status, o.subtotal, o.discount_total, o.total, o.refunded_total, ",
     );
-    orders_sql.push(if selection.with_first { IS_FIRST_SQL } else { "FALSE" }).push(" AS is_first FROM orders o");
+    orders_sql
+        .push(&if selection.with_first { is_first_sql() } else { "FALSE".into() })
+        .push(" AS is_first FROM orders o");
     selection.push_where(&mut orders_sql);
     orders_sql.push(" ORDER BY o.id");
     let orders: Vec<OrderFactsRow> = orders_sql.query().load(conn)?;
@@ -169,9 +177,10 @@ pub fn first_order_ids(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<V
     let mut sql = Sql::new(conn.backend());
     sql.push(
         "SELECT MIN(o.id) AS id FROM customer_order_stats s JOIN orders o ON o.customer_id = s.customer_id \
-         AND o.placed_at = s.first_order_at AND o.currency = s.currency AND o.status <> 'cancelled' \
-         WHERE s.customer_id IN ",
+         AND o.placed_at = s.first_order_at AND o.currency = s.currency AND ",
     )
+    .push(&live_order("o"))
+    .push(" WHERE s.customer_id IN ")
     .bind_list(customer_ids.iter().map(|&id| SqlValue::Int(id)));
     sql.push(" GROUP BY s.customer_id, s.currency");
     let rows: Vec<IdRow> = sql.query().load(conn)?;
@@ -189,17 +198,10 @@ pub fn max_ids(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
 /// same order and cannot deadlock); rows that fall to zero are removed.
 pub fn add_sales(conn: &mut DbConn, deltas: &BTreeMap<RollupKey, Figures>) -> QueryResult<()> {
     let deltas: Vec<(&RollupKey, &Figures)> = deltas.iter().filter(|(_, f)| !f.is_zero()).collect();
-    for chunk in deltas.chunks(500) {
-        let mut sql = Sql::new(conn.backend());
-        sql.push(
-            "INSERT INTO sales_daily (dimension, value, currency, day, orders, units, gross, discounts, refunds, \
-             new_customers) VALUES ",
-        );
-        for (index, (key, figures)) in chunk.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.bind_list([
+    let rows = deltas
+        .iter()
+        .map(|(key, figures)| {
+            vec![
                 SqlValue::Text(key.dimension.as_str().to_string()),
                 SqlValue::Text(key.value.clone()),
                 SqlValue::Text(key.currency.clone()),
@@ -210,17 +212,12 @@ pub fn add_sales(conn: &mut DbConn, deltas: &BTreeMap<RollupKey, Figures>) -> Qu
                 SqlValue::Int(figures.discounts),
                 SqlValue::Int(figures.refunds),
                 SqlValue::Int(figures.new_customers),
-            ]);
-        }
-        sql.push(
-            " ON CONFLICT (dimension, value, currency, day) DO UPDATE SET \
-             orders = sales_daily.orders + excluded.orders, units = sales_daily.units + excluded.units, \
-             gross = sales_daily.gross + excluded.gross, discounts = sales_daily.discounts + excluded.discounts, \
-             refunds = sales_daily.refunds + excluded.refunds, \
-             new_customers = sales_daily.new_customers + excluded.new_customers",
-        );
-        sql.query().execute(conn)?;
-    }
+            ]
+        })
+        .collect();
+    let keys = ["dimension", "value", "currency", "day"];
+    let counters = ["orders", "units", "gross", "discounts", "refunds", "new_customers"];
+    add_counters(conn, "sales_daily", &keys, &counters, rows)?;
     // Only a row something was taken from can have fallen to zero.
     for (key, figures) in deltas {
         let decreased = [figures.orders, figures.units, figures.gross, figures.discounts, figures.refunds]
@@ -252,30 +249,21 @@ fn delete_if_zero(conn: &mut DbConn, key: &RollupKey) -> QueryResult<()> {
 /// Adds to the distinct-customer counts, in key order (see `add_sales`).
 pub fn add_customers(conn: &mut DbConn, deltas: &BTreeMap<PeriodKey, i64>) -> QueryResult<()> {
     let deltas: Vec<_> = deltas.iter().filter(|(_, &n)| n != 0).collect();
-    for chunk in deltas.chunks(800) {
-        let mut sql = Sql::new(conn.backend());
-        sql.push(
-            "INSERT INTO sales_customers (dimension, value, granularity, currency, period_start, customers) VALUES ",
-        );
-        for (index, ((granularity, start, currency, dimension, value), n)) in chunk.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.bind_list([
+    let rows = deltas
+        .iter()
+        .map(|((granularity, start, currency, dimension, value), n)| {
+            vec![
                 SqlValue::Text(dimension.as_str().to_string()),
                 SqlValue::Text(value.clone()),
                 SqlValue::Text(granularity.to_string()),
                 SqlValue::Text(currency.clone()),
                 SqlValue::Date(*start),
                 SqlValue::Int(**n),
-            ]);
-        }
-        sql.push(
-            " ON CONFLICT (dimension, value, granularity, currency, period_start) DO UPDATE SET \
-             customers = sales_customers.customers + excluded.customers",
-        );
-        sql.query().execute(conn)?;
-    }
+            ]
+        })
+        .collect();
+    let keys = ["dimension", "value", "granularity", "currency", "period_start"];
+    add_counters(conn, "sales_customers", &keys, &["customers"], rows)?;
     for ((granularity, start, currency, dimension, value), _) in deltas.iter().filter(|(_, &n)| n < 0) {
         diesel::delete(
             sales_customers::table
@@ -537,11 +525,9 @@ fn push_group_key(sql: &mut Sql, group: &LineGroup) {
         LineGroup::Sku => sql.push("l.sku"),
         LineGroup::ProductType => sql.push("l.product_type"),
         LineGroup::Category => sql.push("p.category"),
-        LineGroup::Attribute(key) if sql.is_postgres() => {
-            sql.push("(l.attributes::jsonb ->> ").bind(SqlValue::Text(key.clone())).push(")")
-        }
         LineGroup::Attribute(key) => {
-            sql.push("CAST(json_extract(l.attributes, ").bind(SqlValue::Text(format!("$.\"{key}\""))).push(") AS TEXT)")
+            json_text(sql, "l.attributes", key);
+            sql
         }
     };
 }
@@ -564,7 +550,7 @@ pub fn line_groups(conn: &mut DbConn, query: &LineQuery) -> QueryResult<Vec<Line
     )
     .bind(SqlValue::Time(query.placed.0));
     sql.push(" AND o.placed_at < ").bind(SqlValue::Time(query.placed.1));
-    sql.push(" AND o.status <> 'cancelled' AND o.currency = ").bind(SqlValue::Text(query.currency.clone()));
+    sql.push(" AND ").push(&live_order("o")).push(" AND o.currency = ").bind(SqlValue::Text(query.currency.clone()));
     if let Some(channel) = &query.channel {
         sql.push(" AND o.channel = ").bind(SqlValue::Text(channel.clone()));
     }
@@ -593,8 +579,8 @@ pub fn promo_customers(
     )
     .bind(SqlValue::Time(placed.0));
     sql.push(" AND o.placed_at < ").bind(SqlValue::Time(placed.1));
-    sql.push(" AND o.status <> 'cancelled' AND o.promo_code_status = 'applied' AND o.currency = ")
-        .bind(SqlValue::Text(currency.into()));
+    sql.push(" AND ").push(&live_order("o")).push(" AND o.promo_code_status = 'applied' AND o.currency = ");
+    sql.bind(SqlValue::Text(currency.into()));
     sql.push(" GROUP BY o.promo_code");
     sql.query().load(conn)
 }
@@ -613,7 +599,7 @@ pub fn sales_by_source(
     )
     .bind(SqlValue::Time(placed.0));
     sql.push(" AND o.placed_at < ").bind(SqlValue::Time(placed.1));
-    sql.push(" AND o.status <> 'cancelled' AND o.currency = ").bind(SqlValue::Text(currency.into()));
+    sql.push(" AND ").push(&live_order("o")).push(" AND o.currency = ").bind(SqlValue::Text(currency.into()));
     sql.push(" GROUP BY c.source");
     sql.query().load(conn)
 }
@@ -623,7 +609,7 @@ pub fn currencies_in(conn: &mut DbConn, placed: (NaiveDateTime, NaiveDateTime)) 
     let mut rows: Vec<(String, i64)> = orders::table
         .filter(orders::placed_at.ge(placed.0))
         .filter(orders::placed_at.lt(placed.1))
-        .filter(orders::status.ne("cancelled"))
+        .filter(live_orders())
         .group_by(orders::currency)
         .select((orders::currency, diesel::dsl::count_star()))
         .load(conn)?;
@@ -665,18 +651,16 @@ pub fn customer_values(
 /// since their last order (at `now`).
 pub fn rfm_segments(conn: &mut DbConn, currency: &str, now: NaiveDateTime) -> QueryResult<Vec<RfmSegmentRow>> {
     let mut sql = Sql::new(conn.backend());
-    let days = if sql.is_postgres() {
-        "EXTRACT(EPOCH FROM (".to_string() + "$2::timestamp - s.last_order_at)) / 86400.0"
-    } else {
-        "(julianday(?2) - julianday(s.last_order_at))".to_string()
-    };
-    sql.push(&format!(
+    sql.push(
         "SELECT r.rfm_segment AS segment, COUNT(*) AS customers, CAST(SUM(s.orders_count) AS BIGINT) AS orders, \
-         CAST(SUM(s.total_spent) AS BIGINT) AS revenue, CAST(AVG({days}) AS DOUBLE PRECISION) AS recency_days \
-         FROM customer_rfm r JOIN customer_order_stats s ON s.customer_id = r.customer_id AND s.currency = "
-    ));
+         CAST(SUM(s.total_spent) AS BIGINT) AS revenue, CAST(AVG(",
+    );
+    days_between(&mut sql, Term::Value(SqlValue::Time(now)), Term::Sql("s.last_order_at"));
+    sql.push(
+        ") AS DOUBLE PRECISION) AS recency_days \
+         FROM customer_rfm r JOIN customer_order_stats s ON s.customer_id = r.customer_id AND s.currency = ",
+    );
     sql.bind(SqlValue::Text(currency.into()));
-    sql.binds.push(SqlValue::Time(now));
     sql.push(" GROUP BY r.rfm_segment");
     sql.query().load(conn)
 }
@@ -695,19 +679,20 @@ pub fn rfm_segments_between(
     sql.push(
         "WITH ranged AS (SELECT customer_id, currency, COUNT(*) AS orders_count, \
          CAST(SUM(total - refunded_total) AS BIGINT) AS total_spent, MAX(placed_at) AS last_order_at \
-         FROM orders WHERE status <> 'cancelled' AND placed_at >= ",
+         FROM orders WHERE ",
     )
+    .push(&live_order("orders"))
+    .push(" AND placed_at >= ")
     .bind(SqlValue::Time(from));
     sql.push(" AND placed_at < ").bind(SqlValue::Time(to));
-    let days = if sql.is_postgres() {
-        "EXTRACT(EPOCH FROM ($2::timestamp - s.last_order_at)) / 86400.0"
-    } else {
-        "(julianday(?2) - julianday(s.last_order_at))"
-    };
-    sql.push(&format!(
+    sql.push(
         " GROUP BY customer_id, currency) \
          SELECT r.rfm_segment AS segment, COUNT(*) AS customers, CAST(SUM(s.orders_count) AS BIGINT) AS orders, \
-         CAST(SUM(s.total_spent) AS BIGINT) AS revenue, CAST(AVG({days}) AS DOUBLE PRECISION) AS recency_days \
+         CAST(SUM(s.total_spent) AS BIGINT) AS revenue, CAST(AVG(",
+    );
+    days_between(&mut sql, Term::Value(SqlValue::Time(to)), Term::Sql("s.last_order_at"));
+    sql.push(&format!(
+        ") AS DOUBLE PRECISION) AS recency_days \
          FROM ({scores}) r JOIN ranged s ON s.customer_id = r.customer_id AND s.currency = "
     ));
     sql.bind(SqlValue::Text(currency.into()));
@@ -745,7 +730,7 @@ pub fn cohort_orders(
     sql.push(" AND s.first_order_at >= ").bind(SqlValue::Time(first_from));
     sql.push(" AND s.first_order_at < ").bind(SqlValue::Time(first_before));
     sql.push(" AND o.placed_at < ").bind(SqlValue::Time(first_before));
-    sql.push(" AND o.status <> 'cancelled'");
+    sql.push(" AND ").push(&live_order("o"));
     sql.query().load(conn)
 }
 

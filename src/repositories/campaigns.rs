@@ -4,14 +4,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::sql::{add_counters, Sql, SqlValue};
+use super::sql::{add_counters, insert_in_chunks, live_order, live_orders, lock_row, Sql, SqlValue, INSERT_CHUNK};
 use crate::db::schema::{
     campaign_contacts, campaign_conversions, campaign_orders, campaign_responders, campaign_response_counts,
     campaign_responses, campaigns, customer_consents, customers, messages, orders, promo_codes, promo_redemptions,
     unsubscribe_tokens,
 };
-use crate::db::{Backend, DbConn};
-use crate::db_run;
+use crate::db::DbConn;
 use crate::domain::attribution::{
     CampaignFigures, CampaignOrderFigures, CodeCampaign, ContactWindow, ConversionCounts, Redemption, StandingOrder,
 };
@@ -24,9 +23,6 @@ use crate::models::forms::UnsubscribeTokenRow;
 use crate::models::messages::NewMessage;
 use crate::models::promo_codes::NewPromoCode;
 
-/// Rows per multi-row INSERT: well under both backends' bind limits.
-const CHUNK: usize = 500;
-
 pub fn insert(conn: &mut DbConn, campaign: NewCampaign) -> QueryResult<CampaignRow> {
     diesel::insert_into(campaigns::table).values(campaign).returning(campaigns::all_columns).get_result(conn)
 }
@@ -37,9 +33,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CampaignRow>> {
 
 /// Like `find`, locking the row on PostgreSQL (SQLite write transactions lock the database).
 pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<CampaignRow>> {
-    if conn.backend() == Backend::Postgres {
-        diesel::sql_query("SELECT id FROM campaigns WHERE id = $1 FOR UPDATE").bind::<BigInt, _>(id).execute(conn)?;
-    }
+    lock_row(conn, "campaigns", id)?;
     find(conn, id)
 }
 
@@ -110,39 +104,19 @@ pub fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
 }
 
 pub fn insert_contacts(conn: &mut DbConn, contacts: &[NewContact]) -> QueryResult<()> {
-    for chunk in contacts.chunks(CHUNK) {
-        db_run!(conn => {
-            diesel::insert_into(campaign_contacts::table).values(chunk).execute(conn)?;
-        });
-    }
-    Ok(())
+    insert_in_chunks!(conn, campaign_contacts::table, contacts)
 }
 
 pub fn insert_promo_codes(conn: &mut DbConn, codes: &[NewPromoCode]) -> QueryResult<()> {
-    for chunk in codes.chunks(CHUNK) {
-        db_run!(conn => {
-            diesel::insert_into(promo_codes::table).values(chunk).execute(conn)?;
-        });
-    }
-    Ok(())
+    insert_in_chunks!(conn, promo_codes::table, codes)
 }
 
 pub fn insert_unsubscribe_tokens(conn: &mut DbConn, tokens: &[UnsubscribeTokenRow]) -> QueryResult<()> {
-    for chunk in tokens.chunks(CHUNK) {
-        db_run!(conn => {
-            diesel::insert_into(unsubscribe_tokens::table).values(chunk).execute(conn)?;
-        });
-    }
-    Ok(())
+    insert_in_chunks!(conn, unsubscribe_tokens::table, tokens)
 }
 
 pub fn insert_messages(conn: &mut DbConn, rows: &[NewMessage]) -> QueryResult<()> {
-    for chunk in rows.chunks(CHUNK) {
-        db_run!(conn => {
-            diesel::insert_into(messages::table).values(chunk).execute(conn)?;
-        });
-    }
-    Ok(())
+    insert_in_chunks!(conn, messages::table, rows)
 }
 
 /// A page of a campaign's contacts (or its holdout group) with their customers, by id.
@@ -230,11 +204,7 @@ pub fn contacts_matching(
 }
 
 pub fn insert_responses(conn: &mut DbConn, rows: &[NewResponse]) -> QueryResult<()> {
-    for chunk in rows.chunks(CHUNK) {
-        db_run!(conn => {
-            diesel::insert_into(campaign_responses::table).values(chunk).execute(conn)?;
-        });
-    }
+    insert_in_chunks!(conn, campaign_responses::table, rows)?;
     record_responders(conn, rows)
 }
 
@@ -252,7 +222,7 @@ fn record_responders(conn: &mut DbConn, rows: &[NewResponse]) -> QueryResult<()>
     }
     let firsts: Vec<_> = firsts.into_iter().collect();
     let mut counts: BTreeMap<(i64, String), i64> = BTreeMap::new();
-    for chunk in firsts.chunks(CHUNK) {
+    for chunk in firsts.chunks(INSERT_CHUNK) {
         let mut sql = Sql::new(conn.backend());
         sql.push("INSERT INTO campaign_responders (campaign_id, kind, contact_id) VALUES ");
         for (index, (campaign_id, kind, contact_id)) in chunk.iter().enumerate() {
@@ -410,7 +380,8 @@ pub fn converted(
     sql.push("SELECT COUNT(*) AS n FROM campaign_contacts k WHERE k.campaign_id = ")
         .bind(SqlValue::Int(campaign_id))
         .push(if holdout { " AND k.holdout = TRUE" } else { " AND k.holdout = FALSE" })
-        .push(" AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = k.customer_id AND o.status <> 'cancelled'")
+        .push(" AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = k.customer_id AND ")
+        .push(&live_order("o"))
         .push(" AND o.placed_at >= ")
         .bind(SqlValue::Time(window.0))
         .push(" AND o.placed_at <= ")
@@ -438,12 +409,16 @@ pub fn attributed(
            WHERE k.holdout = FALSE AND k.campaign_id = ",
     )
     .bind(SqlValue::Int(campaign_id))
-    .push(" AND c.status <> 'cancelled' AND c.placed_at >= ")
+    .push(" AND ")
+    .push(&live_order("c"))
+    .push(" AND c.placed_at >= ")
     .bind(SqlValue::Time(window.0))
     .push(" AND c.placed_at <= ")
     .bind(SqlValue::Time(window.1))
+    .push(" UNION SELECT p.id FROM orders p WHERE ")
+    .push(&live_order("p"))
     .push(
-        " UNION SELECT p.id FROM orders p WHERE p.status <> 'cancelled' AND p.promo_code_status = 'applied' \
+        " AND p.promo_code_status = 'applied' \
           AND p.promo_code IN (SELECT code FROM promo_codes WHERE campaign_id = ",
     )
     .bind(SqlValue::Int(campaign_id));
@@ -478,8 +453,11 @@ pub fn redemptions(
     let mut sql = Sql::new(conn.backend());
     sql.push(
         "SELECT o.currency AS currency, COUNT(*) AS redemptions, CAST(SUM(r.discount_amount) AS BIGINT) AS discount \
-         FROM promo_redemptions r JOIN orders o ON o.id = r.order_id \
-         WHERE o.status <> 'cancelled' AND r.id IN (\
+         FROM promo_redemptions r JOIN orders o ON o.id = r.order_id WHERE ",
+    )
+    .push(&live_order("o"))
+    .push(
+        " AND r.id IN (\
            SELECT own.id FROM promo_redemptions own \
            WHERE own.promo_code_id IN (SELECT id FROM promo_codes WHERE campaign_id = ",
     )
@@ -588,7 +566,7 @@ type StandingOrderRow = (i64, i64, NaiveDateTime, String, i64, i64, Option<i64>,
 pub fn standing_orders(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<StandingOrder>> {
     let rows: Vec<StandingOrderRow> = orders::table
         .filter(orders::customer_id.eq_any(customer_ids))
-        .filter(orders::status.ne("cancelled"))
+        .filter(live_orders())
         .order(orders::id)
         .select((
             orders::id,

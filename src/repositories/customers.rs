@@ -2,12 +2,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 
+use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
     customer_consents, customer_merges, customer_rfm, customer_search_terms, customer_tags, customers,
 };
-use crate::db::{Backend, DbConn};
+use crate::db::{DbConn, Json};
 use crate::db_run;
 use crate::domain::customer::CustomerFilter;
 use crate::domain::customer::CustomerProfile;
@@ -188,10 +188,7 @@ pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<Custome
 
 /// Locks a customer row until the transaction ends (PostgreSQL; see `find_for_update`).
 fn lock(conn: &mut DbConn, id: i64) -> QueryResult<()> {
-    if conn.backend() == Backend::Postgres {
-        diesel::sql_query("SELECT id FROM customers WHERE id = $1 FOR UPDATE").bind::<BigInt, _>(id).execute(conn)?;
-    }
-    Ok(())
+    super::sql::lock_row(conn, "customers", id)
 }
 
 pub fn find_id_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<i64>> {
@@ -391,7 +388,8 @@ pub fn record_merge(conn: &mut DbConn, merge: NewCustomerMerge) -> QueryResult<(
 /// pair found for several reasons is one row. Finding the repeated keys reads each key
 /// index once per page (about 1.3 s at 1M customers on PostgreSQL): a report, not a hot path.
 pub fn duplicate_pairs(conn: &mut DbConn, after: (i64, i64), limit: i64) -> QueryResult<Vec<DuplicatePairRow>> {
-    diesel::sql_query(
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
         "SELECT customer_id, duplicate_id, \
                 MAX(same_phone) AS same_phone, MAX(same_name) AS same_name, MAX(same_company) AS same_company \
          FROM ( \
@@ -407,15 +405,16 @@ pub fn duplicate_pairs(conn: &mut DbConn, after: (i64, i64), limit: i64) -> Quer
              FROM customers a JOIN customers b ON b.company_key = a.company_key AND b.id > a.id \
              WHERE a.company_key IN (SELECT company_key FROM customers WHERE company_key IS NOT NULL GROUP BY company_key HAVING COUNT(*) > 1) \
          ) pairs \
-         WHERE customer_id > $1 OR (customer_id = $1 AND duplicate_id > $2) \
-         GROUP BY customer_id, duplicate_id \
-         ORDER BY customer_id, duplicate_id \
-         LIMIT $3",
+         WHERE customer_id > ",
     )
-    .bind::<BigInt, _>(after.0)
-    .bind::<BigInt, _>(after.1)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
+    .bind(SqlValue::Int(after.0))
+    .push(" OR (customer_id = ")
+    .bind(SqlValue::Int(after.0))
+    .push(" AND duplicate_id > ")
+    .bind(SqlValue::Int(after.1))
+    .push(") GROUP BY customer_id, duplicate_id ORDER BY customer_id, duplicate_id LIMIT ")
+    .bind(SqlValue::Int(limit));
+    sql.query().load(conn)
 }
 
 /// Customers by ascending id after `after_id`, with details: the export's pages.
@@ -430,8 +429,10 @@ pub fn page_after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<V
     with_details(conn, rows)
 }
 
-/// (id, attributes JSON) by ascending id after `after_id`: to learn the attribute keys.
-pub fn attributes_after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<Vec<(i64, String)>> {
+type Attributes = serde_json::Map<String, serde_json::Value>;
+
+/// (id, attributes) by ascending id after `after_id`: to learn the attribute keys.
+pub fn attributes_after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<Vec<(i64, Json<Attributes>)>> {
     customers::table
         .filter(customers::erased_at.is_null())
         .filter(customers::id.gt(after_id))

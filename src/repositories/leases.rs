@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamp};
 
+use super::sql::{Sql, SqlValue};
 use crate::db::schema::background_leases;
 use crate::db::DbConn;
 
@@ -15,16 +15,18 @@ pub fn claim(
     now: NaiveDateTime,
     until: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let claimed = diesel::sql_query(
-        "INSERT INTO background_leases (name, owner, lease_until) VALUES ($1, $2, $3) \
-         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until \
-         WHERE background_leases.lease_until < $4",
+    let mut sql = Sql::new(conn.backend());
+    sql.push("INSERT INTO background_leases (name, owner, lease_until) VALUES ").bind_list([
+        SqlValue::Text(name.to_string()),
+        SqlValue::Text(owner.to_string()),
+        SqlValue::Time(until),
+    ]);
+    sql.push(
+        " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until \
+         WHERE background_leases.lease_until < ",
     )
-    .bind::<Text, _>(name)
-    .bind::<Text, _>(owner)
-    .bind::<Timestamp, _>(until)
-    .bind::<Timestamp, _>(now)
-    .execute(conn)?;
+    .bind(SqlValue::Time(now));
+    let claimed = sql.query().execute(conn)?;
     Ok(claimed == 1)
 }
 

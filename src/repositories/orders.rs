@@ -2,8 +2,9 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 
+use super::sql::{live_order, lock_row, Sql, SqlValue};
 use crate::db::schema::{customer_order_stats, idempotency_keys, order_lines, orders, refunds};
 use crate::db::{Backend, DbConn};
 use crate::db_run;
@@ -46,9 +47,7 @@ pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<OrderRecord>
 
 /// Locks the order row (PostgreSQL) for a status change or refund.
 pub fn find_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<OrderRecord>> {
-    if conn.backend() == crate::db::Backend::Postgres {
-        diesel::sql_query("SELECT id FROM orders WHERE id = $1 FOR UPDATE").bind::<BigInt, _>(id).execute(conn)?;
-    }
+    lock_row(conn, "orders", id)?;
     find(conn, id)
 }
 
@@ -147,16 +146,19 @@ pub fn refresh_stats(conn: &mut DbConn, customer_id: i64, currency: &str) -> Que
             .filter(customer_order_stats::currency.eq(currency)),
     )
     .execute(conn)?;
-    diesel::sql_query(
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
         "INSERT INTO customer_order_stats (customer_id, currency, orders_count, total_spent, first_order_at, last_order_at) \
          SELECT customer_id, currency, COUNT(*), CAST(SUM(total - refunded_total) AS BIGINT), MIN(placed_at), MAX(placed_at) \
-         FROM orders WHERE customer_id = $1 AND currency = $2 AND status <> 'cancelled' \
-         GROUP BY customer_id, currency",
+         FROM orders WHERE customer_id = ",
     )
-    .bind::<BigInt, _>(customer_id)
-    .bind::<Text, _>(currency)
-    .execute(conn)
-    .map(drop)
+    .bind(SqlValue::Int(customer_id))
+    .push(" AND currency = ")
+    .bind(SqlValue::Text(currency.to_string()))
+    .push(" AND ")
+    .push(&live_order("orders"))
+    .push(" GROUP BY customer_id, currency");
+    sql.query().execute(conn).map(drop)
 }
 
 /// Every currency a customer has orders in.

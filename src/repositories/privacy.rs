@@ -2,8 +2,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Timestamp};
 
+use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
     confirmation_tokens, consent_events, customer_consents, customer_merges, customers, enquiries, erasures, messages,
     suppressions, unsubscribe_tokens,
@@ -26,27 +26,25 @@ pub fn timeline(
         Some((at, kind, id)) => (1, at, kind, id),
         None => (0, NaiveDateTime::default(), 0, 0),
     };
-    diesel::sql_query(
-        "SELECT kind, id, at FROM ( \
-           SELECT 1 AS kind, id, occurred_at AS at FROM consent_events WHERE customer_id = $1 \
-           UNION ALL SELECT 2, id, created_at FROM enquiries WHERE customer_id = $1 \
-           UNION ALL SELECT 3, id, merged_at FROM customer_merges WHERE survivor_id = $1 \
-           UNION ALL SELECT 4, id, placed_at FROM orders WHERE customer_id = $1 \
-           UNION ALL SELECT 5, id, created_at FROM campaign_contacts WHERE customer_id = $1 AND holdout = FALSE \
-           UNION ALL SELECT 6, id, occurred_at FROM campaign_responses WHERE customer_id = $1 \
-           UNION ALL SELECT 7, referred_id, created_at FROM referrals WHERE referred_id = $1 OR referrer_id = $1 \
-         ) entries \
-         WHERE $2 = 0 OR at < $3 OR (at = $3 AND (kind < $4 OR (kind = $4 AND id < $5))) \
-         ORDER BY at DESC, kind DESC, id DESC \
-         LIMIT $6",
-    )
-    .bind::<BigInt, _>(customer_id)
-    .bind::<Integer, _>(has_cursor)
-    .bind::<Timestamp, _>(at)
-    .bind::<Integer, _>(kind)
-    .bind::<BigInt, _>(id)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
+    let customer = || SqlValue::Int(customer_id);
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT kind, id, at FROM ( SELECT 1 AS kind, id, occurred_at AS at FROM consent_events WHERE customer_id = ",
+    );
+    sql.bind(customer());
+    sql.push(" UNION ALL SELECT 2, id, created_at FROM enquiries WHERE customer_id = ").bind(customer());
+    sql.push(" UNION ALL SELECT 3, id, merged_at FROM customer_merges WHERE survivor_id = ").bind(customer());
+    sql.push(" UNION ALL SELECT 4, id, placed_at FROM orders WHERE customer_id = ").bind(customer());
+    sql.push(" UNION ALL SELECT 5, id, created_at FROM campaign_contacts WHERE customer_id = ").bind(customer());
+    sql.push(" AND holdout = FALSE UNION ALL SELECT 6, id, occurred_at FROM campaign_responses WHERE customer_id = ");
+    sql.bind(customer());
+    sql.push(" UNION ALL SELECT 7, referred_id, created_at FROM referrals WHERE referred_id = ").bind(customer());
+    sql.push(" OR referrer_id = ").bind(customer());
+    sql.push(" ) entries WHERE ").bind(SqlValue::Int(has_cursor)).push(" = 0 OR at < ").bind(SqlValue::Time(at));
+    sql.push(" OR (at = ").bind(SqlValue::Time(at)).push(" AND (kind < ").bind(SqlValue::Int(kind.into()));
+    sql.push(" OR (kind = ").bind(SqlValue::Int(kind.into())).push(" AND id < ").bind(SqlValue::Int(id));
+    sql.push("))) ORDER BY at DESC, kind DESC, id DESC LIMIT ").bind(SqlValue::Int(limit));
+    sql.query().load(conn)
 }
 
 pub fn consent_events_by_id(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<ConsentEventRow>> {

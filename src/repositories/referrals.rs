@@ -1,7 +1,6 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 
 use crate::db::schema::{customers, orders, referral_codes, referrals};
 use crate::db::DbConn;
@@ -56,7 +55,7 @@ pub fn has_other_orders(conn: &mut DbConn, customer_id: i64, order_id: i64) -> Q
         orders::table
             .filter(orders::customer_id.eq(customer_id))
             .filter(orders::id.ne(order_id))
-            .filter(orders::status.ne("cancelled")),
+            .filter(super::sql::live_orders()),
     ))
     .get_result(conn)
 }
@@ -68,13 +67,15 @@ pub fn count_referred(conn: &mut DbConn, referrer_id: i64) -> QueryResult<i64> {
 /// Net revenue of everyone the referrer brought, per currency, from the purchase
 /// statistics (already net of refunds and cancellations).
 pub fn revenue_of_referred(conn: &mut DbConn, referrer_id: i64) -> QueryResult<Vec<RevenueRow>> {
-    diesel::sql_query(
+    let mut sql = super::sql::Sql::new(conn.backend());
+    sql.push(
         "SELECT s.currency AS currency, CAST(SUM(s.total_spent) AS BIGINT) AS amount \
          FROM customer_order_stats s JOIN referrals r ON r.referred_id = s.customer_id \
-         WHERE r.referrer_id = $1 GROUP BY s.currency ORDER BY s.currency",
+         WHERE r.referrer_id = ",
     )
-    .bind::<BigInt, _>(referrer_id)
-    .load(conn)
+    .bind(super::sql::SqlValue::Int(referrer_id))
+    .push(" GROUP BY s.currency ORDER BY s.currency");
+    sql.query().load(conn)
 }
 
 /// One page of a referrer's referrals, newest referred customer first; keyset on

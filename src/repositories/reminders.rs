@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::sql::{Sql, SqlValue};
+use super::sql::{days_between, Sql, SqlValue, Term};
 use crate::db::DbConn;
 use crate::models::customers::LapsedRow;
 
@@ -59,26 +59,9 @@ pub fn lapsed(
     limit: i64,
 ) -> QueryResult<Vec<LapsedRow>> {
     let mut sql = Sql::new(conn.backend());
-    // Days between two timestamps, per backend.
-    let days_between = |sql: &mut Sql, later: &dyn Fn(&mut Sql), earlier: &str| {
-        if sql.is_postgres() {
-            sql.push("(EXTRACT(EPOCH FROM (");
-            later(sql);
-            sql.push(" - ").push(earlier).push(")) / 86400.0)");
-        } else {
-            sql.push("(julianday(");
-            later(sql);
-            sql.push(") - julianday(").push(earlier).push("))");
-        }
-    };
+    let now = || Term::Value(SqlValue::Time(now));
     sql.push("SELECT customer_id, orders_count, total_spent, first_order_at, last_order_at, CAST(");
-    days_between(
-        &mut sql,
-        &|sql: &mut Sql| {
-            sql.bind(SqlValue::Time(now));
-        },
-        "last_order_at",
-    );
+    days_between(&mut sql, now(), Term::Sql("last_order_at"));
     sql.push(" AS DOUBLE PRECISION) AS days_since FROM (");
     sql.push(
         "SELECT s.customer_id, CAST(SUM(s.orders_count) AS BIGINT) AS orders_count, \
@@ -89,21 +72,9 @@ pub fn lapsed(
     );
     sql.bind(SqlValue::Time(cutoff)).push(") per_customer WHERE ");
     // Silent for longer than twice the usual gap: (now - last) * (n - 1) > 2 * (last - first).
-    days_between(
-        &mut sql,
-        &|sql: &mut Sql| {
-            sql.bind(SqlValue::Time(now));
-        },
-        "last_order_at",
-    );
+    days_between(&mut sql, now(), Term::Sql("last_order_at"));
     sql.push(" * (orders_count - 1) > 2 * ");
-    days_between(
-        &mut sql,
-        &|sql: &mut Sql| {
-            sql.push("last_order_at");
-        },
-        "first_order_at",
-    );
+    days_between(&mut sql, Term::Sql("last_order_at"), Term::Sql("first_order_at"));
     if let Some((spent, id)) = before {
         sql.push(" AND (total_spent < ").bind(SqlValue::Int(spent)).push(" OR (total_spent = ");
         sql.bind(SqlValue::Int(spent)).push(" AND customer_id < ").bind(SqlValue::Int(id)).push("))");

@@ -10,9 +10,9 @@ use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::sql::{Sql, SqlValue};
+use super::sql::{json_text, live_order, lock_row, Sql, SqlValue};
 use crate::db::schema::{campaigns, segments};
-use crate::db::{Backend, DbConn};
+use crate::db::DbConn;
 use crate::domain::segment::{Condition, Field, Op, Operand, OrderTime, PurchaseField, Rule, StatsField, TextColumn};
 use crate::models::segments::{NewSegment, SegmentChanges, SegmentRow};
 
@@ -113,7 +113,7 @@ impl Compiler {
             Field::OrderAt(which) => self.order_time(sql, *which, c.op, &c.operand),
             Field::Purchased(what) => self.purchased(sql, what, c),
             Field::UsedPromoCode => membership(sql, c.op, "o.customer_id", |sql| {
-                sql.push("orders o WHERE o.status <> 'cancelled' AND o.promo_code_status = 'applied' AND ");
+                sql.push("orders o WHERE ").push(&live_order("o")).push(" AND o.promo_code_status = 'applied' AND ");
                 self.since(sql, "o.placed_at", c.within_days);
                 match_texts(sql, "o.promo_code", &c.operand);
             }),
@@ -269,7 +269,7 @@ impl Compiler {
             if *what == PurchaseField::Category {
                 sql.push("JOIN products p ON p.id = l.product_id ");
             }
-            sql.push("WHERE o.status <> 'cancelled' AND l.refunded_quantity < l.quantity AND ");
+            sql.push("WHERE ").push(&live_order("o")).push(" AND l.refunded_quantity < l.quantity AND ");
             self.since(sql, "o.placed_at", c.within_days);
             match what {
                 PurchaseField::Sku => match_texts(sql, "l.sku", &c.operand),
@@ -440,16 +440,7 @@ fn like_pattern(text: &str) -> String {
 fn attribute(sql: &mut Sql, document: &str, key: &str, op: Op, operand: &Operand) {
     let postgres = sql.is_postgres();
     // As text: strings as they are, numbers and booleans as JSON writes them.
-    let write_text = |sql: &mut Sql| {
-        if postgres {
-            sql.push("(").push(document).push("::jsonb ->> ").bind(SqlValue::Text(key.to_string())).push(")");
-        } else {
-            let path = SqlValue::Text(format!("$.\"{key}\""));
-            sql.push("(CASE json_type(").push(document).push(", ").bind(path.clone()).push(") ");
-            sql.push("WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(");
-            sql.push(document).push(", ").bind(path).push(") AS TEXT) END)");
-        }
-    };
+    let write_text = |sql: &mut Sql| json_text(sql, document, key);
     let write_number = |sql: &mut Sql| {
         if postgres {
             sql.push("(CASE WHEN jsonb_typeof(")
@@ -577,10 +568,8 @@ pub fn ensure_rfm_current(conn: &mut DbConn) -> QueryResult<()> {
         .transaction_depth()?
         .is_some();
     let recompute = |conn: &mut DbConn| -> QueryResult<()> {
-        if conn.backend() == Backend::Postgres {
-            // One recomputation at a time; the others wait, then find it done.
-            diesel::sql_query("SELECT id FROM rfm_state WHERE id = 1 FOR UPDATE").execute(conn)?;
-        }
+        // One recomputation at a time; the others wait, then find it done.
+        lock_row(conn, "rfm_state", 1)?;
         let fingerprint = current(conn)?;
         if stored(conn)? == fingerprint {
             return Ok(());
@@ -591,9 +580,10 @@ pub fn ensure_rfm_current(conn: &mut DbConn) -> QueryResult<()> {
              SELECT customer_id, recency_score, frequency_score, monetary_score, rfm_segment FROM ({RFM_SQL}) scores"
         ))
         .execute(conn)?;
-        diesel::sql_query("UPDATE rfm_state SET fingerprint = $1, computed_at = CURRENT_TIMESTAMP WHERE id = 1")
-            .bind::<diesel::sql_types::Text, _>(fingerprint)
-            .execute(conn)?;
+        let mut update = Sql::new(conn.backend());
+        update.push("UPDATE rfm_state SET fingerprint = ").bind(SqlValue::Text(fingerprint));
+        update.push(", computed_at = CURRENT_TIMESTAMP WHERE id = 1");
+        update.query().execute(conn)?;
         Ok(())
     };
     if nested {
@@ -754,9 +744,5 @@ pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> QueryResul
     query.order(segments::id.desc()).limit(limit).load(conn)
 }
 
-/// The backend decides a few spellings; exposed for tests of the compiler.
-pub fn compile_for(backend: Backend, rule: &Rule, now: NaiveDateTime) -> Sql {
-    let mut sql = Sql::new(backend);
-    Compiler::new(now).rule(&mut sql, rule);
-    sql
-}
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,15 @@
 //! Raw SQL built at run time with typed binds, for queries whose shape depends on the
 //! request (segment rules). Placeholders are numbered (`$n` on PostgreSQL, `?n` on
-//! SQLite), so a fragment may be written in any order.
+//! SQLite) by `Sql::bind`, never by hand, so a fragment may be written in any order.
+//!
+//! Everything spelled differently per backend is written here once: days between two
+//! moments, a JSON attribute as text, the live-order condition, the row lock, and the
+//! chunked multi-row inserts.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Date, Double, Text, Timestamp};
-use diesel::{Connection, QueryResult, RunQueryDsl};
+use diesel::{Connection, ExpressionMethods, QueryResult, RunQueryDsl};
 
 use crate::db::{Backend, DbConn};
 
@@ -66,6 +70,14 @@ impl Sql {
         self.backend == Backend::Postgres
     }
 
+    /// Appends a column (or any SQL the caller wrote) or a bound value.
+    pub fn term(&mut self, term: Term) -> &mut Sql {
+        match term {
+            Term::Sql(text) => self.push(text),
+            Term::Value(value) => self.bind(value),
+        }
+    }
+
     /// The statement, ready to load.
     pub fn query(self) -> BoxedSqlQuery<'static, MultiBackend, SqlQuery> {
         let mut query = diesel::sql_query(self.text).into_boxed::<MultiBackend>();
@@ -82,6 +94,86 @@ impl Sql {
         query
     }
 }
+
+/// One side of a fragment: SQL written by the caller (a column) or a value to bind.
+#[derive(Debug, Clone)]
+pub enum Term<'a> {
+    Sql(&'a str),
+    Value(SqlValue),
+}
+
+/// Days from `earlier` to `later` (dates or timestamps), with the fraction of a day: a
+/// number on both backends (numeric on PostgreSQL, real on SQLite).
+pub fn days_between(sql: &mut Sql, later: Term, earlier: Term) {
+    if sql.is_postgres() {
+        sql.push("(EXTRACT(EPOCH FROM (CAST(").term(later).push(" AS TIMESTAMP) - CAST(");
+        sql.term(earlier).push(" AS TIMESTAMP))) / 86400.0)");
+    } else {
+        sql.push("(julianday(").term(later).push(") - julianday(").term(earlier).push("))");
+    }
+}
+
+/// The value of `key` in the JSON object held by the TEXT column `document`, as text:
+/// strings as they are, numbers as JSON writes them, booleans as `true` / `false` on both
+/// backends (SQLite's `json_extract` alone gives 1 / 0); NULL when the key is missing or null.
+pub fn json_text(sql: &mut Sql, document: &str, key: &str) {
+    if sql.is_postgres() {
+        sql.push("(").push(document).push("::jsonb ->> ").bind(SqlValue::Text(key.to_string())).push(")");
+    } else {
+        let path = SqlValue::Text(format!("$.\"{key}\""));
+        sql.push("(CASE json_type(").push(document).push(", ").bind(path.clone()).push(") ");
+        sql.push("WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(");
+        sql.push(document).push(", ").bind(path).push(") AS TEXT) END)");
+    }
+}
+
+/// The status of an order that was cancelled; every other order stands ("live").
+const CANCELLED: &str = "cancelled";
+
+/// `<orders>.status <> 'cancelled'`: the order (table or alias `orders`) stands.
+pub fn live_order(orders: &str) -> String {
+    format!("{orders}.status <> '{CANCELLED}'")
+}
+
+/// The same condition for diesel's query builder, on the `orders` table.
+pub fn live_orders() -> diesel::dsl::NotEq<crate::db::schema::orders::status, &'static str> {
+    crate::db::schema::orders::status.ne(CANCELLED)
+}
+
+/// Locks the row `id` of `table` until the transaction ends (`FOR UPDATE`) on
+/// PostgreSQL; on SQLite a write transaction already holds the database's one write lock.
+/// The table name is the caller's constant, never input.
+pub fn lock_row(conn: &mut DbConn, table: &str, id: i64) -> QueryResult<()> {
+    if conn.backend() == Backend::Postgres {
+        let mut sql = Sql::new(conn.backend());
+        sql.push(&format!("SELECT id FROM {table} WHERE id = ")).bind(SqlValue::Int(id)).push(" FOR UPDATE");
+        sql.query().execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT of diesel `Insertable`s: well under both backends' bind limits.
+pub const INSERT_CHUNK: usize = 500;
+
+/// Inserts a slice of `Insertable` rows into a table with one multi-row INSERT per
+/// `INSERT_CHUNK` rows (batch inserts need the inner connection: see `db_run!`).
+/// `$conn` is a `&mut DbConn` variable; evaluates to `QueryResult<()>`.
+macro_rules! insert_in_chunks {
+    ($conn:ident, $table:expr, $rows:expr) => {{
+        let mut outcome: diesel::QueryResult<()> = Ok(());
+        for chunk in $rows.chunks($crate::repositories::sql::INSERT_CHUNK) {
+            let done = $crate::db_run!($conn => {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values(chunk), $conn)
+            });
+            if let Err(error) = done {
+                outcome = Err(error);
+                break;
+            }
+        }
+        outcome
+    }};
+}
+pub(crate) use insert_in_chunks;
 
 /// Adds rows of counters to a table: `INSERT ... ON CONFLICT (keys) DO UPDATE SET c = c +
 /// excluded.c`, in chunks, in the rows' order (callers pass them in key order, so concurrent
@@ -111,3 +203,6 @@ pub fn add_counters(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

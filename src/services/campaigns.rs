@@ -223,12 +223,11 @@ fn own_opt_in(source: &str) -> bool {
 fn audience_rules(conn: &mut DbConn, row: &CampaignRow) -> Result<(Rule, String), AppError> {
     if let Some(segment_id) = row.segment_id {
         let segment = segments::get(conn, segment_id)?;
-        return Ok((segments::rule_of(&segment)?, segment.rules));
+        return Ok((segments::rule_of(&segment)?, segment.rules.to_text()));
     }
     let rules =
         row.rules.clone().ok_or_else(|| conflict("the campaign has no audience rules (its segment was deleted)"))?;
-    let value: serde_json::Value = serde_json::from_str(&rules).map_err(|e| AppError::internal(e.to_string()))?;
-    Ok((crate::domain::segment::parse_rules(&value)?, rules))
+    Ok((crate::domain::segment::parse_rules(&rules.0)?, rules.to_text()))
 }
 
 /// Builds the audience and creates the contacts, all in one transaction.
@@ -243,7 +242,7 @@ fn launch_in_transaction(conn: &mut DbConn, keys: &DataKeys, id: i64) -> Result<
     }
     let now = now();
     let (rule, rules_json) = audience_rules(conn, &row)?;
-    let excluded_campaigns: Vec<i64> = serde_json::from_str(&row.exclude_campaign_ids).unwrap_or_default();
+    let excluded_campaigns: Vec<i64> = row.exclude_campaign_ids.0.clone();
     let since = now - Duration::days(row.cap_per_days);
     let members = segment_repo::audience(conn, &rule, &row.channel, &excluded_campaigns, since, now)?;
 
@@ -639,7 +638,7 @@ fn reports_of(conn: &mut DbConn, rows: &[CampaignRow]) -> Result<Vec<Report>, Ap
     };
     let mut reports = Vec::with_capacity(rows.len());
     for row in rows {
-        let audience: Option<AudienceCounts> = row.audience.as_deref().and_then(|a| serde_json::from_str(a).ok());
+        let audience: Option<AudienceCounts> = row.audience.as_ref().map(|a| a.0);
         let mut report = Report {
             campaign_id: row.id,
             audience,

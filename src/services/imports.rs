@@ -362,7 +362,7 @@ fn run_batches(context: &ImportContext, id: i64, lease: &Lease) -> Result<(), Ap
     })?;
     tracing::info!(import_id = id, from_row = job.next_row, "import running");
     let mode = ImportMode::parse(&job.mode).ok_or_else(|| AppError::internal("unknown import mode"))?;
-    let mut errors: Vec<Value> = serde_json::from_str(&job.errors).unwrap_or_default();
+    let mut errors: Vec<Value> = job.errors.0.iter().map(|e| serde_json::json!(e)).collect();
     let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
     let columns: HashMap<String, usize> = reader
         .headers()
@@ -594,9 +594,7 @@ pub fn attribute_keys(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
         let page = customer_repo::attributes_after(conn, after, EXPORT_PAGE * 10)?;
         let Some(&(last, _)) = page.last() else { break };
         for (_, attributes) in page {
-            if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&attributes) {
-                keys.extend(map.into_iter().map(|(key, _)| key));
-            }
+            keys.extend(attributes.0.into_iter().map(|(key, _)| key));
         }
         after = last;
     }

@@ -68,7 +68,7 @@ pub fn patch(conn: &mut DbConn, sku: &str, patch: ProductPatch) -> Result<Produc
             Patch::Null => columns.attributes = "{}".into(),
             Patch::Value(changes) => {
                 let mut attributes: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&columns.attributes).unwrap_or_default();
+                    serde_json::from_str(&columns.attributes).map_err(|e| AppError::internal(e.to_string()))?;
                 merge_patch_object(&mut attributes, changes);
                 columns.attributes = serde_json::Value::Object(attributes).to_string();
             }

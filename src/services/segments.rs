@@ -43,7 +43,7 @@ pub fn patch(conn: &mut DbConn, id: i64, patch: SegmentPatch) -> Result<SegmentR
         let changes = SegmentChanges {
             name: patch.name.unwrap_or(current.name),
             description: Some(description),
-            rules: patch.rules_json.unwrap_or(current.rules),
+            rules: patch.rules_json.unwrap_or_else(|| current.rules.to_text()),
             updated_at: now(),
         };
         Ok(repo::update(conn, id, changes)?)
@@ -71,9 +71,7 @@ pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> Result<Vec
 
 /// The rule tree of a stored segment.
 pub fn rule_of(row: &SegmentRow) -> Result<Rule, AppError> {
-    let value: serde_json::Value =
-        serde_json::from_str(&row.rules).map_err(|e| AppError::internal(format!("segment {}: {e}", row.id)))?;
-    crate::domain::segment::parse_rules(&value)
+    crate::domain::segment::parse_rules(&row.rules.0)
 }
 
 /// The count and the newest members.
