@@ -3,8 +3,9 @@ use diesel::prelude::*;
 
 use crate::db::schema::{campaign_contacts, campaign_responses, campaigns};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = campaigns)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = campaigns, treat_none_as_default_value = false)]
 pub struct CampaignRow {
     pub id: i64,
     pub name: String,
@@ -98,8 +99,9 @@ pub struct NewCampaign {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = campaign_contacts)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = campaign_contacts, treat_none_as_default_value = false)]
 pub struct ContactRow {
     pub id: i64,
     pub campaign_id: i64,
@@ -121,8 +123,9 @@ pub struct NewContact {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = campaign_responses)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = campaign_responses, treat_none_as_default_value = false)]
 pub struct ResponseRow {
     pub id: i64,
     pub campaign_id: i64,
