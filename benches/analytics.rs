@@ -48,13 +48,10 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use diesel::connection::SimpleConnection;
-use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Text};
-use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{QueryableByName, RunQueryDsl};
 use rapport::auth::Scope;
-use rapport::db::{Backend, DatabaseTarget, DbConn};
+use rapport::db::Backend;
 use rapport::seed::SeedOptions;
 use rapport::state::AppState;
 use serde_json::{json, Value};
@@ -62,7 +59,9 @@ use serde_json::{json, Value};
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{app_state, scalar, BenchDatabase, HttpClient, RunningServer};
+use support::{
+    app_state, connect, env_number, measure, scalar, token, BenchDatabase, HttpClient, Measurement, RunningServer,
+};
 
 const CUSTOMERS: u64 = 100_000;
 const ORDERS: u64 = 1_000_000;
@@ -81,10 +80,6 @@ const SERVER_WORKERS: usize = 2;
 const GOAL_P95: Duration = Duration::from_millis(20);
 /// The currency of every raw query (the one with the most orders, which the API picks).
 const CURRENCY: &str = "EUR";
-/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
-
 /// The last year of the dataset and its three years, as local dates (inclusive) and as
 /// UTC instants `[from, to)`.
 const YEAR: (&str, &str) = ("2025-11-01", "2026-10-31");
@@ -125,19 +120,10 @@ struct Options {
 
 impl Options {
     fn from_env() -> Options {
-        let number = |name: &str, default: u64| match std::env::var(name) {
-            Ok(text) => text
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or_else(|| panic!("{name}: a whole number >= 1")),
-            Err(_) => default,
-        };
         Options {
-            runs: number("BENCH_RUNS", DEFAULT_RUNS as u64) as usize,
-            raw_runs: number("BENCH_RAW_RUNS", DEFAULT_RAW_RUNS as u64) as usize,
-            case_budget: Duration::from_secs(number("BENCH_CASE_SECONDS", DEFAULT_CASE_SECONDS)),
+            runs: env_number("BENCH_RUNS", DEFAULT_RUNS as u64) as usize,
+            raw_runs: env_number("BENCH_RAW_RUNS", DEFAULT_RAW_RUNS as u64) as usize,
+            case_budget: Duration::from_secs(env_number("BENCH_CASE_SECONDS", DEFAULT_CASE_SECONDS)),
         }
     }
 }
@@ -489,7 +475,7 @@ fn bench_backend(options: &Options, database: &BenchDatabase) {
         println!("{backend:<8} dataset: {summary}; {:.0} MB on disk", size as f64 / 1e6);
     }
 
-    let token = state.jwt.issue("bench", &[Scope::AnalyticsRead, Scope::OrdersWrite], chrono::Duration::hours(1));
+    let token = token(&state, &[Scope::AnalyticsRead, Scope::OrdersWrite]);
     let server = RunningServer::start(state, SERVER_WORKERS);
 
     // The best seller of the year names the SKU of case 12.
@@ -511,15 +497,15 @@ fn bench_backend(options: &Options, database: &BenchDatabase) {
         // A new connection per case: the server closes one left idle while the raw SQL runs.
         let mut client = HttpClient::connect(server.addr, &token);
         let (response, api) =
-            measure(API_WARM_UPS, options.runs, options.case_budget, || get_json(&mut client, &case.path));
+            measure_case(API_WARM_UPS, options.runs, options.case_budget, || get_json(&mut client, &case.path));
         drop(client);
         let raw = case.raw.as_ref().map(|sql| {
-            measure(RAW_WARM_UPS, options.raw_runs, options.case_budget, || {
+            measure_case(RAW_WARM_UPS, options.raw_runs, options.case_budget, || {
                 diesel::sql_query(sql.as_str()).load::<RawRow>(&mut conn).unwrap_or_else(|e| panic!("{e}\n{sql}"))
             })
         });
         let goal = if case.goal {
-            let met = api.p95 < GOAL_P95;
+            let met = api.nearest_rank(95) < GOAL_P95;
             goals.push(met);
             if met {
                 "met"
@@ -538,19 +524,19 @@ fn bench_backend(options: &Options, database: &BenchDatabase) {
         };
         let (raw_p50, raw_p95, raw_n, ratio) = match &raw {
             Some((_, stats)) => (
-                ms(stats.p50),
-                ms(stats.p95),
-                stats.runs.to_string(),
-                ratio(stats.p50.as_secs_f64() / api.p50.as_secs_f64()),
+                ms(stats.nearest_rank(50)),
+                ms(stats.nearest_rank(95)),
+                stats.operations().to_string(),
+                ratio(stats.nearest_rank(50).as_secs_f64() / api.nearest_rank(50).as_secs_f64()),
             ),
             None => ("-".into(), "-".into(), "-".into(), "-".into()),
         };
         println!(
             "{backend:<8} {:<44} {:>9} {:>9} {:>3} | {raw_p50:>9} {raw_p95:>9} {raw_n:>2} | {ratio:>7} | {goal:<9} | {check}",
             case.label,
-            ms(api.p50),
-            ms(api.p95),
-            api.runs,
+            ms(api.nearest_rank(50)),
+            ms(api.nearest_rank(95)),
+            api.operations(),
         );
     }
     println!(
@@ -565,18 +551,6 @@ fn bench_backend(options: &Options, database: &BenchDatabase) {
     drop(client);
     server.stop();
     println!();
-}
-
-/// A connection opened the way the app's pool opens one.
-fn connect(target: &DatabaseTarget) -> DbConn {
-    match target {
-        DatabaseTarget::Postgres(url) => DbConn::Pg(PgConnection::establish(url).expect("connect to PostgreSQL")),
-        DatabaseTarget::Sqlite(path) => {
-            let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("open the SQLite file");
-            conn.batch_execute(SQLITE_PRAGMAS).expect("SQLite pragmas");
-            DbConn::Sqlite(conn)
-        }
-    }
 }
 
 /// Every raw query returns rows of this shape.
@@ -601,35 +575,15 @@ fn get_json(client: &mut HttpClient, path: &str) -> Value {
 // ---------------------------------------------------------------------------------------
 // Measuring
 
-struct Stats {
-    p50: Duration,
-    p95: Duration,
-    runs: usize,
-}
-
 /// `warm_ups` untimed calls, then up to `runs` timed ones (stopping once they pass
-/// `budget`, after at least MIN_RUNS); returns what the last call returned.
-fn measure<T>(warm_ups: usize, runs: usize, budget: Duration, mut operation: impl FnMut() -> T) -> (T, Stats) {
-    for _ in 0..warm_ups {
-        operation();
-    }
-    let mut latencies = Vec::with_capacity(runs);
-    let mut last = None;
-    let started = Instant::now();
-    while latencies.len() < runs.max(1) {
-        let at = Instant::now();
-        last = Some(operation());
-        latencies.push(at.elapsed());
-        if started.elapsed() >= budget && latencies.len() >= MIN_RUNS.min(runs) {
-            break;
-        }
-    }
-    latencies.sort_unstable();
-    let rank = |p: usize| latencies[(p * latencies.len()).div_ceil(100).max(1) - 1];
-    let stats = Stats { p50: rank(50), p95: rank(95), runs: latencies.len() };
-    (last.expect("at least one run"), stats)
+/// `budget`, after at least MIN_RUNS); returns what the last call returned. The
+/// percentiles are nearest-rank ones.
+fn measure_case<T>(warm_ups: usize, runs: usize, budget: Duration, operation: impl FnMut() -> T) -> (T, Measurement) {
+    let (mut outputs, measurement) = measure(warm_ups, runs, Some((budget, MIN_RUNS)), operation);
+    (outputs.pop().expect("at least one run"), measurement)
 }
 
+/// Milliseconds: `1.23 ms`, `12.3 ms`, `123 ms`.
 fn ms(duration: Duration) -> String {
     let ms = duration.as_secs_f64() * 1000.0;
     if ms < 10.0 {

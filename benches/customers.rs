@@ -18,17 +18,14 @@
 
 use std::collections::BTreeSet;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use diesel::connection::SimpleConnection;
-use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
-use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
+use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 use rapport::auth::Scope;
 use rapport::db::schema::{customer_consents, customer_tags, customers};
-use rapport::db::{DatabaseTarget, DbConn};
+use rapport::db::DbConn;
 use rapport::domain::customer::{Address, CustomerDetails, CustomerProfile};
 use rapport::domain::{Country, CustomerKind, CustomerSource, Email, Phone, Tag};
 use rapport::models::customers::CustomerColumns;
@@ -36,42 +33,23 @@ use rapport::models::customers::CustomerColumns;
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{app_state, HttpClient, RunningServer};
+use support::{
+    app_state, connect, customer_columns, names, on_each_backend, phase_duration, placeholders, run_phase, token,
+    DbBackend, HttpClient, Measurement, RunningServer, Stop, CITIES, TAGS,
+};
 
 /// Concurrent clients (HTTP) and concurrent connections (raw SQL).
 const CLIENTS: usize = 8;
 /// actix workers: one per core of the 2-core machine this was written on.
 const SERVER_WORKERS: usize = 2;
-const DEFAULT_PHASE_SECONDS: u64 = 5;
 /// Fills the server's connection pool and warms caches before anything is measured.
 const WARM_UP: Duration = Duration::from_secs(1);
-/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 fn main() {
     let phase = phase_duration();
     print_header(phase);
 
-    let sqlite_dir = tempfile::tempdir().expect("create a temp dir");
-    let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("rapport.db").display());
-    print_rows(&bench_backend("sqlite", &sqlite_url, phase));
-
-    match std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty()) {
-        Some(admin_url) => {
-            let database = ScratchPostgres::create(&admin_url);
-            print_rows(&bench_backend("postgres", &database.url, phase));
-        }
-        None => println!("postgres SKIPPED: TEST_DATABASE_URL is not set (SQLite figures only)."),
-    }
-}
-
-fn phase_duration() -> Duration {
-    let seconds = match std::env::var("BENCH_SECONDS") {
-        Ok(text) => text.trim().parse::<u64>().ok().filter(|s| *s > 0).expect("BENCH_SECONDS: a whole number >= 1"),
-        Err(_) => DEFAULT_PHASE_SECONDS,
-    };
-    Duration::from_secs(seconds)
+    on_each_backend(|backend, database_url| print_rows(&bench_backend(backend, database_url, phase)));
 }
 
 fn print_header(phase: Duration) {
@@ -136,44 +114,50 @@ fn print_rows(rows: &[Row]) {
 /// Runs every phase on one freshly migrated database.
 fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> Vec<Row> {
     let state = app_state(database_url);
-    let token = state.jwt.issue("bench", &[Scope::Admin], chrono::Duration::hours(1));
+    let token = token(&state, &[Scope::Admin]);
     let target = state.config.database.clone();
 
     let server = RunningServer::start(state, SERVER_WORKERS);
     run_phase(
-        WARM_UP,
+        CLIENTS,
+        Stop::After(WARM_UP),
         |_| HttpClient::connect(server.addr, &token),
         |client, worker, seq| api_create(client, &FakeCustomer::new("warmup", worker, seq)),
     );
     let api_post = run_phase(
-        phase,
+        CLIENTS,
+        Stop::After(phase),
         |_| HttpClient::connect(server.addr, &token),
         |client, worker, seq| api_create(client, &FakeCustomer::new("api", worker, seq)),
     );
     let ids = &api_post.outputs;
     let api_get = run_phase(
-        phase,
+        CLIENTS,
+        Stop::After(phase),
         |_| HttpClient::connect(server.addr, &token),
         |client, worker, seq| api_get(client, pick(ids, worker, seq)),
     );
     server.stop();
 
     let raw_post = run_phase(
-        phase,
+        CLIENTS,
+        Stop::After(phase),
         |_| connect(&target),
         |conn, worker, seq| {
             raw_sql_create(conn, &FakeCustomer::new("raw", worker, seq).profile()).expect("raw SQL insert")
         },
     );
     let repository_post = run_phase(
-        phase,
+        CLIENTS,
+        Stop::After(phase),
         |_| connect(&target),
         |conn, worker, seq| {
             repository_create(conn, &FakeCustomer::new("repo", worker, seq).profile()).expect("repository insert")
         },
     );
     let raw_get = run_phase(
-        phase,
+        CLIENTS,
+        Stop::After(phase),
         |_| connect(&target),
         |conn, worker, seq| raw_sql_get(conn, pick(ids, worker, seq)).expect("raw SQL select"),
     );
@@ -220,88 +204,6 @@ fn api_get(client: &mut HttpClient, id: i64) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Running a phase and measuring it
-
-/// Requests (or operations) per second and latency percentiles of one phase.
-struct Measurement {
-    operations: usize,
-    elapsed: Duration,
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Measurement {
-    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Measurement {
-        assert!(!latencies.is_empty(), "a phase completed no operation");
-        latencies.sort_unstable();
-        let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
-        Measurement { operations: latencies.len(), elapsed, p50: percentile(50), p99: percentile(99) }
-    }
-
-    fn per_second(&self) -> f64 {
-        self.operations as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn summary(&self, unit: &str) -> String {
-        format!("{:>6.0} {unit}  p50 {:>5} ms  p99 {:>5} ms", self.per_second(), ms(self.p50), ms(self.p99))
-    }
-}
-
-fn ms(duration: Duration) -> String {
-    let ms = duration.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.2}")
-    } else {
-        format!("{ms:.1}")
-    }
-}
-
-struct PhaseResult<T> {
-    measurement: Measurement,
-    /// What each operation returned (e.g. the ids created), in no particular order.
-    outputs: Vec<T>,
-}
-
-/// Runs `operation` in a loop on `CLIENTS` threads for `duration`. Each thread first gets
-/// its own context (a connection) from `connect`, before the clock starts.
-fn run_phase<C: Send, T: Send>(
-    duration: Duration,
-    connect: impl Fn(usize) -> C,
-    operation: impl Fn(&mut C, usize, usize) -> T + Sync,
-) -> PhaseResult<T> {
-    let contexts: Vec<C> = (0..CLIENTS).map(&connect).collect();
-    let operation = &operation;
-    let started = Instant::now();
-    let deadline = started + duration;
-    let per_thread: Vec<(Vec<Duration>, Vec<T>)> = thread::scope(|scope| {
-        let threads: Vec<_> = contexts
-            .into_iter()
-            .enumerate()
-            .map(|(worker, mut context)| {
-                scope.spawn(move || {
-                    let (mut latencies, mut outputs) = (Vec::new(), Vec::new());
-                    let mut seq = 0;
-                    while Instant::now() < deadline {
-                        let sent = Instant::now();
-                        outputs.push(operation(&mut context, worker, seq));
-                        latencies.push(sent.elapsed());
-                        seq += 1;
-                    }
-                    (latencies, outputs)
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().expect("a benchmark thread panicked")).collect()
-    });
-    let elapsed = started.elapsed();
-    let (latencies, outputs): (Vec<_>, Vec<_>) = per_thread.into_iter().unzip();
-    PhaseResult {
-        measurement: Measurement::from_latencies(latencies.concat(), elapsed),
-        outputs: outputs.into_iter().flatten().collect(),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // Realistic, unique customers
 
 struct FakeCustomer {
@@ -316,25 +218,11 @@ struct FakeCustomer {
     loyalty_points: usize,
 }
 
-const FIRST_NAMES: [&str; 10] =
-    ["Ana", "Louis", "Chloe", "Hugo", "Lea", "Jules", "Ines", "Gabriel", "Camille", "Nathan"];
-const LAST_NAMES: [&str; 10] =
-    ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"];
-const CITIES: [(&str, &str); 6] = [
-    ("Lyon", "69003"),
-    ("Paris", "75011"),
-    ("Marseille", "13001"),
-    ("Nantes", "44000"),
-    ("Lille", "59000"),
-    ("Bordeaux", "33000"),
-];
-const TAGS: [&str; 6] = ["newsletter", "vip", "b2c", "loyalty", "wholesale", "events"];
-
 impl FakeCustomer {
     /// The `seq`-th customer of `worker` in `phase`; the email is unique per (phase, worker, seq).
     fn new(phase: &str, worker: usize, seq: usize) -> FakeCustomer {
         let n = seq * CLIENTS + worker;
-        let (first_name, last_name) = (FIRST_NAMES[n % 10], LAST_NAMES[n / 10 % 10]);
+        let (first_name, last_name) = names(n);
         let (city, postal_code) = CITIES[n % CITIES.len()];
         FakeCustomer {
             first_name,
@@ -396,27 +284,6 @@ impl FakeCustomer {
 
 // ---------------------------------------------------------------------------------------
 // The raw SQL baseline
-
-/// One connection, set up like the app's pool sets up its own.
-fn connect(target: &DatabaseTarget) -> DbConn {
-    match target {
-        DatabaseTarget::Postgres(url) => DbConn::Pg(PgConnection::establish(url).expect("connect to PostgreSQL")),
-        DatabaseTarget::Sqlite(path) => {
-            let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("open the SQLite file");
-            conn.batch_execute(SQLITE_PRAGMAS).expect("SQLite pragmas");
-            DbConn::Sqlite(conn)
-        }
-    }
-}
-
-/// The columns diesel's `customers::all_columns` names, for RETURNING and SELECT.
-macro_rules! customer_columns {
-    () => {
-        "id, kind, first_name, last_name, company_name, email, phone, birthday, gender, address_line1, \
-         address_line2, city, region, postal_code, country, preferred_language, source, attributes, notes, \
-         name_key, company_key, created_at, updated_at, erased_at"
-    };
-}
 
 const INSERT_CUSTOMER: &str = concat!(
     "INSERT INTO customers (kind, first_name, last_name, company_name, email, phone, birthday, gender, \
@@ -488,13 +355,6 @@ struct ConsentByName {
     occurred_at: NaiveDateTime,
 }
 
-type DbBackend = <DbConn as Connection>::Backend;
-
-/// `($1, $2), ($3, $4), ...` for `rows` rows of two values.
-fn pair_placeholders(rows: usize) -> String {
-    (0..rows).map(|row| format!("(${}, ${})", 2 * row + 1, 2 * row + 2)).collect::<Vec<_>>().join(", ")
-}
-
 /// What `POST /v1/customers` writes, as hand-written SQL in the same kind of transaction.
 /// The column values are prepared by the app's own code, so the rows are identical.
 fn raw_sql_create(conn: &mut DbConn, profile: &CustomerProfile) -> QueryResult<i64> {
@@ -528,7 +388,7 @@ fn raw_sql_create(conn: &mut DbConn, profile: &CustomerProfile) -> QueryResult<i
             .bind::<Timestamp, _>(now)
             .get_result(conn)?;
 
-        let sql = format!("INSERT INTO customer_tags (customer_id, tag) VALUES {}", pair_placeholders(tags.len()));
+        let sql = format!("INSERT INTO customer_tags (customer_id, tag) VALUES {}", placeholders(tags.len(), 2));
         let mut insert_tags = diesel::sql_query(sql).into_boxed::<DbBackend>();
         for tag in &tags {
             insert_tags = insert_tags.bind::<BigInt, _>(row.id).bind::<Text, _>(*tag);
@@ -536,7 +396,7 @@ fn raw_sql_create(conn: &mut DbConn, profile: &CustomerProfile) -> QueryResult<i
         insert_tags.execute(conn)?;
 
         let sql =
-            format!("INSERT INTO customer_search_terms (term, customer_id) VALUES {}", pair_placeholders(terms.len()));
+            format!("INSERT INTO customer_search_terms (term, customer_id) VALUES {}", placeholders(terms.len(), 2));
         let mut insert_terms = diesel::sql_query(sql).into_boxed::<DbBackend>();
         for term in &terms {
             insert_terms = insert_terms.bind::<Text, _>(term.as_str()).bind::<BigInt, _>(row.id);
@@ -559,41 +419,4 @@ fn raw_sql_get(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     let consents: Vec<ConsentByName> = diesel::sql_query(SELECT_CONSENTS).bind::<BigInt, _>(id).load(conn)?;
     assert_eq!((row.id, tags.len(), consents.len()), (id, 2, 0), "customer {id}, its two tags, no consent");
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// A PostgreSQL database for one run
-
-/// `rapport_bench_<random>` on the TEST_DATABASE_URL server, dropped at the end (also
-/// when the benchmark panics).
-struct ScratchPostgres {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl ScratchPostgres {
-    fn create(admin_url: &str) -> ScratchPostgres {
-        use rand::Rng;
-        let name = format!("rapport_bench_{:016x}", rand::rng().random::<u64>());
-        let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
-        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
-        let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
-        url.set_path(&format!("/{name}"));
-        ScratchPostgres { admin_url: admin_url.to_string(), name, url: url.to_string() }
-    }
-}
-
-impl Drop for ScratchPostgres {
-    fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.admin_url).map_err(|e| e.to_string()).and_then(|mut admin| {
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-                .map_err(|e| e.to_string())
-        });
-        match dropped {
-            Ok(()) => println!("dropped database {}", self.name),
-            Err(error) => eprintln!("could not drop database {}: {error}", self.name),
-        }
-    }
 }

@@ -26,10 +26,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
-use diesel::pg::PgConnection;
-use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
-use diesel::{Connection, QueryableByName, RunQueryDsl};
-use rapport::db::{Backend, Database, DbConn};
+use diesel::sql_types::{Date, Nullable, Text, Timestamp};
+use diesel::RunQueryDsl;
+use rapport::db::{Backend, Database};
 use rapport::domain::customer::CustomerProfile;
 use rapport::domain::CustomerSource;
 use rapport::dto::customers::{AddressInput, CustomerInput};
@@ -41,7 +40,7 @@ use rapport::services::imports::{self as imports, ImportContext, ImportMode, BAT
 #[path = "support/mod.rs"]
 mod support;
 
-use support::app_state;
+use support::{app_state, env_number, on_each_backend, scalar, DbBackend};
 
 const DEFAULT_ROWS: usize = 100_000;
 /// Rows per transaction of the raw SQL baseline: the importer's own batch size.
@@ -53,24 +52,11 @@ fn main() {
     let file = CsvFile::generate(rows);
     print_header(&file);
 
-    let sqlite_dir = tempfile::tempdir().expect("create a temp dir");
-    let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("rapport.db").display());
-    bench_backend("sqlite", &sqlite_url, &file);
-
-    match std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty()) {
-        Some(admin_url) => {
-            let database = ScratchPostgres::create(&admin_url);
-            bench_backend("postgres", &database.url, &file);
-        }
-        None => println!("postgres SKIPPED: TEST_DATABASE_URL is not set (SQLite figures only)."),
-    }
+    on_each_backend(|backend, database_url| bench_backend(backend, database_url, &file));
 }
 
 fn row_count() -> usize {
-    match std::env::var("IMPORT_ROWS") {
-        Ok(text) => text.trim().parse::<usize>().ok().filter(|n| *n > 0).expect("IMPORT_ROWS: a whole number >= 1"),
-        Err(_) => DEFAULT_ROWS,
-    }
+    env_number("IMPORT_ROWS", DEFAULT_ROWS as u64) as usize
 }
 
 fn print_header(file: &CsvFile) {
@@ -202,26 +188,16 @@ fn first_error(job: &ImportJobRow) -> String {
     }
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(conn: &mut DbConn, table: &str) -> Result<i64, AppError> {
-    let row: Count = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(conn)?;
-    Ok(row.n)
-}
-
 fn table_counts(database: &Database) -> String {
     database
         .with_conn(|conn| {
             let mut text = String::new();
             for table in ["customers", "customer_tags", "customer_search_terms", "consent_events", "customer_consents"]
             {
-                write!(text, "{table} {}  ", count(conn, table)?).expect("write to a String");
+                let count = scalar(conn, &format!("SELECT COUNT(*) AS n FROM {table}"));
+                write!(text, "{table} {count}  ").expect("write to a String");
             }
-            Ok(text.trim_end().to_string())
+            Ok::<_, AppError>(text.trim_end().to_string())
         })
         .expect("count rows")
 }
@@ -241,8 +217,6 @@ const INSERT_HEAD: &str = "INSERT INTO customers (kind, first_name, last_name, c
      gender, address_line1, address_line2, city, region, postal_code, country, preferred_language, source, \
      attributes, notes, name_key, company_key, updated_at, created_at) VALUES ";
 const COLUMNS: usize = 22;
-
-type DbBackend = <DbConn as Connection>::Backend;
 
 /// `($1, ..., $22), ($23, ...)` for `rows` rows; `(?, ...)` on SQLite, where `$N` are
 /// named parameters that SQLite looks up one by one (quadratic in a 11,000-value INSERT).
@@ -344,7 +318,7 @@ fn raw_insert(database: &Database, rows: &[CustomerColumns], style: RawStyle) ->
                 })?;
             }
             let elapsed = started.elapsed();
-            assert_eq!(count(conn, "customers")?, rows.len() as i64, "every raw row is in");
+            assert_eq!(scalar(conn, "SELECT COUNT(*) AS n FROM customers"), rows.len() as i64, "every raw row is in");
             Ok(elapsed)
         })
         .expect("raw SQL inserts")
@@ -596,42 +570,5 @@ impl CsvFile {
         let csv = String::from_utf8(writer.into_inner().expect("flush the CSV")).expect("UTF-8");
         let consent_rows = records.iter().filter(|r| r.consent.is_some()).count();
         CsvFile { rows, bad_rows, consent_rows, csv, records }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// A PostgreSQL database for one run
-
-/// `rapport_bench_<random>` on the TEST_DATABASE_URL server, dropped at the end (also
-/// when the benchmark panics).
-struct ScratchPostgres {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl ScratchPostgres {
-    fn create(admin_url: &str) -> ScratchPostgres {
-        use rand::Rng;
-        let name = format!("rapport_bench_{:016x}", rand::rng().random::<u64>());
-        let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
-        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
-        let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
-        url.set_path(&format!("/{name}"));
-        ScratchPostgres { admin_url: admin_url.to_string(), name, url: url.to_string() }
-    }
-}
-
-impl Drop for ScratchPostgres {
-    fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.admin_url).map_err(|e| e.to_string()).and_then(|mut admin| {
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-                .map_err(|e| e.to_string())
-        });
-        match dropped {
-            Ok(()) => println!("dropped database {}", self.name),
-            Err(error) => eprintln!("could not drop database {}: {error}", self.name),
-        }
     }
 }

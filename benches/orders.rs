@@ -34,15 +34,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
-use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
-use diesel::pg::PgConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamp};
-use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, OptionalExtension, QueryResult, QueryableByName, RunQueryDsl};
+use diesel::{OptionalExtension, QueryResult, QueryableByName, RunQueryDsl};
 use rapport::auth::Scope;
 use rapport::db::schema::{consent_events, customers, order_lines, orders, products, promo_codes};
-use rapport::db::{Backend, DatabaseTarget, DbConn};
+use rapport::db::{Backend, DbConn};
 use rapport::domain::consent::ConsentChange;
 use rapport::domain::customer::CustomerProfile;
 use rapport::domain::orders::{Buyer, OrderDraft};
@@ -57,24 +55,21 @@ use rapport::services::now;
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{app_state, HttpClient, RunningServer};
+use support::{
+    app_state, connect, customer_columns, ms, names, on_each_backend, phase_duration, placeholders, run_phase, token,
+    DbBackend, HttpClient, PhaseResult, RunningServer, Stop, ACTOR, CITIES, TAGS,
+};
 
 /// Concurrent clients (HTTP) and concurrent connections (raw SQL).
 const CLIENTS: usize = 8;
 /// actix workers: one per core of the 2-core machine this was written on.
 const SERVER_WORKERS: usize = 2;
-const DEFAULT_PHASE_SECONDS: u64 = 5;
 /// Customers created by the seed orders of each path; the measured orders update them.
 const POOL_EMAILS: usize = 2_000;
 /// One measured order in this many creates a new customer.
 const NEW_CUSTOMER_EVERY: usize = 10;
 /// Orders of the 1-client profiling run (statement counts and time spent in statements).
 const PROFILED_ORDERS: usize = 100;
-/// The token's subject: the actor the API records on orders, movements and keys.
-const ACTOR: &str = "bench";
-/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 const PROMO_CODE: &str = "BENCH10";
 const PROMO_PERCENT: i64 = 10;
@@ -130,31 +125,17 @@ fn main() {
     let phase = phase_duration();
     print_header(phase);
 
-    let sqlite_dir = tempfile::tempdir().expect("create a temp dir");
-    let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("rapport.db").display());
-    bench_backend("sqlite", &sqlite_url, phase).print();
-
-    match std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty()) {
-        Some(admin_url) => {
-            let database = ScratchPostgres::create(&admin_url);
-            let report = bench_backend("postgres", &database.url, phase);
-            report.print();
+    on_each_backend(|backend, database_url| {
+        let report = bench_backend(backend, database_url, phase);
+        report.print();
+        if backend == "postgres" {
             let ratio = report.ratio();
             println!(
                 "PostgreSQL goal (API >= 50% of the raw SQL orders/s): {} (API/raw {ratio:.2})",
                 if ratio >= 0.5 { "MET" } else { "NOT MET" }
             );
         }
-        None => println!("postgres SKIPPED: TEST_DATABASE_URL is not set (SQLite figures only)."),
-    }
-}
-
-fn phase_duration() -> Duration {
-    let seconds = match std::env::var("BENCH_SECONDS") {
-        Ok(text) => text.trim().parse::<u64>().ok().filter(|s| *s > 0).expect("BENCH_SECONDS: a whole number >= 1"),
-        Err(_) => DEFAULT_PHASE_SECONDS,
-    };
-    Duration::from_secs(seconds)
+    });
 }
 
 fn print_header(phase: Duration) {
@@ -224,8 +205,8 @@ fn print_header(phase: Duration) {
 
 struct Report {
     backend: &'static str,
-    api: PhaseResult,
-    raw: PhaseResult,
+    api: PhaseResult<bool>,
+    raw: PhaseResult<bool>,
     api_profile: Profile,
     raw_profile: Profile,
     checked: String,
@@ -247,12 +228,12 @@ impl Report {
         println!(
             "{:<8} measured orders: API {} ({} created a customer, {} updated one), raw SQL {} ({} created, {} updated)",
             "",
-            self.api.measurement.operations,
-            self.api.created,
-            self.api.measurement.operations - self.api.created,
-            self.raw.measurement.operations,
-            self.raw.created,
-            self.raw.measurement.operations - self.raw.created,
+            self.api.measurement.operations(),
+            created(&self.api),
+            self.api.measurement.operations() - created(&self.api),
+            self.raw.measurement.operations(),
+            created(&self.raw),
+            self.raw.measurement.operations() - created(&self.raw),
         );
         println!(
             "{:<8} 1 client, {PROFILED_ORDERS} orders each: API {} | raw SQL {}",
@@ -293,18 +274,20 @@ impl Report {
 /// Runs every phase on one freshly migrated database.
 fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> Report {
     let state = app_state(database_url);
-    let token = state.jwt.issue(ACTOR, &[Scope::Admin], chrono::Duration::hours(1));
+    let token = token(&state, &[Scope::Admin]);
     let target = state.config.database.clone();
     let keys = state.keys.clone();
 
     let server = RunningServer::start(state, SERVER_WORKERS);
     setup_catalogue(server.addr, &token);
     let api_seed = run_phase(
+        CLIENTS,
         Stop::PerClient(POOL_EMAILS / CLIENTS),
         |_| HttpClient::connect(server.addr, &token),
         |client, worker, seq| api_order(client, &Pick::new("api", Stage::Seed, worker, seq)),
     );
     let api = run_phase(
+        CLIENTS,
         Stop::After(phase),
         |_| HttpClient::connect(server.addr, &token),
         |client, worker, seq| api_order(client, &Pick::new("api", Stage::Measured, worker, seq)),
@@ -317,11 +300,13 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
 
     let drafts = raw_drafts();
     let raw_seed = run_phase(
+        CLIENTS,
         Stop::PerClient(POOL_EMAILS / CLIENTS),
         |_| connect(&target),
         |conn, worker, seq| raw_order(conn, &keys, &drafts, &Pick::new("raw", Stage::Seed, worker, seq)),
     );
     let raw = run_phase(
+        CLIENTS,
         Stop::After(phase),
         |_| connect(&target),
         |conn, worker, seq| raw_order(conn, &keys, &drafts, &Pick::new("raw", Stage::Measured, worker, seq)),
@@ -331,10 +316,10 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
         profile(|seq| raw_order(&mut conn, &keys, &drafts, &Pick::new("raw", Stage::Profiled, 0, seq)))
     };
 
-    let orders_placed = [&api_seed, &api, &raw_seed, &raw].iter().map(|p| p.measurement.operations).sum::<usize>()
+    let orders_placed = [&api_seed, &api, &raw_seed, &raw].iter().map(|p| p.measurement.operations()).sum::<usize>()
         + api_profile.orders
         + raw_profile.orders;
-    let customers_created = [&api_seed, &api, &raw_seed, &raw].iter().map(|p| p.created).sum::<usize>()
+    let customers_created = [&api_seed, &api, &raw_seed, &raw].iter().map(|p| created(p)).sum::<usize>()
         + api_profile.created
         + raw_profile.created;
     let checked = check_consistency(&mut connect(&target), orders_placed, customers_created);
@@ -409,24 +394,6 @@ impl Pick {
     }
 }
 
-const FIRST_NAMES: [&str; 10] =
-    ["Ana", "Louis", "Chloe", "Hugo", "Lea", "Jules", "Ines", "Gabriel", "Camille", "Nathan"];
-const LAST_NAMES: [&str; 10] =
-    ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"];
-const CITIES: [(&str, &str); 6] = [
-    ("Lyon", "69003"),
-    ("Paris", "75011"),
-    ("Marseille", "13001"),
-    ("Nantes", "44000"),
-    ("Lille", "59000"),
-    ("Bordeaux", "33000"),
-];
-const TAGS: [&str; 6] = ["newsletter", "vip", "b2c", "loyalty", "wholesale", "events"];
-
-fn names(index: usize) -> (&'static str, &'static str) {
-    (FIRST_NAMES[index % 10], LAST_NAMES[index / 10 % 10])
-}
-
 /// The `POST /v1/orders` body: pool customer `index`'s details under `email`.
 fn order_json(email: &str, index: usize) -> Vec<u8> {
     let (first_name, last_name) = names(index);
@@ -492,94 +459,11 @@ fn api_order(client: &mut HttpClient, pick: &Pick) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
-// Running a phase and measuring it
+// Measured phases
 
-/// Orders per second and latency percentiles of one phase.
-struct Measurement {
-    operations: usize,
-    elapsed: Duration,
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Measurement {
-    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Measurement {
-        assert!(!latencies.is_empty(), "a phase completed no operation");
-        latencies.sort_unstable();
-        let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
-        Measurement { operations: latencies.len(), elapsed, p50: percentile(50), p99: percentile(99) }
-    }
-
-    fn per_second(&self) -> f64 {
-        self.operations as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn summary(&self, unit: &str) -> String {
-        format!("{:>6.0} {unit}  p50 {:>5} ms  p99 {:>5} ms", self.per_second(), ms(self.p50), ms(self.p99))
-    }
-}
-
-fn ms(duration: Duration) -> String {
-    let ms = duration.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.2}")
-    } else {
-        format!("{ms:.1}")
-    }
-}
-
-enum Stop {
-    After(Duration),
-    PerClient(usize),
-}
-
-struct PhaseResult {
-    measurement: Measurement,
-    /// Orders that created their customer.
-    created: usize,
-}
-
-/// Runs `operation` in a loop on `CLIENTS` threads until `stop`. Each thread first gets
-/// its own context (a connection) from `connect`, before the clock starts. The operation
-/// returns whether the order created its customer.
-fn run_phase<C: Send>(
-    stop: Stop,
-    connect: impl Fn(usize) -> C,
-    operation: impl Fn(&mut C, usize, usize) -> bool + Sync,
-) -> PhaseResult {
-    let contexts: Vec<C> = (0..CLIENTS).map(&connect).collect();
-    let operation = &operation;
-    let started = Instant::now();
-    let (deadline, per_client) = match stop {
-        Stop::After(duration) => (Some(started + duration), usize::MAX),
-        Stop::PerClient(count) => (None, count),
-    };
-    let per_thread: Vec<(Vec<Duration>, usize)> = thread::scope(|scope| {
-        let threads: Vec<_> = contexts
-            .into_iter()
-            .enumerate()
-            .map(|(worker, mut context)| {
-                scope.spawn(move || {
-                    let (mut latencies, mut created) = (Vec::new(), 0);
-                    let mut seq = 0;
-                    while seq < per_client && deadline.is_none_or(|deadline| Instant::now() < deadline) {
-                        let sent = Instant::now();
-                        created += usize::from(operation(&mut context, worker, seq));
-                        latencies.push(sent.elapsed());
-                        seq += 1;
-                    }
-                    (latencies, created)
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().expect("a benchmark thread panicked")).collect()
-    });
-    let elapsed = started.elapsed();
-    let (latencies, created): (Vec<_>, Vec<_>) = per_thread.into_iter().unzip();
-    PhaseResult {
-        measurement: Measurement::from_latencies(latencies.concat(), elapsed),
-        created: created.into_iter().sum(),
-    }
+/// How many of a phase's orders created their customer.
+fn created(phase: &PhaseResult<bool>) -> usize {
+    phase.outputs.iter().filter(|created| **created).count()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -695,18 +579,6 @@ fn profile(mut order: impl FnMut(usize) -> bool) -> Profile {
 // ---------------------------------------------------------------------------------------
 // The raw SQL path
 
-/// One connection, set up like the app's pool sets up its own.
-fn connect(target: &DatabaseTarget) -> DbConn {
-    match target {
-        DatabaseTarget::Postgres(url) => DbConn::Pg(PgConnection::establish(url).expect("connect to PostgreSQL")),
-        DatabaseTarget::Sqlite(path) => {
-            let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("open the SQLite file");
-            conn.batch_execute(SQLITE_PRAGMAS).expect("SQLite pragmas");
-            DbConn::Sqlite(conn)
-        }
-    }
-}
-
 /// The order drafts of the pool customers, parsed and validated by the app (not measured):
 /// the raw path writes what the API would write.
 fn raw_drafts() -> Vec<OrderDraft> {
@@ -735,19 +607,7 @@ fn raw_order(conn: &mut DbConn, keys: &DataKeys, drafts: &[OrderDraft], pick: &P
     created
 }
 
-type DbBackend = <DbConn as Connection>::Backend;
 type BoxedQuery<'a> = BoxedSqlQuery<'a, DbBackend, SqlQuery>;
-
-/// `($1, $2), ($3, $4), ...` for `rows` rows of `columns` values.
-fn placeholders(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let values: Vec<String> = (1..=columns).map(|c| format!("${}", row * columns + c)).collect();
-            format!("({})", values.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 const LOCK_KEY: &str = "SELECT pg_try_advisory_xact_lock(hashtext('idempotency ' || $1), hashtext($2)) AS locked";
 
@@ -756,14 +616,6 @@ const SELECT_KEY: &str = "SELECT request_hash FROM idempotency_keys WHERE actor 
 const INSERT_KEY: &str =
     "INSERT INTO idempotency_keys (actor, idempotency_key, request_hash, status, response_status, \
                           response_body, response_location, created_at) VALUES ($1, $2, $3, 'done', $4, $5, $6, $7)";
-
-macro_rules! customer_columns {
-    () => {
-        "id, kind, first_name, last_name, company_name, email, phone, birthday, gender, address_line1, \
-         address_line2, city, region, postal_code, country, preferred_language, source, attributes, notes, \
-         name_key, company_key, created_at, updated_at, erased_at"
-    };
-}
 
 const SELECT_CUSTOMER: &str = concat!("SELECT ", customer_columns!(), " FROM customers WHERE email = $1");
 const SELECT_CUSTOMER_FOR_UPDATE: &str =
@@ -1434,41 +1286,4 @@ fn check_consistency(conn: &mut DbConn, orders: usize, created: usize) -> String
         3 * orders,
         units_per_order() * orders,
     )
-}
-
-// ---------------------------------------------------------------------------------------
-// A PostgreSQL database for one run
-
-/// `rapport_bench_<random>` on the TEST_DATABASE_URL server, dropped at the end (also
-/// when the benchmark panics).
-struct ScratchPostgres {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl ScratchPostgres {
-    fn create(admin_url: &str) -> ScratchPostgres {
-        use rand::Rng;
-        let name = format!("rapport_bench_{:016x}", rand::rng().random::<u64>());
-        let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
-        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the benchmark database");
-        let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
-        url.set_path(&format!("/{name}"));
-        ScratchPostgres { admin_url: admin_url.to_string(), name, url: url.to_string() }
-    }
-}
-
-impl Drop for ScratchPostgres {
-    fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.admin_url).map_err(|e| e.to_string()).and_then(|mut admin| {
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-                .map_err(|e| e.to_string())
-        });
-        match dropped {
-            Ok(()) => println!("dropped database {}", self.name),
-            Err(error) => eprintln!("could not drop database {}: {error}", self.name),
-        }
-    }
 }

@@ -49,7 +49,7 @@ use diesel::sql_types::{Integer, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use rapport::auth::Scope;
-use rapport::db::{Backend, DatabaseTarget, DbConn};
+use rapport::db::{Backend, DbConn};
 use rapport::domain::segment::Rule;
 use rapport::repositories::segments::{self as segments, Compiler};
 use rapport::repositories::sql::{Sql, SqlValue};
@@ -59,7 +59,7 @@ use serde_json::{json, Value};
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{app_state, scalar, BenchDatabase, HttpClient, RunningServer};
+use support::{app_state, connect, env_number, measure, scalar, token, BenchDatabase, HttpClient, RunningServer};
 
 const DEFAULT_CUSTOMERS: i64 = 1_000_000;
 const DEFAULT_RUNS: usize = 7;
@@ -70,10 +70,6 @@ const POSTGRES_DATABASE: &str = "rapport_bench_segments";
 const SQLITE_FILE: &str = "segments-bench";
 /// Bump when the generated rows change, so that an older dataset is rebuilt.
 const DATASET_VERSION: u32 = 1;
-/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
-
 fn main() {
     let options = Options::from_env();
     print_header(&options);
@@ -99,15 +95,7 @@ struct Options {
 
 impl Options {
     fn from_env() -> Options {
-        let number = |name: &str, default: i64| match std::env::var(name) {
-            Ok(text) => text
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or_else(|| panic!("{name}: a whole number >= 1")),
-            Err(_) => default,
-        };
+        let number = |name: &str, default: i64| env_number(name, default as u64) as i64;
         let flag = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty() && v.trim() != "0");
         let customers = number("BENCH_CUSTOMERS", DEFAULT_CUSTOMERS);
         assert!(customers % 20 == 0, "BENCH_CUSTOMERS must be a multiple of 20");
@@ -238,7 +226,7 @@ fn bench_backend(options: &Options, database: BenchDatabase) {
     let size = database.size_bytes(&mut conn);
     println!("{backend:<8} dataset: {}; {:.0} MB on disk", dataset.summary(&mut conn), size as f64 / 1e6);
 
-    let token = state.jwt.issue("bench", &[Scope::CampaignsRead], chrono::Duration::hours(1));
+    let token = token(&state, &[Scope::CampaignsRead]);
     let server = RunningServer::start(state, SERVER_WORKERS);
     for shape in shapes() {
         let rule = rapport::domain::segment::parse_rules(&shape.rules).expect("the shape's rules are valid");
@@ -247,12 +235,12 @@ fn bench_backend(options: &Options, database: BenchDatabase) {
         // A new connection per shape: the server closes one left idle (keep-alive timeout)
         // while the SQL runs.
         let mut client = HttpClient::connect(server.addr, &token);
-        let (api_counts, api) = measure(options.runs, || preview(&mut client, body.as_bytes()));
+        let (api_counts, api) = measure(1, options.runs, None, || preview(&mut client, body.as_bytes()));
         drop(client);
-        let (sql_counts, sql) = measure(options.runs, || {
+        let (sql_counts, sql) = measure(1, options.runs, None, || {
             segments::count(&mut conn, &rule, rapport::services::now()).expect("count the segment")
         });
-        let (_, ids) = measure(options.runs, || {
+        let (_, ids) = measure(1, options.runs, None, || {
             segments::member_ids(&mut conn, &rule, rapport::services::now(), None, SAMPLE_SIZE)
                 .expect("the segment's newest ids")
                 .len()
@@ -262,12 +250,12 @@ fn bench_backend(options: &Options, database: BenchDatabase) {
         println!(
             "{backend:<8} {:<28} count {count:>7}  api p50 {} max {} | sql p50 {} max {} | api/sql {:.2} | ids p50 {}{}",
             shape.name,
-            ms(api.p50),
-            ms(api.max),
-            ms(sql.p50),
-            ms(sql.max),
-            api.p50.as_secs_f64() / sql.p50.as_secs_f64(),
-            ms(ids.p50),
+            ms(api.percentile(50)),
+            ms(api.max()),
+            ms(sql.percentile(50)),
+            ms(sql.max()),
+            api.percentile(50).as_secs_f64() / sql.percentile(50).as_secs_f64(),
+            ms(ids.percentile(50)),
             if agree { String::new() } else { format!("  (counts differ: api {api_counts:?}, sql {sql_counts:?})") },
         );
         if options.show_sql {
@@ -278,40 +266,10 @@ fn bench_backend(options: &Options, database: BenchDatabase) {
     println!();
 }
 
-/// A connection opened the way the app's pool opens one.
-fn connect(target: &DatabaseTarget) -> DbConn {
-    match target {
-        DatabaseTarget::Postgres(url) => DbConn::Pg(PgConnection::establish(url).expect("connect to PostgreSQL")),
-        DatabaseTarget::Sqlite(path) => {
-            let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("open the SQLite file");
-            conn.batch_execute(SQLITE_PRAGMAS).expect("SQLite pragmas");
-            DbConn::Sqlite(conn)
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
-// Measuring
+// Printing
 
-struct Measurement {
-    p50: Duration,
-    max: Duration,
-}
-
-/// One untimed warm-up call, then `runs` timed calls; returns what each timed call returned.
-fn measure<T>(runs: usize, mut operation: impl FnMut() -> T) -> (Vec<T>, Measurement) {
-    operation();
-    let mut outputs = Vec::with_capacity(runs);
-    let mut latencies = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        outputs.push(operation());
-        latencies.push(started.elapsed());
-    }
-    latencies.sort_unstable();
-    (outputs, Measurement { p50: latencies[latencies.len() / 2], max: latencies[latencies.len() - 1] })
-}
-
+/// Milliseconds in a 6-wide column: `  1.23 ms`, `    12 ms`.
 fn ms(duration: Duration) -> String {
     let ms = duration.as_secs_f64() * 1000.0;
     if ms < 10.0 {

@@ -71,10 +71,15 @@ mod tests {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 rust_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
+            } else if path.extension().is_some_and(|e| e == "rs") && !is_test_module(&path) {
                 out.push(path);
             }
         }
+    }
+
+    /// `tests.rs` and `testing.rs` are test modules (declared under `#[cfg(test)]`).
+    fn is_test_module(path: &Path) -> bool {
+        path.file_stem().is_some_and(|stem| stem == "tests" || stem == "testing")
     }
 
     fn all_violations() -> Vec<String> {

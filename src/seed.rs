@@ -22,7 +22,6 @@ mod catalogue;
 mod orders;
 mod plan;
 mod rng;
-mod rows;
 
 use std::time::{Duration, Instant};
 
@@ -32,14 +31,16 @@ use diesel::prelude::*;
 use crate::db::schema::{
     campaigns, customer_consents, customers, orders as orders_table, products, promo_codes, segments,
 };
+use crate::db::Json;
 use crate::db::{Database, DbConn};
-use crate::models::customers::CustomerColumns;
-use rows::{
-    CampaignInsert, ConsentEventInsert, ContactInsert, CurrentConsentInsert, CustomerInsert, ProductInsert,
-    PromoCodeInsert, ResponseInsert, SegmentInsert, TagInsert, TermInsert,
-};
+use crate::models::campaigns::{CampaignRow, ContactRow, ResponseRow};
+use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
+use crate::models::customers::{CustomerColumns, CustomerRow, CustomerTagRow, SearchTermRow};
+use crate::models::products::ProductRow;
+use crate::models::promo_codes::PromoCodeRow;
+use crate::models::segments::SegmentRow;
 
-/// Rows per INSERT on SQLite: 1,000 rows of at most 24 columns stay under its limit of
+/// Rows per INSERT on SQLite: 1,000 rows of at most 26 columns stay under its limit of
 /// 32,766 bound values.
 const SQLITE_ROWS: usize = 1000;
 /// Customers (with their tags, search terms and consents) per transaction.
@@ -103,7 +104,10 @@ pub fn run(database: &Database, options: &SeedOptions) -> Result<SeedSummary, Se
     database.with_conn(|conn| Ok(seed(conn, options))).map_err(|_| SeedError::Unavailable)?
 }
 
-/// Writes `rows` into `table` in as few statements as the backend allows.
+/// Writes `rows` into `table` in as few statements as the backend allows. The rows are
+/// the models' whole rows, every column given, ids included, so that a seed gives the
+/// same ids on both backends; their `treat_none_as_default_value = false` keeps each
+/// batch one multi-row statement on SQLite and makes them usable by PostgreSQL's COPY.
 macro_rules! write_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         let rows = $rows;
@@ -266,20 +270,20 @@ fn write_all(
 }
 
 fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSummary) -> Result<(), SeedError> {
-    let product_rows: Vec<ProductInsert> = catalogue::PRODUCTS
+    let product_rows: Vec<ProductRow> = catalogue::PRODUCTS
         .iter()
         .enumerate()
         .map(|(index, product)| {
             let (from, until) = orders::product_dates(product);
-            ProductInsert {
+            ProductRow {
                 id: index as i64 + 1,
-                sku: product.sku,
-                name: product.name,
-                product_type: product.product_type,
-                category: Some(product.category),
-                attributes: orders::product_attributes(product).to_string(),
+                sku: product.sku.to_string(),
+                name: product.name.to_string(),
+                product_type: product.product_type.to_string(),
+                category: Some(product.category.to_string()),
+                attributes: Json(orders::object(orders::product_attributes(product))),
                 price: product.price,
-                currency: "EUR",
+                currency: "EUR".to_string(),
                 track_inventory: false,
                 stock_quantity: 0,
                 low_stock_threshold: None,
@@ -292,18 +296,18 @@ fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSumma
     summary.products = write_rows!(conn, products::table, &product_rows);
 
     let start = plan::history_start();
-    let code_rows: Vec<PromoCodeInsert> = catalogue::promo_codes()
+    let code_rows: Vec<PromoCodeRow> = catalogue::promo_codes()
         .iter()
         .enumerate()
         .map(|(index, code)| {
             let created_at = code.valid_from.unwrap_or(start) - chrono::Duration::days(7);
-            PromoCodeInsert {
+            PromoCodeRow {
                 id: index as i64 + 1,
-                code: code.code,
-                description: Some(code.description),
-                discount_type: code.discount_type,
+                code: code.code.to_string(),
+                description: Some(code.description.to_string()),
+                discount_type: code.discount_type.to_string(),
                 discount_value: code.discount_value,
-                currency: code.currency,
+                currency: code.currency.map(str::to_string),
                 valid_from: code.valid_from,
                 valid_until: code.valid_until,
                 max_redemptions: code.max_redemptions,
@@ -320,14 +324,14 @@ fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSumma
     summary.promo_codes = write_rows!(conn, promo_codes::table, &code_rows);
 
     let saved = catalogue::segments();
-    let segment_rows: Vec<SegmentInsert> = saved
+    let segment_rows: Vec<SegmentRow> = saved
         .iter()
         .enumerate()
-        .map(|(index, segment)| SegmentInsert {
+        .map(|(index, segment)| SegmentRow {
             id: index as i64 + 1,
-            name: segment.name,
-            description: Some(segment.description),
-            rules: segment.audience.rules().to_string(),
+            name: segment.name.to_string(),
+            description: Some(segment.description.to_string()),
+            rules: Json(segment.audience.rules()),
             created_at: segment.created_at,
             updated_at: segment.created_at,
         })
@@ -340,18 +344,18 @@ fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSumma
         .enumerate()
         .map(|(index, (campaign, planned))| {
             let sent_at = (campaign.channel == "email").then(|| campaign.launched_at + chrono::Duration::minutes(5));
-            let audience = serde_json::to_string(&planned.counts).map_err(|e| SeedError::Invalid(e.to_string()))?;
-            Ok(CampaignInsert {
+            let audience = Json(planned.counts.clone());
+            Ok(CampaignRow {
                 id: index as i64 + 1,
-                name: campaign.name,
-                channel: campaign.channel,
+                name: campaign.name.to_string(),
+                channel: campaign.channel.to_string(),
                 segment_id: campaign.segment.map(|s| s as i64 + 1),
                 // At launch, the rules the audience was built from.
-                rules: Some(campaign.audience.rules().to_string()),
-                offer: campaign.offer,
-                subject: campaign.subject,
-                content: Some(campaign.content),
-                promo_kind: if campaign.promo.is_some() { "shared" } else { "none" },
+                rules: Some(Json(campaign.audience.rules())),
+                offer: campaign.offer.map(str::to_string),
+                subject: campaign.subject.map(str::to_string),
+                content: Some(campaign.content.to_string()),
+                promo_kind: if campaign.promo.is_some() { "shared" } else { "none" }.to_string(),
                 promo_code_id: campaign.promo.map(|p| p as i64 + 1),
                 unique_prefix: None,
                 unique_discount_type: None,
@@ -359,14 +363,14 @@ fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSumma
                 unique_currency: None,
                 cap_max_contacts: catalogue::CAP_MAX_CONTACTS,
                 cap_per_days: catalogue::CAP_PER_DAYS,
-                exclude_campaign_ids: "[]",
+                exclude_campaign_ids: Json(Vec::new()),
                 holdout_percent: campaign.holdout_percent,
                 attribution_window_days: campaign.attribution_window_days,
-                status: "launched",
+                status: "launched".to_string(),
                 audience: Some(audience),
                 launched_at: Some(campaign.launched_at),
                 send_requested_at: sent_at,
-                created_by: "marketing",
+                created_by: "marketing".to_string(),
                 created_at: campaign.launched_at - chrono::Duration::days(3),
                 updated_at: sent_at.unwrap_or(campaign.launched_at),
             })
@@ -393,7 +397,7 @@ fn write_customers(
         let id = index as i64 + 1;
         let profile = &customer.profile;
         let c = CustomerColumns::from_profile(profile, customer.updated_at);
-        customer_rows.push(CustomerInsert {
+        customer_rows.push(CustomerRow {
             id,
             kind: c.kind,
             first_name: c.first_name,
@@ -411,22 +415,23 @@ fn write_customers(
             country: c.country,
             preferred_language: c.preferred_language,
             source: c.source,
-            attributes: c.attributes,
+            attributes: Json(profile.details.attributes.clone()),
             notes: c.notes,
             name_key: c.name_key,
             company_key: c.company_key,
             created_at: customer.created_at,
             updated_at: c.updated_at,
+            erased_at: None,
         });
         tag_rows.extend(
-            profile.details.tags.iter().map(|tag| TagInsert { customer_id: id, tag: tag.as_str().to_string() }),
+            profile.details.tags.iter().map(|tag| CustomerTagRow { customer_id: id, tag: tag.as_str().to_string() }),
         );
-        term_rows.extend(profile.search_terms().into_iter().map(|term| TermInsert { term, customer_id: id }));
+        term_rows.extend(profile.search_terms().into_iter().map(|term| SearchTermRow { term, customer_id: id }));
         let first_event = event_rows.len();
         for consent in &customer.consents {
             let event =
                 crate::services::consents::new_event(id, consent.change.clone(), consent.actor, consent.recorded_at);
-            event_rows.push(ConsentEventInsert {
+            event_rows.push(ConsentEventRow {
                 id: *next_event,
                 customer_id: id,
                 channel: event.channel,
@@ -449,7 +454,7 @@ fn write_customers(
         let events = &event_rows[first_event..];
         for (position, event) in events.iter().enumerate() {
             if events[position + 1..].iter().all(|later| later.channel != event.channel) {
-                current_rows.push(CurrentConsentInsert {
+                current_rows.push(CurrentConsentRow {
                     customer_id: id,
                     channel: event.channel.clone(),
                     state: event.state.clone(),
@@ -475,11 +480,11 @@ fn write_campaign_contacts(conn: &mut DbConn, plan: &plan::Plan, summary: &mut S
     for (index, (campaign, planned)) in launches.iter().zip(&plan.campaigns).enumerate() {
         let campaign_id = index as i64 + 1;
         let first_contact = next_contact;
-        let contacts: Vec<ContactInsert> = planned
+        let contacts: Vec<ContactRow> = planned
             .contacts
             .iter()
             .map(|contact| {
-                let row = ContactInsert {
+                let row = ContactRow {
                     id: next_contact,
                     campaign_id,
                     customer_id: i64::from(contact.customer) + 1,
@@ -492,19 +497,19 @@ fn write_campaign_contacts(conn: &mut DbConn, plan: &plan::Plan, summary: &mut S
                 row
             })
             .collect();
-        let responses: Vec<ResponseInsert> = planned
+        let responses: Vec<ResponseRow> = planned
             .responses
             .iter()
             .map(|response| {
-                let row = ResponseInsert {
+                let row = ResponseRow {
                     id: next_response,
                     campaign_id,
                     contact_id: first_contact + i64::from(response.contact),
                     customer_id: i64::from(planned.contacts[response.contact as usize].customer) + 1,
-                    kind: response.kind,
+                    kind: response.kind.to_string(),
                     occurred_at: response.occurred_at,
                     recorded_at: response.recorded_at,
-                    actor: response.actor,
+                    actor: response.actor.to_string(),
                 };
                 next_response += 1;
                 row

@@ -4,13 +4,18 @@
 
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::Pg;
+use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
 use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
+use std::io::Write;
 
-/// A TEXT column holding JSON, decoded as `T`. Rows that are written keep the text
-/// (`Insertable`s hold the `String` they store); `to_text` gives it back.
-#[derive(Debug, Clone, PartialEq, Default, FromSqlRow)]
+/// A TEXT column holding JSON, decoded as `T` when read and written as its JSON text.
+#[derive(Debug, Clone, PartialEq, Default, FromSqlRow, AsExpression)]
+#[diesel(sql_type = Text)]
 pub struct Json<T>(pub T);
 
 impl<T> Json<T> {
@@ -51,6 +56,20 @@ where
         serde_json::from_str(&text)
             .map(Json)
             .map_err(|cause| Box::new(CorruptJson { expected: std::any::type_name::<T>(), cause }) as _)
+    }
+}
+
+impl<T: Serialize + std::fmt::Debug> ToSql<Text, Sqlite> for Json<T> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.to_text());
+        Ok(IsNull::No)
+    }
+}
+
+impl<T: Serialize + std::fmt::Debug> ToSql<Text, Pg> for Json<T> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.to_text().as_bytes())?;
+        Ok(IsNull::No)
     }
 }
 

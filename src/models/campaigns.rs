@@ -7,8 +7,9 @@ use crate::domain::campaign::AudienceCounts;
 use crate::models::customers::CustomerRow;
 use diesel::sql_types::{BigInt, Text};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = campaigns)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = campaigns, treat_none_as_default_value = false)]
 pub struct CampaignRow {
     pub id: i64,
     pub name: String,
@@ -102,8 +103,9 @@ pub struct NewCampaign {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = campaign_contacts)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = campaign_contacts, treat_none_as_default_value = false)]
 pub struct ContactRow {
     pub id: i64,
     pub campaign_id: i64,
@@ -125,8 +127,9 @@ pub struct NewContact {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = campaign_responses)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = campaign_responses, treat_none_as_default_value = false)]
 pub struct ResponseRow {
     pub id: i64,
     pub campaign_id: i64,

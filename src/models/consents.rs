@@ -4,8 +4,9 @@ use serde::Serialize;
 
 use crate::db::schema::{consent_events, customer_consents};
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
-#[diesel(table_name = consent_events)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = consent_events, treat_none_as_default_value = false)]
 pub struct ConsentEventRow {
     pub id: i64,
     pub customer_id: i64,
@@ -43,7 +44,7 @@ pub struct NewConsentEvent {
 
 /// The current state of one channel: a copy of the ledger's latest event for it.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
-#[diesel(table_name = customer_consents)]
+#[diesel(table_name = customer_consents, treat_none_as_default_value = false)]
 pub struct CurrentConsentRow {
     pub customer_id: i64,
     pub channel: String,

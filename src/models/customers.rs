@@ -2,7 +2,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{customer_merges, customers};
+use crate::db::schema::{customer_merges, customer_search_terms, customer_tags, customers};
 use crate::db::Json;
 use crate::domain::customer::{Address, CustomerDetails, CustomerProfile};
 use crate::domain::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Phone, Tag};
@@ -10,8 +10,9 @@ use crate::models::consents::CurrentConsentRow;
 use crate::models::orders::CustomerStatsRow;
 use diesel::sql_types::{BigInt, Double, Timestamp};
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
-#[diesel(table_name = customers)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable, Serialize)]
+#[diesel(table_name = customers, treat_none_as_default_value = false)]
 pub struct CustomerRow {
     pub id: i64,
     pub kind: String,
@@ -166,6 +167,20 @@ impl CustomerRecord {
     pub fn attributes(&self) -> serde_json::Map<String, serde_json::Value> {
         self.row.attributes.0.clone()
     }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = customer_tags, treat_none_as_default_value = false)]
+pub struct CustomerTagRow {
+    pub customer_id: i64,
+    pub tag: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = customer_search_terms, treat_none_as_default_value = false)]
+pub struct SearchTermRow {
+    pub term: String,
+    pub customer_id: i64,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -4,8 +4,9 @@ use diesel::prelude::*;
 use crate::db::schema::{customer_order_stats, idempotency_keys, order_lines, orders, refunds};
 use crate::db::Json;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = orders)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = orders, treat_none_as_default_value = false)]
 pub struct OrderRow {
     pub id: i64,
     pub external_id: Option<String>,
@@ -52,8 +53,9 @@ pub struct NewOrder {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = order_lines)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_lines, treat_none_as_default_value = false)]
 pub struct OrderLineRow {
     pub id: i64,
     pub order_id: i64,
@@ -90,6 +92,20 @@ pub struct OrderRecord {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = refunds)]
 pub struct NewRefund {
+    pub order_id: i64,
+    pub amount: i64,
+    pub reason: String,
+    pub lines: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A refund written with its id, as the seed numbers its rows (`NewRefund` leaves the id
+/// to the database).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = refunds, treat_none_as_default_value = false)]
+pub struct RefundWithId {
+    pub id: i64,
     pub order_id: i64,
     pub amount: i64,
     pub reason: String,

@@ -4,8 +4,9 @@ use diesel::prelude::*;
 use crate::db::schema::{products, stock_movements};
 use crate::db::Json;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = products)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = products, treat_none_as_default_value = false)]
 pub struct ProductRow {
     pub id: i64,
     pub sku: String,

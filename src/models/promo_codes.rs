@@ -4,8 +4,9 @@ use diesel::prelude::*;
 use crate::db::schema::{promo_codes, promo_redemptions};
 use crate::domain::promo::PromoRules;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = promo_codes)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = promo_codes, treat_none_as_default_value = false)]
 pub struct PromoCodeRow {
     pub id: i64,
     pub code: String,
@@ -90,6 +91,19 @@ pub struct NewPromoCode {
 #[diesel(table_name = promo_redemptions)]
 pub struct RedemptionRow {
     #[diesel(skip_insertion)]
+    pub id: i64,
+    pub promo_code_id: i64,
+    pub order_id: i64,
+    pub customer_id: i64,
+    pub discount_amount: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// A redemption written with its id, as the seed numbers its rows (`RedemptionRow`
+/// leaves the id to the database).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = promo_redemptions, treat_none_as_default_value = false)]
+pub struct RedemptionWithId {
     pub id: i64,
     pub promo_code_id: i64,
     pub order_id: i64,

@@ -4,8 +4,9 @@ use diesel::prelude::*;
 use crate::db::schema::segments;
 use crate::db::Json;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = segments)]
+/// Also the whole row the seed writes, id included.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = segments, treat_none_as_default_value = false)]
 pub struct SegmentRow {
     pub id: i64,
     pub name: String,

@@ -11,27 +11,38 @@ use serde_json::json;
 use super::catalogue::{self, anchor, Product, PromoCode, PRODUCTS, RING_SIZES, WELCOME_CODE};
 use super::plan::{Channel, Plan};
 use super::rng::Rng;
-use super::rows::{LineInsert, OrderInsert, RedemptionInsert, RefundInsert};
+use crate::db::Json;
 use crate::domain::promo::{evaluate, PromoRules, Purchase};
 use crate::domain::Gender;
+use crate::models::orders::{OrderLineRow, OrderRow, RefundWithId};
+use crate::models::promo_codes::RedemptionWithId;
+use serde_json::Map;
 
 /// Codes people type that never existed (recorded as `unknown`).
 const UNKNOWN_CODES: [&str; 3] = ["SPRING10", "WELCOME20", "NOEL2024"];
 
 #[derive(Default)]
 pub struct OrderBatch {
-    pub orders: Vec<OrderInsert>,
-    pub lines: Vec<LineInsert>,
-    pub redemptions: Vec<RedemptionInsert>,
-    pub refunds: Vec<RefundInsert>,
+    pub orders: Vec<OrderRow>,
+    pub lines: Vec<OrderLineRow>,
+    pub redemptions: Vec<RedemptionWithId>,
+    pub refunds: Vec<RefundWithId>,
 }
 
 /// A product's line attributes as JSON (rings: one per size).
 struct ProductLines {
-    attributes: String,
-    ring_sizes: Vec<String>,
+    attributes: Json<Map<String, serde_json::Value>>,
+    ring_sizes: Vec<Json<Map<String, serde_json::Value>>>,
     available_from: NaiveDateTime,
     available_until: Option<NaiveDateTime>,
+}
+
+/// The object inside a JSON value made with `json!({...})`.
+pub fn object(value: serde_json::Value) -> Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        other => unreachable!("attributes are built as objects, not {other}"),
+    }
 }
 
 pub fn product_attributes(product: &Product) -> serde_json::Value {
@@ -97,14 +108,14 @@ impl OrderFiller {
                         .map(|(size, _)| {
                             let mut with_size = attributes.clone();
                             with_size["size"] = json!(size);
-                            with_size.to_string()
+                            Json(object(with_size))
                         })
                         .collect()
                 } else {
                     Vec::new()
                 };
                 let (available_from, available_until) = product_dates(product);
-                ProductLines { attributes: attributes.to_string(), ring_sizes, available_from, available_until }
+                ProductLines { attributes: Json(object(attributes)), ring_sizes, available_from, available_until }
             })
             .collect();
         let codes = catalogue::promo_codes();
@@ -209,13 +220,13 @@ impl OrderFiller {
                 };
                 only_gift_cards &= product.product_type == "gift_card";
                 subtotal += quantity * unit_price;
-                batch.lines.push(LineInsert {
+                batch.lines.push(OrderLineRow {
                     id: self.next_line,
                     order_id: id,
                     product_id: Some(index as i64 + 1),
-                    sku: product.sku,
-                    name: product.name,
-                    product_type: Some(product.product_type),
+                    sku: product.sku.to_string(),
+                    name: product.name.to_string(),
+                    product_type: Some(product.product_type.to_string()),
                     attributes,
                     quantity,
                     unit_price,
@@ -270,7 +281,7 @@ impl OrderFiller {
                             if !planned.cancelled {
                                 self.redemptions[index] += 1;
                                 *self.per_customer.entry(key).or_default() += 1;
-                                batch.redemptions.push(RedemptionInsert {
+                                batch.redemptions.push(RedemptionWithId {
                                     id: self.next_redemption,
                                     promo_code_id: index as i64 + 1,
                                     order_id: id,
@@ -359,13 +370,13 @@ impl OrderFiller {
                 }
                 let lines_json =
                     json!(returned.iter().map(|(l, q)| json!({"line_id": l, "quantity": q})).collect::<Vec<_>>());
-                batch.refunds.push(RefundInsert {
+                batch.refunds.push(RefundWithId {
                     id: self.next_refund,
                     order_id: id,
                     amount,
-                    reason,
+                    reason: reason.to_string(),
                     lines: lines_json.to_string(),
-                    created_by: "customer-service",
+                    created_by: "customer-service".to_string(),
                     created_at: refunded_at,
                 });
                 self.next_refund += 1;
@@ -382,26 +393,26 @@ impl OrderFiller {
                 }
                 Channel::Phone => (None, Some("customer service"), "customer-service"),
             };
-            batch.orders.push(OrderInsert {
+            batch.orders.push(OrderRow {
                 id,
                 external_id,
                 customer_id: i64::from(planned.customer) + 1,
-                status,
-                channel: planned.channel.as_str(),
-                source_detail,
+                status: status.to_string(),
+                channel: planned.channel.as_str().to_string(),
+                source_detail: source_detail.map(str::to_string),
                 placed_at: at,
-                currency,
+                currency: currency.to_string(),
                 subtotal,
                 discount_total: discount,
                 shipping_total: shipping,
                 tax_total: tax,
                 total,
                 refunded_total,
-                promo_code,
+                promo_code: promo_code.map(str::to_string),
                 promo_code_id,
-                promo_code_status,
+                promo_code_status: promo_code_status.map(str::to_string),
                 referral_code: None,
-                created_by,
+                created_by: created_by.to_string(),
                 created_at,
                 updated_at,
             });
