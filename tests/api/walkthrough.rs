@@ -65,7 +65,8 @@ fn fenced_blocks(markdown: &str) -> Vec<Block> {
         match current.take() {
             None => {
                 if let Some(language) = trimmed.strip_prefix("```") {
-                    current = Some(Block { language: language.trim().to_string(), text: String::new(), line: number + 1 });
+                    current =
+                        Some(Block { language: language.trim().to_string(), text: String::new(), line: number + 1 });
                 }
             }
             Some(mut block) => {
@@ -365,9 +366,7 @@ impl Shell<'_> {
                 let text = self.files.get(*file).unwrap_or_else(|| panic!("`{file}` was not written before"));
                 sed_print(script, text)
             }
-            [program, rest @ ..] if program.ends_with("rapport") && rest.first() == Some(&"token") => {
-                self.token(rest)
-            }
+            [program, rest @ ..] if program.ends_with("rapport") && rest.first() == Some(&"token") => self.token(rest),
             _ => panic!("`$({inner})` is not a command the walkthrough test knows"),
         }
     }
@@ -430,7 +429,12 @@ impl Shell<'_> {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|code| code.parse().ok())
             .unwrap_or_else(|| panic!("{what}: the answer shown must start with `HTTP/1.1 <status>`"));
-        assert_eq!(response.status.as_u16(), shown_status, "{what}: the walkthrough shows another status; body: {}", response.text);
+        assert_eq!(
+            response.status.as_u16(),
+            shown_status,
+            "{what}: the walkthrough shows another status; body: {}",
+            response.text
+        );
 
         for line in shown_lines.by_ref() {
             if line.trim().is_empty() {
@@ -515,7 +519,11 @@ fn parse_curl(args: &[String], files: &HashMap<String, String>, at: &str) -> Req
             "-w" => {
                 value();
             }
-            flags if flags.starts_with('-') && !flags.starts_with("--") && flags[1..].chars().all(|c| "siS".contains(c)) => {
+            flags
+                if flags.starts_with('-')
+                    && !flags.starts_with("--")
+                    && flags[1..].chars().all(|c| "siS".contains(c)) =>
+            {
                 include |= flags.contains('i');
             }
             other if other.starts_with("http://") || other.starts_with("https://") => url = Some(other.to_string()),
@@ -602,7 +610,10 @@ fn shown_pairs(text: &str) -> Vec<(String, Option<Value>)> {
             let literal: String = chars[j..end].iter().collect();
             (!inner.contains('…')).then(|| serde_json::from_str(&literal).ok()).flatten()
         } else {
-            let end = chars[j..].iter().position(|c| matches!(c, ',' | '}' | ']' | ' ' | '\n')).map_or(chars.len(), |p| j + p);
+            let end = chars[j..]
+                .iter()
+                .position(|c| matches!(c, ',' | '}' | ']' | ' ' | '\n'))
+                .map_or(chars.len(), |p| j + p);
             let literal: String = chars[j..end].iter().collect();
             serde_json::from_str::<Value>(&literal).ok().filter(|v| !v.is_object() && !v.is_array())
         };
@@ -725,7 +736,13 @@ fn compile(regex: &str) -> (bool, Vec<(Atom, bool)>) {
 }
 
 /// Greedy, backtracking; answers where the match ends.
-fn match_here(pattern: &[(Atom, bool)], p: usize, line: &[char], at: usize, group: &mut (usize, usize)) -> Option<usize> {
+fn match_here(
+    pattern: &[(Atom, bool)],
+    p: usize,
+    line: &[char],
+    at: usize,
+    group: &mut (usize, usize),
+) -> Option<usize> {
     let Some((atom, star)) = pattern.get(p) else { return Some(at) };
     match atom {
         Atom::GroupStart => {
@@ -765,11 +782,15 @@ fn match_here(pattern: &[(Atom, bool)], p: usize, line: &[char], at: usize, grou
 
 #[test]
 fn sed_expressions_work_as_in_sed() {
-    let text = "HTTP/1.1 201 Created\r\nlocation: /v1/customers/7\r\n\r\n{\"id\":7,\"customer_id\":3,\"n\":{\"id\":9}}\n";
+    let text =
+        "HTTP/1.1 201 Created\r\nlocation: /v1/customers/7\r\n\r\n{\"id\":7,\"customer_id\":3,\"n\":{\"id\":9}}\n";
     assert_eq!(sed_print(r#"s/^{"id":\([0-9]*\).*/\1/p"#, text), "7");
     assert_eq!(sed_print(r#"s/.*"customer_id":\([0-9]*\).*/\1/p"#, text), "3");
     assert_eq!(sed_print(r#"s/.*"id":\([0-9]*\).*/\1/p"#, text), "9");
-    assert_eq!(sed_print(r#"s/.*"url":"\([^"]*\)".*/\1/p"#, r#"{"url":"http://x/y?token=a_b-c"}"#), "http://x/y?token=a_b-c");
+    assert_eq!(
+        sed_print(r#"s/.*"url":"\([^"]*\)".*/\1/p"#, r#"{"url":"http://x/y?token=a_b-c"}"#),
+        "http://x/y?token=a_b-c"
+    );
     assert_eq!(sed_print(r"s/.*token=\([A-Za-z0-9_-]*\).*/\1/p", "go to http://x/?token=Ab_9-z\\n now"), "Ab_9-z");
     assert_eq!(sed_print(r#"s/^{"id":\([0-9]*\).*/\1/p"#, "no match here"), "");
 }
