@@ -26,3 +26,4 @@ mod sales_analytics;
 mod seed;
 mod segments;
 mod smtp_sink;
+mod walkthrough;
