@@ -82,6 +82,25 @@ pub fn is_newer(candidate: (NaiveDateTime, i64), current: (NaiveDateTime, i64)) 
     candidate > current
 }
 
+/// The current event of each key (a customer's channel) among `events`: the newest by
+/// `is_newer`.
+pub fn current_events<E, K: std::hash::Hash + Eq>(
+    events: Vec<E>,
+    key: impl Fn(&E) -> K,
+    order: impl Fn(&E) -> (NaiveDateTime, i64),
+) -> Vec<E> {
+    let mut latest: std::collections::HashMap<K, E> = std::collections::HashMap::new();
+    for event in events {
+        match latest.get(&key(&event)) {
+            Some(current) if !is_newer(order(&event), order(current)) => {}
+            _ => {
+                latest.insert(key(&event), event);
+            }
+        }
+    }
+    latest.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

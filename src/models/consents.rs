@@ -54,3 +54,18 @@ pub struct CurrentConsentRow {
     pub event_id: i64,
     pub occurred_at: NaiveDateTime,
 }
+
+impl From<ConsentEventRow> for CurrentConsentRow {
+    /// The current state an event sets.
+    fn from(e: ConsentEventRow) -> Self {
+        CurrentConsentRow {
+            customer_id: e.customer_id,
+            channel: e.channel,
+            state: e.state,
+            opt_in_level: e.opt_in_level,
+            source: e.source,
+            event_id: e.id,
+            occurred_at: e.occurred_at,
+        }
+    }
+}

@@ -7,8 +7,7 @@ use diesel::sql_types::{BigInt, Text};
 use super::sql::{add_counters, insert_in_chunks, live_order, live_orders, lock_row, Sql, SqlValue, INSERT_CHUNK};
 use crate::db::schema::{
     campaign_contacts, campaign_conversions, campaign_orders, campaign_responders, campaign_response_counts,
-    campaign_responses, campaigns, customer_consents, customers, messages, orders, promo_codes, promo_redemptions,
-    unsubscribe_tokens,
+    campaign_responses, campaigns, customer_consents, customers, messages, orders, promo_redemptions,
 };
 use crate::db::DbConn;
 use crate::domain::attribution::{
@@ -19,9 +18,6 @@ use crate::models::campaigns::{
     CampaignColumns, CampaignRow, ContactRow, NewCampaign, NewContact, NewResponse, ResponseRow,
 };
 use crate::models::customers::CustomerRow;
-use crate::models::forms::UnsubscribeTokenRow;
-use crate::models::messages::NewMessage;
-use crate::models::promo_codes::NewPromoCode;
 
 pub fn insert(conn: &mut DbConn, campaign: NewCampaign) -> QueryResult<CampaignRow> {
     diesel::insert_into(campaigns::table).values(campaign).returning(campaigns::all_columns).get_result(conn)
@@ -105,18 +101,6 @@ pub fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
 
 pub fn insert_contacts(conn: &mut DbConn, contacts: &[NewContact]) -> QueryResult<()> {
     insert_in_chunks!(conn, campaign_contacts::table, contacts)
-}
-
-pub fn insert_promo_codes(conn: &mut DbConn, codes: &[NewPromoCode]) -> QueryResult<()> {
-    insert_in_chunks!(conn, promo_codes::table, codes)
-}
-
-pub fn insert_unsubscribe_tokens(conn: &mut DbConn, tokens: &[UnsubscribeTokenRow]) -> QueryResult<()> {
-    insert_in_chunks!(conn, unsubscribe_tokens::table, tokens)
-}
-
-pub fn insert_messages(conn: &mut DbConn, rows: &[NewMessage]) -> QueryResult<()> {
-    insert_in_chunks!(conn, messages::table, rows)
 }
 
 /// A page of a campaign's contacts (or its holdout group) with their customers, by id.

@@ -6,48 +6,10 @@ use diesel::prelude::*;
 use crate::db::schema::{consent_events, customer_consents};
 use crate::db::DbConn;
 use crate::db_run;
-use crate::domain::consent::is_newer;
 use crate::models::consents::{ConsentEventRow, CurrentConsentRow, NewConsentEvent};
 
 pub fn insert_event(conn: &mut DbConn, event: NewConsentEvent) -> QueryResult<ConsentEventRow> {
     diesel::insert_into(consent_events::table).values(event).returning(consent_events::all_columns).get_result(conn)
-}
-
-/// Rebuilds a customer's current state per channel from the ledger: for each channel the
-/// event with the latest `occurred_at` (ties: the latest recorded).
-pub fn refresh_current(conn: &mut DbConn, customer_id: i64) -> QueryResult<()> {
-    let events: Vec<ConsentEventRow> = consent_events::table
-        .filter(consent_events::customer_id.eq(customer_id))
-        .select(ConsentEventRow::as_select())
-        .load(conn)?;
-    let mut latest: HashMap<String, ConsentEventRow> = HashMap::new();
-    for event in events {
-        match latest.get(&event.channel) {
-            Some(current) if !is_newer((event.occurred_at, event.id), (current.occurred_at, current.id)) => {}
-            _ => {
-                latest.insert(event.channel.clone(), event);
-            }
-        }
-    }
-    diesel::delete(customer_consents::table.filter(customer_consents::customer_id.eq(customer_id))).execute(conn)?;
-    let rows: Vec<CurrentConsentRow> = latest
-        .into_values()
-        .map(|e| CurrentConsentRow {
-            customer_id,
-            channel: e.channel,
-            state: e.state,
-            opt_in_level: e.opt_in_level,
-            source: e.source,
-            event_id: e.id,
-            occurred_at: e.occurred_at,
-        })
-        .collect();
-    if !rows.is_empty() {
-        db_run!(conn => {
-            diesel::insert_into(customer_consents::table).values(&rows).execute(conn)?;
-        });
-    }
-    Ok(())
 }
 
 /// Appends many events in one statement (new customers of an import batch).
@@ -61,42 +23,21 @@ pub fn insert_events_bulk(conn: &mut DbConn, events: &[NewConsentEvent]) -> Quer
     Ok(())
 }
 
-/// `refresh_current` for many customers: one read of their events, one delete, one insert.
-pub fn refresh_current_many(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<()> {
-    if customer_ids.is_empty() {
-        return Ok(());
-    }
-    let events: Vec<ConsentEventRow> = consent_events::table
+/// Every consent event of these customers (their whole ledgers).
+pub fn events_of_many(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<ConsentEventRow>> {
+    consent_events::table
         .filter(consent_events::customer_id.eq_any(customer_ids))
         .select(ConsentEventRow::as_select())
-        .load(conn)?;
-    let mut latest: HashMap<(i64, String), ConsentEventRow> = HashMap::new();
-    for event in events {
-        let key = (event.customer_id, event.channel.clone());
-        match latest.get(&key) {
-            Some(current) if !is_newer((event.occurred_at, event.id), (current.occurred_at, current.id)) => {}
-            _ => {
-                latest.insert(key, event);
-            }
-        }
-    }
+        .load(conn)
+}
+
+/// Replaces these customers' current consent rows with `rows`.
+pub fn replace_current(conn: &mut DbConn, customer_ids: &[i64], rows: &[CurrentConsentRow]) -> QueryResult<()> {
     diesel::delete(customer_consents::table.filter(customer_consents::customer_id.eq_any(customer_ids)))
         .execute(conn)?;
-    let rows: Vec<CurrentConsentRow> = latest
-        .into_values()
-        .map(|e| CurrentConsentRow {
-            customer_id: e.customer_id,
-            channel: e.channel,
-            state: e.state,
-            opt_in_level: e.opt_in_level,
-            source: e.source,
-            event_id: e.id,
-            occurred_at: e.occurred_at,
-        })
-        .collect();
     if !rows.is_empty() {
         db_run!(conn => {
-            diesel::insert_into(customer_consents::table).values(&rows).execute(conn)?;
+            diesel::insert_into(customer_consents::table).values(rows).execute(conn)?;
         });
     }
     Ok(())

@@ -7,6 +7,7 @@ use crate::db::schema::{confirmation_tokens, enquiries, unsubscribe_tokens};
 use crate::db::DbConn;
 use crate::domain::forms::EnquiryFilter;
 use crate::models::forms::{ConfirmationTokenRow, EnquiryRow, NewEnquiry, UnsubscribeTokenRow};
+use crate::repositories::sql::insert_in_chunks;
 
 pub fn insert_enquiry(conn: &mut DbConn, enquiry: NewEnquiry) -> QueryResult<EnquiryRow> {
     diesel::insert_into(enquiries::table).values(enquiry).returning(enquiries::all_columns).get_result(conn)
@@ -88,4 +89,9 @@ pub struct EnquiryTriage {
 
 pub fn update_enquiry(conn: &mut DbConn, id: i64, triage: EnquiryTriage) -> QueryResult<EnquiryRow> {
     diesel::update(enquiries::table.find(id)).set(triage).returning(enquiries::all_columns).get_result(conn)
+}
+
+/// Many unsubscribe tokens in a few statements (a campaign's contacts).
+pub fn insert_unsubscribe_tokens(conn: &mut DbConn, tokens: &[UnsubscribeTokenRow]) -> QueryResult<()> {
+    insert_in_chunks!(conn, unsubscribe_tokens::table, tokens)
 }

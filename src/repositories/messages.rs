@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use crate::db::schema::messages;
 use crate::db::DbConn;
 use crate::models::messages::{MessageRow, NewMessage};
+use crate::repositories::sql::insert_in_chunks;
 
 pub fn insert(conn: &mut DbConn, message: NewMessage) -> QueryResult<MessageRow> {
     diesel::insert_into(messages::table).values(message).returning(messages::all_columns).get_result(conn)
@@ -88,4 +89,9 @@ pub fn list(
         query = query.filter(messages::id.lt(before_id));
     }
     query.order(messages::id.desc()).limit(limit).load(conn)
+}
+
+/// Many messages in a few statements (a campaign's mail).
+pub fn insert_many(conn: &mut DbConn, rows: &[NewMessage]) -> QueryResult<()> {
+    insert_in_chunks!(conn, messages::table, rows)
 }

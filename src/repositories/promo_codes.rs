@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use crate::db::schema::{promo_codes, promo_redemptions};
 use crate::db::DbConn;
 use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns, PromoCodeRow, RedemptionRow};
+use crate::repositories::sql::insert_in_chunks;
 
 pub fn insert(conn: &mut DbConn, code: NewPromoCode) -> QueryResult<PromoCodeRow> {
     diesel::insert_into(promo_codes::table).values(code).returning(promo_codes::all_columns).get_result(conn)
@@ -102,4 +103,9 @@ pub fn release_redemption(conn: &mut DbConn, promo_code_id: i64, order_id: i64) 
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Many codes in a few statements (a campaign's unique codes).
+pub fn insert_many(conn: &mut DbConn, codes: &[NewPromoCode]) -> QueryResult<()> {
+    insert_in_chunks!(conn, promo_codes::table, codes)
 }

@@ -309,9 +309,9 @@ fn launch_in_transaction(conn: &mut DbConn, keys: &DataKeys, id: i64) -> Result<
             created_at: now,
         });
     }
-    repo::insert_promo_codes(conn, &codes)?;
+    promo_repo::insert_many(conn, &codes)?;
     repo::insert_contacts(conn, &contacts)?;
-    repo::insert_unsubscribe_tokens(conn, &unsubscribe_tokens)?;
+    crate::repositories::forms::insert_unsubscribe_tokens(conn, &unsubscribe_tokens)?;
     let audience = serde_json::to_string(&counts).map_err(|e| AppError::internal(e.to_string()))?;
     let row = repo::mark_launched(conn, id, &rules_json, &audience, now)?;
     rollups::campaign_launched(conn, &row)?;
@@ -477,7 +477,7 @@ pub fn send(
                 });
                 queued += 1;
             }
-            repo::insert_messages(conn, &messages)?;
+            crate::repositories::messages::insert_many(conn, &messages)?;
         }
         repo::mark_send_requested(conn, id, now)?;
         let contacted = repo::count_contacted(conn, id)?;

@@ -1,8 +1,9 @@
 use chrono::NaiveDateTime;
+use diesel::QueryResult;
 
 use super::now;
 use crate::db::DbConn;
-use crate::domain::consent::ConsentChange;
+use crate::domain::consent::{current_events, ConsentChange};
 use crate::error::AppError;
 use crate::keys::DataKeys;
 use crate::models::consents::{ConsentEventRow, CurrentConsentRow, NewConsentEvent};
@@ -35,7 +36,7 @@ pub fn new_event(customer_id: i64, change: ConsentChange, actor: &str, recorded_
 /// current state up to date. The caller holds the customer row lock.
 pub fn append(conn: &mut DbConn, customer_id: i64, change: ConsentChange, actor: &str) -> Result<(), AppError> {
     repo::insert_event(conn, new_event(customer_id, change, actor, now()))?;
-    repo::refresh_current(conn, customer_id)?;
+    refresh_current(conn, &[customer_id])?;
     Ok(())
 }
 
@@ -74,4 +75,20 @@ pub fn history(
         return Err(not_found(customer_id));
     }
     Ok(repo::history(conn, customer_id, before, limit)?)
+}
+
+/// Rebuilds these customers' current state per channel from their ledgers: for each
+/// channel the event that `domain::consent::is_newer` makes current. One read, one
+/// delete, one insert.
+pub fn refresh_current(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<()> {
+    if customer_ids.is_empty() {
+        return Ok(());
+    }
+    let events = repo::events_of_many(conn, customer_ids)?;
+    let current: Vec<CurrentConsentRow> =
+        current_events(events, |e| (e.customer_id, e.channel.clone()), |e| (e.occurred_at, e.id))
+            .into_iter()
+            .map(CurrentConsentRow::from)
+            .collect();
+    repo::replace_current(conn, customer_ids, &current)
 }

@@ -231,7 +231,7 @@ fn move_references(conn: &mut DbConn, from: i64, to: i64) -> Result<(), AppError
     repo::move_merges(conn, from, to)?;
     // The consent ledgers join; the current state is the latest event of either.
     consent_repo::move_events(conn, from, to)?;
-    consent_repo::refresh_current(conn, to)?;
+    crate::services::consents::refresh_current(conn, &[to])?;
     // Orders and promo redemptions follow; the survivor's statistics are recomputed.
     order_repo::move_orders(conn, from, to)?;
     promo_repo::move_redemptions(conn, from, to)?;

@@ -514,7 +514,7 @@ impl FreshCustomers {
             events.extend(consents.iter().cloned().map(|change| super::consents::new_event(id, change, actor, now)));
         }
         crate::repositories::consents::insert_events_bulk(conn, &events)?;
-        crate::repositories::consents::refresh_current_many(conn, &with_events)?;
+        crate::services::consents::refresh_current(conn, &with_events)?;
         Ok(())
     }
 }
