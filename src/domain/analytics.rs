@@ -2,7 +2,10 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::sales::Figures;
+use chrono::NaiveDateTime;
+
+use crate::domain::period::Periods;
+use crate::domain::sales::{Figures, SalesFilter};
 
 /// Consent changes of one period: (channel, true for an opt-in / false for an opt-out).
 pub struct ConsentPeriod {
@@ -100,3 +103,22 @@ pub enum LineGroup {
     /// A key of the line's attributes.
     Attribute(String),
 }
+
+/// What sales requests ask for.
+pub struct SalesRequest {
+    pub periods: Periods,
+    pub filter: SalesFilter,
+    pub currency: Option<String>,
+}
+
+pub struct RankingRequest {
+    pub periods: Periods,
+    pub group: LineGroup,
+    pub filter: ProductFilter,
+    pub currency: Option<String>,
+    pub by: RankBy,
+    pub limit: usize,
+}
+
+/// Customers acquired in a UTC range (all without one), the currency, how many top customers.
+pub type ValueRequest = (Option<(NaiveDateTime, NaiveDateTime)>, Option<String>, usize);

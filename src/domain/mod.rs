@@ -7,6 +7,7 @@ pub mod consent;
 mod contact;
 pub mod customer;
 pub mod forms;
+pub mod imports;
 pub mod orders;
 mod patch;
 pub mod period;

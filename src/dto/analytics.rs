@@ -6,7 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::config::parse_timezone;
 use crate::domain::analytics::{
-    Cohort, ConsentFigures, GroupFigures, LineGroup, ProductFilter, RankBy, Ranking, SalesReport,
+    Cohort, ConsentFigures, GroupFigures, LineGroup, ProductFilter, RankBy, Ranking, RankingRequest, SalesReport,
+    SalesRequest, ValueRequest,
 };
 use crate::domain::period::{buckets, local_midnight_utc, Bucket, Granularity, Periods};
 use crate::domain::sales::{granularity_name, Figures, SalesFilter};
@@ -230,13 +231,6 @@ pub struct SalesQuery {
     pub currency: Option<String>,
 }
 
-/// What sales requests ask for.
-pub struct SalesRequest {
-    pub periods: Periods,
-    pub filter: SalesFilter,
-    pub currency: Option<String>,
-}
-
 impl SalesQuery {
     pub fn parse(&self, default_timezone: chrono_tz::Tz, sku: Option<String>) -> Result<SalesRequest, AppError> {
         let mut errors = Vec::new();
@@ -379,15 +373,6 @@ pub struct TopProductsQuery {
     /// ISO 4217 code (default: the currency with the most orders in the range).
     #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
     pub currency: Option<String>,
-}
-
-pub struct RankingRequest {
-    pub periods: Periods,
-    pub group: LineGroup,
-    pub filter: ProductFilter,
-    pub currency: Option<String>,
-    pub by: RankBy,
-    pub limit: usize,
 }
 
 /// What a ranking ranks: products (by SKU), or groups of lines (`group_by`).
@@ -739,9 +724,6 @@ pub struct CustomerValueQuery {
     #[param(minimum = 1, maximum = 100)]
     pub top: Option<i64>,
 }
-
-/// Customers acquired in a UTC range (all without one), the currency, how many top customers.
-pub type ValueRequest = (Option<(NaiveDateTime, NaiveDateTime)>, Option<String>, usize);
 
 impl CustomerValueQuery {
     pub fn parse(&self, default_timezone: chrono_tz::Tz) -> Result<ValueRequest, AppError> {

@@ -1,11 +1,12 @@
 use actix_web::{get, web};
 
 use crate::auth::{scopes, Authorized};
+use crate::domain::analytics::{RankingRequest, SalesRequest};
 use crate::domain::parse_sku;
 use crate::dto::analytics::{
     ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, PeriodQuery,
-    PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RankingRequest, RfmAnalytics, RfmQuery, SalesAnalytics,
-    SalesQuery, SalesRequest, TopProductsQuery,
+    PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics, RfmQuery, SalesAnalytics, SalesQuery,
+    TopProductsQuery,
 };
 use crate::error::AppError;
 use crate::extract::Query;

@@ -16,6 +16,7 @@ use super::now;
 use crate::db::{Database, DbConn};
 use crate::domain::consent::{check_occurred_at, ConsentChange};
 use crate::domain::customer::{AddressFields, CustomerDraft, CustomerFields, CustomerProfile};
+pub use crate::domain::imports::ImportMode;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Country};
 use crate::error::AppError;
 use crate::error::FieldError;
@@ -48,29 +49,6 @@ pub const PROFILE_COLUMNS: [&str; 18] = [
     "tags",
     "notes",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportMode {
-    CreateOnly,
-    Upsert,
-}
-
-impl ImportMode {
-    pub fn parse(text: &str) -> Option<ImportMode> {
-        match text {
-            "create_only" => Some(ImportMode::CreateOnly),
-            "upsert" => Some(ImportMode::Upsert),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportMode::CreateOnly => "create_only",
-            ImportMode::Upsert => "upsert",
-        }
-    }
-}
 
 fn consent_column(channel: ConsentChannel) -> String {
     format!("consent_{}", channel.as_str())
