@@ -344,7 +344,7 @@ fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSumma
         .enumerate()
         .map(|(index, (campaign, planned))| {
             let sent_at = (campaign.channel == "email").then(|| campaign.launched_at + chrono::Duration::minutes(5));
-            let audience = Json(planned.counts.clone());
+            let audience = Json(planned.counts);
             Ok(CampaignRow {
                 id: index as i64 + 1,
                 name: campaign.name.to_string(),
