@@ -159,6 +159,11 @@ vocabulary!(
     EnquiryStatus { New => "new", InProgress => "in_progress", Resolved => "resolved", Spam => "spam" }
 );
 
+vocabulary!(
+    /// Where an outgoing message stands in the outbox.
+    MessageStatus { Pending => "pending", Sent => "sent", Failed => "failed" }
+);
+
 impl OptInLevel {
     /// The level a subscription recorded from `source` proves: a confirmation link proves
     /// a confirmed opt-in, an import proves nothing we can check, anything else is single.
@@ -195,6 +200,7 @@ mod tests {
         agree(SalesChannel::ALL, SalesChannel::as_str);
         agree(OrderStatus::ALL, OrderStatus::as_str);
         agree(EnquiryStatus::ALL, EnquiryStatus::as_str);
+        agree(MessageStatus::ALL, MessageStatus::as_str);
     }
 
     #[test]

@@ -7,12 +7,11 @@ use validator::Validate;
 
 use crate::domain::consent::{multi_line, single_line};
 use crate::domain::forms::{EnquiryChange, EnquiryFilter};
+use crate::domain::EnquiryStatus;
 use crate::domain::Patch;
 use crate::error::AppError;
 use crate::error::FieldErrors;
 use crate::models::forms::EnquiryRow;
-
-pub const ENQUIRY_STATUSES: [&str; 4] = ["new", "in_progress", "resolved", "spam"];
 
 /// What someone wrote through a public form.
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,12 +98,11 @@ pub struct EnquiryPatchInput {
     pub note: Patch<String>,
 }
 
+/// An enquiry status as given in a body or a query, in its stored form.
 pub fn check_status(status: &str) -> Result<String, String> {
-    if ENQUIRY_STATUSES.contains(&status) {
-        Ok(status.to_string())
-    } else {
-        Err(format!("`{status}` is not one of new, in_progress, resolved, spam"))
-    }
+    EnquiryStatus::parse(status)
+        .map(|s| s.as_str().to_string())
+        .ok_or_else(|| format!("`{status}` is not one of new, in_progress, resolved, spam"))
 }
 
 impl EnquiryListQuery {

@@ -1,6 +1,7 @@
 use actix_web::{get, web};
 
 use crate::auth::{scopes, Authorized};
+use crate::domain::MessageStatus;
 use crate::dto::forms::{MessageListQuery, MessagePage};
 use crate::dto::pagination::Page;
 use crate::error::AppError;
@@ -32,8 +33,10 @@ pub async fn list_messages(
     let before_id = page.after_id()?;
     let status = match query.status.as_deref() {
         None => None,
-        Some(status @ ("pending" | "sent" | "failed")) => Some(status.to_string()),
-        Some(other) => return Err(AppError::BadRequest(format!("`status`: `{other}` is not pending, sent or failed"))),
+        Some(text) => match MessageStatus::parse(text) {
+            Some(status) => Some(status.as_str().to_string()),
+            None => return Err(AppError::BadRequest(format!("`status`: `{text}` is not pending, sent or failed"))),
+        },
     };
     let fetch = page.fetch();
     let rows = state.db.run(move |conn| service::list(conn, status.as_deref(), before_id, fetch)).await?;

@@ -3,6 +3,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::messages;
 use crate::db::DbConn;
+use crate::domain::MessageStatus;
 use crate::models::messages::{MessageRow, NewMessage};
 use crate::repositories::sql::insert_in_chunks;
 
@@ -13,7 +14,7 @@ pub fn insert(conn: &mut DbConn, message: NewMessage) -> QueryResult<MessageRow>
 /// Pending messages whose time has come, oldest first.
 pub fn due(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<MessageRow>> {
     messages::table
-        .filter(messages::status.eq("pending"))
+        .filter(messages::status.eq(MessageStatus::Pending.as_str()))
         .filter(messages::next_attempt_at.le(now))
         .order((messages::next_attempt_at, messages::id))
         .limit(limit)
@@ -27,7 +28,7 @@ pub fn lease(conn: &mut DbConn, message: &MessageRow, lease_until: NaiveDateTime
     let taken = diesel::update(
         messages::table
             .filter(messages::id.eq(message.id))
-            .filter(messages::status.eq("pending"))
+            .filter(messages::status.eq(MessageStatus::Pending.as_str()))
             .filter(messages::next_attempt_at.eq(message.next_attempt_at)),
     )
     .set(messages::next_attempt_at.eq(lease_until))
@@ -38,7 +39,7 @@ pub fn lease(conn: &mut DbConn, message: &MessageRow, lease_until: NaiveDateTime
 pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(messages::table.find(id))
         .set((
-            messages::status.eq("sent"),
+            messages::status.eq(MessageStatus::Sent.as_str()),
             messages::sent_at.eq(Some(now)),
             messages::attempts.eq(messages::attempts + 1),
             messages::last_error.eq(None::<String>),
@@ -56,8 +57,8 @@ pub fn mark_attempt_failed(
     retry_at: Option<NaiveDateTime>,
 ) -> QueryResult<()> {
     let (status, next_attempt_at) = match retry_at {
-        Some(at) => ("pending", at),
-        None => ("failed", now),
+        Some(at) => (MessageStatus::Pending.as_str(), at),
+        None => (MessageStatus::Failed.as_str(), now),
     };
     diesel::update(messages::table.find(id))
         .set((
@@ -71,7 +72,7 @@ pub fn mark_attempt_failed(
 }
 
 pub fn count_pending(conn: &mut DbConn) -> QueryResult<i64> {
-    messages::table.filter(messages::status.eq("pending")).count().get_result(conn)
+    messages::table.filter(messages::status.eq(MessageStatus::Pending.as_str())).count().get_result(conn)
 }
 
 /// Newest first, keyset on id.

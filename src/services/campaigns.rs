@@ -18,6 +18,7 @@ use crate::domain::campaign::{CampaignSpec, ResponseReport};
 use crate::domain::consent::ConsentChange;
 use crate::domain::segment::Rule;
 use crate::domain::token::hash_token;
+use crate::domain::MessageStatus;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, ResponseKind};
 use crate::error::AppError;
 use crate::keys::{DataKeys, Purpose};
@@ -469,7 +470,7 @@ pub fn send(
                     recipient: customer.email.clone().unwrap_or_default(),
                     subject: subject.unwrap_or_default(),
                     body: content.unwrap_or_default(),
-                    status: "pending".into(),
+                    status: MessageStatus::Pending.as_str().into(),
                     next_attempt_at: now + Duration::milliseconds(queued * spacing_ms),
                     created_at: now,
                     campaign_id: Some(id),

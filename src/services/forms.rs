@@ -12,6 +12,7 @@ use crate::domain::consent::ConsentChange;
 use crate::domain::forms::ClientInfo;
 use crate::domain::forms::{ConsentRequest, ContactSubmission, SubscribeSubmission};
 use crate::domain::token::{hash_token, new_link_token};
+use crate::domain::EnquiryStatus;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Email};
 use crate::error::AppError;
 use crate::models::customers::CustomerRecord;
@@ -44,11 +45,11 @@ pub fn submit_contact(
     client: &ClientInfo,
 ) -> Result<(), AppError> {
     let outcome = write_with_one_retry(conn, |conn| {
-        let mut stored = enquiry("contact", "new", None, &submission.email, client);
+        let mut stored = enquiry("contact", EnquiryStatus::New.as_str(), None, &submission.email, client);
         stored.subject = submission.subject.clone();
         stored.message = Some(submission.message.clone());
         if submission.honeypot_filled {
-            stored.status = "spam".into();
+            stored.status = EnquiryStatus::Spam.as_str().into();
             repo::insert_enquiry(conn, stored)?;
             return Ok(());
         }
@@ -75,7 +76,10 @@ pub fn submit_subscribe(
 ) -> Result<(), AppError> {
     let outcome = write_with_one_retry(conn, |conn| {
         if submission.honeypot_filled {
-            repo::insert_enquiry(conn, enquiry("subscribe", "spam", None, &submission.email, client))?;
+            repo::insert_enquiry(
+                conn,
+                enquiry("subscribe", EnquiryStatus::Spam.as_str(), None, &submission.email, client),
+            )?;
             return Ok(());
         }
         let mut draft = submission.draft.clone();

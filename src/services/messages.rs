@@ -10,6 +10,7 @@ use lettre::{SmtpTransport, Transport};
 use super::now;
 use crate::config::MailConfig;
 use crate::db::{Database, DbConn};
+use crate::domain::MessageStatus;
 use crate::error::AppError;
 use crate::models::messages::{MessageRow, NewMessage};
 use crate::repositories::messages as repo;
@@ -38,7 +39,7 @@ pub fn enqueue(
             recipient: recipient.to_string(),
             subject: subject.to_string(),
             body: body.to_string(),
-            status: "pending".to_string(),
+            status: MessageStatus::Pending.as_str().to_string(),
             next_attempt_at: now,
             created_at: now,
             campaign_id: None,
