@@ -574,10 +574,11 @@ pub fn parse_rules(rules: &Value) -> Result<Rule, AppError> {
 }
 
 /// A validated segment: name, description, rule tree and its JSON.
+/// A validated segment: its rules parsed once (so they are known to compile) and kept as
+/// the JSON the client sent.
 pub struct SegmentDraft {
     pub name: String,
     pub description: Option<String>,
-    pub rule: Rule,
     pub rules_json: String,
 }
 

@@ -147,11 +147,6 @@ impl OrderStatus {
     /// The statuses a client may ask an order to move to: every one but `placed`, which
     /// only a new order has.
     pub const SETTABLE: &'static [OrderStatus] = &[OrderStatus::Paid, OrderStatus::Fulfilled, OrderStatus::Cancelled];
-
-    /// Whether the order counts in sales, statistics and rollups.
-    pub fn is_live(self) -> bool {
-        self != OrderStatus::Cancelled
-    }
 }
 
 vocabulary!(

@@ -64,11 +64,10 @@ pub struct SegmentInput {
 impl SegmentInput {
     pub fn into_draft(self) -> Result<SegmentDraft, AppError> {
         let name = name(&self.name)?;
-        let rule = parse_rules(&self.rules)?;
+        parse_rules(&self.rules)?;
         Ok(SegmentDraft {
             name,
             description: self.description.as_deref().and_then(clean_text),
-            rule,
             rules_json: self.rules.to_string(),
         })
     }

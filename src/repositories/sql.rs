@@ -127,8 +127,7 @@ pub fn json_text(sql: &mut Sql, document: &str, key: &str) {
     }
 }
 
-/// The status of an order that was cancelled; every other order stands ("live",
-/// `OrderStatus::is_live`).
+/// The status of an order that was cancelled; every other order stands ("live").
 const CANCELLED: &str = crate::domain::OrderStatus::Cancelled.as_str();
 
 /// `<orders>.status <> 'cancelled'`: the order (table or alias `orders`) stands.
