@@ -211,6 +211,23 @@ pub fn link_signature(keys: &DataKeys, tracking_token: &str, url: &str) -> Strin
     keys.keyed_hash(Purpose::CampaignClick, &format!("{tracking_token} {url}"))[..32].to_string()
 }
 
+/// A click on a tracked link. Only a link rapport signed for this token and this http(s)
+/// URL counts (anything else is a 400: rapport is no open redirect); then the click is
+/// recorded like `track`. False when the token is unknown.
+pub fn track_click(conn: &mut DbConn, keys: &DataKeys, token: &str, url: &str, sig: &str) -> Result<bool, AppError> {
+    let expected = link_signature(keys, token, url);
+    let signed = constant_time_eq(expected.as_bytes(), sig.as_bytes());
+    let web_url = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if !signed || !web_url {
+        return Err(AppError::BadRequest("this link was not signed by rapport for this URL".into()));
+    }
+    track(conn, token, ResponseKind::Clicked, "public:click")
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
