@@ -11,6 +11,7 @@ pub mod imports;
 pub mod orders;
 mod patch;
 pub mod period;
+pub mod predictions;
 pub mod products;
 pub mod promo;
 pub mod purchase_days;

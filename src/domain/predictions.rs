@@ -1,0 +1,217 @@
+//! Purchase predictions: the BG/NBD model of repeat purchases (Fader, Hardie & Lee 2005,
+//! "Counting your customers the easy way") and the Gamma-Gamma model of spend per order
+//! (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value curves"), fitted by maximum
+//! likelihood.
+//!
+//! A buyer is summarized by `x` (repeat purchases), `t_x` (time of the last purchase since
+//! the first) and `T` (time since the first purchase), all in one time unit; the models
+//! are fitted on those summaries. Parameters are searched in log space (they are all
+//! positive) with argmin's Nelder-Mead simplex.
+
+use argmin::core::{CostFunction, Error as ArgminError, Executor};
+use argmin::solver::neldermead::NelderMead;
+use libm::lgamma;
+
+/// One buyer's purchase history, in one time unit (days or weeks).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BuyerHistory {
+    /// Repeat purchases: orders after the first.
+    pub x: f64,
+    /// When the last purchase happened, counted from the first (0 without repeats).
+    pub t_x: f64,
+    /// The buyer's age: from the first purchase to the end of the observation.
+    pub age: f64,
+}
+
+/// The fitted BG/NBD parameters: purchase rates are Gamma(r, alpha) across buyers, the
+/// chance of dropping out after each purchase is Beta(a, b).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+/// The fitted Gamma-Gamma parameters of spend per order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GammaGamma {
+    pub p: f64,
+    pub q: f64,
+    pub gamma: f64,
+}
+
+/// A fit: the parameters and the total log-likelihood at them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit<P> {
+    pub params: P,
+    pub log_likelihood: f64,
+}
+
+/// Why a model could not be fitted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitError {
+    #[error("too few buyers to fit: {found}, at least {needed} needed")]
+    TooFewBuyers { found: usize, needed: usize },
+    #[error("too few repeat buyers to fit: {found}, at least {needed} needed")]
+    TooFewRepeatBuyers { found: usize, needed: usize },
+    #[error("the fit did not converge: {0}")]
+    NoConvergence(String),
+}
+
+/// Fewest buyers (and, for spend, repeat buyers) a fit is attempted on.
+pub const MIN_BUYERS: usize = 30;
+
+fn ln_beta(a: f64, b: f64) -> f64 {
+    lgamma(a) + lgamma(b) - lgamma(a + b)
+}
+
+/// `ln(e^x + e^y)` without overflow.
+fn log_add_exp(x: f64, y: f64) -> f64 {
+    let high = x.max(y);
+    if high == f64::NEG_INFINITY {
+        return high;
+    }
+    high + ((x - high).exp() + (y - high).exp()).ln()
+}
+
+impl BgNbd {
+    /// The log-likelihood of one buyer's history (equation 6 of the paper).
+    pub fn log_likelihood(&self, h: &BuyerHistory) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        let x = h.x;
+        let a1 = lgamma(r + x) - lgamma(r) + r * alpha.ln();
+        let a2 = ln_beta(a, b + x) - ln_beta(a, b);
+        let a3 = -(r + x) * (alpha + h.age).ln();
+        let with_dropout =
+            if x > 0.0 { a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + h.t_x).ln() } else { f64::NEG_INFINITY };
+        a1 + a2 + log_add_exp(a3, with_dropout)
+    }
+
+    /// The probability that a buyer with this history has not dropped out.
+    pub fn probability_alive(&self, h: &BuyerHistory) -> f64 {
+        if h.x == 0.0 {
+            return 1.0;
+        }
+        let BgNbd { r, alpha, a, b } = *self;
+        let ratio = (a / (b + h.x - 1.0)) * ((alpha + h.age) / (alpha + h.t_x)).powf(r + h.x);
+        1.0 / (1.0 + ratio)
+    }
+}
+
+impl BgNbd {
+    /// Expected purchases in the next `t` time units of a buyer with this history
+    /// (equation 10 of the paper).
+    pub fn expected_purchases(&self, t: f64, h: &BuyerHistory) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        let x = h.x;
+        let z = t / (alpha + h.age + t);
+        let hypergeometric = hyp2f1(r + x, b + x, a + b + x - 1.0, z);
+        let numerator = (a + b + x - 1.0) / (a - 1.0)
+            * (1.0 - ((alpha + h.age) / (alpha + h.age + t)).powf(r + x) * hypergeometric);
+        let dropout_term =
+            if x > 0.0 { a / (b + x - 1.0) * ((alpha + h.age) / (alpha + h.t_x)).powf(r + x) } else { 0.0 };
+        numerator / (1.0 + dropout_term)
+    }
+}
+
+/// The Gauss hypergeometric function 2F1(a, b; c; z) for 0 <= z < 1, by its power series
+/// (terms are summed until they stop changing the total).
+pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    let (mut term, mut total) = (1.0, 1.0);
+    for n in 0..100_000 {
+        let n = n as f64;
+        term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
+        total += term;
+        if term.abs() <= 1e-15 * total.abs() {
+            break;
+        }
+    }
+    total
+}
+
+impl GammaGamma {
+    /// The log-likelihood of a repeat buyer's `x` orders of average value `mean_value`.
+    pub fn log_likelihood(&self, x: f64, mean_value: f64) -> f64 {
+        let GammaGamma { p, q, gamma } = *self;
+        lgamma(p * x + q) - lgamma(p * x) - lgamma(q)
+            + q * gamma.ln()
+            + (p * x - 1.0) * mean_value.ln()
+            + (p * x) * x.ln()
+            - (p * x + q) * (x * mean_value + gamma).ln()
+    }
+
+    /// The expected value of an order of a buyer with `x` orders averaging `mean_value`.
+    pub fn expected_order_value(&self, x: f64, mean_value: f64) -> f64 {
+        let GammaGamma { p, q, gamma } = *self;
+        let weight = (q - 1.0) / (p * x + q - 1.0);
+        weight * (gamma * p / (q - 1.0)) + (1.0 - weight) * mean_value
+    }
+}
+
+/// The negative mean log-likelihood of log-parameters: what the simplex minimizes.
+struct Objective<F: Fn(&[f64]) -> f64> {
+    negative_mean_log_likelihood: F,
+}
+
+impl<F: Fn(&[f64]) -> f64> CostFunction for Objective<F> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, log_params: &Vec<f64>) -> Result<f64, ArgminError> {
+        let value = (self.negative_mean_log_likelihood)(log_params);
+        // Outside the numerically sane region the cost is +inf: the simplex moves away.
+        Ok(if value.is_finite() { value } else { f64::INFINITY })
+    }
+}
+
+/// Minimizes `cost` over log-parameters from `start`; returns the parameters (not logs).
+fn minimize(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<Vec<f64>, FitError> {
+    let dimensions = start.len();
+    let mut simplex = vec![start.to_vec()];
+    for index in 0..dimensions {
+        let mut vertex = start.to_vec();
+        vertex[index] += 0.5;
+        simplex.push(vertex);
+    }
+    let solver =
+        NelderMead::new(simplex).with_sd_tolerance(1e-12).map_err(|e| FitError::NoConvergence(e.to_string()))?;
+    let outcome = Executor::new(Objective { negative_mean_log_likelihood: cost }, solver)
+        .configure(|state| state.max_iters(5_000))
+        .run()
+        .map_err(|e| FitError::NoConvergence(e.to_string()))?;
+    let best = outcome.state().best_param.clone().ok_or_else(|| FitError::NoConvergence("no best point".into()))?;
+    if !outcome.state().best_cost.is_finite() {
+        return Err(FitError::NoConvergence("the likelihood is not finite anywhere tried".into()));
+    }
+    Ok(best.iter().map(|v| v.exp()).collect())
+}
+
+/// Fits BG/NBD to the buyers' histories.
+pub fn fit_bg_nbd(buyers: &[BuyerHistory]) -> Result<Fit<BgNbd>, FitError> {
+    if buyers.len() < MIN_BUYERS {
+        return Err(FitError::TooFewBuyers { found: buyers.len(), needed: MIN_BUYERS });
+    }
+    let count = buyers.len() as f64;
+    let total = |params: BgNbd| buyers.iter().map(|h| params.log_likelihood(h)).sum::<f64>();
+    let at = |v: &[f64]| BgNbd { r: v[0].exp(), alpha: v[1].exp(), a: v[2].exp(), b: v[3].exp() };
+    let best = minimize(|v| -total(at(v)) / count, &[0.0; 4])?;
+    let params = BgNbd { r: best[0], alpha: best[1], a: best[2], b: best[3] };
+    Ok(Fit { params, log_likelihood: total(params) })
+}
+
+/// Fits Gamma-Gamma to repeat buyers: (`x` orders, average order value).
+pub fn fit_gamma_gamma(repeat_buyers: &[(f64, f64)]) -> Result<Fit<GammaGamma>, FitError> {
+    if repeat_buyers.len() < MIN_BUYERS {
+        return Err(FitError::TooFewRepeatBuyers { found: repeat_buyers.len(), needed: MIN_BUYERS });
+    }
+    let count = repeat_buyers.len() as f64;
+    let total = |params: GammaGamma| repeat_buyers.iter().map(|&(x, m)| params.log_likelihood(x, m)).sum::<f64>();
+    let at = |v: &[f64]| GammaGamma { p: v[0].exp(), q: v[1].exp(), gamma: v[2].exp() };
+    let best = minimize(|v| -total(at(v)) / count, &[0.0; 3])?;
+    let params = GammaGamma { p: best[0], q: best[1], gamma: best[2] };
+    Ok(Fit { params, log_likelihood: total(params) })
+}
+
+#[cfg(test)]
+mod tests;
