@@ -134,8 +134,8 @@ fn probability_alive_and_expected_value() {
 #[test]
 fn hypergeometric_series_matches_closed_forms() {
     // 2F1(1, 1; 2; z) = -ln(1 - z) / z
-    for z in [0.1, 0.5, 0.9, 0.99] {
-        let closed = -(1.0 - z as f64).ln() / z;
+    for z in [0.1f64, 0.5, 0.9, 0.99] {
+        let closed: f64 = -(1.0 - z).ln() / z;
         assert!((hyp2f1(1.0, 1.0, 2.0, z) - closed).abs() < 1e-9 * closed, "z = {z}");
     }
     // 2F1(a, b; b; z) = (1 - z)^-a
