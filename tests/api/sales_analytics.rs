@@ -1421,9 +1421,10 @@ async fn bad_parameters_are_422(backend: Backend) {
         let response = app.get(&format!("/v1/analytics/{query}"), &reader).await;
         assert_eq!(response.status.as_u16(), 400, "{query}: {}", response.text);
         assert!(response.text.contains("`channel`"), "{query}: {}", response.text);
-        let order_list = app.get("/v1/orders?channel=carrier-pigeon", &app.token("orders:read")).await;
-        assert_eq!(order_list.status.as_u16(), 400, "{}", order_list.text);
     }
+    let order_list = app.get("/v1/orders?channel=carrier-pigeon", &app.token("orders:read")).await;
+    assert_eq!(order_list.status.as_u16(), 400, "{}", order_list.text);
+    assert!(order_list.text.contains("`channel`"), "{}", order_list.text);
     let sku = app.get("/v1/analytics/products/has%20space/sales?from=2026-01-01&to=2026-02-01", &reader).await;
     assert_eq!(sku.invalid_fields(), ["sku"]);
     // Several problems are named in one answer.
