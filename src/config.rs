@@ -39,6 +39,19 @@ pub struct Config {
     pub mail: MailConfig,
     pub forms: FormsConfig,
     pub campaigns: CampaignsConfig,
+    pub predictions: PredictionsConfig,
+}
+
+/// Purchase predictions (domain::predictions).
+#[derive(Debug, Clone, Copy)]
+pub struct PredictionsConfig {
+    /// `RAPPORT_PREDICTIONS_REFRESH_SECONDS`: how often the background job checks whether
+    /// the orders or the day changed and, if so, refits and rescores (0: never).
+    pub refresh: Duration,
+    /// `RAPPORT_PREDICTION_HORIZON_DAYS`: the days ahead `expected_orders` covers.
+    pub horizon_days: u32,
+    /// `RAPPORT_CLV_DISCOUNT_RATE`: the annual rate the 12-month value is discounted at.
+    pub clv_discount_rate: f64,
 }
 
 /// Outbound mail.
@@ -279,6 +292,13 @@ impl Config {
             default_country,
             timezone,
             rfm_refresh: Duration::from_secs(parse_number(&get, "RAPPORT_RFM_REFRESH_SECONDS", 60, 0, 86_400)? as u64),
+            predictions: PredictionsConfig {
+                refresh: Duration::from_secs(
+                    parse_number(&get, "RAPPORT_PREDICTIONS_REFRESH_SECONDS", 600, 0, 86_400)? as u64,
+                ),
+                horizon_days: parse_number(&get, "RAPPORT_PREDICTION_HORIZON_DAYS", 90, 1, 3_650)? as u32,
+                clv_discount_rate: parse_rate(&get, "RAPPORT_CLV_DISCOUNT_RATE", 0.10)?,
+            },
             body_limit,
             db_pool_size,
             db_acquire_timeout: Duration::from_secs(5),
@@ -300,6 +320,19 @@ fn parse_bool(get: &impl Fn(&str) -> Option<String>, name: &'static str, default
         Some("0" | "false" | "no" | "off") => Ok(false),
         Some(other) => Err(invalid(name, format!("`{other}`: use true or false"))),
     }
+}
+
+/// A rate from 0 to 1 (`0.1` or `10%`).
+fn parse_rate(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+    let Some(text) = get(name) else { return Ok(default) };
+    let trimmed = text.trim();
+    let parsed = match trimmed.strip_suffix('%') {
+        Some(percent) => percent.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => trimmed.parse::<f64>().ok(),
+    };
+    parsed
+        .filter(|rate| (0.0..=1.0).contains(rate))
+        .ok_or_else(|| invalid(name, format!("`{text}` must be a rate from 0 to 1, e.g. 0.1 or 10%")))
 }
 
 fn parse_number(
@@ -421,6 +454,30 @@ mod tests {
         assert_eq!(config(&[("RAPPORT_CAMPAIGN_SEND_RATE", "0")]).unwrap_err().variable, "RAPPORT_CAMPAIGN_SEND_RATE");
         let refresh = "RAPPORT_RFM_REFRESH_SECONDS";
         assert_eq!(config(&[(refresh, "86401")]).unwrap_err().variable, refresh);
+    }
+
+    #[test]
+    fn predictions_settings_have_defaults_and_limits() {
+        let defaults = config(&[]).unwrap().predictions;
+        assert_eq!(defaults.refresh, Duration::from_secs(600));
+        assert_eq!(defaults.horizon_days, 90);
+        assert_eq!(defaults.clv_discount_rate, 0.10);
+        let set = config(&[
+            ("RAPPORT_CLV_DISCOUNT_RATE", "8%"),
+            ("RAPPORT_PREDICTION_HORIZON_DAYS", "30"),
+            ("RAPPORT_PREDICTIONS_REFRESH_SECONDS", "0"),
+        ])
+        .unwrap()
+        .predictions;
+        assert!((set.clv_discount_rate - 0.08).abs() < 1e-12);
+        assert_eq!(set.horizon_days, 30);
+        assert_eq!(set.refresh, Duration::ZERO);
+        assert_eq!(config(&[("RAPPORT_CLV_DISCOUNT_RATE", "0.25")]).unwrap().predictions.clv_discount_rate, 0.25);
+        for bad in ["-0.1", "1.5", "ten", "150%"] {
+            let error = config(&[("RAPPORT_CLV_DISCOUNT_RATE", bad)]).unwrap_err().to_string();
+            assert!(error.contains("RAPPORT_CLV_DISCOUNT_RATE"), "{bad}: {error}");
+        }
+        assert!(config(&[("RAPPORT_PREDICTION_HORIZON_DAYS", "0")]).is_err());
     }
 
     #[test]

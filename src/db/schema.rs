@@ -548,8 +548,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    prediction_state (id) {
+        id -> BigInt,
+        fingerprint -> Text,
+        model -> Nullable<Text>,
+        currency -> Nullable<Text>,
+        fitted_at -> Nullable<Timestamp>,
+        problem -> Nullable<Text>,
+        attempted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    customer_predictions (customer_id) {
+        customer_id -> BigInt,
+        currency -> Text,
+        probability_alive -> Double,
+        expected_orders_90d -> Double,
+        expected_orders -> Double,
+        horizon_days -> BigInt,
+        predicted_clv_12m -> BigInt,
+        expected_days_to_next_order -> Nullable<Double>,
+        churn_risk -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
+    customer_predictions,
+    prediction_state,
     customer_tags,
     customer_search_terms,
     customer_merges,

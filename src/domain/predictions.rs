@@ -61,6 +61,9 @@ pub enum FitError {
 
 /// Fewest buyers (and, for spend, repeat buyers) a fit is attempted on.
 pub const MIN_BUYERS: usize = 30;
+/// Fewest repeat buyers BG/NBD is fitted with: without repeats, purchase rates and
+/// dropout cannot be told apart.
+pub const MIN_REPEAT_BUYERS_BG_NBD: usize = 5;
 
 fn ln_beta(a: f64, b: f64) -> f64 {
     lgamma(a) + lgamma(b) - lgamma(a + b)
@@ -100,6 +103,27 @@ impl BgNbd {
 }
 
 impl BgNbd {
+    /// The total log-likelihood of many histories: the terms that depend only on `x` are
+    /// computed once per distinct `x` (the fit evaluates this thousands of times).
+    pub fn total_log_likelihood(&self, buyers: &[BuyerHistory]) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        let mut by_x: std::collections::HashMap<u64, (f64, f64)> = std::collections::HashMap::new();
+        let base = r * alpha.ln() - lgamma(r) - ln_beta(a, b);
+        let mut total = 0.0;
+        for h in buyers {
+            let x = h.x;
+            let (common, dropout) = *by_x.entry(x.to_bits()).or_insert_with(|| {
+                let common = lgamma(r + x) + ln_beta(a, b + x) + base;
+                let dropout = if x > 0.0 { a.ln() - (b + x - 1.0).ln() } else { f64::NEG_INFINITY };
+                (common, dropout)
+            });
+            let a3 = -(r + x) * (alpha + h.age).ln();
+            let with_dropout = if x > 0.0 { dropout - (r + x) * (alpha + h.t_x).ln() } else { f64::NEG_INFINITY };
+            total += common + log_add_exp(a3, with_dropout);
+        }
+        total
+    }
+
     /// Expected purchases in the next `t` time units of a buyer with this history
     /// (equation 10 of the paper).
     pub fn expected_purchases(&self, t: f64, h: &BuyerHistory) -> f64 {
@@ -192,8 +216,12 @@ pub fn fit_bg_nbd(buyers: &[BuyerHistory]) -> Result<Fit<BgNbd>, FitError> {
     if buyers.len() < MIN_BUYERS {
         return Err(FitError::TooFewBuyers { found: buyers.len(), needed: MIN_BUYERS });
     }
+    let repeat_buyers = buyers.iter().filter(|h| h.x > 0.0).count();
+    if repeat_buyers < MIN_REPEAT_BUYERS_BG_NBD {
+        return Err(FitError::TooFewRepeatBuyers { found: repeat_buyers, needed: MIN_REPEAT_BUYERS_BG_NBD });
+    }
     let count = buyers.len() as f64;
-    let total = |params: BgNbd| buyers.iter().map(|h| params.log_likelihood(h)).sum::<f64>();
+    let total = |params: BgNbd| params.total_log_likelihood(buyers);
     let at = |v: &[f64]| BgNbd { r: v[0].exp(), alpha: v[1].exp(), a: v[2].exp(), b: v[3].exp() };
     let best = minimize(|v| -total(at(v)) / count, &[0.0; 4])?;
     let params = BgNbd { r: best[0], alpha: best[1], a: best[2], b: best[3] };
@@ -212,6 +240,9 @@ pub fn fit_gamma_gamma(repeat_buyers: &[(f64, f64)]) -> Result<Fit<GammaGamma>, 
     let params = GammaGamma { p: best[0], q: best[1], gamma: best[2] };
     Ok(Fit { params, log_likelihood: total(params) })
 }
+
+mod figures;
+pub use figures::*;
 
 #[cfg(test)]
 mod tests;

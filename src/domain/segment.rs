@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{ConsentChannel, ConsentState, Country, Currency, CustomerKind, CustomerSource, Gender, Language, Tag};
+use crate::domain::predictions::CHURN_RISKS;
 use crate::error::{AppError, FieldError};
 
 /// Nesting depth and condition count a rule tree may have.
@@ -101,6 +102,24 @@ pub enum PurchaseField {
     Attribute(String),
 }
 
+/// A stored purchase prediction (domain::predictions) compared with a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PredictionField {
+    ProbabilityAlive,
+    PredictedClv12m,
+    ExpectedOrders90d,
+}
+
+impl PredictionField {
+    pub fn column(self) -> &'static str {
+        match self {
+            PredictionField::ProbabilityAlive => "probability_alive",
+            PredictionField::PredictedClv12m => "predicted_clv_12m",
+            PredictionField::ExpectedOrders90d => "expected_orders_90d",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {
     Tag,
@@ -116,6 +135,8 @@ pub enum Field {
     UsedPromoCode,
     ReceivedCampaign,
     RfmSegment,
+    Prediction(PredictionField),
+    ChurnRisk,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +219,7 @@ const TEXT_SET_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::In, Op::NotIn, Op::Exists, Op:
 const CODE_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::In, Op::NotIn];
 const FREE_TEXT_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::In, Op::NotIn, Op::Contains, Op::Exists, Op::NotExists];
 const NUMBER_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Gt, Op::Gte, Op::Lt, Op::Lte, Op::Between];
+const RANGE_OPS: &[Op] = &[Op::Gt, Op::Gte, Op::Lt, Op::Lte, Op::Between];
 const TIME_OPS: &[Op] = &[Op::Before, Op::After, Op::Between, Op::WithinLastDays];
 const ATTRIBUTE_OPS: &[Op] = &[
     Op::Eq,
@@ -248,6 +270,10 @@ impl Field {
             "used_promo_code" => Field::UsedPromoCode,
             "received_campaign" => Field::ReceivedCampaign,
             "rfm_segment" => Field::RfmSegment,
+            "probability_alive" => Field::Prediction(PredictionField::ProbabilityAlive),
+            "predicted_clv_12m" => Field::Prediction(PredictionField::PredictedClv12m),
+            "expected_orders_90d" => Field::Prediction(PredictionField::ExpectedOrders90d),
+            "churn_risk" => Field::ChurnRisk,
             _ => return None,
         })
     }
@@ -256,13 +282,15 @@ impl Field {
         let mut ops = match self {
             Field::Tag | Field::Purchased(_) | Field::UsedPromoCode | Field::ReceivedCampaign => TEXT_SET_OPS.to_vec(),
             Field::Text(column) if column.is_free_text() => FREE_TEXT_OPS.to_vec(),
-            Field::Text(TextColumn::Source | TextColumn::Kind) | Field::Consent(_) | Field::RfmSegment => {
-                CODE_OPS.to_vec()
-            }
+            Field::Text(TextColumn::Source | TextColumn::Kind)
+            | Field::Consent(_)
+            | Field::RfmSegment
+            | Field::ChurnRisk => CODE_OPS.to_vec(),
             Field::Text(_) => TEXT_SET_OPS.to_vec(),
             Field::Age => [NUMBER_OPS, &[Op::Exists, Op::NotExists]].concat(),
             Field::BirthdayMonth => [NUMBER_OPS, &[Op::In, Op::NotIn]].concat(),
             Field::Stats(_) => NUMBER_OPS.to_vec(),
+            Field::Prediction(_) => RANGE_OPS.to_vec(),
             Field::Attribute(_) => ATTRIBUTE_OPS.to_vec(),
             Field::CreatedAt => TIME_OPS.to_vec(),
             Field::OrderAt(_) => [TIME_OPS, &[Op::Exists, Op::NotExists]].concat(),
@@ -438,7 +466,24 @@ fn operand(field: &Field, op: Op, value: &Value) -> Result<Operand, String> {
         _ => vec![value],
     };
     let operand = match field {
-        Field::Age | Field::BirthdayMonth | Field::Stats(_) | Field::ReceivedCampaign => {
+        Field::Prediction(PredictionField::ProbabilityAlive | PredictionField::ExpectedOrders90d) => {
+            let numbers = values
+                .iter()
+                .map(|v| v.as_f64().filter(|n| *n >= 0.0).ok_or("must be a number, 0 or more"))
+                .collect::<Result<Vec<f64>, _>>()?;
+            if *field == Field::Prediction(PredictionField::ProbabilityAlive) && numbers.iter().any(|p| *p > 1.0) {
+                return Err("a probability is from 0 to 1".into());
+            }
+            if op == Op::Between && numbers[0] > numbers[1] {
+                return Err("the range is inverted".into());
+            }
+            Operand::Numbers(numbers)
+        }
+        Field::Age
+        | Field::BirthdayMonth
+        | Field::Stats(_)
+        | Field::ReceivedCampaign
+        | Field::Prediction(PredictionField::PredictedClv12m) => {
             let numbers = values
                 .iter()
                 .map(|v| v.as_i64().filter(|n| *n >= 0).ok_or("must be a whole number, 0 or more".to_string()))
@@ -516,6 +561,11 @@ fn text_value(field: &Field, op: Op, value: &Value) -> Result<String, String> {
         Field::Text(_) => text,
         Field::Consent(_) => ConsentState::parse(&text).ok_or_else(|| unknown("consent state"))?.as_str().into(),
         Field::UsedPromoCode => text.to_uppercase(),
+        Field::ChurnRisk => CHURN_RISKS
+            .iter()
+            .find(|s| **s == text)
+            .ok_or_else(|| unknown("churn risk (low, medium, high)"))?
+            .to_string(),
         Field::RfmSegment => {
             RFM_SEGMENTS.iter().find(|s| **s == text).ok_or_else(|| unknown("RFM segment"))?.to_string()
         }

@@ -21,6 +21,7 @@ use crate::error::AppError;
 use crate::error::FieldErrors;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow};
 use crate::models::orders::CustomerStatsRow;
+use crate::models::predictions::CustomerPredictionRow;
 
 /// A customer: a person or a company.
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,6 +64,11 @@ pub struct Customer {
     /// have not bought. Rescored in the background after orders change (within
     /// `RAPPORT_RFM_REFRESH_SECONDS`), and at once by RFM segments and analytics.
     pub rfm: Option<RfmScores>,
+    /// Purchase predictions (BG/NBD and Gamma-Gamma, see docs/predictions.md); null before
+    /// the first model, for customers who have not bought in the model's currency, and
+    /// until the background refresh (`RAPPORT_PREDICTIONS_REFRESH_SECONDS`) has seen a new
+    /// buyer.
+    pub predictions: Option<CustomerPredictions>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +84,46 @@ pub struct RfmScores {
     pub monetary: i64,
     /// `champions`, `loyal`, ... `lost` (see the README).
     pub segment: String,
+}
+
+/// A buyer's predicted purchases, from the last fitted model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerPredictions {
+    /// The model's currency: the one most buyers paid in.
+    pub currency: String,
+    /// The probability, 0 to 1, that the customer is still a customer (has not silently
+    /// dropped out).
+    #[schema(minimum = 0, maximum = 1)]
+    pub probability_alive: f64,
+    /// Expected orders (purchase days) in the next 90 days.
+    pub expected_orders_90d: f64,
+    /// Expected orders in the next `horizon_days` (`RAPPORT_PREDICTION_HORIZON_DAYS`).
+    pub expected_orders: f64,
+    pub horizon_days: i64,
+    /// Expected net revenue over the next 12 months, discounted at
+    /// `RAPPORT_CLV_DISCOUNT_RATE` a year, in minor units of `currency`.
+    pub predicted_clv_12m: i64,
+    /// The mean wait for the next order at the customer's expected rate, if still active;
+    /// null when the probability alive is under 0.05.
+    pub expected_days_to_next_order: Option<f64>,
+    /// `low` (probability alive >= 0.7), `medium` (>= 0.3) or `high`.
+    #[schema(value_type = crate::dto::schema::ChurnRiskName)]
+    pub churn_risk: String,
+}
+
+impl From<CustomerPredictionRow> for CustomerPredictions {
+    fn from(row: CustomerPredictionRow) -> Self {
+        CustomerPredictions {
+            currency: row.currency,
+            probability_alive: row.probability_alive,
+            expected_orders_90d: row.expected_orders_90d,
+            expected_orders: row.expected_orders,
+            horizon_days: row.horizon_days,
+            predicted_clv_12m: row.predicted_clv_12m,
+            expected_days_to_next_order: row.expected_days_to_next_order,
+            churn_risk: row.churn_risk,
+        }
+    }
 }
 
 /// A customer's purchases in one currency.
@@ -127,6 +173,7 @@ impl From<CustomerRecord> for Customer {
             monetary: r.monetary_score,
             segment: r.rfm_segment,
         });
+        let predictions = record.predictions.map(CustomerPredictions::from);
         let r = record.row;
         let address = Address {
             line1: r.address_line1,
@@ -159,6 +206,7 @@ impl From<CustomerRecord> for Customer {
             consents,
             purchases,
             rfm,
+            predictions,
             created_at: r.created_at.and_utc(),
             updated_at: r.updated_at.and_utc(),
         }

@@ -11,6 +11,7 @@ pub mod imports;
 pub mod json;
 pub mod orders;
 pub mod pagination;
+pub mod predictions;
 pub mod privacy;
 pub mod problem;
 pub mod products;

@@ -66,6 +66,12 @@ vocabulary_schema!(
     "An order status"
 );
 vocabulary_schema!(
+    /// A churn-risk label of the purchase predictions.
+    ChurnRiskName,
+    crate::domain::predictions::CHURN_RISKS.into_iter(),
+    "A churn risk"
+);
+vocabulary_schema!(
     /// A reporting period granularity.
     GranularityName,
     ["day", "week", "month", "year"].into_iter(),

@@ -8,6 +8,7 @@ use crate::dto::analytics::{
     PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics, RfmQuery, SalesAnalytics, SalesQuery,
     TopProductsQuery,
 };
+use crate::dto::predictions::{PredictionsAnalytics, PredictionsQuery};
 use crate::error::AppError;
 use crate::extract::Query;
 use crate::openapi::{AuthProblems, ServerProblems};
@@ -273,4 +274,33 @@ pub async fn channels(
     let (periods, currency) = query.whole(state.config.timezone)?;
     let figures = state.db.run(move |conn| service::channels(conn, &periods, currency)).await?;
     Ok(web::Json(figures.into()))
+}
+
+/// Purchase predictions: the BG/NBD and Gamma-Gamma models fitted on the shop's orders
+/// (refitted in the background), the spread of predicted 12-month value, the top
+/// customers by it and, with `calibration_end`, a holdout check of the model on this
+/// shop's own data. Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(PredictionsQuery),
+    responses(
+        (status = 200, description = "The predictions", body = PredictionsAnalytics),
+        (status = 422, description = "Bad calibration end or top",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/predictions")]
+pub async fn predictions(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: Query<PredictionsQuery>,
+) -> Result<web::Json<PredictionsAnalytics>, AppError> {
+    let today = crate::services::now().date();
+    let (calibration_end, top) = query.parse(today)?;
+    let config = state.config.predictions;
+    let report =
+        state.db.run(move |conn| crate::services::predictions::report(conn, &config, calibration_end, top)).await?;
+    Ok(web::Json(PredictionsAnalytics::new(report, calibration_end, today)))
 }

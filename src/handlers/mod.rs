@@ -145,7 +145,8 @@ where
                 .service(analytics::customer_value)
                 .service(analytics::customer_rfm)
                 .service(analytics::cohorts)
-                .service(analytics::channels),
+                .service(analytics::channels)
+                .service(analytics::predictions),
         )
 }
 

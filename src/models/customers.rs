@@ -121,6 +121,9 @@ pub struct CustomerRecord {
     /// RFM scores, for buyers (as of the last scoring).
     #[serde(skip)]
     pub rfm: Option<CustomerRfmRow>,
+    /// Purchase predictions, for buyers of the model's currency (as of the last refresh).
+    #[serde(skip)]
+    pub predictions: Option<crate::models::predictions::CustomerPredictionRow>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -9,6 +9,7 @@ pub mod imports;
 pub mod keys;
 pub mod messages;
 pub mod orders;
+pub mod predictions;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;

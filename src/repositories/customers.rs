@@ -37,7 +37,8 @@ pub fn update(
     let consents = super::consents::current_for(conn, &[id])?.remove(&id).unwrap_or_default();
     let stats = super::orders::stats_for(conn, &[id])?.remove(&id).unwrap_or_default();
     let rfm = rfm_for(conn, &[id])?.remove(&id);
-    Ok(CustomerRecord { consents, stats, rfm, ..record })
+    let predictions = super::predictions::for_customers(conn, &[id])?.remove(&id);
+    Ok(CustomerRecord { consents, stats, rfm, predictions, ..record })
 }
 
 /// Rewrites a customer's profile (row, tags, search terms) and returns a profile record:
@@ -66,7 +67,7 @@ fn record(
     stats: Vec<CustomerStatsRow>,
 ) -> CustomerRecord {
     let tags = profile.details.tags.iter().map(|t| t.as_str().to_string()).collect();
-    CustomerRecord { row, tags, consents, stats, rfm: None }
+    CustomerRecord { row, tags, consents, stats, rfm: None, predictions: None }
 }
 
 /// Stored RFM scores of some customers.
@@ -213,7 +214,7 @@ pub fn find_profile_by_email_for_update(conn: &mut DbConn, email: &Email) -> Que
     lock(conn, id)?;
     let Some(row) = live_row(conn, id)? else { return Ok(None) };
     let tags = tags_for(conn, &[id])?.remove(&id).unwrap_or_default();
-    Ok(Some(CustomerRecord { row, tags, consents: Vec::new(), stats: Vec::new(), rfm: None }))
+    Ok(Some(CustomerRecord { row, tags, consents: Vec::new(), stats: Vec::new(), rfm: None, predictions: None }))
 }
 
 /// Loads many customers by id with their tags, in two queries (no per-row query).
@@ -248,6 +249,7 @@ fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<Cu
     let mut consents_by_customer = super::consents::current_for(conn, &ids)?;
     let mut stats_by_customer = super::orders::stats_for(conn, &ids)?;
     let mut rfm_by_customer = rfm_for(conn, &ids)?;
+    let mut predictions_by_customer = super::predictions::for_customers(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|row| CustomerRecord {
@@ -255,6 +257,7 @@ fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<Cu
             consents: consents_by_customer.remove(&row.id).unwrap_or_default(),
             stats: stats_by_customer.remove(&row.id).unwrap_or_default(),
             rfm: rfm_by_customer.remove(&row.id),
+            predictions: predictions_by_customer.remove(&row.id),
             row,
         })
         .collect())

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod leases;
 pub mod messages;
 pub mod orders;
+pub mod predictions;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;

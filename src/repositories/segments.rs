@@ -13,7 +13,9 @@ use diesel::sql_types::BigInt;
 use super::sql::{json_text, live_order, lock_row, Sql, SqlValue};
 use crate::db::schema::{campaigns, segments};
 use crate::db::DbConn;
-use crate::domain::segment::{Condition, Field, Op, Operand, OrderTime, PurchaseField, Rule, StatsField, TextColumn};
+use crate::domain::segment::{
+    Condition, Field, Op, Operand, OrderTime, PredictionField, PurchaseField, Rule, StatsField, TextColumn,
+};
 use crate::models::segments::{NewSegment, SegmentChanges, SegmentRow};
 
 /// Per customer with orders: recency, frequency and monetary scores from 1 to 5 by
@@ -131,6 +133,14 @@ impl Compiler {
                 }
             }),
             Field::RfmSegment => rfm(sql, c.op, &c.operand),
+            Field::Prediction(which) => prediction(sql, *which, c.op, &c.operand),
+            Field::ChurnRisk => {
+                let Operand::Texts(labels) = &c.operand else { return no_match(sql) };
+                membership(sql, c.op, "customer_id", |sql| {
+                    sql.push("customer_predictions WHERE churn_risk IN ");
+                    sql.bind_list(labels.iter().cloned().map(SqlValue::Text));
+                });
+            }
         }
     }
 
@@ -525,6 +535,29 @@ fn rfm(sql: &mut Sql, op: Op, operand: &Operand) {
     });
 }
 
+/// A stored prediction against numbers: buyers without predictions never match (a `not`
+/// around the condition selects them).
+fn prediction(sql: &mut Sql, which: PredictionField, op: Op, operand: &Operand) {
+    let values: Vec<SqlValue> = match operand {
+        Operand::Numbers(numbers) => numbers.iter().map(|n| SqlValue::Float(*n)).collect(),
+        Operand::Integers(numbers) => numbers.iter().map(|n| SqlValue::Int(*n)).collect(),
+        _ => return no_match(sql),
+    };
+    let column = which.column();
+    sql.push("c.id IN (SELECT customer_id FROM customer_predictions WHERE ").push(column);
+    let symbol = match op {
+        Op::Gt => " > ",
+        Op::Gte => " >= ",
+        Op::Lt => " < ",
+        Op::Lte => " <= ",
+        _ => {
+            sql.push(" BETWEEN ").bind(values[0].clone()).push(" AND ").bind(values[1].clone()).push(")");
+            return;
+        }
+    };
+    sql.push(symbol).bind(values[0].clone()).push(")");
+}
+
 /// Whether a rule selects by RFM segment.
 fn uses_rfm(rule: &Rule) -> bool {
     match rule {
@@ -548,6 +581,12 @@ const STATS_FINGERPRINT_SQL: &str =
      || ':' || CAST(COALESCE(SUM((customer_id % 997) * orders_count), 0) AS TEXT) \
      || ':' || CAST(COALESCE(SUM((customer_id % 991) * total_spent), 0) AS TEXT) \
      || ':' || COALESCE(CAST(MAX(last_order_at) AS TEXT), '') AS fingerprint FROM customer_order_stats";
+
+/// The fingerprint of the order statistics: other stored figures (predictions) that only
+/// change when these do compare it too.
+pub fn stats_fingerprint(conn: &mut DbConn) -> QueryResult<String> {
+    Ok(diesel::sql_query(STATS_FINGERPRINT_SQL).get_result::<Fingerprint>(conn)?.fingerprint)
+}
 
 /// Recomputes the stored RFM scores when the order statistics changed since the last time.
 pub fn ensure_rfm_current(conn: &mut DbConn) -> QueryResult<()> {

@@ -237,6 +237,8 @@ fn move_references(conn: &mut DbConn, from: i64, to: i64) -> Result<(), AppError
     promo_repo::move_redemptions(conn, from, to)?;
     referral_repo::move_customer(conn, from, to)?;
     campaign_repo::move_customer(conn, from, to)?;
+    // The duplicate's predictions go; the survivor's are refitted with the moved orders.
+    crate::repositories::predictions::delete_for(conn, from)?;
     for currency in order_repo::currencies_of(conn, to)? {
         order_repo::refresh_stats(conn, to, &currency)?;
     }

@@ -151,3 +151,98 @@ fn expected_purchases_match_the_papers_example() {
     let expected = model.expected_purchases(39.0, &BuyerHistory { x: 2.0, t_x: 30.43, age: 38.86 });
     assert!((expected - 1.226).abs() < 0.005, "{expected}");
 }
+
+fn at(day: i64, hour: u32) -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(hour, 0, 0).unwrap() + chrono::Duration::days(day)
+}
+
+#[test]
+fn orders_become_purchase_days_seen_from_the_end() {
+    let point = |customer_id, day, hour, net| OrderPoint { customer_id, placed_at: at(day, hour), net };
+    // Customer 1: two orders on day 0 (one purchase), one on day 10, one after the end.
+    // Customer 2: one order on day 5. Customer 3: only after the end.
+    let points = [
+        point(1, 0, 9, 1000),
+        point(1, 0, 17, 3000),
+        point(1, 10, 12, 2000),
+        point(1, 40, 12, 9999),
+        point(2, 5, 8, 500),
+        point(3, 35, 8, 700),
+    ];
+    let summaries = summarize(&points, at(30, 0));
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(summaries[0].customer_id, 1);
+    assert_eq!(summaries[0].history, BuyerHistory { x: 1.0, t_x: 10.0, age: 30.0 });
+    assert_eq!(summaries[0].mean_order_value, 2000.0);
+    assert_eq!(summaries[1].history, BuyerHistory { x: 0.0, t_x: 0.0, age: 25.0 });
+    let later = purchase_days_from(&points, at(30, 0));
+    assert_eq!(later.get(&1), Some(&1));
+    assert_eq!(later.get(&2), Some(&0));
+    assert_eq!(later.get(&3), Some(&1));
+}
+
+#[test]
+fn the_grouped_likelihood_is_the_sum_of_the_buyers() {
+    let buyers: Vec<BuyerHistory> = cdnow().into_iter().map(|(h, _)| h).collect();
+    let model = BgNbd { r: 0.3, alpha: 5.0, a: 0.8, b: 2.5 };
+    let summed: f64 = buyers.iter().map(|h| model.log_likelihood(h)).sum();
+    assert!((model.total_log_likelihood(&buyers) - summed).abs() < 1e-6 * summed.abs());
+}
+
+fn model() -> Model {
+    Model {
+        r: 0.243,
+        alpha: 4.414 * 7.0,
+        a: 0.793,
+        b: 2.426,
+        bg_nbd_log_likelihood: 0.0,
+        spend: Some(SpendModel { p: 6.25, q: 3.74, gamma: 15.44, log_likelihood: 0.0 }),
+        buyers: 100,
+        repeat_buyers: 50,
+    }
+}
+
+#[test]
+fn a_buyer_is_scored_from_the_model() {
+    let settings = ScoringSettings { horizon_days: 90, annual_discount_rate: 0.0 };
+    let once = BuyerSummary {
+        customer_id: 1,
+        history: BuyerHistory { x: 0.0, t_x: 0.0, age: 10.0 },
+        mean_order_value: 5000.0,
+    };
+    let figures = score(&model(), &once, settings);
+    assert_eq!(figures.probability_alive, 1.0);
+    assert_eq!(figures.churn_risk, "low");
+    assert_eq!(figures.expected_orders, figures.expected_orders_90d);
+    // Without discounting, 12 months of value is the year's expected purchases times the
+    // expected order value (the population mean for a buyer without repeats).
+    let year = model().bg_nbd().expected_purchases(365.25, &once.history);
+    let mean_value = 6.25 * 15.44 / (3.74 - 1.0);
+    assert!((figures.predicted_clv_12m as f64 - year * mean_value).abs() <= 1.0, "{figures:?}");
+    let discounted = score(&model(), &once, ScoringSettings { horizon_days: 30, annual_discount_rate: 0.10 });
+    assert!(discounted.predicted_clv_12m < figures.predicted_clv_12m);
+    assert!(discounted.expected_orders < discounted.expected_orders_90d);
+    // A frequent buyer who stopped long ago is probably gone: high risk, no next order.
+    let gone = BuyerSummary {
+        customer_id: 2,
+        history: BuyerHistory { x: 8.0, t_x: 60.0, age: 700.0 },
+        mean_order_value: 5000.0,
+    };
+    let gone = score(&model(), &gone, settings);
+    assert!(gone.probability_alive < CHURN_HIGH_BELOW, "{gone:?}");
+    assert_eq!(gone.churn_risk, "high");
+    assert_eq!(gone.expected_days_to_next_order, None);
+    let regular = BuyerSummary {
+        customer_id: 3,
+        history: BuyerHistory { x: 8.0, t_x: 695.0, age: 700.0 },
+        mean_order_value: 5000.0,
+    };
+    let regular = score(&model(), &regular, settings);
+    assert_eq!(regular.churn_risk, "low");
+    let wait = regular.expected_days_to_next_order.unwrap();
+    assert!((wait - (model().alpha + 700.0) / (model().r + 8.0)).abs() < 1e-9);
+    assert_eq!(churn_risk(0.7), "low");
+    assert_eq!(churn_risk(0.69), "medium");
+    assert_eq!(churn_risk(0.3), "medium");
+    assert_eq!(churn_risk(0.29), "high");
+}

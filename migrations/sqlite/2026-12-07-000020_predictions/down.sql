@@ -1,0 +1,2 @@
+DROP TABLE customer_predictions;
+DROP TABLE prediction_state;
