@@ -16,6 +16,11 @@ pub fn state(conn: &mut DbConn) -> QueryResult<PredictionStateRow> {
     prediction_state::table.find(1).select(PredictionStateRow::as_select()).get_result(conn)
 }
 
+/// How many customers were erased: their orders leave the models at the next refit.
+pub fn erased_count(conn: &mut DbConn) -> QueryResult<i64> {
+    crate::db::schema::erasures::table.count().get_result(conn)
+}
+
 #[derive(QueryableByName)]
 struct CurrencyRow {
     #[diesel(sql_type = Text)]

@@ -42,8 +42,9 @@ pub fn refresh(database: &Database, config: &PredictionsConfig) -> Result<Refres
     let started = now();
     let (fingerprint, currency) = database.with_conn(|conn| {
         let fingerprint = format!(
-            "{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}",
             segment_repo::stats_fingerprint(conn)?,
+            repo::erased_count(conn)?,
             started.date(),
             config.horizon_days,
             config.clv_discount_rate

@@ -16,6 +16,7 @@ mod forms;
 mod keys;
 mod operations;
 mod orders;
+mod predictions;
 mod privacy;
 mod production;
 mod products;
