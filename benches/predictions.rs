@@ -30,7 +30,7 @@ use rapport::auth::Scope;
 use rapport::domain::predictions::{fit_model, score, summarize, ScoringSettings};
 use rapport::repositories::predictions as prediction_repo;
 use rapport::seed::SeedOptions;
-use rapport::services::predictions::{refresh, Refresh};
+use rapport::services::predictions::{refresh_timed, Refresh};
 use serde_json::{json, Value};
 
 #[path = "support/mod.rs"]
@@ -124,13 +124,16 @@ fn bench(backend: &str, url: &str, customers: u64, orders: u64) {
         thread::spawn(move || requests_until(addr, &token, &ids, &Stop::Flag(running)))
     };
     let started = Instant::now();
-    let outcome = refresh(&state.db, &state.config.predictions).expect("refresh");
+    let (outcome, parts) = refresh_timed(&state.db, &state.config.predictions).expect("refresh");
     let refreshed = started.elapsed();
     running.store(false, Ordering::SeqCst);
     let during = during.join().expect("client thread");
     let Refresh::Fitted { buyers: rescored } = outcome else { panic!("the refresh fitted nothing: {outcome:?}") };
     println!(
-        "{backend:<8} refresh (read + fit + score + write {rescored} buyers' figures): {}  goal < 30 s: {}",
+        "{backend:<8} refresh (read {}, fit {}, score + write {rescored} buyers' figures {}): {}  goal < 30 s: {}",
+        seconds(parts.read),
+        seconds(parts.fit),
+        seconds(parts.write),
         seconds(refreshed),
         if refreshed < GOAL { "met" } else { "MISSED" }
     );

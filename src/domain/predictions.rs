@@ -65,6 +65,21 @@ pub const MIN_BUYERS: usize = 30;
 /// dropout cannot be told apart.
 pub const MIN_REPEAT_BUYERS_BG_NBD: usize = 5;
 
+/// Identical histories counted once, with how many buyers share them (buyers of one
+/// purchase often share their age in days).
+fn group_histories(buyers: &[BuyerHistory]) -> Vec<(BuyerHistory, f64)> {
+    let mut sorted: Vec<BuyerHistory> = buyers.to_vec();
+    sorted.sort_by(|p, q| p.x.total_cmp(&q.x).then(p.t_x.total_cmp(&q.t_x)).then(p.age.total_cmp(&q.age)));
+    let mut groups: Vec<(BuyerHistory, f64)> = Vec::new();
+    for h in sorted {
+        match groups.last_mut() {
+            Some((last, weight)) if *last == h => *weight += 1.0,
+            _ => groups.push((h, 1.0)),
+        }
+    }
+    groups
+}
+
 fn ln_beta(a: f64, b: f64) -> f64 {
     lgamma(a) + lgamma(b) - lgamma(a + b)
 }
@@ -103,14 +118,20 @@ impl BgNbd {
 }
 
 impl BgNbd {
-    /// The total log-likelihood of many histories: the terms that depend only on `x` are
-    /// computed once per distinct `x` (the fit evaluates this thousands of times).
+    /// The total log-likelihood of many histories.
     pub fn total_log_likelihood(&self, buyers: &[BuyerHistory]) -> f64 {
+        self.grouped_log_likelihood(&group_histories(buyers))
+    }
+
+    /// The total log-likelihood of distinct histories, each counted `weight` times: the
+    /// terms that depend only on `x` are computed once per distinct `x` (the fit
+    /// evaluates this thousands of times).
+    fn grouped_log_likelihood(&self, groups: &[(BuyerHistory, f64)]) -> f64 {
         let BgNbd { r, alpha, a, b } = *self;
         let mut by_x: std::collections::HashMap<u64, (f64, f64)> = std::collections::HashMap::new();
         let base = r * alpha.ln() - lgamma(r) - ln_beta(a, b);
         let mut total = 0.0;
-        for h in buyers {
+        for (h, weight) in groups {
             let x = h.x;
             let (common, dropout) = *by_x.entry(x.to_bits()).or_insert_with(|| {
                 let common = lgamma(r + x) + ln_beta(a, b + x) + base;
@@ -119,7 +140,7 @@ impl BgNbd {
             });
             let a3 = -(r + x) * (alpha + h.age).ln();
             let with_dropout = if x > 0.0 { dropout - (r + x) * (alpha + h.t_x).ln() } else { f64::NEG_INFINITY };
-            total += common + log_add_exp(a3, with_dropout);
+            total += weight * (common + log_add_exp(a3, with_dropout));
         }
         total
     }
@@ -163,6 +184,22 @@ impl GammaGamma {
             + (p * x - 1.0) * mean_value.ln()
             + (p * x) * x.ln()
             - (p * x + q) * (x * mean_value + gamma).ln()
+    }
+
+    /// The total log-likelihood of repeat buyers (`x`, average value), with the terms that
+    /// depend only on `x` computed once per distinct `x` and the buyers' logarithms given.
+    fn total_log_likelihood(&self, buyers: &[SpendHistory]) -> f64 {
+        let GammaGamma { p, q, gamma } = *self;
+        let base = -lgamma(q) + q * gamma.ln();
+        let mut by_x: std::collections::HashMap<u64, f64> = std::collections::HashMap::new();
+        let mut total = 0.0;
+        for buyer in buyers {
+            let px = p * buyer.x;
+            let common = *by_x.entry(buyer.x.to_bits()).or_insert_with(|| lgamma(px + q) - lgamma(px) + base);
+            total +=
+                common + (px - 1.0) * buyer.ln_mean + px * buyer.ln_x - (px + q) * (buyer.x * buyer.mean + gamma).ln();
+        }
+        total
     }
 
     /// The expected value of an order of a buyer with `x` orders averaging `mean_value`.
@@ -211,6 +248,14 @@ fn minimize(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<Vec<f64>, Fit
     Ok(best.iter().map(|v| v.exp()).collect())
 }
 
+/// A repeat buyer as Gamma-Gamma reads it, with the logarithms the likelihood needs.
+struct SpendHistory {
+    x: f64,
+    mean: f64,
+    ln_x: f64,
+    ln_mean: f64,
+}
+
 /// Fits BG/NBD to the buyers' histories.
 pub fn fit_bg_nbd(buyers: &[BuyerHistory]) -> Result<Fit<BgNbd>, FitError> {
     if buyers.len() < MIN_BUYERS {
@@ -221,7 +266,8 @@ pub fn fit_bg_nbd(buyers: &[BuyerHistory]) -> Result<Fit<BgNbd>, FitError> {
         return Err(FitError::TooFewRepeatBuyers { found: repeat_buyers, needed: MIN_REPEAT_BUYERS_BG_NBD });
     }
     let count = buyers.len() as f64;
-    let total = |params: BgNbd| params.total_log_likelihood(buyers);
+    let groups = group_histories(buyers);
+    let total = |params: BgNbd| params.grouped_log_likelihood(&groups);
     let at = |v: &[f64]| BgNbd { r: v[0].exp(), alpha: v[1].exp(), a: v[2].exp(), b: v[3].exp() };
     let best = minimize(|v| -total(at(v)) / count, &[0.0; 4])?;
     let params = BgNbd { r: best[0], alpha: best[1], a: best[2], b: best[3] };
@@ -234,7 +280,9 @@ pub fn fit_gamma_gamma(repeat_buyers: &[(f64, f64)]) -> Result<Fit<GammaGamma>, 
         return Err(FitError::TooFewRepeatBuyers { found: repeat_buyers.len(), needed: MIN_BUYERS });
     }
     let count = repeat_buyers.len() as f64;
-    let total = |params: GammaGamma| repeat_buyers.iter().map(|&(x, m)| params.log_likelihood(x, m)).sum::<f64>();
+    let spend: Vec<SpendHistory> =
+        repeat_buyers.iter().map(|&(x, mean)| SpendHistory { x, mean, ln_x: x.ln(), ln_mean: mean.ln() }).collect();
+    let total = |params: GammaGamma| params.total_log_likelihood(&spend);
     let at = |v: &[f64]| GammaGamma { p: v[0].exp(), q: v[1].exp(), gamma: v[2].exp() };
     let best = minimize(|v| -total(at(v)) / count, &[0.0; 3])?;
     let params = GammaGamma { p: best[0], q: best[1], gamma: best[2] };

@@ -35,10 +35,25 @@ fn settings_of(config: &PredictionsConfig) -> ScoringSettings {
     ScoringSettings { horizon_days: config.horizon_days, annual_discount_rate: config.clv_discount_rate }
 }
 
+/// How long each part of the last refresh took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RefreshTimings {
+    pub read: std::time::Duration,
+    pub fit: std::time::Duration,
+    pub write: std::time::Duration,
+}
+
 /// Refits and rescores when the order statistics, the day or the settings changed since
 /// the stored figures. The orders are read and the figures written on short-lived
 /// connections; the fit runs in between, holding none.
 pub fn refresh(database: &Database, config: &PredictionsConfig) -> Result<Refresh, AppError> {
+    refresh_timed(database, config).map(|(outcome, _)| outcome)
+}
+
+/// `refresh`, with how long its parts took (logged, and printed by the benchmark).
+pub fn refresh_timed(database: &Database, config: &PredictionsConfig) -> Result<(Refresh, RefreshTimings), AppError> {
+    let mut timings = RefreshTimings::default();
+    let clock = std::time::Instant::now();
     let started = now();
     let (fingerprint, currency) = database.with_conn(|conn| {
         let fingerprint = format!(
@@ -54,30 +69,35 @@ pub fn refresh(database: &Database, config: &PredictionsConfig) -> Result<Refres
         }
         Ok((Some(fingerprint), repo::main_currency(conn)?))
     })?;
-    let Some(fingerprint) = fingerprint else { return Ok(Refresh::Unchanged) };
+    let Some(fingerprint) = fingerprint else { return Ok((Refresh::Unchanged, timings)) };
     let points = match &currency {
         Some(currency) => database.with_conn(|conn| Ok(repo::order_points(conn, currency)?))?,
         None => Vec::new(),
     };
+    timings.read = clock.elapsed();
+    let clock = std::time::Instant::now();
     let buyers = summarize(&points, started);
+    drop(points);
     let fitted = fit_model(&buyers);
-    database.with_conn(|conn| {
+    // Scored before the write transaction, which then only writes.
+    let currency = currency.unwrap_or_default();
+    let rows: Vec<CustomerPredictionRow> = match &fitted {
+        Ok(model) => buyers
+            .iter()
+            .map(|buyer| {
+                CustomerPredictionRow::new(&score(model, buyer, settings_of(config)), &currency, config.horizon_days)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    timings.fit = clock.elapsed();
+    let clock = std::time::Instant::now();
+    let outcome = database.with_conn(|conn| {
         conn.write_transaction(|conn| -> Result<Refresh, AppError> {
             match &fitted {
                 Ok(model) => {
-                    let currency = currency.as_deref().unwrap_or_default();
-                    let rows: Vec<CustomerPredictionRow> = buyers
-                        .iter()
-                        .map(|buyer| {
-                            CustomerPredictionRow::new(
-                                &score(model, buyer, settings_of(config)),
-                                currency,
-                                config.horizon_days,
-                            )
-                        })
-                        .collect();
                     repo::replace_all(conn, &rows)?;
-                    repo::save_model(conn, &fingerprint, Some(model), currency, None, started)?;
+                    repo::save_model(conn, &fingerprint, Some(model), &currency, None, started)?;
                     Ok(Refresh::Fitted { buyers: model.buyers })
                 }
                 Err(error @ (FitError::TooFewBuyers { .. } | FitError::TooFewRepeatBuyers { .. })) => {
@@ -93,7 +113,10 @@ pub fn refresh(database: &Database, config: &PredictionsConfig) -> Result<Refres
                 }
             }
         })
-    })
+    })?;
+    timings.write = clock.elapsed();
+    tracing::info!(?outcome, read = ?timings.read, fit = ?timings.fit, write = ?timings.write, "predictions refreshed");
+    Ok((outcome, timings))
 }
 
 /// Runs `refresh` every `config.refresh`; with several instances on one database, one of
@@ -110,10 +133,7 @@ pub fn spawn_refresh(database: Database, config: PredictionsConfig) {
                     tracing::warn!(%reason, "predictions: the refit failed; the last model stays");
                     Ok(())
                 }
-                Ok(outcome) => {
-                    tracing::debug!(?outcome, "predictions refreshed");
-                    Ok(())
-                }
+                Ok(_) => Ok(()),
                 Err(error) => Err(error),
             };
             if let Err(error) = super::leases::once_per_period(&database, "predictions-refresh", config.refresh, work) {

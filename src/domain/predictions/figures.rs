@@ -201,13 +201,17 @@ pub fn score(model: &Model, buyer: &BuyerSummary, settings: ScoringSettings) -> 
         before = by_then;
     }
     let rate = (model.r + h.x) / (model.alpha + h.age);
+    // Extreme parameters can overflow a term; a figure that is not a number is stored as 0.
+    let finite = |value: f64| if value.is_finite() { value } else { 0.0 };
+    let probability_alive = if probability_alive.is_finite() { probability_alive.clamp(0.0, 1.0) } else { 1.0 };
     CustomerFigures {
         customer_id: buyer.customer_id,
         probability_alive,
-        expected_orders_90d: purchases.expected_purchases(90.0, h),
-        expected_orders: purchases.expected_purchases(f64::from(settings.horizon_days), h),
-        predicted_clv_12m: if value.is_finite() { value.round() as i64 } else { 0 },
-        expected_days_to_next_order: (probability_alive >= NEXT_ORDER_MIN_ALIVE && rate > 0.0).then(|| 1.0 / rate),
+        expected_orders_90d: finite(purchases.expected_purchases(90.0, h)),
+        expected_orders: finite(purchases.expected_purchases(f64::from(settings.horizon_days), h)),
+        predicted_clv_12m: finite(value).max(0.0).round() as i64,
+        expected_days_to_next_order: (probability_alive >= NEXT_ORDER_MIN_ALIVE && rate > 0.0 && rate.is_finite())
+            .then(|| 1.0 / rate),
         churn_risk: churn_risk(probability_alive),
     }
 }
