@@ -246,3 +246,48 @@ fn a_buyer_is_scored_from_the_model() {
     assert_eq!(churn_risk(0.3), "medium");
     assert_eq!(churn_risk(0.29), "high");
 }
+
+/// Orders of buyers drawn from the BG/NBD story, in days: each buyer's first order on a
+/// day of the first 100, then waits at their own rate until they drop out, up to `days`.
+fn simulate_orders(truth: BgNbd, buyers: i64, days: f64, rng: &mut StdRng) -> Vec<OrderPoint> {
+    let rates = Gamma::new(truth.r, 1.0 / truth.alpha).unwrap();
+    let dropouts = Beta::new(truth.a, truth.b).unwrap();
+    let mut points = Vec::new();
+    for customer_id in 0..buyers {
+        let rate: f64 = rates.sample(rng);
+        let dropout: f64 = dropouts.sample(rng);
+        let wait = Exp::new(rate).unwrap();
+        let mut now = rng.random_range(0.0..100.0);
+        loop {
+            points.push(OrderPoint {
+                customer_id,
+                placed_at: at(0, 0) + chrono::Duration::seconds((now * 86_400.0) as i64),
+                net: 1000,
+            });
+            if rng.random::<f64>() < dropout {
+                break;
+            }
+            now += wait.sample(rng);
+            if now >= days {
+                break;
+            }
+        }
+    }
+    points
+}
+
+#[test]
+fn the_holdout_check_predicts_simulated_buyers() {
+    // Rates low enough that two orders rarely fall on one day (days are the unit).
+    let truth = BgNbd { r: 0.6, alpha: 30.0, a: 0.8, b: 4.0 };
+    let mut rng = StdRng::seed_from_u64(3);
+    let points = simulate_orders(truth, 8_000, 400.0, &mut rng);
+    let check = holdout_check(&points, at(250, 0), at(400, 0)).unwrap();
+    assert_eq!(check.holdout_days, 150);
+    let ratio = check.predicted_total / check.actual_total as f64;
+    assert!((0.9..1.1).contains(&ratio), "predicted {} against actual {}", check.predicted_total, check.actual_total);
+    // Row by row too, where there are enough buyers to compare.
+    for row in check.by_calibration_purchases.iter().filter(|row| row.customers >= 300) {
+        assert!((row.predicted_mean - row.actual_mean).abs() <= 0.15 * row.actual_mean.max(0.5), "{row:?}");
+    }
+}
