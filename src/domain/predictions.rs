@@ -220,11 +220,21 @@ impl<F: Fn(&[f64]) -> f64> CostFunction for Objective<F> {
     type Output = f64;
 
     fn cost(&self, log_params: &Vec<f64>) -> Result<f64, ArgminError> {
+        // Parameters stay within e^±LOG_BOUND: where the likelihood keeps improving along
+        // a ridge towards infinity (no dropout, identical order values), the search stops
+        // at the wall instead of crawling on.
+        if log_params.iter().any(|v| v.abs() > LOG_BOUND) {
+            return Ok(f64::INFINITY);
+        }
         let value = (self.negative_mean_log_likelihood)(log_params);
         // Outside the numerically sane region the cost is +inf: the simplex moves away.
         Ok(if value.is_finite() { value } else { f64::INFINITY })
     }
 }
+
+const MAX_ITERATIONS: u64 = 3_000;
+/// Parameters are searched between e^-LOG_BOUND and e^LOG_BOUND.
+const LOG_BOUND: f64 = 16.0;
 
 /// Minimizes `cost` over log-parameters from `start`; returns the parameters (not logs).
 fn minimize(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<Vec<f64>, FitError> {
@@ -238,9 +248,13 @@ fn minimize(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<Vec<f64>, Fit
     let solver =
         NelderMead::new(simplex).with_sd_tolerance(1e-12).map_err(|e| FitError::NoConvergence(e.to_string()))?;
     let outcome = Executor::new(Objective { negative_mean_log_likelihood: cost }, solver)
-        .configure(|state| state.max_iters(5_000))
+        .configure(|state| state.max_iters(MAX_ITERATIONS))
         .run()
         .map_err(|e| FitError::NoConvergence(e.to_string()))?;
+
+    if outcome.state().iter >= MAX_ITERATIONS {
+        return Err(FitError::NoConvergence(format!("no convergence in {MAX_ITERATIONS} iterations")));
+    }
     let best = outcome.state().best_param.clone().ok_or_else(|| FitError::NoConvergence("no best point".into()))?;
     if !outcome.state().best_cost.is_finite() {
         return Err(FitError::NoConvergence("the likelihood is not finite anywhere tried".into()));

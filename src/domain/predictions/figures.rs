@@ -116,7 +116,8 @@ pub fn fit_model(buyers: &[BuyerSummary]) -> Result<Model, FitError> {
             gamma: fit.params.gamma,
             log_likelihood: fit.log_likelihood,
         }),
-        Err(FitError::TooFewRepeatBuyers { .. }) => None,
+        // Without a spend model values come from each buyer's own average.
+        Err(FitError::TooFewRepeatBuyers { .. } | FitError::NoConvergence(_)) => None,
         Err(error) => return Err(error),
     };
     let BgNbd { r, alpha, a, b } = purchases.params;

@@ -291,3 +291,23 @@ fn the_holdout_check_predicts_simulated_buyers() {
         assert!((row.predicted_mean - row.actual_mean).abs() <= 0.15 * row.actual_mean.max(0.5), "{row:?}");
     }
 }
+
+#[test]
+fn a_fit_on_degenerate_data_stops_at_the_bounds() {
+    // Nobody drops out and every order is worth the same: both likelihoods keep improving
+    // towards infinite parameters. The fit must still end, with finite figures.
+    let truth = BgNbd { r: 0.4, alpha: 50.0, a: 1.0e5, b: 5.0e6 };
+    let mut rng = StdRng::seed_from_u64(5);
+    let points = simulate_orders(truth, 3_000, 1100.0, &mut rng);
+    let buyers = summarize(&points, at(1100, 0));
+    let model = fit_model(&buyers).expect("a model");
+    for value in [model.r, model.alpha, model.a, model.b] {
+        assert!(value.is_finite() && value > 0.0 && value <= LOG_BOUND.exp() * 1.0001, "{model:?}");
+    }
+    let settings = ScoringSettings { horizon_days: 90, annual_discount_rate: 0.1 };
+    for buyer in &buyers {
+        let figures = score(&model, buyer, settings);
+        assert!((0.0..=1.0).contains(&figures.probability_alive));
+        assert!(figures.expected_orders_90d.is_finite() && figures.predicted_clv_12m >= 0);
+    }
+}
