@@ -237,29 +237,43 @@ const MAX_ITERATIONS: u64 = 3_000;
 const LOG_BOUND: f64 = 16.0;
 
 /// Minimizes `cost` over log-parameters from `start`; returns the parameters (not logs).
+/// A search that stalls on a flat ridge is restarted once from its best point with a
+/// fresh simplex, the usual remedy for Nelder-Mead.
 fn minimize(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<Vec<f64>, FitError> {
-    let dimensions = start.len();
+    let cost: &dyn Fn(&[f64]) -> f64 = &cost;
+    let (best, converged) = simplex_search(cost, start, 0.5)?;
+    let best = if converged {
+        best
+    } else {
+        match simplex_search(cost, &best, 0.1)? {
+            (best, true) => best,
+            _ => return Err(FitError::NoConvergence(format!("no convergence in {MAX_ITERATIONS} iterations, twice"))),
+        }
+    };
+    Ok(best.iter().map(|v| v.exp()).collect())
+}
+
+/// One Nelder-Mead search from `start` with initial steps `step`: the best log-parameters
+/// and whether the simplex converged before the iteration limit.
+fn simplex_search(cost: &dyn Fn(&[f64]) -> f64, start: &[f64], step: f64) -> Result<(Vec<f64>, bool), FitError> {
     let mut simplex = vec![start.to_vec()];
-    for index in 0..dimensions {
+    for index in 0..start.len() {
         let mut vertex = start.to_vec();
-        vertex[index] += 0.5;
+        vertex[index] += if vertex[index] + step > LOG_BOUND { -step } else { step };
         simplex.push(vertex);
     }
     let solver =
-        NelderMead::new(simplex).with_sd_tolerance(1e-12).map_err(|e| FitError::NoConvergence(e.to_string()))?;
+        NelderMead::new(simplex).with_sd_tolerance(1e-10).map_err(|e| FitError::NoConvergence(e.to_string()))?;
     let outcome = Executor::new(Objective { negative_mean_log_likelihood: cost }, solver)
         .configure(|state| state.max_iters(MAX_ITERATIONS))
         .run()
         .map_err(|e| FitError::NoConvergence(e.to_string()))?;
-
-    if outcome.state().iter >= MAX_ITERATIONS {
-        return Err(FitError::NoConvergence(format!("no convergence in {MAX_ITERATIONS} iterations")));
-    }
-    let best = outcome.state().best_param.clone().ok_or_else(|| FitError::NoConvergence("no best point".into()))?;
-    if !outcome.state().best_cost.is_finite() {
+    let state = outcome.state();
+    let best = state.best_param.clone().ok_or_else(|| FitError::NoConvergence("no best point".into()))?;
+    if !state.best_cost.is_finite() {
         return Err(FitError::NoConvergence("the likelihood is not finite anywhere tried".into()));
     }
-    Ok(best.iter().map(|v| v.exp()).collect())
+    Ok((best, state.iter < MAX_ITERATIONS))
 }
 
 /// A repeat buyer as Gamma-Gamma reads it, with the logarithms the likelihood needs.
