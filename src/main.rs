@@ -16,7 +16,8 @@ use rapport::{build_app, db, openapi, telemetry};
 /// RAPPORT_DB_POOL_SIZE, RAPPORT_DB_STARTUP_TIMEOUT, RAPPORT_SMTP_URL, RAPPORT_MAIL_FROM,
 /// RAPPORT_MAIL_REPLY_TO, RAPPORT_PUBLIC_URL, RAPPORT_DOUBLE_OPT_IN, RAPPORT_CONFIRM_TTL,
 /// RAPPORT_FORM_RATE_LIMIT, RAPPORT_CORS_ORIGINS, RAPPORT_TRUST_PROXY, RAPPORT_TIMEZONE,
-/// RAPPORT_FREQUENCY_CAP, RAPPORT_CAMPAIGN_SEND_RATE, RAPPORT_RFM_REFRESH_SECONDS, RUST_LOG,
+/// RAPPORT_FREQUENCY_CAP, RAPPORT_CAMPAIGN_SEND_RATE, RAPPORT_RFM_REFRESH_SECONDS,
+/// RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS, RAPPORT_REPEATABLE_PRODUCT_TYPES, RUST_LOG,
 /// RAPPORT_LOG_FORMAT. See README.md for each.
 #[derive(Parser)]
 #[command(name = "rapport", version)]
@@ -231,6 +232,10 @@ fn serve(config: Config) -> Result<(), String> {
     rapport::services::imports::spawn_resumer(import_context);
     rapport::services::idempotency::spawn_cleanup(database.clone());
     rapport::services::segments::spawn_rfm_refresh(database.clone(), config.rfm_refresh);
+    rapport::services::recommendations::spawn_recommendations_refresh(
+        database.clone(),
+        config.recommendations_refresh,
+    );
     let state = AppState::new(database, JwtKeys::with_previous(&secret, &config.jwt_previous_secrets), keys, config);
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()

@@ -12,5 +12,6 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod recommendations;
 pub mod referrals;
 pub mod segments;

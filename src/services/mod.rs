@@ -15,6 +15,7 @@ pub mod orders;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod recommendations;
 pub mod referrals;
 pub mod reminders;
 pub mod rollups;
