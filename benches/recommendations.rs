@@ -47,7 +47,10 @@ use rapport::state::AppState;
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{app_state, connect, env_number, measure, ms, on_each_backend, scalar, token, BenchDatabase, HttpClient, RunningServer};
+use support::{
+    app_state, connect, env_number, measure, ms, on_each_backend, scalar, token, BenchDatabase, HttpClient,
+    RunningServer,
+};
 
 const SEED: u64 = 42;
 const TOP: usize = 5;
@@ -66,8 +69,9 @@ fn main() {
          simulated {sim_customers} customers, {runs} timed requests; top {TOP}"
     );
     let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty());
-    let mut databases =
-        vec![BenchDatabase::Sqlite(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("recommendations-bench-{orders}.db")))];
+    let mut databases = vec![BenchDatabase::Sqlite(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("recommendations-bench-{orders}.db")),
+    )];
     if let Some(admin_url) = admin_url {
         databases.push(BenchDatabase::Postgres { admin_url, name: format!("rapport_bench_recs_{orders}") });
     }
@@ -167,7 +171,13 @@ struct Score {
 }
 
 impl Score {
-    fn add(&mut self, recs: &[i64], held: &HashSet<i64>, in_band: impl Fn(i64) -> bool, in_types: impl Fn(i64) -> bool) {
+    fn add(
+        &mut self,
+        recs: &[i64],
+        held: &HashSet<i64>,
+        in_band: impl Fn(i64) -> bool,
+        in_types: impl Fn(i64) -> bool,
+    ) {
         self.customers += 1;
         if recs.iter().any(|p| held.contains(p)) {
             self.hits += 1;
@@ -241,14 +251,13 @@ fn leave_last_out(conn: &mut DbConn, backend: &str, dataset: &str, eval: usize) 
         refresh_time.as_secs_f64()
     );
 
-    let products: HashMap<i64, ProductRow> = diesel::sql_query(
-        "SELECT id, product_type, price, currency FROM products",
-    )
-    .load::<ProductRow>(conn)
-    .expect("products")
-    .into_iter()
-    .map(|p| (p.id, p))
-    .collect();
+    let products: HashMap<i64, ProductRow> =
+        diesel::sql_query("SELECT id, product_type, price, currency FROM products")
+            .load::<ProductRow>(conn)
+            .expect("products")
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
     let best: Vec<i64> = diesel::sql_query(
         "SELECT pp.product_id AS a, pp.customers AS b FROM product_popularity pp JOIN products p ON p.id = pp.product_id \
          WHERE p.active = TRUE AND (p.track_inventory = FALSE OR p.stock_quantity > 0) \
@@ -274,7 +283,8 @@ fn leave_last_out(conn: &mut DbConn, backend: &str, dataset: &str, eval: usize) 
             bought.entry(pair.a).or_default().insert(pair.b);
         }
         let mut bands: HashMap<i64, Vec<Band>> = HashMap::new();
-        let sql = format!("SELECT customer_id, currency, low, high FROM customer_price_bands WHERE customer_id IN ({list})");
+        let sql =
+            format!("SELECT customer_id, currency, low, high FROM customer_price_bands WHERE customer_id IN ({list})");
         for band in diesel::sql_query(sql).load::<Band>(conn).expect("bands") {
             bands.entry(band.customer_id).or_default().push(band);
         }
@@ -304,7 +314,8 @@ fn leave_last_out(conn: &mut DbConn, backend: &str, dataset: &str, eval: usize) 
             let no_types = HashSet::new();
             let customer_types = types.get(customer).unwrap_or(&no_types);
             let in_types = |p: i64| products.get(&p).is_some_and(|p| customer_types.contains(&p.product_type));
-            let ours: Vec<i64> = recs.get(customer).map(|r| r.iter().map(|r| r.product.product_id).collect()).unwrap_or_default();
+            let ours: Vec<i64> =
+                recs.get(customer).map(|r| r.iter().map(|r| r.product.product_id).collect()).unwrap_or_default();
             model.add(&ours, &held, in_band, in_types);
             let no_bought = HashSet::new();
             let had = bought.get(customer).unwrap_or(&no_bought);
@@ -355,9 +366,8 @@ fn latency(state: AppState, backend: &str, customers: &[i64], runs: usize) {
     let (_, measured) = measure(20, runs, None, || {
         let id = customers[next % customers.len()];
         next += 1;
-        let (status, body) = client
-            .send("GET", &format!("/v1/customers/{id}/recommendations?limit=10"), &[], None)
-            .expect("request");
+        let (status, body) =
+            client.send("GET", &format!("/v1/customers/{id}/recommendations?limit=10"), &[], None).expect("request");
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     });
     let p95 = measured.nearest_rank(95);
@@ -432,8 +442,7 @@ fn simulate(conn: &mut DbConn, customers: usize) {
         })
         .collect();
     for chunk in (0..customers).collect::<Vec<_>>().chunks(500) {
-        let rows: Vec<String> =
-            chunk.iter().map(|_| format!("('person', 'api', '{{}}', {at}, {at})")).collect();
+        let rows: Vec<String> = chunk.iter().map(|_| format!("('person', 'api', '{{}}', {at}, {at})")).collect();
         conn.batch_execute(&format!(
             "INSERT INTO customers (kind, source, attributes, created_at, updated_at) VALUES {}",
             rows.join(", ")

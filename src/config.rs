@@ -300,9 +300,13 @@ impl Config {
             default_country,
             timezone,
             rfm_refresh: Duration::from_secs(parse_number(&get, "RAPPORT_RFM_REFRESH_SECONDS", 60, 0, 86_400)? as u64),
-            recommendations_refresh: Duration::from_secs(
-                parse_number(&get, "RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS", 300, 0, 86_400)? as u64,
-            ),
+            recommendations_refresh: Duration::from_secs(parse_number(
+                &get,
+                "RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS",
+                300,
+                0,
+                86_400,
+            )? as u64),
             repeatable_product_types: match get("RAPPORT_REPEATABLE_PRODUCT_TYPES") {
                 None => Vec::new(),
                 Some(list) => parse_product_types(&list).map_err(|e| invalid("RAPPORT_REPEATABLE_PRODUCT_TYPES", e))?,

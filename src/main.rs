@@ -232,10 +232,7 @@ fn serve(config: Config) -> Result<(), String> {
     rapport::services::imports::spawn_resumer(import_context);
     rapport::services::idempotency::spawn_cleanup(database.clone());
     rapport::services::segments::spawn_rfm_refresh(database.clone(), config.rfm_refresh);
-    rapport::services::recommendations::spawn_recommendations_refresh(
-        database.clone(),
-        config.recommendations_refresh,
-    );
+    rapport::services::recommendations::spawn_recommendations_refresh(database.clone(), config.recommendations_refresh);
     let state = AppState::new(database, JwtKeys::with_previous(&secret, &config.jwt_previous_secrets), keys, config);
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()

@@ -179,10 +179,7 @@ pub fn profile(lines: &[&PurchasedLine]) -> Profile {
         })
         .collect();
     affinities.sort_by(|a, b| {
-        a.dimension
-            .cmp(&b.dimension)
-            .then(b.unit_share.total_cmp(&a.unit_share))
-            .then_with(|| a.value.cmp(&b.value))
+        a.dimension.cmp(&b.dimension).then(b.unit_share.total_cmp(&a.unit_share)).then_with(|| a.value.cmp(&b.value))
     });
     Profile { units, spend_currency, price_bands, affinities }
 }
@@ -196,8 +193,8 @@ fn dimensions(line: &PurchasedLine) -> Vec<(String, String)> {
     }
     if let Ok(Value::Object(attributes)) = serde_json::from_str::<Value>(&line.attributes) {
         for (key, value) in attributes.iter().take(MAX_ATTRIBUTES_PER_LINE) {
-            let valid_key = (1..=64).contains(&key.len())
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let valid_key =
+                (1..=64).contains(&key.len()) && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             let text = match value {
                 Value::String(s) => s.trim().to_string(),
                 Value::Number(n) => n.to_string(),
@@ -269,7 +266,13 @@ pub fn associations(baskets: &[Vec<i64>]) -> Vec<Association> {
         let mut list = related.remove(&product).unwrap_or_default();
         list.sort_by(|x, y| y.2.total_cmp(&x.2).then(y.1.cmp(&x.1)).then(x.0.cmp(&y.0)));
         for (index, (related_id, both, lift)) in list.into_iter().take(RELATED_PER_PRODUCT).enumerate() {
-            out.push(Association { product_id: product, related_id, customers: both, lift, position: index as i64 + 1 });
+            out.push(Association {
+                product_id: product,
+                related_id,
+                customers: both,
+                lift,
+                position: index as i64 + 1,
+            });
         }
     }
     out
@@ -369,7 +372,11 @@ pub fn rank(
             && within_band(&taste.price_bands, c)
     };
     let band_reason = |c: &Candidate| {
-        taste.price_bands.iter().find(|b| b.currency == c.currency).map(|b| format!("your usual price range {}", b.describe()))
+        taste
+            .price_bands
+            .iter()
+            .find(|b| b.currency == c.currency)
+            .map(|b| format!("your usual price range {}", b.describe()))
     };
     let type_share = |c: &Candidate| taste.type_shares.get(&c.product_type).copied().unwrap_or(0.0);
     let max_buyers = best_sellers.iter().chain(products.values()).map(|c| c.buyers).max().unwrap_or(0).max(1) as f64;
@@ -410,7 +417,9 @@ pub fn rank(
                 break;
             }
             let share = type_share(product);
-            if chosen.contains(&product.product_id) || !eligible(product) || (pass == Source::TypeBestSeller && share <= 0.0)
+            if chosen.contains(&product.product_id)
+                || !eligible(product)
+                || (pass == Source::TypeBestSeller && share <= 0.0)
             {
                 continue;
             }
@@ -474,7 +483,14 @@ pub fn minor_digits(currency: &str) -> u32 {
 mod tests {
     use super::*;
 
-    fn line(product: i64, product_type: &str, attributes: &str, units: i64, price: i64, currency: &str) -> PurchasedLine {
+    fn line(
+        product: i64,
+        product_type: &str,
+        attributes: &str,
+        units: i64,
+        price: i64,
+        currency: &str,
+    ) -> PurchasedLine {
         PurchasedLine {
             customer_id: 1,
             product_id: Some(product),
@@ -584,7 +600,10 @@ mod tests {
         let recs = rank(&taste, &associated, &products, &best, &HashSet::new(), 10);
         let ids: Vec<i64> = recs.iter().map(|r| r.product.product_id).collect();
         assert_eq!(ids, [2, 6, 7, 8]);
-        assert_eq!(recs[0].reason, "customers who bought Silver ring also bought this; your usual price range 20-60 EUR");
+        assert_eq!(
+            recs[0].reason,
+            "customers who bought Silver ring also bought this; your usual price range 20-60 EUR"
+        );
         assert_eq!(recs[2].source, Source::TypeBestSeller);
         assert_eq!(recs[3].source, Source::BestSeller);
         // A repeatable type lets the bought ring back in.

@@ -684,7 +684,9 @@ mod tests {
         );
         assert!(errors(affinity(json!("ring")))[0].starts_with("rules.any[0].value: must be"));
         assert_eq!(
-            errors(json!({"field": "affinity.product_type", "op": "gt", "value": {"value": "r", "share": 0.1}, "currency": "EUR"})),
+            errors(
+                json!({"field": "affinity.product_type", "op": "gt", "value": {"value": "r", "share": 0.1}, "currency": "EUR"})
+            ),
             ["rules.currency: `affinity.product_type` does not take a currency"]
         );
         assert_eq!(

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::recommendations::{
-    Affinity, PriceBand, Profile, Recommendation, RelatedProduct, Source, DEFAULT_LIMIT,
-    MAX_RECOMMENDATIONS, RELATED_PER_PRODUCT,
+    Affinity, PriceBand, Profile, Recommendation, RelatedProduct, Source, DEFAULT_LIMIT, MAX_RECOMMENDATIONS,
+    RELATED_PER_PRODUCT,
 };
 use crate::error::{AppError, FieldError};
 
@@ -45,7 +45,9 @@ fn limit_within(limit: Option<i64>, max: i64) -> Result<usize, AppError> {
     match limit {
         None => Ok(DEFAULT_LIMIT.min(max) as usize),
         Some(n) if (1..=max).contains(&n) => Ok(n as usize),
-        Some(n) => Err(AppError::Validation(vec![FieldError::new("limit", format!("is {n}; it must be from 1 to {max}"))])),
+        Some(n) => {
+            Err(AppError::Validation(vec![FieldError::new("limit", format!("is {n}; it must be from 1 to {max}"))]))
+        }
     }
 }
 

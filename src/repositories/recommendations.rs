@@ -198,7 +198,12 @@ pub fn candidates(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<CandidateRo
 
 /// Available best sellers: the `overall` most bought, and the `per_type` most bought of
 /// each of `types`, by customers who bought them (most first).
-pub fn best_sellers(conn: &mut DbConn, types: &[String], per_type: i64, overall: i64) -> QueryResult<Vec<CandidateRow>> {
+pub fn best_sellers(
+    conn: &mut DbConn,
+    types: &[String],
+    per_type: i64,
+    overall: i64,
+) -> QueryResult<Vec<CandidateRow>> {
     let available = "p.active = TRUE AND (p.track_inventory = FALSE OR p.stock_quantity > 0)";
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT * FROM (");

@@ -55,13 +55,7 @@ fn profile_rows(customer_id: i64, profile: &Profile) -> (Vec<PriceBandRow>, Vec<
     let bands = profile
         .price_bands
         .iter()
-        .map(|b| PriceBandRow {
-            customer_id,
-            currency: b.currency.clone(),
-            low: b.low,
-            high: b.high,
-            units: b.units,
-        })
+        .map(|b| PriceBandRow { customer_id, currency: b.currency.clone(), low: b.low, high: b.high, units: b.units })
         .collect();
     let affinities = profile
         .affinities
@@ -94,7 +88,8 @@ fn compute(lines: Vec<LineRow>, popularity: &mut HashMap<i64, (String, i64, i64)
         let customer = lines[start].1.customer_id;
         let end = start + lines[start..].iter().take_while(|(_, l)| l.customer_id == customer).count();
         let group = &lines[start..end];
-        let (bands, affinities) = profile_rows(customer, &rec::profile(&group.iter().map(|(_, l)| l).collect::<Vec<_>>()));
+        let (bands, affinities) =
+            profile_rows(customer, &rec::profile(&group.iter().map(|(_, l)| l).collect::<Vec<_>>()));
         out.bands.extend(bands);
         out.affinities.extend(affinities);
         let mut basket: Vec<i64> = Vec::new();
@@ -186,7 +181,12 @@ pub fn refresh_in_chunks(conn: &mut DbConn, chunk: i64) -> Result<bool, AppError
     }
     let mut popular: Vec<PopularityRow> = popularity
         .into_iter()
-        .map(|(product_id, (product_type, customers, units))| PopularityRow { product_id, product_type, customers, units })
+        .map(|(product_id, (product_type, customers, units))| PopularityRow {
+            product_id,
+            product_type,
+            customers,
+            units,
+        })
         .collect();
     popular.sort_by_key(|p| p.product_id);
     conn.write_transaction(|conn| -> Result<(), AppError> {
@@ -239,7 +239,11 @@ pub fn related(conn: &mut DbConn, sku: &str, limit: i64) -> Result<Vec<RelatedPr
     Ok(rows
         .into_iter()
         .filter_map(|row| {
-            Some(RelatedProduct { product: products.remove(&row.product_id)?, customers: row.customers, lift: row.lift })
+            Some(RelatedProduct {
+                product: products.remove(&row.product_id)?,
+                customers: row.customers,
+                lift: row.lift,
+            })
         })
         .collect())
 }
@@ -279,7 +283,12 @@ pub fn for_customers(
     }
     for row in repo::bands_of(conn, customers)? {
         if let Some(taste) = tastes.get_mut(&row.customer_id) {
-            taste.price_bands.push(PriceBand { currency: row.currency, low: row.low, high: row.high, units: row.units });
+            taste.price_bands.push(PriceBand {
+                currency: row.currency,
+                low: row.low,
+                high: row.high,
+                units: row.units,
+            });
         }
     }
     let mut types: HashSet<String> = HashSet::new();

@@ -93,8 +93,9 @@ async fn profile_is_live_from_the_orders(backend: Backend) {
     order(&app, ana, &[("RING-S", "ring", 2000, 2, "silver"), ("NECK", "necklace", 4000, 1, "silver")]).await;
     order(&app, ana, &[("RING-G", "ring", 6000, 1, "gold")]).await;
     let cancelled = order(&app, ana, &[("EAR", "earring", 50_000, 3, "gold")]).await;
-    let response =
-        app.post(&format!("/v1/orders/{cancelled}/status"), &app.token("orders:write"), json!({"status": "cancelled"})).await;
+    let response = app
+        .post(&format!("/v1/orders/{cancelled}/status"), &app.token("orders:write"), json!({"status": "cancelled"}))
+        .await;
     assert_eq!(response.status.as_u16(), 200, "{}", response.text);
     // No refresh: the profile is computed from the orders at each request.
     let body = profile(&app, ana).await;
@@ -245,7 +246,9 @@ async fn profile_and_recommendations_follow_a_merge(backend: Backend) {
     refresh(&app);
     assert_eq!(skus(&recommended(&app, fay, "").await), ["NECK", "EAR"]);
     // Dan (tea) merges into Fay (ring): her profile and stored band follow at once.
-    let merged = app.post(&format!("/v1/customers/{fay}/merge"), &app.token("customers:write"), json!({"duplicate_id": dan})).await;
+    let merged = app
+        .post(&format!("/v1/customers/{fay}/merge"), &app.token("customers:write"), json!({"duplicate_id": dan}))
+        .await;
     assert_eq!(merged.status.as_u16(), 200, "{}", merged.text);
     let body = profile(&app, fay).await;
     assert_eq!(body["units"], 4);
@@ -287,7 +290,8 @@ async fn erasure_forgets_the_stored_profile(backend: Backend) {
 async fn preview_ids(app: &TestApp, rules: Value) -> Vec<i64> {
     let response = app.post("/v1/segments/preview", &app.token("campaigns:read"), json!({"rules": rules})).await;
     assert_eq!(response.status.as_u16(), 200, "{rules}: {}", response.text);
-    let mut ids: Vec<i64> = response.body["sample"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    let mut ids: Vec<i64> =
+        response.body["sample"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
     ids.sort();
     ids
 }
@@ -296,22 +300,19 @@ async fn segments_select_by_price_band_and_affinity(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let [ana, ben, cleo, dan, fay, new] = shop(&app).await;
     refresh(&app);
-    let band = |min: i64, max: i64| {
-        json!({"field": "price_band", "op": "overlaps", "value": {"min": min, "max": max}, "currency": "EUR"})
-    };
+    let band = |min: i64, max: i64| json!({"field": "price_band", "op": "overlaps", "value": {"min": min, "max": max}, "currency": "EUR"});
     // Bands: ana, ben 3125-3375; cleo 3050-3150; dan 800-800; fay 3000-3000.
     assert_eq!(preview_ids(&app, band(3100, 5000)).await, [ana, ben, cleo]);
     assert_eq!(preview_ids(&app, band(0, 1000)).await, [dan]);
     let gbp = json!({"field": "price_band", "op": "overlaps", "value": {"min": 0, "max": 99999}, "currency": "GBP"});
     assert!(preview_ids(&app, gbp).await.is_empty());
-    let share = |op: &str, value: &str, share: f64| {
-        json!({"field": "affinity.product_type", "op": op, "value": {"value": value, "share": share}})
-    };
+    let share = |op: &str, value: &str, share: f64| json!({"field": "affinity.product_type", "op": op, "value": {"value": value, "share": share}});
     assert_eq!(preview_ids(&app, share("gte", "ring", 0.5)).await, [ana, ben, cleo, fay]);
     assert_eq!(preview_ids(&app, share("gt", "ring", 0.5)).await, [fay]);
     // Customers who never bought a ring have a share of 0.
     assert_eq!(preview_ids(&app, share("lt", "ring", 0.5)).await, [dan, new]);
-    let material = json!({"field": "affinity.attributes.material", "op": "gte", "value": {"value": "leaf", "share": 1}});
+    let material =
+        json!({"field": "affinity.attributes.material", "op": "gte", "value": {"value": "leaf", "share": 1}});
     assert_eq!(preview_ids(&app, material).await, [dan]);
     // Invalid conditions name the field.
     let token = app.token("campaigns:read");
@@ -321,7 +322,8 @@ async fn segments_select_by_price_band_and_affinity(backend: Backend) {
     assert_eq!(app.post("/v1/segments/preview", &token, inverted).await.invalid_fields(), ["rules.all[0].value"]);
     let too_much = json!({"rules": share("gte", "ring", 2.0)});
     assert_eq!(app.post("/v1/segments/preview", &token, too_much).await.invalid_fields(), ["rules.value"]);
-    let wrong_op = json!({"rules": {"field": "affinity.product_type", "op": "eq", "value": {"value": "ring", "share": 0.5}}});
+    let wrong_op =
+        json!({"rules": {"field": "affinity.product_type", "op": "eq", "value": {"value": "ring", "share": 0.5}}});
     assert_eq!(app.post("/v1/segments/preview", &token, wrong_op).await.invalid_fields(), ["rules.op"]);
 }
 
@@ -334,8 +336,11 @@ async fn campaign_contacts_carry_recommendations(backend: Backend) {
     refresh(&app);
     let rules = json!({"field": "orders_count", "op": "gte", "value": 0});
     let created = app
-        .post("/v1/campaigns", &app.token("campaigns:write"),
-            json!({"name": "Picks", "channel": "email", "rules": rules, "subject": "For you", "content": "Hello"}))
+        .post(
+            "/v1/campaigns",
+            &app.token("campaigns:write"),
+            json!({"name": "Picks", "channel": "email", "rules": rules, "subject": "For you", "content": "Hello"}),
+        )
         .await;
     assert_eq!(created.status.as_u16(), 201, "{}", created.text);
     let id = created.body["id"].as_i64().unwrap();
@@ -345,7 +350,9 @@ async fn campaign_contacts_carry_recommendations(backend: Backend) {
     assert_eq!(response.status.as_u16(), 200, "{}", response.text);
     let mut pages = vec![response.body.clone()];
     if let Some(cursor) = response.body["next_cursor"].as_str() {
-        let next = app.get(&format!("/v1/campaigns/{id}/contacts?limit=4&cursor={cursor}"), &app.token("campaigns:read")).await;
+        let next = app
+            .get(&format!("/v1/campaigns/{id}/contacts?limit=4&cursor={cursor}"), &app.token("campaigns:read"))
+            .await;
         pages.push(next.body);
     }
     let contacts: Vec<Value> = pages.iter().flat_map(|p| p["items"].as_array().unwrap().clone()).collect();
@@ -389,7 +396,10 @@ async fn bad_requests_are_named(backend: Backend) {
     let response = app.get("/v1/products/NOPE/related", &token).await;
     assert!(response.assert_problem(404)["detail"].as_str().unwrap().contains("NOPE"));
     for limit in ["0", "21"] {
-        assert_eq!(app.get(&format!("/v1/products/RING-S/related?limit={limit}"), &token).await.invalid_fields(), ["limit"]);
+        assert_eq!(
+            app.get(&format!("/v1/products/RING-S/related?limit={limit}"), &token).await.invalid_fields(),
+            ["limit"]
+        );
     }
     app.get("/v1/products/RING-S/related?limit=x", &token).await.assert_problem(400);
     app.get("/v1/products/RING-S/related", &app.token("orders:read")).await.assert_problem(403);

@@ -319,10 +319,9 @@ fn promo_codes_campaigns_and_rfm(db: &mut TestDb) {
 fn price_bands_and_affinities(db: &mut TestDb) {
     fixture(db);
     crate::services::recommendations::refresh_with(&mut db.conn).unwrap();
-    let band = |min: i64, max: i64, currency: &str| {
-        json!({"field": "price_band", "op": "overlaps", "value": {"min": min, "max": max}, "currency": currency})
-    };
-    let share = |field: &str, op: &str, value: &str, share: f64| cond(field, op, json!({"value": value, "share": share}));
+    let band = |min: i64, max: i64, currency: &str| json!({"field": "price_band", "op": "overlaps", "value": {"min": min, "max": max}, "currency": currency});
+    let share =
+        |field: &str, op: &str, value: &str, share: f64| cond(field, op, json!({"value": value, "share": share}));
     let cases = vec![
         (band(2000, 3000, "EUR"), vec![1]),
         (band(0, 1000, "EUR"), vec![2]),
