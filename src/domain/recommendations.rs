@@ -438,13 +438,12 @@ pub fn rank(
     ranked
 }
 
-/// Within the band of the product's currency (with the tolerance). A customer with bands
-/// only in other currencies does not shop in this one: no. Without any band: yes.
+/// Within the band of the product's currency (with the tolerance). Prices in different
+/// currencies cannot be compared (no exchange rates), so a customer without a band in the
+/// product's currency (no orders yet, or orders in other currencies only: a catalogue
+/// priced in EUR sold in USD too) is not filtered by price.
 pub fn within_band(bands: &[PriceBand], product: &Candidate) -> bool {
-    if bands.is_empty() {
-        return true;
-    }
-    bands.iter().any(|b| b.currency == product.currency && b.admits(product.price))
+    bands.iter().find(|b| b.currency == product.currency).is_none_or(|b| b.admits(product.price))
 }
 
 /// Minor units as major units: `2000` EUR -> `20`, `1999` -> `19.99`, `500` JPY -> `500`.
@@ -609,6 +608,14 @@ mod tests {
         // A repeatable type lets the bought ring back in.
         let recs = rank(&taste, &associated, &products, &best, &HashSet::from(["ring".to_string()]), 10);
         assert!(recs.iter().any(|r| r.product.product_id == 1));
+        // Bands in another currency only: no price filter, no price in the reason.
+        let usd = CustomerTaste {
+            price_bands: vec![PriceBand { currency: "USD".into(), low: 100, high: 200, units: 1 }],
+            ..CustomerTaste::default()
+        };
+        let recs = rank(&usd, &HashMap::new(), &HashMap::new(), &best, &HashSet::new(), 2);
+        assert_eq!(recs.iter().map(|r| r.product.product_id).collect::<Vec<_>>(), [1, 7]);
+        assert_eq!(recs[0].reason, "a best seller");
         // Cold start: no history, best sellers.
         let recs = rank(&CustomerTaste::default(), &HashMap::new(), &HashMap::new(), &best, &HashSet::new(), 2);
         assert_eq!(recs.iter().map(|r| r.product.product_id).collect::<Vec<_>>(), [1, 7]);
