@@ -24,8 +24,8 @@
 //! (`for_customers`, in batches of 200, as campaign contact pages do) and the baseline's 5
 //! (the best sellers they did not buy, available). hit rate@5: the share of customers
 //! with at least one of the 5 among the products of the set-aside order. in band: the
-//! share of recommended products priced within the customer's band [p25, p75] (no
-//! tolerance); in types: the share whose product type the customer bought before. The
+//! share of recommended products priced within the customer's band [p25, p75] in the
+//! product's currency (no tolerance); in types: the share whose product type the customer bought before. The
 //! set-aside orders are restored and the tables recomputed at the end.
 //!
 //! Latency (seeded dataset): BENCH_RUNS requests (default 300, after 20 warm-ups) of
