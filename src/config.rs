@@ -27,6 +27,12 @@ pub struct Config {
     /// `RAPPORT_RFM_REFRESH_SECONDS`: how often RFM scores are brought up to date in the
     /// background (0: only when segments or analytics need them).
     pub rfm_refresh: Duration,
+    /// `RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS`: how often the stored price bands,
+    /// affinities and "also bought" associations are brought up to date (0: never).
+    pub recommendations_refresh: Duration,
+    /// `RAPPORT_REPEATABLE_PRODUCT_TYPES`: product types bought again and again
+    /// (consumables), recommended even to customers who bought the product before.
+    pub repeatable_product_types: Vec<String>,
     /// Largest accepted JSON body on authenticated endpoints, in bytes.
     pub body_limit: usize,
     pub db_pool_size: u32,
@@ -102,6 +108,21 @@ pub fn parse_frequency_cap(text: &str) -> Result<(i64, i64), String> {
         Some((n, d)) if (1..=100).contains(&n) && (1..=365).contains(&d) => Ok((n, d)),
         _ => Err(format!("`{text}`: expected N/D, at most N contacts (1-100) per D days (1-365), e.g. 2/7")),
     }
+}
+
+/// A comma-separated list of product types, e.g. `coffee, tea` (blanks and empty items
+/// ignored; each type 1 to 100 characters, without control characters).
+pub fn parse_product_types(list: &str) -> Result<Vec<String>, String> {
+    let mut types: Vec<String> = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if item.chars().count() > 100 || item.chars().any(char::is_control) {
+            return Err(format!("`{item}` is not a product type (1 to 100 characters, no control characters)"));
+        }
+        if !types.iter().any(|t| t == item) {
+            types.push(item.to_string());
+        }
+    }
+    Ok(types)
 }
 
 /// A comma-separated list of former token secrets, each as long as a current one must be.
@@ -299,6 +320,17 @@ impl Config {
                 horizon_days: parse_number(&get, "RAPPORT_PREDICTION_HORIZON_DAYS", 90, 1, 3_650)? as u32,
                 clv_discount_rate: parse_rate(&get, "RAPPORT_CLV_DISCOUNT_RATE", 0.10)?,
             },
+            recommendations_refresh: Duration::from_secs(parse_number(
+                &get,
+                "RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS",
+                300,
+                0,
+                86_400,
+            )? as u64),
+            repeatable_product_types: match get("RAPPORT_REPEATABLE_PRODUCT_TYPES") {
+                None => Vec::new(),
+                Some(list) => parse_product_types(&list).map_err(|e| invalid("RAPPORT_REPEATABLE_PRODUCT_TYPES", e))?,
+            },
             body_limit,
             db_pool_size,
             db_acquire_timeout: Duration::from_secs(5),
@@ -484,6 +516,28 @@ mod tests {
     fn rfm_refresh_defaults_to_a_minute_and_zero_turns_it_off() {
         assert_eq!(config(&[]).unwrap().rfm_refresh, Duration::from_secs(60));
         assert_eq!(config(&[("RAPPORT_RFM_REFRESH_SECONDS", "0")]).unwrap().rfm_refresh, Duration::ZERO);
+    }
+
+    #[test]
+    fn recommendations_refresh_defaults_to_five_minutes_and_zero_turns_it_off() {
+        let variable = "RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS";
+        assert_eq!(config(&[]).unwrap().recommendations_refresh, Duration::from_secs(300));
+        assert_eq!(config(&[(variable, "0")]).unwrap().recommendations_refresh, Duration::ZERO);
+        assert_eq!(config(&[(variable, "60")]).unwrap().recommendations_refresh, Duration::from_secs(60));
+        for bad in ["86401", "-1", "soon"] {
+            assert_eq!(config(&[(variable, bad)]).unwrap_err().variable, variable);
+        }
+    }
+
+    #[test]
+    fn repeatable_product_types_are_a_list() {
+        let variable = "RAPPORT_REPEATABLE_PRODUCT_TYPES";
+        assert!(config(&[]).unwrap().repeatable_product_types.is_empty());
+        let parsed = config(&[(variable, " coffee ,, tea,coffee, ")]).unwrap();
+        assert_eq!(parsed.repeatable_product_types, ["coffee", "tea"]);
+        let long = "x".repeat(101);
+        assert_eq!(config(&[(variable, long.as_str())]).unwrap_err().variable, variable);
+        assert_eq!(config(&[(variable, "tea,bad\u{7}type")]).unwrap_err().variable, variable);
     }
 
     #[test]

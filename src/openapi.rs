@@ -27,6 +27,7 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
         (name = "privacy", description = "Timeline, data export and erasure (GDPR articles 15, 17, 20)"),
         (name = "imports", description = "CSV import (background jobs) and export of customers"),
         (name = "products", description = "The catalogue, stock and its movements"),
+        (name = "recommendations", description = "Purchase profiles (price band, affinities), also-bought products and recommendations"),
         (name = "promo codes", description = "Codes, their rules, validation at checkout and redemptions"),
         (name = "orders", description = "Orders from checkouts: idempotent, all-or-nothing, with lifecycle and refunds"),
         (name = "segments", description = "Saved rule trees over who customers are, what they bought and what they agreed to"),

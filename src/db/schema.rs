@@ -574,6 +574,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    customer_price_bands (customer_id, currency) {
+        customer_id -> BigInt,
+        currency -> Text,
+        low -> BigInt,
+        high -> BigInt,
+        units -> BigInt,
+    }
+}
+
+diesel::table! {
+    customer_affinities (customer_id, dimension, value) {
+        customer_id -> BigInt,
+        dimension -> Text,
+        value -> Text,
+        unit_share -> Double,
+        spend_share -> Double,
+    }
+}
+
+diesel::table! {
+    product_associations (product_id, related_id) {
+        product_id -> BigInt,
+        related_id -> BigInt,
+        customers -> BigInt,
+        lift -> Double,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    product_popularity (product_id) {
+        product_id -> BigInt,
+        product_type -> Text,
+        customers -> BigInt,
+        units -> BigInt,
+    }
+}
+
+diesel::table! {
+    recommendation_state (id) {
+        id -> BigInt,
+        fingerprint -> Text,
+        computed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
     customer_predictions,
@@ -618,4 +665,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_response_counts,
     customer_rfm,
     rfm_state,
+    customer_price_bands,
+    customer_affinities,
+    product_associations,
+    product_popularity,
+    recommendation_state,
 );

@@ -15,6 +15,7 @@ pub mod predictions;
 pub mod products;
 pub mod promo;
 pub mod purchase_days;
+pub mod recommendations;
 pub mod sales;
 pub mod segment;
 pub mod token;

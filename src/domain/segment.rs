@@ -102,6 +102,23 @@ pub enum PurchaseField {
     Attribute(String),
 }
 
+/// What an affinity condition measures the share of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AffinityDimension {
+    ProductType,
+    Attribute(String),
+}
+
+impl AffinityDimension {
+    /// The `dimension` of the stored affinities.
+    pub fn stored_name(&self) -> String {
+        match self {
+            AffinityDimension::ProductType => "product_type".to_string(),
+            AffinityDimension::Attribute(key) => format!("attributes.{key}"),
+        }
+    }
+}
+
 /// A stored purchase prediction (domain::predictions) compared with a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PredictionField {
@@ -135,6 +152,10 @@ pub enum Field {
     UsedPromoCode,
     ReceivedCampaign,
     RfmSegment,
+    /// The customer's usual price range in a currency (`overlaps` a range).
+    PriceBand,
+    /// The customer's share of units of a product type or attribute value.
+    Affinity(AffinityDimension),
     Prediction(PredictionField),
     ChurnRisk,
 }
@@ -156,6 +177,7 @@ pub enum Op {
     Before,
     After,
     WithinLastDays,
+    Overlaps,
 }
 
 impl Op {
@@ -176,6 +198,7 @@ impl Op {
             "before" => Op::Before,
             "after" => Op::After,
             "within_last_days" => Op::WithinLastDays,
+            "overlaps" => Op::Overlaps,
             _ => return None,
         })
     }
@@ -197,6 +220,7 @@ impl Op {
             Op::Before => "before",
             Op::After => "after",
             Op::WithinLastDays => "within_last_days",
+            Op::Overlaps => "overlaps",
         }
     }
 }
@@ -213,6 +237,10 @@ pub enum Operand {
     Time(NaiveDateTime),
     TimeRange(NaiveDateTime, NaiveDateTime),
     Days(i64),
+    /// `price_band`: a range of minor units `{"min", "max"}`.
+    Range(i64, i64),
+    /// `affinity.*`: a value and a share of units `{"value", "share"}`.
+    Share(String, f64),
 }
 
 const TEXT_SET_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::In, Op::NotIn, Op::Exists, Op::NotExists];
@@ -244,6 +272,9 @@ impl Field {
         if let Some(key) = name.strip_prefix("purchased.attributes.") {
             return attribute_key(key).map(|k| Field::Purchased(PurchaseField::Attribute(k)));
         }
+        if let Some(key) = name.strip_prefix("affinity.attributes.") {
+            return attribute_key(key).map(|k| Field::Affinity(AffinityDimension::Attribute(k)));
+        }
         if let Some(channel) = name.strip_prefix("consent.") {
             return ConsentChannel::parse(channel).map(Field::Consent);
         }
@@ -274,6 +305,8 @@ impl Field {
             "predicted_clv_12m" => Field::Prediction(PredictionField::PredictedClv12m),
             "expected_orders_90d" => Field::Prediction(PredictionField::ExpectedOrders90d),
             "churn_risk" => Field::ChurnRisk,
+            "price_band" => Field::PriceBand,
+            "affinity.product_type" => Field::Affinity(AffinityDimension::ProductType),
             _ => return None,
         })
     }
@@ -294,6 +327,8 @@ impl Field {
             Field::Attribute(_) => ATTRIBUTE_OPS.to_vec(),
             Field::CreatedAt => TIME_OPS.to_vec(),
             Field::OrderAt(_) => [TIME_OPS, &[Op::Exists, Op::NotExists]].concat(),
+            Field::PriceBand => vec![Op::Overlaps],
+            Field::Affinity(_) => vec![Op::Gt, Op::Gte, Op::Lt, Op::Lte],
         };
         if matches!(self, Field::Purchased(PurchaseField::Attribute(_))) {
             ops.push(Op::Contains);
@@ -306,7 +341,7 @@ impl Field {
     }
 
     fn takes_currency(&self) -> bool {
-        matches!(self, Field::Stats(_))
+        matches!(self, Field::Stats(_) | Field::PriceBand)
     }
 }
 
@@ -425,6 +460,9 @@ impl Parser {
                 None => return self.fail(&format!("{path}.currency"), "must be a currency code"),
             },
         };
+        if field == Field::PriceBand && currency.is_none() {
+            return self.fail(&format!("{path}.currency"), "is required for `price_band` (the band's currency)");
+        }
         let value_path = format!("{path}.value");
         let operand = match operand(&field, op, object.get("value").unwrap_or(&Value::Null)) {
             Ok(operand) => operand,
@@ -436,6 +474,11 @@ impl Parser {
 
 /// The operand an op takes for a field, from the JSON `value`.
 fn operand(field: &Field, op: Op, value: &Value) -> Result<Operand, String> {
+    match field {
+        Field::PriceBand => return price_range(value),
+        Field::Affinity(_) => return share(value),
+        _ => {}
+    }
     match op {
         Op::Exists | Op::NotExists => {
             return if value.is_null() { Ok(Operand::None) } else { Err(format!("`{}` takes no value", op.as_str())) }
@@ -508,6 +551,43 @@ fn operand(field: &Field, op: Op, value: &Value) -> Result<Operand, String> {
         }
     }
     Ok(operand)
+}
+
+/// `{"min": 2000, "max": 6000}`: whole minor units, 0 or more, min <= max.
+fn price_range(value: &Value) -> Result<Operand, String> {
+    const SHAPE: &str = "must be {\"min\": <minor units>, \"max\": <minor units>}";
+    let object = value.as_object().ok_or(SHAPE)?;
+    if object.len() != 2 {
+        return Err(SHAPE.into());
+    }
+    let bound = |key: &str| object.get(key).and_then(Value::as_i64).filter(|n| *n >= 0);
+    match (bound("min"), bound("max")) {
+        (Some(min), Some(max)) if min <= max => Ok(Operand::Range(min, max)),
+        (Some(_), Some(_)) => Err("the range is inverted".into()),
+        _ => Err(format!("{SHAPE}, whole numbers 0 or more")),
+    }
+}
+
+/// `{"value": "ring", "share": 0.3}`: a value and a share from 0 to 1.
+fn share(value: &Value) -> Result<Operand, String> {
+    const SHAPE: &str = "must be {\"value\": <text>, \"share\": <0 to 1>}";
+    let object = value.as_object().ok_or(SHAPE)?;
+    if object.len() != 2 {
+        return Err(SHAPE.into());
+    }
+    let text = match object.get("value") {
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => return Err(SHAPE.into()),
+    };
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err("`value` must be 1 to 200 characters".into());
+    }
+    match object.get("share").and_then(Value::as_f64) {
+        Some(share) if (0.0..=1.0).contains(&share) => Ok(Operand::Share(text, share)),
+        _ => Err("`share` must be a number from 0 to 1".into()),
+    }
 }
 
 fn pair(value: &Value) -> Result<[&Value; 2], String> {
@@ -615,6 +695,54 @@ mod tests {
         let e = errors(json!({"field": "tag", "op": "eq", "value": "a", "within_days": 3}));
         assert_eq!(e, ["rules.within_days: `tag` does not take within_days"]);
         assert!(!errors(json!({"all": [], "any": []})).is_empty());
+    }
+
+    #[test]
+    fn price_band_and_affinity_conditions() {
+        let rule = parse(
+            &json!({"all": [
+                {"field": "price_band", "op": "overlaps", "value": {"min": 2000, "max": 6000}, "currency": "eur"},
+                {"field": "affinity.product_type", "op": "gte", "value": {"value": " ring ", "share": 0.3}},
+                {"field": "affinity.attributes.material", "op": "lt", "value": {"value": "gold", "share": 1}}
+            ]}),
+            "rules",
+        )
+        .unwrap();
+        let Rule::All(items) = rule else { panic!("all") };
+        let Rule::Cond(band) = &items[0] else { panic!("cond") };
+        assert_eq!((band.operand.clone(), band.currency.as_deref()), (Operand::Range(2000, 6000), Some("EUR")));
+        let Rule::Cond(affinity) = &items[1] else { panic!("cond") };
+        assert_eq!(affinity.field, Field::Affinity(AffinityDimension::ProductType));
+        assert_eq!(affinity.operand, Operand::Share("ring".into(), 0.3));
+        let Rule::Cond(material) = &items[2] else { panic!("cond") };
+        assert_eq!(material.field, Field::Affinity(AffinityDimension::Attribute("material".into())));
+        let band = |value: Value| json!({"field": "price_band", "op": "overlaps", "value": value, "currency": "EUR"});
+        assert_eq!(
+            errors(json!({"field": "price_band", "op": "overlaps", "value": {"min": 1, "max": 2}})),
+            ["rules.currency: is required for `price_band` (the band's currency)"]
+        );
+        assert_eq!(errors(band(json!({"min": 5, "max": 2}))), ["rules.value: the range is inverted"]);
+        assert!(errors(band(json!({"min": -1, "max": 2})))[0].starts_with("rules.value: must be"));
+        assert!(errors(band(json!([1, 2])))[0].starts_with("rules.value: must be"));
+        assert!(errors(band(json!({"min": 1, "max": 2, "x": 3})))[0].starts_with("rules.value: must be"));
+        let e = errors(json!({"field": "price_band", "op": "eq", "value": {"min": 1, "max": 2}, "currency": "EUR"}));
+        assert!(e[0].starts_with("rules.op: `eq` does not apply to `price_band`; use one of overlaps"), "{e:?}");
+        let affinity = |value: Value| json!({"any": [{"field": "affinity.product_type", "op": "gt", "value": value}]});
+        assert_eq!(
+            errors(affinity(json!({"value": "ring", "share": 1.5}))),
+            ["rules.any[0].value: `share` must be a number from 0 to 1"]
+        );
+        assert!(errors(affinity(json!("ring")))[0].starts_with("rules.any[0].value: must be"));
+        assert_eq!(
+            errors(
+                json!({"field": "affinity.product_type", "op": "gt", "value": {"value": "r", "share": 0.1}, "currency": "EUR"})
+            ),
+            ["rules.currency: `affinity.product_type` does not take a currency"]
+        );
+        assert_eq!(
+            errors(json!({"field": "affinity.color", "op": "gt", "value": {"value": "r", "share": 0.1}})),
+            ["rules.field: `affinity.color` is not a field segments know"]
+        );
     }
 }
 

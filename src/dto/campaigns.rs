@@ -430,11 +430,22 @@ pub struct Contact {
     pub open_tracking_url: Option<String>,
     pub unsubscribe_url: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The customer's top 3 recommended products (see `GET /v1/customers/{id}/recommendations`).
+    pub recommendations: Vec<crate::dto::recommendations::ContactRecommendation>,
 }
 
 impl From<ContactView> for Contact {
     fn from(view: ContactView) -> Self {
-        let ContactView { contact, customer, channel, subject, content, open_tracking_url, unsubscribe_url } = view;
+        let ContactView {
+            contact,
+            customer,
+            channel,
+            subject,
+            content,
+            open_tracking_url,
+            unsubscribe_url,
+            recommendations,
+        } = view;
         let address = (channel == "post").then(|| {
             json!({"line1": customer.address_line1, "line2": customer.address_line2, "city": customer.city,
                    "region": customer.region, "postal_code": customer.postal_code, "country": customer.country})
@@ -456,6 +467,7 @@ impl From<ContactView> for Contact {
             open_tracking_url,
             unsubscribe_url,
             created_at: contact.created_at.and_utc(),
+            recommendations: recommendations.into_iter().map(Into::into).collect(),
         }
     }
 }

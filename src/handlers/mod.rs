@@ -15,6 +15,7 @@ pub mod privacy;
 pub mod products;
 pub mod promo_codes;
 pub mod public;
+pub mod recommendations;
 pub mod referrals;
 pub mod reminders;
 pub mod segments;
@@ -90,6 +91,8 @@ where
                 .service(customers::add_tags)
                 .service(customers::remove_tag)
                 .service(customers::merge_customer)
+                .service(recommendations::customer_profile)
+                .service(recommendations::customer_recommendations)
                 .service(consents::get_consents)
                 .service(consents::consent_history)
                 .service(consents::put_consent)
@@ -104,6 +107,7 @@ where
                 .service(products::patch_product)
                 .service(products::adjust_stock)
                 .service(products::stock_movements)
+                .service(recommendations::related_products)
                 .service(promo_codes::create_promo_code)
                 .service(promo_codes::validate_promo_code)
                 .service(promo_codes::list_promo_codes)

@@ -171,6 +171,8 @@ pub struct ContactView {
     pub content: Option<String>,
     pub open_tracking_url: Option<String>,
     pub unsubscribe_url: Option<String>,
+    /// The customer's top recommendations (see services::recommendations).
+    pub recommendations: Vec<crate::domain::recommendations::Recommendation>,
 }
 
 /// The figures of a campaign's report.

@@ -13,5 +13,6 @@ pub mod predictions;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod recommendations;
 pub mod referrals;
 pub mod segments;

@@ -15,6 +15,7 @@ pub mod predictions;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod recommendations;
 pub mod referrals;
 pub mod reminders;
 pub mod segments;

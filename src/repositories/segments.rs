@@ -133,6 +133,8 @@ impl Compiler {
                 }
             }),
             Field::RfmSegment => rfm(sql, c.op, &c.operand),
+            Field::PriceBand => price_band(sql, c),
+            Field::Affinity(dimension) => affinity(sql, &dimension.stored_name(), c.op, &c.operand),
             Field::Prediction(which) => prediction(sql, *which, c.op, &c.operand),
             Field::ChurnRisk => {
                 let Operand::Texts(labels) = &c.operand else { return no_match(sql) };
@@ -533,6 +535,56 @@ fn rfm(sql: &mut Sql, op: Op, operand: &Operand) {
         sql.push("customer_rfm WHERE rfm_segment IN ");
         sql.bind_list(named.iter().cloned().map(SqlValue::Text));
     });
+}
+
+/// `price_band overlaps {min, max}`: the customer's stored band in the condition's
+/// currency (see services::recommendations) overlaps the range. Customers without a band
+/// in that currency are not selected.
+fn price_band(sql: &mut Sql, c: &Condition) {
+    let (Operand::Range(min, max), Some(currency)) = (&c.operand, &c.currency) else { return no_match(sql) };
+    sql.push("c.id IN (SELECT customer_id FROM customer_price_bands WHERE currency = ")
+        .bind(SqlValue::Text(currency.clone()))
+        .push(" AND low <= ")
+        .bind(SqlValue::Int(*max))
+        .push(" AND high >= ")
+        .bind(SqlValue::Int(*min))
+        .push(")");
+}
+
+/// `affinity.<dimension>` compared with a share of units. Customers without the value
+/// (no purchase of it, or no orders) have a share of 0, which the comparison is evaluated
+/// against here, in Rust: when 0 satisfies it, "everyone but those whose share fails".
+fn affinity(sql: &mut Sql, dimension: &str, op: Op, operand: &Operand) {
+    let Operand::Share(value, share) = operand else { return no_match(sql) };
+    let comparison = match op {
+        Op::Gt => " > ",
+        Op::Gte => " >= ",
+        Op::Lt => " < ",
+        Op::Lte => " <= ",
+        _ => return no_match(sql),
+    };
+    let holds_for_zero = match op {
+        Op::Gt => 0.0 > *share,
+        Op::Gte => 0.0 >= *share,
+        Op::Lt => 0.0 < *share,
+        _ => 0.0 <= *share,
+    };
+    let rows = |sql: &mut Sql| {
+        sql.push("customer_affinities a WHERE a.dimension = ")
+            .bind(SqlValue::Text(dimension.to_string()))
+            .push(" AND a.value = ")
+            .bind(SqlValue::Text(value.clone()));
+    };
+    if holds_for_zero {
+        sql.push("NOT EXISTS (SELECT 1 FROM ");
+        rows(sql);
+        sql.push(" AND a.customer_id = c.id AND NOT (a.unit_share").push(comparison).bind(SqlValue::Float(*share));
+        sql.push("))");
+    } else {
+        sql.push("c.id IN (SELECT a.customer_id FROM ");
+        rows(sql);
+        sql.push(" AND a.unit_share").push(comparison).bind(SqlValue::Float(*share)).push(")");
+    }
 }
 
 /// A stored prediction against numbers: buyers without predictions never match (a `not`

@@ -427,11 +427,20 @@ pub fn contacts(
     let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
     let shared = shared_code(conn, &row)?;
     let page = repo::contacts_page(conn, id, holdout, after_id, limit)?;
+    // Each recipient's top recommendations, for the whole page at once.
+    let customer_ids: Vec<i64> = page.iter().map(|(contact, _)| contact.customer_id).collect();
+    let recommendations = super::recommendations::for_customers(
+        conn,
+        &config.repeatable_product_types,
+        &customer_ids,
+        crate::domain::recommendations::CONTACT_RECOMMENDATIONS,
+    )?;
     Ok(page
         .into_iter()
         .map(|(contact, customer)| {
             let (subject, content, open_tracking_url, unsubscribe_url) =
                 render_contact(config, keys, &row, shared.as_deref(), &contact, &customer);
+            let recommendations = recommendations.get(&contact.customer_id).cloned().unwrap_or_default();
             ContactView {
                 contact,
                 customer,
@@ -440,6 +449,7 @@ pub fn contacts(
                 content,
                 open_tracking_url,
                 unsubscribe_url,
+                recommendations,
             }
         })
         .collect())

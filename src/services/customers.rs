@@ -242,5 +242,8 @@ fn move_references(conn: &mut DbConn, from: i64, to: i64) -> Result<(), AppError
     for currency in order_repo::currencies_of(conn, to)? {
         order_repo::refresh_stats(conn, to, &currency)?;
     }
+    // The survivor's stored price bands and affinities follow its new orders now; the
+    // duplicate's go ("also bought" associations follow at the next refresh).
+    crate::services::recommendations::refresh_customers(conn, &[from, to])?;
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod predictions;
 pub mod privacy;
 pub mod products;
 pub mod promo_codes;
+pub mod recommendations;
 pub mod referrals;
 pub mod reminders;
 pub mod rollups;

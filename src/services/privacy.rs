@@ -157,6 +157,8 @@ pub fn erase(conn: &mut DbConn, keys: &DataKeys, customer_id: i64, actor: &str) 
         customer_repo::update(conn, customer_id, &anonymous, now)?;
         repo::strip_personal_data(conn, customer_id, customer.row.email.as_deref(), now)?;
         crate::repositories::predictions::delete_for(conn, customer_id)?;
+        // Derived from their purchases: their price bands and affinities go too.
+        crate::services::recommendations::forget_customer(conn, customer_id)?;
         repo::record_erasure(conn, NewErasure { customer_id, erased_by: actor.to_string(), erased_at: now })?;
         Ok(())
     })

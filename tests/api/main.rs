@@ -21,6 +21,7 @@ mod privacy;
 mod production;
 mod products;
 mod promo_codes;
+mod recommendations;
 mod referrals;
 mod reminders;
 mod sales_analytics;

@@ -314,7 +314,38 @@ fn promo_codes_campaigns_and_rfm(db: &mut TestDb) {
     );
 }
 
+/// Stored by the recommendations refresh: Ann EUR 2500-2500 (tees, size M); Ben EUR
+/// 1000-1000 (mugs) and USD 3000-3000 (a tee, size L); Eve's only line was refunded.
+fn price_bands_and_affinities(db: &mut TestDb) {
+    fixture(db);
+    crate::services::recommendations::refresh_with(&mut db.conn).unwrap();
+    let band = |min: i64, max: i64, currency: &str| json!({"field": "price_band", "op": "overlaps", "value": {"min": min, "max": max}, "currency": currency});
+    let share =
+        |field: &str, op: &str, value: &str, share: f64| cond(field, op, json!({"value": value, "share": share}));
+    let cases = vec![
+        (band(2000, 3000, "EUR"), vec![1]),
+        (band(0, 1000, "EUR"), vec![2]),
+        (band(0, 99_999, "USD"), vec![2]),
+        (band(2600, 2900, "EUR"), vec![]),
+        (json!({"not": band(2000, 3000, "EUR")}), vec![2, 3, 5]),
+        (share("affinity.product_type", "gte", "physical", 1.0), vec![1, 2]),
+        (share("affinity.product_type", "lt", "physical", 0.5), vec![3, 5]),
+        (share("affinity.product_type", "gte", "physical", 0.0), vec![1, 2, 3, 5]),
+        (share("affinity.attributes.size", "gt", "L", 0.3), vec![2]),
+        (share("affinity.attributes.size", "lte", "M", 0.5), vec![2, 3, 5]),
+    ];
+    let mut wrong = Vec::new();
+    for (rules, expected) in cases {
+        let got = members(db, rules.clone());
+        if got != expected {
+            wrong.push(format!("{rules}: expected {expected:?}, got {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{:?} backend:\n{}", db.backend(), wrong.join("\n"));
+}
+
 db_tests!(
+    price_bands_and_affinities,
     groups_and_not,
     tags_and_text_columns,
     ages_and_birthdays,
