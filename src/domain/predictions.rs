@@ -233,29 +233,40 @@ impl<F: Fn(&[f64]) -> f64> CostFunction for Objective<F> {
 }
 
 const MAX_ITERATIONS: u64 = 3_000;
+/// Iterations of one Nelder-Mead round (see `minimize`).
+const ROUND_ITERATIONS: u64 = 300;
+/// A round that improves the mean log-likelihood per buyer by less than this found a flat.
+const FLAT_IMPROVEMENT: f64 = 1e-9;
 /// Parameters are searched between e^-LOG_BOUND and e^LOG_BOUND.
 const LOG_BOUND: f64 = 16.0;
 
 /// Minimizes `cost` over log-parameters from `start`; returns the parameters (not logs).
-/// A search that stalls on a flat ridge is restarted once from its best point with a
-/// fresh simplex, the usual remedy for Nelder-Mead.
+///
+/// Nelder-Mead runs in rounds of at most `ROUND_ITERATIONS`, each restarted from the best
+/// point so far with a fresh simplex. The fit has converged when a round's simplex
+/// converges, or when a whole round improved the mean log-likelihood by less than
+/// `FLAT_IMPROVEMENT`: the likelihood is then flat around the best point (a ridge, as when
+/// nobody drops out) and any point on it predicts the same.
 fn minimize(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<Vec<f64>, FitError> {
     let cost: &dyn Fn(&[f64]) -> f64 = &cost;
-    let (best, converged) = simplex_search(cost, start, 0.5)?;
-    let best = if converged {
-        best
-    } else {
-        match simplex_search(cost, &best, 0.1)? {
-            (best, true) => best,
-            _ => return Err(FitError::NoConvergence(format!("no convergence in {MAX_ITERATIONS} iterations, twice"))),
+    let (mut best, mut best_cost, mut step) = (start.to_vec(), f64::INFINITY, 0.5);
+    for _ in 0..MAX_ITERATIONS / ROUND_ITERATIONS {
+        let (point, point_cost, converged) = simplex_search(cost, &best, step)?;
+        let improvement = best_cost - point_cost;
+        if point_cost <= best_cost {
+            (best, best_cost) = (point, point_cost);
         }
-    };
-    Ok(best.iter().map(|v| v.exp()).collect())
+        if converged || improvement.abs() < FLAT_IMPROVEMENT {
+            return Ok(best.iter().map(|v| v.exp()).collect());
+        }
+        step = 0.1;
+    }
+    Err(FitError::NoConvergence(format!("the likelihood still improved after {MAX_ITERATIONS} iterations")))
 }
 
-/// One Nelder-Mead search from `start` with initial steps `step`: the best log-parameters
-/// and whether the simplex converged before the iteration limit.
-fn simplex_search(cost: &dyn Fn(&[f64]) -> f64, start: &[f64], step: f64) -> Result<(Vec<f64>, bool), FitError> {
+/// One Nelder-Mead search from `start` with initial steps `step`: the best log-parameters,
+/// their cost, and whether the simplex converged within `ROUND_ITERATIONS`.
+fn simplex_search(cost: &dyn Fn(&[f64]) -> f64, start: &[f64], step: f64) -> Result<(Vec<f64>, f64, bool), FitError> {
     let mut simplex = vec![start.to_vec()];
     for index in 0..start.len() {
         let mut vertex = start.to_vec();
@@ -263,9 +274,9 @@ fn simplex_search(cost: &dyn Fn(&[f64]) -> f64, start: &[f64], step: f64) -> Res
         simplex.push(vertex);
     }
     let solver =
-        NelderMead::new(simplex).with_sd_tolerance(1e-10).map_err(|e| FitError::NoConvergence(e.to_string()))?;
+        NelderMead::new(simplex).with_sd_tolerance(1e-12).map_err(|e| FitError::NoConvergence(e.to_string()))?;
     let outcome = Executor::new(Objective { negative_mean_log_likelihood: cost }, solver)
-        .configure(|state| state.max_iters(MAX_ITERATIONS))
+        .configure(|state| state.max_iters(ROUND_ITERATIONS))
         .run()
         .map_err(|e| FitError::NoConvergence(e.to_string()))?;
     let state = outcome.state();
@@ -273,7 +284,7 @@ fn simplex_search(cost: &dyn Fn(&[f64]) -> f64, start: &[f64], step: f64) -> Res
     if !state.best_cost.is_finite() {
         return Err(FitError::NoConvergence("the likelihood is not finite anywhere tried".into()));
     }
-    Ok((best, state.iter < MAX_ITERATIONS))
+    Ok((best, state.best_cost, state.iter < ROUND_ITERATIONS))
 }
 
 /// A repeat buyer as Gamma-Gamma reads it, with the logarithms the likelihood needs.

@@ -231,14 +231,7 @@ async fn predictions_follow_merges_and_vanish_with_erasure(backend: Backend) {
 
     // A merge: the duplicate's figures go at once, the survivor's follow the moved orders.
     let (survivor, duplicate) = (ids[1], ids[2]);
-    let merged = app
-        .post(
-            &format!("/v1/customers/{survivor}/merge"),
-            &app.token("customers:write"),
-            json!({"duplicate_id": duplicate}),
-        )
-        .await;
-    assert_eq!(merged.status.as_u16(), 200, "{}", merged.text);
+    crate::referrals::merge(&app, survivor, duplicate).await;
     assert_eq!(app.count("customer_predictions").await, 59);
     assert_eq!(refresh_now(&app).await, Refresh::Fitted { buyers: 59 });
     let mut joined: Vec<i64> = histories[&survivor].iter().chain(&histories[&duplicate]).copied().collect();

@@ -242,7 +242,8 @@ async fn unknown_customers_and_missing_scope_are_refused(backend: Backend) {
     assert_eq!(app.count("referral_codes").await, 0);
 }
 
-async fn merge(app: &TestApp, survivor: i64, duplicate: i64) {
+/// Merges `duplicate` into `survivor` through the API (a 200).
+pub async fn merge(app: &TestApp, survivor: i64, duplicate: i64) {
     let merged = app
         .post(
             &format!("/v1/customers/{survivor}/merge"),
