@@ -904,6 +904,7 @@ fn raw_sql_order(conn: &mut DbConn, keys: &DataKeys, draft: &OrderDraft, key: &s
                     consents: Vec::new(),
                     stats: Vec::new(),
                     rfm: None,
+                    predictions: None,
                 };
                 let mut profile = record.profile();
                 profile.fill_from((**customer_draft).clone());
