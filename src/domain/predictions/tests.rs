@@ -27,6 +27,7 @@ fn bg_nbd_reproduces_the_published_cdnow_fit() {
     let buyers: Vec<BuyerHistory> = cdnow().into_iter().map(|(h, _)| h).collect();
     assert_eq!(buyers.len(), 2357);
     let fit = fit_bg_nbd(&buyers).unwrap();
+    println!("CDNOW BG/NBD: {:?}, log-likelihood {:.2}", fit.params, fit.log_likelihood);
     // Fader, Hardie & Lee (2005), section 5: r = 0.243, alpha = 4.414, a = 0.793, b = 2.426.
     assert_close("r", fit.params.r, 0.243, 0.01);
     assert_close("alpha", fit.params.alpha, 4.414, 0.01);
@@ -42,6 +43,7 @@ fn gamma_gamma_reproduces_the_published_cdnow_fit() {
         cdnow().into_iter().filter(|(h, value)| h.x > 0.0 && *value > 0.0).map(|(h, value)| (h.x, value)).collect();
     assert_eq!(repeat_buyers.len(), 946);
     let fit = fit_gamma_gamma(&repeat_buyers).unwrap();
+    println!("CDNOW Gamma-Gamma: {:?}, log-likelihood {:.2}", fit.params, fit.log_likelihood);
     // Fader, Hardie & Lee (2005), "RFM and CLV": p = 6.25, q = 3.74, gamma = 15.44.
     assert_close("p", fit.params.p, 6.25, 0.01);
     assert_close("q", fit.params.q, 3.74, 0.01);
