@@ -571,6 +571,7 @@ diesel::table! {
         predicted_clv_12m -> BigInt,
         expected_days_to_next_order -> Nullable<Double>,
         churn_risk -> Text,
+        scored_at -> Timestamp,
     }
 }
 

@@ -29,10 +29,16 @@ pub struct CustomerPredictionRow {
     pub predicted_clv_12m: i64,
     pub expected_days_to_next_order: Option<f64>,
     pub churn_risk: String,
+    pub scored_at: NaiveDateTime,
 }
 
 impl CustomerPredictionRow {
-    pub fn new(figures: &CustomerFigures, currency: &str, horizon_days: u32) -> CustomerPredictionRow {
+    pub fn new(
+        figures: &CustomerFigures,
+        currency: &str,
+        horizon_days: u32,
+        scored_at: NaiveDateTime,
+    ) -> CustomerPredictionRow {
         CustomerPredictionRow {
             customer_id: figures.customer_id,
             currency: currency.to_string(),
@@ -43,6 +49,7 @@ impl CustomerPredictionRow {
             predicted_clv_12m: figures.predicted_clv_12m,
             expected_days_to_next_order: figures.expected_days_to_next_order,
             churn_risk: figures.churn_risk.to_string(),
+            scored_at,
         }
     }
 }

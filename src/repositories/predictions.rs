@@ -62,10 +62,24 @@ pub fn order_points(conn: &mut DbConn, currency: &str) -> QueryResult<Vec<OrderP
         .collect())
 }
 
-/// Replaces every buyer's figures (none: the model could not be fitted).
-pub fn replace_all(conn: &mut DbConn, rows: &[CustomerPredictionRow]) -> QueryResult<()> {
-    diesel::delete(customer_predictions::table).execute(conn)?;
+/// Writes these buyers' figures over their previous ones.
+pub fn write_figures(conn: &mut DbConn, rows: &[CustomerPredictionRow]) -> QueryResult<()> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.customer_id).collect();
+    diesel::delete(customer_predictions::table.filter(customer_predictions::customer_id.eq_any(&ids))).execute(conn)?;
     insert_in_chunks!(conn, customer_predictions::table, rows)
+}
+
+/// Removes every buyer's figures (no model).
+pub fn remove_all_figures(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::delete(customer_predictions::table).execute(conn)?;
+    Ok(())
+}
+
+/// Removes the figures an earlier refresh wrote:
+/// customers who are no longer buyers of the model's currency.
+pub fn remove_figures_scored_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<()> {
+    diesel::delete(customer_predictions::table.filter(customer_predictions::scored_at.lt(before))).execute(conn)?;
+    Ok(())
 }
 
 /// Records a new model (or none), fitted from inputs with this fingerprint.

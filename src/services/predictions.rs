@@ -18,6 +18,9 @@ use crate::models::predictions::{CustomerPredictionRow, PredictionsReport, Value
 use crate::repositories::predictions as repo;
 use crate::repositories::segments as segment_repo;
 
+/// Buyers' figures written per transaction.
+const WRITE_CHUNK: usize = 2_000;
+
 /// What a refresh did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refresh {
@@ -79,41 +82,50 @@ pub fn refresh_timed(database: &Database, config: &PredictionsConfig) -> Result<
     let buyers = summarize(&points, started);
     drop(points);
     let fitted = fit_model(&buyers);
-    // Scored before the write transaction, which then only writes.
     let currency = currency.unwrap_or_default();
     let rows: Vec<CustomerPredictionRow> = match &fitted {
         Ok(model) => buyers
             .iter()
             .map(|buyer| {
-                CustomerPredictionRow::new(&score(model, buyer, settings_of(config)), &currency, config.horizon_days)
+                let figures = score(model, buyer, settings_of(config));
+                CustomerPredictionRow::new(&figures, &currency, config.horizon_days, started)
             })
             .collect(),
         Err(_) => Vec::new(),
     };
     timings.fit = clock.elapsed();
     let clock = std::time::Instant::now();
-    let outcome = database.with_conn(|conn| {
-        conn.write_transaction(|conn| -> Result<Refresh, AppError> {
-            match &fitted {
-                Ok(model) => {
-                    repo::replace_all(conn, &rows)?;
+    let outcome = match &fitted {
+        Ok(model) => {
+            // Short transactions, so that orders never wait long behind the refresh (on
+            // SQLite one writer at a time); readers meanwhile see old and new figures.
+            for chunk in rows.chunks(WRITE_CHUNK) {
+                database.with_conn(|conn| conn.write_transaction(|conn| Ok(repo::write_figures(conn, chunk)?)))?;
+            }
+            database.with_conn(|conn| {
+                conn.write_transaction(|conn| -> Result<Refresh, AppError> {
+                    repo::remove_figures_scored_before(conn, started)?;
                     repo::save_model(conn, &fingerprint, Some(model), &currency, None, started)?;
                     Ok(Refresh::Fitted { buyers: model.buyers })
-                }
-                Err(error @ (FitError::TooFewBuyers { .. } | FitError::TooFewRepeatBuyers { .. })) => {
-                    repo::replace_all(conn, &[])?;
-                    let reason = error.to_string();
-                    repo::save_model(conn, &fingerprint, None, "", Some(&reason), started)?;
-                    Ok(Refresh::NoModel(reason))
-                }
-                Err(error @ FitError::NoConvergence(_)) => {
-                    let reason = error.to_string();
-                    repo::record_problem(conn, &fingerprint, &reason, started)?;
-                    Ok(Refresh::KeptLastModel(reason))
-                }
-            }
-        })
-    })?;
+                })
+            })?
+        }
+        Err(error @ (FitError::TooFewBuyers { .. } | FitError::TooFewRepeatBuyers { .. })) => {
+            let reason = error.to_string();
+            database.with_conn(|conn| {
+                conn.write_transaction(|conn| -> Result<(), AppError> {
+                    repo::remove_all_figures(conn)?;
+                    Ok(repo::save_model(conn, &fingerprint, None, "", Some(&reason), started)?)
+                })
+            })?;
+            Refresh::NoModel(reason)
+        }
+        Err(error @ FitError::NoConvergence(_)) => {
+            let reason = error.to_string();
+            database.with_conn(|conn| Ok(repo::record_problem(conn, &fingerprint, &reason, started)?))?;
+            Refresh::KeptLastModel(reason)
+        }
+    };
     timings.write = clock.elapsed();
     tracing::info!(?outcome, read = ?timings.read, fit = ?timings.fit, write = ?timings.write, "predictions refreshed");
     Ok((outcome, timings))

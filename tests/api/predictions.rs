@@ -203,6 +203,21 @@ async fn predictions_follow_the_orders(backend: Backend) {
     let p = number(&predictions_of(&app, *first_id).await["probability_alive"]);
     assert!((p - probability_alive(&refitted, &days)).abs() < 1e-9);
 
+    // A buyer whose only order is cancelled is no buyer any more: the next refit drops
+    // their figures.
+    let newcomer = app.create_customer(json!({"email": "newcomer@example.com"})).await["id"].as_i64().unwrap();
+    let order = place_order(&app, newcomer, "RING-1", "ring", 2000, 2).await;
+    assert_eq!(refresh_now(&app).await, Refresh::Fitted { buyers: 61 });
+    assert_eq!(app.count("customer_predictions").await, 61);
+    assert_eq!(predictions_of(&app, newcomer).await["probability_alive"], 1.0);
+    let cancelled = app
+        .post(&format!("/v1/orders/{}/status", order["id"]), &app.token("orders:write"), json!({"status": "cancelled"}))
+        .await;
+    assert_eq!(cancelled.status.as_u16(), 200, "{}", cancelled.text);
+    assert_eq!(refresh_now(&app).await, Refresh::Fitted { buyers: 60 });
+    assert_eq!(predictions_of(&app, newcomer).await, Value::Null);
+    assert_eq!(app.count("customer_predictions").await, 60);
+
     // Bad parameters name themselves; the scope is analytics:read.
     let today = Utc::now().date_naive();
     for (query, field) in [

@@ -30,7 +30,10 @@ CREATE TABLE customer_predictions (
     horizon_days BIGINT NOT NULL,
     predicted_clv_12m BIGINT NOT NULL,
     expected_days_to_next_order DOUBLE PRECISION,
-    churn_risk TEXT NOT NULL
+    churn_risk TEXT NOT NULL,
+    -- When the refresh that wrote the row started: rows an older refresh wrote are of
+    -- customers who are no longer buyers of the model's currency, and are removed.
+    scored_at TIMESTAMP NOT NULL
 );
 -- Segments select by each figure.
 CREATE INDEX customer_predictions_alive_idx ON customer_predictions (probability_alive, customer_id);
