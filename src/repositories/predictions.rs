@@ -69,6 +69,16 @@ pub fn write_figures(conn: &mut DbConn, rows: &[CustomerPredictionRow]) -> Query
     insert_in_chunks!(conn, customer_predictions::table, rows)
 }
 
+/// On SQLite, copies the write-ahead log into the database file now (without waiting for
+/// readers or blocking writers), so that a bulk write leaves no large log for the next
+/// order's commit to copy. Nothing to do on PostgreSQL.
+pub fn checkpoint(conn: &mut DbConn) -> QueryResult<()> {
+    if conn.backend() == crate::db::Backend::Sqlite {
+        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Removes every buyer's figures (no model).
 pub fn remove_all_figures(conn: &mut DbConn) -> QueryResult<()> {
     diesel::delete(customer_predictions::table).execute(conn)?;

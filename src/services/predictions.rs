@@ -100,7 +100,10 @@ pub fn refresh_timed(database: &Database, config: &PredictionsConfig) -> Result<
             // Short transactions, so that orders never wait long behind the refresh (on
             // SQLite one writer at a time); readers meanwhile see old and new figures.
             for chunk in rows.chunks(WRITE_CHUNK) {
-                database.with_conn(|conn| conn.write_transaction(|conn| Ok(repo::write_figures(conn, chunk)?)))?;
+                database.with_conn(|conn| {
+                    conn.write_transaction(|conn| Ok::<_, AppError>(repo::write_figures(conn, chunk)?))?;
+                    Ok(repo::checkpoint(conn)?)
+                })?;
             }
             database.with_conn(|conn| {
                 conn.write_transaction(|conn| -> Result<Refresh, AppError> {
