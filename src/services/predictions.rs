@@ -55,9 +55,18 @@ pub fn refresh(database: &Database, config: &PredictionsConfig) -> Result<Refres
 
 /// `refresh`, with how long its parts took (logged, and printed by the benchmark).
 pub fn refresh_timed(database: &Database, config: &PredictionsConfig) -> Result<(Refresh, RefreshTimings), AppError> {
+    refresh_at(database, config, now())
+}
+
+/// `refresh` as of `started`: buyers' ages and the day in the fingerprint are counted to
+/// that moment (tests move the clock with it).
+pub fn refresh_at(
+    database: &Database,
+    config: &PredictionsConfig,
+    started: NaiveDateTime,
+) -> Result<(Refresh, RefreshTimings), AppError> {
     let mut timings = RefreshTimings::default();
     let clock = std::time::Instant::now();
-    let started = now();
     let (fingerprint, currency) = database.with_conn(|conn| {
         let fingerprint = format!(
             "{}|{}|{}|{}|{}",

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use rapport::services::predictions::{refresh, Refresh};
+use rapport::services::predictions::{refresh, refresh_at, Refresh};
 use serde_json::{json, Value};
 
 use crate::both_backends;
@@ -13,6 +13,7 @@ use crate::segments::place_order;
 
 both_backends!(
     predictions_follow_the_orders,
+    time_without_orders_lowers_the_probability_alive,
     predictions_follow_merges_and_vanish_with_erasure,
     too_little_data_is_an_answer,
 );
@@ -299,4 +300,30 @@ async fn too_little_data_is_an_answer(backend: Backend) {
     let holdout = report(&app, &format!("?calibration_end={end}")).await["holdout"].clone();
     assert!(holdout["problem"].as_str().unwrap().contains("too few"), "{holdout}");
     assert_eq!(holdout["customers"], 0);
+}
+
+/// The clock moves 200 days on without a new order: the day changed, so the job refits, and
+/// every repeat buyer is less likely to be alive than before.
+async fn time_without_orders_lowers_the_probability_alive(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let histories = buyers(&app).await;
+    assert_eq!(refresh_now(&app).await, Refresh::Fitted { buyers: 60 });
+    let mut before = BTreeMap::new();
+    for id in histories.keys() {
+        before.insert(*id, number(&predictions_of(&app, *id).await["probability_alive"]));
+    }
+    let later = rapport::services::now() + Duration::days(200);
+    let (db, config) = (app.state.db.clone(), app.state.config.predictions);
+    let (outcome, _) = actix_web::web::block(move || refresh_at(&db, &config, later)).await.unwrap().expect("refresh");
+    assert_eq!(outcome, Refresh::Fitted { buyers: 60 });
+    let fitted_at = report(&app, "").await["fitted_at"].as_str().unwrap().to_string();
+    assert!(fitted_at.starts_with(&later.date().to_string()), "{fitted_at}");
+    for (id, days) in &histories {
+        let now = number(&predictions_of(&app, *id).await["probability_alive"]);
+        if days.len() > 1 {
+            assert!(now < before[id], "customer {id}: {now} is not below {}", before[id]);
+        } else {
+            assert_eq!(now, 1.0, "BG/NBD: no repeat purchase, no dropout");
+        }
+    }
 }
