@@ -350,15 +350,33 @@ fn run_migrations_exclusively(conn: &mut DbConn) -> Result<Vec<String>, StartupE
             applied
         }
         DbConn::Sqlite(_) => {
-            let mut applied = Vec::new();
-            conn.write_transaction(|conn| {
-                applied = run_migrations(conn).map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
-                Ok::<_, diesel::result::Error>(())
-            })
-            .map_err(failed)?;
-            Ok(applied)
+            // Another instance migrating holds the write lock for as long as it takes,
+            // which may be longer than busy_timeout: wait for it rather than give up.
+            let deadline = Instant::now() + SQLITE_MIGRATION_WAIT;
+            loop {
+                let mut applied = Vec::new();
+                let outcome = conn.write_transaction(|conn| {
+                    applied = run_migrations(conn).map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
+                    Ok::<_, diesel::result::Error>(())
+                });
+                match outcome {
+                    Ok(()) => return Ok(applied),
+                    Err(error) if is_locked(&error) && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(error) => return Err(failed(error)),
+                }
+            }
         }
     }
+}
+
+/// How long an instance waits for another one's SQLite migrations.
+const SQLITE_MIGRATION_WAIT: Duration = Duration::from_secs(120);
+
+/// SQLite's "database is locked": another connection kept the write lock past busy_timeout.
+fn is_locked(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(_, info) if info.message().contains("database is locked"))
 }
 
 fn has_pending_migrations(conn: &mut DbConn) -> Result<bool, AppError> {
