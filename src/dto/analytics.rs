@@ -167,7 +167,7 @@ fn rank_by(raw: &Option<String>, errors: &mut Vec<FieldError>) -> RankBy {
     }
 }
 
-fn limit_of(name: &str, raw: Option<i64>, default: i64, errors: &mut Vec<FieldError>) -> usize {
+pub(crate) fn limit_of(name: &str, raw: Option<i64>, default: i64, errors: &mut Vec<FieldError>) -> usize {
     match raw {
         None => default as usize,
         Some(n) if (1..=100).contains(&n) => n as usize,

@@ -41,14 +41,7 @@ impl PredictionsQuery {
                 }
             },
         };
-        let top = match self.top {
-            None => 10,
-            Some(n) if (1..=100).contains(&n) => n,
-            Some(n) => {
-                errors.push(FieldError::new("top", format!("is {n}; it must be from 1 to 100")));
-                10
-            }
-        };
+        let top = crate::dto::analytics::limit_of("top", self.top, 10, &mut errors) as i64;
         if errors.is_empty() {
             Ok((calibration_end, top))
         } else {

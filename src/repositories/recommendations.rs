@@ -101,23 +101,22 @@ pub fn replace_popularity(conn: &mut DbConn, rows: &[PopularityRow]) -> QueryRes
 }
 
 #[derive(QueryableByName)]
-struct Fingerprint {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    fingerprint: String,
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 /// A checksum of what the tables are computed from: the order statistics (orders placed,
-/// cancelled, refunded, moved by a merge), erasures and merges.
-const FINGERPRINT_SQL: &str = "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(COALESCE(SUM(orders_count), 0) AS TEXT) \
-     || ':' || CAST(COALESCE(SUM(total_spent), 0) AS TEXT) \
-     || ':' || CAST(COALESCE(SUM((customer_id % 997) * orders_count), 0) AS TEXT) \
-     || ':' || CAST(COALESCE(SUM((customer_id % 991) * total_spent), 0) AS TEXT) \
-     || ':' || COALESCE(CAST(MAX(last_order_at) AS TEXT), '') \
-     || ':' || CAST((SELECT COUNT(*) FROM erasures) AS TEXT) \
-     || ':' || CAST((SELECT COUNT(*) FROM customer_merges) AS TEXT) AS fingerprint FROM customer_order_stats";
-
+/// cancelled, refunded, moved by a merge; see `segments::stats_fingerprint`), erasures and
+/// merges.
 pub fn current_fingerprint(conn: &mut DbConn) -> QueryResult<String> {
-    Ok(diesel::sql_query(FINGERPRINT_SQL).get_result::<Fingerprint>(conn)?.fingerprint)
+    let merges: Count = diesel::sql_query("SELECT COUNT(*) AS n FROM customer_merges").get_result(conn)?;
+    Ok(format!(
+        "{}:{}:{}",
+        super::segments::stats_fingerprint(conn)?,
+        super::predictions::erased_count(conn)?,
+        merges.n
+    ))
 }
 
 pub fn stored_fingerprint(conn: &mut DbConn) -> QueryResult<String> {
