@@ -672,3 +672,57 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_popularity,
     recommendation_state,
 );
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        position -> Nullable<BigInt>,
+        event_type -> Text,
+        customer_id -> Nullable<BigInt>,
+        endpoint_id -> Nullable<BigInt>,
+        api_version -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        event_id -> BigInt,
+        event_position -> BigInt,
+        customer_id -> Nullable<BigInt>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_response_status -> Nullable<Integer>,
+        last_latency_ms -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> events (event_id));
+diesel::allow_tables_to_appear_in_same_query!(events, webhook_endpoints, webhook_deliveries);

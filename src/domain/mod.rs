@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod consent;
 mod contact;
 pub mod customer;
+pub mod events;
 pub mod forms;
 pub mod imports;
 pub mod orders;
