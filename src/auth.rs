@@ -64,6 +64,8 @@ declare_scopes!(
     CampaignsWrite => "campaigns:write",
     AnalyticsRead => "analytics:read",
     FormsSubmit => "forms:submit",
+    EventsRead => "events:read",
+    WebhooksWrite => "webhooks:write",
     /// Implies every other scope.
     Admin => "admin",
 );

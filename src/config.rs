@@ -46,6 +46,17 @@ pub struct Config {
     pub forms: FormsConfig,
     pub campaigns: CampaignsConfig,
     pub predictions: PredictionsConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Events and webhooks (services::events, services::webhooks).
+#[derive(Debug, Clone, Copy)]
+pub struct WebhooksConfig {
+    /// `RAPPORT_EVENT_RETENTION_DAYS`: how long events (and their deliveries) are kept.
+    pub event_retention_days: u32,
+    /// `RAPPORT_WEBHOOK_ALLOW_PRIVATE`: for development only, lets webhooks use `http` and
+    /// reach loopback, private and link-local addresses.
+    pub allow_private: bool,
 }
 
 /// Purchase predictions (domain::predictions).
@@ -320,6 +331,10 @@ impl Config {
                 horizon_days: parse_number(&get, "RAPPORT_PREDICTION_HORIZON_DAYS", 90, 1, 3_650)? as u32,
                 clv_discount_rate: parse_rate(&get, "RAPPORT_CLV_DISCOUNT_RATE", 0.10)?,
             },
+            webhooks: WebhooksConfig {
+                event_retention_days: parse_number(&get, "RAPPORT_EVENT_RETENTION_DAYS", 30, 1, 3_650)? as u32,
+                allow_private: parse_bool(&get, "RAPPORT_WEBHOOK_ALLOW_PRIVATE", false)?,
+            },
             recommendations_refresh: Duration::from_secs(parse_number(
                 &get,
                 "RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS",
@@ -516,6 +531,20 @@ mod tests {
     fn rfm_refresh_defaults_to_a_minute_and_zero_turns_it_off() {
         assert_eq!(config(&[]).unwrap().rfm_refresh, Duration::from_secs(60));
         assert_eq!(config(&[("RAPPORT_RFM_REFRESH_SECONDS", "0")]).unwrap().rfm_refresh, Duration::ZERO);
+    }
+
+    #[test]
+    fn webhooks_are_safe_by_default_and_events_kept_thirty_days() {
+        let defaults = config(&[]).unwrap().webhooks;
+        assert!(!defaults.allow_private);
+        assert_eq!(defaults.event_retention_days, 30);
+        let set = config(&[("RAPPORT_WEBHOOK_ALLOW_PRIVATE", "true"), ("RAPPORT_EVENT_RETENTION_DAYS", "7")]).unwrap();
+        assert!(set.webhooks.allow_private);
+        assert_eq!(set.webhooks.event_retention_days, 7);
+        assert_eq!(
+            config(&[("RAPPORT_EVENT_RETENTION_DAYS", "0")]).unwrap_err().variable,
+            "RAPPORT_EVENT_RETENTION_DAYS"
+        );
     }
 
     #[test]

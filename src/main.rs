@@ -18,7 +18,8 @@ use rapport::{build_app, db, openapi, telemetry};
 /// RAPPORT_FORM_RATE_LIMIT, RAPPORT_CORS_ORIGINS, RAPPORT_TRUST_PROXY, RAPPORT_TIMEZONE,
 /// RAPPORT_FREQUENCY_CAP, RAPPORT_CAMPAIGN_SEND_RATE, RAPPORT_RFM_REFRESH_SECONDS,
 /// RAPPORT_PREDICTIONS_REFRESH_SECONDS, RAPPORT_PREDICTION_HORIZON_DAYS, RAPPORT_CLV_DISCOUNT_RATE,
-/// RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS, RAPPORT_REPEATABLE_PRODUCT_TYPES, RUST_LOG,
+/// RAPPORT_RECOMMENDATIONS_REFRESH_SECONDS, RAPPORT_REPEATABLE_PRODUCT_TYPES,
+/// RAPPORT_WEBHOOK_ALLOW_PRIVATE, RAPPORT_EVENT_RETENTION_DAYS, RUST_LOG,
 /// RAPPORT_LOG_FORMAT. See README.md for each.
 #[derive(Parser)]
 #[command(name = "rapport", version)]
@@ -235,6 +236,11 @@ fn serve(config: Config) -> Result<(), String> {
     rapport::services::segments::spawn_rfm_refresh(database.clone(), config.rfm_refresh);
     rapport::services::predictions::spawn_refresh(database.clone(), config.predictions);
     rapport::services::recommendations::spawn_recommendations_refresh(database.clone(), config.recommendations_refresh);
+    rapport::services::webhooks::spawn_worker(database.clone(), config.webhooks)?;
+    rapport::services::events::spawn_retention(
+        database.clone(),
+        chrono::Duration::days(config.webhooks.event_retention_days.into()),
+    );
     let state = AppState::new(database, JwtKeys::with_previous(&secret, &config.jwt_previous_secrets), keys, config);
     // actix handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit.
     actix_web::rt::System::new()

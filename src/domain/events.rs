@@ -101,6 +101,22 @@ impl Subscription {
     }
 }
 
+/// A new endpoint as asked for.
+pub struct EndpointDraft {
+    pub url: String,
+    pub subscription: Subscription,
+    pub description: String,
+}
+
+/// A change to an endpoint (None: unchanged).
+#[derive(Default)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub subscription: Option<Subscription>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
 /// When the next attempt of a failed delivery comes, after `attempts` attempts: about three
 /// days in all (5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h), None when they are spent.
 pub fn retry_delay_seconds(attempts: i32) -> Option<i64> {
@@ -139,5 +155,134 @@ mod tests {
         let only = Subscription::parse(&["order.created".into(), "order.created".into()]).unwrap();
         assert_eq!(only.names(), vec!["order.created".to_string()]);
         assert!(only.matches("order.created") && !only.matches("order.refunded"));
+    }
+}
+
+/// Whether a webhook may be sent to `address`: not loopback, private, link-local (where
+/// cloud metadata services answer), shared (CGNAT), multicast, unspecified or reserved,
+/// including IPv4 addresses carried in IPv6 (mapped, NAT64, 6to4).
+pub fn is_public_address(address: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match address {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let segments = v6.segments();
+            let embedded_v4 = |high: u16, low: u16| std::net::Ipv4Addr::from(((high as u32) << 16) | low as u32);
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address inside them.
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public_v4(embedded_v4(segments[6], segments[7]));
+            }
+            if segments[0] == 0x2002 {
+                return is_public_v4(embedded_v4(segments[1], segments[2]));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (segments[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (segments[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+                || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
+                || segments[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible ::a.b.c.d
+        }
+    }
+}
+
+fn is_public_v4(v4: std::net::Ipv4Addr) -> bool {
+    let [a, b, c, _] = v4.octets();
+    !(v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || a == 0 // "this network"
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT), incl. 100.100.100.200
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 240) // reserved
+}
+
+/// A webhook URL as given: `https` (or `http` when private addresses are allowed), a host,
+/// no credentials; a literal IP address must be public unless private ones are allowed.
+/// Names are resolved and checked on every delivery (so that rebinding cannot pass).
+pub fn check_webhook_url(text: &str, allow_private: bool) -> Result<url::Url, String> {
+    if text.len() > 2_048 {
+        return Err("must be at most 2048 characters".into());
+    }
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        "http" => return Err("must use https (http is allowed only with RAPPORT_WEBHOOK_ALLOW_PRIVATE=true)".into()),
+        other => return Err(format!("must use https, not `{other}`")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password".into());
+    }
+    let refused = |what: &str| {
+        Err(format!(
+            "{what} is not a public address; webhooks reach only public addresses \
+             (RAPPORT_WEBHOOK_ALLOW_PRIVATE=true allows others, for development)"
+        ))
+    };
+    match url.host() {
+        None => return Err("must have a host".into()),
+        Some(url::Host::Ipv4(ip)) if !allow_private && !is_public_address(ip.into()) => {
+            return refused(&ip.to_string())
+        }
+        Some(url::Host::Ipv6(ip)) if !allow_private && !is_public_address(ip.into()) => {
+            return refused(&ip.to_string())
+        }
+        _ => {}
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::*;
+
+    #[test]
+    fn private_and_metadata_addresses_are_not_public() {
+        for refused in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.100.100.200",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+        ] {
+            assert!(!is_public_address(refused.parse().unwrap()), "{refused}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+            assert!(is_public_address(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert!(check_webhook_url("https://hooks.example.com/x", false).is_ok());
+        assert!(check_webhook_url("http://hooks.example.com/x", false).is_err());
+        assert!(check_webhook_url("http://127.0.0.1:9/x", true).is_ok());
+        assert!(check_webhook_url("https://127.0.0.1/x", false).is_err());
+        assert!(check_webhook_url("https://[::1]/x", false).is_err());
+        assert!(check_webhook_url("https://169.254.169.254/latest", false).is_err());
+        // Names pass here; the addresses they resolve to are checked on every delivery.
+        assert!(check_webhook_url("https://localhost/x", false).is_ok());
+        assert!(check_webhook_url("https://user:pw@hooks.example.com/", false).is_err());
+        assert!(check_webhook_url("ftp://hooks.example.com/", false).is_err());
+        assert!(check_webhook_url("not a url", false).is_err());
     }
 }

@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod consents;
 pub mod customers;
 pub mod enquiries;
+pub mod events;
 pub mod forms;
 pub mod health;
 pub mod imports;

@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod consents;
 pub mod customers;
 pub mod enquiries;
+pub mod events;
 pub mod fallback;
 pub mod forms;
 pub mod health;
@@ -19,6 +20,7 @@ pub mod recommendations;
 pub mod referrals;
 pub mod reminders;
 pub mod segments;
+pub mod webhooks;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -150,7 +152,17 @@ where
                 .service(analytics::customer_rfm)
                 .service(analytics::cohorts)
                 .service(analytics::channels)
-                .service(analytics::predictions),
+                .service(analytics::predictions)
+                .service(events::list_events)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::patch_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::rotate_webhook_secret)
+                .service(webhooks::test_webhook)
+                .service(webhooks::list_deliveries)
+                .service(webhooks::retry_delivery),
         )
 }
 

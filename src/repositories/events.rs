@@ -19,6 +19,14 @@ pub fn insert(conn: &mut DbConn, event: &NewEvent) -> QueryResult<()> {
     diesel::insert_into(events::table).values(event).execute(conn).map(drop)
 }
 
+pub fn insert_returning_id(conn: &mut DbConn, event: &NewEvent) -> QueryResult<i64> {
+    diesel::insert_into(events::table).values(event).returning(events::id).get_result(conn)
+}
+
+pub fn events_by_id(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<EventRow>> {
+    events::table.filter(events::id.eq_any(ids)).select(EventRow::as_select()).load(conn)
+}
+
 /// Whether some committed event still waits for its position.
 pub fn any_unsequenced(conn: &mut DbConn) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(events::table.filter(events::position.is_null()))).get_result(conn)
@@ -83,8 +91,12 @@ pub fn delete_older_than(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -
     diesel::delete(events::table.filter(events::id.eq_any(&ids))).execute(conn)
 }
 
-/// Replaces the data of every event about `customer_id` (erasure).
+/// Replaces the data of every event about `customer_id`, and forgets what receivers
+/// answered to their deliveries (an answer may echo the data back): erasure.
 pub fn replace_data_of_customer(conn: &mut DbConn, customer_id: i64, data: &str) -> QueryResult<usize> {
+    diesel::update(webhook_deliveries::table.filter(webhook_deliveries::customer_id.eq(customer_id)))
+        .set(webhook_deliveries::last_error.eq(None::<String>))
+        .execute(conn)?;
     diesel::update(events::table.filter(events::customer_id.eq(customer_id))).set(events::data.eq(data)).execute(conn)
 }
 
@@ -269,6 +281,20 @@ pub fn find_delivery(conn: &mut DbConn, endpoint_id: i64, id: i64) -> QueryResul
         .inner_join(events::table)
         .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
         .filter(webhook_deliveries::id.eq(id))
+        .select((DeliveryRow::as_select(), events::event_type))
+        .first(conn)
+        .optional()
+}
+
+pub fn delivery_of_event(
+    conn: &mut DbConn,
+    endpoint_id: i64,
+    event_id: i64,
+) -> QueryResult<Option<(DeliveryRow, String)>> {
+    webhook_deliveries::table
+        .inner_join(events::table)
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .filter(webhook_deliveries::event_id.eq(event_id))
         .select((DeliveryRow::as_select(), events::event_type))
         .first(conn)
         .optional()

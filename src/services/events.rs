@@ -23,15 +23,16 @@ pub fn record(conn: &mut DbConn, event_type: EventType, customer_id: Option<i64>
     record_at(conn, event_type, customer_id, None, data, super::now())
 }
 
-/// Appends an event addressed to one endpoint only (not in the feed).
+/// Appends an event addressed to one endpoint only (not in the feed); returns its id.
 pub fn record_for_endpoint(
     conn: &mut DbConn,
     event_type: EventType,
     endpoint_id: i64,
     data: Value,
     now: NaiveDateTime,
-) -> Result<(), AppError> {
-    record_at(conn, event_type, None, Some(endpoint_id), data, now)
+) -> Result<i64, AppError> {
+    let event = new_event(event_type, None, Some(endpoint_id), data, now);
+    Ok(repo::insert_returning_id(conn, &event)?)
 }
 
 fn record_at(
@@ -42,15 +43,24 @@ fn record_at(
     data: Value,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    let event = NewEvent {
+    Ok(repo::insert(conn, &new_event(event_type, customer_id, endpoint_id, data, now))?)
+}
+
+fn new_event(
+    event_type: EventType,
+    customer_id: Option<i64>,
+    endpoint_id: Option<i64>,
+    data: Value,
+    now: NaiveDateTime,
+) -> NewEvent {
+    NewEvent {
         event_type: event_type.as_str().to_string(),
         customer_id,
         endpoint_id,
         api_version: API_VERSION.to_string(),
         data: data.to_string(),
         created_at: now,
-    };
-    Ok(repo::insert(conn, &event)?)
+    }
 }
 
 /// Gives committed events their positions (commit order) and creates their deliveries, in

@@ -22,6 +22,7 @@ pub mod referrals;
 pub mod reminders;
 pub mod rollups;
 pub mod segments;
+pub mod webhooks;
 
 pub use crate::domain::now;
 

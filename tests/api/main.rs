@@ -29,3 +29,5 @@ mod seed;
 mod segments;
 mod smtp_sink;
 mod walkthrough;
+mod webhook_receiver;
+mod webhooks;

@@ -1,0 +1,354 @@
+//! Webhook endpoints and the worker that delivers the event log to them: signed per the
+//! Standard Webhooks specification, at least once, retried with backoff for about three
+//! days, in order per customer, by any number of rapport instances at once (deliveries are
+//! claimed with a lease).
+
+pub mod sender;
+
+use base64::Engine;
+use chrono::{Duration, NaiveDateTime};
+use rand::Rng;
+use serde_json::json;
+
+use crate::config::WebhooksConfig;
+use crate::db::{Database, DbConn};
+use crate::domain::events::{
+    check_webhook_url, retry_delay_seconds, EndpointDraft, EndpointPatch, EventType, Subscription, DISABLE_AFTER_DAYS,
+};
+use crate::error::AppError;
+use crate::models::events::{AttemptOutcome, DeliveryRow, EndpointChanges, EndpointRow, EventRow, NewEndpoint};
+use crate::repositories::events as repo;
+pub use sender::Sender;
+use sender::SignedRequest;
+
+/// How long the previous secret keeps signing after a rotation.
+pub const SECRET_OVERLAP: Duration = Duration::hours(24);
+/// How long a worker holds the deliveries it claimed (longer than an attempt can take).
+const LEASE: Duration = Duration::seconds(60);
+/// Deliveries claimed per round, and how many are sent at once.
+const BATCH: i64 = 64;
+const CONCURRENCY: usize = 16;
+
+fn conflict(detail: String) -> AppError {
+    AppError::Conflict { detail, existing_id: None }
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("no webhook endpoint {id}"))
+}
+
+fn check_url(url: &str, config: &WebhooksConfig) -> Result<(), AppError> {
+    check_webhook_url(url, config.allow_private).map(drop).map_err(|problem| AppError::invalid("url", problem))
+}
+
+fn subscription_text(subscription: &Subscription) -> String {
+    serde_json::to_string(&subscription.names()).expect("a list of names serializes")
+}
+
+/// `whsec_` and 32 random bytes in base64, as the specification's libraries expect.
+fn new_secret() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+pub fn create(conn: &mut DbConn, config: &WebhooksConfig, draft: EndpointDraft) -> Result<EndpointRow, AppError> {
+    check_url(&draft.url, config)?;
+    let now = super::now();
+    let endpoint = NewEndpoint {
+        url: draft.url,
+        description: draft.description,
+        event_types: subscription_text(&draft.subscription),
+        secret: new_secret(),
+        status: "enabled".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(repo::insert_endpoint(conn, &endpoint)?)
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> Result<EndpointRow, AppError> {
+    repo::find_endpoint(conn, id)?.ok_or_else(|| not_found(id))
+}
+
+pub fn list(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> Result<Vec<EndpointRow>, AppError> {
+    Ok(repo::list_endpoints(conn, before_id, limit)?)
+}
+
+/// Applies a patch. Enabling a disabled endpoint clears its failure record; its pending
+/// deliveries resume.
+pub fn patch(
+    conn: &mut DbConn,
+    config: &WebhooksConfig,
+    id: i64,
+    patch: EndpointPatch,
+) -> Result<EndpointRow, AppError> {
+    if let Some(url) = &patch.url {
+        check_url(url, config)?;
+    }
+    let mut changes = EndpointChanges {
+        url: patch.url,
+        description: patch.description,
+        event_types: patch.subscription.as_ref().map(subscription_text),
+        updated_at: Some(super::now()),
+        ..Default::default()
+    };
+    match patch.enabled {
+        Some(true) => {
+            changes.status = Some("enabled".into());
+            changes.disabled_reason = Some(None);
+            changes.failing_since = Some(None);
+        }
+        Some(false) => {
+            changes.status = Some("disabled".into());
+            changes.disabled_reason = Some(Some("disabled through the API".into()));
+        }
+        None => {}
+    }
+    repo::update_endpoint(conn, id, &changes)?.ok_or_else(|| not_found(id))
+}
+
+pub fn delete(conn: &mut DbConn, id: i64) -> Result<(), AppError> {
+    conn.write_transaction(|conn| if repo::delete_endpoint(conn, id)? { Ok(()) } else { Err(not_found(id)) })
+}
+
+/// A new secret; the current one keeps signing (both signatures are sent) for 24 hours.
+pub fn rotate_secret(conn: &mut DbConn, id: i64) -> Result<EndpointRow, AppError> {
+    conn.write_transaction(|conn| {
+        let current = get(conn, id)?;
+        let now = super::now();
+        repo::set_secrets(conn, id, &new_secret(), Some((&current.secret, now + SECRET_OVERLAP)), now)?
+            .ok_or_else(|| not_found(id))
+    })
+}
+
+/// Queues a `webhook.test` event for this endpoint alone; returns its delivery.
+pub fn send_test(conn: &mut DbConn, id: i64) -> Result<(DeliveryRow, String), AppError> {
+    let endpoint = get(conn, id)?;
+    if endpoint.status != "enabled" {
+        return Err(conflict(format!("webhook endpoint {id} is disabled; enable it first")));
+    }
+    let now = super::now();
+    let data = json!({ "endpoint_id": id, "message": "a test event from rapport" });
+    let event_id = conn.write_transaction(|conn| {
+        super::events::record_for_endpoint(conn, EventType::WebhookTest, id, data.clone(), now)
+    })?;
+    super::events::sequence_on(conn, now)?;
+    repo::delivery_of_event(conn, id, event_id)?
+        .ok_or_else(|| conflict(format!("webhook endpoint {id} was disabled meanwhile")))
+}
+
+pub fn deliveries(
+    conn: &mut DbConn,
+    endpoint_id: i64,
+    status: Option<&str>,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<(DeliveryRow, String)>, AppError> {
+    get(conn, endpoint_id)?;
+    Ok(repo::list_deliveries(conn, endpoint_id, status, before_id, limit)?)
+}
+
+/// Makes a delivery due now (whatever its status): one more attempt, soon.
+pub fn retry(conn: &mut DbConn, endpoint_id: i64, delivery_id: i64) -> Result<(DeliveryRow, String), AppError> {
+    conn.write_transaction(|conn| {
+        let endpoint = get(conn, endpoint_id)?;
+        let missing = || AppError::NotFound(format!("no delivery {delivery_id} of webhook endpoint {endpoint_id}"));
+        let (delivery, _) = repo::find_delivery(conn, endpoint_id, delivery_id)?.ok_or_else(missing)?;
+        let now = super::now();
+        if endpoint.status != "enabled" {
+            return Err(conflict(format!("webhook endpoint {endpoint_id} is disabled; enable it first")));
+        }
+        if delivery.lease_until.is_some_and(|until| until > now) {
+            return Err(conflict(format!("delivery {delivery_id} is being attempted right now")));
+        }
+        repo::reschedule(conn, delivery_id, now)?;
+        repo::find_delivery(conn, endpoint_id, delivery_id)?.ok_or_else(missing)
+    })
+}
+
+/// The body of a delivery: `{"type", "timestamp", "data"}` (Standard Webhooks).
+pub fn payload(event: &EventRow) -> String {
+    let data: serde_json::Value = serde_json::from_str(&event.data).unwrap_or(serde_json::Value::Null);
+    json!({
+        "type": event.event_type,
+        "timestamp": event.created_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": data,
+    })
+    .to_string()
+}
+
+/// The event's id on the wire (`webhook-id`, and `id` in the feed).
+pub fn event_wire_id(id: i64) -> String {
+    format!("evt_{id}")
+}
+
+/// The `webhook-signature` value: `v1,<signature>` with the current secret, and a second
+/// one with the previous secret while it still signs (space-separated, as the spec allows).
+pub fn signature(endpoint: &EndpointRow, id: &str, timestamp: i64, body: &str, now: NaiveDateTime) -> String {
+    let mut secrets = vec![endpoint.secret.as_str()];
+    if let (Some(previous), Some(until)) = (&endpoint.previous_secret, endpoint.previous_secret_until) {
+        if until > now {
+            secrets.push(previous);
+        }
+    }
+    secrets
+        .into_iter()
+        .filter_map(|secret| {
+            let signer = standardwebhooks::Webhook::new(secret).ok()?;
+            signer.sign(id, timestamp, body.as_bytes()).ok()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One round of the worker at `now`: sequences new events, claims due deliveries, sends
+/// them (several at once) and records the outcomes. Returns how many were attempted.
+pub fn deliver_due(database: &Database, sender: &Sender, now: NaiveDateTime) -> Result<usize, AppError> {
+    super::events::sequence(database, now)?;
+    let claimed = database.with_conn(|conn| {
+        conn.write_transaction(|conn| -> Result<_, AppError> { Ok(repo::claim_due(conn, now, now + LEASE, BATCH)?) })
+    })?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let (events, endpoints) = database.with_conn(|conn| -> Result<_, AppError> {
+        let event_ids: Vec<i64> = claimed.iter().map(|d| d.event_id).collect();
+        let endpoint_ids: Vec<i64> = claimed.iter().map(|d| d.endpoint_id).collect();
+        Ok((repo::events_by_id(conn, &event_ids)?, repo::endpoints_by_id(conn, &endpoint_ids)?))
+    })?;
+    let requests: Vec<(DeliveryRow, Option<SignedRequest>)> = claimed
+        .into_iter()
+        .map(|delivery| {
+            let event = events.iter().find(|e| e.id == delivery.event_id);
+            let endpoint = endpoints.iter().find(|e| e.id == delivery.endpoint_id);
+            let request = event.zip(endpoint).map(|(event, endpoint)| signed_request(event, endpoint, now));
+            (delivery, request)
+        })
+        .collect();
+    let outcomes = send_all(sender, &requests, now);
+    let attempted = outcomes.len();
+    database.with_conn(|conn| conn.write_transaction(|conn| record_outcomes(conn, &outcomes, now)))?;
+    Ok(attempted)
+}
+
+fn signed_request(event: &EventRow, endpoint: &EndpointRow, now: NaiveDateTime) -> SignedRequest {
+    let id = event_wire_id(event.id);
+    let body = payload(event);
+    // The signed timestamp is the real time of sending (receivers check it against their
+    // clock), whatever clock drives the schedule.
+    let timestamp = chrono::Utc::now().timestamp();
+    let signature = signature(endpoint, &id, timestamp, &body, now);
+    SignedRequest { url: endpoint.url.clone(), id, timestamp, signature, body }
+}
+
+/// Sends the requests, up to CONCURRENCY at once, and pairs each delivery with its outcome.
+fn send_all(
+    sender: &Sender,
+    requests: &[(DeliveryRow, Option<SignedRequest>)],
+    now: NaiveDateTime,
+) -> Vec<(DeliveryRow, AttemptOutcome)> {
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for chunk in requests.chunks(CONCURRENCY) {
+        let sent: Vec<(DeliveryRow, AttemptOutcome)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|(delivery, request)| {
+                    scope.spawn(move || (delivery.clone(), attempt(sender, request.as_ref(), now)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a webhook send does not panic")).collect()
+        });
+        outcomes.extend(sent);
+    }
+    outcomes
+}
+
+fn attempt(sender: &Sender, request: Option<&SignedRequest>, now: NaiveDateTime) -> AttemptOutcome {
+    let Some(request) = request else {
+        return AttemptOutcome {
+            at: now,
+            response_status: None,
+            latency_ms: 0,
+            error: Some("the event or the endpoint is gone".into()),
+        };
+    };
+    let sent = sender.send(request);
+    AttemptOutcome {
+        at: now,
+        response_status: sent.response_status.map(i32::from),
+        latency_ms: i64::try_from(sent.latency.as_millis()).unwrap_or(i64::MAX),
+        error: sent.error,
+    }
+}
+
+/// Records each attempt: success, a retry at its time (with jitter), or given up; an
+/// endpoint that has failed every attempt for DISABLE_AFTER_DAYS is disabled, and a
+/// `webhook.disabled` event says so.
+fn record_outcomes(
+    conn: &mut DbConn,
+    outcomes: &[(DeliveryRow, AttemptOutcome)],
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    for (delivery, outcome) in outcomes {
+        if outcome.error.is_none() {
+            repo::record_attempt(conn, delivery.id, outcome, None)?;
+            repo::note_success(conn, delivery.endpoint_id)?;
+            continue;
+        }
+        let retry_at = retry_delay_seconds(delivery.attempts + 1).map(|seconds| now + with_jitter(seconds));
+        repo::record_attempt(conn, delivery.id, outcome, retry_at)?;
+        tracing::warn!(
+            delivery_id = delivery.id,
+            endpoint_id = delivery.endpoint_id,
+            attempts = delivery.attempts + 1,
+            error = outcome.error.as_deref().unwrap_or_default(),
+            "webhook not delivered"
+        );
+        let failing_since = repo::note_failure(conn, delivery.endpoint_id, now)?;
+        if failing_since.is_some_and(|since| now - since >= Duration::days(DISABLE_AFTER_DAYS)) {
+            disable_failing(conn, delivery.endpoint_id, failing_since.unwrap(), now)?;
+        }
+    }
+    Ok(())
+}
+
+fn disable_failing(
+    conn: &mut DbConn,
+    endpoint_id: i64,
+    since: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let reason = format!("every delivery failed for {DISABLE_AFTER_DAYS} days");
+    if repo::disable(conn, endpoint_id, &reason, now)? {
+        tracing::warn!(endpoint_id, "webhook endpoint disabled: {reason}");
+        let since = since.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let data = json!({ "id": endpoint_id, "reason": reason, "failing_since": since });
+        super::events::record(conn, EventType::WebhookDisabled, None, data)?;
+    }
+    Ok(())
+}
+
+/// Up to 10 % more, so that many deliveries failing together do not retry together.
+fn with_jitter(seconds: i64) -> Duration {
+    let extra = rand::rng().random_range(0..=seconds / 10);
+    Duration::seconds(seconds + extra)
+}
+
+/// The worker: a round every 200 ms while there is nothing to do, at once after a busy one.
+pub fn spawn_worker(database: Database, config: WebhooksConfig) -> Result<(), String> {
+    let sender = Sender::new(config.allow_private)?;
+    std::thread::Builder::new()
+        .name("webhooks".into())
+        .spawn(move || loop {
+            match deliver_due(&database, &sender, super::now()) {
+                Ok(0) => std::thread::sleep(std::time::Duration::from_millis(200)),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "webhook delivery round failed");
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the webhook worker: {e}"))?;
+    Ok(())
+}
