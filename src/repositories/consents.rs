@@ -12,15 +12,18 @@ pub fn insert_event(conn: &mut DbConn, event: NewConsentEvent) -> QueryResult<Co
     diesel::insert_into(consent_events::table).values(event).returning(consent_events::all_columns).get_result(conn)
 }
 
-/// Appends many events in one statement (new customers of an import batch).
-pub fn insert_events_bulk(conn: &mut DbConn, events: &[NewConsentEvent]) -> QueryResult<()> {
+/// Appends many events in one statement (new customers of an import batch) and returns
+/// them as stored.
+pub fn insert_events_bulk(conn: &mut DbConn, events: &[NewConsentEvent]) -> QueryResult<Vec<ConsentEventRow>> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     db_run!(conn => {
-        diesel::insert_into(consent_events::table).values(events).execute(conn)?;
-    });
-    Ok(())
+        diesel::insert_into(consent_events::table)
+            .values(events)
+            .returning(consent_events::all_columns)
+            .get_results(conn)
+    })
 }
 
 /// Every consent event of these customers (their whole ledgers).

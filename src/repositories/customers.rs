@@ -356,12 +356,24 @@ fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(customers::table.find(id)).set(customers::updated_at.eq(now)).execute(conn).map(drop)
 }
 
-/// Like `exists`, locking the customer row first (PostgreSQL) so that writes to a
-/// customer's tags take the customer's lock before the tag rows, like every other write to
-/// the customer: one lock order, no deadlock.
-pub fn exists_for_update(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+/// Locks the customer row first (PostgreSQL) so that writes to a customer's tags take the
+/// customer's lock before the tag rows, like every other write to the customer (one lock
+/// order, no deadlock), then reads its tags (sorted) in one query with the check that it
+/// exists: None when there is no such (live) customer.
+pub fn tags_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<Vec<String>>> {
     lock(conn, id)?;
-    exists(conn, id)
+    let rows: Vec<Option<String>> = customers::table
+        .left_join(customer_tags::table)
+        .filter(customers::id.eq(id))
+        .filter(customers::erased_at.is_null())
+        .select(customer_tags::tag.nullable())
+        .load(conn)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut tags: Vec<String> = rows.into_iter().flatten().collect();
+    tags.sort();
+    Ok(Some(tags))
 }
 
 pub fn exists(conn: &mut DbConn, id: i64) -> QueryResult<bool> {

@@ -57,15 +57,33 @@ pub fn record_batch(
 }
 
 /// Ends a job: `completed`, or `failed` with the reason. The CSV is dropped either way.
-pub fn finish(conn: &mut DbConn, id: i64, failure: Option<&str>, now: NaiveDateTime) -> QueryResult<()> {
+/// Returns the job as it ended.
+pub fn finish(conn: &mut DbConn, id: i64, failure: Option<&str>, now: NaiveDateTime) -> QueryResult<ImportJobRow> {
     let status = if failure.is_some() { "failed" } else { "completed" };
-    diesel::update(import_jobs::table.find(id))
+    let job = diesel::update(import_jobs::table.find(id))
         .set((
             import_jobs::status.eq(status),
             import_jobs::failure.eq(failure),
             import_jobs::csv.eq(""),
             import_jobs::finished_at.eq(Some(now)),
         ))
-        .execute(conn)?;
-    diesel::delete(import_files::table.find(id)).execute(conn).map(drop)
+        .returning((
+            import_jobs::id,
+            import_jobs::mode,
+            import_jobs::status,
+            import_jobs::next_row,
+            import_jobs::rows_total,
+            import_jobs::created,
+            import_jobs::updated,
+            import_jobs::unchanged,
+            import_jobs::rejected,
+            import_jobs::errors,
+            import_jobs::failure,
+            import_jobs::created_by,
+            import_jobs::created_at,
+            import_jobs::finished_at,
+        ))
+        .get_result(conn)?;
+    diesel::delete(import_files::table.find(id)).execute(conn)?;
+    Ok(job)
 }

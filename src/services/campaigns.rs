@@ -333,6 +333,7 @@ fn launch_in_transaction(conn: &mut DbConn, keys: &DataKeys, id: i64) -> Result<
     let audience = serde_json::to_string(&counts).map_err(|e| AppError::internal(e.to_string()))?;
     let row = repo::mark_launched(conn, id, &rules_json, &audience, now)?;
     rollups::campaign_launched(conn, &row)?;
+    super::emit::campaign_launched(conn, &row, &counts)?;
     Ok(view(conn, row, false)?)
 }
 
@@ -509,6 +510,9 @@ pub fn send(
         }
         repo::mark_send_requested(conn, id, now)?;
         let contacted = repo::count_contacted(conn, id)?;
+        // The mail is in the outbox (its delivery is the worker's; a failure shows as
+        // `message.failed`).
+        super::emit::campaign_sent(conn, &row, queued, contacted - queued, now)?;
         Ok((queued, contacted - queued))
     })
 }

@@ -33,10 +33,24 @@ pub fn new_event(customer_id: i64, change: ConsentChange, actor: &str, recorded_
 }
 
 /// Appends a change to the ledger inside the caller's transaction and brings the
-/// current state up to date. The caller holds the customer row lock.
+/// current state up to date. The caller holds the customer row lock. Every consent change
+/// passes here (or, for new customers of an import, through `imports`' bulk path): when
+/// the change moves the channel's current state, `consent.changed` is recorded.
 pub fn append(conn: &mut DbConn, customer_id: i64, change: ConsentChange, actor: &str) -> Result<(), AppError> {
-    repo::insert_event(conn, new_event(customer_id, change, actor, now()))?;
-    refresh_current(conn, &[customer_id])?;
+    let event = repo::insert_event(conn, new_event(customer_id, change, actor, now()))?;
+    let events = repo::events_of_many(conn, &[customer_id])?;
+    // The channel's current event before this one and with it, from the same ledger read.
+    let current_of = |with_new: bool| {
+        let channel: Vec<&ConsentEventRow> =
+            events.iter().filter(|e| e.channel == event.channel && (with_new || e.id != event.id)).collect();
+        current_events(channel, |_| (), |e| (e.occurred_at, e.id)).pop().map(|e| (e.id, e.state.clone()))
+    };
+    let before = current_of(false).map(|(_, state)| state);
+    let became_current = current_of(true).is_some_and(|(id, _)| id == event.id);
+    replace_current(conn, &[customer_id], events)?;
+    if became_current && before.as_deref() != Some(event.state.as_str()) {
+        super::emit::consent_changed(conn, &event, before.as_deref())?;
+    }
     Ok(())
 }
 
@@ -85,6 +99,12 @@ pub fn refresh_current(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<(
         return Ok(());
     }
     let events = repo::events_of_many(conn, customer_ids)?;
+    replace_current(conn, customer_ids, events)
+}
+
+/// Replaces these customers' current state with the one `events` (their whole ledgers)
+/// make current.
+fn replace_current(conn: &mut DbConn, customer_ids: &[i64], events: Vec<ConsentEventRow>) -> QueryResult<()> {
     let current: Vec<CurrentConsentRow> =
         current_events(events, |e| (e.customer_id, e.channel.clone()), |e| (e.occurred_at, e.id))
             .into_iter()

@@ -13,6 +13,7 @@ use crate::repositories::{
     referrals as referral_repo,
 };
 use crate::services::rollups::{Activity, RollupChange};
+use crate::services::{emit, events};
 
 /// Whether an upsert created the customer or merged into an existing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +42,11 @@ fn email_conflict(conn: &mut DbConn, email: Option<&Email>) -> AppError {
 pub fn create(conn: &mut DbConn, draft: CustomerDraft) -> Result<CustomerRecord, AppError> {
     let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
     let now = now();
-    let outcome = conn.write_transaction(|conn| repo::insert(conn, &profile, now).map_err(TxError::Db));
+    let outcome = conn.write_transaction(|conn| -> Result<CustomerRecord, TxError> {
+        let record = repo::insert(conn, &profile, now)?;
+        emit::customer_created(conn, record.row.id, &profile, record.row.created_at)?;
+        Ok(record)
+    });
     finish_write(conn, outcome, profile.details.email.as_ref())
 }
 
@@ -53,10 +58,13 @@ pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch) -> Result<Custome
     let mut new_email = None;
     let outcome = conn.write_transaction(|conn| {
         let patch = patch.clone();
-        let mut profile = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?.profile();
+        let before = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?.profile();
+        let mut profile = before.clone();
         profile.apply_patch(patch).map_err(|e| AppError::Validation(vec![e]))?;
         new_email = profile.details.email.clone();
-        repo::update(conn, id, &profile, now()).map_err(TxError::Db)
+        let record = repo::update(conn, id, &profile, now()).map_err(TxError::Db)?;
+        emit::customer_updated(conn, id, &before, &profile)?;
+        Ok(record)
     });
     finish_write(conn, outcome, new_email.as_ref())
 }
@@ -86,14 +94,19 @@ pub(crate) fn upsert_in_transaction(
 ) -> Result<(CustomerRecord, Upserted), TxError> {
     match repo::find_profile_by_email_for_update(conn, email)? {
         Some(existing) => {
-            let mut profile = existing.profile();
+            let before = existing.profile();
+            let mut profile = before.clone();
             profile.fill_from(draft);
             profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
-            Ok((repo::write_profile(conn, existing.row.id, &profile, now())?, Upserted::Updated))
+            let record = repo::write_profile(conn, existing.row.id, &profile, now())?;
+            emit::customer_updated(conn, existing.row.id, &before, &profile)?;
+            Ok((record, Upserted::Updated))
         }
         None => {
             let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
-            Ok((repo::insert(conn, &profile, now())?, Upserted::Created))
+            let record = repo::insert(conn, &profile, now())?;
+            emit::customer_created(conn, record.row.id, &profile, record.row.created_at)?;
+            Ok((record, Upserted::Created))
         }
     }
 }
@@ -116,9 +129,15 @@ pub(crate) fn fill_blanks_by_email(
             if profile == before {
                 return Ok(existing);
             }
-            Ok(repo::update(conn, existing.row.id, &profile, now())?)
+            let record = repo::update(conn, existing.row.id, &profile, now())?;
+            emit::customer_updated(conn, existing.row.id, &before, &profile)?;
+            Ok(record)
         }
-        None => Ok(repo::insert(conn, &incoming, now())?),
+        None => {
+            let record = repo::insert(conn, &incoming, now())?;
+            emit::customer_created(conn, record.row.id, &incoming, record.row.created_at)?;
+            Ok(record)
+        }
     }
 }
 
@@ -133,24 +152,31 @@ pub fn list(
 
 pub fn add_tags(conn: &mut DbConn, id: i64, tags: BTreeSet<Tag>) -> Result<CustomerRecord, AppError> {
     conn.write_transaction(|conn| {
-        if !repo::exists_for_update(conn, id)? {
-            return Err(not_found(id));
-        }
+        let before = repo::tags_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
         repo::add_tags(conn, id, &tags, now())?;
+        let mut after: BTreeSet<String> = before.iter().cloned().collect();
+        after.extend(tags.iter().map(|t| t.as_str().to_string()));
+        tags_updated(conn, id, before, after.into_iter().collect())?;
         get(conn, id)
     })
 }
 
 pub fn remove_tag(conn: &mut DbConn, id: i64, tag: Tag) -> Result<(), AppError> {
     conn.write_transaction(|conn| {
-        if !repo::exists_for_update(conn, id)? {
-            return Err(not_found(id));
-        }
+        let before = repo::tags_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
         if !repo::remove_tag(conn, id, &tag, now())? {
             return Err(AppError::not_found(format!("customer {id} has no tag `{}`", tag.as_str())));
         }
-        Ok(())
+        let after = before.iter().filter(|t| t.as_str() != tag.as_str()).cloned().collect();
+        tags_updated(conn, id, before, after)
     })
+}
+
+/// `customer.updated` for a change of tags only (sorted lists), when they did change.
+fn tags_updated(conn: &mut DbConn, id: i64, before: Vec<String>, after: Vec<String>) -> Result<(), AppError> {
+    let field = |tags: Vec<String>| serde_json::Map::from_iter([("tags".to_string(), serde_json::json!(tags))]);
+    emit::customer_fields_updated(conn, id, &field(before), field(after))?;
+    Ok(())
 }
 
 /// One page of likely duplicates with both customers loaded (three queries in all).
@@ -211,6 +237,10 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
                 duplicate_snapshot: snapshot,
             },
         )?;
+        // The duplicate's events become the survivor's first, so that erasing the
+        // survivor scrubs them too.
+        events::move_customer(conn, duplicate_id, survivor_id)?;
+        emit::customer_merged(conn, survivor_id, duplicate_id)?;
         Ok(record)
     });
     finish_write(conn, outcome, merged_email.as_ref())

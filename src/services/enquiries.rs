@@ -27,12 +27,18 @@ pub fn update(conn: &mut DbConn, id: i64, change: EnquiryChange) -> Result<Enqui
     conn.write_transaction(|conn| {
         let change = change.clone();
         let current = repo::find_enquiry(conn, id)?.ok_or_else(|| not_found(id))?;
-        let mut assignee = current.assignee;
-        let mut note = current.note;
+        let mut assignee = current.assignee.clone();
+        let mut note = current.note.clone();
         change.assignee.apply_to(&mut assignee);
         change.note.apply_to(&mut note);
-        let triage =
-            EnquiryTriage { status: change.status.unwrap_or(current.status), assignee, note, updated_at: now() };
-        Ok(repo::update_enquiry(conn, id, triage)?)
+        let triage = EnquiryTriage {
+            status: change.status.unwrap_or(current.status.clone()),
+            assignee,
+            note,
+            updated_at: now(),
+        };
+        let updated = repo::update_enquiry(conn, id, triage)?;
+        super::emit::enquiry_updated(conn, &current, &updated)?;
+        Ok(updated)
     })
 }

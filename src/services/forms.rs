@@ -57,7 +57,9 @@ pub fn submit_contact(
         draft.source = Some(crate::domain::CustomerSource::ContactForm);
         let customer = customers::fill_blanks_by_email(conn, &submission.email, draft)?;
         stored.customer_id = Some(customer.row.id);
-        repo::insert_enquiry(conn, stored)?;
+        let created = repo::insert_enquiry(conn, stored)?;
+        // Spam (above) records no event: it has no customer, so erasure could not scrub it.
+        super::emit::enquiry_created(conn, &created)?;
         if let Some(consent) = &submission.consent {
             request_consent(conn, config, &customer, consent, ConsentSource::ContactForm, client)?;
         }

@@ -292,7 +292,8 @@ pub fn run_job(context: &ImportContext, id: i64) -> Result<bool, AppError> {
             let _ = context.database.with_conn(|conn| {
                 conn.write_transaction(|conn| {
                     lease.renew(conn, JOB_LEASE)?;
-                    repo::finish(conn, id, Some(&error.to_string()), now())?;
+                    let job = repo::finish(conn, id, Some(&error.to_string()), now())?;
+                    super::emit::import_completed(conn, &job)?;
                     lease.release(conn)
                 })
             });
@@ -373,7 +374,8 @@ fn run_batches(context: &ImportContext, id: i64, lease: &Lease) -> Result<(), Ap
     context.database.with_conn(|conn| {
         conn.write_transaction(|conn| {
             lease.renew(conn, JOB_LEASE)?;
-            repo::finish(conn, id, None, now())?;
+            let job = repo::finish(conn, id, None, now())?;
+            super::emit::import_completed(conn, &job)?;
             lease.release(conn)
         })
     })
@@ -483,6 +485,9 @@ impl FreshCustomers {
         let ids = customer_repo::insert_rows(conn, &profiles, now)?;
         let refs: Vec<(i64, &CustomerProfile)> = ids.iter().copied().zip(profiles.iter().copied()).collect();
         customer_repo::insert_tags_and_terms_bulk(conn, &refs)?;
+        for &(id, profile) in &refs {
+            super::emit::customer_created(conn, id, profile, now)?;
+        }
         let mut events = Vec::new();
         let mut with_events = Vec::new();
         for (&id, (_, consents)) in ids.iter().zip(&pending) {
@@ -491,7 +496,10 @@ impl FreshCustomers {
             }
             events.extend(consents.iter().cloned().map(|change| super::consents::new_event(id, change, actor, now)));
         }
-        crate::repositories::consents::insert_events_bulk(conn, &events)?;
+        // New customers have no consent yet: each event is a change (from none).
+        for event in crate::repositories::consents::insert_events_bulk(conn, &events)? {
+            super::emit::consent_changed(conn, &event, None)?;
+        }
         crate::services::consents::refresh_current(conn, &with_events)?;
         Ok(())
     }
@@ -542,12 +550,16 @@ fn import_row(
             if profile == before {
                 (existing, RowResult::Unchanged)
             } else {
-                (customer_repo::update(conn, existing.row.id, &profile, now())?, RowResult::Updated)
+                let record = customer_repo::update(conn, existing.row.id, &profile, now())?;
+                super::emit::customer_updated(conn, existing.row.id, &before, &profile)?;
+                (record, RowResult::Updated)
             }
         }
         (None, _) => {
             let profile = CustomerProfile::from_draft(row.draft).map_err(|e| AppError::Validation(vec![e]))?;
-            (customer_repo::insert(conn, &profile, now())?, RowResult::Created)
+            let record = customer_repo::insert(conn, &profile, now())?;
+            super::emit::customer_created(conn, record.row.id, &profile, record.row.created_at)?;
+            (record, RowResult::Created)
         }
     };
     let actor = format!("import:{job_id}");

@@ -114,7 +114,15 @@ pub fn deliver_due(conn: &mut DbConn, mailer: &Mailer, now: NaiveDateTime) -> Re
                 let attempts = message.attempts + 1;
                 let retry_at = (attempts < MAX_ATTEMPTS).then(|| now + backoff(message.attempts));
                 tracing::warn!(message_id = message.id, attempts, %error, "message not delivered");
-                repo::mark_attempt_failed(conn, message.id, &error, now, retry_at)?;
+                if retry_at.is_some() {
+                    repo::mark_attempt_failed(conn, message.id, &error, now, retry_at)?;
+                } else {
+                    // Given up for good: the status and its event are one transaction.
+                    conn.write_transaction(|conn| -> Result<(), AppError> {
+                        repo::mark_attempt_failed(conn, message.id, &error, now, None)?;
+                        super::emit::message_failed(conn, &message, attempts, &error)
+                    })?;
+                }
             }
         }
     }

@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod campaigns;
 pub mod consents;
 pub mod customers;
+pub mod emit;
 pub mod enquiries;
 pub mod events;
 pub mod forms;

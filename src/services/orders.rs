@@ -18,7 +18,7 @@ use crate::repositories::orders as repo;
 use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
 use crate::services::rollups::{Activity, RollupChange};
-use crate::services::{consents, customers, privacy, promo_codes, referrals};
+use crate::services::{consents, customers, emit, privacy, promo_codes, referrals};
 
 fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("order {id} does not exist"))
@@ -113,6 +113,8 @@ fn create_in_transaction(
         })
         .collect();
     repo::insert_lines(conn, &lines)?;
+    // Stock movements, kept for `product.stock_low` once the order is recorded.
+    let mut moved = Vec::new();
     for line in &draft.lines {
         if let Some(product) = products.get(&line.sku).filter(|p| p.track_inventory) {
             let change = StockChange {
@@ -123,7 +125,8 @@ fn create_in_transaction(
                 order_id: Some(order.id),
                 actor,
             };
-            product_repo::move_stock(conn, change, now)?;
+            let quantity_after = product_repo::move_stock(conn, change, now)?;
+            moved.push((product, -line.quantity, quantity_after));
         }
     }
     if let Some(code) = &draft.promo_code {
@@ -170,7 +173,12 @@ fn create_in_transaction(
     if let Some(rollups) = rollups {
         rollups.finish(conn, &[order.id])?;
     }
-    Ok(repo::find(conn, order.id)?.ok_or_else(|| not_found(order.id))?)
+    let record = repo::find(conn, order.id)?.ok_or_else(|| not_found(order.id))?;
+    emit::order_created(conn, &record)?;
+    for (product, delta, quantity_after) in moved {
+        emit::stock_moved(conn, product, delta, quantity_after)?;
+    }
+    Ok(record)
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<OrderRecord, AppError> {
@@ -244,7 +252,9 @@ pub fn change_status(conn: &mut DbConn, id: i64, status: OrderStatus, actor: &st
         if let Some(rollups) = rollups {
             rollups.finish(conn, &[])?;
         }
-        get(conn, id)
+        let changed = get(conn, id)?;
+        emit::order_status_changed(conn, &changed.order, current.as_str())?;
+        Ok(changed)
     })
 }
 
@@ -332,6 +342,8 @@ fn refund_in_transaction(
         if let Some(rollups) = rollups {
             rollups.finish(conn, &[])?;
         }
-        get(conn, id)
+        let refunded = get(conn, id)?;
+        emit::order_refunded(conn, &refunded.order, amount)?;
+        Ok(refunded)
     }
 }

@@ -160,6 +160,14 @@ pub fn erase(conn: &mut DbConn, keys: &DataKeys, customer_id: i64, actor: &str) 
         // Derived from their purchases: their price bands and affinities go too.
         crate::services::recommendations::forget_customer(conn, customer_id)?;
         repo::record_erasure(conn, NewErasure { customer_id, erased_by: actor.to_string(), erased_at: now })?;
+        // The scrub first, so that the erasure's own event keeps its data (the id only).
+        super::events::scrub_customer(conn, customer_id)?;
+        super::events::record(
+            conn,
+            crate::domain::events::EventType::CustomerErased,
+            Some(customer_id),
+            serde_json::json!({ "id": customer_id }),
+        )?;
         Ok(())
     })
 }

@@ -79,7 +79,11 @@ pub fn patch(conn: &mut DbConn, sku: &str, patch: ProductPatch) -> Result<Produc
         patch.low_stock_threshold.apply_to(&mut columns.low_stock_threshold);
         columns.active = patch.active.unwrap_or(columns.active);
         columns.updated_at = now();
-        Ok(repo::update(conn, product.id, columns)?)
+        let updated = repo::update(conn, product.id, columns)?;
+        // A new threshold (or tracking) can make the stock low.
+        let before = (product.track_inventory, product.stock_quantity, product.low_stock_threshold);
+        super::emit::stock_low_if_crossed(conn, before, &updated)?;
+        Ok(updated)
     })
 }
 
@@ -117,7 +121,10 @@ pub fn adjust_stock(
         }
         let change = StockChange { product_id: product.id, delta, reason, note: note.clone(), order_id: None, actor };
         repo::move_stock(conn, change, now())?;
-        get(conn, sku)
+        let moved = get(conn, sku)?;
+        let before = (product.track_inventory, product.stock_quantity, product.low_stock_threshold);
+        super::emit::stock_low_if_crossed(conn, before, &moved)?;
+        Ok(moved)
     })
 }
 

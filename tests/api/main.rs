@@ -12,6 +12,7 @@ mod consents;
 mod contract;
 mod customers;
 mod errors;
+mod events;
 mod forms;
 mod keys;
 mod operations;
