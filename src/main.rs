@@ -236,7 +236,8 @@ fn serve(config: Config) -> Result<(), String> {
     rapport::services::segments::spawn_rfm_refresh(database.clone(), config.rfm_refresh);
     rapport::services::predictions::spawn_refresh(database.clone(), config.predictions);
     rapport::services::recommendations::spawn_recommendations_refresh(database.clone(), config.recommendations_refresh);
-    rapport::services::webhooks::spawn_worker(database.clone(), config.webhooks)?;
+    // Runs for as long as the process does.
+    let _webhook_worker = rapport::services::webhooks::spawn_worker(database.clone(), config.webhooks)?;
     rapport::services::events::spawn_retention(
         database.clone(),
         chrono::Duration::days(config.webhooks.event_retention_days.into()),

@@ -334,21 +334,49 @@ fn with_jitter(seconds: i64) -> Duration {
     Duration::seconds(seconds + extra)
 }
 
+/// The running worker; `stop` ends it after its current round.
+pub struct Worker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Worker {
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The worker: a round every 200 ms while there is nothing to do, at once after a busy one.
-pub fn spawn_worker(database: Database, config: WebhooksConfig) -> Result<(), String> {
-    let sender = Sender::new(config.allow_private)?;
+pub fn spawn_worker(database: Database, config: WebhooksConfig) -> Result<Worker, String> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let (started, outcome) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("webhooks".into())
-        .spawn(move || loop {
-            match deliver_due(&database, &sender, super::now()) {
-                Ok(0) => std::thread::sleep(std::time::Duration::from_millis(200)),
-                Ok(_) => {}
+        .spawn(move || {
+            // Built (and dropped) on this thread: the blocking client runs its own runtime,
+            // which must not live on an async one.
+            let sender = match Sender::new(config.allow_private) {
+                Ok(sender) => {
+                    let _ = started.send(Ok(()));
+                    sender
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "webhook delivery round failed");
-                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    let _ = started.send(Err(error));
+                    return;
+                }
+            };
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                match deliver_due(&database, &sender, super::now()) {
+                    Ok(0) => std::thread::sleep(std::time::Duration::from_millis(200)),
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "webhook delivery round failed");
+                        std::thread::sleep(std::time::Duration::from_secs(1));
+                    }
                 }
             }
         })
         .map_err(|e| format!("cannot start the webhook worker: {e}"))?;
-    Ok(())
+    outcome.recv().map_err(|_| "the webhook worker stopped at once".to_string())??;
+    Ok(Worker { stop })
 }

@@ -1,6 +1,6 @@
 //! The event log: each change appends its event once, in its own transaction, with the
 //! customer it is about; refused requests, replays and no-op changes append nothing. The
-//! feed endpoint is not wired yet, so the log is read through `services::events::feed`.
+//! log is read through `services::events::feed`, the function behind `GET /v1/events`.
 
 use actix_web::test::TestRequest;
 use rapport::services::messages::{deliver_due, Mailer, MAX_ATTEMPTS};

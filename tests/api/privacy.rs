@@ -160,7 +160,14 @@ async fn text_columns(app: &TestApp) -> Vec<(String, String)> {
 }
 
 async fn erasure_leaves_no_personal_data_anywhere(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(backend, &[("RAPPORT_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
+    // Events and webhooks in use: a receiver that refuses every delivery and echoes it back,
+    // so that the deliveries stay pending and their last error holds the personal data.
+    let receiver = crate::webhook_receiver::Receiver::start();
+    receiver.answer_always(Some(500));
+    receiver.echo_bodies_in_errors();
+    let hook = json!({"url": receiver.url(), "event_types": ["*"]});
+    assert_eq!(app.post("/v1/webhooks", &app.token("webhooks:write"), hook).await.status.as_u16(), 201);
     contact(&app, "zoe@example.com", "My address is 12 rue Quinterro").await;
     let id = app.get("/v1/customers?email=zoe@example.com", &app.token("customers:read")).await.body["items"][0]["id"]
         .as_i64()
@@ -189,6 +196,17 @@ async fn erasure_leaves_no_personal_data_anywhere(backend: Backend) {
     )
     .await;
     let bystander = app.create_customer(json!({"email": "other@example.com", "first_name": "Other"})).await;
+    let database = app.state.db.clone();
+    let attempted = actix_web::web::block(move || {
+        let sender = rapport::services::webhooks::Sender::new(true).unwrap();
+        rapport::services::webhooks::deliver_due(&database, &sender, rapport::domain::now())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    // One customer's events go out in order: the first is attempted, the rest wait behind it.
+    assert!(attempted >= 1, "deliveries were attempted");
+    assert!(app.count("webhook_deliveries WHERE last_error LIKE '%zoe@example.com%'").await > 0, "the echo was kept");
 
     app.delete(&format!("/v1/customers/{id}"), &app.token("customers:write")).await.assert_problem(403);
     let erased = app.delete(&format!("/v1/customers/{id}"), &app.token("admin")).await;
@@ -220,6 +238,8 @@ async fn erasure_leaves_no_personal_data_anywhere(backend: Backend) {
     assert!(app.count("consent_events").await > 0, "the events stay, stripped");
     assert_eq!(app.count("customer_consents").await, 0, "no current consent for a placeholder");
     assert_eq!(app.count("messages WHERE status = 'pending'").await, 0, "nothing queued goes out");
+    assert!(app.count("events WHERE event_type = 'customer.erased'").await == 1, "the erasure is an event");
+    assert!(app.count("webhook_deliveries WHERE status = 'pending'").await > 3, "deliveries stay, scrubbed");
     assert_eq!(
         app.get(&format!("/v1/customers/{}", bystander["id"]), &app.token("customers:read")).await.body["first_name"],
         "Other"

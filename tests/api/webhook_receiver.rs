@@ -44,6 +44,8 @@ struct Shared {
     plan: VecDeque<u16>,
     /// Answer this status to every request (after the plan).
     always: Option<u16>,
+    /// Echo the request body in error answers (as careless receivers do).
+    echo: bool,
 }
 
 #[derive(Clone)]
@@ -83,6 +85,11 @@ impl Receiver {
         self.shared.lock().unwrap().always = status;
     }
 
+    /// Error answers carry the request body back.
+    pub fn echo_bodies_in_errors(&self) {
+        self.shared.lock().unwrap().echo = true;
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.shared.lock().unwrap().received.clone()
     }
@@ -120,13 +127,18 @@ fn serve(stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> {
     let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
-    let status = {
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let (status, echo) = {
         let mut state = shared.lock().unwrap();
-        state.received.push(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
+        state.received.push(Received { headers, body: body.clone() });
         let planned = state.plan.pop_front();
-        planned.or(state.always).unwrap_or(200)
+        (planned.or(state.always).unwrap_or(200), state.echo)
     };
-    let reply = if status == 200 { "ok" } else { "receiver says no" };
+    let reply = match (status, echo) {
+        (200, _) => "ok".to_string(),
+        (_, true) => format!("cannot take {body}"),
+        (_, false) => "receiver says no".to_string(),
+    };
     let mut stream = stream;
     write!(
         stream,

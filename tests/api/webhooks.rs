@@ -490,7 +490,54 @@ async fn events_past_their_retention_are_removed(backend: Backend) {
     assert_eq!(deliveries(&app, endpoint).await.len(), 0);
 }
 
+async fn the_background_worker_delivers_an_order_as_it_happens(backend: Backend) {
+    let app = app_allowing_private(backend).await;
+    let receiver = Receiver::start();
+    let (_, secret) = subscribe(&app, &receiver.url(), json!(["order.created"])).await;
+    let worker = webhooks::spawn_worker(app.state.db.clone(), app.state.config.webhooks).unwrap();
+    let order = json!({"external_id": "web-1", "channel": "web", "placed_at": "2026-11-20T14:03:00Z", "currency": "EUR",
+                       "customer": {"email": "ada@example.com"}, "total": 900,
+                       "lines": [{"sku": "TEA-1", "name": "Tea", "quantity": 2, "unit_price": 450}]});
+    let created = app.post("/v1/orders", &app.token("orders:write"), order).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let received = receiver.wait_for(1);
+    worker.stop();
+    assert_eq!(received.len(), 1, "the worker delivered the order");
+    assert!(received[0].verifies_with(&secret));
+    let body = received[0].json();
+    assert_eq!(body["type"], "order.created");
+    assert_eq!(body["data"]["id"], created.body["id"]);
+    assert_eq!(body["data"]["customer_id"], created.body["customer_id"]);
+    assert_eq!(body["data"]["total"], created.body["total"]);
+}
+
+async fn a_crashed_workers_deliveries_are_taken_over_when_its_lease_ends(backend: Backend) {
+    let app = app_allowing_private(backend).await;
+    let receiver = Receiver::start();
+    let (endpoint, _) = subscribe(&app, &receiver.url(), json!(["*"])).await;
+    record(&app, EventType::CustomerUpdated, Some(1), json!({"id": 1})).await;
+    // A worker claims the delivery, then dies before sending it (nothing is recorded).
+    let start = now();
+    let claimed = app
+        .state
+        .db
+        .run(move |conn| {
+            events::sequence_on(conn, start)?;
+            Ok(rapport::repositories::events::claim_due(conn, start, start + Duration::seconds(60), 10)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    // Another worker leaves it alone while the lease runs, then takes it over.
+    assert_eq!(deliver(&app, start + Duration::seconds(30)).await, 0);
+    assert_eq!(deliver(&app, start + Duration::seconds(61)).await, 1);
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(deliveries(&app, endpoint).await[0]["status"], "succeeded");
+}
+
 both_backends!(
+    a_crashed_workers_deliveries_are_taken_over_when_its_lease_ends,
+    the_background_worker_delivers_an_order_as_it_happens,
     endpoints_crud_and_the_secret_shown_once,
     a_delivery_is_signed_per_the_specification,
     a_failing_receiver_is_retried_with_backoff,
