@@ -210,8 +210,11 @@ fn is_public_v4(v4: std::net::Ipv4Addr) -> bool {
 /// no credentials; a literal IP address must be public unless private ones are allowed.
 /// Names are resolved and checked on every delivery (so that rebinding cannot pass).
 pub fn check_webhook_url(text: &str, allow_private: bool) -> Result<url::Url, String> {
-    if text.len() > 2_048 {
+    if text.chars().count() > 2_048 {
         return Err("must be at most 2048 characters".into());
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}') {
+        return Err("must not contain spaces or control characters".into());
     }
     let url = url::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
     match url.scheme() {
@@ -284,5 +287,6 @@ mod address_tests {
         assert!(check_webhook_url("https://user:pw@hooks.example.com/", false).is_err());
         assert!(check_webhook_url("ftp://hooks.example.com/", false).is_err());
         assert!(check_webhook_url("not a url", false).is_err());
+        assert!(check_webhook_url("https://hooks.example.com/a b", false).is_err());
     }
 }

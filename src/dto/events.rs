@@ -65,7 +65,9 @@ impl ToSchema for SubscribedTypes {}
 #[into_params(parameter_in = Query)]
 pub struct EventFeedQuery {
     /// Only these event types, comma-separated (e.g. `order.created,order.refunded`).
-    #[param(pattern = r"^[a-z_]+\.[a-z_]+(,[a-z_]+\.[a-z_]+)*$")]
+    #[param(
+        pattern = r"^(customer\.created|customer\.updated|customer\.merged|customer\.erased|consent\.changed|enquiry\.created|enquiry\.updated|order\.created|order\.status_changed|order\.refunded|product\.stock_low|import\.completed|campaign\.launched|campaign\.sent|message\.failed|webhook\.disabled)(,(customer\.created|customer\.updated|customer\.merged|customer\.erased|consent\.changed|enquiry\.created|enquiry\.updated|order\.created|order\.status_changed|order\.refunded|product\.stock_low|import\.completed|campaign\.launched|campaign\.sent|message\.failed|webhook\.disabled))*$"
+    )]
     pub r#type: Option<String>,
     /// The `next_cursor` of the previous page, or an event's `sequence`: events after it.
     /// Absent: from the oldest event kept.
@@ -81,7 +83,7 @@ impl EventFeedQuery {
         let Some(text) = &self.r#type else { return Ok(Vec::new()) };
         text.split(',')
             .map(|name| {
-                EventType::parse(name.trim()).filter(|t| *t != EventType::WebhookTest).ok_or_else(|| {
+                EventType::parse(name).filter(|t| *t != EventType::WebhookTest).ok_or_else(|| {
                     AppError::BadRequest(format!("query parameter `type`: `{name}` is not an event type"))
                 })
             })
@@ -223,7 +225,7 @@ pub struct WebhookEndpointPage {
     "description": "accounting"}))]
 pub struct WebhookEndpointInput {
     /// `https` (and a public address) unless `RAPPORT_WEBHOOK_ALLOW_PRIVATE=true`.
-    #[schema(format = "uri", max_length = 2048)]
+    #[schema(pattern = r"^https?://[^\s/?#]+([/?#]\S*)?$", max_length = 2048)]
     pub url: String,
     #[schema(value_type = SubscribedTypes)]
     pub event_types: Vec<String>,
@@ -236,7 +238,7 @@ pub struct WebhookEndpointInput {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "enabled"}))]
 pub struct WebhookEndpointPatchInput {
-    #[schema(format = "uri", max_length = 2048)]
+    #[schema(pattern = r"^https?://[^\s/?#]+([/?#]\S*)?$", max_length = 2048)]
     pub url: Option<String>,
     #[schema(value_type = Option<SubscribedTypes>)]
     pub event_types: Option<Vec<String>>,
@@ -380,4 +382,22 @@ pub struct DeliveryPath {
     pub id: i64,
     /// The delivery's id.
     pub delivery_id: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::IntoParams;
+
+    use super::*;
+
+    /// The feed's `type` pattern lists exactly the event types the feed holds.
+    #[test]
+    fn the_type_pattern_names_every_feed_type() {
+        let parameters = EventFeedQuery::into_params(|| None);
+        let json = serde_json::to_value(&parameters).unwrap();
+        let pattern = json[0]["schema"]["pattern"].as_str().unwrap().to_string();
+        let names: Vec<String> = EventType::subscribable().map(|t| t.as_str().replace('.', "\\.")).collect();
+        let alternatives = names.join("|");
+        assert_eq!(pattern, format!("^({alternatives})(,({alternatives}))*$"));
+    }
 }
