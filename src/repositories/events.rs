@@ -19,6 +19,10 @@ pub fn insert(conn: &mut DbConn, event: &NewEvent) -> QueryResult<()> {
     diesel::insert_into(events::table).values(event).execute(conn).map(drop)
 }
 
+pub fn insert_many(conn: &mut DbConn, rows: &[NewEvent]) -> QueryResult<()> {
+    insert_in_chunks!(conn, events::table, rows)
+}
+
 pub fn insert_returning_id(conn: &mut DbConn, event: &NewEvent) -> QueryResult<i64> {
     diesel::insert_into(events::table).values(event).returning(events::id).get_result(conn)
 }

@@ -80,11 +80,15 @@ pub fn customer_created(
     profile: &CustomerProfile,
     created_at: NaiveDateTime,
 ) -> Result<(), AppError> {
+    record(conn, EventType::CustomerCreated, Some(id), customer_created_data(id, profile, created_at))
+}
+
+pub fn customer_created_data(id: i64, profile: &CustomerProfile, created_at: NaiveDateTime) -> Value {
     let mut data = Map::new();
     data.insert("id".into(), json!(id));
     data.extend(customer_fields(profile));
     data.insert("created_at".into(), time(created_at));
-    record(conn, EventType::CustomerCreated, Some(id), Value::Object(data))
+    Value::Object(data)
 }
 
 /// `customer.updated` with the fields that changed from `before` to `after`; nothing is
@@ -121,11 +125,11 @@ pub fn customer_merged(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64) -
 /// `consent.changed`: a ledger event (`id`) that became the channel's current state,
 /// moving it from `from` (None: never recorded) to the event's state.
 pub fn consent_changed(conn: &mut DbConn, event: &ConsentEventRow, from: Option<&str>) -> Result<(), AppError> {
-    record(
-        conn,
-        EventType::ConsentChanged,
-        Some(event.customer_id),
-        json!({
+    record(conn, EventType::ConsentChanged, Some(event.customer_id), consent_changed_data(event, from))
+}
+
+pub fn consent_changed_data(event: &ConsentEventRow, from: Option<&str>) -> Value {
+    json!({
             "id": event.id,
             "customer_id": event.customer_id,
             "channel": event.channel,
@@ -134,8 +138,7 @@ pub fn consent_changed(conn: &mut DbConn, event: &ConsentEventRow, from: Option<
             "opt_in_level": event.opt_in_level,
             "source": event.source,
             "occurred_at": time(event.occurred_at),
-        }),
-    )
+    })
 }
 
 /// `enquiry.created`: the enquiry without its client details (IP, user agent).

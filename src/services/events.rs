@@ -23,6 +23,17 @@ pub fn record(conn: &mut DbConn, event_type: EventType, customer_id: Option<i64>
     record_at(conn, event_type, customer_id, None, data, super::now())
 }
 
+/// Appends many events in the caller's transaction, in a few multi-row inserts (a batch of
+/// an import): each is `(type, customer it is about, data)`.
+pub fn record_many(conn: &mut DbConn, changes: Vec<(EventType, Option<i64>, Value)>) -> Result<(), AppError> {
+    let now = super::now();
+    let rows: Vec<NewEvent> = changes
+        .into_iter()
+        .map(|(event_type, customer_id, data)| new_event(event_type, customer_id, None, data, now))
+        .collect();
+    Ok(repo::insert_many(conn, &rows)?)
+}
+
 /// Appends an event addressed to one endpoint only (not in the feed); returns its id.
 pub fn record_for_endpoint(
     conn: &mut DbConn,

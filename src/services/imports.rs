@@ -16,6 +16,7 @@ use super::now;
 use crate::db::{Database, DbConn};
 use crate::domain::consent::{check_occurred_at, ConsentChange};
 use crate::domain::customer::{AddressFields, CustomerDraft, CustomerFields, CustomerProfile};
+use crate::domain::events::EventType;
 pub use crate::domain::imports::ImportMode;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, Country};
 use crate::error::AppError;
@@ -485,9 +486,12 @@ impl FreshCustomers {
         let ids = customer_repo::insert_rows(conn, &profiles, now)?;
         let refs: Vec<(i64, &CustomerProfile)> = ids.iter().copied().zip(profiles.iter().copied()).collect();
         customer_repo::insert_tags_and_terms_bulk(conn, &refs)?;
-        for &(id, profile) in &refs {
-            super::emit::customer_created(conn, id, profile, now)?;
-        }
+        let mut changes: Vec<(EventType, Option<i64>, Value)> = refs
+            .iter()
+            .map(|&(id, profile)| {
+                (EventType::CustomerCreated, Some(id), super::emit::customer_created_data(id, profile, now))
+            })
+            .collect();
         let mut events = Vec::new();
         let mut with_events = Vec::new();
         for (&id, (_, consents)) in ids.iter().zip(&pending) {
@@ -498,8 +502,11 @@ impl FreshCustomers {
         }
         // New customers have no consent yet: each event is a change (from none).
         for event in crate::repositories::consents::insert_events_bulk(conn, &events)? {
-            super::emit::consent_changed(conn, &event, None)?;
+            let data = super::emit::consent_changed_data(&event, None);
+            changes.push((EventType::ConsentChanged, Some(event.customer_id), data));
         }
+        // The batch's events in a few multi-row statements, like its rows.
+        super::events::record_many(conn, changes)?;
         crate::services::consents::refresh_current(conn, &with_events)?;
         Ok(())
     }

@@ -46,6 +46,8 @@ struct Shared {
     always: Option<u16>,
     /// Echo the request body in error answers (as careless receivers do).
     echo: bool,
+    /// Wait this long before answering.
+    delay: Option<Duration>,
 }
 
 #[derive(Clone)]
@@ -83,6 +85,11 @@ impl Receiver {
     /// Every request after the plan gets this status (None: 200).
     pub fn answer_always(&self, status: Option<u16>) {
         self.shared.lock().unwrap().always = status;
+    }
+
+    /// Every answer comes after `delay`.
+    pub fn answer_after(&self, delay: Duration) {
+        self.shared.lock().unwrap().delay = Some(delay);
     }
 
     /// Error answers carry the request body back.
@@ -128,12 +135,15 @@ fn serve(stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> {
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
     let body = String::from_utf8_lossy(&body).into_owned();
-    let (status, echo) = {
+    let (status, echo, delay) = {
         let mut state = shared.lock().unwrap();
         state.received.push(Received { headers, body: body.clone() });
         let planned = state.plan.pop_front();
-        (planned.or(state.always).unwrap_or(200), state.echo)
+        (planned.or(state.always).unwrap_or(200), state.echo, state.delay)
     };
+    if let Some(delay) = delay {
+        std::thread::sleep(delay);
+    }
     let reply = match (status, echo) {
         (200, _) => "ok".to_string(),
         (_, true) => format!("cannot take {body}"),

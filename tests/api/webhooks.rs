@@ -537,7 +537,23 @@ async fn a_crashed_workers_deliveries_are_taken_over_when_its_lease_ends(backend
     assert_eq!(deliveries(&app, endpoint).await[0]["status"], "succeeded");
 }
 
+async fn a_receiver_slower_than_ten_seconds_is_a_failed_attempt(backend: Backend) {
+    let app = app_allowing_private(backend).await;
+    let receiver = Receiver::start();
+    receiver.answer_after(std::time::Duration::from_secs(12));
+    let (endpoint, _) = subscribe(&app, &receiver.url(), json!(["*"])).await;
+    record(&app, EventType::CustomerUpdated, Some(1), json!({"id": 1})).await;
+    assert_eq!(deliver(&app, now()).await, 1);
+    let timed_out = deliveries(&app, endpoint).await.remove(0);
+    assert_eq!(timed_out["status"], "pending", "retried later");
+    assert_eq!(timed_out["last_response_status"], Value::Null);
+    assert!(timed_out["last_error"].as_str().unwrap().contains("timed out after 10 s"), "{timed_out}");
+    let latency = timed_out["last_latency_ms"].as_i64().unwrap();
+    assert!(latency >= 9_500, "waited for the 10 s timeout: {latency} ms");
+}
+
 both_backends!(
+    a_receiver_slower_than_ten_seconds_is_a_failed_attempt,
     a_crashed_workers_deliveries_are_taken_over_when_its_lease_ends,
     the_background_worker_delivers_an_order_as_it_happens,
     endpoints_crud_and_the_secret_shown_once,
