@@ -726,3 +726,10 @@ diesel::table! {
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> events (event_id));
 diesel::allow_tables_to_appear_in_same_query!(events, webhook_endpoints, webhook_deliveries);
+
+diesel::table! {
+    event_sequence (id) {
+        id -> Integer,
+        last_position -> BigInt,
+    }
+}

@@ -69,7 +69,7 @@ impl Subscription {
             return Err("give at least one event type, or \"*\" for all".into());
         }
         if names.iter().any(|n| n == Self::ALL_TEXT) {
-            if names.len() > 1 {
+            if names.iter().any(|n| n != Self::ALL_TEXT) {
                 return Err("\"*\" already means every event type; give it alone".into());
             }
             return Ok(Subscription::All);
@@ -178,6 +178,10 @@ pub fn is_public_address(address: std::net::IpAddr) -> bool {
             if segments[0] == 0x2002 {
                 return is_public_v4(embedded_v4(segments[1], segments[2]));
             }
+            // SIIT (::ffff:0:a.b.c.d) carries an IPv4 address too.
+            if segments[..6] == [0, 0, 0, 0, 0xffff, 0] {
+                return is_public_v4(embedded_v4(segments[6], segments[7]));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -185,6 +189,9 @@ pub fn is_public_address(address: std::net::IpAddr) -> bool {
                 || (segments[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
                 || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
                 || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
+                || (segments[0] == 0x2001 && segments[1] < 0x0200) // IETF protocol assignments, incl. Teredo
+                || segments[..3] == [0x64, 0xff9b, 1] // local-use NAT64 64:ff9b:1::/48
+                || segments[..4] == [0x100, 0, 0, 0] // discard-only 100::/64
                 || segments[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible ::a.b.c.d
         }
     }
@@ -203,6 +210,7 @@ fn is_public_v4(v4: std::net::Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT), incl. 100.100.100.200
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
         || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
         || a >= 240) // reserved
 }
 
@@ -266,6 +274,11 @@ mod address_tests {
             "::ffff:127.0.0.1",
             "64:ff9b::a00:1",
             "2002:7f00:1::",
+            "2001:0:4136:e378::1",
+            "64:ff9b:1::a00:1",
+            "::ffff:0:a00:1",
+            "100::1",
+            "192.88.99.1",
         ] {
             assert!(!is_public_address(refused.parse().unwrap()), "{refused}");
         }

@@ -9,6 +9,7 @@ use validator::Validate;
 
 use crate::domain::consent::single_line;
 use crate::domain::events::{EventType, Subscription};
+use crate::domain::Patch;
 use crate::error::{AppError, FieldError, FieldErrors};
 use crate::models::events::{DeliveryRow, EndpointRow, EventRow};
 
@@ -92,7 +93,8 @@ impl EventFeedQuery {
 
     pub fn after(&self) -> Result<Option<i64>, AppError> {
         let Some(text) = &self.after else { return Ok(None) };
-        text.parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+        let digits = (1..=18).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+        text.parse::<i64>().ok().filter(|_| digits).map(Some).ok_or_else(|| {
             AppError::BadRequest(format!("query parameter `after`: `{text}` is not a cursor of this feed"))
         })
     }
@@ -229,24 +231,43 @@ pub struct WebhookEndpointInput {
     pub url: String,
     #[schema(value_type = SubscribedTypes)]
     pub event_types: Vec<String>,
-    #[schema(max_length = 500)]
+    /// One line (no control characters).
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x08\x0A-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
 }
 
-/// Body of `PATCH /v1/webhooks/{id}` (merge patch; absent fields are unchanged).
+/// Body of `PATCH /v1/webhooks/{id}` (merge patch): absent fields are unchanged, a null
+/// `description` clears it; `url`, `event_types` and `status` cannot be removed.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "enabled"}))]
 pub struct WebhookEndpointPatchInput {
-    #[schema(pattern = r"^https?://[^\s/?#]+([/?#]\S*)?$", max_length = 2048)]
-    pub url: Option<String>,
-    #[schema(value_type = Option<SubscribedTypes>)]
-    pub event_types: Option<Vec<String>>,
-    #[schema(max_length = 500)]
-    pub description: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = String, pattern = r"^https?://[^\s/?#]+([/?#]\S*)?$", max_length = 2048)]
+    pub url: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = SubscribedTypes)]
+    pub event_types: Patch<Vec<String>>,
+    /// One line (no control characters).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 500, pattern = r"^[^\x00-\x08\x0A-\x1F\x7F-\x9F]*$")]
+    pub description: Patch<String>,
     /// `enabled` (also after an automatic disabling) or `disabled`.
-    #[schema(pattern = "^(enabled|disabled)$")]
-    pub status: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = String, pattern = "^(enabled|disabled)$")]
+    pub status: Patch<String>,
+}
+
+/// A field that may be absent but not null.
+fn required<T>(errors: &mut FieldErrors, field: &str, patch: Patch<T>) -> Option<T> {
+    match patch {
+        Patch::Absent => None,
+        Patch::Value(value) => Some(value),
+        Patch::Null => {
+            errors.0.push(FieldError::new(field, "cannot be removed; give a value or leave it out"));
+            None
+        }
+    }
 }
 
 fn subscription(errors: &mut FieldErrors, names: Option<Vec<String>>) -> Option<Subscription> {
@@ -279,15 +300,22 @@ impl WebhookEndpointInput {
 impl WebhookEndpointPatchInput {
     pub fn into_patch(self) -> Result<crate::domain::events::EndpointPatch, AppError> {
         let mut errors = FieldErrors::default();
-        let subscription = subscription(&mut errors, self.event_types);
-        let description = description(&mut errors, self.description);
-        let enabled = errors.parse("status", self.status, |s| match s.as_str() {
+        let url = required(&mut errors, "url", self.url);
+        let event_types = required(&mut errors, "event_types", self.event_types);
+        let subscription = subscription(&mut errors, event_types);
+        let description = match self.description {
+            Patch::Absent => None,
+            Patch::Null => Some(String::new()),
+            Patch::Value(text) => description(&mut errors, Some(text)),
+        };
+        let status = required(&mut errors, "status", self.status);
+        let enabled = errors.parse("status", status, |s| match s.as_str() {
             "enabled" => Ok(true),
             "disabled" => Ok(false),
             other => Err(format!("`{other}` is not enabled or disabled")),
         });
         errors.into_result(())?;
-        Ok(crate::domain::events::EndpointPatch { url: self.url, subscription, description, enabled })
+        Ok(crate::domain::events::EndpointPatch { url, subscription, description, enabled })
     }
 }
 

@@ -5,15 +5,11 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use super::sql::{insert_in_chunks, Sql, SqlValue};
-use crate::db::schema::{events, webhook_deliveries, webhook_endpoints};
-use crate::db::{Backend, DbConn};
+use crate::db::schema::{event_sequence, events, webhook_deliveries, webhook_endpoints};
+use crate::db::DbConn;
 use crate::models::events::{
     AttemptOutcome, DeliveryRow, EndpointChanges, EndpointRow, EventRow, NewDelivery, NewEndpoint, NewEvent,
 };
-
-/// The advisory lock that makes sequencers on PostgreSQL take turns (an arbitrary constant:
-/// "rapport events" in ASCII).
-const SEQUENCER_LOCK: i64 = 0x7261_7070_6576_7473;
 
 pub fn insert(conn: &mut DbConn, event: &NewEvent) -> QueryResult<()> {
     diesel::insert_into(events::table).values(event).execute(conn).map(drop)
@@ -37,17 +33,16 @@ pub fn any_unsequenced(conn: &mut DbConn) -> QueryResult<bool> {
 }
 
 /// Gives the next positions, in insert order, to up to `limit` committed events that have
-/// none, and returns them. Run inside a write transaction: sequencers take turns (the
-/// database's write lock on SQLite, an advisory lock on PostgreSQL), so positions are
-/// committed in increasing order and a reader paging by position never skips one.
+/// none, and returns them. Run inside a write transaction: sequencers take turns on the
+/// `event_sequence` row (locked first), so positions are committed in increasing order and
+/// a reader paging by position never skips one.
 pub fn sequence(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<EventRow>> {
-    if conn.backend() == Backend::Postgres {
-        let mut lock = Sql::new(conn.backend());
-        lock.push("SELECT pg_advisory_xact_lock(").bind(SqlValue::Int(SEQUENCER_LOCK)).push(")");
-        lock.query().execute(conn)?;
+    let mut lock = Sql::new(conn.backend());
+    lock.push("SELECT last_position FROM event_sequence WHERE id = 1");
+    if lock.is_postgres() {
+        lock.push(" FOR UPDATE");
     }
-    let base: Option<i64> = events::table.select(diesel::dsl::max(events::position)).get_result(conn)?;
-    let base = base.unwrap_or(0);
+    let base = lock.query().get_result::<LastPosition>(conn)?.last_position;
     let mut sql = Sql::new(conn.backend());
     sql.push("UPDATE events SET position = numbered.rn + ").bind(SqlValue::Int(base));
     sql.push(
@@ -60,7 +55,16 @@ pub fn sequence(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<EventRow>> {
     if numbered == 0 {
         return Ok(Vec::new());
     }
+    diesel::update(event_sequence::table)
+        .set(event_sequence::last_position.eq(base + numbered as i64))
+        .execute(conn)?;
     events::table.filter(events::position.gt(base)).order(events::position).select(EventRow::as_select()).load(conn)
+}
+
+#[derive(QueryableByName)]
+struct LastPosition {
+    #[diesel(sql_type = BigInt)]
+    last_position: i64,
 }
 
 /// The feed: sequenced events after `after` (a position), in position order, not those
@@ -84,9 +88,21 @@ pub fn find_event(conn: &mut DbConn, id: i64) -> QueryResult<Option<EventRow>> {
     events::table.find(id).select(EventRow::as_select()).first(conn).optional()
 }
 
-/// Events recorded before `before`, up to `limit` of them; returns how many went.
+/// Events recorded before `before`, up to `limit` of them, with their deliveries; returns
+/// how many went. An event still pending for an enabled endpoint stays until it is
+/// delivered or its retries run out.
 pub fn delete_older_than(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> QueryResult<usize> {
-    let doomed = events::table.filter(events::created_at.lt(before)).select(events::id).order(events::id).limit(limit);
+    let still_owed = webhook_deliveries::table
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::status.eq("pending"))
+        .filter(webhook_endpoints::status.eq("enabled"))
+        .select(webhook_deliveries::event_id);
+    let doomed = events::table
+        .filter(events::created_at.lt(before))
+        .filter(events::id.ne_all(still_owed))
+        .select(events::id)
+        .order(events::id)
+        .limit(limit);
     let ids: Vec<i64> = doomed.load(conn)?;
     if ids.is_empty() {
         return Ok(0);
@@ -230,32 +246,39 @@ pub fn claim_due(
         .load(conn)
 }
 
-/// Records an attempt: `succeeded`, or pending again at `retry_at`, or `failed` for good.
+/// Records an attempt: `succeeded`, or pending again at `retry_at`, or `failed` for good;
+/// only while the lease taken until `lease_until` holds (false otherwise: another worker
+/// took the delivery over, or it was rescheduled by hand).
 pub fn record_attempt(
     conn: &mut DbConn,
     id: i64,
     outcome: &AttemptOutcome,
     retry_at: Option<NaiveDateTime>,
-) -> QueryResult<()> {
+    lease_until: NaiveDateTime,
+) -> QueryResult<bool> {
     let status = match (&outcome.error, retry_at) {
         (None, _) => "succeeded",
         (Some(_), Some(_)) => "pending",
         (Some(_), None) => "failed",
     };
-    diesel::update(webhook_deliveries::table.find(id))
-        .set((
-            webhook_deliveries::status.eq(status),
-            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-            webhook_deliveries::next_attempt_at.eq(retry_at.unwrap_or(outcome.at)),
-            webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-            webhook_deliveries::last_attempt_at.eq(Some(outcome.at)),
-            webhook_deliveries::last_response_status.eq(outcome.response_status),
-            webhook_deliveries::last_latency_ms.eq(Some(outcome.latency_ms)),
-            webhook_deliveries::last_error.eq(outcome.error.as_deref()),
-            webhook_deliveries::delivered_at.eq(outcome.error.is_none().then_some(outcome.at)),
-        ))
-        .execute(conn)
-        .map(drop)
+    let recorded = diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq(id))
+            .filter(webhook_deliveries::lease_until.eq(Some(lease_until))),
+    )
+    .set((
+        webhook_deliveries::status.eq(status),
+        webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+        webhook_deliveries::next_attempt_at.eq(retry_at.unwrap_or(outcome.at)),
+        webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+        webhook_deliveries::last_attempt_at.eq(Some(outcome.at)),
+        webhook_deliveries::last_response_status.eq(outcome.response_status),
+        webhook_deliveries::last_latency_ms.eq(Some(outcome.latency_ms)),
+        webhook_deliveries::last_error.eq(outcome.error.as_deref()),
+        webhook_deliveries::delivered_at.eq(outcome.error.is_none().then_some(outcome.at)),
+    ))
+    .execute(conn)?;
+    Ok(recorded == 1)
 }
 
 /// Newest first, keyset on id.

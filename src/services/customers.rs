@@ -214,6 +214,7 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         let survivor = survivor.ok_or_else(|| not_found(survivor_id))?;
         let duplicate = duplicate
             .ok_or_else(|| AppError::invalid("duplicate_id", format!("customer {duplicate_id} does not exist")))?;
+        let before = survivor.profile();
         let mut profile = survivor.profile();
         profile.absorb(duplicate.profile());
         merged_email = profile.details.email.clone();
@@ -241,6 +242,8 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         // survivor scrubs them too.
         events::move_customer(conn, duplicate_id, survivor_id)?;
         emit::customer_merged(conn, survivor_id, duplicate_id)?;
+        // What the survivor took from the duplicate (blank fields filled, tags joined).
+        emit::customer_updated(conn, survivor_id, &before, &profile)?;
         Ok(record)
     });
     finish_write(conn, outcome, merged_email.as_ref())

@@ -81,9 +81,22 @@ pub fn sequence(database: &Database, now: NaiveDateTime) -> Result<usize, AppErr
 }
 
 pub fn sequence_on(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError> {
+    sequence_batches(conn, now, usize::MAX)
+}
+
+/// At most one batch: what a request does, so that a backlog (after a large import) is the
+/// worker's to sequence, not a request's.
+pub fn sequence_one_batch(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError> {
+    sequence_batches(conn, now, 1)
+}
+
+fn sequence_batches(conn: &mut DbConn, now: NaiveDateTime, most: usize) -> Result<usize, AppError> {
     let mut total = 0;
     // A cheap read first: most rounds find nothing and then take no write lock.
-    while repo::any_unsequenced(conn)? {
+    for _ in 0..most {
+        if !repo::any_unsequenced(conn)? {
+            break;
+        }
         let sequenced = conn.write_transaction(|conn| -> Result<usize, AppError> {
             let events = repo::sequence(conn, SEQUENCE_BATCH)?;
             if !events.is_empty() {
@@ -141,7 +154,7 @@ pub fn subscription_of(endpoint: &EndpointRow) -> Subscription {
 /// A page of the feed, after sequencing what has been committed so far (so that a caller
 /// sees its own changes at once).
 pub fn feed(conn: &mut DbConn, types: &[EventType], after: Option<i64>, limit: i64) -> Result<Vec<EventRow>, AppError> {
-    sequence_on(conn, super::now())?;
+    sequence_one_batch(conn, super::now())?;
     let names: Vec<String> = types.iter().map(|t| t.as_str().to_string()).collect();
     Ok(repo::feed(conn, &names, after, limit)?)
 }

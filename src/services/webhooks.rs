@@ -5,6 +5,8 @@
 
 pub mod sender;
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use chrono::{Duration, NaiveDateTime};
 use rand::Rng;
@@ -25,9 +27,8 @@ use sender::SignedRequest;
 pub const SECRET_OVERLAP: Duration = Duration::hours(24);
 /// How long a worker holds the deliveries it claimed (longer than an attempt can take).
 const LEASE: Duration = Duration::seconds(60);
-/// Deliveries claimed per round, and how many are sent at once.
+/// Deliveries claimed per round, all sent at once.
 const BATCH: i64 = 64;
-const CONCURRENCY: usize = 16;
 
 fn conflict(detail: String) -> AppError {
     AppError::Conflict { detail, existing_id: None }
@@ -132,7 +133,7 @@ pub fn send_test(conn: &mut DbConn, id: i64) -> Result<(DeliveryRow, String), Ap
     let event_id = conn.write_transaction(|conn| {
         super::events::record_for_endpoint(conn, EventType::WebhookTest, id, data.clone(), now)
     })?;
-    super::events::sequence_on(conn, now)?;
+    super::events::sequence_one_batch(conn, now)?;
     repo::delivery_of_event(conn, id, event_id)?
         .ok_or_else(|| conflict(format!("webhook endpoint {id} was disabled meanwhile")))
 }
@@ -205,8 +206,9 @@ pub fn signature(endpoint: &EndpointRow, id: &str, timestamp: i64, body: &str, n
 /// them (several at once) and records the outcomes. Returns how many were attempted.
 pub fn deliver_due(database: &Database, sender: &Sender, now: NaiveDateTime) -> Result<usize, AppError> {
     super::events::sequence(database, now)?;
+    let lease_until = now + LEASE;
     let claimed = database.with_conn(|conn| {
-        conn.write_transaction(|conn| -> Result<_, AppError> { Ok(repo::claim_due(conn, now, now + LEASE, BATCH)?) })
+        conn.write_transaction(|conn| -> Result<_, AppError> { Ok(repo::claim_due(conn, now, lease_until, BATCH)?) })
     })?;
     if claimed.is_empty() {
         return Ok(0);
@@ -227,7 +229,10 @@ pub fn deliver_due(database: &Database, sender: &Sender, now: NaiveDateTime) -> 
         .collect();
     let outcomes = send_all(sender, &requests, now);
     let attempted = outcomes.len();
-    database.with_conn(|conn| conn.write_transaction(|conn| record_outcomes(conn, &outcomes, now)))?;
+    let sent_data: HashMap<i64, String> = events.into_iter().map(|e| (e.id, e.data)).collect();
+    database.with_conn(|conn| {
+        conn.write_transaction(|conn| record_outcomes(conn, &outcomes, &sent_data, lease_until, now))
+    })?;
     Ok(attempted)
 }
 
@@ -241,62 +246,61 @@ fn signed_request(event: &EventRow, endpoint: &EndpointRow, now: NaiveDateTime) 
     SignedRequest { url: endpoint.url.clone(), id, timestamp, signature, body }
 }
 
-/// Sends the requests, up to CONCURRENCY at once, and pairs each delivery with its outcome.
+/// Sends the requests at once and pairs each delivery with its outcome.
 fn send_all(
     sender: &Sender,
     requests: &[(DeliveryRow, Option<SignedRequest>)],
     now: NaiveDateTime,
 ) -> Vec<(DeliveryRow, AttemptOutcome)> {
-    let mut outcomes = Vec::with_capacity(requests.len());
-    for chunk in requests.chunks(CONCURRENCY) {
-        let sent: Vec<(DeliveryRow, AttemptOutcome)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|(delivery, request)| {
-                    scope.spawn(move || (delivery.clone(), attempt(sender, request.as_ref(), now)))
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("a webhook send does not panic")).collect()
-        });
-        outcomes.extend(sent);
-    }
-    outcomes
-}
-
-fn attempt(sender: &Sender, request: Option<&SignedRequest>, now: NaiveDateTime) -> AttemptOutcome {
-    let Some(request) = request else {
-        return AttemptOutcome {
-            at: now,
-            response_status: None,
-            latency_ms: 0,
-            error: Some("the event or the endpoint is gone".into()),
-        };
-    };
-    let sent = sender.send(request);
-    AttemptOutcome {
-        at: now,
-        response_status: sent.response_status.map(i32::from),
-        latency_ms: i64::try_from(sent.latency.as_millis()).unwrap_or(i64::MAX),
-        error: sent.error,
-    }
+    let signed: Vec<Option<&SignedRequest>> = requests.iter().map(|(_, request)| request.as_ref()).collect();
+    let attempts = sender.send_all(&signed);
+    requests
+        .iter()
+        .zip(attempts)
+        .map(|((delivery, _), sent)| {
+            let outcome = AttemptOutcome {
+                at: now,
+                response_status: sent.response_status.map(i32::from),
+                latency_ms: i64::try_from(sent.latency.as_millis()).unwrap_or(i64::MAX),
+                error: sent.error,
+            };
+            (delivery.clone(), outcome)
+        })
+        .collect()
 }
 
 /// Records each attempt: success, a retry at its time (with jitter), or given up; an
 /// endpoint that has failed every attempt for DISABLE_AFTER_DAYS is disabled, and a
 /// `webhook.disabled` event says so.
+///
+/// An outcome is recorded only while this worker's lease on the delivery holds (another
+/// instance that took it over owns the record then). When the event's data changed while
+/// it was being sent (the customer was erased), the receiver's answer is not kept.
 fn record_outcomes(
     conn: &mut DbConn,
     outcomes: &[(DeliveryRow, AttemptOutcome)],
+    sent_data: &HashMap<i64, String>,
+    lease_until: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
+    let event_ids: Vec<i64> = outcomes.iter().map(|(d, _)| d.event_id).collect();
+    let current: HashMap<i64, String> =
+        repo::events_by_id(conn, &event_ids)?.into_iter().map(|e| (e.id, e.data)).collect();
     for (delivery, outcome) in outcomes {
+        let mut outcome = outcome.clone();
+        if outcome.error.is_some() && current.get(&delivery.event_id) != sent_data.get(&delivery.event_id) {
+            outcome.error = Some("failed; the answer is not kept: the event's data was erased meanwhile".into());
+        }
         if outcome.error.is_none() {
-            repo::record_attempt(conn, delivery.id, outcome, None)?;
-            repo::note_success(conn, delivery.endpoint_id)?;
+            if repo::record_attempt(conn, delivery.id, &outcome, None, lease_until)? {
+                repo::note_success(conn, delivery.endpoint_id)?;
+            }
             continue;
         }
         let retry_at = retry_delay_seconds(delivery.attempts + 1).map(|seconds| now + with_jitter(seconds));
-        repo::record_attempt(conn, delivery.id, outcome, retry_at)?;
+        if !repo::record_attempt(conn, delivery.id, &outcome, retry_at, lease_until)? {
+            continue;
+        }
         tracing::warn!(
             delivery_id = delivery.id,
             endpoint_id = delivery.endpoint_id,

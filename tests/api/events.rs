@@ -124,7 +124,13 @@ async fn customer_changes_merge_and_erasure(backend: Backend) {
     // A merge: the duplicate's events become the survivor's.
     let merged = app.post(&format!("/v1/customers/{ana}/merge"), &admin, json!({"duplicate_id": bob})).await;
     assert_eq!(merged.status.as_u16(), 200, "{}", merged.text);
-    assert_eq!(one(&app, &mut seen, "customer.merged", Some(ana)), json!({"id": ana, "duplicate_id": bob}));
+    let new = since(&app, &mut seen);
+    let types: Vec<&str> = new.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, vec!["customer.merged", "customer.updated"], "{new:#?}");
+    assert_eq!(new[0].data, json!({"id": ana, "duplicate_id": bob}));
+    // What the survivor took from the duplicate: its address (Ana had none).
+    assert_eq!((new[1].customer_id, &new[1].data["changed"]["address"]["city"]), (Some(ana), &json!("Lyon")));
+    assert!(new[1].data["changed"].get("email").is_none(), "Ana kept her email: {:#?}", new[1]);
     let all = log(&app);
     assert!(all.iter().all(|e| e.customer_id == Some(ana)), "{all:#?}");
     app.post(&format!("/v1/customers/{ana}/merge"), &admin, json!({"duplicate_id": bob})).await.assert_problem(422);
@@ -136,7 +142,7 @@ async fn customer_changes_merge_and_erasure(backend: Backend) {
     let (erased, before): (Vec<&Event>, Vec<&Event>) = all.iter().partition(|e| e.event_type == "customer.erased");
     assert_eq!(erased.len(), 1);
     assert_eq!((erased[0].customer_id, &erased[0].data), (Some(ana), &json!({"id": ana})));
-    assert_eq!(before.len(), 7, "{all:#?}");
+    assert_eq!(before.len(), 8, "{all:#?}");
     for event in before {
         assert_eq!(event.data, json!({"customer_id": ana, "erased": true}), "{event:?}");
     }

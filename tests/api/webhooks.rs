@@ -84,6 +84,14 @@ async fn endpoints_crud_and_the_secret_shown_once(backend: Backend) {
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     assert_eq!(patched.body["event_types"], json!(["*"]));
     assert_eq!(patched.body["status"], "disabled");
+    // Merge patch: a null description clears it; the other fields cannot be removed.
+    let cleared = app.patch(&format!("/v1/webhooks/{id}"), &token, json!({"description": null})).await;
+    assert_eq!((cleared.status, &cleared.body["description"]), (StatusCode::OK, &json!("")));
+    for field in ["url", "event_types", "status"] {
+        let refused = app.patch(&format!("/v1/webhooks/{id}"), &token, json!({ field: null })).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", refused.body);
+        assert_eq!(refused.invalid_fields(), vec![field.to_string()]);
+    }
 
     // Bad input names the field and writes nothing.
     for (body, field) in [

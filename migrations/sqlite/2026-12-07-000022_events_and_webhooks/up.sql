@@ -16,6 +16,15 @@ CREATE TABLE events (
     data TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
+-- The last position given: it only grows, also after retention removed every event, so a
+-- reader's cursor always stays behind new events. The sequencer locks this row, so
+-- sequencers (of any instance) take turns.
+CREATE TABLE event_sequence (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_position BIGINT NOT NULL
+);
+INSERT INTO event_sequence (id, last_position) VALUES (1, 0);
+
 CREATE INDEX events_unsequenced_idx ON events (id) WHERE position IS NULL;
 CREATE INDEX events_type_idx ON events (event_type, position);
 CREATE INDEX events_customer_idx ON events (customer_id);

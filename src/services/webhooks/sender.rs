@@ -3,7 +3,6 @@
 //! a name resolves to is checked at connection time (so DNS rebinding cannot reach a
 //! private address), unless private addresses are allowed (development).
 
-use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,16 +37,17 @@ pub struct SignedRequest {
     pub body: String,
 }
 
-/// The HTTP client of the webhook worker (blocking: it runs on the worker's threads).
+/// The HTTP client of the webhook worker. It owns a small runtime: the worker's thread
+/// sends a round's requests at once on it and waits for them all.
 pub struct Sender {
-    client: reqwest::blocking::Client,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
     allow_private: bool,
 }
 
 impl Sender {
     pub fn new(allow_private: bool) -> Result<Sender, String> {
-        let mut builder = reqwest::blocking::Client::builder()
-            .timeout(TIMEOUT)
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -56,15 +56,32 @@ impl Sender {
             builder = builder.dns_resolver(Arc::new(PublicAddressesOnly));
         }
         let client = builder.build().map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
-        Ok(Sender { client, allow_private })
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the webhook runtime: {e}"))?;
+        Ok(Sender { client, runtime, allow_private })
     }
 
-    pub fn send(&self, request: &SignedRequest) -> Attempt {
-        let started = Instant::now();
-        let failed = |error: String| Attempt { response_status: None, latency: started.elapsed(), error: Some(error) };
+    /// Sends every request at once; each attempt ends within TIMEOUT, answer included.
+    pub fn send_all(&self, requests: &[Option<&SignedRequest>]) -> Vec<Attempt> {
+        let attempts = requests.iter().map(|request| async move {
+            let started = Instant::now();
+            let Some(request) = request else {
+                return failed_at(started, "the event or the endpoint is gone".into());
+            };
+            match tokio::time::timeout(TIMEOUT, self.attempt(request, started)).await {
+                Ok(attempt) => attempt,
+                Err(_) => failed_at(started, format!("timed out after {} s", TIMEOUT.as_secs())),
+            }
+        });
+        self.runtime.block_on(futures_util::future::join_all(attempts))
+    }
+
+    async fn attempt(&self, request: &SignedRequest, started: Instant) -> Attempt {
         // Checked on every attempt: the setting may have changed since the URL was saved.
         if let Err(problem) = check_webhook_url(&request.url, self.allow_private) {
-            return failed(format!("refused: the URL {problem}"));
+            return failed_at(started, format!("refused: the URL {problem}"));
         }
         let sent = self
             .client
@@ -74,29 +91,37 @@ impl Sender {
             .header("webhook-timestamp", request.timestamp.to_string())
             .header("webhook-signature", &request.signature)
             .body(request.body.clone())
-            .send();
-        let response = match sent {
+            .send()
+            .await;
+        let mut response = match sent {
             Ok(response) => response,
-            Err(error) => return failed(describe(&error)),
+            Err(error) => return failed_at(started, describe(&error)),
         };
         let status = response.status();
+        if status.is_success() {
+            // The body of a success is not read: the status is the answer.
+            return Attempt { response_status: Some(status.as_u16()), latency: started.elapsed(), error: None };
+        }
         let mut body = Vec::new();
-        let read = response.take(BODY_LIMIT).read_to_end(&mut body);
-        let latency = started.elapsed();
-        let error = if status.is_success() {
-            None
-        } else {
-            let text: String = String::from_utf8_lossy(&body).chars().take(ERROR_BODY_CHARS).collect();
-            let text = text.trim();
-            Some(match (status.is_redirection(), text.is_empty()) {
-                (true, _) => format!("HTTP {}: redirects are not followed", status.as_u16()),
-                (false, true) => format!("HTTP {}", status.as_u16()),
-                (false, false) => format!("HTTP {}: {text}", status.as_u16()),
-            })
+        while let Ok(Some(chunk)) = response.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 >= BODY_LIMIT {
+                break;
+            }
+        }
+        let text: String = String::from_utf8_lossy(&body).chars().take(ERROR_BODY_CHARS).collect();
+        let text = text.trim();
+        let error = match (status.is_redirection(), text.is_empty()) {
+            (true, _) => format!("HTTP {}: redirects are not followed", status.as_u16()),
+            (false, true) => format!("HTTP {}", status.as_u16()),
+            (false, false) => format!("HTTP {}: {text}", status.as_u16()),
         };
-        let error = error.or_else(|| read.err().map(|e| format!("the response could not be read: {e}")));
-        Attempt { response_status: Some(status.as_u16()), latency, error }
+        Attempt { response_status: Some(status.as_u16()), latency: started.elapsed(), error: Some(error) }
     }
+}
+
+fn failed_at(started: Instant, error: String) -> Attempt {
+    Attempt { response_status: None, latency: started.elapsed(), error: Some(error) }
 }
 
 /// An error and its causes in one line ("error sending request: ...: refused: ...").
