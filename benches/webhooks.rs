@@ -1,0 +1,1070 @@
+//! What webhooks cost: `POST /v1/orders` throughput without and with a webhook endpoint
+//! (and the delivery worker running), then how many deliveries per second the worker's
+//! `deliver_due` rounds get to a local receiver, beside the same signed requests sent with
+//! no database at all. Both backends in one run, figures side by side.
+//!
+//!     cargo bench --bench webhooks
+//!     TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench webhooks
+//!
+//! Without TEST_DATABASE_URL only SQLite is measured. BENCH_SECONDS (default 5) sets how
+//! long each measured order phase runs; a backend takes about 1.5 minutes by default.
+//!
+//! 1. Orders. The real server runs in-process on 127.0.0.1:0 (2 actix workers, the app's
+//!    pool), built with `RAPPORT_WEBHOOK_ALLOW_PRIVATE=true` so that an `http://127.0.0.1`
+//!    endpoint is accepted. 8 OS threads, each with one keep-alive HTTP/1.1 connection,
+//!    send the order of benches/orders.rs (3 tracked lines, the customer upserted by email,
+//!    a promo code, a checkout consent, a unique `Idempotency-Key`; 9 orders in 10 update
+//!    one of the 1,000 customers the seed orders created, 1 in 10 creates one). Every
+//!    response is checked (201, the total, 3 lines, the promo applied): an error panics and
+//!    is never counted as throughput. Phase (a) runs with no enabled webhook endpoint and no
+//!    worker; phase (b) with one endpoint subscribed to `*` (`POST /v1/webhooks`, then
+//!    `PATCH` `status` enabled/disabled) pointing at the local receiver, and the delivery
+//!    worker running. The phases alternate a, b, a, b, a, b on the same database; the
+//!    figures are the medians of the three runs of each (every run is printed too).
+//!    Between runs nothing is measured: after a (b) run the worker keeps going until every
+//!    event is sequenced and every delivery succeeded (the drain time is printed), then it
+//!    stops and the endpoint is disabled; before a (b) run the events the (a) run recorded
+//!    are sequenced with no enabled endpoint (so they make no deliveries) and the endpoint
+//!    is enabled again. Each (b) run therefore delivers exactly the events of its own orders.
+//!
+//!    The worker: `rapport::services::webhooks::spawn_worker` starts a thread that never
+//!    stops, so the bench runs the same loop itself, with a stop flag: `deliver_due` with a
+//!    `Sender::new(true)` on the server's `Database` (its pool), a 200 ms sleep after a round
+//!    that found nothing, 1 s after an error (errors are counted and printed).
+//!
+//!    Where the time goes, per run: the machine's CPU busy share and busy CPU ms per order
+//!    (/proc/stat, so clients, server, worker, receiver, PostgreSQL's backends and anything
+//!    else running on the machine); and, from a diesel `Instrumentation` on every
+//!    connection, per top-level transaction of the API and of the worker: the wait in
+//!    `BEGIN` (on SQLite `BEGIN IMMEDIATE`, i.e. the wait for the database's write lock)
+//!    and how long it stayed open (on SQLite, holding the write lock, so the API's and the
+//!    worker's shares of the run add up to at most 100 %).
+//!
+//! 2. Deliveries. On the same database with the worker stopped and every earlier delivery
+//!    done, 5,000 `customer.updated` events (each about its own customer, so per-customer
+//!    ordering never holds one back) are recorded with `services::events::record` in write
+//!    transactions of 500. Then rounds of `deliver_due(&database, &sender, now)` run back
+//!    to back (no idle sleep) on 1 thread, or on 2 threads with a `Sender` each (as two
+//!    instances would), until a count of `webhook_deliveries` with status `succeeded` shows
+//!    all 5,000; sequencing the events and fanning them out is inside the timing. The
+//!    receiver is a std `TcpListener` on 127.0.0.1:0, one thread per connection, that reads
+//!    the request and answers `200` with `connection: close`; it must have received exactly
+//!    5,000 signed requests. Baselines, no database: the same number of requests (the same
+//!    kind of body, signed per Standard Webhooks for each request) sent (i) with a
+//!    `reqwest::blocking::Client` per thread, one request after the other, from the same
+//!    number of threads, and (ii) the way `deliver_due` sends them, through rapport's
+//!    `Sender`: batches of 64, 16 requests at once on scoped threads, from the same number
+//!    of threads. Each of the 6 measures (3 kinds x 1 or 2 threads) runs 3 times,
+//!    interleaved (deliver_due, reqwest, Sender, deliver_due, ...); the figures are medians,
+//!    and every run is printed too.
+
+use std::cell::Cell;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use rapport::auth::Scope;
+use rapport::config::WebhooksConfig;
+use rapport::db::{Database, DbConn};
+use rapport::domain::events::EventType;
+use rapport::services::webhooks::sender::SignedRequest;
+use rapport::services::webhooks::{deliver_due, Sender};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{
+    app_state, ms, names, on_each_backend, phase_duration, run_phase, scalar, token, HttpClient, PhaseResult,
+    RunningServer, Stop, CITIES, TAGS,
+};
+
+/// Concurrent order clients.
+const CLIENTS: usize = 8;
+/// actix workers: one per core of the 2-core machine this was written on.
+const SERVER_WORKERS: usize = 2;
+/// Customers created by the seed orders; the measured orders update them.
+const POOL_EMAILS: usize = 1_000;
+/// One measured order in this many creates a new customer.
+const NEW_CUSTOMER_EVERY: usize = 10;
+/// Runs of each order phase (a, b, a, b, ...).
+const REPEATS: usize = 3;
+/// The goal: with the endpoint and the worker, at least this share of the orders/s.
+const GOAL: f64 = 0.95;
+/// Events recorded for each deliveries run.
+const EVENTS: usize = 5_000;
+/// Events per write transaction when recording them.
+const EVENTS_PER_TRANSACTION: usize = 500;
+/// How `deliver_due` claims and sends (src/services/webhooks.rs: BATCH, CONCURRENCY).
+const WORKER_BATCH: usize = 64;
+const WORKER_CONCURRENCY: usize = 16;
+/// Longest wait for the worker to catch up, or for a deliveries run.
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+const PROMO_CODE: &str = "BENCH10";
+const PROMO_PERCENT: i64 = 10;
+const INITIAL_STOCK: i64 = 1_000_000_000;
+const SHIPPING_TOTAL: i64 = 490;
+const TAX_TOTAL: i64 = 2_820;
+const CONSENT_TEXT: &str = "Send me offers by email";
+
+struct LineSpec {
+    sku: &'static str,
+    name: &'static str,
+    product_type: &'static str,
+    quantity: i64,
+    unit_price: i64,
+}
+
+/// The lines of benches/orders.rs.
+const LINES: [LineSpec; 3] = [
+    LineSpec { sku: "BENCH-RING-1", name: "Silver ring", product_type: "ring", quantity: 1, unit_price: 2_500 },
+    LineSpec {
+        sku: "BENCH-NECKLACE-2",
+        name: "Gold necklace",
+        product_type: "necklace",
+        quantity: 2,
+        unit_price: 4_900,
+    },
+    LineSpec {
+        sku: "BENCH-EARRINGS-3",
+        name: "Pearl earrings",
+        product_type: "earrings",
+        quantity: 1,
+        unit_price: 1_800,
+    },
+];
+
+fn subtotal() -> i64 {
+    LINES.iter().map(|line| line.quantity * line.unit_price).sum()
+}
+
+fn discount_total() -> i64 {
+    subtotal() * PROMO_PERCENT / 100
+}
+
+fn order_total() -> i64 {
+    subtotal() - discount_total() + SHIPPING_TOTAL + TAX_TOTAL
+}
+
+fn main() {
+    diesel::connection::set_default_instrumentation(transaction_timer).expect("install the transaction timer");
+    let phase = phase_duration();
+    print_header(phase);
+    let receiver = Receiver::start();
+    on_each_backend(|backend, database_url| {
+        let report = bench_backend(backend, database_url, phase, &receiver);
+        report.print();
+    });
+}
+
+fn print_header(phase: Duration) {
+    println!("command: cargo bench --bench webhooks   (release profile; PostgreSQL too when TEST_DATABASE_URL is set)");
+    println!(
+        "orders: {CLIENTS} clients x 1 keep-alive HTTP/1.1 connection, {}s per run, runs a b a b a b on one database \
+         after {POOL_EMAILS} seed orders (not measured); (a) no enabled webhook endpoint, no worker; (b) 1 endpoint \
+         subscribed to * at a local receiver + the delivery worker (deliver_due loop, 200 ms idle sleep); figures are \
+         medians of the {REPEATS} runs; server: {SERVER_WORKERS} actix workers; clients, server, worker, receiver and \
+         database share this machine's {} cores",
+        phase.as_secs(),
+        thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!(
+        "each order: 3 tracked lines, promo code {PROMO_CODE}, email consent, total {}, a unique Idempotency-Key, the \
+         customer upserted by email ({} in {NEW_CUSTOMER_EVERY} update a seed customer, 1 creates one)",
+        order_total(),
+        NEW_CUSTOMER_EVERY - 1
+    );
+    println!(
+        "deliveries: {EVENTS} customer.updated events (one customer each) recorded, then deliver_due rounds back to \
+         back on 1 and on 2 threads (a Sender each) until all {EVENTS} deliveries succeeded (sequencing included); \
+         receiver: std TcpListener, a thread per connection, 200 + connection: close; baselines without a database: \
+         the same number of signed POSTs, (i) reqwest::blocking one after the other per thread, (ii) rapport's Sender \
+         in batches of {WORKER_BATCH}, {WORKER_CONCURRENCY} at once, as deliver_due sends"
+    );
+    println!();
+}
+
+// ---------------------------------------------------------------------------------------
+// One backend
+
+struct OrderRun {
+    label: String,
+    with_webhook: bool,
+    orders: PhaseResult<()>,
+    cpu: CpuUse,
+    transactions: TransactionTimes,
+    /// (b) runs only.
+    webhooks: Option<WebhookLoad>,
+}
+
+/// What the worker did in and after a (b) run.
+struct WebhookLoad {
+    events: i64,
+    delivered_in_run: i64,
+    /// Events not yet sequenced and deliveries not yet succeeded when the run ended.
+    behind_at_end: (i64, i64),
+    drained_after: Duration,
+    worker: WorkerStats,
+}
+
+impl OrderRun {
+    /// How long the measured run took.
+    fn seconds(&self) -> f64 {
+        self.orders.measurement.operations() as f64 / self.orders.measurement.per_second()
+    }
+}
+
+/// One repetition of the deliveries measurement at some number of threads.
+struct DeliveryRun {
+    elapsed: Duration,
+    /// deliver_due rounds per thread.
+    rounds: Vec<usize>,
+    raw_reqwest: Duration,
+    raw_sender: Duration,
+    /// The database work of the deliver_due threads.
+    db: TransactionTimes,
+}
+
+/// The repetitions at one number of threads.
+struct Deliveries {
+    threads: usize,
+    runs: Vec<DeliveryRun>,
+}
+
+impl Deliveries {
+    /// The median deliveries/s of one measure, and every run's.
+    fn per_second(&self, measure: impl Fn(&DeliveryRun) -> Duration) -> (f64, String) {
+        let rates: Vec<f64> = self.runs.iter().map(|run| EVENTS as f64 / measure(run).as_secs_f64()).collect();
+        let list = rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
+        (median(rates), list)
+    }
+}
+
+struct Report {
+    backend: &'static str,
+    runs: Vec<OrderRun>,
+    deliveries: Vec<Deliveries>,
+    checked: String,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+impl Report {
+    fn orders_per_second(&self, with_webhook: bool) -> Vec<f64> {
+        self.runs.iter().filter(|r| r.with_webhook == with_webhook).map(|r| r.orders.measurement.per_second()).collect()
+    }
+
+    fn print(&self) {
+        let b = self.backend;
+        let without = median(self.orders_per_second(false));
+        let with = median(self.orders_per_second(true));
+        let list = |values: Vec<f64>| values.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(", ");
+        println!(
+            "{b:<8} POST /v1/orders  no endpoint {without:>6.0} orders/s (runs {}) | endpoint + worker {with:>6.0} \
+             orders/s (runs {}) | with/without {:.3} (goal >= {GOAL}: {})",
+            list(self.orders_per_second(false)),
+            list(self.orders_per_second(true)),
+            with / without,
+            if with / without >= GOAL { "MET" } else { "NOT MET" },
+        );
+        for run in &self.runs {
+            let orders = run.orders.measurement.operations() as f64;
+            let t = &run.transactions;
+            let mut line = format!(
+                "{:<8}   {} {:<15} {}  cpu: machine {:>3.0}% busy, {:.2} ms/order, this process {:.2} ms/order | \
+                 API txns {}: BEGIN wait {} ms/order, open {} ms each, {:.1}% of the run",
+                "",
+                run.label,
+                if run.with_webhook { "endpoint+worker" } else { "no endpoint" },
+                run.orders.measurement.summary("orders/s"),
+                run.cpu.busy_share * 100.0,
+                run.cpu.busy_seconds * 1000.0 / orders,
+                run.cpu.process_seconds * 1000.0 / orders,
+                t.count[API],
+                ms(t.wait[API] / run.orders.measurement.operations().max(1) as u32),
+                ms(t.hold[API] / t.count[API].max(1) as u32),
+                t.hold[API].as_secs_f64() * 100.0 / run.seconds(),
+            );
+            if let Some(w) = &run.webhooks {
+                line.push_str(&format!(
+                    "\n{:<8}      worker: {} txns, open {:.1}% of the run, BEGIN wait {} ms in all ({:.1}% of the run); {} \
+                     rounds ({} idle), {} attempted, {} round errors{}; {} events -> {} delivered during the run, behind at its end: {} \
+                     events unsequenced, {} deliveries pending; drained {:.1}s after",
+                    "",
+                    t.count[WORKER],
+                    t.hold[WORKER].as_secs_f64() * 100.0 / run.seconds(),
+                    ms(t.wait[WORKER]),
+                    t.wait[WORKER].as_secs_f64() * 100.0 / run.seconds(),
+                    w.worker.rounds,
+                    w.worker.idle_rounds,
+                    w.worker.attempted,
+                    w.worker.errors.len(),
+                    w.worker.errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default(),
+                    w.events,
+                    w.delivered_in_run,
+                    w.behind_at_end.0,
+                    w.behind_at_end.1,
+                    w.drained_after.as_secs_f64(),
+                ));
+            }
+            println!("{line}");
+        }
+        for d in &self.deliveries {
+            let (due, due_runs) = d.per_second(|r| r.elapsed);
+            let (reqwest, reqwest_runs) = d.per_second(|r| r.raw_reqwest);
+            let (sender, sender_runs) = d.per_second(|r| r.raw_sender);
+            println!(
+                "{b:<8} {EVENTS} deliveries, {} thread{}: deliver_due {due:>5.0}/s | raw reqwest, one after the other \
+                 {reqwest:>5.0}/s | raw Sender, {WORKER_CONCURRENCY} at once {sender:>5.0}/s | deliver_due/raw Sender \
+                 {:.2}",
+                d.threads,
+                if d.threads == 1 { "" } else { "s" },
+                due / sender,
+            );
+            println!(
+                "{:<8}   runs: deliver_due {due_runs} (rounds per thread {}) | raw reqwest {reqwest_runs} | raw Sender \
+                 {sender_runs}",
+                "",
+                d.runs.iter().map(|r| format!("{:?}", r.rounds)).collect::<Vec<_>>().join(" "),
+            );
+            let deliveries = (EVENTS * d.runs.len()) as f64;
+            let sum = |f: &dyn Fn(&TransactionTimes) -> f64| d.runs.iter().map(|r| f(&r.db)).sum::<f64>();
+            println!(
+                "{:<8}   database work per delivery (all runs): {:.2} statements taking {:.3} ms, {:.3} transactions \
+                 open {:.3} ms, BEGIN wait {:.3} ms; per second of deliver_due: {:.0} ms in statements",
+                "",
+                sum(&|t| t.statements[WORKER] as f64) / deliveries,
+                sum(&|t| t.in_statements[WORKER].as_secs_f64() * 1000.0) / deliveries,
+                sum(&|t| t.count[WORKER] as f64) / deliveries,
+                sum(&|t| t.hold[WORKER].as_secs_f64() * 1000.0) / deliveries,
+                sum(&|t| t.wait[WORKER].as_secs_f64() * 1000.0) / deliveries,
+                sum(&|t| t.in_statements[WORKER].as_secs_f64() * 1000.0)
+                    / d.runs.iter().map(|r| r.elapsed.as_secs_f64()).sum::<f64>(),
+            );
+        }
+        println!("{:<8} checked: {}", "", self.checked);
+        println!();
+    }
+}
+
+fn bench_backend(backend: &'static str, database_url: &str, phase: Duration, receiver: &Receiver) -> Report {
+    let mut state = app_state(database_url);
+    // As RAPPORT_WEBHOOK_ALLOW_PRIVATE=true would: http://127.0.0.1 is a valid endpoint.
+    Arc::get_mut(&mut state.config).expect("nothing shares the new state's config yet").webhooks.allow_private = true;
+    let config = state.config.webhooks;
+    let database = state.db.clone();
+    let token = token(&state, &[Scope::Admin]);
+    let server = RunningServer::start(state, SERVER_WORKERS);
+    let addr = server.addr;
+    setup_catalogue(addr, &token);
+
+    let seed = run_phase(
+        CLIENTS,
+        Stop::PerClient(POOL_EMAILS / CLIENTS),
+        |_| HttpClient::connect(addr, &token),
+        |client, worker, seq| api_order(client, &Pick::new("seed", worker, seq)),
+    );
+    let mut orders_placed = seed.measurement.operations();
+
+    let mut endpoint: Option<(i64, String)> = None;
+    let mut runs = Vec::new();
+    for round in 1..=REPEATS {
+        for with_webhook in [false, true] {
+            let label = format!("{}{round}", if with_webhook { "b" } else { "a" });
+            let run = order_run(&label, with_webhook, addr, &token, &database, config, &mut endpoint, receiver, phase);
+            orders_placed += run.orders.measurement.operations();
+            runs.push(run);
+        }
+    }
+    server.stop();
+    let (endpoint_id, secret) = endpoint.expect("the (b) runs created the endpoint");
+
+    // Deliveries: the endpoint enabled again, the worker stopped, nothing pending.
+    database
+        .with_conn(|conn| rapport::services::webhooks::patch(conn, &config, endpoint_id, enable(true)).map(drop))
+        .expect("enable the endpoint");
+    let mut deliveries = Vec::new();
+    let mut run = 0;
+    for threads in [1, 2] {
+        let mut at = Deliveries { threads, runs: Vec::new() };
+        for _ in 0..REPEATS {
+            at.runs.push(delivery_run(&database, receiver, &secret, threads, run));
+            run += 1;
+        }
+        deliveries.push(at);
+    }
+
+    let checked = check(&database, orders_placed, &runs);
+    Report { backend, runs, deliveries, checked }
+}
+
+fn enable(enabled: bool) -> rapport::domain::events::EndpointPatch {
+    rapport::domain::events::EndpointPatch { url: None, subscription: None, description: None, enabled: Some(enabled) }
+}
+
+fn count(database: &Database, sql: &str) -> i64 {
+    database.with_conn(|conn| Ok(scalar(conn, sql))).expect("a database connection")
+}
+
+const UNSEQUENCED: &str = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE position IS NULL";
+const PENDING: &str = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM webhook_deliveries WHERE status = 'pending'";
+const SUCCEEDED: &str = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM webhook_deliveries WHERE status = 'succeeded'";
+const EVENTS_SQL: &str = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events";
+
+/// One measured order run; a (b) run sets up the endpoint and the worker around it.
+#[allow(clippy::too_many_arguments)]
+fn order_run(
+    label: &str,
+    with_webhook: bool,
+    addr: SocketAddr,
+    token: &str,
+    database: &Database,
+    config: WebhooksConfig,
+    endpoint: &mut Option<(i64, String)>,
+    receiver: &Receiver,
+    phase: Duration,
+) -> OrderRun {
+    let mut worker = None;
+    let (mut events_before, mut succeeded_before) = (0, 0);
+    if with_webhook {
+        // The (a) run's events, in the log with no enabled endpoint: they make no delivery.
+        rapport::services::events::sequence(database, rapport::domain::now()).expect("sequence the backlog");
+        assert_eq!(count(database, PENDING), 0, "no delivery waits before a (b) run");
+        let mut client = HttpClient::connect(addr, token);
+        match endpoint {
+            None => {
+                let body = serde_json::json!({"url": receiver.url(), "event_types": ["*"]});
+                let (status, response) = client
+                    .send("POST", "/v1/webhooks", &[], Some(&serde_json::to_vec(&body).unwrap()))
+                    .expect("POST /v1/webhooks");
+                assert_eq!(status, 201, "POST /v1/webhooks: {}", String::from_utf8_lossy(&response));
+                let created: serde_json::Value = serde_json::from_slice(&response).expect("an endpoint");
+                *endpoint = Some((
+                    created["id"].as_i64().expect("its id"),
+                    created["secret"].as_str().expect("its secret").to_string(),
+                ));
+            }
+            Some((id, _)) => set_status(&mut client, *id, "enabled"),
+        }
+        events_before = count(database, EVENTS_SQL);
+        succeeded_before = count(database, SUCCEEDED);
+        worker = Some(BackgroundWorker::start(database.clone(), config));
+    }
+
+    TransactionTimes::reset();
+    let cpu = CpuSample::now();
+    let orders = run_phase(
+        CLIENTS,
+        Stop::After(phase),
+        |_| HttpClient::connect(addr, token),
+        |client, worker, seq| {
+            api_order(client, &Pick::new(label, worker, seq));
+        },
+    );
+    let cpu = cpu.since();
+    let transactions = TransactionTimes::take();
+
+    let webhooks = worker.map(|worker| {
+        let behind_at_end = (count(database, UNSEQUENCED), count(database, PENDING));
+        let delivered_in_run = count(database, SUCCEEDED) - succeeded_before;
+        let events = count(database, EVENTS_SQL) - events_before;
+        let started = Instant::now();
+        while count(database, UNSEQUENCED) + count(database, PENDING) > 0 {
+            assert!(started.elapsed() < TIMEOUT, "the worker did not catch up in {TIMEOUT:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+        let drained_after = started.elapsed();
+        let worker = worker.stop();
+        let (id, _) = endpoint.as_ref().expect("the endpoint of this run");
+        set_status(&mut HttpClient::connect(addr, token), *id, "disabled");
+        let delivered = count(database, SUCCEEDED) - succeeded_before;
+        assert_eq!(delivered, events, "every event of the run delivered once ({label})");
+        WebhookLoad { events, delivered_in_run, behind_at_end, drained_after, worker }
+    });
+    OrderRun { label: label.to_string(), with_webhook, orders, cpu, transactions, webhooks }
+}
+
+fn set_status(client: &mut HttpClient, id: i64, status: &str) {
+    let body = serde_json::to_vec(&serde_json::json!({ "status": status })).unwrap();
+    let (code, response) =
+        client.send("PATCH", &format!("/v1/webhooks/{id}"), &[], Some(&body)).expect("PATCH /v1/webhooks/{id}");
+    assert_eq!(code, 200, "PATCH /v1/webhooks/{id}: {}", String::from_utf8_lossy(&response));
+}
+
+/// The 3 tracked products and the promo code, through the API.
+fn setup_catalogue(addr: SocketAddr, token: &str) {
+    let mut client = HttpClient::connect(addr, token);
+    for line in &LINES {
+        let body = serde_json::json!({
+            "sku": line.sku, "name": line.name, "product_type": line.product_type, "price": line.unit_price,
+            "currency": "EUR", "track_inventory": true, "stock_quantity": INITIAL_STOCK,
+        });
+        let body = serde_json::to_vec(&body).expect("serialize a product");
+        let (status, response) = client.send("POST", "/v1/products", &[], Some(&body)).expect("POST /v1/products");
+        assert_eq!(status, 201, "POST /v1/products: {}", String::from_utf8_lossy(&response));
+    }
+    let body = serde_json::json!({
+        "code": PROMO_CODE, "description": "benchmark", "discount": {"type": "percent", "value": PROMO_PERCENT},
+    });
+    let body = serde_json::to_vec(&body).expect("serialize a promo code");
+    let (status, response) = client.send("POST", "/v1/promo-codes", &[], Some(&body)).expect("POST /v1/promo-codes");
+    assert_eq!(status, 201, "POST /v1/promo-codes: {}", String::from_utf8_lossy(&response));
+}
+
+// ---------------------------------------------------------------------------------------
+// Orders (the request of benches/orders.rs)
+
+/// One order's customer and Idempotency-Key.
+struct Pick {
+    index: usize,
+    email: String,
+    key: String,
+}
+
+impl Pick {
+    /// The seed's order `seq` of client `worker` creates pool customer `seq * CLIENTS +
+    /// worker`; in a measured run, 1 order in NEW_CUSTOMER_EVERY creates a customer and
+    /// the others update pool customers.
+    fn new(run: &str, worker: usize, seq: usize) -> Pick {
+        let n = seq * CLIENTS + worker;
+        let key = format!("{run}-{worker}-{seq}");
+        let pool_email = |index: usize| {
+            let (first, last) = names(index);
+            format!("{first}.{last}.pool-{index}@example.com").to_lowercase()
+        };
+        if run == "seed" {
+            assert!(n < POOL_EMAILS, "the seed creates each pool customer once");
+            Pick { index: n, email: pool_email(n), key }
+        } else if seq % NEW_CUSTOMER_EVERY == NEW_CUSTOMER_EVERY - 1 {
+            let index = n % POOL_EMAILS;
+            let (first, last) = names(index);
+            let email = format!("{first}.{last}.{run}-new-{worker}-{seq}@example.com").to_lowercase();
+            Pick { index, email, key }
+        } else {
+            let index = n * 7919 % POOL_EMAILS;
+            Pick { index, email: pool_email(index), key }
+        }
+    }
+}
+
+/// The `POST /v1/orders` body: pool customer `index`'s details under `email`.
+fn order_json(email: &str, index: usize) -> Vec<u8> {
+    let (first_name, last_name) = names(index);
+    let (city, postal_code) = CITIES[index % CITIES.len()];
+    let lines: Vec<serde_json::Value> = LINES
+        .iter()
+        .map(|line| {
+            serde_json::json!({
+                "sku": line.sku, "name": line.name, "product_type": line.product_type,
+                "attributes": {"gift_wrap": false}, "quantity": line.quantity, "unit_price": line.unit_price,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "channel": "web",
+        "source_detail": "benchmark",
+        "currency": "EUR",
+        "customer": {
+            "email": email,
+            "first_name": first_name,
+            "last_name": last_name,
+            "phone": format!("+3361{:07}", index),
+            "address": {"line1": format!("{} rue des Lilas", index % 120 + 1), "city": city,
+                        "postal_code": postal_code, "country": "FR"},
+            "tags": [TAGS[index % TAGS.len()], TAGS[(index + 1) % TAGS.len()]],
+            "attributes": {"favourite_colour": "green", "loyalty_points": index % 500},
+        },
+        "lines": lines,
+        "discount_total": discount_total(),
+        "shipping_total": SHIPPING_TOTAL,
+        "tax_total": TAX_TOTAL,
+        "total": order_total(),
+        "promo_code": PROMO_CODE,
+        "marketing_consent": {"channels": ["email"], "text": CONSENT_TEXT},
+    }))
+    .expect("serialize an order")
+}
+
+/// One `POST /v1/orders`, its answer checked.
+fn api_order(client: &mut HttpClient, pick: &Pick) {
+    let body = order_json(&pick.email, pick.index);
+    let (status, response) = client
+        .send("POST", "/v1/orders", &[("Idempotency-Key", pick.key.as_str())], Some(&body))
+        .expect("POST /v1/orders");
+    assert_eq!(status, 201, "POST /v1/orders: {}", String::from_utf8_lossy(&response));
+    #[derive(serde::Deserialize)]
+    struct Created {
+        total: i64,
+        promo_code_status: Option<String>,
+        lines: Vec<serde::de::IgnoredAny>,
+    }
+    let created: Created = serde_json::from_slice(&response).expect("an order");
+    assert_eq!(
+        (created.total, created.promo_code_status.as_deref(), created.lines.len()),
+        (order_total(), Some("applied"), 3),
+        "the order's total, promo code status and lines"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The delivery worker, stoppable
+
+#[derive(Default)]
+struct WorkerStats {
+    rounds: usize,
+    idle_rounds: usize,
+    attempted: usize,
+    errors: Vec<String>,
+}
+
+struct BackgroundWorker {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<WorkerStats>,
+}
+
+impl BackgroundWorker {
+    /// The loop of `services::webhooks::spawn_worker`, with a stop flag and counters.
+    fn start(database: Database, config: WebhooksConfig) -> BackgroundWorker {
+        let sender = Sender::new(config.allow_private).expect("the webhook HTTP client");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::Builder::new()
+            .name("webhooks".into())
+            .spawn(move || {
+                ROLE.set(WORKER);
+                let mut stats = WorkerStats::default();
+                while !stopping.load(Ordering::SeqCst) {
+                    stats.rounds += 1;
+                    match deliver_due(&database, &sender, rapport::domain::now()) {
+                        Ok(0) => {
+                            stats.idle_rounds += 1;
+                            thread::sleep(Duration::from_millis(200));
+                        }
+                        Ok(attempted) => stats.attempted += attempted,
+                        Err(error) => {
+                            stats.errors.push(error.to_string());
+                            thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                }
+                stats
+            })
+            .expect("start the webhook worker");
+        BackgroundWorker { stop, thread }
+    }
+
+    fn stop(self) -> WorkerStats {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().expect("the webhook worker panicked")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Deliveries per second
+
+/// Records EVENTS events, delivers them with `threads` deliver_due loops, then sends the
+/// raw baselines from `threads` threads.
+fn delivery_run(database: &Database, receiver: &Receiver, secret: &str, threads: usize, run: usize) -> DeliveryRun {
+    assert_eq!(count(database, PENDING) + count(database, UNSEQUENCED), 0, "nothing waits before a deliveries run");
+    // Customers far above the real ones: each event is about its own customer.
+    let first_customer = 10_000_000 + (run * EVENTS) as i64;
+    database
+        .with_conn(|conn| {
+            for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(EVENTS_PER_TRANSACTION) {
+                conn.write_transaction(|conn: &mut DbConn| {
+                    for &i in chunk {
+                        let id = first_customer + i as i64;
+                        rapport::services::events::record(
+                            conn,
+                            EventType::CustomerUpdated,
+                            Some(id),
+                            serde_json::json!({"id": id, "changed": ["notes", "attributes"]}),
+                        )?;
+                    }
+                    Ok::<_, rapport::error::AppError>(())
+                })?;
+            }
+            Ok(())
+        })
+        .expect("record the events");
+
+    let target = count(database, SUCCEEDED) + EVENTS as i64;
+    let received = receiver.count();
+    TransactionTimes::reset();
+    let started = Instant::now();
+    let rounds: Vec<usize> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    ROLE.set(WORKER);
+                    let sender = Sender::new(true).expect("the webhook HTTP client");
+                    let mut rounds = 0;
+                    loop {
+                        let attempted =
+                            deliver_due(database, &sender, rapport::domain::now()).expect("a deliver_due round");
+                        rounds += 1;
+                        if attempted == 0 {
+                            if count(database, SUCCEEDED) >= target {
+                                return rounds;
+                            }
+                            assert!(started.elapsed() < TIMEOUT, "{EVENTS} deliveries not done in {TIMEOUT:?}");
+                            thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("a delivery thread panicked")).collect()
+    });
+    let elapsed = started.elapsed();
+    let db = TransactionTimes::take();
+    assert_eq!(count(database, SUCCEEDED), target, "every delivery succeeded once");
+    assert_eq!(count(database, PENDING), 0, "no delivery left pending");
+    assert_eq!(receiver.count() - received, EVENTS, "the receiver got each delivery once");
+
+    let raw_reqwest = raw_sends(receiver, secret, threads, |url, requests| {
+        let client = reqwest::blocking::Client::builder().no_proxy().build().expect("a reqwest client");
+        for request in requests {
+            let response = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("webhook-id", &request.id)
+                .header("webhook-timestamp", request.timestamp.to_string())
+                .header("webhook-signature", &request.signature)
+                .body(request.body)
+                .send()
+                .expect("a POST to the receiver");
+            assert_eq!(response.status().as_u16(), 200, "the receiver's answer");
+            response.bytes().expect("the receiver's body");
+        }
+    });
+    let raw_sender = raw_sends(receiver, secret, threads, |_, requests| {
+        let sender = Sender::new(true).expect("the webhook HTTP client");
+        for batch in requests.chunks(WORKER_BATCH) {
+            for chunk in batch.chunks(WORKER_CONCURRENCY) {
+                thread::scope(|scope| {
+                    let sends: Vec<_> = chunk.iter().map(|request| scope.spawn(|| sender.send(request))).collect();
+                    for send in sends {
+                        let attempt = send.join().expect("a send thread panicked");
+                        assert!(attempt.error.is_none(), "a raw send failed: {:?}", attempt.error);
+                    }
+                });
+            }
+        }
+    });
+    DeliveryRun { elapsed, rounds, raw_reqwest, raw_sender, db }
+}
+
+/// EVENTS signed requests split over `threads` threads, each sent by `send`; signing
+/// happens in the timing (the worker signs each request too). Returns how long it took.
+fn raw_sends(
+    receiver: &Receiver,
+    secret: &str,
+    threads: usize,
+    send: impl Fn(&str, Vec<SignedRequest>) + Sync,
+) -> Duration {
+    let url = receiver.url();
+    let received = receiver.count();
+    let started = Instant::now();
+    thread::scope(|scope| {
+        for thread in 0..threads {
+            let (send, url) = (&send, url.as_str());
+            scope.spawn(move || {
+                let signer = standardwebhooks::Webhook::new(secret).expect("a whsec_ secret");
+                let requests = (thread..EVENTS)
+                    .step_by(threads)
+                    .map(|i| {
+                        let id = format!("evt_raw_{i}");
+                        let body = serde_json::json!({
+                            "type": "customer.updated",
+                            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                            "data": {"id": 20_000_000 + i, "changed": ["notes", "attributes"]},
+                        })
+                        .to_string();
+                        let timestamp = chrono::Utc::now().timestamp();
+                        let signature = signer.sign(&id, timestamp, body.as_bytes()).expect("a signature");
+                        SignedRequest { url: url.to_string(), id, timestamp, signature, body }
+                    })
+                    .collect();
+                send(url, requests);
+            });
+        }
+    });
+    let elapsed = started.elapsed();
+    assert_eq!(receiver.count() - received, EVENTS, "the receiver got each raw request once");
+    elapsed
+}
+
+// ---------------------------------------------------------------------------------------
+// The local receiver
+
+struct Receiver {
+    addr: SocketAddr,
+    received: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    /// Listens on 127.0.0.1:0 for the whole run; a thread per connection.
+    fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
+        let addr = listener.local_addr().expect("the receiver's address");
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = received.clone();
+        thread::Builder::new()
+            .name("receiver".into())
+            .spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let counter = counter.clone();
+                    thread::spawn(move || {
+                        if let Err(error) = serve(stream, &counter) {
+                            eprintln!("receiver: {error}");
+                        }
+                    });
+                }
+            })
+            .expect("start the receiver");
+        Receiver { addr, received }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// Signed requests received in full so far.
+    fn count(&self) -> usize {
+        self.received.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads one request (headers and Content-Length body), counts it when it carries the
+/// Standard Webhooks headers, answers 200 and closes.
+fn serve(stream: TcpStream, received: &AtomicUsize) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let (mut length, mut signed) = (0, 0);
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':').unwrap_or((header, ""));
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "content-length" => length = value.trim().parse().unwrap_or(0),
+            "webhook-id" | "webhook-timestamp" | "webhook-signature" if !value.trim().is_empty() => signed += 1,
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    if signed == 3 && !body.is_empty() {
+        received.fetch_add(1, Ordering::SeqCst);
+    }
+    let mut stream = stream;
+    stream.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+    )?;
+    stream.flush()
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the time goes: CPU and transactions
+
+/// CPU over a run: the machine's (/proc/stat, all cores) and this process's.
+struct CpuUse {
+    /// Busy share of all the cores' time.
+    busy_share: f64,
+    /// CPU seconds spent busy, all cores.
+    busy_seconds: f64,
+    /// CPU seconds of this process (clients, server, worker, receiver, SQLite).
+    process_seconds: f64,
+}
+
+struct CpuSample {
+    busy: u64,
+    total: u64,
+    process: u64,
+}
+
+/// utime + stime of this process, in USER_HZ.
+fn process_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis start at field 3 (state);
+    // utime and stime are fields 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after.split_whitespace().skip(11).take(2).map(|t| t.parse::<u64>().unwrap_or(0)).sum()
+}
+
+impl CpuSample {
+    fn now() -> CpuSample {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .map(|t| t.parse().unwrap_or(0))
+            .collect();
+        let process = process_ticks();
+        if ticks.len() < 8 {
+            return CpuSample { busy: 0, total: 0, process };
+        }
+        // user nice system idle iowait irq softirq steal
+        let idle = ticks[3] + ticks[4];
+        let total: u64 = ticks.iter().sum();
+        CpuSample { busy: total - idle, total, process }
+    }
+
+    fn since(&self) -> CpuUse {
+        let end = CpuSample::now();
+        let (busy, total) = (end.busy.saturating_sub(self.busy), end.total.saturating_sub(self.total));
+        // /proc/stat counts in USER_HZ, 100 per second on Linux.
+        CpuUse {
+            busy_share: busy as f64 / total.max(1) as f64,
+            busy_seconds: busy as f64 / 100.0,
+            process_seconds: end.process.saturating_sub(self.process) as f64 / 100.0,
+        }
+    }
+}
+
+const API: usize = 0;
+const WORKER: usize = 1;
+
+thread_local! {
+    /// Whose transactions this thread runs: the worker's, or the API's (the default).
+    static ROLE: Cell<usize> = const { Cell::new(API) };
+}
+
+static WAIT_NANOS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static HOLD_NANOS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static TRANSACTIONS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static STATEMENTS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static STATEMENT_NANOS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Per role since the last reset: top-level transactions, the time waiting in BEGIN, the
+/// time open (from BEGIN done to COMMIT or ROLLBACK sent: on SQLite all of it is inside
+/// the write lock, so these intervals never overlap), and every statement (BEGIN and
+/// COMMIT included) with the time spent in them.
+struct TransactionTimes {
+    count: [u64; 2],
+    wait: [Duration; 2],
+    hold: [Duration; 2],
+    statements: [u64; 2],
+    in_statements: [Duration; 2],
+}
+
+impl TransactionTimes {
+    fn reset() {
+        for counter in
+            WAIT_NANOS.iter().chain(&HOLD_NANOS).chain(&TRANSACTIONS).chain(&STATEMENTS).chain(&STATEMENT_NANOS)
+        {
+            counter.store(0, Ordering::SeqCst);
+        }
+    }
+
+    fn take() -> TransactionTimes {
+        let load = |counters: &[AtomicU64; 2]| [0, 1].map(|role| counters[role].load(Ordering::SeqCst));
+        TransactionTimes {
+            count: load(&TRANSACTIONS),
+            wait: load(&WAIT_NANOS).map(Duration::from_nanos),
+            hold: load(&HOLD_NANOS).map(Duration::from_nanos),
+            statements: load(&STATEMENTS),
+            in_statements: load(&STATEMENT_NANOS).map(Duration::from_nanos),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Idle,
+    /// BEGIN sent at.
+    Beginning(Instant),
+    /// Open since.
+    Open(Instant),
+}
+
+/// On every connection: times top-level transactions and statements, for the role of the
+/// thread using the connection.
+struct TransactionTimer {
+    role: usize,
+    step: Step,
+    statement_started: Option<Instant>,
+}
+
+fn transaction_timer() -> Option<Box<dyn Instrumentation>> {
+    Some(Box::new(TransactionTimer { role: API, step: Step::Idle, statement_started: None }))
+}
+
+impl Instrumentation for TransactionTimer {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::BeginTransaction { depth, .. } if depth.get() == 1 => {
+                self.step = Step::Beginning(Instant::now());
+            }
+            InstrumentationEvent::CommitTransaction { depth, .. }
+            | InstrumentationEvent::RollbackTransaction { depth, .. }
+                if depth.get() == 1 =>
+            {
+                if let Step::Open(since) = self.step {
+                    HOLD_NANOS[self.role].fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    TRANSACTIONS[self.role].fetch_add(1, Ordering::Relaxed);
+                }
+                self.step = Step::Idle;
+            }
+            InstrumentationEvent::StartQuery { .. } => {
+                self.role = ROLE.get();
+                self.statement_started = Some(Instant::now());
+            }
+            InstrumentationEvent::FinishQuery { .. } => {
+                if let Some(started) = self.statement_started.take() {
+                    STATEMENTS[self.role].fetch_add(1, Ordering::Relaxed);
+                    STATEMENT_NANOS[self.role].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                }
+                if let Step::Beginning(sent) = self.step {
+                    WAIT_NANOS[self.role].fetch_add(sent.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    self.step = Step::Open(Instant::now());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// After everything
+
+fn check(database: &Database, orders_placed: usize, runs: &[OrderRun]) -> String {
+    let orders = count(database, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM orders");
+    assert_eq!(orders, orders_placed as i64, "every checked order is in the database once");
+    let failed =
+        count(database, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM webhook_deliveries WHERE status <> 'succeeded'");
+    assert_eq!(failed, 0, "no delivery pending or failed");
+    let retried = count(database, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM webhook_deliveries WHERE attempts <> 1");
+    assert_eq!(retried, 0, "every delivery succeeded at its first attempt");
+    let delivered: i64 = runs.iter().filter_map(|r| r.webhooks.as_ref()).map(|w| w.events).sum();
+    let errors: usize = runs.iter().filter_map(|r| r.webhooks.as_ref()).map(|w| w.worker.errors.len()).sum();
+    format!(
+        "{orders_placed} orders (seed and measured), each 201 with its total, 3 lines and the promo applied, all in \
+         the database; the (b) runs' {delivered} events each delivered once at the first attempt ({errors} worker \
+         round errors); deliveries runs: {EVENTS} each, all succeeded once, the receiver got exactly {EVENTS}; raw \
+         runs: every answer 200, the receiver got exactly {EVENTS}"
+    )
+}
