@@ -27,8 +27,8 @@
 //!    are sequenced with no enabled endpoint (so they make no deliveries) and the endpoint
 //!    is enabled again. Each (b) run therefore delivers exactly the events of its own orders.
 //!
-//!    The worker: `rapport::services::webhooks::spawn_worker` starts a thread that never
-//!    stops, so the bench runs the same loop itself, with a stop flag: `deliver_due` with a
+//!    The worker: the loop of `rapport::services::webhooks::spawn_worker`, run by the bench
+//!    itself so that it can count rounds and errors: `deliver_due` with a
 //!    `Sender::new(true)` on the server's `Database` (its pool), a 200 ms sleep after a round
 //!    that found nothing, 1 s after an error (errors are counted and printed).
 //!
@@ -50,11 +50,10 @@
 //!    receiver is a std `TcpListener` on 127.0.0.1:0, one thread per connection, that reads
 //!    the request and answers `200` with `connection: close`; it must have received exactly
 //!    5,000 signed requests. Baselines, no database: the same number of requests (the same
-//!    kind of body, signed per Standard Webhooks for each request) sent (i) with a
-//!    `reqwest::blocking::Client` per thread, one request after the other, from the same
-//!    number of threads, and (ii) the way `deliver_due` sends them, through rapport's
-//!    `Sender`: batches of 64, 16 requests at once on scoped threads, from the same number
-//!    of threads. Each of the 6 measures (3 kinds x 1 or 2 threads) runs 3 times,
+//!    kind of body, signed per Standard Webhooks for each request) sent through rapport's
+//!    `Sender` (i) one request after the other per thread, from the same number of
+//!    threads, and (ii) the way `deliver_due` sends them: batches of 64, all at once (the
+//!    `Sender` runs them concurrently on its own runtime), from the same number of threads. Each of the 6 measures (3 kinds x 1 or 2 threads) runs 3 times,
 //!    interleaved (deliver_due, reqwest, Sender, deliver_due, ...); the figures are medians,
 //!    and every run is printed too.
 
@@ -98,9 +97,8 @@ const GOAL: f64 = 0.95;
 const EVENTS: usize = 5_000;
 /// Events per write transaction when recording them.
 const EVENTS_PER_TRANSACTION: usize = 500;
-/// How `deliver_due` claims and sends (src/services/webhooks.rs: BATCH, CONCURRENCY).
+/// How many deliveries `deliver_due` claims and sends at once (src/services/webhooks.rs: BATCH).
 const WORKER_BATCH: usize = 64;
-const WORKER_CONCURRENCY: usize = 16;
 /// Longest wait for the worker to catch up, or for a deliveries run.
 const TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -182,8 +180,8 @@ fn print_header(phase: Duration) {
         "deliveries: {EVENTS} customer.updated events (one customer each) recorded, then deliver_due rounds back to \
          back on 1 and on 2 threads (a Sender each) until all {EVENTS} deliveries succeeded (sequencing included); \
          receiver: std TcpListener, a thread per connection, 200 + connection: close; baselines without a database: \
-         the same number of signed POSTs, (i) reqwest::blocking one after the other per thread, (ii) rapport's Sender \
-         in batches of {WORKER_BATCH}, {WORKER_CONCURRENCY} at once, as deliver_due sends"
+         the same number of signed POSTs through rapport's Sender, (i) one after the other per thread, (ii) in \
+         batches of {WORKER_BATCH} at once, as deliver_due sends"
     );
     println!();
 }
@@ -326,15 +324,15 @@ impl Report {
             let (reqwest, reqwest_runs) = d.per_second(|r| r.raw_reqwest);
             let (sender, sender_runs) = d.per_second(|r| r.raw_sender);
             println!(
-                "{b:<8} {EVENTS} deliveries, {} thread{}: deliver_due {due:>5.0}/s | raw reqwest, one after the other \
-                 {reqwest:>5.0}/s | raw Sender, {WORKER_CONCURRENCY} at once {sender:>5.0}/s | deliver_due/raw Sender \
+                "{b:<8} {EVENTS} deliveries, {} thread{}: deliver_due {due:>5.0}/s | raw Sender, one after the other \
+                 {reqwest:>5.0}/s | raw Sender, {WORKER_BATCH} at once {sender:>5.0}/s | deliver_due/raw Sender \
                  {:.2}",
                 d.threads,
                 if d.threads == 1 { "" } else { "s" },
                 due / sender,
             );
             println!(
-                "{:<8}   runs: deliver_due {due_runs} (rounds per thread {}) | raw reqwest {reqwest_runs} | raw Sender \
+                "{:<8}   runs: deliver_due {due_runs} (rounds per thread {}) | raw Sender one by one {reqwest_runs} | raw Sender \
                  {sender_runs}",
                 "",
                 d.runs.iter().map(|r| format!("{:?}", r.rounds)).collect::<Vec<_>>().join(" "),
@@ -734,33 +732,19 @@ fn delivery_run(database: &Database, receiver: &Receiver, secret: &str, threads:
     assert_eq!(count(database, PENDING), 0, "no delivery left pending");
     assert_eq!(receiver.count() - received, EVENTS, "the receiver got each delivery once");
 
-    let raw_reqwest = raw_sends(receiver, secret, threads, |url, requests| {
-        let client = reqwest::blocking::Client::builder().no_proxy().build().expect("a reqwest client");
-        for request in requests {
-            let response = client
-                .post(url)
-                .header("content-type", "application/json")
-                .header("webhook-id", &request.id)
-                .header("webhook-timestamp", request.timestamp.to_string())
-                .header("webhook-signature", &request.signature)
-                .body(request.body)
-                .send()
-                .expect("a POST to the receiver");
-            assert_eq!(response.status().as_u16(), 200, "the receiver's answer");
-            response.bytes().expect("the receiver's body");
+    let raw_reqwest = raw_sends(receiver, secret, threads, |_, requests| {
+        let sender = Sender::new(true).expect("the webhook HTTP client");
+        for request in &requests {
+            let attempt = sender.send_all(&[Some(request)]).remove(0);
+            assert!(attempt.error.is_none(), "a raw send failed: {:?}", attempt.error);
         }
     });
     let raw_sender = raw_sends(receiver, secret, threads, |_, requests| {
         let sender = Sender::new(true).expect("the webhook HTTP client");
         for batch in requests.chunks(WORKER_BATCH) {
-            for chunk in batch.chunks(WORKER_CONCURRENCY) {
-                thread::scope(|scope| {
-                    let sends: Vec<_> = chunk.iter().map(|request| scope.spawn(|| sender.send(request))).collect();
-                    for send in sends {
-                        let attempt = send.join().expect("a send thread panicked");
-                        assert!(attempt.error.is_none(), "a raw send failed: {:?}", attempt.error);
-                    }
-                });
+            let signed: Vec<Option<&SignedRequest>> = batch.iter().map(Some).collect();
+            for attempt in sender.send_all(&signed) {
+                assert!(attempt.error.is_none(), "a raw send failed: {:?}", attempt.error);
             }
         }
     });

@@ -205,6 +205,17 @@ struct Claimed {
     id: i64,
 }
 
+/// Whether some delivery is due at `now` (a read: an idle worker takes no write lock).
+pub fn any_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_deliveries::next_attempt_at.le(now))
+            .filter(webhook_deliveries::lease_until.is_null().or(webhook_deliveries::lease_until.le(now))),
+    ))
+    .get_result(conn)
+}
+
 /// Takes up to `limit` due deliveries until `lease_until`, so that no other worker (in this
 /// or another instance) attempts them meanwhile. A delivery waits while an earlier event
 /// of the same customer is still pending for the same endpoint (per-customer order), and
@@ -357,10 +368,14 @@ pub fn note_failure(conn: &mut DbConn, endpoint_id: i64, at: NaiveDateTime) -> Q
         .map(Option::flatten)
 }
 
-pub fn note_success(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<()> {
+/// These endpoints answered: they are not failing any more.
+pub fn note_success(conn: &mut DbConn, endpoint_ids: &[i64]) -> QueryResult<()> {
+    if endpoint_ids.is_empty() {
+        return Ok(());
+    }
     diesel::update(
         webhook_endpoints::table
-            .filter(webhook_endpoints::id.eq(endpoint_id))
+            .filter(webhook_endpoints::id.eq_any(endpoint_ids))
             .filter(webhook_endpoints::failing_since.is_not_null()),
     )
     .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))

@@ -74,8 +74,22 @@ fn new_event(
     }
 }
 
-/// Gives committed events their positions (commit order) and creates their deliveries, in
-/// one transaction per batch, until none waits. Returns how many were sequenced.
+/// In the caller's write transaction: one batch of committed events gets its positions
+/// and deliveries (what the delivery worker does before it claims). Returns how many.
+pub fn sequence_in_transaction(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError> {
+    let events = repo::sequence(conn, SEQUENCE_BATCH)?;
+    if !events.is_empty() {
+        fan_out(conn, &events, now)?;
+    }
+    Ok(events.len())
+}
+
+/// Whether some committed event waits for its position (a read: no write lock).
+pub fn any_unsequenced(conn: &mut DbConn) -> Result<bool, AppError> {
+    Ok(repo::any_unsequenced(conn)?)
+}
+
+/// Sequences every committed event, one transaction per batch. Returns how many.
 pub fn sequence(database: &Database, now: NaiveDateTime) -> Result<usize, AppError> {
     database.with_conn(|conn| sequence_on(conn, now))
 }
@@ -97,13 +111,7 @@ fn sequence_batches(conn: &mut DbConn, now: NaiveDateTime, most: usize) -> Resul
         if !repo::any_unsequenced(conn)? {
             break;
         }
-        let sequenced = conn.write_transaction(|conn| -> Result<usize, AppError> {
-            let events = repo::sequence(conn, SEQUENCE_BATCH)?;
-            if !events.is_empty() {
-                fan_out(conn, &events, now)?;
-            }
-            Ok(events.len())
-        })?;
+        let sequenced = conn.write_transaction(|conn| sequence_in_transaction(conn, now))?;
         if sequenced == 0 {
             break;
         }

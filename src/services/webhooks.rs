@@ -205,10 +205,20 @@ pub fn signature(endpoint: &EndpointRow, id: &str, timestamp: i64, body: &str, n
 /// One round of the worker at `now`: sequences new events, claims due deliveries, sends
 /// them (several at once) and records the outcomes. Returns how many were attempted.
 pub fn deliver_due(database: &Database, sender: &Sender, now: NaiveDateTime) -> Result<usize, AppError> {
-    super::events::sequence(database, now)?;
     let lease_until = now + LEASE;
+    // Reads first, so that an idle round takes no write lock; then sequencing and claiming
+    // share one write transaction.
     let claimed = database.with_conn(|conn| {
-        conn.write_transaction(|conn| -> Result<_, AppError> { Ok(repo::claim_due(conn, now, lease_until, BATCH)?) })
+        let unsequenced = super::events::any_unsequenced(conn)?;
+        if !unsequenced && !repo::any_due(conn, now)? {
+            return Ok(Vec::new());
+        }
+        conn.write_transaction(|conn| -> Result<_, AppError> {
+            if unsequenced {
+                super::events::sequence_in_transaction(conn, now)?;
+            }
+            Ok(repo::claim_due(conn, now, lease_until, BATCH)?)
+        })
     })?;
     if claimed.is_empty() {
         return Ok(0);
@@ -286,16 +296,21 @@ fn record_outcomes(
     let event_ids: Vec<i64> = outcomes.iter().map(|(d, _)| d.event_id).collect();
     let current: HashMap<i64, String> =
         repo::events_by_id(conn, &event_ids)?.into_iter().map(|e| (e.id, e.data)).collect();
-    for (delivery, outcome) in outcomes {
-        let mut outcome = outcome.clone();
-        if outcome.error.is_some() && current.get(&delivery.event_id) != sent_data.get(&delivery.event_id) {
-            outcome.error = Some("failed; the answer is not kept: the event's data was erased meanwhile".into());
+    let (successes, failures): (Vec<_>, Vec<_>) = outcomes.iter().partition(|(_, outcome)| outcome.error.is_none());
+    // Successes first: an endpoint that answered in this round is not failing.
+    let mut answered = Vec::new();
+    for (delivery, outcome) in successes {
+        if repo::record_attempt(conn, delivery.id, outcome, None, lease_until)? {
+            answered.push(delivery.endpoint_id);
         }
-        if outcome.error.is_none() {
-            if repo::record_attempt(conn, delivery.id, &outcome, None, lease_until)? {
-                repo::note_success(conn, delivery.endpoint_id)?;
-            }
-            continue;
+    }
+    answered.sort_unstable();
+    answered.dedup();
+    repo::note_success(conn, &answered)?;
+    for (delivery, outcome) in failures {
+        let mut outcome = outcome.clone();
+        if current.get(&delivery.event_id) != sent_data.get(&delivery.event_id) {
+            outcome.error = Some("failed; the answer is not kept: the event's data was erased meanwhile".into());
         }
         let retry_at = retry_delay_seconds(delivery.attempts + 1).map(|seconds| now + with_jitter(seconds));
         if !repo::record_attempt(conn, delivery.id, &outcome, retry_at, lease_until)? {
@@ -308,9 +323,12 @@ fn record_outcomes(
             error = outcome.error.as_deref().unwrap_or_default(),
             "webhook not delivered"
         );
+        if answered.contains(&delivery.endpoint_id) {
+            continue;
+        }
         let failing_since = repo::note_failure(conn, delivery.endpoint_id, now)?;
-        if failing_since.is_some_and(|since| now - since >= Duration::days(DISABLE_AFTER_DAYS)) {
-            disable_failing(conn, delivery.endpoint_id, failing_since.unwrap(), now)?;
+        if let Some(since) = failing_since.filter(|since| now - *since >= Duration::days(DISABLE_AFTER_DAYS)) {
+            disable_failing(conn, delivery.endpoint_id, since, now)?;
         }
     }
     Ok(())
