@@ -236,7 +236,7 @@ fn serve(config: Config) -> Result<(), String> {
     rapport::services::segments::spawn_rfm_refresh(database.clone(), config.rfm_refresh);
     rapport::services::predictions::spawn_refresh(database.clone(), config.predictions);
     rapport::services::recommendations::spawn_recommendations_refresh(database.clone(), config.recommendations_refresh);
-    // Runs for as long as the process does.
+    // Runs for as long as the process does (dropping the handle does not stop it).
     let _webhook_worker = rapport::services::webhooks::spawn_worker(database.clone(), config.webhooks)?;
     rapport::services::events::spawn_retention(
         database.clone(),
