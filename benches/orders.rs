@@ -27,7 +27,6 @@
 //! it does nothing outside the 1-client profiling run that follows each measured phase.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::thread;
@@ -55,9 +54,13 @@ use rapport::services::now;
 #[path = "support/mod.rs"]
 mod support;
 
+use support::checkout::{
+    discount_total, order_json, order_total, post_order, setup_catalogue, subtotal, units_per_order, INITIAL_STOCK,
+    LINES, PROMO_CODE, PROMO_PERCENT, SHIPPING_TOTAL, TAX_TOTAL,
+};
 use support::{
     app_state, connect, customer_columns, ms, names, on_each_backend, phase_duration, placeholders, run_phase, token,
-    DbBackend, HttpClient, PhaseResult, RunningServer, Stop, ACTOR, CITIES, TAGS,
+    DbBackend, HttpClient, PhaseResult, RunningServer, Stop, ACTOR,
 };
 
 /// Concurrent clients (HTTP) and concurrent connections (raw SQL).
@@ -70,55 +73,6 @@ const POOL_EMAILS: usize = 2_000;
 const NEW_CUSTOMER_EVERY: usize = 10;
 /// Orders of the 1-client profiling run (statement counts and time spent in statements).
 const PROFILED_ORDERS: usize = 100;
-
-const PROMO_CODE: &str = "BENCH10";
-const PROMO_PERCENT: i64 = 10;
-const INITIAL_STOCK: i64 = 1_000_000_000;
-const SHIPPING_TOTAL: i64 = 490;
-const TAX_TOTAL: i64 = 2_820;
-const CONSENT_TEXT: &str = "Send me offers by email";
-
-struct LineSpec {
-    sku: &'static str,
-    name: &'static str,
-    product_type: &'static str,
-    quantity: i64,
-    unit_price: i64,
-}
-
-const LINES: [LineSpec; 3] = [
-    LineSpec { sku: "BENCH-RING-1", name: "Silver ring", product_type: "ring", quantity: 1, unit_price: 2_500 },
-    LineSpec {
-        sku: "BENCH-NECKLACE-2",
-        name: "Gold necklace",
-        product_type: "necklace",
-        quantity: 2,
-        unit_price: 4_900,
-    },
-    LineSpec {
-        sku: "BENCH-EARRINGS-3",
-        name: "Pearl earrings",
-        product_type: "earrings",
-        quantity: 1,
-        unit_price: 1_800,
-    },
-];
-
-fn subtotal() -> i64 {
-    LINES.iter().map(|line| line.quantity * line.unit_price).sum()
-}
-
-fn units_per_order() -> i64 {
-    LINES.iter().map(|line| line.quantity).sum()
-}
-
-fn discount_total() -> i64 {
-    subtotal() * PROMO_PERCENT / 100
-}
-
-fn order_total() -> i64 {
-    subtotal() - discount_total() + SHIPPING_TOTAL + TAX_TOTAL
-}
 
 fn main() {
     diesel::connection::set_default_instrumentation(statement_counter).expect("install the statement counter");
@@ -326,26 +280,6 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
     Report { backend, api, raw, api_profile, raw_profile, checked }
 }
 
-/// The 3 tracked products and the promo code, through the API.
-fn setup_catalogue(addr: SocketAddr, token: &str) {
-    let mut client = HttpClient::connect(addr, token);
-    for line in &LINES {
-        let body = serde_json::json!({
-            "sku": line.sku, "name": line.name, "product_type": line.product_type, "price": line.unit_price,
-            "currency": "EUR", "track_inventory": true, "stock_quantity": INITIAL_STOCK,
-        });
-        let body = serde_json::to_vec(&body).expect("serialize a product");
-        let (status, response) = client.send("POST", "/v1/products", &[], Some(&body)).expect("POST /v1/products");
-        assert_eq!(status, 201, "POST /v1/products: {}", String::from_utf8_lossy(&response));
-    }
-    let body = serde_json::json!({
-        "code": PROMO_CODE, "description": "benchmark", "discount": {"type": "percent", "value": PROMO_PERCENT},
-    });
-    let body = serde_json::to_vec(&body).expect("serialize a promo code");
-    let (status, response) = client.send("POST", "/v1/promo-codes", &[], Some(&body)).expect("POST /v1/promo-codes");
-    assert_eq!(status, 201, "POST /v1/promo-codes: {}", String::from_utf8_lossy(&response));
-}
-
 // ---------------------------------------------------------------------------------------
 // Which customer an order is for
 
@@ -394,67 +328,12 @@ impl Pick {
     }
 }
 
-/// The `POST /v1/orders` body: pool customer `index`'s details under `email`.
-fn order_json(email: &str, index: usize) -> Vec<u8> {
-    let (first_name, last_name) = names(index);
-    let (city, postal_code) = CITIES[index % CITIES.len()];
-    let lines: Vec<serde_json::Value> = LINES
-        .iter()
-        .map(|line| {
-            serde_json::json!({
-                "sku": line.sku, "name": line.name, "product_type": line.product_type,
-                "attributes": {"gift_wrap": false}, "quantity": line.quantity, "unit_price": line.unit_price,
-            })
-        })
-        .collect();
-    serde_json::to_vec(&serde_json::json!({
-        "channel": "web",
-        "source_detail": "benchmark",
-        "currency": "EUR",
-        "customer": {
-            "email": email,
-            "first_name": first_name,
-            "last_name": last_name,
-            // +33 61x xx xx xx: always a valid French mobile number.
-            "phone": format!("+3361{:07}", index),
-            "address": {"line1": format!("{} rue des Lilas", index % 120 + 1), "city": city,
-                        "postal_code": postal_code, "country": "FR"},
-            "tags": [TAGS[index % TAGS.len()], TAGS[(index + 1) % TAGS.len()]],
-            "attributes": {"favourite_colour": "green", "loyalty_points": index % 500},
-        },
-        "lines": lines,
-        "discount_total": discount_total(),
-        "shipping_total": SHIPPING_TOTAL,
-        "tax_total": TAX_TOTAL,
-        "total": order_total(),
-        "promo_code": PROMO_CODE,
-        "marketing_consent": {"channels": ["email"], "text": CONSENT_TEXT},
-    }))
-    .expect("serialize an order")
-}
-
 // ---------------------------------------------------------------------------------------
 // The API path
 
-/// One `POST /v1/orders`; returns whether it created its customer.
+/// One `POST /v1/orders`, its answer checked; returns whether it created its customer.
 fn api_order(client: &mut HttpClient, pick: &Pick) -> bool {
-    let body = order_json(&pick.email, pick.index);
-    let (status, response) = client
-        .send("POST", "/v1/orders", &[("Idempotency-Key", pick.key.as_str())], Some(&body))
-        .expect("POST /v1/orders");
-    assert_eq!(status, 201, "POST /v1/orders: {}", String::from_utf8_lossy(&response));
-    #[derive(serde::Deserialize)]
-    struct Created {
-        total: i64,
-        promo_code_status: Option<String>,
-        lines: Vec<serde::de::IgnoredAny>,
-    }
-    let created: Created = serde_json::from_slice(&response).expect("an order");
-    assert_eq!(
-        (created.total, created.promo_code_status.as_deref(), created.lines.len()),
-        (order_total(), Some("applied"), 3),
-        "the order's total, promo code status and lines"
-    );
+    post_order(client, &pick.email, pick.index, &pick.key);
     pick.creates
 }
 

@@ -12,14 +12,14 @@
 //! 1. Orders. The real server runs in-process on 127.0.0.1:0 (2 actix workers, the app's
 //!    pool), built with `RAPPORT_WEBHOOK_ALLOW_PRIVATE=true` so that an `http://127.0.0.1`
 //!    endpoint is accepted. 8 OS threads, each with one keep-alive HTTP/1.1 connection,
-//!    send the order of benches/orders.rs (3 tracked lines, the customer upserted by email,
-//!    a promo code, a checkout consent, a unique `Idempotency-Key`; 9 orders in 10 update
-//!    one of the 1,000 customers the seed orders created, 1 in 10 creates one). Every
-//!    response is checked (201, the total, 3 lines, the promo applied): an error panics and
-//!    is never counted as throughput. Phase (a) runs with no enabled webhook endpoint and no
-//!    worker; phase (b) with one endpoint subscribed to `*` (`POST /v1/webhooks`, then
-//!    `PATCH` `status` enabled/disabled) pointing at the local receiver, and the delivery
-//!    worker running. The phases alternate a, b, a, b, a, b on the same database; the
+//!    send the order of benches/orders.rs (benches/support/checkout.rs: 3 tracked lines,
+//!    the customer upserted by email, a promo code, a checkout consent, a unique
+//!    `Idempotency-Key`; 9 orders in 10 update one of the 1,000 customers the seed orders
+//!    created, 1 in 10 creates one). Every response is checked (201, the total, 3 lines,
+//!    the promo applied): an error panics and is never counted as throughput. Phase (a)
+//!    runs with no enabled webhook endpoint and no worker; phase (b) with one endpoint
+//!    subscribed to `*` (`POST /v1/webhooks`, then `PATCH` `status` enabled/disabled)
+//!    pointing at the local receiver, and the delivery worker running. The phases alternate a, b, a, b, a, b on the same database; the
 //!    figures are the medians of the three runs of each (every run is printed too).
 //!    Between runs nothing is measured: after a (b) run the worker keeps going until every
 //!    event is sequenced and every delivery succeeded (the drain time is printed), then it
@@ -47,13 +47,18 @@
 //!    to back (no idle sleep) on 1 thread, or on 2 threads with a `Sender` each (as two
 //!    instances would), until a count of `webhook_deliveries` with status `succeeded` shows
 //!    all 5,000; sequencing the events and fanning them out is inside the timing. The
-//!    receiver is a std `TcpListener` on 127.0.0.1:0, one thread per connection, that reads
-//!    the request and answers `200` with `connection: close`; it must have received exactly
-//!    5,000 signed requests. Baselines, no database: the same number of requests (the same
-//!    kind of body, signed per Standard Webhooks for each request) sent through rapport's
-//!    `Sender` (i) one request after the other per thread, from the same number of
-//!    threads, and (ii) the way `deliver_due` sends them: batches of 64, all at once (the
-//!    `Sender` runs them concurrently on its own runtime), from the same number of threads. Each of the 6 measures (3 kinds x 1 or 2 threads) runs 3 times,
+//!    receiver is a std `TcpListener` on 127.0.0.1:0 serving persistent HTTP/1.1
+//!    connections, as a real endpoint would: one thread per connection that reads requests
+//!    one after the other (request line, headers, Content-Length body) and answers each
+//!    `200` with a `content-length` and no `connection: close`, until the client closes the
+//!    connection (reqwest's pool keeps it open between requests, so deliveries do not pay a
+//!    new TCP connection and a new receiver thread each); it must have received exactly
+//!    5,000 signed requests, each delivery once. Baselines, no database: the same number
+//!    of requests (the same kind of body, signed per Standard Webhooks for each request)
+//!    sent through rapport's `Sender` (i) one request after the other per thread, from the
+//!    same number of threads, and (ii) the way `deliver_due` sends them: batches of 64, all
+//!    at once (the `Sender` runs them concurrently on its own runtime), from the same
+//!    number of threads. Each of the 6 measures (3 kinds x 1 or 2 threads) runs 3 times,
 //!    interleaved (deliver_due, reqwest, Sender, deliver_due, ...); the figures are medians,
 //!    and every run is printed too.
 
@@ -76,9 +81,10 @@ use rapport::services::webhooks::{deliver_due, Sender};
 #[path = "support/mod.rs"]
 mod support;
 
+use support::checkout::{order_total, post_order, setup_catalogue, PROMO_CODE};
 use support::{
     app_state, ms, names, on_each_backend, phase_duration, run_phase, scalar, token, HttpClient, PhaseResult,
-    RunningServer, Stop, CITIES, TAGS,
+    RunningServer, Stop,
 };
 
 /// Concurrent order clients.
@@ -101,52 +107,6 @@ const EVENTS_PER_TRANSACTION: usize = 500;
 const WORKER_BATCH: usize = 64;
 /// Longest wait for the worker to catch up, or for a deliveries run.
 const TIMEOUT: Duration = Duration::from_secs(180);
-
-const PROMO_CODE: &str = "BENCH10";
-const PROMO_PERCENT: i64 = 10;
-const INITIAL_STOCK: i64 = 1_000_000_000;
-const SHIPPING_TOTAL: i64 = 490;
-const TAX_TOTAL: i64 = 2_820;
-const CONSENT_TEXT: &str = "Send me offers by email";
-
-struct LineSpec {
-    sku: &'static str,
-    name: &'static str,
-    product_type: &'static str,
-    quantity: i64,
-    unit_price: i64,
-}
-
-/// The lines of benches/orders.rs.
-const LINES: [LineSpec; 3] = [
-    LineSpec { sku: "BENCH-RING-1", name: "Silver ring", product_type: "ring", quantity: 1, unit_price: 2_500 },
-    LineSpec {
-        sku: "BENCH-NECKLACE-2",
-        name: "Gold necklace",
-        product_type: "necklace",
-        quantity: 2,
-        unit_price: 4_900,
-    },
-    LineSpec {
-        sku: "BENCH-EARRINGS-3",
-        name: "Pearl earrings",
-        product_type: "earrings",
-        quantity: 1,
-        unit_price: 1_800,
-    },
-];
-
-fn subtotal() -> i64 {
-    LINES.iter().map(|line| line.quantity * line.unit_price).sum()
-}
-
-fn discount_total() -> i64 {
-    subtotal() * PROMO_PERCENT / 100
-}
-
-fn order_total() -> i64 {
-    subtotal() - discount_total() + SHIPPING_TOTAL + TAX_TOTAL
-}
 
 fn main() {
     diesel::connection::set_default_instrumentation(transaction_timer).expect("install the transaction timer");
@@ -179,9 +139,10 @@ fn print_header(phase: Duration) {
     println!(
         "deliveries: {EVENTS} customer.updated events (one customer each) recorded, then deliver_due rounds back to \
          back on 1 and on 2 threads (a Sender each) until all {EVENTS} deliveries succeeded (sequencing included); \
-         receiver: std TcpListener, a thread per connection, 200 + connection: close; baselines without a database: \
-         the same number of signed POSTs through rapport's Sender, (i) one after the other per thread, (ii) in \
-         batches of {WORKER_BATCH} at once, as deliver_due sends"
+         receiver: std TcpListener, persistent HTTP/1.1 connections (a thread per connection, each request \
+         answered 200 with a content-length, the connection kept open until the client closes it); baselines \
+         without a database: the same number of signed POSTs through rapport's Sender, (i) one after the other per \
+         thread, (ii) in batches of {WORKER_BATCH} at once, as deliver_due sends"
     );
     println!();
 }
@@ -501,28 +462,8 @@ fn set_status(client: &mut HttpClient, id: i64, status: &str) {
     assert_eq!(code, 200, "PATCH /v1/webhooks/{id}: {}", String::from_utf8_lossy(&response));
 }
 
-/// The 3 tracked products and the promo code, through the API.
-fn setup_catalogue(addr: SocketAddr, token: &str) {
-    let mut client = HttpClient::connect(addr, token);
-    for line in &LINES {
-        let body = serde_json::json!({
-            "sku": line.sku, "name": line.name, "product_type": line.product_type, "price": line.unit_price,
-            "currency": "EUR", "track_inventory": true, "stock_quantity": INITIAL_STOCK,
-        });
-        let body = serde_json::to_vec(&body).expect("serialize a product");
-        let (status, response) = client.send("POST", "/v1/products", &[], Some(&body)).expect("POST /v1/products");
-        assert_eq!(status, 201, "POST /v1/products: {}", String::from_utf8_lossy(&response));
-    }
-    let body = serde_json::json!({
-        "code": PROMO_CODE, "description": "benchmark", "discount": {"type": "percent", "value": PROMO_PERCENT},
-    });
-    let body = serde_json::to_vec(&body).expect("serialize a promo code");
-    let (status, response) = client.send("POST", "/v1/promo-codes", &[], Some(&body)).expect("POST /v1/promo-codes");
-    assert_eq!(status, 201, "POST /v1/promo-codes: {}", String::from_utf8_lossy(&response));
-}
-
 // ---------------------------------------------------------------------------------------
-// Orders (the request of benches/orders.rs)
+// Orders (the request of benches/orders.rs, from benches/support/checkout.rs)
 
 /// One order's customer and Idempotency-Key.
 struct Pick {
@@ -557,63 +498,9 @@ impl Pick {
     }
 }
 
-/// The `POST /v1/orders` body: pool customer `index`'s details under `email`.
-fn order_json(email: &str, index: usize) -> Vec<u8> {
-    let (first_name, last_name) = names(index);
-    let (city, postal_code) = CITIES[index % CITIES.len()];
-    let lines: Vec<serde_json::Value> = LINES
-        .iter()
-        .map(|line| {
-            serde_json::json!({
-                "sku": line.sku, "name": line.name, "product_type": line.product_type,
-                "attributes": {"gift_wrap": false}, "quantity": line.quantity, "unit_price": line.unit_price,
-            })
-        })
-        .collect();
-    serde_json::to_vec(&serde_json::json!({
-        "channel": "web",
-        "source_detail": "benchmark",
-        "currency": "EUR",
-        "customer": {
-            "email": email,
-            "first_name": first_name,
-            "last_name": last_name,
-            "phone": format!("+3361{:07}", index),
-            "address": {"line1": format!("{} rue des Lilas", index % 120 + 1), "city": city,
-                        "postal_code": postal_code, "country": "FR"},
-            "tags": [TAGS[index % TAGS.len()], TAGS[(index + 1) % TAGS.len()]],
-            "attributes": {"favourite_colour": "green", "loyalty_points": index % 500},
-        },
-        "lines": lines,
-        "discount_total": discount_total(),
-        "shipping_total": SHIPPING_TOTAL,
-        "tax_total": TAX_TOTAL,
-        "total": order_total(),
-        "promo_code": PROMO_CODE,
-        "marketing_consent": {"channels": ["email"], "text": CONSENT_TEXT},
-    }))
-    .expect("serialize an order")
-}
-
-/// One `POST /v1/orders`, its answer checked.
+/// One `POST /v1/orders` for `pick`, its answer checked.
 fn api_order(client: &mut HttpClient, pick: &Pick) {
-    let body = order_json(&pick.email, pick.index);
-    let (status, response) = client
-        .send("POST", "/v1/orders", &[("Idempotency-Key", pick.key.as_str())], Some(&body))
-        .expect("POST /v1/orders");
-    assert_eq!(status, 201, "POST /v1/orders: {}", String::from_utf8_lossy(&response));
-    #[derive(serde::Deserialize)]
-    struct Created {
-        total: i64,
-        promo_code_status: Option<String>,
-        lines: Vec<serde::de::IgnoredAny>,
-    }
-    let created: Created = serde_json::from_slice(&response).expect("an order");
-    assert_eq!(
-        (created.total, created.promo_code_status.as_deref(), created.lines.len()),
-        (order_total(), Some("applied"), 3),
-        "the order's total, promo code status and lines"
-    );
+    post_order(client, &pick.email, pick.index, &pick.key);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -800,7 +687,8 @@ struct Receiver {
 }
 
 impl Receiver {
-    /// Listens on 127.0.0.1:0 for the whole run; a thread per connection.
+    /// Listens on 127.0.0.1:0 for the whole run; a thread per connection, serving its
+    /// requests until the client closes it.
     fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
         let addr = listener.local_addr().expect("the receiver's address");
@@ -832,39 +720,64 @@ impl Receiver {
     }
 }
 
-/// Reads one request (headers and Content-Length body), counts it when it carries the
-/// Standard Webhooks headers, answers 200 and closes.
+/// The answer to every request; no `connection: close`, so the connection stays open.
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok";
+/// The answer to a request that asked to close the connection.
+const OK_CLOSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+/// How long a connection may stay idle (or a request stall) before the receiver drops it:
+/// longer than reqwest's 90 s pool idle timeout, so the client always gives up an idle
+/// connection first and never sends on one the receiver is closing.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One persistent HTTP/1.1 connection: reads requests one after the other (request line,
+/// headers, Content-Length body), counts each one that carries the Standard Webhooks
+/// headers and a body, and answers each `200` with a `content-length`, until the client
+/// closes the connection (or asks to with `connection: close`).
 fn serve(stream: TcpStream, received: &AtomicUsize) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
+    stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
     let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let (mut length, mut signed) = (0, 0);
     loop {
+        // The request line; end of stream here is the client closing the connection.
         line.clear();
-        reader.read_line(&mut line)?;
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
         }
-        let (name, value) = header.split_once(':').unwrap_or((header, ""));
-        let name = name.trim().to_ascii_lowercase();
-        match name.as_str() {
-            "content-length" => length = value.trim().parse().unwrap_or(0),
-            "webhook-id" | "webhook-timestamp" | "webhook-signature" if !value.trim().is_empty() => signed += 1,
-            _ => {}
+        let (mut length, mut signed, mut close) = (0, 0, false);
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed in the headers"));
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap_or((header, ""));
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+            match name.as_str() {
+                "content-length" => length = value.parse().unwrap_or(0),
+                "transfer-encoding" => {
+                    return Err(std::io::Error::other(format!("transfer-encoding {value} is not supported")));
+                }
+                "connection" => close = value.eq_ignore_ascii_case("close"),
+                "webhook-id" | "webhook-timestamp" | "webhook-signature" if !value.is_empty() => signed += 1,
+                _ => {}
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        if signed == 3 && !body.is_empty() {
+            received.fetch_add(1, Ordering::SeqCst);
+        }
+        writer.write_all(if close { OK_CLOSE } else { OK })?;
+        if close {
+            return Ok(());
         }
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    if signed == 3 && !body.is_empty() {
-        received.fetch_add(1, Ordering::SeqCst);
-    }
-    let mut stream = stream;
-    stream.write_all(
-        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-    )?;
-    stream.flush()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 //! What the benchmarks share: the application state, the server on a free port in its own
 //! thread, a token, a small keep-alive HTTP/1.1 client, connections opened like the app's
 //! pool opens them, the databases a run writes to, the environment knobs, latency
-//! percentiles, the concurrent load loop, and the fake customers' names. Each benchmark
-//! includes it with `#[path = "support/mod.rs"] mod support;`.
+//! percentiles, the concurrent load loop, and the fake customers' names; in `checkout`, the
+//! order the order benchmarks send. Each benchmark includes it with
+//! `#[path = "support/mod.rs"] mod support;`.
 #![allow(dead_code)]
+
+pub mod checkout;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
