@@ -27,10 +27,9 @@
 //!    are sequenced with no enabled endpoint (so they make no deliveries) and the endpoint
 //!    is enabled again. Each (b) run therefore delivers exactly the events of its own orders.
 //!
-//!    The worker: the loop of `rapport::services::webhooks::spawn_worker`, run by the bench
-//!    itself so that it can count rounds and errors: `deliver_due` with a
-//!    `Sender::new(true)` on the server's `Database` (its pool), a 200 ms sleep after a round
-//!    that found nothing, 1 s after an error (errors are counted and printed).
+//!    The worker: rapport's own, `rapport::services::webhooks::spawn_worker` on the server's
+//!    `Database` (its pool), stopped between runs; its counts (rounds, idle rounds,
+//!    attempts, failed rounds) are printed.
 //!
 //!    Where the time goes, per run: the machine's CPU busy share and busy CPU ms per order
 //!    (/proc/stat, so clients, server, worker, receiver, PostgreSQL's backends and anything
@@ -65,7 +64,7 @@
 use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -124,7 +123,7 @@ fn print_header(phase: Duration) {
     println!(
         "orders: {CLIENTS} clients x 1 keep-alive HTTP/1.1 connection, {}s per run, runs a b a b a b on one database \
          after {POOL_EMAILS} seed orders (not measured); (a) no enabled webhook endpoint, no worker; (b) 1 endpoint \
-         subscribed to * at a local receiver + the delivery worker (deliver_due loop, 200 ms idle sleep); figures are \
+         subscribed to * at a local receiver + rapport's delivery worker (spawn_worker); figures are \
          medians of the {REPEATS} runs; server: {SERVER_WORKERS} actix workers; clients, server, worker, receiver and \
          database share this machine's {} cores",
         phase.as_secs(),
@@ -269,8 +268,8 @@ impl Report {
                     w.worker.rounds,
                     w.worker.idle_rounds,
                     w.worker.attempted,
-                    w.worker.errors.len(),
-                    w.worker.errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default(),
+                    w.worker.failed_rounds,
+                    "",
                     w.events,
                     w.delivered_in_run,
                     w.behind_at_end.0,
@@ -508,51 +507,31 @@ fn api_order(client: &mut HttpClient, pick: &Pick) {
 
 #[derive(Default)]
 struct WorkerStats {
-    rounds: usize,
-    idle_rounds: usize,
-    attempted: usize,
-    errors: Vec<String>,
+    rounds: u64,
+    idle_rounds: u64,
+    attempted: u64,
+    failed_rounds: u64,
 }
 
-struct BackgroundWorker {
-    stop: Arc<AtomicBool>,
-    thread: thread::JoinHandle<WorkerStats>,
-}
+/// rapport's own delivery worker (`services::webhooks::spawn_worker`), on the server's
+/// database; its transactions are told apart by its thread's name.
+struct BackgroundWorker(rapport::services::webhooks::Worker);
 
 impl BackgroundWorker {
-    /// The loop of `services::webhooks::spawn_worker`, with a stop flag and counters.
     fn start(database: Database, config: WebhooksConfig) -> BackgroundWorker {
-        let sender = Sender::new(config.allow_private).expect("the webhook HTTP client");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = thread::Builder::new()
-            .name("webhooks".into())
-            .spawn(move || {
-                ROLE.set(WORKER);
-                let mut stats = WorkerStats::default();
-                while !stopping.load(Ordering::SeqCst) {
-                    stats.rounds += 1;
-                    match deliver_due(&database, &sender, rapport::domain::now()) {
-                        Ok(0) => {
-                            stats.idle_rounds += 1;
-                            thread::sleep(Duration::from_millis(200));
-                        }
-                        Ok(attempted) => stats.attempted += attempted,
-                        Err(error) => {
-                            stats.errors.push(error.to_string());
-                            thread::sleep(Duration::from_secs(1));
-                        }
-                    }
-                }
-                stats
-            })
-            .expect("start the webhook worker");
-        BackgroundWorker { stop, thread }
+        BackgroundWorker(rapport::services::webhooks::spawn_worker(database, config).expect("the webhook worker"))
     }
 
     fn stop(self) -> WorkerStats {
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.join().expect("the webhook worker panicked")
+        let counts = self.0.counts.clone();
+        self.0.stop();
+        let read = |counter: &AtomicU64| counter.load(Ordering::SeqCst);
+        WorkerStats {
+            rounds: read(&counts.rounds),
+            idle_rounds: read(&counts.idle_rounds),
+            attempted: read(&counts.attempted),
+            failed_rounds: read(&counts.failed_rounds),
+        }
     }
 }
 
@@ -927,7 +906,8 @@ impl Instrumentation for TransactionTimer {
                 self.step = Step::Idle;
             }
             InstrumentationEvent::StartQuery { .. } => {
-                self.role = ROLE.get();
+                // The delivery worker's thread is named `webhooks` by rapport.
+                self.role = if thread::current().name() == Some("webhooks") { WORKER } else { ROLE.get() };
                 self.statement_started = Some(Instant::now());
             }
             InstrumentationEvent::FinishQuery { .. } => {
@@ -957,7 +937,7 @@ fn check(database: &Database, orders_placed: usize, runs: &[OrderRun]) -> String
     let retried = count(database, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM webhook_deliveries WHERE attempts <> 1");
     assert_eq!(retried, 0, "every delivery succeeded at its first attempt");
     let delivered: i64 = runs.iter().filter_map(|r| r.webhooks.as_ref()).map(|w| w.events).sum();
-    let errors: usize = runs.iter().filter_map(|r| r.webhooks.as_ref()).map(|w| w.worker.errors.len()).sum();
+    let errors: u64 = runs.iter().filter_map(|r| r.webhooks.as_ref()).map(|w| w.worker.failed_rounds).sum();
     format!(
         "{orders_placed} orders (seed and measured), each 201 with its total, 3 lines and the promo applied, all in \
          the database; the (b) runs' {delivered} events each delivered once at the first attempt ({errors} worker \
