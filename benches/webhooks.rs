@@ -96,7 +96,6 @@ const SERVER_WORKERS: usize = 2;
 const POOL_EMAILS: usize = 1_000;
 /// One measured order in this many creates a new customer.
 const NEW_CUSTOMER_EVERY: usize = 10;
-/// Runs of each order phase (a, b, a, b, ...).
 /// Repetitions of each deliveries measure.
 const REPEATS: usize = 3;
 /// The order runs, (a) false and (b) true, in an a b b a b a a b pattern: the database grows

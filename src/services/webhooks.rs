@@ -172,15 +172,12 @@ pub fn retry(conn: &mut DbConn, endpoint_id: i64, delivery_id: i64) -> Result<(D
     })
 }
 
-/// The body of a delivery: `{"type", "timestamp", "data"}` (Standard Webhooks).
+/// The body of a delivery: `{"type", "timestamp", "data"}` (Standard Webhooks). `data` is
+/// the stored JSON text as it is (rapport wrote it), not parsed and written again.
 pub fn payload(event: &EventRow) -> String {
-    let data: serde_json::Value = serde_json::from_str(&event.data).unwrap_or(serde_json::Value::Null);
-    json!({
-        "type": event.event_type,
-        "timestamp": event.created_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "data": data,
-    })
-    .to_string()
+    let event_type = serde_json::to_string(&event.event_type).expect("a string serializes");
+    let timestamp = event.created_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    format!(r#"{{"type":{event_type},"timestamp":"{timestamp}","data":{}}}"#, event.data)
 }
 
 /// The event's id on the wire (`webhook-id`, and `id` in the feed).
@@ -361,6 +358,19 @@ fn with_jitter(seconds: i64) -> Duration {
     Duration::seconds(seconds + extra)
 }
 
+/// Lowers this thread's CPU priority (nice 10) on Linux: deliveries can wait a few
+/// milliseconds, the requests that cause them (a checkout) should not wait for them.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread, no memory is shared.
+        let outcome = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+        if outcome != 0 {
+            tracing::debug!("could not lower the webhook worker's priority");
+        }
+    }
+}
+
 /// What the worker did so far.
 #[derive(Debug, Default)]
 pub struct WorkerCounts {
@@ -397,6 +407,7 @@ pub fn spawn_worker(database: Database, config: WebhooksConfig) -> Result<Worker
     let thread = std::thread::Builder::new()
         .name("webhooks".into())
         .spawn(move || {
+            yield_to_requests();
             // Built (and dropped) on this thread: the client's runtime must not live on an
             // async one.
             let sender = match Sender::new(config.allow_private) {
