@@ -373,28 +373,6 @@ async fn forms_consents_enquiries_and_failed_messages(backend: Backend) {
     none(&app, &mut seen, "a message that failed for good is not tried again");
 }
 
-async fn import_csv(app: &TestApp, csv: &str) -> Value {
-    let response = app
-        .call(
-            TestRequest::post()
-                .uri("/v1/imports?mode=upsert")
-                .insert_header(bearer(&app.token("admin")))
-                .insert_header(("Content-Type", "text/csv"))
-                .set_payload(csv.to_string()),
-        )
-        .await;
-    assert_eq!(response.status.as_u16(), 202, "{}", response.text);
-    let location = response.header("location").unwrap().to_string();
-    for _ in 0..300 {
-        let job = app.get(&location, &app.token("admin")).await;
-        if matches!(job.body["status"].as_str(), Some("completed" | "failed")) {
-            return job.body;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the import did not finish");
-}
-
 async fn imports_and_campaigns(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.token("admin");
@@ -408,7 +386,7 @@ async fn imports_and_campaigns(backend: Backend) {
                bob@example.com,Bob,,\n\
                not-an-email,Nobody,,\n\
                cleo@example.com,Cleo,subscribed,2025-03-01T10:00:00Z\n";
-    let job = import_csv(&app, csv).await;
+    let job = crate::keys::import(&app, csv).await;
     assert_eq!(
         (job["created"].as_i64(), job["updated"].as_i64(), job["rejected"].as_i64()),
         (Some(2), Some(1), Some(1))
@@ -442,7 +420,7 @@ async fn imports_and_campaigns(backend: Backend) {
     assert_eq!(new.len(), 6, "{new:#?}");
 
     // The same file again changes nothing: only the job's own event.
-    let again = import_csv(&app, csv).await;
+    let again = crate::keys::import(&app, csv).await;
     assert_eq!(again["unchanged"], 3);
     assert_eq!(one(&app, &mut seen, "import.completed", None)["unchanged"], 3);
 

@@ -69,8 +69,8 @@ async fn old_tokens_work_only_while_their_secret_is_listed_as_previous(backend: 
     assert_eq!(status(&app, &token_without_kid(NEW_SECRET)).await, 200);
 }
 
-/// Posts a CSV import and waits (bounded) for it to finish.
-async fn import(app: &TestApp, csv: &str) -> Value {
+/// Posts a CSV import (upsert) and waits (bounded) for it to finish; returns the job.
+pub(crate) async fn import(app: &TestApp, csv: &str) -> Value {
     let request = TestRequest::post()
         .uri("/v1/imports?mode=upsert")
         .insert_header(bearer(&app.token("admin")))

@@ -44,7 +44,7 @@ struct Shared {
     plan: VecDeque<u16>,
     /// Answer this status to every request (after the plan).
     always: Option<u16>,
-    /// Echo the request body in error answers (as careless receivers do).
+    /// Echo the request's data in error answers (as careless receivers do).
     echo: bool,
     /// Wait this long before answering.
     delay: Option<Duration>,
@@ -92,7 +92,7 @@ impl Receiver {
         self.shared.lock().unwrap().delay = Some(delay);
     }
 
-    /// Error answers carry the request body back.
+    /// Error answers carry the request's data back.
     pub fn echo_bodies_in_errors(&self) {
         self.shared.lock().unwrap().echo = true;
     }
@@ -146,7 +146,11 @@ fn serve(stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> {
     }
     let reply = match (status, echo) {
         (200, _) => "ok".to_string(),
-        (_, true) => format!("cannot take {body}"),
+        // The event's data first, so that it fits in what rapport keeps of an answer.
+        (_, true) => {
+            let data = serde_json::from_str::<serde_json::Value>(&body).map(|b| b["data"].to_string());
+            format!("cannot take {}", data.unwrap_or(body))
+        }
         (_, false) => "receiver says no".to_string(),
     };
     let mut stream = stream;
