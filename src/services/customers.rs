@@ -215,6 +215,7 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         let duplicate = duplicate
             .ok_or_else(|| AppError::invalid("duplicate_id", format!("customer {duplicate_id} does not exist")))?;
         let before = survivor.profile();
+        let consents_before = consent_repo::current_for(conn, &[survivor_id])?.remove(&survivor_id).unwrap_or_default();
         let mut profile = survivor.profile();
         profile.absorb(duplicate.profile());
         merged_email = profile.details.email.clone();
@@ -244,6 +245,14 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         emit::customer_merged(conn, survivor_id, duplicate_id)?;
         // What the survivor took from the duplicate (blank fields filled, tags joined).
         emit::customer_updated(conn, survivor_id, &before, &profile)?;
+        // And each channel whose current consent the joined ledgers changed.
+        let consents_after = consent_repo::current_for(conn, &[survivor_id])?.remove(&survivor_id).unwrap_or_default();
+        for current in &consents_after {
+            let previous = consents_before.iter().find(|c| c.channel == current.channel).map(|c| c.state.as_str());
+            if previous != Some(current.state.as_str()) {
+                emit::consent_changed_by_merge(conn, current, previous)?;
+            }
+        }
         Ok(record)
     });
     finish_write(conn, outcome, merged_email.as_ref())

@@ -17,7 +17,7 @@ use crate::domain::customer::CustomerProfile;
 use crate::domain::events::EventType;
 use crate::error::AppError;
 use crate::models::campaigns::CampaignRow;
-use crate::models::consents::ConsentEventRow;
+use crate::models::consents::{ConsentEventRow, CurrentConsentRow};
 use crate::models::forms::EnquiryRow;
 use crate::models::imports::ImportJobRow;
 use crate::models::messages::MessageRow;
@@ -126,6 +126,26 @@ pub fn customer_merged(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64) -
 /// moving it from `from` (None: never recorded) to the event's state.
 pub fn consent_changed(conn: &mut DbConn, event: &ConsentEventRow, from: Option<&str>) -> Result<(), AppError> {
     record(conn, EventType::ConsentChanged, Some(event.customer_id), consent_changed_data(event, from))
+}
+
+/// `consent.changed` for a channel whose current state a merge changed (the two ledgers
+/// joined): `current` is the survivor's new current state.
+pub fn consent_changed_by_merge(
+    conn: &mut DbConn,
+    current: &CurrentConsentRow,
+    from: Option<&str>,
+) -> Result<(), AppError> {
+    let data = json!({
+        "id": current.event_id,
+        "customer_id": current.customer_id,
+        "channel": current.channel,
+        "from": from,
+        "to": current.state,
+        "opt_in_level": current.opt_in_level,
+        "source": current.source,
+        "occurred_at": time(current.occurred_at),
+    });
+    record(conn, EventType::ConsentChanged, Some(current.customer_id), data)
 }
 
 pub fn consent_changed_data(event: &ConsentEventRow, from: Option<&str>) -> Value {

@@ -121,12 +121,25 @@ async fn customer_changes_merge_and_erasure(backend: Backend) {
     assert_eq!(data["changed"]["address"]["city"], "Lyon", "{data}");
     assert_eq!(data["changed"].as_object().unwrap().len(), 1, "{data}");
 
+    // Bob agreed to email; Ana never said. After the merge, Ana's email consent is Bob's.
+    let bob_consent = json!({"state": "subscribed", "source": "admin"});
+    let path_bob = format!("/v1/customers/{bob}/consents/email");
+    assert_eq!(app.put(&path_bob, &admin, bob_consent).await.status.as_u16(), 200);
+    one(&app, &mut seen, "consent.changed", Some(bob));
+
     // A merge: the duplicate's events become the survivor's.
     let merged = app.post(&format!("/v1/customers/{ana}/merge"), &admin, json!({"duplicate_id": bob})).await;
     assert_eq!(merged.status.as_u16(), 200, "{}", merged.text);
     let new = since(&app, &mut seen);
     let types: Vec<&str> = new.iter().map(|e| e.event_type.as_str()).collect();
-    assert_eq!(types, vec!["customer.merged", "customer.updated"], "{new:#?}");
+    assert_eq!(types, vec!["customer.merged", "customer.updated", "consent.changed"], "{new:#?}");
+    let consent = &new[2];
+    assert_eq!(consent.customer_id, Some(ana));
+    assert_eq!(
+        (&consent.data["channel"], &consent.data["from"], &consent.data["to"]),
+        (&json!("email"), &json!(null), &json!("subscribed")),
+        "{consent:#?}"
+    );
     assert_eq!(new[0].data, json!({"id": ana, "duplicate_id": bob}));
     // What the survivor took from the duplicate: its address (Ana had none).
     assert_eq!((new[1].customer_id, &new[1].data["changed"]["address"]["city"]), (Some(ana), &json!("Lyon")));
@@ -142,7 +155,7 @@ async fn customer_changes_merge_and_erasure(backend: Backend) {
     let (erased, before): (Vec<&Event>, Vec<&Event>) = all.iter().partition(|e| e.event_type == "customer.erased");
     assert_eq!(erased.len(), 1);
     assert_eq!((erased[0].customer_id, &erased[0].data), (Some(ana), &json!({"id": ana})));
-    assert_eq!(before.len(), 8, "{all:#?}");
+    assert_eq!(before.len(), 10, "{all:#?}");
     for event in before {
         assert_eq!(event.data, json!({"customer_id": ana, "erased": true}), "{event:?}");
     }
