@@ -54,6 +54,11 @@ impl AppError {
         AppError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// A 409 about the resource's state (no existing record to point at).
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        AppError::Conflict { detail: detail.into(), existing_id: None }
+    }
+
     pub fn unauthorized(detail: impl Into<String>, token_sent: bool) -> Self {
         AppError::Unauthorized { detail: detail.into(), token_sent }
     }

@@ -50,6 +50,11 @@ impl EventType {
     }
 }
 
+/// An event's id on the wire: `id` in the feed, `webhook-id` of its deliveries.
+pub fn event_wire_id(id: i64) -> String {
+    format!("evt_{id}")
+}
+
 /// The API version that shapes `data`, stored with each event.
 pub const API_VERSION: &str = "v1";
 

@@ -25,8 +25,8 @@ mod vocabulary;
 pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag, CURRENCY_CODES};
 pub use patch::{merge_patch, merge_patch_object, Patch};
 pub use vocabulary::{
-    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, EnquiryStatus, Gender, MessageStatus,
-    OptInLevel, OrderStatus, ResponseKind, SalesChannel,
+    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, DeliveryStatus, EndpointStatus,
+    EnquiryStatus, Gender, MessageStatus, OptInLevel, OrderStatus, ResponseKind, SalesChannel,
 };
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -159,6 +159,16 @@ vocabulary!(
     MessageStatus { Pending => "pending", Sent => "sent", Failed => "failed" }
 );
 
+vocabulary!(
+    /// Where one event's delivery to one webhook endpoint stands.
+    DeliveryStatus { Pending => "pending", Succeeded => "succeeded", Failed => "failed" }
+);
+
+vocabulary!(
+    /// Whether a webhook endpoint receives deliveries.
+    EndpointStatus { Enabled => "enabled", Disabled => "disabled" }
+);
+
 impl OptInLevel {
     /// The level a subscription recorded from `source` proves: a confirmation link proves
     /// a confirmed opt-in, an import proves nothing we can check, anything else is single.
@@ -196,6 +206,8 @@ mod tests {
         agree(OrderStatus::ALL, OrderStatus::as_str);
         agree(EnquiryStatus::ALL, EnquiryStatus::as_str);
         agree(MessageStatus::ALL, MessageStatus::as_str);
+        agree(DeliveryStatus::ALL, DeliveryStatus::as_str);
+        agree(EndpointStatus::ALL, EndpointStatus::as_str);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use validator::Validate;
 
 use crate::domain::consent::single_line;
-use crate::domain::events::{EventType, Subscription};
-use crate::domain::Patch;
+use crate::domain::events::{event_wire_id, EventType, Subscription};
+use crate::domain::{DeliveryStatus, EndpointStatus, Patch};
 use crate::error::{AppError, FieldError, FieldErrors};
 use crate::models::events::{DeliveryRow, EndpointRow, EventRow};
 
@@ -134,7 +134,7 @@ pub struct Event {
 impl From<EventRow> for Event {
     fn from(row: EventRow) -> Self {
         Event {
-            id: format!("evt_{}", row.id),
+            id: event_wire_id(row.id),
             sequence: row.position.unwrap_or_default(),
             r#type: row.event_type,
             created_at: row.created_at.and_utc(),
@@ -309,10 +309,9 @@ impl WebhookEndpointPatchInput {
             Patch::Value(text) => description(&mut errors, Some(text)),
         };
         let status = required(&mut errors, "status", self.status);
-        let enabled = errors.parse("status", status, |s| match s.as_str() {
-            "enabled" => Ok(true),
-            "disabled" => Ok(false),
-            other => Err(format!("`{other}` is not enabled or disabled")),
+        let enabled = errors.parse("status", status, |text| match EndpointStatus::parse(&text) {
+            Some(status) => Ok(status == EndpointStatus::Enabled),
+            None => Err(format!("`{text}` is not enabled or disabled")),
         });
         errors.into_result(())?;
         Ok(crate::domain::events::EndpointPatch { url, subscription, description, enabled })
@@ -347,9 +346,9 @@ impl From<(DeliveryRow, String)> for WebhookDelivery {
     fn from((row, event_type): (DeliveryRow, String)) -> Self {
         WebhookDelivery {
             id: row.id,
-            event_id: format!("evt_{}", row.event_id),
+            event_id: event_wire_id(row.event_id),
             event_type,
-            next_attempt_at: (row.status == "pending").then(|| row.next_attempt_at.and_utc()),
+            next_attempt_at: (row.status == DeliveryStatus::Pending.as_str()).then(|| row.next_attempt_at.and_utc()),
             status: row.status,
             attempts: row.attempts,
             last_attempt_at: row.last_attempt_at.map(|t| t.and_utc()),
@@ -388,10 +387,12 @@ impl DeliveryListQuery {
     pub fn status(&self) -> Result<Option<String>, AppError> {
         match self.status.as_deref() {
             None => Ok(None),
-            Some(s @ ("pending" | "succeeded" | "failed")) => Ok(Some(s.to_string())),
-            Some(other) => Err(AppError::BadRequest(format!(
-                "query parameter `status`: `{other}` is not pending, succeeded or failed"
-            ))),
+            Some(text) => match DeliveryStatus::parse(text) {
+                Some(status) => Ok(Some(status.as_str().to_string())),
+                None => Err(AppError::BadRequest(format!(
+                    "query parameter `status`: `{text}` is not pending, succeeded or failed"
+                ))),
+            },
         }
     }
 }

@@ -7,6 +7,7 @@ use diesel::sql_types::BigInt;
 use super::sql::{insert_in_chunks, Sql, SqlValue};
 use crate::db::schema::{event_sequence, events, webhook_deliveries, webhook_endpoints};
 use crate::db::DbConn;
+use crate::domain::{DeliveryStatus, EndpointStatus};
 use crate::models::events::{
     AttemptOutcome, DeliveryRow, EndpointChanges, EndpointRow, EventRow, NewDelivery, NewEndpoint, NewEvent,
 };
@@ -84,18 +85,14 @@ pub fn feed(conn: &mut DbConn, types: &[String], after: Option<i64>, limit: i64)
     query.order(events::position).limit(limit).load(conn)
 }
 
-pub fn find_event(conn: &mut DbConn, id: i64) -> QueryResult<Option<EventRow>> {
-    events::table.find(id).select(EventRow::as_select()).first(conn).optional()
-}
-
 /// Events recorded before `before`, up to `limit` of them, with their deliveries; returns
 /// how many went. An event still pending for an enabled endpoint stays until it is
 /// delivered or its retries run out.
 pub fn delete_older_than(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> QueryResult<usize> {
     let still_owed = webhook_deliveries::table
         .inner_join(webhook_endpoints::table)
-        .filter(webhook_deliveries::status.eq("pending"))
-        .filter(webhook_endpoints::status.eq("enabled"))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_endpoints::status.eq(EndpointStatus::Enabled.as_str()))
         .select(webhook_deliveries::event_id);
     let doomed = events::table
         .filter(events::created_at.lt(before))
@@ -153,7 +150,7 @@ pub fn list_endpoints(conn: &mut DbConn, before_id: Option<i64>, limit: i64) -> 
 
 pub fn enabled_endpoints(conn: &mut DbConn) -> QueryResult<Vec<EndpointRow>> {
     webhook_endpoints::table
-        .filter(webhook_endpoints::status.eq("enabled"))
+        .filter(webhook_endpoints::status.eq(EndpointStatus::Enabled.as_str()))
         .order(webhook_endpoints::id)
         .select(EndpointRow::as_select())
         .load(conn)
@@ -209,7 +206,7 @@ struct Claimed {
 pub fn any_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         webhook_deliveries::table
-            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
             .filter(webhook_deliveries::next_attempt_at.le(now))
             .filter(webhook_deliveries::lease_until.is_null().or(webhook_deliveries::lease_until.le(now))),
     ))
@@ -268,9 +265,9 @@ pub fn record_attempt(
     lease_until: NaiveDateTime,
 ) -> QueryResult<bool> {
     let status = match (&outcome.error, retry_at) {
-        (None, _) => "succeeded",
-        (Some(_), Some(_)) => "pending",
-        (Some(_), None) => "failed",
+        (None, _) => DeliveryStatus::Succeeded.as_str(),
+        (Some(_), Some(_)) => DeliveryStatus::Pending.as_str(),
+        (Some(_), None) => DeliveryStatus::Failed.as_str(),
     };
     let recorded = diesel::update(
         webhook_deliveries::table
@@ -342,7 +339,7 @@ pub fn delivery_of_event(
 pub fn reschedule(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(webhook_deliveries::table.find(id))
         .set((
-            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
             webhook_deliveries::next_attempt_at.eq(now),
             webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
         ))
@@ -388,10 +385,10 @@ pub fn disable(conn: &mut DbConn, endpoint_id: i64, reason: &str, now: NaiveDate
     let changed = diesel::update(
         webhook_endpoints::table
             .filter(webhook_endpoints::id.eq(endpoint_id))
-            .filter(webhook_endpoints::status.eq("enabled")),
+            .filter(webhook_endpoints::status.eq(EndpointStatus::Enabled.as_str())),
     )
     .set((
-        webhook_endpoints::status.eq("disabled"),
+        webhook_endpoints::status.eq(EndpointStatus::Disabled.as_str()),
         webhook_endpoints::disabled_reason.eq(Some(reason)),
         webhook_endpoints::updated_at.eq(now),
     ))

@@ -36,10 +36,6 @@ fn not_found(id: i64) -> AppError {
     AppError::not_found(format!("campaign {id} does not exist"))
 }
 
-fn conflict(detail: impl Into<String>) -> AppError {
-    AppError::Conflict { detail: detail.into(), existing_id: None }
-}
-
 /// Checks the spec's references and turns it into columns.
 fn columns(
     conn: &mut DbConn,
@@ -132,7 +128,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<CampaignView, AppError> {
 
 /// A draft and its shared code: what a PATCH is applied to. A launched campaign is a 409.
 fn launched_cannot_change() -> AppError {
-    conflict("a launched campaign cannot be changed")
+    AppError::conflict("a launched campaign cannot be changed")
 }
 
 /// Changes a draft, in one transaction with the draft locked: `patch` gets the current
@@ -243,8 +239,10 @@ fn audience_rules(conn: &mut DbConn, row: &CampaignRow) -> Result<(Rule, String)
         let segment = segments::get(conn, segment_id)?;
         return Ok((segments::rule_of(&segment)?, segment.rules.to_text()));
     }
-    let rules =
-        row.rules.clone().ok_or_else(|| conflict("the campaign has no audience rules (its segment was deleted)"))?;
+    let rules = row
+        .rules
+        .clone()
+        .ok_or_else(|| AppError::conflict("the campaign has no audience rules (its segment was deleted)"))?;
     Ok((crate::domain::segment::parse_rules(&rules.0)?, rules.to_text()))
 }
 
@@ -256,7 +254,7 @@ pub fn launch(conn: &mut DbConn, keys: &DataKeys, id: i64) -> Result<CampaignVie
 fn launch_in_transaction(conn: &mut DbConn, keys: &DataKeys, id: i64) -> Result<CampaignView, TxError> {
     let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
     if row.status != "draft" {
-        return Err(conflict(format!("campaign {id} was already launched")).into());
+        return Err(AppError::conflict(format!("campaign {id} was already launched")).into());
     }
     let now = now();
     let (rule, rules_json) = audience_rules(conn, &row)?;
@@ -468,13 +466,15 @@ pub fn send(
     conn.write_transaction(|conn| {
         let row = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?;
         if row.channel != "email" {
-            return Err(conflict("only email campaigns are sent by rapport; deliver the others from GET .../contacts"));
+            return Err(AppError::conflict(
+                "only email campaigns are sent by rapport; deliver the others from GET .../contacts",
+            ));
         }
         if row.status != "launched" {
-            return Err(conflict("launch the campaign first"));
+            return Err(AppError::conflict("launch the campaign first"));
         }
         if row.send_requested_at.is_some() {
-            return Err(conflict("the campaign was already sent"));
+            return Err(AppError::conflict("the campaign was already sent"));
         }
         if row.subject.is_none() || row.content.is_none() {
             return Err(AppError::invalid("subject", "an email campaign needs a subject and content to be sent"));

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::db::{Database, DbConn};
 use crate::domain::events::{EventType, Subscription, API_VERSION};
+use crate::domain::DeliveryStatus;
 use crate::error::AppError;
 use crate::models::events::{EndpointRow, EventRow, NewDelivery, NewEvent};
 use crate::repositories::events as repo;
@@ -143,7 +144,7 @@ fn fan_out(conn: &mut DbConn, events: &[EventRow], now: NaiveDateTime) -> Result
                     event_id: event.id,
                     event_position: position,
                     customer_id: event.customer_id,
-                    status: "pending".into(),
+                    status: DeliveryStatus::Pending.as_str().into(),
                     next_attempt_at: now,
                     created_at: now,
                 });

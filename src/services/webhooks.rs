@@ -17,8 +17,10 @@ use serde_json::json;
 use crate::config::WebhooksConfig;
 use crate::db::{Database, DbConn};
 use crate::domain::events::{
-    check_webhook_url, retry_delay_seconds, EndpointDraft, EndpointPatch, EventType, Subscription, DISABLE_AFTER_DAYS,
+    check_webhook_url, event_wire_id, retry_delay_seconds, EndpointDraft, EndpointPatch, EventType, Subscription,
+    DISABLE_AFTER_DAYS,
 };
+use crate::domain::EndpointStatus;
 use crate::error::AppError;
 use crate::models::events::{AttemptOutcome, DeliveryRow, EndpointChanges, EndpointRow, EventRow, NewEndpoint};
 use crate::repositories::events as repo;
@@ -34,10 +36,6 @@ const BATCH: i64 = 64;
 /// The worker's pause after a round that found nothing, and after a part-full one.
 const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 const GATHER_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
-
-fn conflict(detail: String) -> AppError {
-    AppError::Conflict { detail, existing_id: None }
-}
 
 fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("no webhook endpoint {id}"))
@@ -65,7 +63,7 @@ pub fn create(conn: &mut DbConn, config: &WebhooksConfig, draft: EndpointDraft) 
         description: draft.description,
         event_types: subscription_text(&draft.subscription),
         secret: new_secret(),
-        status: "enabled".into(),
+        status: EndpointStatus::Enabled.as_str().into(),
         created_at: now,
         updated_at: now,
     };
@@ -100,12 +98,12 @@ pub fn patch(
     };
     match patch.enabled {
         Some(true) => {
-            changes.status = Some("enabled".into());
+            changes.status = Some(EndpointStatus::Enabled.as_str().into());
             changes.disabled_reason = Some(None);
             changes.failing_since = Some(None);
         }
         Some(false) => {
-            changes.status = Some("disabled".into());
+            changes.status = Some(EndpointStatus::Disabled.as_str().into());
             changes.disabled_reason = Some(Some("disabled through the API".into()));
         }
         None => {}
@@ -130,8 +128,8 @@ pub fn rotate_secret(conn: &mut DbConn, id: i64) -> Result<EndpointRow, AppError
 /// Queues a `webhook.test` event for this endpoint alone; returns its delivery.
 pub fn send_test(conn: &mut DbConn, id: i64) -> Result<(DeliveryRow, String), AppError> {
     let endpoint = get(conn, id)?;
-    if endpoint.status != "enabled" {
-        return Err(conflict(format!("webhook endpoint {id} is disabled; enable it first")));
+    if endpoint.status != EndpointStatus::Enabled.as_str() {
+        return Err(AppError::conflict(format!("webhook endpoint {id} is disabled; enable it first")));
     }
     let now = super::now();
     let data = json!({ "endpoint_id": id, "message": "a test event from rapport" });
@@ -140,7 +138,7 @@ pub fn send_test(conn: &mut DbConn, id: i64) -> Result<(DeliveryRow, String), Ap
     })?;
     super::events::sequence_one_batch(conn, now)?;
     repo::delivery_of_event(conn, id, event_id)?
-        .ok_or_else(|| conflict(format!("webhook endpoint {id} was disabled meanwhile")))
+        .ok_or_else(|| AppError::conflict(format!("webhook endpoint {id} was disabled meanwhile")))
 }
 
 pub fn deliveries(
@@ -161,11 +159,11 @@ pub fn retry(conn: &mut DbConn, endpoint_id: i64, delivery_id: i64) -> Result<(D
         let missing = || AppError::NotFound(format!("no delivery {delivery_id} of webhook endpoint {endpoint_id}"));
         let (delivery, _) = repo::find_delivery(conn, endpoint_id, delivery_id)?.ok_or_else(missing)?;
         let now = super::now();
-        if endpoint.status != "enabled" {
-            return Err(conflict(format!("webhook endpoint {endpoint_id} is disabled; enable it first")));
+        if endpoint.status != EndpointStatus::Enabled.as_str() {
+            return Err(AppError::conflict(format!("webhook endpoint {endpoint_id} is disabled; enable it first")));
         }
         if delivery.lease_until.is_some_and(|until| until > now) {
-            return Err(conflict(format!("delivery {delivery_id} is being attempted right now")));
+            return Err(AppError::conflict(format!("delivery {delivery_id} is being attempted right now")));
         }
         repo::reschedule(conn, delivery_id, now)?;
         repo::find_delivery(conn, endpoint_id, delivery_id)?.ok_or_else(missing)
@@ -178,11 +176,6 @@ pub fn payload(event: &EventRow) -> String {
     let event_type = serde_json::to_string(&event.event_type).expect("a string serializes");
     let timestamp = event.created_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     format!(r#"{{"type":{event_type},"timestamp":"{timestamp}","data":{}}}"#, event.data)
-}
-
-/// The event's id on the wire (`webhook-id`, and `id` in the feed).
-pub fn event_wire_id(id: i64) -> String {
-    format!("evt_{id}")
 }
 
 /// The `webhook-signature` value: `v1,<signature>` with the current secret, and a second
@@ -309,6 +302,7 @@ fn record_outcomes(
     answered.sort_unstable();
     answered.dedup();
     repo::note_success(conn, &answered)?;
+    let mut failing = Vec::new();
     for (delivery, outcome) in failures {
         let mut outcome = outcome.clone();
         if current.get(&delivery.event_id) != sent_data.get(&delivery.event_id) {
@@ -325,12 +319,17 @@ fn record_outcomes(
             error = outcome.error.as_deref().unwrap_or_default(),
             "webhook not delivered"
         );
-        if answered.contains(&delivery.endpoint_id) {
-            continue;
+        if !answered.contains(&delivery.endpoint_id) {
+            failing.push(delivery.endpoint_id);
         }
-        let failing_since = repo::note_failure(conn, delivery.endpoint_id, now)?;
+    }
+    // Once per endpoint that only failed in this round.
+    failing.sort_unstable();
+    failing.dedup();
+    for endpoint_id in failing {
+        let failing_since = repo::note_failure(conn, endpoint_id, now)?;
         if let Some(since) = failing_since.filter(|since| now - *since >= Duration::days(DISABLE_AFTER_DAYS)) {
-            disable_failing(conn, delivery.endpoint_id, since, now)?;
+            disable_failing(conn, endpoint_id, since, now)?;
         }
     }
     Ok(())
