@@ -80,6 +80,11 @@ pub struct MailConfig {
     pub reply_to: Option<lettre::message::Mailbox>,
     /// Base of the links in messages (confirm, unsubscribe), without a trailing slash.
     pub public_url: String,
+    /// `RAPPORT_SHOP_NAME`: the shop's name in messages (`{{shop_name}}`); defaults to the
+    /// sender's display name.
+    pub shop_name: String,
+    /// `RAPPORT_SHOP_EMAIL`: where flows' `notify_shop` steps write; defaults to the sender.
+    pub shop_email: lettre::message::Mailbox,
 }
 
 /// The public forms and links.
@@ -243,7 +248,19 @@ impl Config {
             Some(other) => return Err(invalid("RAPPORT_LOG_FORMAT", format!("`{other}`: use `text` or `json`"))),
         };
 
+        let from = parse_mailbox(
+            get("RAPPORT_MAIL_FROM").as_deref().unwrap_or("rapport <no-reply@localhost>"),
+            "RAPPORT_MAIL_FROM",
+        )?;
         let mail = MailConfig {
+            shop_name: match get("RAPPORT_SHOP_NAME") {
+                Some(name) if !name.trim().is_empty() => name.trim().to_string(),
+                _ => from.name.clone().unwrap_or_else(|| "rapport".to_string()),
+            },
+            shop_email: match get("RAPPORT_SHOP_EMAIL") {
+                Some(address) => parse_mailbox(&address, "RAPPORT_SHOP_EMAIL")?,
+                None => from.clone(),
+            },
             smtp_url: match get("RAPPORT_SMTP_URL") {
                 None => None,
                 Some(url) => {
@@ -256,10 +273,7 @@ impl Config {
                     Some(url)
                 }
             },
-            from: parse_mailbox(
-                get("RAPPORT_MAIL_FROM").as_deref().unwrap_or("rapport <no-reply@localhost>"),
-                "RAPPORT_MAIL_FROM",
-            )?,
+            from,
             reply_to: get("RAPPORT_MAIL_REPLY_TO").map(|m| parse_mailbox(&m, "RAPPORT_MAIL_REPLY_TO")).transpose()?,
             public_url: match get("RAPPORT_PUBLIC_URL") {
                 None => format!("http://{addr}"),

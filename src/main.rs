@@ -238,6 +238,7 @@ fn serve(config: Config) -> Result<(), String> {
     rapport::services::recommendations::spawn_recommendations_refresh(database.clone(), config.recommendations_refresh);
     // Runs for as long as the process does (dropping the handle does not stop it).
     let _webhook_worker = rapport::services::webhooks::spawn_worker(database.clone(), config.webhooks)?;
+    rapport::services::flows::spawn_worker(database.clone(), config.clone(), keys.clone());
     rapport::services::events::spawn_retention(
         database.clone(),
         chrono::Duration::days(config.webhooks.event_retention_days.into()),

@@ -37,6 +37,7 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
         (name = "analytics", description = "Figures for dashboards, per period in a time zone"),
         (name = "reminders", description = "Birthdays coming up and customers slipping away"),
         (name = "messages", description = "The outbox of messages rapport sends"),
+        (name = "flows", description = "Automated flows: triggers, steps, the send gate, holdout and lift; ready-made templates"),
         (name = "events", description = "The event log: every change an integration cares about, in commit order"),
         (name = "webhooks", description = "Endpoints that receive the events, signed (Standard Webhooks), retried, observable"),
         (name = "operations", description = "Health and readiness probes (no authentication)"),

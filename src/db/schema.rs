@@ -105,6 +105,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         campaign_id -> Nullable<BigInt>,
         list_unsubscribe -> Nullable<Text>,
+        html_body -> Nullable<Text>,
     }
 }
 
@@ -622,7 +623,91 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    flows (id) {
+        id -> BigInt,
+        name -> Text,
+        status -> Text,
+        trigger_type -> Text,
+        version -> Integer,
+        template_key -> Nullable<Text>,
+        activated_at -> Nullable<Timestamp>,
+        last_scan_at -> Nullable<Timestamp>,
+        segment_baseline -> Bool,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    flow_versions (flow_id, version) {
+        flow_id -> BigInt,
+        version -> Integer,
+        definition -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    flow_runs (id) {
+        id -> BigInt,
+        flow_id -> BigInt,
+        version -> Integer,
+        customer_id -> Nullable<BigInt>,
+        enquiry_id -> Nullable<BigInt>,
+        holdout -> Bool,
+        state -> Text,
+        exit_reason -> Nullable<Text>,
+        step -> Integer,
+        next_at -> Timestamp,
+        promo_code -> Nullable<Text>,
+        promo_expires_at -> Nullable<Timestamp>,
+        last_contact_id -> Nullable<BigInt>,
+        entered_at -> Timestamp,
+        conversion_until -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    flow_contacts (id) {
+        id -> BigInt,
+        run_id -> BigInt,
+        flow_id -> BigInt,
+        customer_id -> Nullable<BigInt>,
+        step -> Integer,
+        outcome -> Text,
+        channel -> Nullable<Text>,
+        message_id -> Nullable<BigInt>,
+        token -> Nullable<Text>,
+        opened_at -> Nullable<Timestamp>,
+        clicked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    flow_cursor (id) {
+        id -> Integer,
+        last_position -> BigInt,
+    }
+}
+
+diesel::table! {
+    flow_segment_members (flow_id, customer_id) {
+        flow_id -> BigInt,
+        customer_id -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    flows,
+    flow_versions,
+    flow_runs,
+    flow_contacts,
+    flow_cursor,
+    flow_segment_members,
     customers,
     customer_predictions,
     prediction_state,

@@ -7,6 +7,7 @@ pub mod consent;
 mod contact;
 pub mod customer;
 pub mod events;
+pub mod flows;
 pub mod forms;
 pub mod imports;
 pub mod orders;
@@ -19,14 +20,15 @@ pub mod purchase_days;
 pub mod recommendations;
 pub mod sales;
 pub mod segment;
+pub mod templates;
 pub mod token;
 mod vocabulary;
 
 pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag, CURRENCY_CODES};
 pub use patch::{merge_patch, merge_patch_object, Patch};
 pub use vocabulary::{
-    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, DeliveryStatus, EndpointStatus,
-    EnquiryStatus, Gender, MessageStatus, OptInLevel, OrderStatus, ResponseKind, SalesChannel,
+    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, DeliveryStatus, EndpointStatus, FlowOutcome, FlowStatus,
+    EnquiryStatus, Gender, MessageStatus, OptInLevel, OrderStatus, ResponseKind, RunState, SalesChannel,
 };
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -165,6 +165,39 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// A flow's life: built as a `draft`, `active` while it enrols and runs, `paused` while
+    /// it neither enrols nor runs steps.
+    FlowStatus { Draft => "draft", Active => "active", Paused => "paused" }
+);
+
+vocabulary!(
+    /// Where a customer's run through a flow stands.
+    RunState { Active => "active", Completed => "completed", Exited => "exited" }
+);
+
+vocabulary!(
+    /// What one step did for one run: `messaged` (an email queued), `listed` (an sms, post or
+    /// phone contact on the delivery list), `holdout` (recorded, never sent), `held_cap`,
+    /// `held_consent` (not `subscribed` at send time), `suppressed` (erasure list),
+    /// `unreachable` (no address), `skipped_late` (its moment passed by more than its
+    /// tolerance), and the effects of the other steps.
+    FlowOutcome {
+        Messaged => "messaged",
+        Listed => "listed",
+        Holdout => "holdout",
+        HeldCap => "held_cap",
+        HeldConsent => "held_consent",
+        Suppressed => "suppressed",
+        Unreachable => "unreachable",
+        SkippedLate => "skipped_late",
+        Offered => "offered",
+        Tagged => "tagged",
+        Untagged => "untagged",
+        Notified => "notified",
+    }
+);
+
+vocabulary!(
     /// Whether a webhook endpoint receives deliveries.
     EndpointStatus { Enabled => "enabled", Disabled => "disabled" }
 );
@@ -208,6 +241,9 @@ mod tests {
         agree(MessageStatus::ALL, MessageStatus::as_str);
         agree(DeliveryStatus::ALL, DeliveryStatus::as_str);
         agree(EndpointStatus::ALL, EndpointStatus::as_str);
+        agree(FlowStatus::ALL, FlowStatus::as_str);
+        agree(RunState::ALL, RunState::as_str);
+        agree(FlowOutcome::ALL, FlowOutcome::as_str);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod consents;
 pub mod customers;
 pub mod enquiries;
 pub mod events;
+pub mod flows;
 pub mod forms;
 pub mod health;
 pub mod imports;

@@ -48,6 +48,7 @@ pub enum TimelineItem {
     CampaignContact { at: DateTime<Utc>, campaign_contact: ContactRecord },
     CampaignResponse { at: DateTime<Utc>, campaign_response: ResponseRecord },
     Referral { at: DateTime<Utc>, referral: ReferralRecord },
+    FlowContact { at: DateTime<Utc>, flow_contact: crate::dto::flows::FlowContactRecord },
 }
 
 /// A customer referred by another (their first order carried the referrer's code).
@@ -87,6 +88,7 @@ impl From<TimelineEntry> for TimelineItem {
                 TimelineItem::CampaignResponse { at, campaign_response: response.into() }
             }
             TimelineEntry::Referral(referral) => TimelineItem::Referral { at, referral: referral.into() },
+            TimelineEntry::FlowContact(contact) => TimelineItem::FlowContact { at, flow_contact: contact.into() },
         }
     }
 }
@@ -118,6 +120,9 @@ pub struct PersonalDataExport {
     pub referral_code: Option<String>,
     pub referred_by: Option<ReferralRecord>,
     pub referred: Vec<ReferralRecord>,
+    /// The person's runs through automated flows, and what each step did for them.
+    pub flow_runs: Vec<crate::dto::flows::FlowRunRecord>,
+    pub flow_contacts: Vec<crate::dto::flows::FlowContactRecord>,
     /// All of the above in order, newest first.
     pub timeline: Vec<TimelineItem>,
 }
@@ -138,6 +143,8 @@ impl From<PersonalData> for PersonalDataExport {
             referral_code: data.referral_code,
             referred_by: data.referred_by.map(Into::into),
             referred: data.referred.into_iter().map(Into::into).collect(),
+            flow_runs: data.flow_runs.into_iter().map(Into::into).collect(),
+            flow_contacts: data.flow_contacts.into_iter().map(Into::into).collect(),
             timeline: data.timeline.into_iter().map(Into::into).collect(),
         }
     }

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod enquiries;
 pub mod events;
 pub mod fallback;
+pub mod flows;
 pub mod forms;
 pub mod health;
 pub mod imports;
@@ -162,7 +163,18 @@ where
                 .service(webhooks::rotate_webhook_secret)
                 .service(webhooks::test_webhook)
                 .service(webhooks::list_deliveries)
-                .service(webhooks::retry_delivery),
+                .service(webhooks::retry_delivery)
+                .service(flows::create_flow)
+                .service(flows::list_flows)
+                .service(flows::get_flow)
+                .service(flows::patch_flow)
+                .service(flows::delete_flow)
+                .service(flows::activate_flow)
+                .service(flows::pause_flow)
+                .service(flows::flow_report)
+                .service(flows::flow_contacts)
+                .service(flows::preview_flow)
+                .service(flows::list_flow_templates),
         )
 }
 

@@ -22,6 +22,8 @@ pub struct MessageRow {
     pub campaign_id: Option<i64>,
     /// The unsubscribe URL sent as `List-Unsubscribe` (RFC 8058), for campaign mail.
     pub list_unsubscribe: Option<String>,
+    /// An optional HTML part, sent with `body` as multipart/alternative.
+    pub html_body: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -37,4 +39,6 @@ pub struct NewMessage {
     pub created_at: NaiveDateTime,
     pub campaign_id: Option<i64>,
     pub list_unsubscribe: Option<String>,
+    /// An optional HTML part, sent with `body` as multipart/alternative.
+    pub html_body: Option<String>,
 }

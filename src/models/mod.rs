@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod consents;
 pub mod customers;
 pub mod events;
+pub mod flows;
 pub mod forms;
 pub mod imports;
 pub mod keys;

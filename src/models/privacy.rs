@@ -21,6 +21,7 @@ pub const TIMELINE_CAMPAIGN_CONTACT: i32 = 5;
 pub const TIMELINE_CAMPAIGN_RESPONSE: i32 = 6;
 /// Keyed by the referred customer's id (a referral's primary key).
 pub const TIMELINE_REFERRAL: i32 = 7;
+pub const TIMELINE_FLOW_CONTACT: i32 = 8;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = customer_merges)]
@@ -73,6 +74,7 @@ pub enum TimelineEntry {
     CampaignContact(ContactRow),
     CampaignResponse(ResponseRow),
     Referral(ReferralRow),
+    FlowContact(crate::models::flows::FlowContactRow),
 }
 
 impl TimelineEntry {
@@ -86,6 +88,7 @@ impl TimelineEntry {
             TimelineEntry::CampaignContact(c) => (c.created_at, TIMELINE_CAMPAIGN_CONTACT, c.id),
             TimelineEntry::CampaignResponse(r) => (r.occurred_at, TIMELINE_CAMPAIGN_RESPONSE, r.id),
             TimelineEntry::Referral(r) => (r.created_at, TIMELINE_REFERRAL, r.referred_id),
+            TimelineEntry::FlowContact(c) => (c.created_at, TIMELINE_FLOW_CONTACT, c.id),
         }
     }
 }
@@ -103,5 +106,7 @@ pub struct PersonalData {
     pub referral_code: Option<String>,
     pub referred_by: Option<ReferralRow>,
     pub referred: Vec<ReferralRow>,
+    pub flow_runs: Vec<crate::models::flows::RunRow>,
+    pub flow_contacts: Vec<crate::models::flows::FlowContactRow>,
     pub timeline: Vec<TimelineEntry>,
 }

@@ -40,6 +40,8 @@ pub fn timeline(
     sql.bind(customer());
     sql.push(" UNION ALL SELECT 7, referred_id, created_at FROM referrals WHERE referred_id = ").bind(customer());
     sql.push(" OR referrer_id = ").bind(customer());
+    sql.push(" UNION ALL SELECT 8, id, created_at FROM flow_contacts WHERE customer_id = ").bind(customer());
+    sql.push(" AND outcome IN ('messaged', 'listed')");
     sql.push(" ) entries WHERE ").bind(SqlValue::Int(has_cursor)).push(" = 0 OR at < ").bind(SqlValue::Time(at));
     sql.push(" OR (at = ").bind(SqlValue::Time(at)).push(" AND (kind < ").bind(SqlValue::Int(kind.into()));
     sql.push(" OR (kind = ").bind(SqlValue::Int(kind.into())).push(" AND id < ").bind(SqlValue::Int(id));
@@ -144,7 +146,9 @@ pub fn strip_personal_data(
             enquiries::updated_at.eq(now),
         )
     };
-    let anonymous_message = || (messages::recipient.eq(""), messages::subject.eq(""), messages::body.eq(""));
+    let anonymous_message = || {
+        (messages::recipient.eq(""), messages::subject.eq(""), messages::body.eq(""), messages::html_body.eq(None::<String>))
+    };
     // Nothing queued for the person goes out any more.
     diesel::update(
         messages::table.filter(messages::customer_id.eq(customer_id)).filter(messages::status.eq("pending")),
@@ -169,6 +173,8 @@ pub fn strip_personal_data(
         .execute(conn)?;
     diesel::delete(unsubscribe_tokens::table.filter(unsubscribe_tokens::customer_id.eq(customer_id))).execute(conn)?;
     super::campaigns::strip_customer(conn, customer_id)?;
+    // Flow runs and their contacts go (erasure removes the person from every flow).
+    super::flows::delete_customer(conn, customer_id)?;
     super::referrals::delete_code_of(conn, customer_id)?;
     diesel::update(customers::table.find(customer_id)).set(customers::erased_at.eq(Some(now))).execute(conn)?;
     Ok(())

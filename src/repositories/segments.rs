@@ -740,6 +740,20 @@ pub fn member_ids(
     Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
+/// Which of `ids` the rule selects.
+pub fn members_among(conn: &mut DbConn, rule: &Rule, ids: &[i64], now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    prepare(conn, rule)?;
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT c.id AS id");
+    members_from(&mut sql, rule, now);
+    sql.push(" AND c.id IN ").bind_list(ids.iter().map(|id| SqlValue::Int(*id)));
+    let rows: Vec<Id> = sql.query().load(conn)?;
+    Ok(rows.into_iter().map(|row| row.id).collect())
+}
+
 /// A customer of the audience with what the launch needs to decide about them.
 #[derive(Debug, QueryableByName)]
 pub struct AudienceRow {
@@ -790,9 +804,12 @@ pub fn audience(
         sql.bind_list(excluded_campaigns.iter().map(|id| SqlValue::Int(*id)));
         sql.push(") THEN 1 ELSE 0 END AS BIGINT) AS in_excluded_campaign, ");
     }
-    sql.push("(SELECT COUNT(*) FROM campaign_contacts f WHERE f.customer_id = c.id AND f.holdout = FALSE AND f.created_at >= ")
+    // The frequency cap counts campaign contacts and flow messages alike.
+    sql.push("((SELECT COUNT(*) FROM campaign_contacts f WHERE f.customer_id = c.id AND f.holdout = FALSE AND f.created_at >= ")
         .bind(SqlValue::Time(contacts_since))
-        .push(") AS recent_contacts");
+        .push(") + (SELECT COUNT(*) FROM flow_contacts g WHERE g.customer_id = c.id AND g.outcome IN ('messaged', 'listed') AND g.created_at >= ")
+        .bind(SqlValue::Time(contacts_since))
+        .push(")) AS recent_contacts");
     members_from(&mut sql, rule, now);
     sql.push(" ORDER BY c.id");
     sql.query().load(conn)

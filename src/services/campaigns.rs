@@ -181,14 +181,14 @@ pub fn list(
 }
 
 /// 128 random bits, URL-safe.
-fn new_tracking_token() -> String {
+pub(crate) fn new_tracking_token() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// `PREFIX-XXXXXXXX` from an alphabet without look-alikes (0/O, 1/I).
-fn new_unique_code(prefix: &str) -> String {
+pub(crate) fn new_unique_code(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
@@ -198,7 +198,7 @@ fn new_unique_code(prefix: &str) -> String {
 
 /// The contact's unsubscribe token: derived from its tracking token with a data key, so
 /// the contact list can show it again while only its hash is stored.
-fn unsubscribe_token(keys: &DataKeys, tracking_token: &str) -> String {
+pub(crate) fn unsubscribe_token(keys: &DataKeys, tracking_token: &str) -> String {
     keys.keyed_hash(Purpose::CampaignUnsubscribe, tracking_token)
 }
 
@@ -224,12 +224,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Consent given by the person themself after an erasure overrides the suppression list.
-fn own_opt_in(source: &str) -> bool {
+pub(crate) fn own_opt_in(source: &str) -> bool {
     matches!(source, "newsletter_form" | "contact_form" | "confirmation_link")
 }
 
@@ -503,6 +503,7 @@ pub fn send(
                     created_at: now,
                     campaign_id: Some(id),
                     list_unsubscribe: unsubscribe_url,
+                    html_body: None,
                 });
                 queued += 1;
             }
@@ -609,7 +610,10 @@ fn withdraw_consents(conn: &mut DbConn, row: &CampaignRow, responses: &[&NewResp
 /// so a reloaded image or a flood costs no writes. False when the token is unknown.
 pub fn track(conn: &mut DbConn, token: &str, kind: ResponseKind, actor: &str) -> Result<bool, AppError> {
     conn.write_transaction(|conn| {
-        let Some(contact) = repo::contact_by_token(conn, token)? else { return Ok(false) };
+        let Some(contact) = repo::contact_by_token(conn, token)? else {
+            // Not a campaign's: perhaps a flow message's.
+            return super::flows::track_in_transaction(conn, token, kind == ResponseKind::Clicked);
+        };
         let now = now();
         if !repo::has_response_since(conn, contact.id, kind.as_str(), now - Duration::minutes(10))? {
             repo::insert_responses(

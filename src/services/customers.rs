@@ -173,7 +173,7 @@ pub fn remove_tag(conn: &mut DbConn, id: i64, tag: Tag) -> Result<(), AppError> 
 }
 
 /// `customer.updated` for a change of tags only (sorted lists), when they did change.
-fn tags_updated(conn: &mut DbConn, id: i64, before: Vec<String>, after: Vec<String>) -> Result<(), AppError> {
+pub(crate) fn tags_updated(conn: &mut DbConn, id: i64, before: Vec<String>, after: Vec<String>) -> Result<(), AppError> {
     let field = |tags: Vec<String>| serde_json::Map::from_iter([("tags".to_string(), serde_json::json!(tags))]);
     emit::customer_fields_updated(conn, id, &field(before), field(after))?;
     Ok(())
@@ -279,6 +279,7 @@ fn move_references(conn: &mut DbConn, from: i64, to: i64) -> Result<(), AppError
     promo_repo::move_redemptions(conn, from, to)?;
     referral_repo::move_customer(conn, from, to)?;
     campaign_repo::move_customer(conn, from, to)?;
+    crate::repositories::flows::move_customer(conn, from, to, now())?;
     // The duplicate's predictions go; the survivor's are refitted with the moved orders.
     crate::repositories::predictions::delete_for(conn, from)?;
     for currency in order_repo::currencies_of(conn, to)? {

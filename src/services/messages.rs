@@ -4,7 +4,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDateTime};
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::{header::ContentType, Mailbox, MultiPart};
 use lettre::{SmtpTransport, Transport};
 
 use super::now;
@@ -44,6 +44,7 @@ pub fn enqueue(
             created_at: now,
             campaign_id: None,
             list_unsubscribe: None,
+            html_body: None,
         },
     )?)
 }
@@ -83,10 +84,11 @@ impl Mailer {
                 .raw_header(raw_header("List-Unsubscribe", format!("<{url}>"))?)
                 .raw_header(raw_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string())?);
         }
-        let email = builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(message.body.clone())
-            .map_err(|e| format!("cannot build: {e}"))?;
+        let email = match &message.html_body {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(message.body.clone(), html.clone())),
+            None => builder.header(ContentType::TEXT_PLAIN).body(message.body.clone()),
+        }
+        .map_err(|e| format!("cannot build: {e}"))?;
         self.transport.send(&email).map(drop).map_err(|e| e.to_string())
     }
 }

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod emit;
 pub mod enquiries;
 pub mod events;
+pub mod flows;
 pub mod forms;
 pub mod idempotency;
 pub mod imports;

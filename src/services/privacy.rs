@@ -11,6 +11,7 @@ use crate::domain::{ConsentSource, ConsentState};
 use crate::error::AppError;
 use crate::keys::{DataKeys, Purpose};
 use crate::models::campaigns::{ContactRow, ResponseRow};
+use crate::models::flows::FlowContactRow;
 use crate::models::consents::ConsentEventRow;
 use crate::models::customers::CustomerRecord;
 use crate::models::forms::EnquiryRow;
@@ -19,10 +20,11 @@ use crate::models::privacy::{MergeRow, NewErasure, NewSuppression};
 use crate::models::privacy::{PersonalData, TimelineEntry};
 use crate::models::privacy::{
     TIMELINE_CAMPAIGN_CONTACT, TIMELINE_CAMPAIGN_RESPONSE, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_MERGE,
-    TIMELINE_ORDER, TIMELINE_REFERRAL,
+    TIMELINE_FLOW_CONTACT, TIMELINE_ORDER, TIMELINE_REFERRAL,
 };
 use crate::models::referrals::ReferralRow;
 use crate::repositories::campaigns as campaign_repo;
+use crate::repositories::flows as flow_repo;
 use crate::repositories::orders as order_repo;
 use crate::repositories::privacy as repo;
 use crate::repositories::referrals as referral_repo;
@@ -66,6 +68,8 @@ pub fn timeline(
         .into_iter()
         .map(|r| (r.referred_id, r))
         .collect();
+    let mut flow_contacts: HashMap<i64, FlowContactRow> =
+        flow_repo::contacts_by_id(conn, &ids_of(TIMELINE_FLOW_CONTACT))?.into_iter().map(|c| (c.id, c)).collect();
     Ok(order
         .into_iter()
         .filter_map(|row| match row.kind {
@@ -75,6 +79,7 @@ pub fn timeline(
             TIMELINE_CAMPAIGN_CONTACT => contacts.remove(&row.id).map(TimelineEntry::CampaignContact),
             TIMELINE_CAMPAIGN_RESPONSE => responses.remove(&row.id).map(TimelineEntry::CampaignResponse),
             TIMELINE_REFERRAL => referrals.remove(&row.id).map(TimelineEntry::Referral),
+            TIMELINE_FLOW_CONTACT => flow_contacts.remove(&row.id).map(TimelineEntry::FlowContact),
             _ => orders.remove(&row.id).map(TimelineEntry::Order),
         })
         .collect())
@@ -94,6 +99,8 @@ pub fn export(conn: &mut DbConn, customer_id: i64) -> Result<PersonalData, AppEr
         referral_code: referral_repo::code_of(conn, customer_id)?,
         referred_by: referral_repo::referral_of(conn, customer_id)?,
         referred: referral_repo::referred_by_referrer(conn, customer_id)?,
+        flow_runs: flow_repo::runs_of(conn, customer_id)?,
+        flow_contacts: flow_repo::contacts_of(conn, customer_id)?,
         timeline: timeline(conn, customer_id, None, i64::MAX)?,
     })
 }

@@ -180,6 +180,7 @@ fn insert_in_chunks_writes_every_row(db: &mut TestDb) {
             created_at: now,
             campaign_id: None,
             list_unsubscribe: None,
+            html_body: None,
         })
         .collect();
     let conn = &mut db.conn;
