@@ -367,10 +367,8 @@ impl FlowDefinition {
             }
             Trigger::Lapsed { interval_multiple, probability_alive_below } => {
                 match (interval_multiple, probability_alive_below) {
-                    (Some(_), Some(_)) | (None, None) => errors.push(field(
-                        "trigger".into(),
-                        "give one of `interval_multiple` or `probability_alive_below`",
-                    )),
+                    (Some(_), Some(_)) | (None, None) => errors
+                        .push(field("trigger".into(), "give one of `interval_multiple` or `probability_alive_below`")),
                     (Some(k), None) if !(1.0..=20.0).contains(k) => {
                         errors.push(field("trigger.interval_multiple".into(), "must be from 1 to 20"))
                     }
@@ -399,8 +397,9 @@ impl FlowDefinition {
         errors: &mut Vec<FieldError>,
     ) {
         let at = |name: &str| format!("steps[{index}].{name}");
-        let template =
-            |name: &str, source: &str, html: bool| check_template(source, html).err().map(|message| field(at(name), message));
+        let template = |name: &str, source: &str, html: bool| {
+            check_template(source, html).err().map(|message| field(at(name), message))
+        };
         match step {
             Step::Wait { days, hours, minutes, until } => {
                 let parts = [days, hours, minutes];
@@ -444,15 +443,24 @@ impl FlowDefinition {
                 }
             }
             Step::Offer { prefix, discount_type, discount_value, currency, valid_days } => {
-                if prefix.len() < 2 || prefix.len() > 20 || !prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+                if prefix.len() < 2
+                    || prefix.len() > 20
+                    || !prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                {
                     errors.push(field(at("prefix"), "2 to 20 capital letters or digits"));
                 }
                 match (discount_type.as_str(), *discount_value, currency) {
                     ("percent", 1..=100, None) | ("free_shipping", 0, None) => {}
                     ("fixed", 1..=100_000_000, Some(_)) => {}
-                    ("percent", _, _) => errors.push(field(at("discount_value"), "a percent is from 1 to 100, without currency")),
-                    ("fixed", _, _) => errors.push(field(at("currency"), "a fixed discount needs a positive value and a currency")),
-                    ("free_shipping", _, _) => errors.push(field(at("discount_value"), "free shipping takes value 0, without currency")),
+                    ("percent", _, _) => {
+                        errors.push(field(at("discount_value"), "a percent is from 1 to 100, without currency"))
+                    }
+                    ("fixed", _, _) => {
+                        errors.push(field(at("currency"), "a fixed discount needs a positive value and a currency"))
+                    }
+                    ("free_shipping", _, _) => {
+                        errors.push(field(at("discount_value"), "free shipping takes value 0, without currency"))
+                    }
                     _ => errors.push(field(at("discount_type"), "expected percent, fixed or free_shipping")),
                 }
                 if !(1..=365).contains(valid_days) {
@@ -474,7 +482,10 @@ impl FlowDefinition {
                 }
                 for (name, target) in [("then_step", then_step), ("else_step", else_step)] {
                     if target.is_some_and(|t| t > self.steps.len()) {
-                        errors.push(field(at(name), format!("there are {} steps (the number of steps means the end)", self.steps.len())));
+                        errors.push(field(
+                            at(name),
+                            format!("there are {} steps (the number of steps means the end)", self.steps.len()),
+                        ));
                     }
                 }
             }
@@ -542,7 +553,9 @@ impl FlowDefinition {
 /// The wait step's duration from its parts.
 pub fn wait_duration(days: Option<i64>, hours: Option<i64>, minutes: Option<i64>) -> Duration {
     let clamp = |v: Option<i64>, max: i64| v.unwrap_or(0).clamp(-max, max);
-    Duration::days(clamp(days, 100_000)) + Duration::hours(clamp(hours, 10_000_000)) + Duration::minutes(clamp(minutes, 1_000_000_000))
+    Duration::days(clamp(days, 100_000))
+        + Duration::hours(clamp(hours, 10_000_000))
+        + Duration::minutes(clamp(minutes, 1_000_000_000))
 }
 
 /// A local date and time as UTC; in a DST gap the time is moved on by the gap, in an

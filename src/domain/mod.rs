@@ -27,8 +27,9 @@ mod vocabulary;
 pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Phone, Tag, CURRENCY_CODES};
 pub use patch::{merge_patch, merge_patch_object, Patch};
 pub use vocabulary::{
-    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, DeliveryStatus, EndpointStatus, FlowOutcome, FlowStatus,
-    EnquiryStatus, Gender, MessageStatus, OptInLevel, OrderStatus, ResponseKind, RunState, SalesChannel,
+    ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, DeliveryStatus, EndpointStatus,
+    EnquiryStatus, FlowOutcome, FlowStatus, Gender, MessageStatus, OptInLevel, OrderStatus, ResponseKind, RunState,
+    SalesChannel,
 };
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -74,15 +74,17 @@ fn describe(error: minijinja::Error) -> String {
 
 /// The first line that mentions `name` as a word (for the message about it).
 fn line_of(source: &str, name: &str) -> Option<usize> {
-    source.lines().position(|line| {
-        line.match_indices(name).any(|(at, _)| {
-            let before = line[..at].chars().last();
-            let after = line[at + name.len()..].chars().next();
-            let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-            !word(before) && !word(after)
+    source
+        .lines()
+        .position(|line| {
+            line.match_indices(name).any(|(at, _)| {
+                let before = line[..at].chars().last();
+                let after = line[at + name.len()..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !word(before) && !word(after)
+            })
         })
-    })
-    .map(|index| index + 1)
+        .map(|index| index + 1)
 }
 
 #[cfg(test)]
@@ -92,8 +94,12 @@ mod tests {
 
     #[test]
     fn old_placeholders_keep_working() {
-        let text = render("Hi {{first_name}}, code {{ promo_code }}", &json!({"first_name": "Ana", "promo_code": "X1"}), false)
-            .unwrap();
+        let text = render(
+            "Hi {{first_name}}, code {{ promo_code }}",
+            &json!({"first_name": "Ana", "promo_code": "X1"}),
+            false,
+        )
+        .unwrap();
         assert_eq!(text, "Hi Ana, code X1");
     }
 

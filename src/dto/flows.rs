@@ -31,15 +31,18 @@ pub struct FlowInput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// A key of `GET /v1/flow-templates`; the other fields override the template's.
-    #[schema(pattern = "^(welcome_series|post_purchase|birthday_offer|win_back|referral_reward|unresolved_enquiry_alert)$")]
+    #[schema(
+        pattern = "^(welcome_series|post_purchase|birthday_offer|win_back|referral_reward|unresolved_enquiry_alert)$"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_template: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger: Option<Trigger>,
-    /// Segment rules (as in `POST /v1/segments`) a customer must match to enter.
+    /// Segment rules (as in `POST /v1/segments`) a customer must match to enter; null
+    /// removes a template's.
     #[schema(value_type = Option<Object>)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entry_rules: Option<Value>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub entry_rules: Option<Option<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_rules: Option<ExitRules>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,14 +53,23 @@ pub struct FlowInput {
     pub holdout_percent: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reentry: Option<Reentry>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub quiet_hours: Option<QuietHours>,
+    /// Null removes a template's quiet hours.
+    #[schema(value_type = Option<QuietHours>)]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<Option<QuietHours>>,
     #[schema(minimum = 1, maximum = 365)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversion_window_days: Option<i64>,
     #[schema(min_items = 1, max_items = 50)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<Step>>,
+}
+
+/// A field that may be absent (keep the template's), null (remove it) or set.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 fn clean_name(name: Option<String>) -> Result<String, AppError> {
@@ -330,7 +342,11 @@ impl FlowReport {
             exited: report.exited,
             messaged: report.treated.into(),
             holdout: report.holdout.into(),
-            incremental_lift: report.lift.map(|l| LiftResult { lift: round4(l.lift), low: round4(l.low), high: round4(l.high) }),
+            incremental_lift: report.lift.map(|l| LiftResult {
+                lift: round4(l.lift),
+                low: round4(l.low),
+                high: round4(l.high),
+            }),
             revenue: report
                 .revenue
                 .into_iter()
@@ -344,7 +360,13 @@ impl FlowReport {
             steps: report
                 .steps
                 .into_iter()
-                .map(|s| StepResult { step: s.step, r#type: s.step_type, outcomes: s.outcomes, opened: s.opened, clicked: s.clicked })
+                .map(|s| StepResult {
+                    step: s.step,
+                    r#type: s.step_type,
+                    outcomes: s.outcomes,
+                    opened: s.opened,
+                    clicked: s.clicked,
+                })
                 .collect(),
         }
     }

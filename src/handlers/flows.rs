@@ -3,8 +3,8 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
 use crate::dto::flows::{
-    Flow, FlowContact, FlowContactPage, FlowContactsQuery, FlowInput, FlowListQuery, FlowPage, FlowPatchInput, FlowReport,
-    FlowTemplateList, MessagePreview, PreviewInput,
+    Flow, FlowContact, FlowContactPage, FlowContactsQuery, FlowInput, FlowListQuery, FlowPage, FlowPatchInput,
+    FlowReport, FlowTemplateList, MessagePreview, PreviewInput,
 };
 use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;

@@ -14,8 +14,8 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::domain::{FlowOutcome, FlowStatus, RunState};
 use crate::models::flows::{
-    EntryHistory, FlowContactRow, FlowRow, GateRow, NewFlow, NewFlowContact, NewFlowVersion, NewRun, RevenueRow, RunCount,
-    RunProgress, RunRow, StepCount,
+    EntryHistory, FlowContactRow, FlowRow, GateRow, NewFlow, NewFlowContact, NewFlowVersion, NewRun, RevenueRow,
+    RunCount, RunProgress, RunRow, StepCount,
 };
 
 #[derive(QueryableByName)]
@@ -75,8 +75,7 @@ pub fn set_name_and_version(
 pub fn set_status(conn: &mut DbConn, id: i64, status: FlowStatus, now: NaiveDateTime) -> QueryResult<FlowRow> {
     let activated = (status == FlowStatus::Active).then_some(now);
     diesel::update(flows::table.find(id))
-        .set((
-flows::status.eq(status.as_str()), flows::updated_at.eq(now)))
+        .set((flows::status.eq(status.as_str()), flows::updated_at.eq(now)))
         .execute(conn)?;
     if let Some(at) = activated {
         // The first activation is when entries start; a resumed flow keeps it.
@@ -212,17 +211,19 @@ pub fn contacts_since(conn: &mut DbConn, customer_id: i64, since: NaiveDateTime)
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT created_at AS at FROM campaign_contacts WHERE customer_id = ").bind(SqlValue::Int(customer_id));
     sql.push(" AND holdout = FALSE AND created_at >= ").bind(SqlValue::Time(since));
-    sql.push(" UNION ALL SELECT created_at AS at FROM flow_contacts WHERE customer_id = ").bind(SqlValue::Int(customer_id));
+    sql.push(" UNION ALL SELECT created_at AS at FROM flow_contacts WHERE customer_id = ")
+        .bind(SqlValue::Int(customer_id));
     sql.push(" AND outcome IN ('messaged', 'listed') AND created_at >= ").bind(SqlValue::Time(since));
     sql.push(" ORDER BY at");
     Ok(sql.query().load::<Contacted>(conn)?.into_iter().map(|row| row.at).collect())
 }
 
-/// Whether the customer placed a (not cancelled) order at or after `since`.
+/// Whether the customer placed a (not cancelled) order at or after `since` (by its
+/// `placed_at`: an imported old order is no conversion).
 pub fn ordered_since(conn: &mut DbConn, customer_id: i64, since: NaiveDateTime) -> QueryResult<bool> {
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT o.id AS id FROM orders o WHERE o.customer_id = ").bind(SqlValue::Int(customer_id));
-    sql.push(" AND o.created_at >= ").bind(SqlValue::Time(since));
+    sql.push(" AND o.placed_at >= ").bind(SqlValue::Time(since));
     sql.push(" AND ").push(&live_order("o")).push(" LIMIT 1");
     Ok(!sql.query().load::<Id>(conn)?.is_empty())
 }
@@ -248,7 +249,11 @@ pub fn find_contact(conn: &mut DbConn, id: i64) -> QueryResult<Option<FlowContac
 }
 
 pub fn contact_by_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<FlowContactRow>> {
-    flow_contacts::table.filter(flow_contacts::token.eq(token)).select(FlowContactRow::as_select()).first(conn).optional()
+    flow_contacts::table
+        .filter(flow_contacts::token.eq(token))
+        .select(FlowContactRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Records the first open or click of a flow message (a click also proves an open).
@@ -284,7 +289,12 @@ pub fn birthdays(conn: &mut DbConn, dates: &[(u32, u32)]) -> QueryResult<Vec<i64
 }
 
 /// Customers whose first order was on this (month, day) of an earlier year (UTC dates).
-pub fn first_order_anniversaries(conn: &mut DbConn, month: u32, day: u32, before: NaiveDateTime) -> QueryResult<Vec<i64>> {
+pub fn first_order_anniversaries(
+    conn: &mut DbConn,
+    month: u32,
+    day: u32,
+    before: NaiveDateTime,
+) -> QueryResult<Vec<i64>> {
     let mut sql = Sql::new(conn.backend());
     let first_day = month_day(&sql, "MIN(s.first_order_at)");
     sql.push("SELECT s.customer_id AS id FROM customer_order_stats s GROUP BY s.customer_id HAVING ");
@@ -355,8 +365,10 @@ pub fn segment_members(conn: &mut DbConn, flow_id: i64) -> QueryResult<HashSet<i
 }
 
 pub fn add_segment_members(conn: &mut DbConn, flow_id: i64, ids: &[i64]) -> QueryResult<()> {
-    let rows: Vec<_> =
-        ids.iter().map(|id| (flow_segment_members::flow_id.eq(flow_id), flow_segment_members::customer_id.eq(*id))).collect();
+    let rows: Vec<_> = ids
+        .iter()
+        .map(|id| (flow_segment_members::flow_id.eq(flow_id), flow_segment_members::customer_id.eq(*id)))
+        .collect();
     insert_in_chunks!(conn, flow_segment_members::table, rows)
 }
 
@@ -378,8 +390,9 @@ pub fn run_counts(conn: &mut DbConn, flow_id: i64) -> QueryResult<Vec<RunCount>>
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT r.holdout AS holdout, r.state AS state, r.exit_reason AS exit_reason, COUNT(*) AS runs, ");
     sql.push("CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = r.customer_id ");
-    sql.push("AND o.created_at >= r.entered_at AND o.created_at <= r.conversion_until AND ").push(&live_order("o"));
-    sql.push(") THEN 1 ELSE 0 END) AS BIGINT) AS converted FROM flow_runs r WHERE r.flow_id = ").bind(SqlValue::Int(flow_id));
+    sql.push("AND o.placed_at >= r.entered_at AND o.placed_at <= r.conversion_until AND ").push(&live_order("o"));
+    sql.push(") THEN 1 ELSE 0 END) AS BIGINT) AS converted FROM flow_runs r WHERE r.flow_id = ")
+        .bind(SqlValue::Int(flow_id));
     sql.push(" GROUP BY r.holdout, r.state, r.exit_reason");
     sql.query().load(conn)
 }
@@ -399,7 +412,7 @@ pub fn revenue(conn: &mut DbConn, flow_id: i64) -> QueryResult<Vec<RevenueRow>> 
     sql.push("SELECT g.holdout AS holdout, o.currency AS currency, COUNT(*) AS orders, ");
     sql.push("CAST(COALESCE(SUM(o.total - o.refunded_total), 0) AS BIGINT) AS revenue FROM orders o JOIN (");
     sql.push("SELECT DISTINCT r.holdout AS holdout, o2.id AS order_id FROM flow_runs r JOIN orders o2 ON o2.customer_id = r.customer_id ");
-    sql.push("AND o2.created_at >= r.entered_at AND o2.created_at <= r.conversion_until WHERE r.flow_id = ")
+    sql.push("AND o2.placed_at >= r.entered_at AND o2.placed_at <= r.conversion_until WHERE r.flow_id = ")
         .bind(SqlValue::Int(flow_id));
     sql.push(") g ON g.order_id = o.id WHERE ").push(&live_order("o"));
     sql.push(" GROUP BY g.holdout, o.currency ORDER BY o.currency");
@@ -497,7 +510,10 @@ pub fn last_order_id(conn: &mut DbConn, customer_id: i64) -> QueryResult<Option<
 }
 
 /// The customer's predictions, as templates show them.
-pub fn predictions_of(conn: &mut DbConn, customer_id: i64) -> QueryResult<Option<(String, f64, String, Option<f64>, i64)>> {
+pub fn predictions_of(
+    conn: &mut DbConn,
+    customer_id: i64,
+) -> QueryResult<Option<(String, f64, String, Option<f64>, i64)>> {
     customer_predictions::table
         .find(customer_id)
         .select((

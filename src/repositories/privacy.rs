@@ -147,7 +147,12 @@ pub fn strip_personal_data(
         )
     };
     let anonymous_message = || {
-        (messages::recipient.eq(""), messages::subject.eq(""), messages::body.eq(""), messages::html_body.eq(None::<String>))
+        (
+            messages::recipient.eq(""),
+            messages::subject.eq(""),
+            messages::body.eq(""),
+            messages::html_body.eq(None::<String>),
+        )
     };
     // Nothing queued for the person goes out any more.
     diesel::update(

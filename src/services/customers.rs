@@ -173,7 +173,12 @@ pub fn remove_tag(conn: &mut DbConn, id: i64, tag: Tag) -> Result<(), AppError> 
 }
 
 /// `customer.updated` for a change of tags only (sorted lists), when they did change.
-pub(crate) fn tags_updated(conn: &mut DbConn, id: i64, before: Vec<String>, after: Vec<String>) -> Result<(), AppError> {
+pub(crate) fn tags_updated(
+    conn: &mut DbConn,
+    id: i64,
+    before: Vec<String>,
+    after: Vec<String>,
+) -> Result<(), AppError> {
     let field = |tags: Vec<String>| serde_json::Map::from_iter([("tags".to_string(), serde_json::json!(tags))]);
     emit::customer_fields_updated(conn, id, &field(before), field(after))?;
     Ok(())

@@ -46,12 +46,15 @@ const RUN_BATCH: i64 = 200;
 const ENTRY_BATCH: usize = 500;
 /// How often each scanned flow looks for new entrants.
 const SCAN_EVERY: Duration = Duration::hours(1);
+/// An order placed longer than this before it was recorded is history, not a trigger.
+const HISTORY_AFTER: Duration = Duration::days(1);
 /// Recommendations a template gets.
 const TEMPLATE_RECOMMENDATIONS: usize = 3;
 
 /// The event types the trigger reader follows.
 const EVENT_TYPES: [EventType; 3] = [EventType::CustomerCreated, EventType::ConsentChanged, EventType::OrderCreated];
-const EVENT_TRIGGERS: [&str; 5] = ["customer_created", "consent_subscribed", "order_created", "nth_order", "referral_converted"];
+const EVENT_TRIGGERS: [&str; 5] =
+    ["customer_created", "consent_subscribed", "order_created", "nth_order", "referral_converted"];
 const SCANNED_TRIGGERS: [&str; 5] =
     ["birthday", "first_order_anniversary", "lapsed", "segment_entered", "enquiry_unresolved"];
 
@@ -70,7 +73,8 @@ fn parse_stored(text: &str) -> Result<FlowDefinition, AppError> {
 /// Checks a definition: its own rules, its templates, its segment rules, and that a
 /// `segment_entered` trigger names a saved segment.
 fn check(conn: &mut DbConn, definition: &FlowDefinition) -> Result<(), AppError> {
-    let errors = definition.validate(templates::check, |rules, path| segment::parse(rules, path).err().unwrap_or_default());
+    let errors =
+        definition.validate(templates::check, |rules, path| segment::parse(rules, path).err().unwrap_or_default());
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -116,7 +120,8 @@ pub fn create(
 
 fn view(conn: &mut DbConn, row: FlowRow) -> Result<FlowView, AppError> {
     let mut definitions = repo::definitions(conn, &[(row.id, row.version)])?;
-    let text = definitions.remove(&(row.id, row.version)).ok_or_else(|| AppError::internal("a flow lost its definition"))?;
+    let text =
+        definitions.remove(&(row.id, row.version)).ok_or_else(|| AppError::internal("a flow lost its definition"))?;
     Ok(FlowView { definition: parse_stored(&text)?, row })
 }
 
@@ -155,7 +160,10 @@ pub fn update(
         check(conn, &definition)?;
         let now = now();
         let version = current.row.version + 1;
-        repo::insert_version(conn, NewFlowVersion { flow_id: id, version, definition: stored(&definition), created_at: now })?;
+        repo::insert_version(
+            conn,
+            NewFlowVersion { flow_id: id, version, definition: stored(&definition), created_at: now },
+        )?;
         let row = repo::set_name_and_version(conn, id, &name, definition.trigger.kind(), version, now)?;
         Ok(FlowView { row, definition })
     })
@@ -283,6 +291,9 @@ fn read_events(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError>
 fn candidate(conn: &mut DbConn, definition: &FlowDefinition, event: &EventRow) -> Result<Option<i64>, AppError> {
     let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
     let order_id = data.get("id").and_then(Value::as_i64);
+    if event.event_type == EventType::OrderCreated.as_str() && is_history(&data, event.created_at) {
+        return Ok(None);
+    }
     Ok(match (&definition.trigger, event.event_type.as_str()) {
         (Trigger::CustomerCreated {}, "customer.created") => event.customer_id,
         (Trigger::ConsentSubscribed {}, "consent.changed") => {
@@ -305,6 +316,14 @@ fn candidate(conn: &mut DbConn, definition: &FlowDefinition, event: &EventRow) -
         },
         _ => None,
     })
+}
+
+/// An order recorded long after it was placed (an import of past orders): no reason to
+/// thank, reward or count anyone now.
+fn is_history(order: &Value, recorded_at: NaiveDateTime) -> bool {
+    let placed_at =
+        order.get("placed_at").and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    placed_at.is_some_and(|placed| recorded_at - placed.naive_utc() > HISTORY_AFTER)
 }
 
 /// Who a run is about: a customer, an enquiry (the shop's alert), or both.
@@ -438,10 +457,12 @@ fn scan_candidates(
         }
         Trigger::Lapsed { probability_alive_below: Some(below), .. } => customers(repo::unlikely_alive(conn, *below)?),
         Trigger::SegmentEntered { segment_id } => segment_entrants(conn, flow, *segment_id, now)?,
-        Trigger::EnquiryUnresolved { hours } => repo::unresolved_enquiries(conn, flow.id, now - Duration::hours(*hours))?
-            .into_iter()
-            .map(|(enquiry, customer)| Candidate { customer_id: customer, enquiry_id: Some(enquiry) })
-            .collect(),
+        Trigger::EnquiryUnresolved { hours } => {
+            repo::unresolved_enquiries(conn, flow.id, now - Duration::hours(*hours))?
+                .into_iter()
+                .map(|(enquiry, customer)| Candidate { customer_id: customer, enquiry_id: Some(enquiry) })
+                .collect()
+        }
         _ => Vec::new(),
     })
 }
@@ -589,7 +610,8 @@ impl Scheduler<'_> {
                     if let (false, Some(customer)) = (run.holdout, run.customer_id) {
                         let expires = self.now + Duration::days(*valid_days);
                         let code = new_unique_code(prefix);
-                        let row = self.promo_row(code.clone(), discount_type, *discount_value, currency.clone(), expires);
+                        let row =
+                            self.promo_row(code.clone(), discount_type, *discount_value, currency.clone(), expires);
                         promo_repo::insert_many(conn, &[row])?;
                         progress.promo_code = Some(code);
                         progress.promo_expires_at = Some(expires);
@@ -734,7 +756,9 @@ impl Scheduler<'_> {
                 // The next free slot: when enough of the window's contacts have aged out.
                 WhenCapped::Wait => {
                     let oldest_that_must_age = recent[recent.len() - most.max(1) as usize];
-                    Sent::HoldUntil((oldest_that_must_age + window + Duration::seconds(1)).max(self.now + Duration::minutes(1)))
+                    Sent::HoldUntil(
+                        (oldest_that_must_age + window + Duration::seconds(1)).max(self.now + Duration::minutes(1)),
+                    )
                 }
             });
         }
@@ -750,10 +774,11 @@ impl Scheduler<'_> {
     }
 
     fn suppressed(&self, conn: &mut DbConn, gate: &crate::models::flows::GateRow) -> Result<bool, AppError> {
-        let hashes: Vec<String> = super::privacy::suppression_hashes(self.keys, gate.email.as_deref(), gate.phone.as_deref())
-            .into_iter()
-            .map(|(hash, _)| hash)
-            .collect();
+        let hashes: Vec<String> =
+            super::privacy::suppression_hashes(self.keys, gate.email.as_deref(), gate.phone.as_deref())
+                .into_iter()
+                .map(|(hash, _)| hash)
+                .collect();
         Ok(!hashes.is_empty() && crate::repositories::privacy::any_suppressed(conn, &hashes)?)
     }
 
@@ -926,7 +951,8 @@ fn render(
         None => template.to_string(),
     };
     let fail = |e: String| AppError::internal(format!("a checked template failed to render: {e}"));
-    let subject = message.subject.map(|s| templates::render(s, context, false).map(|s| s.trim().to_string())).transpose();
+    let subject =
+        message.subject.map(|s| templates::render(s, context, false).map(|s| s.trim().to_string())).transpose();
     Ok(Preview {
         recipient: None,
         subject: subject.map_err(fail)?,
@@ -1025,7 +1051,9 @@ pub fn preview(
     let customer = customer_repo::find(conn, customer_id)?
         .ok_or_else(|| AppError::invalid("customer_id", format!("customer {customer_id} does not exist")))?;
     let message = match flow.definition.steps.get(step) {
-        Some(Step::Send { subject, text, html, .. }) => Message { subject: subject.as_deref(), text, html: html.as_deref() },
+        Some(Step::Send { subject, text, html, .. }) => {
+            Message { subject: subject.as_deref(), text, html: html.as_deref() }
+        }
         Some(Step::NotifyShop { subject, text }) => Message { subject: Some(subject), text, html: None },
         Some(_) => return Err(AppError::invalid("step", format!("step {step} sends no message"))),
         None => return Err(AppError::invalid("step", format!("the flow has {} steps", flow.definition.steps.len()))),

@@ -11,16 +11,16 @@ use crate::domain::{ConsentSource, ConsentState};
 use crate::error::AppError;
 use crate::keys::{DataKeys, Purpose};
 use crate::models::campaigns::{ContactRow, ResponseRow};
-use crate::models::flows::FlowContactRow;
 use crate::models::consents::ConsentEventRow;
 use crate::models::customers::CustomerRecord;
+use crate::models::flows::FlowContactRow;
 use crate::models::forms::EnquiryRow;
 use crate::models::orders::OrderRecord;
 use crate::models::privacy::{MergeRow, NewErasure, NewSuppression};
 use crate::models::privacy::{PersonalData, TimelineEntry};
 use crate::models::privacy::{
-    TIMELINE_CAMPAIGN_CONTACT, TIMELINE_CAMPAIGN_RESPONSE, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_MERGE,
-    TIMELINE_FLOW_CONTACT, TIMELINE_ORDER, TIMELINE_REFERRAL,
+    TIMELINE_CAMPAIGN_CONTACT, TIMELINE_CAMPAIGN_RESPONSE, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_FLOW_CONTACT,
+    TIMELINE_MERGE, TIMELINE_ORDER, TIMELINE_REFERRAL,
 };
 use crate::models::referrals::ReferralRow;
 use crate::repositories::campaigns as campaign_repo;

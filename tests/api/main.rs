@@ -13,6 +13,7 @@ mod contract;
 mod customers;
 mod errors;
 mod events;
+mod flows;
 mod forms;
 mod keys;
 mod operations;

@@ -8,7 +8,8 @@ fn at(text: &str) -> NaiveDateTime {
 }
 
 fn definition(steps: Value) -> FlowDefinition {
-    serde_json::from_value(json!({"trigger": {"type": "customer_created"}, "channel": "email", "steps": steps})).unwrap()
+    serde_json::from_value(json!({"trigger": {"type": "customer_created"}, "channel": "email", "steps": steps}))
+        .unwrap()
 }
 
 fn problems(definition: &FlowDefinition) -> Vec<String> {
@@ -73,11 +74,13 @@ fn every_library_template_is_valid() {
 fn a_weekly_wait_is_local_time_on_both_sides_of_a_dst_change() {
     let tz: Tz = "Europe/Paris".parse().unwrap();
     // Sunday 29 March 2026 is the spring change in Paris (02:00 -> 03:00).
-    let tuesday_before = next_weekly(at("2026-03-20 12:00"), Weekday::Tue, NaiveTime::from_hms_opt(10, 0, 0).unwrap(), tz);
+    let tuesday_before =
+        next_weekly(at("2026-03-20 12:00"), Weekday::Tue, NaiveTime::from_hms_opt(10, 0, 0).unwrap(), tz);
     assert_eq!(tuesday_before, at("2026-03-24 09:00")); // UTC+1
-    let tuesday_after = next_weekly(at("2026-03-27 12:00"), Weekday::Tue, NaiveTime::from_hms_opt(10, 0, 0).unwrap(), tz);
+    let tuesday_after =
+        next_weekly(at("2026-03-27 12:00"), Weekday::Tue, NaiveTime::from_hms_opt(10, 0, 0).unwrap(), tz);
     assert_eq!(tuesday_after, at("2026-03-31 08:00")); // UTC+2
-    // A local time in the gap moves on by the gap.
+                                                       // A local time in the gap moves on by the gap.
     assert_eq!(local_to_utc(tz, at("2026-03-29 02:30")), at("2026-03-29 01:00"));
 }
 
