@@ -1,49 +1,9 @@
-//! Campaign messages: templates with `{{placeholders}}`, and the links in them that
-//! rapport rewrites into tracked, signed click URLs.
+//! Campaign messages: templates (minijinja, shared with flows: `domain::templates`), and
+//! the links in them that rapport rewrites into tracked, signed click URLs.
 
-/// The placeholders a subject or content may use.
-pub const PLACEHOLDERS: [&str; 4] = ["first_name", "last_name", "promo_code", "unsubscribe_url"];
-
-/// The placeholders a template uses, or the first unknown one.
+/// The variables a template uses, or what is wrong with it (naming the line).
 pub fn placeholders(template: &str) -> Result<Vec<String>, String> {
-    let mut found = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { return Err("`{{` is not closed by `}}`".into()) };
-        let name = after[..end].trim();
-        if !PLACEHOLDERS.contains(&name) {
-            return Err(format!(
-                "`{{{{{name}}}}}` is not a placeholder; use {}",
-                PLACEHOLDERS.map(|p| format!("{{{{{p}}}}}")).join(", ")
-            ));
-        }
-        found.push(name.to_string());
-        rest = &after[end + 2..];
-    }
-    Ok(found)
-}
-
-/// Replaces each placeholder with its value (`value_of` gets the trimmed name).
-pub fn render(template: &str, value_of: impl Fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find("}}") {
-            Some(end) => {
-                out.push_str(&value_of(after[..end].trim()));
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::domain::templates::variables(template, false)
 }
 
 /// Rewrites every http(s) URL written in the template with `rewrite`. Placeholders are
@@ -73,16 +33,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_are_checked_and_rendered() {
+    fn placeholders_are_checked() {
         assert_eq!(placeholders("Hi {{ first_name }}, code {{promo_code}}").unwrap(), ["first_name", "promo_code"]);
-        assert!(placeholders("Hi {{name}}").unwrap_err().contains("`{{name}}` is not a placeholder"));
+        assert!(placeholders("Hi {{name}}").unwrap_err().contains("`name` is not a template variable"));
         assert!(placeholders("Hi {{first_name").is_err());
-        let text =
-            render(
-                "Hi {{first_name}}! {{promo_code}}",
-                |name| if name == "first_name" { "Ana".into() } else { "X1".into() },
-            );
-        assert_eq!(text, "Hi Ana! X1");
     }
 
     #[test]

@@ -23,8 +23,12 @@ pub const VARIABLES: &[&str] = &[
     "enquiry",
 ];
 
+/// Instructions one rendering may run: a template cannot loop for ever at send time.
+const FUEL: u64 = 200_000;
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
     // A variable that is known but empty for this customer (no last order) renders empty;
     // an unknown one was refused when the template was saved.
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
@@ -43,13 +47,19 @@ fn name_for(html: bool) -> &'static str {
 /// Checks a template: its syntax and that it only uses [`VARIABLES`]. The error names the
 /// line.
 pub fn check(source: &str, html: bool) -> Result<(), String> {
+    variables(source, html).map(drop)
+}
+
+/// The variables a template uses (all of them among [`VARIABLES`]), sorted; or what is
+/// wrong with it, naming the line.
+pub fn variables(source: &str, html: bool) -> Result<Vec<String>, String> {
     let env = environment();
     let template = env.template_from_named_str(name_for(html), source).map_err(describe)?;
-    let mut unknown: Vec<String> =
-        template.undeclared_variables(false).into_iter().filter(|name| !VARIABLES.contains(&name.as_str())).collect();
-    unknown.sort();
+    let mut used: Vec<String> = template.undeclared_variables(false).into_iter().collect();
+    used.sort();
+    let unknown: Vec<&String> = used.iter().filter(|name| !VARIABLES.contains(&name.as_str())).collect();
     match unknown.first() {
-        None => Ok(()),
+        None => Ok(used),
         Some(name) => {
             let line = line_of(source, name).map(|n| format!("line {n}: ")).unwrap_or_default();
             Err(format!("{line}`{name}` is not a template variable; use one of {}", VARIABLES.join(", ")))
@@ -117,6 +127,17 @@ mod tests {
         let context = json!({"first_name": "<b>Ana</b>"});
         assert_eq!(render("{{first_name}}", &context, true).unwrap(), "&lt;b&gt;Ana&lt;&#x2f;b&gt;");
         assert_eq!(render("{{first_name}}", &context, false).unwrap(), "<b>Ana</b>");
+    }
+
+    #[test]
+    fn a_runaway_loop_runs_out_of_fuel() {
+        let error = render(
+            "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}",
+            &json!({}),
+            false,
+        )
+        .unwrap_err();
+        assert!(error.contains("fuel"), "{error}");
     }
 
     #[test]

@@ -715,3 +715,12 @@ impl From<crate::models::campaigns::ResponseRow> for ResponseRecord {
         }
     }
 }
+
+/// Body of `POST /v1/campaigns/{id}/preview`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignPreviewInput {
+    #[schema(minimum = 1)]
+    #[validate(range(min = 1))]
+    pub customer_id: i64,
+}

@@ -3,10 +3,12 @@ use actix_web::{get, patch, post, web, HttpResponse};
 
 use crate::auth::{scopes, Authorized};
 use crate::domain::ResponseKind;
+use crate::dto::campaigns::CampaignPreviewInput;
 use crate::dto::campaigns::{
     Campaign, CampaignInput, CampaignListQuery, CampaignPage, CampaignPatchInput, CampaignReport, ClickQuery,
     ContactListQuery, ContactPage, ResponsesInput, ResponsesOutcome, SendInput, SendOutcome,
 };
+use crate::dto::flows::MessagePreview;
 use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::error::AppError;
@@ -14,6 +16,33 @@ use crate::extract::{Query, ValidJson};
 use crate::openapi::{AuthProblems, BodyProblems, ServerProblems};
 use crate::services::campaigns as service;
 use crate::state::AppState;
+
+/// Render the campaign's subject and content for one customer, as they would read it
+/// (a unique code shows as `PREFIX-PREVIEW`; links are not tracked). Nothing is sent or
+/// recorded. Scope: `campaigns:read`.
+#[utoipa::path(
+    tag = "campaigns",
+    security(("bearer" = ["campaigns:read"])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    request_body = CampaignPreviewInput,
+    responses(
+        (status = 200, description = "The rendered message", body = MessagePreview),
+        (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
+        BodyProblems, AuthProblems, ServerProblems,
+    ),
+)]
+#[post("/campaigns/{id}/preview")]
+pub async fn preview_campaign(
+    _auth: Authorized<scopes::CampaignsRead>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: ValidJson<CampaignPreviewInput>,
+) -> Result<web::Json<MessagePreview>, AppError> {
+    let (id, customer_id, config) = (id.into_inner(), body.0.customer_id, state.config.clone());
+    let (recipient, subject, content) =
+        state.db.run(move |conn| service::preview(conn, &config, id, customer_id)).await?;
+    Ok(web::Json(MessagePreview { recipient, subject, text: content.unwrap_or_default(), html: None }))
+}
 
 /// Create a draft campaign: who (a segment or rules), on which channel, with which offer,
 /// message, promotion, frequency cap, exclusions and holdout share. Scope: `campaigns:write`.

@@ -141,6 +141,7 @@ where
                 .service(campaigns::send_campaign)
                 .service(campaigns::record_responses)
                 .service(campaigns::campaign_report)
+                .service(campaigns::preview_campaign)
                 .service(reminders::birthdays)
                 .service(reminders::lapsed)
                 .service(analytics::consent)

@@ -497,34 +497,39 @@ pub fn move_customer(conn: &mut DbConn, from: i64, into: i64, now: NaiveDateTime
     Ok(())
 }
 
-/// The customer's latest (not cancelled) order.
-pub fn last_order_id(conn: &mut DbConn, customer_id: i64) -> QueryResult<Option<i64>> {
-    use crate::db::schema::orders;
-    orders::table
-        .filter(orders::customer_id.eq(customer_id))
-        .filter(super::sql::live_orders())
-        .order((orders::placed_at.desc(), orders::id.desc()))
-        .select(orders::id)
-        .first(conn)
-        .optional()
+/// Each customer's latest (not cancelled) order, by when it was placed.
+pub fn last_order_ids(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<i64>> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT o.id AS id FROM orders o WHERE o.customer_id IN ");
+    sql.bind_list(customer_ids.iter().map(|id| SqlValue::Int(*id)));
+    sql.push(" AND ").push(&live_order("o"));
+    sql.push(" AND NOT EXISTS (SELECT 1 FROM orders n WHERE n.customer_id = o.customer_id AND ").push(&live_order("n"));
+    sql.push(" AND (n.placed_at > o.placed_at OR (n.placed_at = o.placed_at AND n.id > o.id)))");
+    Ok(sql.query().load::<Id>(conn)?.into_iter().map(|row| row.id).collect())
 }
 
-/// The customer's predictions, as templates show them.
+/// The customers' predictions, as templates show them: currency, probability alive, churn
+/// risk, expected days to the next order, predicted 12-month value.
+#[allow(clippy::type_complexity)]
 pub fn predictions_of(
     conn: &mut DbConn,
-    customer_id: i64,
-) -> QueryResult<Option<(String, f64, String, Option<f64>, i64)>> {
-    customer_predictions::table
-        .find(customer_id)
+    customer_ids: &[i64],
+) -> QueryResult<HashMap<i64, (String, f64, String, Option<f64>, i64)>> {
+    let rows: Vec<(i64, String, f64, String, Option<f64>, i64)> = customer_predictions::table
+        .filter(customer_predictions::customer_id.eq_any(customer_ids))
         .select((
+            customer_predictions::customer_id,
             customer_predictions::currency,
             customer_predictions::probability_alive,
             customer_predictions::churn_risk,
             customer_predictions::expected_days_to_next_order,
             customer_predictions::predicted_clv_12m,
         ))
-        .first(conn)
-        .optional()
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(id, a, b, c, d, e)| (id, (a, b, c, d, e))).collect())
 }
 
 pub fn find_enquiry(conn: &mut DbConn, id: i64) -> QueryResult<Option<crate::models::forms::EnquiryRow>> {

@@ -13,10 +13,11 @@ use rand::RngCore;
 use super::{now, write_with_one_retry, TxError};
 use crate::config::Config;
 use crate::db::DbConn;
-use crate::domain::campaign::{holdout_size, render, rewrite_links, AudienceCounts, PromoSpec};
+use crate::domain::campaign::{holdout_size, rewrite_links, AudienceCounts, PromoSpec};
 use crate::domain::campaign::{CampaignSpec, ResponseReport};
 use crate::domain::consent::ConsentChange;
 use crate::domain::segment::Rule;
+use crate::domain::templates;
 use crate::domain::token::hash_token;
 use crate::domain::MessageStatus;
 use crate::domain::{ConsentChannel, ConsentSource, ConsentState, ResponseKind};
@@ -24,7 +25,6 @@ use crate::error::AppError;
 use crate::keys::{DataKeys, Purpose};
 use crate::models::campaigns::{AttributedRow, CampaignView, ContactView, Report};
 use crate::models::campaigns::{CampaignColumns, CampaignRow, ContactRow, NewCampaign, NewContact, NewResponse};
-use crate::models::customers::CustomerRow;
 use crate::models::forms::UnsubscribeTokenRow;
 use crate::models::messages::NewMessage;
 use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns};
@@ -383,34 +383,70 @@ fn suppressed_members(
     Ok(suppressed)
 }
 
-/// Renders one contact's subject and content with its links tracked.
+/// What one contact's message shows: subject, content, open-tracking URL, unsubscribe URL.
+type Rendered = (Option<String>, Option<String>, Option<String>, Option<String>);
+
+/// Renders one contact's subject and content with its links tracked. `context` holds the
+/// customer's template variables (`services::template_data`).
 fn render_contact(
     config: &Config,
     keys: &DataKeys,
     row: &CampaignRow,
     shared_code: Option<&str>,
     contact: &ContactRow,
-    customer: &CustomerRow,
-) -> (Option<String>, Option<String>, Option<String>, Option<String>) {
-    let Some(token) = &contact.token else { return (None, None, None, None) };
+    context: Option<&serde_json::Value>,
+) -> Result<Rendered, AppError> {
+    let Some(token) = &contact.token else { return Ok((None, None, None, None)) };
     let base = &config.mail.public_url;
     let unsubscribe_url = forms::unsubscribe_url(config, &unsubscribe_token(keys, token));
     let open_url = format!("{base}/v1/t/o/{token}");
-    let value_of = |name: &str| match name {
-        "first_name" => customer.first_name.clone().unwrap_or_default(),
-        "last_name" => customer.last_name.clone().unwrap_or_default(),
-        "promo_code" => contact.promo_code.as_deref().or(shared_code).unwrap_or_default().to_string(),
-        "unsubscribe_url" => unsubscribe_url.clone(),
-        _ => String::new(),
+    let mut context = context.cloned().unwrap_or_else(|| super::template_data::shop(config));
+    context["promo_code"] = serde_json::json!(contact.promo_code.as_deref().or(shared_code));
+    context["unsubscribe_url"] = serde_json::json!(unsubscribe_url);
+    let render = |template: &str| {
+        templates::render(template, &context, false)
+            .map_err(|e| AppError::internal(format!("campaign {}: a checked template failed to render: {e}", row.id)))
     };
-    let subject = row.subject.as_deref().map(|s| render(s, value_of));
-    let content = row.content.as_deref().map(|template| {
-        let tracked = rewrite_links(template, |url| {
-            format!("{base}/v1/t/c/{token}?url={}&sig={}", encode(url), link_signature(keys, token, url))
-        });
-        render(&tracked, value_of)
-    });
-    (subject, content, Some(open_url), Some(unsubscribe_url))
+    let subject = row.subject.as_deref().map(|s| render(s).map(|s| s.trim().to_string())).transpose()?;
+    let content = row
+        .content
+        .as_deref()
+        .map(|template| {
+            render(&rewrite_links(template, |url| {
+                format!("{base}/v1/t/c/{token}?url={}&sig={}", encode(url), link_signature(keys, token, url))
+            }))
+        })
+        .transpose()?;
+    Ok((subject, content, Some(open_url), Some(unsubscribe_url)))
+}
+
+/// A campaign's message rendered for one customer, as if they were a contact: subject and
+/// content (links not tracked); nothing is recorded.
+pub fn preview(
+    conn: &mut DbConn,
+    config: &Config,
+    id: i64,
+    customer_id: i64,
+) -> Result<(Option<String>, Option<String>, Option<String>), AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    let mut contexts = super::template_data::for_customers(conn, config, &[customer_id])?;
+    let Some(mut context) = contexts.remove(&customer_id).filter(|c| c.get("customer").is_some()) else {
+        return Err(AppError::invalid("customer_id", format!("customer {customer_id} does not exist")));
+    };
+    let promo_code = match row.promo_kind.as_str() {
+        "unique" => row.unique_prefix.as_ref().map(|p| format!("{p}-PREVIEW")),
+        _ => shared_code(conn, &row)?,
+    };
+    context["promo_code"] = serde_json::json!(promo_code);
+    context["unsubscribe_url"] =
+        serde_json::json!(format!("{}/v1/public/unsubscribe?token=preview", config.mail.public_url));
+    let render = |template: &str| {
+        templates::render(template, &context, false).map_err(|e| AppError::internal(format!("campaign {id}: {e}")))
+    };
+    let subject = row.subject.as_deref().map(|s| render(s).map(|s| s.trim().to_string())).transpose()?;
+    let content = row.content.as_deref().map(render).transpose()?;
+    let recipient = context["email"].as_str().map(str::to_string);
+    Ok((recipient, subject, content))
 }
 
 /// A page of contacts (or of the holdout group), rendered for delivery.
@@ -434,13 +470,13 @@ pub fn contacts(
         &customer_ids,
         crate::domain::recommendations::CONTACT_RECOMMENDATIONS,
     )?;
-    Ok(page
-        .into_iter()
+    let contexts = super::template_data::for_customers(conn, config, &customer_ids)?;
+    page.into_iter()
         .map(|(contact, customer)| {
             let (subject, content, open_tracking_url, unsubscribe_url) =
-                render_contact(config, keys, &row, shared.as_deref(), &contact, &customer);
+                render_contact(config, keys, &row, shared.as_deref(), &contact, contexts.get(&contact.customer_id))?;
             let recommendations = recommendations.get(&contact.customer_id).cloned().unwrap_or_default();
-            ContactView {
+            Ok(ContactView {
                 contact,
                 customer,
                 channel: row.channel.clone(),
@@ -449,9 +485,9 @@ pub fn contacts(
                 open_tracking_url,
                 unsubscribe_url,
                 recommendations,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Queues one mail per contact of an email campaign whose consent still stands, spaced
@@ -489,9 +525,11 @@ pub fn send(
             let Some((last, _)) = page.last() else { break };
             after_id = last.id;
             let mut messages = Vec::with_capacity(page.len());
+            let ids: Vec<i64> = page.iter().map(|(_, customer)| customer.id).collect();
+            let contexts = super::template_data::for_customers(conn, config, &ids)?;
             for (contact, customer) in &page {
                 let (subject, content, _, unsubscribe_url) =
-                    render_contact(config, keys, &row, shared.as_deref(), contact, customer);
+                    render_contact(config, keys, &row, shared.as_deref(), contact, contexts.get(&customer.id))?;
                 messages.push(NewMessage {
                     customer_id: Some(customer.id),
                     kind: "campaign".into(),

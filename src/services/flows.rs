@@ -34,8 +34,8 @@ use crate::models::flows::{
 use crate::models::forms::UnsubscribeTokenRow;
 use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns};
 use crate::repositories::{
-    customers as customer_repo, events as event_repo, flows as repo, forms as forms_repo, orders as order_repo,
-    promo_codes as promo_repo, segments as segment_repo,
+    customers as customer_repo, events as event_repo, flows as repo, forms as forms_repo, promo_codes as promo_repo,
+    segments as segment_repo,
 };
 
 /// Events read per transaction by the trigger reader.
@@ -48,8 +48,6 @@ const ENTRY_BATCH: usize = 500;
 const SCAN_EVERY: Duration = Duration::hours(1);
 /// An order placed longer than this before it was recorded is history, not a trigger.
 const HISTORY_AFTER: Duration = Duration::days(1);
-/// Recommendations a template gets.
-const TEMPLATE_RECOMMENDATIONS: usize = 3;
 
 /// The event types the trigger reader follows.
 const EVENT_TYPES: [EventType; 3] = [EventType::CustomerCreated, EventType::ConsentChanged, EventType::OrderCreated];
@@ -961,12 +959,9 @@ fn render(
     })
 }
 
-fn time_text(at: NaiveDateTime, config: &Config) -> String {
-    utc_to_local(config.timezone, at).format("%Y-%m-%d").to_string()
-}
-
-/// What a template sees for this run: the customer, their last order, recommendations and
-/// predictions, the run's promo code, the unsubscribe link, the shop, the enquiry.
+/// What a template sees for this run: the customer (their record, last order,
+/// recommendations, predictions), the run's promo code, the unsubscribe link, the shop, the
+/// enquiry.
 fn template_context(
     conn: &mut DbConn,
     config: &Config,
@@ -974,60 +969,21 @@ fn template_context(
     progress: &RunProgress,
     unsubscribe_url: Option<&str>,
 ) -> Result<Value, AppError> {
-    let mut context = json!({
-        "shop_name": config.mail.shop_name,
-        "promo_code": progress.promo_code,
-        "promo_expires_at": progress.promo_expires_at.map(|at| time_text(at, config)),
-        "unsubscribe_url": unsubscribe_url,
-    });
-    if let Some(customer_id) = run.customer_id {
-        if let Some(customer) = customer_repo::find(conn, customer_id)? {
-            context["first_name"] = json!(customer.row.first_name);
-            context["last_name"] = json!(customer.row.last_name);
-            context["email"] = json!(customer.row.email);
-            context["customer"] = serde_json::to_value(&customer).unwrap_or(Value::Null);
-            context["attributes"] = context["customer"]["attributes"].clone();
-        }
-        if let Some(order_id) = repo::last_order_id(conn, customer_id)? {
-            if let Some(record) = order_repo::find_many(conn, &[order_id])?.into_iter().next() {
-                let order = &record.order;
-                context["last_order"] = json!({
-                    "id": order.id,
-                    "external_id": order.external_id,
-                    "placed_at": time_text(order.placed_at, config),
-                    "currency": order.currency,
-                    "total": order.total,
-                    "lines": record.lines.iter().map(|l| json!({
-                        "sku": l.sku, "name": l.name, "quantity": l.quantity, "unit_price": l.unit_price,
-                    })).collect::<Vec<_>>(),
-                });
-            }
-        }
-        let recommendations = super::recommendations::for_customers(
-            conn,
-            &config.repeatable_product_types,
-            &[customer_id],
-            TEMPLATE_RECOMMENDATIONS,
-        )?
-        .remove(&customer_id)
-        .unwrap_or_default();
-        context["recommendations"] = recommendations
-            .iter()
-            .map(|r| json!({"sku": r.product.sku, "name": r.product.name, "price": r.product.price, "currency": r.product.currency}))
-            .collect();
-        if let Some((currency, alive, churn_risk, next_days, clv)) = repo::predictions_of(conn, customer_id)? {
-            context["predictions"] = json!({
-                "currency": currency, "probability_alive": alive, "churn_risk": churn_risk,
-                "expected_days_to_next_order": next_days, "predicted_clv_12m": clv,
-            });
-        }
+    let mut context = match run.customer_id {
+        Some(id) => super::template_data::for_customers(conn, config, &[id])?.remove(&id),
+        None => None,
     }
+    .unwrap_or_else(|| super::template_data::shop(config));
+    context["promo_code"] = json!(progress.promo_code);
+    context["promo_expires_at"] =
+        json!(progress.promo_expires_at.map(|at| super::template_data::local_date(config, at)));
+    context["unsubscribe_url"] = json!(unsubscribe_url);
     if let Some(enquiry_id) = run.enquiry_id {
         if let Some(enquiry) = repo::find_enquiry(conn, enquiry_id)? {
+            let date = |at| super::template_data::local_date(config, at);
             context["enquiry"] = json!({
                 "id": enquiry.id, "kind": enquiry.kind, "status": enquiry.status, "email": enquiry.email,
-                "subject": enquiry.subject, "created_at": time_text(enquiry.created_at, config),
-                "updated_at": time_text(enquiry.updated_at, config),
+                "subject": enquiry.subject, "created_at": date(enquiry.created_at), "updated_at": date(enquiry.updated_at),
             });
         }
     }

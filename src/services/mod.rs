@@ -24,6 +24,7 @@ pub mod referrals;
 pub mod reminders;
 pub mod rollups;
 pub mod segments;
+pub mod template_data;
 pub mod webhooks;
 
 pub use crate::domain::now;

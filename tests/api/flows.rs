@@ -22,6 +22,7 @@ both_backends!(
     merges_move_runs_and_erasure_removes_them,
     bad_flows_are_refused_with_the_field_named,
     the_six_templates_run_end_to_end,
+    html_mail_and_previews_see_orders_recommendations_and_codes,
 );
 
 fn tick(app: &TestApp, at: NaiveDateTime) -> Round {
@@ -679,4 +680,86 @@ async fn the_six_templates_run_end_to_end(backend: Backend) {
     // (Rita's friend never agreed to mail: held back at both messages.)
     assert_eq!(outcomes(&post_purchase, 3), json!({"held_consent": 1, "messaged": 1}), "{post_purchase}");
     assert_eq!(outcomes(&report(&app, ids["welcome_series"]).await, 2), json!({"messaged": 5}));
+}
+
+async fn html_mail_and_previews_see_orders_recommendations_and_codes(backend: Backend) {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(backend, &[("RAPPORT_SMTP_URL", &sink.url())]).await;
+    let ana = subscriber(&app, "ana@example.com", "Ana").await;
+    order(&app, ana, 4200).await;
+    let id = active_flow(
+        &app,
+        json!({"name": "Receipt", "trigger": {"type": "order_created"}, "channel": "email", "steps": [
+            {"type": "offer", "prefix": "NEXT", "discount_type": "fixed", "discount_value": 500, "currency": "EUR", "valid_days": 10},
+            {"type": "send", "subject": "{{ first_name }}, your {{ last_order.total // 100 }} EUR order",
+             "text": "Thanks for the {{ last_order.lines[0].name }}. Code {{ promo_code }} until {{ promo_expires_at }}. https://shop.example/mugs",
+             "html": "<p>Thanks {{ first_name }} &mdash; <a href=\"https://shop.example/mugs\">mugs</a> {{ customer.email }}</p>"}
+        ]}),
+    )
+    .await;
+    let preview = app
+        .post(&format!("/v1/flows/{id}/preview"), &app.token("campaigns:read"), json!({"customer_id": ana, "step": 1}))
+        .await;
+    assert_eq!(preview.status.as_u16(), 200, "{}", preview.text);
+    assert_eq!(preview.body["subject"], "Ana, your 42 EUR order");
+    assert!(
+        preview.body["text"].as_str().unwrap().starts_with("Thanks for the Mug. Code PREVIEW-CODE until "),
+        "{}",
+        preview.text
+    );
+    assert!(preview.body["html"].as_str().unwrap().contains("ana@example.com"));
+    // The order placed before activation is no trigger; a new one is.
+    let start = now();
+    order(&app, ana, 4200).await;
+    tick(&app, start);
+    let mailer = rapport::services::messages::Mailer::from_config(&app.state.config.mail).unwrap().unwrap();
+    assert_eq!(
+        app.state.db.with_conn(|conn| rapport::services::messages::deliver_due(conn, &mailer, now())).unwrap(),
+        1
+    );
+    let raw = sink.wait_for(1).remove(0);
+    assert!(raw.contains("multipart/alternative"), "{raw}");
+    assert!(raw.contains("text/html"), "{raw}");
+    let mail = decoded(&raw);
+    assert!(mail.contains("Code NEXT-"), "{mail}");
+    // Links in both parts are tracked.
+    assert_eq!(mail.matches("/v1/t/c/").count(), 2, "{mail}");
+
+    // A campaign preview sees the same variables.
+    let campaign = app
+        .post(
+            "/v1/campaigns",
+            &app.token("campaigns:write"),
+            json!({"name": "Mugs", "channel": "email", "rules": {"field": "source", "op": "eq", "value": "api"},
+                   "subject": "{{ first_name }}: {% for p in recommendations %}{{ p.name }}{% endfor %}",
+                   "content": "Your last order: {{ last_order.total }} {{ last_order.currency }}"}),
+        )
+        .await;
+    assert_eq!(campaign.status.as_u16(), 201, "{}", campaign.text);
+    let campaign_id = campaign.body["id"].as_i64().unwrap();
+    let preview = app
+        .post(
+            &format!("/v1/campaigns/{campaign_id}/preview"),
+            &app.token("campaigns:read"),
+            json!({"customer_id": ana}),
+        )
+        .await;
+    assert_eq!(preview.status.as_u16(), 200, "{}", preview.text);
+    assert_eq!(preview.body["text"], "Your last order: 4200 EUR");
+    assert_eq!(preview.body["recipient"], "ana@example.com");
+    let unknown = app
+        .post(
+            "/v1/campaigns",
+            &app.token("campaigns:write"),
+            json!({"name": "Bad", "channel": "email", "rules": {"field": "source", "op": "eq", "value": "api"},
+                   "content": "Hi\n{{ nickname }}"}),
+        )
+        .await;
+    let error = &unknown.assert_problem(422)["errors"][0];
+    assert_eq!(error["field"], "content");
+    assert!(
+        error["message"].as_str().unwrap().starts_with("line 2: `nickname` is not a template variable"),
+        "{}",
+        unknown.text
+    );
 }
