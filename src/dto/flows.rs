@@ -150,8 +150,18 @@ pub struct Flow {
     /// Grows with every change; runs keep the version they entered with.
     pub version: i32,
     pub template_key: Option<String>,
-    #[serde(flatten)]
-    pub definition: FlowDefinition,
+    // The definition's fields, as `POST /v1/flows` takes them (written out rather than
+    // flattened: the definition's schema is closed to other fields).
+    pub trigger: Trigger,
+    #[schema(value_type = Option<Object>)]
+    pub entry_rules: Option<Value>,
+    pub exit_rules: ExitRules,
+    pub channel: ConsentChannel,
+    pub holdout_percent: i64,
+    pub reentry: Reentry,
+    pub quiet_hours: Option<QuietHours>,
+    pub conversion_window_days: i64,
+    pub steps: Vec<Step>,
     pub activated_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -166,7 +176,15 @@ impl From<FlowView> for Flow {
             status: FlowStatus::parse(&row.status).unwrap_or(FlowStatus::Draft),
             version: row.version,
             template_key: row.template_key,
-            definition: view.definition,
+            trigger: view.definition.trigger,
+            entry_rules: view.definition.entry_rules,
+            exit_rules: view.definition.exit_rules,
+            channel: view.definition.channel,
+            holdout_percent: view.definition.holdout_percent,
+            reentry: view.definition.reentry,
+            quiet_hours: view.definition.quiet_hours,
+            conversion_window_days: view.definition.conversion_window_days,
+            steps: view.definition.steps,
             activated_at: row.activated_at.map(|t| t.and_utc()),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),

@@ -39,9 +39,8 @@ pub async fn preview_campaign(
     body: ValidJson<CampaignPreviewInput>,
 ) -> Result<web::Json<MessagePreview>, AppError> {
     let (id, customer_id, config) = (id.into_inner(), body.0.customer_id, state.config.clone());
-    let (recipient, subject, content) =
-        state.db.run(move |conn| service::preview(conn, &config, id, customer_id)).await?;
-    Ok(web::Json(MessagePreview { recipient, subject, text: content.unwrap_or_default(), html: None }))
+    let preview = state.db.run(move |conn| service::preview(conn, &config, id, customer_id)).await?;
+    Ok(web::Json(preview.into()))
 }
 
 /// Create a draft campaign: who (a segment or rules), on which channel, with which offer,
@@ -180,6 +179,7 @@ pub async fn launch_campaign(
     responses(
         (status = 200, description = "One page of contacts", body = ContactPage),
         (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The template fails for a customer of this page (say which)", body = Problem, content_type = "application/problem+json"),
         AuthProblems, ServerProblems,
     ),
 )]

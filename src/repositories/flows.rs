@@ -178,6 +178,10 @@ pub fn save_progress(conn: &mut DbConn, run_id: i64, progress: &RunProgress) -> 
     diesel::update(flow_runs::table.find(run_id)).set(progress.clone()).execute(conn).map(drop)
 }
 
+pub fn postpone(conn: &mut DbConn, run_id: i64, until: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(flow_runs::table.find(run_id)).set(flow_runs::next_at.eq(until)).execute(conn).map(drop)
+}
+
 pub fn insert_contact(conn: &mut DbConn, contact: NewFlowContact) -> QueryResult<i64> {
     diesel::insert_into(flow_contacts::table).values(contact).returning(flow_contacts::id).get_result(conn)
 }

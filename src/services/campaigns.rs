@@ -404,8 +404,12 @@ fn render_contact(
     context["promo_code"] = serde_json::json!(contact.promo_code.as_deref().or(shared_code));
     context["unsubscribe_url"] = serde_json::json!(unsubscribe_url);
     let render = |template: &str| {
-        templates::render(template, &context, false)
-            .map_err(|e| AppError::internal(format!("campaign {}: a checked template failed to render: {e}", row.id)))
+        templates::render(template, &context, false).map_err(|e| {
+            AppError::conflict(format!(
+                "campaign {}: the template fails for customer {}: {e}",
+                row.id, contact.customer_id
+            ))
+        })
     };
     let subject = row.subject.as_deref().map(|s| render(s).map(|s| s.trim().to_string())).transpose()?;
     let content = row
@@ -427,7 +431,7 @@ pub fn preview(
     config: &Config,
     id: i64,
     customer_id: i64,
-) -> Result<(Option<String>, Option<String>, Option<String>), AppError> {
+) -> Result<crate::models::flows::Preview, AppError> {
     let row = repo::find(conn, id)?.ok_or_else(|| not_found(id))?;
     let mut contexts = super::template_data::for_customers(conn, config, &[customer_id])?;
     let Some(mut context) = contexts.remove(&customer_id).filter(|c| c.get("customer").is_some()) else {
@@ -441,12 +445,13 @@ pub fn preview(
     context["unsubscribe_url"] =
         serde_json::json!(format!("{}/v1/public/unsubscribe?token=preview", config.mail.public_url));
     let render = |template: &str| {
-        templates::render(template, &context, false).map_err(|e| AppError::internal(format!("campaign {id}: {e}")))
+        templates::render(template, &context, false)
+            .map_err(|e| AppError::invalid("customer_id", format!("the template fails for this customer: {e}")))
     };
     let subject = row.subject.as_deref().map(|s| render(s).map(|s| s.trim().to_string())).transpose()?;
-    let content = row.content.as_deref().map(render).transpose()?;
+    let text = row.content.as_deref().map(render).transpose()?.unwrap_or_default();
     let recipient = context["email"].as_str().map(str::to_string);
-    Ok((recipient, subject, content))
+    Ok(crate::models::flows::Preview { recipient, subject, text, html: None })
 }
 
 /// A page of contacts (or of the holdout group), rendered for delivery.

@@ -46,6 +46,8 @@ const RUN_BATCH: i64 = 200;
 const ENTRY_BATCH: usize = 500;
 /// How often each scanned flow looks for new entrants.
 const SCAN_EVERY: Duration = Duration::hours(1);
+/// How long a run whose step failed waits before it is tried again.
+const RETRY_FAILED_STEP: Duration = Duration::hours(1);
 /// An order placed longer than this before it was recorded is history, not a trigger.
 const HISTORY_AFTER: Duration = Duration::days(1);
 
@@ -513,15 +515,19 @@ pub fn run_due(conn: &mut DbConn, config: &Config, keys: &DataKeys, now: NaiveDa
                 definitions.insert(key, parse_stored(&text)?);
             }
             for run in &runs {
-                if !flows.contains_key(&run.flow_id) {
-                    let flow = repo::find(conn, run.flow_id)?.ok_or_else(|| not_found(run.flow_id))?;
-                    flows.insert(run.flow_id, flow);
+                if let std::collections::hash_map::Entry::Vacant(slot) = flows.entry(run.flow_id) {
+                    slot.insert(repo::find(conn, run.flow_id)?.ok_or_else(|| not_found(run.flow_id))?);
                 }
                 let definition = definitions
                     .get(&(run.flow_id, run.version))
                     .ok_or_else(|| AppError::internal("a run's flow version is missing"))?;
                 let scheduler = Scheduler { config, keys, flow: &flows[&run.flow_id], definition, now };
-                scheduler.advance(conn, run)?;
+                // In a savepoint: a run that fails (a template that fails for this customer)
+                // is put off for an hour and logged, and does not hold the others up.
+                if let Err(error) = conn.write_transaction(|conn| scheduler.advance(conn, run)) {
+                    tracing::warn!(run_id = run.id, flow_id = run.flow_id, %error, "a flow step failed; retried in an hour");
+                    repo::postpone(conn, run.id, now + RETRY_FAILED_STEP)?;
+                }
             }
             Ok(runs.len())
         })?;
@@ -948,7 +954,7 @@ fn render(
         }),
         None => template.to_string(),
     };
-    let fail = |e: String| AppError::internal(format!("a checked template failed to render: {e}"));
+    let fail = |e: String| AppError::internal(format!("the template fails for this customer: {e}"));
     let subject =
         message.subject.map(|s| templates::render(s, context, false).map(|s| s.trim().to_string())).transpose();
     Ok(Preview {
@@ -1046,7 +1052,8 @@ pub fn preview(
     };
     let unsubscribe_url = format!("{}/v1/public/unsubscribe?token=preview", config.mail.public_url);
     let context = template_context(conn, config, &run, &progress, Some(&unsubscribe_url))?;
-    let mut preview = render(config, keys, None, &message, &context)?;
+    let mut preview =
+        render(config, keys, None, &message, &context).map_err(|e| AppError::invalid("step", e.to_string()))?;
     preview.recipient = match &flow.definition.steps[step] {
         Step::NotifyShop { .. } => Some(config.mail.shop_email.to_string()),
         _ => match flow.definition.channel.as_str() {

@@ -44,11 +44,14 @@ pub fn for_customers(conn: &mut DbConn, config: &Config, ids: &[i64]) -> Result<
     for id in ids {
         let mut context = shop(config);
         if let Some(customer) = customers.get(id) {
-            let record = serde_json::to_value(customer).unwrap_or(Value::Null);
+            let mut record = serde_json::to_value(customer).unwrap_or(Value::Null);
+            // The record keeps attributes as stored text; templates want the object.
+            let attributes = Value::Object(customer.row.attributes.0.clone());
+            record["attributes"] = attributes.clone();
             context["first_name"] = json!(customer.row.first_name);
             context["last_name"] = json!(customer.row.last_name);
             context["email"] = json!(customer.row.email);
-            context["attributes"] = record["attributes"].clone();
+            context["attributes"] = attributes;
             context["customer"] = record;
         }
         if let Some(record) = last_order_of.get(id) {

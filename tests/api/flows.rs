@@ -23,6 +23,7 @@ both_backends!(
     bad_flows_are_refused_with_the_field_named,
     the_six_templates_run_end_to_end,
     html_mail_and_previews_see_orders_recommendations_and_codes,
+    a_step_that_fails_for_one_customer_does_not_hold_up_the_others,
 );
 
 fn tick(app: &TestApp, at: NaiveDateTime) -> Round {
@@ -762,4 +763,37 @@ async fn html_mail_and_previews_see_orders_recommendations_and_codes(backend: Ba
         "{}",
         unknown.text
     );
+}
+
+async fn a_step_that_fails_for_one_customer_does_not_hold_up_the_others(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = active_flow(
+        &app,
+        json!({"name": "Sizes", "trigger": {"type": "consent_subscribed"}, "channel": "email",
+               "steps": [send("Your size", "Next size up: {{ attributes.size + 1 }}")]}),
+    )
+    .await;
+    let odd = customer(&app, json!({"email": "odd@example.com", "attributes": {"size": "L"}})).await;
+    set_consent(&app, odd, "email", "subscribed").await;
+    let fine = customer(&app, json!({"email": "fine@example.com", "attributes": {"size": 40}})).await;
+    set_consent(&app, fine, "email", "subscribed").await;
+    let start = now();
+    let round = tick(&app, start);
+    let mail = flow_mail(&app).await;
+    assert_eq!(mail.len(), 1, "{round:?} {}", report(&app, id).await);
+    assert_eq!(
+        (mail[0]["recipient"].as_str(), mail[0]["body"].as_str()),
+        (Some("fine@example.com"), Some("Next size up: 41"))
+    );
+    let figures = report(&app, id).await;
+    assert_eq!((figures["active"].as_i64(), figures["completed"].as_i64()), (Some(1), Some(1)));
+    // The preview says what fails, for whom.
+    let preview = app
+        .post(&format!("/v1/flows/{id}/preview"), &app.token("campaigns:read"), json!({"customer_id": odd, "step": 0}))
+        .await;
+    assert_eq!(preview.assert_problem(422)["errors"][0]["field"], "step");
+    // Retried an hour later (and failing again, still alone).
+    assert_eq!(tick(&app, start + Duration::minutes(30)).advanced, 0);
+    let runs = app.get(&format!("/v1/customers/{odd}/export"), &app.token("admin")).await.body["flow_runs"].clone();
+    assert_eq!(tick(&app, start + Duration::minutes(61)).advanced, 1, "{runs} {start}");
 }

@@ -14,7 +14,7 @@ fn definition(steps: Value) -> FlowDefinition {
 
 fn problems(definition: &FlowDefinition) -> Vec<String> {
     definition
-        .validate(|source, html| crate::domain::templates::check(source, html), |_, _| Vec::new())
+        .validate(crate::domain::templates::check, |_, _| Vec::new())
         .into_iter()
         .map(|e| format!("{}: {}", e.field, e.message))
         .collect()
