@@ -253,8 +253,8 @@ fn with_definitions(conn: &mut DbConn, rows: Vec<FlowRow>) -> Result<Vec<ActiveF
 }
 
 /// Reads the event log past the trigger reader's cursor and starts runs; the cursor moves
-/// in the same transaction as the runs it started.
-fn read_events(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError> {
+/// in the same transaction as the runs it started. Returns how many runs started.
+pub fn read_events(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError> {
     let types: Vec<String> = EVENT_TYPES.iter().map(|t| t.as_str().to_string()).collect();
     let mut total = 0;
     loop {
@@ -402,8 +402,8 @@ fn parse_rules(rules: &Value) -> Result<Rule, AppError> {
 }
 
 /// Runs the scans of the scanned flows that are due (each at most once an hour), under a
-/// lease so that one instance scans at a time.
-fn scan(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> Result<usize, AppError> {
+/// lease so that one instance scans at a time. Returns how many runs they started.
+pub fn scan(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> Result<usize, AppError> {
     let due: Vec<FlowRow> = repo::active_with_triggers(conn, &SCANNED_TRIGGERS)?
         .into_iter()
         .filter(|flow| flow.last_scan_at.is_none_or(|at| at <= now - SCAN_EVERY))
