@@ -920,9 +920,10 @@ impl Scheduler<'_> {
         let context = template_context(conn, self.config, run, progress, None)?;
         let message = Message { subject: Some(subject), text, html: None };
         let rendered = render(self.config, self.keys, None, &message, &context)?;
+        // The message is about the run's customer: erasing them anonymises it too.
         super::messages::enqueue(
             conn,
-            None,
+            run.customer_id,
             "flow_notification",
             &self.config.mail.shop_email.to_string(),
             rendered.subject.as_deref().unwrap_or_default(),

@@ -24,6 +24,7 @@ both_backends!(
     the_six_templates_run_end_to_end,
     html_mail_and_previews_see_orders_recommendations_and_codes,
     a_step_that_fails_for_one_customer_does_not_hold_up_the_others,
+    quiet_hours_hold_a_message_until_they_end_in_the_shop_time_zone,
 );
 
 fn tick(app: &TestApp, at: NaiveDateTime) -> Round {
@@ -796,4 +797,26 @@ async fn a_step_that_fails_for_one_customer_does_not_hold_up_the_others(backend:
     assert_eq!(tick(&app, start + Duration::minutes(30)).advanced, 0);
     let runs = app.get(&format!("/v1/customers/{odd}/export"), &app.token("admin")).await.body["flow_runs"].clone();
     assert_eq!(tick(&app, start + Duration::minutes(61)).advanced, 1, "{runs} {start}");
+}
+
+async fn quiet_hours_hold_a_message_until_they_end_in_the_shop_time_zone(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RAPPORT_TIMEZONE", "Asia/Tokyo")]).await;
+    // Quiet from an hour ago to an hour from now, in Tokyo time (UTC+9, no DST).
+    let start = now();
+    let tokyo = |at: NaiveDateTime| (at + Duration::hours(9)).format("%H:%M").to_string();
+    let quiet = json!({"start": tokyo(start - Duration::hours(1)), "end": tokyo(start + Duration::hours(1))});
+    let id = active_flow(
+        &app,
+        json!({"name": "Polite", "trigger": {"type": "consent_subscribed"}, "channel": "email", "quiet_hours": quiet,
+               "steps": [send("Hi", "Hello")]}),
+    )
+    .await;
+    subscriber(&app, "ana@example.com", "Ana").await;
+    tick(&app, start);
+    assert_eq!(flow_mail(&app).await.len(), 0, "held during quiet hours");
+    assert_eq!(outcomes(&report(&app, id).await, 0), json!({}), "a quiet-hours delay is not an outcome");
+    tick(&app, start + Duration::minutes(30));
+    assert_eq!(flow_mail(&app).await.len(), 0);
+    tick(&app, start + Duration::minutes(62));
+    assert_eq!(flow_mail(&app).await.len(), 1, "sent when they end");
 }

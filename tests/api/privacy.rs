@@ -208,6 +208,22 @@ async fn erasure_leaves_no_personal_data_anywhere(backend: Backend) {
     assert!(attempted >= 1, "deliveries were attempted");
     assert!(app.count("webhook_deliveries WHERE last_error LIKE '%zoe@example.com%'").await > 0, "the echo was kept");
 
+    // Flows in use: the shop is alerted about Zoé's unanswered enquiry, quoting her.
+    let alert = app
+        .post("/v1/flows", &app.token("campaigns:write"), json!({"from_template": "unresolved_enquiry_alert",
+            "steps": [{"type": "notify_shop", "subject": "{{ enquiry.email }} waits", "text": "{{ customer.last_name }} {{ attributes.nickname }}"}]}))
+        .await;
+    let alert_id = alert.body["id"].as_i64().expect("a flow");
+    app.post(&format!("/v1/flows/{alert_id}/activate"), &app.token("campaigns:write"), json!({})).await;
+    let later = rapport::domain::now() + chrono::Duration::hours(25);
+    let (config, keys) = (&app.state.config, &app.state.keys);
+    app.state.db.with_conn(|conn| rapport::services::flows::tick(conn, config, keys, later)).unwrap();
+    assert!(
+        app.count("messages WHERE kind = 'flow_notification' AND body LIKE '%Quinterro%'").await > 0,
+        "the alert quotes her"
+    );
+    assert!(app.count("flow_runs").await > 0);
+
     app.delete(&format!("/v1/customers/{id}"), &app.token("customers:write")).await.assert_problem(403);
     let erased = app.delete(&format!("/v1/customers/{id}"), &app.token("admin")).await;
     assert_eq!(erased.status.as_u16(), 204, "{}", erased.text);
