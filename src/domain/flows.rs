@@ -280,8 +280,14 @@ fn field(path: String, message: impl Into<String>) -> FieldError {
     FieldError::new(path, message)
 }
 
+/// `HH:MM`, exactly (two digits each).
 fn parse_hhmm(text: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(text, "%H:%M").ok()
+    let exact = text.len() == 5 && text.as_bytes()[2] == b':';
+    exact.then(|| NaiveTime::parse_from_str(text, "%H:%M").ok()).flatten()
+}
+
+fn is_currency(code: &str) -> bool {
+    code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase()) && crate::domain::Currency::parse(code).is_ok()
 }
 
 fn parse_weekday(text: &str) -> Option<Weekday> {
@@ -397,7 +403,16 @@ impl FlowDefinition {
         errors: &mut Vec<FieldError>,
     ) {
         let at = |name: &str| format!("steps[{index}].{name}");
+        // A template: within its length bounds, then compiling with known variables.
         let template = |name: &str, source: &str, html: bool| {
+            let most = match name {
+                "subject" => 500,
+                "html" => 100_000,
+                _ => 20_000,
+            };
+            if source.trim().is_empty() || source.chars().count() > most {
+                return Some(field(at(name), format!("give 1 to {most} characters")));
+            }
             check_template(source, html).err().map(|message| field(at(name), message))
         };
         match step {
@@ -451,7 +466,9 @@ impl FlowDefinition {
                 }
                 match (discount_type.as_str(), *discount_value, currency) {
                     ("percent", 1..=100, None) | ("free_shipping", 0, None) => {}
-                    ("fixed", 1..=100_000_000, Some(_)) => {}
+                    ("fixed", 1..=100_000_000, Some(code)) if is_currency(code) => {}
+                    ("fixed", 1..=100_000_000, Some(code)) => errors
+                        .push(field(at("currency"), format!("`{code}` is not an ISO 4217 currency code in capitals"))),
                     ("percent", _, _) => {
                         errors.push(field(at("discount_value"), "a percent is from 1 to 100, without currency"))
                     }

@@ -232,6 +232,9 @@ pub async fn flow_contacts(
     page: Page,
 ) -> Result<web::Json<FlowContactPage>, AppError> {
     let (id, step, outcome) = (id.into_inner(), query.step, query.outcome);
+    if let Some(step) = step.filter(|s| !(0..=49).contains(s)) {
+        return Err(AppError::BadRequest(format!("`step` is {step}; it must be from 0 to 49")));
+    }
     let before = page.after_id()?;
     let fetch = page.fetch();
     let (rows, customers) = state.db.run(move |conn| service::contacts(conn, id, step, outcome, before, fetch)).await?;
