@@ -355,6 +355,7 @@ fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSumma
                 offer: campaign.offer.map(str::to_string),
                 subject: campaign.subject.map(str::to_string),
                 content: Some(campaign.content.to_string()),
+                content_html: None,
                 promo_kind: if campaign.promo.is_some() { "shared" } else { "none" }.to_string(),
                 promo_code_id: campaign.promo.map(|p| p as i64 + 1),
                 unique_prefix: None,

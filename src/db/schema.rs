@@ -374,6 +374,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        content_html -> Nullable<Text>,
     }
 }
 

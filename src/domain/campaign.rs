@@ -99,6 +99,7 @@ pub struct CampaignSpec {
     pub offer: Option<String>,
     pub subject: Option<String>,
     pub content: Option<String>,
+    pub content_html: Option<String>,
     pub promo: PromoSpec,
     pub frequency_cap: Option<(i64, i64)>,
     pub exclude_campaign_ids: Vec<i64>,

@@ -65,6 +65,9 @@ pub struct CampaignInput {
     /// Template: `{{first_name}}`, `{{last_name}}`, `{{promo_code}}`, `{{unsubscribe_url}}`.
     /// Links written in it become tracked click links per recipient.
     pub content: Option<String>,
+    /// An optional HTML version of `content` (the same variables; values are HTML-escaped),
+    /// sent with it as multipart/alternative. Email only.
+    pub content_html: Option<String>,
     pub promo: Option<PromoInput>,
     /// Default from `RAPPORT_FREQUENCY_CAP`.
     pub frequency_cap: Option<FrequencyCap>,
@@ -73,6 +76,11 @@ pub struct CampaignInput {
     pub holdout_percent: Option<i64>,
     /// 1 to 365 (default 14).
     pub attribution_window_days: Option<i64>,
+}
+
+/// Whether a template uses `{{promo_code}}` while the campaign gives none.
+fn promo_uses_missing(promo: &Option<PromoInput>, used: &[String]) -> bool {
+    promo.is_none() && used.iter().any(|p| p == "promo_code")
 }
 
 fn optional_text(errors: &mut FieldErrors, field: &str, raw: Option<String>, max: usize) -> Option<String> {
@@ -110,6 +118,19 @@ impl CampaignInput {
         };
         let subject = optional_text(&mut errors, "subject", self.subject, 300);
         let content = optional_text(&mut errors, "content", self.content, 100_000);
+        let content_html = optional_text(&mut errors, "content_html", self.content_html, 100_000);
+        if let Some(html) = &content_html {
+            if self.channel != ConsentChannel::Email {
+                errors.0.push(FieldError::new("content_html", "only an email has an HTML part"));
+            }
+            match crate::domain::templates::variables(html, true) {
+                Ok(used) if promo_uses_missing(&self.promo, &used) => {
+                    errors.0.push(FieldError::new("content_html", "uses {{promo_code}} but the campaign has no promo"))
+                }
+                Ok(_) => {}
+                Err(message) => errors.0.push(FieldError::new("content_html", message)),
+            }
+        }
         let offer = optional_text(&mut errors, "offer", self.offer, 2000);
         let promo = self.promo.map(|p| promo_spec(&mut errors, p)).unwrap_or(PromoSpec::None);
         for (field, template) in [("subject", &subject), ("content", &content)] {
@@ -155,6 +176,7 @@ impl CampaignInput {
             offer,
             subject,
             content,
+            content_html,
             promo,
             frequency_cap,
             exclude_campaign_ids,
@@ -187,6 +209,7 @@ impl CampaignInput {
             offer: row.offer.clone(),
             subject: row.subject.clone(),
             content: row.content.clone(),
+            content_html: row.content_html.clone(),
             promo,
             frequency_cap: Some(FrequencyCap { max_contacts: row.cap_max_contacts, per_days: row.cap_per_days }),
             exclude_campaign_ids: Some(row.exclude_campaign_ids.0.clone()),
@@ -318,6 +341,7 @@ pub struct Campaign {
     pub offer: Option<String>,
     pub subject: Option<String>,
     pub content: Option<String>,
+    pub content_html: Option<String>,
     /// `{"code"}`, `{"unique_codes"}` or null.
     #[schema(value_type = Option<Object>)]
     pub promo: Option<Value>,
@@ -358,6 +382,7 @@ impl From<CampaignView> for Campaign {
             offer: row.offer,
             subject: row.subject,
             content: row.content,
+            content_html: row.content_html,
             promo,
             frequency_cap: FrequencyCap { max_contacts: row.cap_max_contacts, per_days: row.cap_per_days },
             exclude_campaign_ids: row.exclude_campaign_ids.0,
@@ -424,6 +449,8 @@ pub struct Contact {
     pub holdout: bool,
     pub subject: Option<String>,
     pub content: Option<String>,
+    /// The HTML part, when the campaign has `content_html`.
+    pub content_html: Option<String>,
     pub promo_code: Option<String>,
     pub tracking_token: Option<String>,
     /// A 1x1 image URL that records an open.
@@ -442,6 +469,7 @@ impl From<ContactView> for Contact {
             channel,
             subject,
             content,
+            content_html,
             open_tracking_url,
             unsubscribe_url,
             recommendations,
@@ -462,6 +490,7 @@ impl From<ContactView> for Contact {
             holdout: contact.holdout,
             subject,
             content,
+            content_html,
             promo_code: contact.promo_code,
             tracking_token: contact.token,
             open_tracking_url,

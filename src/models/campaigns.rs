@@ -40,6 +40,8 @@ pub struct CampaignRow {
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// An optional HTML template, sent beside `content` (multipart/alternative).
+    pub content_html: Option<String>,
 }
 
 /// Everything a draft holds; written whole on create and on each patch.
@@ -53,6 +55,7 @@ pub struct CampaignColumns {
     pub offer: Option<String>,
     pub subject: Option<String>,
     pub content: Option<String>,
+    pub content_html: Option<String>,
     pub promo_kind: String,
     pub promo_code_id: Option<i64>,
     pub unique_prefix: Option<String>,
@@ -77,6 +80,7 @@ impl CampaignColumns {
             offer: row.offer.clone(),
             subject: row.subject.clone(),
             content: row.content.clone(),
+            content_html: row.content_html.clone(),
             promo_kind: row.promo_kind.clone(),
             promo_code_id: row.promo_code_id,
             unique_prefix: row.unique_prefix.clone(),
@@ -169,6 +173,7 @@ pub struct ContactView {
     pub channel: String,
     pub subject: Option<String>,
     pub content: Option<String>,
+    pub content_html: Option<String>,
     pub open_tracking_url: Option<String>,
     pub unsubscribe_url: Option<String>,
     /// The customer's top recommendations (see services::recommendations).

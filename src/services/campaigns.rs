@@ -78,6 +78,7 @@ fn columns(
         offer: spec.offer,
         subject: spec.subject,
         content: spec.content,
+        content_html: spec.content_html,
         promo_kind: promo_kind.to_string(),
         promo_code_id,
         unique_prefix,
@@ -383,8 +384,16 @@ fn suppressed_members(
     Ok(suppressed)
 }
 
-/// What one contact's message shows: subject, content, open-tracking URL, unsubscribe URL.
-type Rendered = (Option<String>, Option<String>, Option<String>, Option<String>);
+/// One contact's message: subject, content (and its HTML part), open-tracking URL,
+/// unsubscribe URL; all None for a holdout contact.
+#[derive(Default)]
+struct Rendered {
+    subject: Option<String>,
+    content: Option<String>,
+    content_html: Option<String>,
+    open_tracking_url: Option<String>,
+    unsubscribe_url: Option<String>,
+}
 
 /// Renders one contact's subject and content with its links tracked. `context` holds the
 /// customer's template variables (`services::template_data`).
@@ -396,32 +405,33 @@ fn render_contact(
     contact: &ContactRow,
     context: Option<&serde_json::Value>,
 ) -> Result<Rendered, AppError> {
-    let Some(token) = &contact.token else { return Ok((None, None, None, None)) };
+    let Some(token) = &contact.token else { return Ok(Rendered::default()) };
     let base = &config.mail.public_url;
     let unsubscribe_url = forms::unsubscribe_url(config, &unsubscribe_token(keys, token));
     let open_url = format!("{base}/v1/t/o/{token}");
     let mut context = context.cloned().unwrap_or_else(|| super::template_data::shop(config));
     context["promo_code"] = serde_json::json!(contact.promo_code.as_deref().or(shared_code));
     context["unsubscribe_url"] = serde_json::json!(unsubscribe_url);
-    let render = |template: &str| {
-        templates::render(template, &context, false).map_err(|e| {
+    let render = |template: &str, html: bool| {
+        templates::render(template, &context, html).map_err(|e| {
             AppError::conflict(format!(
                 "campaign {}: the template fails for customer {}: {e}",
                 row.id, contact.customer_id
             ))
         })
     };
-    let subject = row.subject.as_deref().map(|s| render(s).map(|s| s.trim().to_string())).transpose()?;
-    let content = row
-        .content
-        .as_deref()
-        .map(|template| {
-            render(&rewrite_links(template, |url| {
-                format!("{base}/v1/t/c/{token}?url={}&sig={}", encode(url), link_signature(keys, token, url))
-            }))
+    let tracked = |template: &str| {
+        rewrite_links(template, |url| {
+            format!("{base}/v1/t/c/{token}?url={}&sig={}", encode(url), link_signature(keys, token, url))
         })
-        .transpose()?;
-    Ok((subject, content, Some(open_url), Some(unsubscribe_url)))
+    };
+    Ok(Rendered {
+        subject: row.subject.as_deref().map(|s| render(s, false).map(|s| s.trim().to_string())).transpose()?,
+        content: row.content.as_deref().map(|t| render(&tracked(t), false)).transpose()?,
+        content_html: row.content_html.as_deref().map(|t| render(&tracked(t), true)).transpose()?,
+        open_tracking_url: Some(open_url),
+        unsubscribe_url: Some(unsubscribe_url),
+    })
 }
 
 /// A campaign's message rendered for one customer, as if they were a contact: subject and
@@ -450,8 +460,14 @@ pub fn preview(
     };
     let subject = row.subject.as_deref().map(|s| render(s).map(|s| s.trim().to_string())).transpose()?;
     let text = row.content.as_deref().map(render).transpose()?.unwrap_or_default();
+    let html = row
+        .content_html
+        .as_deref()
+        .map(|t| templates::render(t, &context, true))
+        .transpose()
+        .map_err(|e| AppError::invalid("customer_id", format!("the HTML template fails for this customer: {e}")))?;
     let recipient = context["email"].as_str().map(str::to_string);
-    Ok(crate::models::flows::Preview { recipient, subject, text, html: None })
+    Ok(crate::models::flows::Preview { recipient, subject, text, html })
 }
 
 /// A page of contacts (or of the holdout group), rendered for delivery.
@@ -478,17 +494,18 @@ pub fn contacts(
     let contexts = super::template_data::for_customers(conn, config, &customer_ids)?;
     page.into_iter()
         .map(|(contact, customer)| {
-            let (subject, content, open_tracking_url, unsubscribe_url) =
+            let rendered =
                 render_contact(config, keys, &row, shared.as_deref(), &contact, contexts.get(&contact.customer_id))?;
             let recommendations = recommendations.get(&contact.customer_id).cloned().unwrap_or_default();
             Ok(ContactView {
                 contact,
                 customer,
                 channel: row.channel.clone(),
-                subject,
-                content,
-                open_tracking_url,
-                unsubscribe_url,
+                subject: rendered.subject,
+                content: rendered.content,
+                content_html: rendered.content_html,
+                open_tracking_url: rendered.open_tracking_url,
+                unsubscribe_url: rendered.unsubscribe_url,
                 recommendations,
             })
         })
@@ -533,20 +550,20 @@ pub fn send(
             let ids: Vec<i64> = page.iter().map(|(_, customer)| customer.id).collect();
             let contexts = super::template_data::for_customers(conn, config, &ids)?;
             for (contact, customer) in &page {
-                let (subject, content, _, unsubscribe_url) =
+                let rendered =
                     render_contact(config, keys, &row, shared.as_deref(), contact, contexts.get(&customer.id))?;
                 messages.push(NewMessage {
                     customer_id: Some(customer.id),
                     kind: "campaign".into(),
                     recipient: customer.email.clone().unwrap_or_default(),
-                    subject: subject.unwrap_or_default(),
-                    body: content.unwrap_or_default(),
+                    subject: rendered.subject.unwrap_or_default(),
+                    body: rendered.content.unwrap_or_default(),
                     status: MessageStatus::Pending.as_str().into(),
                     next_attempt_at: now + Duration::milliseconds(queued * spacing_ms),
                     created_at: now,
                     campaign_id: Some(id),
-                    list_unsubscribe: unsubscribe_url,
-                    html_body: None,
+                    list_unsubscribe: rendered.unsubscribe_url,
+                    html_body: rendered.content_html,
                 });
                 queued += 1;
             }

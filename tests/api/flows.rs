@@ -749,6 +749,38 @@ async fn html_mail_and_previews_see_orders_recommendations_and_codes(backend: Ba
     assert_eq!(preview.status.as_u16(), 200, "{}", preview.text);
     assert_eq!(preview.body["text"], "Your last order: 4200 EUR");
     assert_eq!(preview.body["recipient"], "ana@example.com");
+    // A campaign with an HTML part goes out as multipart/alternative too.
+    let html_campaign = app
+        .post(
+            "/v1/campaigns",
+            &app.token("campaigns:write"),
+            json!({"name": "Mugs HTML", "channel": "email", "rules": {"field": "source", "op": "eq", "value": "api"},
+                   "subject": "New mugs", "content": "Hello {{ first_name }}: https://shop.example/new",
+                   "content_html": "<p>Hello <b>{{ first_name }}</b>: <a href=\"https://shop.example/new\">new</a></p>"}),
+        )
+        .await;
+    assert_eq!(html_campaign.status.as_u16(), 201, "{}", html_campaign.text);
+    let html_id = html_campaign.body["id"].as_i64().unwrap();
+    let preview = app
+        .post(&format!("/v1/campaigns/{html_id}/preview"), &app.token("campaigns:read"), json!({"customer_id": ana}))
+        .await;
+    assert_eq!(
+        preview.body["html"], "<p>Hello <b>Ana</b>: <a href=\"https://shop.example/new\">new</a></p>",
+        "{}",
+        preview.text
+    );
+    let writer = app.token("campaigns:write");
+    assert_eq!(app.post(&format!("/v1/campaigns/{html_id}/launch"), &writer, json!({})).await.status.as_u16(), 200);
+    let sent = app.post(&format!("/v1/campaigns/{html_id}/send"), &writer, json!({"rate_per_minute": 6000})).await;
+    assert_eq!(sent.body["queued"], 1, "{}", sent.text);
+    assert_eq!(
+        app.state.db.with_conn(|conn| rapport::services::messages::deliver_due(conn, &mailer, now())).unwrap(),
+        1
+    );
+    let raw = sink.wait_for(2).remove(1);
+    assert!(raw.contains("multipart/alternative") && raw.contains("text/html"), "{raw}");
+    assert_eq!(decoded(&raw).matches("/v1/t/c/").count(), 2, "links tracked in both parts");
+
     let unknown = app
         .post(
             "/v1/campaigns",

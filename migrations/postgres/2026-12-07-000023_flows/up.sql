@@ -89,3 +89,6 @@ CREATE TABLE flow_segment_members (
 
 -- An email's optional HTML part (sent as multipart/alternative with the text).
 ALTER TABLE messages ADD COLUMN html_body TEXT;
+
+-- A campaign's optional HTML content, sent with `content` as multipart/alternative.
+ALTER TABLE campaigns ADD COLUMN content_html TEXT;

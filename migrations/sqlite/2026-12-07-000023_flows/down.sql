@@ -1,3 +1,4 @@
+ALTER TABLE campaigns DROP COLUMN content_html;
 ALTER TABLE messages DROP COLUMN html_body;
 DROP TABLE flow_segment_members;
 DROP TABLE flow_cursor;
