@@ -312,6 +312,10 @@ pub struct LiftResult {
     pub high: f64,
 }
 
+fn lift_result(l: crate::domain::flows::Lift) -> LiftResult {
+    LiftResult { lift: round4(l.lift), low: round4(l.low), high: round4(l.high) }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevenueResult {
     /// `messaged` or `holdout`.
@@ -330,6 +334,16 @@ pub struct StepResult {
     pub outcomes: BTreeMap<String, i64>,
     pub opened: i64,
     pub clicked: i64,
+    /// Runs messaged at this step, and how many ordered after the message (within the
+    /// conversion window).
+    pub messaged: GroupResult,
+    /// Holdout runs that reached this step, and how many ordered after that moment.
+    pub holdout: GroupResult,
+    /// This step's messaged conversion rate minus its holdout's, with the 95 % interval.
+    pub incremental_lift: Option<LiftResult>,
+    /// Revenue (net of refunds, minor units) of the orders after this step's messages, per
+    /// currency.
+    pub revenue: BTreeMap<String, i64>,
 }
 
 /// Does the flow pay? Runs by state, each step's outcomes, and the messaged group against
@@ -360,11 +374,7 @@ impl FlowReport {
             exited: report.exited,
             messaged: report.treated.into(),
             holdout: report.holdout.into(),
-            incremental_lift: report.lift.map(|l| LiftResult {
-                lift: round4(l.lift),
-                low: round4(l.low),
-                high: round4(l.high),
-            }),
+            incremental_lift: report.lift.map(lift_result),
             revenue: report
                 .revenue
                 .into_iter()
@@ -384,6 +394,10 @@ impl FlowReport {
                     outcomes: s.outcomes,
                     opened: s.opened,
                     clicked: s.clicked,
+                    messaged: s.messaged.into(),
+                    holdout: s.holdout.into(),
+                    incremental_lift: s.lift.map(lift_result),
+                    revenue: s.revenue,
                 })
                 .collect(),
         }

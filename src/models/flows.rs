@@ -66,6 +66,53 @@ pub struct StepFigures {
     pub outcomes: std::collections::BTreeMap<String, i64>,
     pub opened: i64,
     pub clicked: i64,
+    /// Runs messaged at this step, and how many ordered after the message.
+    pub messaged: GroupFigures,
+    /// Holdout runs that reached this step (its baseline), and how many ordered after.
+    pub holdout: GroupFigures,
+    pub lift: Option<Lift>,
+    /// Revenue (net of refunds) of the orders after this step's messages, per currency.
+    pub revenue: std::collections::BTreeMap<String, i64>,
+}
+
+impl StepFigures {
+    pub fn empty(step: usize) -> StepFigures {
+        StepFigures {
+            step,
+            step_type: String::new(),
+            outcomes: Default::default(),
+            opened: 0,
+            clicked: 0,
+            messaged: GroupFigures::default(),
+            holdout: GroupFigures::default(),
+            lift: None,
+            revenue: Default::default(),
+        }
+    }
+}
+
+/// Conversions after one step, for one group (messaged or holdout).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct StepConversion {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub step: i32,
+    #[diesel(sql_type = Bool)]
+    pub holdout: bool,
+    #[diesel(sql_type = BigInt)]
+    pub runs: i64,
+    #[diesel(sql_type = BigInt)]
+    pub converted: i64,
+}
+
+/// Revenue after one step's messages, per currency.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct StepRevenue {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub step: i32,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub revenue: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use crate::db::DbConn;
 use crate::domain::{FlowOutcome, FlowStatus, RunState};
 use crate::models::flows::{
     EntryHistory, FlowContactRow, FlowRow, GateRow, NewFlow, NewFlowContact, NewFlowVersion, NewRun, RevenueRow,
-    RunCount, RunProgress, RunRow, StepCount,
+    RunCount, RunProgress, RunRow, StepConversion, StepCount, StepRevenue,
 };
 
 #[derive(QueryableByName)]
@@ -406,6 +406,34 @@ pub fn step_counts(conn: &mut DbConn, flow_id: i64) -> QueryResult<Vec<StepCount
     sql.push("SELECT step, outcome, COUNT(*) AS contacts, COUNT(opened_at) AS opened, COUNT(clicked_at) AS clicked ");
     sql.push("FROM flow_contacts WHERE flow_id = ").bind(SqlValue::Int(flow_id));
     sql.push(" GROUP BY step, outcome ORDER BY step, outcome");
+    sql.query().load(conn)
+}
+
+/// Per step, the runs messaged there (or, for the holdout, that reached it) and how many
+/// placed an order after that moment and within their conversion window.
+pub fn step_conversions(conn: &mut DbConn, flow_id: i64) -> QueryResult<Vec<StepConversion>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT c.step AS step, CASE WHEN c.outcome = 'holdout' THEN TRUE ELSE FALSE END AS holdout, ");
+    sql.push("COUNT(DISTINCT c.run_id) AS runs, COUNT(DISTINCT CASE WHEN EXISTS (SELECT 1 FROM orders o ");
+    sql.push("WHERE o.customer_id = c.customer_id AND o.placed_at >= c.created_at AND o.placed_at <= r.conversion_until AND ");
+    sql.push(&live_order("o")).push(") THEN c.run_id END) AS converted ");
+    sql.push("FROM flow_contacts c JOIN flow_runs r ON r.id = c.run_id WHERE c.flow_id = ")
+        .bind(SqlValue::Int(flow_id));
+    sql.push(" AND c.outcome IN ('messaged', 'listed', 'holdout') GROUP BY c.step, CASE WHEN c.outcome = 'holdout' THEN TRUE ELSE FALSE END");
+    sql.query().load(conn)
+}
+
+/// Per step and currency, the revenue (net of refunds) of the orders placed after the
+/// step's messages, within the runs' conversion windows (each order once per step).
+pub fn step_revenue(conn: &mut DbConn, flow_id: i64) -> QueryResult<Vec<StepRevenue>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT g.step AS step, o.currency AS currency, CAST(COALESCE(SUM(o.total - o.refunded_total), 0) AS BIGINT) AS revenue ");
+    sql.push("FROM orders o JOIN (SELECT DISTINCT c.step AS step, o2.id AS order_id FROM flow_contacts c ");
+    sql.push("JOIN flow_runs r ON r.id = c.run_id JOIN orders o2 ON o2.customer_id = c.customer_id ");
+    sql.push("AND o2.placed_at >= c.created_at AND o2.placed_at <= r.conversion_until WHERE c.flow_id = ")
+        .bind(SqlValue::Int(flow_id));
+    sql.push(" AND c.outcome IN ('messaged', 'listed')) g ON g.order_id = o.id WHERE ").push(&live_order("o"));
+    sql.push(" GROUP BY g.step, o.currency");
     sql.query().load(conn)
 }
 

@@ -1097,16 +1097,27 @@ pub fn report(conn: &mut DbConn, id: i64) -> Result<FlowReport, AppError> {
     let mut steps: BTreeMap<usize, StepFigures> = BTreeMap::new();
     for count in repo::step_counts(conn, id)? {
         let index = count.step.max(0) as usize;
-        let figures = steps.entry(index).or_insert_with(|| StepFigures {
-            step: index,
-            step_type: String::new(),
-            outcomes: BTreeMap::new(),
-            opened: 0,
-            clicked: 0,
-        });
+        let figures = steps.entry(index).or_insert_with(|| StepFigures::empty(index));
         figures.outcomes.insert(count.outcome, count.contacts);
         figures.opened += count.opened;
         figures.clicked += count.clicked;
+    }
+    for conversion in repo::step_conversions(conn, id)? {
+        let figures = steps
+            .entry(conversion.step.max(0) as usize)
+            .or_insert_with(|| StepFigures::empty(conversion.step.max(0) as usize));
+        let group = if conversion.holdout { &mut figures.holdout } else { &mut figures.messaged };
+        *group = GroupFigures { runs: conversion.runs, converted: conversion.converted };
+    }
+    for revenue in repo::step_revenue(conn, id)? {
+        let figures = steps
+            .entry(revenue.step.max(0) as usize)
+            .or_insert_with(|| StepFigures::empty(revenue.step.max(0) as usize));
+        figures.revenue.insert(revenue.currency, revenue.revenue);
+    }
+    for figures in steps.values_mut() {
+        figures.lift =
+            lift(figures.messaged.runs, figures.messaged.converted, figures.holdout.runs, figures.holdout.converted);
     }
     // Every step of the current version, with the figures recorded under its index.
     report.steps = flow
@@ -1115,13 +1126,7 @@ pub fn report(conn: &mut DbConn, id: i64) -> Result<FlowReport, AppError> {
         .iter()
         .enumerate()
         .map(|(index, step)| {
-            let mut figures = steps.remove(&index).unwrap_or(StepFigures {
-                step: index,
-                step_type: String::new(),
-                outcomes: BTreeMap::new(),
-                opened: 0,
-                clicked: 0,
-            });
+            let mut figures = steps.remove(&index).unwrap_or_else(|| StepFigures::empty(index));
             figures.step_type = step_type(step).into();
             figures
         })

@@ -252,6 +252,15 @@ async fn holdout_customers_are_never_messaged_and_form_the_baseline(backend: Bac
     assert!(lift["low"].as_f64().unwrap() <= 0.0 && lift["high"].as_f64().unwrap() >= 0.0);
     let revenue: i64 = after["revenue"].as_array().unwrap().iter().map(|r| r["revenue"].as_i64().unwrap()).sum();
     assert_eq!(revenue, 24 * 2500, "the second orders, once each");
+    // The same per step: the message's group against the holdout that reached it.
+    let step = &after["steps"][0];
+    assert_eq!(
+        (step["messaged"]["runs"].as_i64(), step["messaged"]["converted"].as_i64()),
+        (Some(messaged), Some(messaged))
+    );
+    assert_eq!((step["holdout"]["runs"].as_i64(), step["holdout"]["converted"].as_i64()), (Some(held), Some(held)));
+    assert_eq!(step["incremental_lift"]["lift"], 0.0);
+    assert_eq!(step["revenue"], json!({"EUR": messaged * 2500}));
 }
 
 async fn a_crash_between_claiming_and_finishing_a_step_neither_doubles_nor_loses_it(backend: Backend) {
