@@ -415,10 +415,12 @@ pub fn scan(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> Result<us
     let mut entered = 0;
     for (flow, definition) in with_definitions(conn, due)? {
         let candidates = scan_candidates(conn, config, &flow, &definition, now)?;
+        // Marked before entering: a scan that fails is tried again at the next period, not
+        // every second (entry history keeps a repeated scan from entering anyone twice).
+        conn.write_transaction(|conn| repo::mark_scanned(conn, flow.id, now))?;
         for chunk in candidates.chunks(ENTRY_BATCH) {
             entered += conn.write_transaction(|conn| enter(conn, &flow, &definition, chunk.to_vec(), now))?;
         }
-        conn.write_transaction(|conn| repo::mark_scanned(conn, flow.id, now))?;
     }
     lease.release(conn)?;
     Ok(entered)
