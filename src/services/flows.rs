@@ -516,6 +516,7 @@ pub fn run_due(conn: &mut DbConn, config: &Config, keys: &DataKeys, now: NaiveDa
             for (key, text) in repo::definitions(conn, &missing)? {
                 definitions.insert(key, parse_stored(&text)?);
             }
+            let contexts = batch_contexts(conn, config, &runs, &definitions)?;
             for run in &runs {
                 if let std::collections::hash_map::Entry::Vacant(slot) = flows.entry(run.flow_id) {
                     slot.insert(repo::find(conn, run.flow_id)?.ok_or_else(|| not_found(run.flow_id))?);
@@ -523,7 +524,7 @@ pub fn run_due(conn: &mut DbConn, config: &Config, keys: &DataKeys, now: NaiveDa
                 let definition = definitions
                     .get(&(run.flow_id, run.version))
                     .ok_or_else(|| AppError::internal("a run's flow version is missing"))?;
-                let scheduler = Scheduler { config, keys, flow: &flows[&run.flow_id], definition, now };
+                let scheduler = Scheduler { config, keys, flow: &flows[&run.flow_id], definition, now, contexts: &contexts };
                 // In a savepoint: a run that fails (a template that fails for this customer)
                 // is put off for an hour and logged, and does not hold the others up.
                 if let Err(error) = conn.write_transaction(|conn| scheduler.advance(conn, run)) {
@@ -540,6 +541,29 @@ pub fn run_due(conn: &mut DbConn, config: &Config, keys: &DataKeys, now: NaiveDa
     }
 }
 
+/// The template variables of the customers of a claimed batch whose runs have a message
+/// ahead of them: built in a fixed number of queries for the whole batch, not per run.
+fn batch_contexts(
+    conn: &mut DbConn,
+    config: &Config,
+    runs: &[RunRow],
+    definitions: &HashMap<(i64, i32), FlowDefinition>,
+) -> Result<HashMap<i64, Value>, AppError> {
+    let messages_ahead = |run: &RunRow| {
+        definitions.get(&(run.flow_id, run.version)).is_some_and(|definition| {
+            definition
+                .steps
+                .iter()
+                .skip(run.step.max(0) as usize)
+                .any(|s| matches!(s, Step::Send { .. } | Step::NotifyShop { .. }))
+        })
+    };
+    let mut ids: Vec<i64> = runs.iter().filter(|r| messages_ahead(r)).filter_map(|r| r.customer_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    super::template_data::for_customers(conn, config, &ids)
+}
+
 /// What a send step decided.
 enum Sent {
     /// Go on to the next step.
@@ -554,6 +578,8 @@ struct Scheduler<'a> {
     flow: &'a FlowRow,
     definition: &'a FlowDefinition,
     now: NaiveDateTime,
+    /// The template variables of the batch's customers, built once for the batch.
+    contexts: &'a HashMap<i64, Value>,
 }
 
 impl Scheduler<'_> {
@@ -810,7 +836,8 @@ impl Scheduler<'_> {
             }],
         )?;
         let unsubscribe_url = super::forms::unsubscribe_url(self.config, &unsubscribe);
-        let context = template_context(conn, self.config, run, progress, Some(&unsubscribe_url))?;
+        let known = run.customer_id.and_then(|id| self.contexts.get(&id));
+        let context = template_context(conn, self.config, run, progress, Some(&unsubscribe_url), known)?;
         let rendered = render(self.config, self.keys, Some(token), message, &context)?;
         let now = self.now;
         let row = crate::repositories::messages::insert(
@@ -919,7 +946,8 @@ impl Scheduler<'_> {
         subject: &str,
         text: &str,
     ) -> Result<(), AppError> {
-        let context = template_context(conn, self.config, run, progress, None)?;
+        let known = run.customer_id.and_then(|id| self.contexts.get(&id));
+        let context = template_context(conn, self.config, run, progress, None, known)?;
         let message = Message { subject: Some(subject), text, html: None };
         let rendered = render(self.config, self.keys, None, &message, &context)?;
         // The message is about the run's customer: erasing them anonymises it too.
@@ -971,16 +999,19 @@ fn render(
 /// What a template sees for this run: the customer (their record, last order,
 /// recommendations, predictions), the run's promo code, the unsubscribe link, the shop, the
 /// enquiry.
+/// `customer_context` is the customer's part when the caller built it already (for a batch).
 fn template_context(
     conn: &mut DbConn,
     config: &Config,
     run: &RunRow,
     progress: &RunProgress,
     unsubscribe_url: Option<&str>,
+    customer_context: Option<&Value>,
 ) -> Result<Value, AppError> {
-    let mut context = match run.customer_id {
-        Some(id) => super::template_data::for_customers(conn, config, &[id])?.remove(&id),
-        None => None,
+    let mut context = match (run.customer_id, customer_context) {
+        (Some(_), Some(known)) => Some(known.clone()),
+        (Some(id), None) => super::template_data::for_customers(conn, config, &[id])?.remove(&id),
+        (None, _) => None,
     }
     .unwrap_or_else(|| super::template_data::shop(config));
     context["promo_code"] = json!(progress.promo_code);
@@ -1054,7 +1085,7 @@ pub fn preview(
         finished_at: None,
     };
     let unsubscribe_url = format!("{}/v1/public/unsubscribe?token=preview", config.mail.public_url);
-    let context = template_context(conn, config, &run, &progress, Some(&unsubscribe_url))?;
+    let context = template_context(conn, config, &run, &progress, Some(&unsubscribe_url), None)?;
     let mut preview =
         render(config, keys, None, &message, &context).map_err(|e| AppError::invalid("step", e.to_string()))?;
     preview.recipient = match &flow.definition.steps[step] {
