@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod checkout;
+pub mod dataset;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
