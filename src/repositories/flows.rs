@@ -186,40 +186,68 @@ pub fn insert_contact(conn: &mut DbConn, contact: NewFlowContact) -> QueryResult
     diesel::insert_into(flow_contacts::table).values(contact).returning(flow_contacts::id).get_result(conn)
 }
 
-/// The customer as the send gate sees them on `channel`.
+/// The customer as the send gate sees them on `channel`. Written with the query builder
+/// (not raw SQL) so that PostgreSQL keeps it prepared: the scheduler asks it per run.
 pub fn gate(conn: &mut DbConn, customer_id: i64, channel: &str) -> QueryResult<Option<GateRow>> {
-    let reachable = match channel {
-        "email" => "c.email IS NOT NULL",
-        "sms" | "phone" => "c.phone IS NOT NULL",
-        _ => "c.address_line1 IS NOT NULL AND c.city IS NOT NULL",
-    };
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT c.email AS email, c.phone AS phone, cc.state AS consent_state, cc.source AS consent_source, ");
-    sql.push("CASE WHEN ").push(reachable).push(" THEN TRUE ELSE FALSE END AS reachable, ");
-    sql.push("CASE WHEN c.erased_at IS NULL THEN FALSE ELSE TRUE END AS erased ");
-    sql.push("FROM customers c LEFT JOIN customer_consents cc ON cc.customer_id = c.id AND cc.channel = ")
-        .bind(SqlValue::Text(channel.to_string()));
-    sql.push(" WHERE c.id = ").bind(SqlValue::Int(customer_id));
-    Ok(sql.query().load::<GateRow>(conn)?.into_iter().next())
-}
-
-#[derive(QueryableByName)]
-struct Contacted {
-    #[diesel(sql_type = Timestamp)]
-    at: NaiveDateTime,
+    use crate::db::schema::{customer_consents, customers};
+    type Found = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    );
+    let found: Option<Found> = customers::table
+        .left_join(customer_consents::table.on(
+            customer_consents::customer_id.eq(customers::id).and(customer_consents::channel.eq(channel.to_string())),
+        ))
+        .filter(customers::id.eq(customer_id))
+        .select((
+            customers::email,
+            customers::phone,
+            customer_consents::state.nullable(),
+            customer_consents::source.nullable(),
+            customers::address_line1,
+            customers::city,
+            customers::erased_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(email, phone, consent_state, consent_source, line1, city, erased_at)| {
+        let reachable = match channel {
+            "email" => email.is_some(),
+            "sms" | "phone" => phone.is_some(),
+            _ => line1.is_some() && city.is_some(),
+        };
+        GateRow { email, phone, consent_state, consent_source, reachable, erased: erased_at.is_some() }
+    }))
 }
 
 /// When the customer was contacted since `since`, by campaigns and flows alike (the
-/// frequency cap they share), oldest first.
+/// frequency cap they share), oldest first. Two prepared queries rather than one raw one.
 pub fn contacts_since(conn: &mut DbConn, customer_id: i64, since: NaiveDateTime) -> QueryResult<Vec<NaiveDateTime>> {
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT created_at AS at FROM campaign_contacts WHERE customer_id = ").bind(SqlValue::Int(customer_id));
-    sql.push(" AND holdout = FALSE AND created_at >= ").bind(SqlValue::Time(since));
-    sql.push(" UNION ALL SELECT created_at AS at FROM flow_contacts WHERE customer_id = ")
-        .bind(SqlValue::Int(customer_id));
-    sql.push(" AND outcome IN ('messaged', 'listed') AND created_at >= ").bind(SqlValue::Time(since));
-    sql.push(" ORDER BY at");
-    Ok(sql.query().load::<Contacted>(conn)?.into_iter().map(|row| row.at).collect())
+    use crate::db::schema::campaign_contacts;
+    let mut times: Vec<NaiveDateTime> = campaign_contacts::table
+        .filter(campaign_contacts::customer_id.eq(customer_id))
+        .filter(campaign_contacts::holdout.eq(false))
+        .filter(campaign_contacts::created_at.ge(since))
+        .select(campaign_contacts::created_at)
+        .load(conn)?;
+    let messaged = flow_contacts::outcome
+        .eq(FlowOutcome::Messaged.as_str())
+        .or(flow_contacts::outcome.eq(FlowOutcome::Listed.as_str()));
+    times.extend(
+        flow_contacts::table
+            .filter(flow_contacts::customer_id.eq(customer_id))
+            .filter(messaged)
+            .filter(flow_contacts::created_at.ge(since))
+            .select(flow_contacts::created_at)
+            .load::<NaiveDateTime>(conn)?,
+    );
+    times.sort_unstable();
+    Ok(times)
 }
 
 /// Whether the customer placed a (not cancelled) order at or after `since` (by its

@@ -28,8 +28,8 @@ use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
 use crate::models::events::EventRow;
 use crate::models::flows::{
-    FlowContactRow, FlowReport, FlowRow, FlowView, GroupFigures, NewFlow, NewFlowContact, NewFlowVersion, NewRun,
-    Preview, RunProgress, RunRow, StepFigures,
+    FlowContactRow, FlowReport, FlowRow, FlowView, GateRow, GroupFigures, NewFlow, NewFlowContact, NewFlowVersion,
+    NewRun, Preview, RunProgress, RunRow, StepFigures,
 };
 use crate::models::forms::UnsubscribeTokenRow;
 use crate::models::promo_codes::{NewPromoCode, PromoCodeColumns};
@@ -524,7 +524,15 @@ pub fn run_due(conn: &mut DbConn, config: &Config, keys: &DataKeys, now: NaiveDa
                 let definition = definitions
                     .get(&(run.flow_id, run.version))
                     .ok_or_else(|| AppError::internal("a run's flow version is missing"))?;
-                let scheduler = Scheduler { config, keys, flow: &flows[&run.flow_id], definition, now, contexts: &contexts };
+                let scheduler = Scheduler {
+                    config,
+                    keys,
+                    flow: &flows[&run.flow_id],
+                    definition,
+                    now,
+                    contexts: &contexts,
+                    gate: Default::default(),
+                };
                 // In a savepoint: a run that fails (a template that fails for this customer)
                 // is put off for an hour and logged, and does not hold the others up.
                 if let Err(error) = conn.write_transaction(|conn| scheduler.advance(conn, run)) {
@@ -580,6 +588,9 @@ struct Scheduler<'a> {
     now: NaiveDateTime,
     /// The template variables of the batch's customers, built once for the batch.
     contexts: &'a HashMap<i64, Value>,
+    /// The run's customer as the gate sees them, read once per round (the exit rules and
+    /// the send gate ask the same).
+    gate: std::cell::RefCell<Option<Option<GateRow>>>,
 }
 
 impl Scheduler<'_> {
@@ -684,6 +695,15 @@ impl Scheduler<'_> {
         Ok(repo::save_progress(conn, run.id, &progress)?)
     }
 
+    fn gate(&self, conn: &mut DbConn, customer: i64) -> Result<Option<GateRow>, AppError> {
+        if let Some(known) = self.gate.borrow().as_ref() {
+            return Ok(known.clone());
+        }
+        let read = repo::gate(conn, customer, self.definition.channel.as_str())?;
+        *self.gate.borrow_mut() = Some(read.clone());
+        Ok(read)
+    }
+
     /// Why the run ends before its next step, under the flow's exit rules.
     fn exit_reason(&self, conn: &mut DbConn, run: &RunRow) -> Result<Option<&'static str>, AppError> {
         let Some(customer) = run.customer_id else { return Ok(None) };
@@ -692,7 +712,7 @@ impl Scheduler<'_> {
             return Ok(Some("ordered"));
         }
         if rules.unsubscribed {
-            let gate = repo::gate(conn, customer, self.definition.channel.as_str())?;
+            let gate = self.gate(conn, customer)?;
             if gate.and_then(|g| g.consent_state).as_deref() == Some(ConsentState::Unsubscribed.as_str()) {
                 return Ok(Some("unsubscribed"));
             }
@@ -761,7 +781,7 @@ impl Scheduler<'_> {
             return Ok(Sent::Done);
         }
         let channel = self.definition.channel.as_str();
-        let Some(gate) = repo::gate(conn, customer_id, channel)?.filter(|g| !g.erased) else {
+        let Some(gate) = self.gate(conn, customer_id)?.filter(|g| !g.erased) else {
             self.record(conn, run, customer, step, FlowOutcome::Unreachable, None, None)?;
             return Ok(Sent::Done);
         };
