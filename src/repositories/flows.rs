@@ -592,10 +592,6 @@ pub fn predictions_of(
     Ok(rows.into_iter().map(|(id, a, b, c, d, e)| (id, (a, b, c, d, e))).collect())
 }
 
-pub fn find_enquiry(conn: &mut DbConn, id: i64) -> QueryResult<Option<crate::models::forms::EnquiryRow>> {
-    enquiries::table.find(id).select(crate::models::forms::EnquiryRow::as_select()).first(conn).optional()
-}
-
 pub fn contacts_by_id(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<FlowContactRow>> {
     flow_contacts::table.filter(flow_contacts::id.eq_any(ids)).select(FlowContactRow::as_select()).load(conn)
 }

@@ -491,7 +491,7 @@ pub fn contacts(
         &customer_ids,
         crate::domain::recommendations::CONTACT_RECOMMENDATIONS,
     )?;
-    let contexts = super::template_data::for_customers(conn, config, &customer_ids)?;
+    let contexts = super::template_data::with_recommendations(conn, config, &customer_ids, recommendations.clone())?;
     page.into_iter()
         .map(|(contact, customer)| {
             let rendered =

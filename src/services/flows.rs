@@ -262,15 +262,17 @@ pub fn read_events(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppEr
             let after = repo::lock_cursor(conn)?;
             let events = event_repo::feed(conn, &types, Some(after), EVENT_BATCH)?;
             let Some(last) = events.last().and_then(|e| e.position) else { return Ok((0, 0)) };
+            let data: Vec<Value> =
+                events.iter().map(|e| serde_json::from_str(&e.data).unwrap_or(Value::Null)).collect();
             let active = repo::active_with_triggers(conn, &EVENT_TRIGGERS)?;
             let flows = with_definitions(conn, active)?;
             let mut entered = 0;
             for (flow, definition) in &flows {
                 let mut candidates = Vec::new();
-                for event in &events {
+                for (event, data) in events.iter().zip(&data) {
                     // Only what happened since the flow was activated.
                     if flow.activated_at.is_some_and(|at| event.created_at >= at) {
-                        if let Some(customer) = candidate(conn, definition, event)? {
+                        if let Some(customer) = candidate(conn, definition, event, data)? {
                             candidates.push(Candidate { customer_id: Some(customer), enquiry_id: None });
                         }
                     }
@@ -288,10 +290,14 @@ pub fn read_events(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppEr
 }
 
 /// The customer an event starts a run for, under this flow's trigger.
-fn candidate(conn: &mut DbConn, definition: &FlowDefinition, event: &EventRow) -> Result<Option<i64>, AppError> {
-    let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+fn candidate(
+    conn: &mut DbConn,
+    definition: &FlowDefinition,
+    event: &EventRow,
+    data: &Value,
+) -> Result<Option<i64>, AppError> {
     let order_id = data.get("id").and_then(Value::as_i64);
-    if event.event_type == EventType::OrderCreated.as_str() && is_history(&data, event.created_at) {
+    if event.event_type == EventType::OrderCreated.as_str() && is_history(data, event.created_at) {
         return Ok(None);
     }
     Ok(match (&definition.trigger, event.event_type.as_str()) {
@@ -787,7 +793,9 @@ impl Scheduler<'_> {
         };
         let blocked = if gate.consent_state.as_deref() != Some(ConsentState::Subscribed.as_str()) {
             Some(FlowOutcome::HeldConsent)
-        } else if !gate.consent_source.as_deref().is_some_and(own_opt_in) && self.suppressed(conn, &gate)? {
+        } else if !gate.consent_source.as_deref().is_some_and(own_opt_in)
+            && super::privacy::is_address_suppressed(conn, self.keys, gate.email.as_deref(), gate.phone.as_deref())?
+        {
             Some(FlowOutcome::Suppressed)
         } else if !gate.reachable {
             Some(FlowOutcome::Unreachable)
@@ -823,15 +831,6 @@ impl Scheduler<'_> {
         };
         progress.last_contact_id = Some(contact_id);
         Ok(Sent::Done)
-    }
-
-    fn suppressed(&self, conn: &mut DbConn, gate: &crate::models::flows::GateRow) -> Result<bool, AppError> {
-        let hashes: Vec<String> =
-            super::privacy::suppression_hashes(self.keys, gate.email.as_deref(), gate.phone.as_deref())
-                .into_iter()
-                .map(|(hash, _)| hash)
-                .collect();
-        Ok(!hashes.is_empty() && crate::repositories::privacy::any_suppressed(conn, &hashes)?)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1039,7 +1038,7 @@ fn template_context(
         json!(progress.promo_expires_at.map(|at| super::template_data::local_date(config, at)));
     context["unsubscribe_url"] = json!(unsubscribe_url);
     if let Some(enquiry_id) = run.enquiry_id {
-        if let Some(enquiry) = repo::find_enquiry(conn, enquiry_id)? {
+        if let Some(enquiry) = forms_repo::find_enquiries(conn, &[enquiry_id])?.pop() {
             let date = |at| super::template_data::local_date(config, at);
             context["enquiry"] = json!({
                 "id": enquiry.id, "kind": enquiry.kind, "status": enquiry.status, "email": enquiry.email,

@@ -119,10 +119,17 @@ pub fn suppression_hashes(keys: &DataKeys, email: Option<&str>, phone: Option<&s
 
 /// Whether this customer's email or phone belongs to someone who was erased.
 pub fn is_suppressed(conn: &mut DbConn, keys: &DataKeys, customer: &CustomerRecord) -> Result<bool, AppError> {
-    let hashes: Vec<String> = suppression_hashes(keys, customer.row.email.as_deref(), customer.row.phone.as_deref())
-        .into_iter()
-        .map(|(hash, _)| hash)
-        .collect();
+    is_address_suppressed(conn, keys, customer.row.email.as_deref(), customer.row.phone.as_deref())
+}
+
+/// Whether this email or phone belongs to someone who was erased.
+pub fn is_address_suppressed(
+    conn: &mut DbConn,
+    keys: &DataKeys,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<bool, AppError> {
+    let hashes: Vec<String> = suppression_hashes(keys, email, phone).into_iter().map(|(hash, _)| hash).collect();
     Ok(!hashes.is_empty() && repo::any_suppressed(conn, &hashes)?)
 }
 

@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::db::DbConn;
 use crate::domain::flows::utc_to_local;
+use crate::domain::recommendations::Recommendation;
 use crate::error::AppError;
 use crate::repositories::{customers as customer_repo, flows as flow_repo, orders as order_repo};
 
-/// Recommendations a template gets per customer.
-const RECOMMENDATIONS: usize = 3;
+/// Recommendations a template gets per customer (as many as a campaign contact shows).
+const RECOMMENDATIONS: usize = crate::domain::recommendations::CONTACT_RECOMMENDATIONS;
 
 /// A date as the shop reads it (its time zone), for messages.
 pub fn local_date(config: &Config, at: NaiveDateTime) -> String {
@@ -30,16 +31,27 @@ pub fn shop(config: &Config) -> Value {
 /// `attributes`, `last_order`, `recommendations`, `predictions`, `shop_name`), in six
 /// queries for recommendations plus four, whatever the number of customers.
 pub fn for_customers(conn: &mut DbConn, config: &Config, ids: &[i64]) -> Result<HashMap<i64, Value>, AppError> {
-    let mut contexts = HashMap::with_capacity(ids.len());
     if ids.is_empty() {
-        return Ok(contexts);
+        return Ok(HashMap::new());
     }
+    let recommendations =
+        super::recommendations::for_customers(conn, &config.repeatable_product_types, ids, RECOMMENDATIONS)?;
+    with_recommendations(conn, config, ids, recommendations)
+}
+
+/// As [`for_customers`], with each customer's recommendations already ranked by the caller
+/// (a campaign's contact page has them for its own use).
+pub fn with_recommendations(
+    conn: &mut DbConn,
+    config: &Config,
+    ids: &[i64],
+    mut recommendations: HashMap<i64, Vec<Recommendation>>,
+) -> Result<HashMap<i64, Value>, AppError> {
+    let mut contexts = HashMap::with_capacity(ids.len());
     let customers = customer_repo::find_many(conn, ids)?;
     let last_order_ids = flow_repo::last_order_ids(conn, ids)?;
     let last_orders = order_repo::find_many(conn, &last_order_ids)?;
     let last_order_of: HashMap<i64, _> = last_orders.into_iter().map(|o| (o.order.customer_id, o)).collect();
-    let mut recommendations =
-        super::recommendations::for_customers(conn, &config.repeatable_product_types, ids, RECOMMENDATIONS)?;
     let predictions = flow_repo::predictions_of(conn, ids)?;
     for id in ids {
         let mut context = shop(config);
