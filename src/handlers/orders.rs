@@ -16,12 +16,20 @@ use crate::state::AppState;
 
 const REPLAYED: &str = "Idempotent-Replayed";
 
+/// The `Idempotency-Key` header: up to 255 printable ASCII characters (spaces and tabs
+/// allowed), at least one visible; surrounding blanks are not part of the key (HTTP drops
+/// them anyway).
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
-    match req.headers().get("Idempotency-Key").map(|v| v.to_str().map(str::trim)) {
-        None => Ok(None),
-        Some(Ok(key)) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_string())),
-        Some(_) => Err(AppError::BadRequest("`Idempotency-Key` must be 1 to 255 visible characters".into())),
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let raw = value.as_bytes();
+    let printable = raw.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b));
+    let visible = raw.iter().any(|b| b.is_ascii_graphic());
+    if !printable || !visible || raw.len() > 255 {
+        return Err(AppError::BadRequest("`Idempotency-Key` must be 1 to 255 visible ASCII characters".into()));
     }
+    Ok(Some(String::from_utf8_lossy(raw).trim().to_string()))
 }
 
 /// The request's key, with who sent it and the fingerprint of what was asked.
@@ -68,7 +76,7 @@ fn stored_order(status: u16, order: Order, location: bool) -> Result<StoredRespo
     tag = "orders",
     security(("bearer" = ["orders:write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe; required without external_id: 1 to 255 visible ASCII characters",
-            max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$")),
+            max_length = 255, pattern = r"^[\t -~]*[!-~][\t -~]*$")),
     request_body = OrderInput,
     responses(
         (status = 201, description = "Recorded (or replayed)", body = Order,
@@ -213,7 +221,7 @@ pub async fn change_status(
     security(("bearer" = ["orders:write"])),
     params(("id" = i64, Path, description = "Order id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters",
-            max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$")),
+            max_length = 255, pattern = r"^[\t -~]*[!-~][\t -~]*$")),
     request_body = RefundInput,
     responses(
         (status = 201, description = "Refunded: the order with refunded_total and net_total", body = Order),
