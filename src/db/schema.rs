@@ -819,3 +819,67 @@ diesel::table! {
         last_position -> BigInt,
     }
 }
+
+diesel::table! {
+    form_definitions (id) {
+        id -> BigInt,
+        form_key -> Text,
+        title -> Text,
+        purpose -> Text,
+        fields -> Text,
+        consent_texts -> Text,
+        reward -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    form_links (token_hash) {
+        token_hash -> Text,
+        form_id -> BigInt,
+        customer_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        opened_at -> Nullable<Timestamp>,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    form_submissions (id) {
+        id -> BigInt,
+        form_id -> BigInt,
+        customer_id -> Nullable<BigInt>,
+        status -> Text,
+        via_link -> Bool,
+        answers -> Text,
+        enquiry_id -> Nullable<BigInt>,
+        reward_type -> Nullable<Text>,
+        reward_promo_code_id -> Nullable<BigInt>,
+        reward_status -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        answered_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attribute_history (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        field -> Text,
+        value -> Nullable<Text>,
+        source -> Text,
+        source_ref -> Nullable<Text>,
+        actor -> Nullable<Text>,
+        applied -> Bool,
+        observed_at -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(form_links -> form_definitions (form_id));
+diesel::joinable!(form_submissions -> form_definitions (form_id));
+diesel::allow_tables_to_appear_in_same_query!(form_definitions, form_links, form_submissions, promo_codes);

@@ -8,6 +8,8 @@ mod contact;
 pub mod customer;
 pub mod events;
 pub mod flows;
+pub mod form_definitions;
+pub mod form_page;
 pub mod forms;
 pub mod imports;
 pub mod orders;

@@ -45,6 +45,7 @@ vocabulary!(
         Event => "event",
         Import => "import",
         Referral => "referral",
+        Questionnaire => "questionnaire",
         Api => "api",
     }
 );
@@ -96,6 +97,7 @@ vocabulary!(
         UnsubscribeLink => "unsubscribe_link",
         CampaignReply => "campaign_reply",
         ConfirmationLink => "confirmation_link",
+        Questionnaire => "questionnaire",
     }
 );
 

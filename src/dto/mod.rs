@@ -7,6 +7,7 @@ pub mod customers;
 pub mod enquiries;
 pub mod events;
 pub mod flows;
+pub mod form_definitions;
 pub mod forms;
 pub mod health;
 pub mod imports;

@@ -123,6 +123,10 @@ pub struct PersonalDataExport {
     /// The person's runs through automated flows, and what each step did for them.
     pub flow_runs: Vec<crate::dto::flows::FlowRunRecord>,
     pub flow_contacts: Vec<crate::dto::flows::FlowContactRecord>,
+    /// Their answers to the shop's forms.
+    pub form_submissions: Vec<crate::dto::form_definitions::FormSubmissionOut>,
+    /// Where each value of their profile came from.
+    pub attribute_history: Vec<crate::dto::form_definitions::AttributeHistoryEntry>,
     /// All of the above in order, newest first.
     pub timeline: Vec<TimelineItem>,
 }
@@ -145,6 +149,12 @@ impl From<PersonalData> for PersonalDataExport {
             referred: data.referred.into_iter().map(Into::into).collect(),
             flow_runs: data.flow_runs.into_iter().map(Into::into).collect(),
             flow_contacts: data.flow_contacts.into_iter().map(Into::into).collect(),
+            form_submissions: data
+                .form_submissions
+                .into_iter()
+                .map(|row| crate::dto::form_definitions::FormSubmissionOut::new(row, &Default::default()))
+                .collect(),
+            attribute_history: data.attribute_history.into_iter().map(Into::into).collect(),
             timeline: data.timeline.into_iter().map(Into::into).collect(),
         }
     }

@@ -91,14 +91,15 @@ pub async fn get_customer(
 )]
 #[patch("/customers/{id}")]
 pub async fn patch_customer(
-    _auth: Authorized<scopes::CustomersWrite>,
+    auth: Authorized<scopes::CustomersWrite>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: ValidJson<CustomerPatchInput>,
 ) -> Result<web::Json<Customer>, AppError> {
     let id = id.into_inner();
     let patch = body.0.into_patch(state.config.default_country)?;
-    let record = state.db.run(move |conn| service::patch(conn, id, patch)).await?;
+    let actor = auth.caller.sub;
+    let record = state.db.run(move |conn| service::patch(conn, id, patch, &actor)).await?;
     Ok(web::Json(record.into()))
 }
 
@@ -121,7 +122,7 @@ pub async fn patch_customer(
 )]
 #[put("/customers/by-email/{email}")]
 pub async fn upsert_customer_by_email(
-    _auth: Authorized<scopes::CustomersWrite>,
+    auth: Authorized<scopes::CustomersWrite>,
     state: web::Data<AppState>,
     email: web::Path<String>,
     body: ValidJson<CustomerInput>,
@@ -134,7 +135,8 @@ pub async fn upsert_customer_by_email(
         }
     }
     let draft = body.into_draft(state.config.default_country)?;
-    let (record, outcome) = state.db.run(move |conn| service::upsert_by_email(conn, email, draft)).await?;
+    let actor = auth.caller.sub;
+    let (record, outcome) = state.db.run(move |conn| service::upsert_by_email(conn, email, draft, &actor)).await?;
     Ok(match outcome {
         Upserted::Created => created(record.into()),
         Upserted::Updated => HttpResponse::Ok().json(Customer::from(record)),

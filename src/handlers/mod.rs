@@ -8,6 +8,7 @@ pub mod enquiries;
 pub mod events;
 pub mod fallback;
 pub mod flows;
+pub mod form_definitions;
 pub mod forms;
 pub mod health;
 pub mod imports;
@@ -51,6 +52,15 @@ where
     // The public scopes come before `/v1`, whose prefix would otherwise capture them.
     app.service(health::healthz)
         .service(health::readyz)
+        // The shop's side of its forms, before the public `/v1/forms` scope (whose prefix
+        // would capture them); each route's method guard lets the public ones through.
+        .service(form_definitions::create_form)
+        .service(form_definitions::list_forms)
+        .service(form_definitions::get_form)
+        .service(form_definitions::patch_form)
+        .service(form_definitions::delete_form)
+        .service(form_definitions::form_report)
+        .service(form_definitions::list_submissions)
         .service(
             scope::scope("/v1/forms")
                 .app_data(BodyLimit(PUBLIC_BODY_LIMIT))
@@ -58,7 +68,9 @@ where
                 .wrap(cors(cors_origins))
                 .wrap(from_fn(cors_refusal))
                 .service(forms::contact)
-                .service(forms::subscribe),
+                .service(forms::subscribe)
+                .service(form_definitions::submit_form)
+                .service(form_definitions::embed_form),
         )
         .service(
             scope::scope("/v1/public")
@@ -70,7 +82,9 @@ where
                 .service(public::confirm_page)
                 .service(public::confirm)
                 .service(public::unsubscribe_page)
-                .service(public::unsubscribe),
+                .service(public::unsubscribe)
+                .service(form_definitions::link_page)
+                .service(form_definitions::submit_through_link),
         )
         .service(
             // Tracking links in campaign mail: no JWT, the contact's token instead.
@@ -94,6 +108,9 @@ where
                 .service(customers::add_tags)
                 .service(customers::remove_tag)
                 .service(customers::merge_customer)
+                .service(form_definitions::customer_form_link)
+                .service(form_definitions::record_answers)
+                .service(form_definitions::attribute_history)
                 .service(recommendations::customer_profile)
                 .service(recommendations::customer_recommendations)
                 .service(consents::get_consents)

@@ -6,6 +6,7 @@ pub mod consents;
 pub mod customers;
 pub mod events;
 pub mod flows;
+pub mod form_definitions;
 pub mod forms;
 pub mod imports;
 pub mod keys;

@@ -108,5 +108,7 @@ pub struct PersonalData {
     pub referred: Vec<ReferralRow>,
     pub flow_runs: Vec<crate::models::flows::RunRow>,
     pub flow_contacts: Vec<crate::models::flows::FlowContactRow>,
+    pub form_submissions: Vec<crate::models::form_definitions::FormSubmissionRow>,
+    pub attribute_history: Vec<crate::models::form_definitions::AttributeHistoryRow>,
     pub timeline: Vec<TimelineEntry>,
 }

@@ -12,6 +12,7 @@ use crate::repositories::{
     campaigns as campaign_repo, consents as consent_repo, orders as order_repo, promo_codes as promo_repo,
     referrals as referral_repo,
 };
+use crate::services::provenance::{self, Provenance, ValueSource};
 use crate::services::rollups::{Activity, RollupChange};
 use crate::services::{emit, events};
 
@@ -54,7 +55,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<CustomerRecord, AppError> {
     repo::find(conn, id)?.ok_or_else(|| not_found(id))
 }
 
-pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch) -> Result<CustomerRecord, AppError> {
+pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch, actor: &str) -> Result<CustomerRecord, AppError> {
     let mut new_email = None;
     let outcome = conn.write_transaction(|conn| {
         let patch = patch.clone();
@@ -64,6 +65,7 @@ pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch) -> Result<Custome
         new_email = profile.details.email.clone();
         let record = repo::update(conn, id, &profile, now()).map_err(TxError::Db)?;
         emit::customer_updated(conn, id, &before, &profile)?;
+        provenance::record_changes(conn, id, &before, &profile, &Provenance::api(actor))?;
         Ok(record)
     });
     finish_write(conn, outcome, new_email.as_ref())
@@ -74,10 +76,11 @@ pub fn upsert_by_email(
     conn: &mut DbConn,
     email: Email,
     mut draft: CustomerDraft,
+    actor: &str,
 ) -> Result<(CustomerRecord, Upserted), AppError> {
     draft.details.email = Some(email.clone());
     let outcome = write_with_one_retry(conn, |conn| {
-        let (profile, upserted) = upsert_in_transaction(conn, &email, draft.clone())?;
+        let (profile, upserted) = upsert_in_transaction(conn, &email, draft.clone(), &Provenance::api(actor))?;
         let record = repo::find(conn, profile.row.id)?.ok_or_else(|| not_found(profile.row.id))?;
         Ok((record, upserted))
     });
@@ -86,11 +89,13 @@ pub fn upsert_by_email(
 
 /// The upsert of `PUT /v1/customers/by-email/{email}` inside the caller's transaction
 /// (checkouts use it too): fill or replace with given values, or create. Returns a profile
-/// record (row and tags; see `repo::find_profile_by_email_for_update`).
+/// record (row and tags; see `repo::find_profile_by_email_for_update`). Changes of an
+/// existing record are recorded with `from` as their provenance.
 pub(crate) fn upsert_in_transaction(
     conn: &mut DbConn,
     email: &Email,
     draft: CustomerDraft,
+    from: &Provenance,
 ) -> Result<(CustomerRecord, Upserted), TxError> {
     match repo::find_profile_by_email_for_update(conn, email)? {
         Some(existing) => {
@@ -100,6 +105,7 @@ pub(crate) fn upsert_in_transaction(
             profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
             let record = repo::write_profile(conn, existing.row.id, &profile, now())?;
             emit::customer_updated(conn, existing.row.id, &before, &profile)?;
+            provenance::record_changes(conn, existing.row.id, &before, &profile, from)?;
             Ok((record, Upserted::Updated))
         }
         None => {
@@ -131,6 +137,13 @@ pub(crate) fn fill_blanks_by_email(
             }
             let record = repo::update(conn, existing.row.id, &profile, now())?;
             emit::customer_updated(conn, existing.row.id, &before, &profile)?;
+            let from = Provenance {
+                source: ValueSource::Form,
+                source_ref: None,
+                actor: Some("public".into()),
+                observed_at: now(),
+            };
+            provenance::record_changes(conn, existing.row.id, &before, &profile, &from)?;
             Ok(record)
         }
         None => {
@@ -285,6 +298,7 @@ fn move_references(conn: &mut DbConn, from: i64, to: i64) -> Result<(), AppError
     referral_repo::move_customer(conn, from, to)?;
     campaign_repo::move_customer(conn, from, to)?;
     crate::repositories::flows::move_customer(conn, from, to, now())?;
+    crate::repositories::form_definitions::move_customer(conn, from, to)?;
     // The duplicate's predictions go; the survivor's are refitted with the moved orders.
     crate::repositories::predictions::delete_for(conn, from)?;
     for currency in order_repo::currencies_of(conn, to)? {

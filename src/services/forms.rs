@@ -20,7 +20,13 @@ use crate::models::forms::{ConfirmationTokenRow, NewEnquiry, UnsubscribeTokenRow
 use crate::repositories::{consents as consent_repo, customers as customer_repo, forms as repo};
 use crate::services::{consents, customers, messages};
 
-fn enquiry(kind: &str, status: &str, customer_id: Option<i64>, email: &Email, client: &ClientInfo) -> NewEnquiry {
+pub(crate) fn enquiry(
+    kind: &str,
+    status: &str,
+    customer_id: Option<i64>,
+    email: &Email,
+    client: &ClientInfo,
+) -> NewEnquiry {
     let now = now();
     NewEnquiry {
         customer_id,
@@ -116,7 +122,7 @@ fn change(
 
 /// Records a form's consent. Channels already subscribed are left alone (a form must
 /// not turn a confirmed subscription back into `pending`).
-fn request_consent(
+pub(crate) fn request_consent(
     conn: &mut DbConn,
     config: &Config,
     customer: &CustomerRecord,

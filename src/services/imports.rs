@@ -559,6 +559,13 @@ fn import_row(
             } else {
                 let record = customer_repo::update(conn, existing.row.id, &profile, now())?;
                 super::emit::customer_updated(conn, existing.row.id, &before, &profile)?;
+                let from = super::provenance::Provenance {
+                    source: super::provenance::ValueSource::Import,
+                    source_ref: Some(format!("import:{job_id}")),
+                    actor: None,
+                    observed_at: now(),
+                };
+                super::provenance::record_changes(conn, existing.row.id, &before, &profile, &from)?;
                 (record, RowResult::Updated)
             }
         }

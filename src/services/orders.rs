@@ -17,6 +17,7 @@ use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
 use crate::repositories::orders as repo;
 use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
+use crate::services::provenance::{Provenance, ValueSource};
 use crate::services::rollups::{Activity, RollupChange};
 use crate::services::{consents, customers, emit, privacy, promo_codes, referrals};
 
@@ -70,7 +71,15 @@ fn create_in_transaction(
     let customer: CustomerRecord = match &draft.buyer {
         Buyer::Id(id) => customer_repo::find_for_update(conn, *id)?
             .ok_or_else(|| AppError::invalid("customer.id", format!("customer {id} does not exist")))?,
-        Buyer::ByEmail(email, details) => customers::upsert_in_transaction(conn, email, (**details).clone())?.0,
+        Buyer::ByEmail(email, details) => {
+            let from = Provenance {
+                source: ValueSource::Checkout,
+                source_ref: draft.external_id.as_ref().map(|id| format!("order:{id}")),
+                actor: Some(actor.to_string()),
+                observed_at: now(),
+            };
+            customers::upsert_in_transaction(conn, email, (**details).clone(), &from)?.0
+        }
     };
     let rollups = RollupChange::begin(conn, &[customer.row.id], &[], Activity::Around(vec![draft.placed_at]))?;
     let now = now();

@@ -101,6 +101,8 @@ pub fn export(conn: &mut DbConn, customer_id: i64) -> Result<PersonalData, AppEr
         referred: referral_repo::referred_by_referrer(conn, customer_id)?,
         flow_runs: flow_repo::runs_of(conn, customer_id)?,
         flow_contacts: flow_repo::contacts_of(conn, customer_id)?,
+        form_submissions: crate::repositories::form_definitions::customer_submissions(conn, customer_id)?,
+        attribute_history: crate::repositories::form_definitions::all_history(conn, customer_id)?,
         timeline: timeline(conn, customer_id, None, i64::MAX)?,
     })
 }
@@ -171,6 +173,7 @@ pub fn erase(conn: &mut DbConn, keys: &DataKeys, customer_id: i64, actor: &str) 
         customer_repo::update(conn, customer_id, &anonymous, now)?;
         repo::strip_personal_data(conn, customer_id, customer.row.email.as_deref(), now)?;
         crate::repositories::predictions::delete_for(conn, customer_id)?;
+        crate::repositories::form_definitions::erase_customer(conn, customer_id)?;
         // Derived from their purchases: their price bands and affinities go too.
         crate::services::recommendations::forget_customer(conn, customer_id)?;
         repo::record_erasure(conn, NewErasure { customer_id, erased_by: actor.to_string(), erased_at: now })?;

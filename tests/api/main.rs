@@ -23,6 +23,7 @@ mod privacy;
 mod production;
 mod products;
 mod promo_codes;
+mod questionnaires;
 mod recommendations;
 mod referrals;
 mod reminders;

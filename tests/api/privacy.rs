@@ -224,6 +224,25 @@ async fn erasure_leaves_no_personal_data_anywhere(backend: Backend) {
     );
     assert!(app.count("flow_runs").await > 0);
 
+    // The shop's own forms in use: a questionnaire answered by her, its history and a link.
+    let questionnaire = json!({"key": "taste", "title": "Taste", "purpose": "questionnaire",
+        "fields": [{"name": "email", "label": "Email", "type": "email", "maps_to": "email"},
+                   {"name": "street", "label": "Street", "type": "text", "maps_to": "attributes.street"}]});
+    assert_eq!(app.post("/v1/forms", &app.token("admin"), questionnaire).await.status.as_u16(), 201);
+    let answered = app
+        .call(
+            TestRequest::post()
+                .uri("/v1/forms/taste/submissions")
+                .peer_addr("198.51.100.77:1".parse().unwrap())
+                .insert_header(bearer(&app.token("forms:submit")))
+                .insert_header(("User-Agent", "Erasable Browser"))
+                .set_json(json!({"answers": {"email": "zoe@example.com", "street": "rue Quinterro"}})),
+        )
+        .await;
+    assert_eq!(answered.status.as_u16(), 202, "{}", answered.text);
+    app.get(&format!("/v1/customers/{id}/forms/taste/link"), &app.token("customers:write")).await;
+    assert!(app.count("attribute_history WHERE value LIKE '%Quinterro%'").await > 0);
+
     app.delete(&format!("/v1/customers/{id}"), &app.token("customers:write")).await.assert_problem(403);
     let erased = app.delete(&format!("/v1/customers/{id}"), &app.token("admin")).await;
     assert_eq!(erased.status.as_u16(), 204, "{}", erased.text);
