@@ -21,6 +21,7 @@ pub const VARIABLES: &[&str] = &[
     "unsubscribe_url",
     "shop_name",
     "enquiry",
+    "form_links",
 ];
 
 /// Instructions one rendering may run: a template cannot loop for ever at send time.

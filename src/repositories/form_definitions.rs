@@ -56,6 +56,23 @@ pub fn insert_link(conn: &mut DbConn, link: FormLinkRow) -> QueryResult<()> {
     diesel::insert_into(form_links::table).values(link).execute(conn).map(drop)
 }
 
+/// Inserts a link unless one with its token exists (a message's link, derived from the
+/// message's own token, is the same however often the message is rendered).
+pub fn ensure_link(conn: &mut DbConn, link: FormLinkRow) -> QueryResult<()> {
+    crate::db_run!(conn => {
+        diesel::insert_into(form_links::table).values(&link).on_conflict_do_nothing().execute(conn)?;
+    });
+    Ok(())
+}
+
+/// The ids of forms by key, for the keys that exist.
+pub fn ids_by_keys(conn: &mut DbConn, keys: &[String]) -> QueryResult<Vec<(String, i64)>> {
+    form_definitions::table
+        .filter(form_definitions::form_key.eq_any(keys))
+        .select((form_definitions::form_key, form_definitions::id))
+        .load(conn)
+}
+
 pub fn find_link(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<FormLinkRow>> {
     form_links::table.find(token_hash).select(FormLinkRow::as_select()).first(conn).optional()
 }

@@ -397,6 +397,31 @@ struct Rendered {
 
 /// Renders one contact's subject and content with its links tracked. `context` holds the
 /// customer's template variables (`services::template_data`).
+/// The forms a campaign's templates link to (`form_links`).
+fn campaign_forms(row: &CampaignRow) -> std::collections::BTreeSet<String> {
+    let sources: Vec<&str> =
+        [row.subject.as_deref(), row.content.as_deref(), row.content_html.as_deref()].into_iter().flatten().collect();
+    super::form_definitions::referenced_forms(&sources)
+}
+
+/// The contact's template variables with its personal links to `forms`.
+fn with_form_links(
+    conn: &mut DbConn,
+    config: &Config,
+    keys: &DataKeys,
+    forms: &std::collections::BTreeSet<String>,
+    contact: &ContactRow,
+    context: Option<&serde_json::Value>,
+) -> Result<Option<serde_json::Value>, AppError> {
+    let (false, Some(token)) = (forms.is_empty(), &contact.token) else {
+        return Ok(context.cloned());
+    };
+    let mut context = context.cloned().unwrap_or_else(|| super::template_data::shop(config));
+    context["form_links"] =
+        super::form_definitions::links_for_message(conn, config, keys, token, contact.customer_id, forms)?;
+    Ok(Some(context))
+}
+
 fn render_contact(
     config: &Config,
     keys: &DataKeys,
@@ -454,6 +479,7 @@ pub fn preview(
     context["promo_code"] = serde_json::json!(promo_code);
     context["unsubscribe_url"] =
         serde_json::json!(format!("{}/v1/public/unsubscribe?token=preview", config.mail.public_url));
+    context["form_links"] = super::form_definitions::preview_links(config, &campaign_forms(&row));
     let render = |template: &str| {
         templates::render(template, &context, false)
             .map_err(|e| AppError::invalid("customer_id", format!("the template fails for this customer: {e}")))
@@ -492,10 +518,11 @@ pub fn contacts(
         crate::domain::recommendations::CONTACT_RECOMMENDATIONS,
     )?;
     let contexts = super::template_data::with_recommendations(conn, config, &customer_ids, recommendations.clone())?;
+    let forms = campaign_forms(&row);
     page.into_iter()
         .map(|(contact, customer)| {
-            let rendered =
-                render_contact(config, keys, &row, shared.as_deref(), &contact, contexts.get(&contact.customer_id))?;
+            let context = with_form_links(conn, config, keys, &forms, &contact, contexts.get(&contact.customer_id))?;
+            let rendered = render_contact(config, keys, &row, shared.as_deref(), &contact, context.as_ref())?;
             let recommendations = recommendations.get(&contact.customer_id).cloned().unwrap_or_default();
             Ok(ContactView {
                 contact,
@@ -538,6 +565,7 @@ pub fn send(
             return Err(AppError::invalid("subject", "an email campaign needs a subject and content to be sent"));
         }
         let shared = shared_code(conn, &row)?;
+        let forms = campaign_forms(&row);
         let now = now();
         let spacing_ms = 60_000 / rate_per_minute.max(1);
         let mut queued = 0i64;
@@ -550,8 +578,8 @@ pub fn send(
             let ids: Vec<i64> = page.iter().map(|(_, customer)| customer.id).collect();
             let contexts = super::template_data::for_customers(conn, config, &ids)?;
             for (contact, customer) in &page {
-                let rendered =
-                    render_contact(config, keys, &row, shared.as_deref(), contact, contexts.get(&customer.id))?;
+                let context = with_form_links(conn, config, keys, &forms, contact, contexts.get(&customer.id))?;
+                let rendered = render_contact(config, keys, &row, shared.as_deref(), contact, context.as_ref())?;
                 messages.push(NewMessage {
                     customer_id: Some(customer.id),
                     kind: "campaign".into(),

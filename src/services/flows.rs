@@ -856,7 +856,12 @@ impl Scheduler<'_> {
         )?;
         let unsubscribe_url = super::forms::unsubscribe_url(self.config, &unsubscribe);
         let known = run.customer_id.and_then(|id| self.contexts.get(&id));
-        let context = template_context(conn, self.config, run, progress, Some(&unsubscribe_url), known)?;
+        let mut context = template_context(conn, self.config, run, progress, Some(&unsubscribe_url), known)?;
+        let forms = message_forms(message);
+        if !forms.is_empty() {
+            context["form_links"] =
+                super::form_definitions::links_for_message(conn, self.config, self.keys, token, customer_id, &forms)?;
+        }
         let rendered = render(self.config, self.keys, Some(token), message, &context)?;
         let now = self.now;
         let row = crate::repositories::messages::insert(
@@ -982,6 +987,12 @@ impl Scheduler<'_> {
     }
 }
 
+/// The forms a message's templates link to (`form_links`).
+fn message_forms(message: &Message) -> std::collections::BTreeSet<String> {
+    let sources: Vec<&str> = [message.subject, Some(message.text), message.html].into_iter().flatten().collect();
+    super::form_definitions::referenced_forms(&sources)
+}
+
 /// A message's templates.
 struct Message<'a> {
     subject: Option<&'a str>,
@@ -1104,7 +1115,8 @@ pub fn preview(
         finished_at: None,
     };
     let unsubscribe_url = format!("{}/v1/public/unsubscribe?token=preview", config.mail.public_url);
-    let context = template_context(conn, config, &run, &progress, Some(&unsubscribe_url), None)?;
+    let mut context = template_context(conn, config, &run, &progress, Some(&unsubscribe_url), None)?;
+    context["form_links"] = super::form_definitions::preview_links(config, &message_forms(&message));
     let mut preview =
         render(config, keys, None, &message, &context).map_err(|e| AppError::invalid("step", e.to_string()))?;
     preview.recipient = match &flow.definition.steps[step] {

@@ -13,13 +13,14 @@ use crate::config::Config;
 use crate::db::DbConn;
 use crate::domain::customer::{CustomerDetails, CustomerDraft, CustomerProfile};
 use crate::domain::form_definitions::{
-    check_answers, check_definition, mapped_answers, summarize, FormDefinition, FormPurpose, FormReport, Reward,
-    RewardCounts,
+    check_answers, check_definition, check_key, mapped_answers, summarize, FormDefinition, FormPurpose, FormReport,
+    Reward, RewardCounts,
 };
 use crate::domain::forms::{ClientInfo, ConsentRequest};
 use crate::domain::token::{hash_token, new_link_token};
 use crate::domain::{ConsentChannel, ConsentSource, CustomerSource, Email, EnquiryStatus};
 use crate::error::{AppError, FieldError};
+use crate::keys::{DataKeys, Purpose};
 use crate::models::form_definitions::{
     FormDefinitionColumns, FormDefinitionRow, FormLinkRow, FormSubmissionRow, NewFormDefinition, NewFormSubmission,
 };
@@ -155,6 +156,75 @@ pub fn new_link(conn: &mut DbConn, config: &Config, customer_id: i64, key: &str)
         )?;
         Ok(PersonalLink { url: page_url(config, key, &token), token, expires_at })
     })
+}
+
+/// The form keys message templates refer to through `form_links`: `form_links.key` or
+/// `form_links["key"]` (a key with `-` needs the brackets).
+pub fn referenced_forms(sources: &[&str]) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for source in sources {
+        for (at, _) in source.match_indices("form_links") {
+            let rest = &source[at + "form_links".len()..];
+            let key: String = if let Some(after_dot) = rest.strip_prefix('.') {
+                after_dot.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+            } else if let Some(after_bracket) = rest.strip_prefix('[') {
+                let inner = after_bracket.trim_start();
+                match inner.chars().next() {
+                    Some(quote @ ('"' | '\'')) => inner[1..].chars().take_while(|c| *c != quote).collect(),
+                    _ => String::new(),
+                }
+            } else {
+                String::new()
+            };
+            if check_key(&key).is_ok() {
+                keys.insert(key);
+            }
+        }
+    }
+    keys
+}
+
+/// `form_links` for one message to one customer: a personal link to each form its
+/// templates refer to (a form that does not exist renders empty). The link's token is
+/// derived from the message's own token (a campaign contact's or a flow run's), so
+/// rendering the same message again gives the same link.
+pub fn links_for_message(
+    conn: &mut DbConn,
+    config: &Config,
+    keys: &DataKeys,
+    message_token: &str,
+    customer_id: i64,
+    forms: &BTreeSet<String>,
+) -> Result<Value, AppError> {
+    let mut links = Map::new();
+    if forms.is_empty() {
+        return Ok(Value::Object(links));
+    }
+    let wanted: Vec<String> = forms.iter().cloned().collect();
+    let now = now();
+    for (key, form_id) in repo::ids_by_keys(conn, &wanted)? {
+        // The unsubscribe purpose's key, over a value no unsubscribe token is derived from.
+        let token = keys.keyed_hash(Purpose::CampaignUnsubscribe, &format!("form-link {key} {message_token}"));
+        repo::ensure_link(
+            conn,
+            FormLinkRow {
+                token_hash: hash_token(&token),
+                form_id,
+                customer_id,
+                created_at: now,
+                expires_at: now + Duration::days(LINK_TTL_DAYS),
+                opened_at: None,
+                used_at: None,
+            },
+        )?;
+        links.insert(key.clone(), Value::String(page_url(config, &key, &token)));
+    }
+    Ok(Value::Object(links))
+}
+
+/// `form_links` of a preview: the pages' addresses with a token that opens nothing.
+pub fn preview_links(config: &Config, forms: &BTreeSet<String>) -> Value {
+    Value::Object(forms.iter().map(|key| (key.clone(), Value::String(page_url(config, key, "preview")))).collect())
 }
 
 /// Why a personal link cannot be answered (the page says it; the API answers 404/409/410).

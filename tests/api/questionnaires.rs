@@ -18,6 +18,7 @@ both_backends!(
     an_older_answer_arriving_late_never_overwrites_a_newer_one,
     merges_move_and_erasure_strips_answers_and_history,
     the_embed_is_an_accessible_form_posting_with_the_token,
+    a_campaign_message_carries_each_contacts_personal_link,
 );
 
 fn questionnaire() -> Value {
@@ -476,4 +477,49 @@ async fn the_embed_is_an_accessible_form_posting_with_the_token(backend: Backend
     assert!(!html.contains("src=") && !html.contains("<link"), "no external assets");
     app.get("/v1/forms/nope/embed", &token).await.assert_problem(404);
     app.get("/v1/forms/perfume-taste/embed", &app.token("customers:read")).await.assert_problem(403);
+}
+
+async fn a_campaign_message_carries_each_contacts_personal_link(backend: Backend) {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(
+        backend,
+        &[("RAPPORT_SMTP_URL", &sink.url()), ("RAPPORT_PUBLIC_URL", "https://shop.example")],
+    )
+    .await;
+    define(&app, questionnaire()).await;
+    let ana = app.create_customer(json!({"email": "ana@example.com", "first_name": "Ana", "tags": ["new"]})).await;
+    crate::segments::set_consent(&app, ana["id"].as_i64().unwrap(), "email", "subscribed").await;
+    let campaign = app
+        .post("/v1/campaigns", &app.token("campaigns:write"), json!({"name": "Taste", "channel": "email",
+            "rules": {"field": "tag", "op": "eq", "value": "new"}, "subject": "A sample for your answers",
+            "content": "Hello {{ first_name }}, tell us your taste: {{ form_links[\"perfume-taste\"] }} {{ form_links.nope }}"}))
+        .await;
+    assert_eq!(campaign.status.as_u16(), 201, "{}", campaign.text);
+    let id = campaign.body["id"].as_i64().unwrap();
+    let preview = app
+        .post(&format!("/v1/campaigns/{id}/preview"), &app.token("campaigns:read"), json!({"customer_id": ana["id"]}))
+        .await;
+    assert!(
+        preview.body["text"].as_str().unwrap().contains("/v1/public/forms/perfume-taste?token=preview"),
+        "{}",
+        preview.text
+    );
+    assert_eq!(app.count("form_links").await, 0, "a preview makes no link");
+    let launched = app.post(&format!("/v1/campaigns/{id}/launch"), &app.token("campaigns:write"), json!({})).await;
+    assert_eq!(launched.status.as_u16(), 200, "{}", launched.text);
+    let content = |page: &crate::helpers::TestResponse| page.body["items"][0]["content"].as_str().unwrap().to_string();
+    let first = app.get(&format!("/v1/campaigns/{id}/contacts"), &app.token("campaigns:read")).await;
+    let second = app.get(&format!("/v1/campaigns/{id}/contacts"), &app.token("campaigns:read")).await;
+    assert_eq!(content(&first), content(&second), "the same link however often it is rendered");
+    let sent = app.post(&format!("/v1/campaigns/{id}/send"), &app.token("campaigns:write"), json!({})).await;
+    assert_eq!(sent.status.as_u16(), 200, "{}", sent.text);
+    assert_eq!(deliver(&app), 1);
+    let mail = decoded(&sink.wait_for(1).remove(0));
+    let start = mail.find("https://shop.example/v1/public/forms/perfume-taste?token=").expect("the link in the mail");
+    let url: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    assert!(content(&first).contains(&url), "the mail carries the contact's link");
+    let page = app.call(TestRequest::get().uri(url.trim_start_matches("https://shop.example"))).await;
+    assert_eq!(page.status.as_u16(), 200, "{}", page.text);
+    let report = app.get("/v1/forms/perfume-taste/report", &app.token("customers:read")).await;
+    assert_eq!((report.body["sent"].as_i64(), report.body["opened"].as_i64()), (Some(1), Some(1)));
 }
