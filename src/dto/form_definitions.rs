@@ -308,8 +308,7 @@ pub struct AttributeHistoryEntry {
     pub id: i64,
     /// `first_name`, `address.city`, `attributes.<key>`...
     pub field: String,
-    /// The value given; null when it was cleared.
-    #[schema(value_type = Object)]
+    /// The value given (a string, number, boolean, list or object); null when it was cleared.
     pub value: Value,
     /// `questionnaire`, `form`, `import`, `api` or `checkout`.
     pub source: String,

@@ -485,6 +485,9 @@ pub async fn attribute_history(
 ) -> Result<web::Json<AttributeHistoryPage>, AppError> {
     let id = id.into_inner();
     let field = query.into_inner().field;
+    if field.as_ref().is_some_and(|f| f.chars().count() > 200) {
+        return Err(AppError::BadRequest("`field` is at most 200 characters".into()));
+    }
     let before_id = page.after_id()?;
     let fetch = page.fetch();
     let rows = state.db.run(move |conn| service::history(conn, id, field.as_deref(), before_id, fetch)).await?;
