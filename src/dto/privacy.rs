@@ -49,6 +49,8 @@ pub enum TimelineItem {
     CampaignResponse { at: DateTime<Utc>, campaign_response: ResponseRecord },
     Referral { at: DateTime<Utc>, referral: ReferralRecord },
     FlowContact { at: DateTime<Utc>, flow_contact: crate::dto::flows::FlowContactRecord },
+    /// An enquiry's follow-up that fell due (`at` is its `follow_up_at`).
+    FollowUp { at: DateTime<Utc>, follow_up: Enquiry },
 }
 
 /// A customer referred by another (their first order carried the referrer's code).
@@ -89,6 +91,7 @@ impl From<TimelineEntry> for TimelineItem {
             }
             TimelineEntry::Referral(referral) => TimelineItem::Referral { at, referral: referral.into() },
             TimelineEntry::FlowContact(contact) => TimelineItem::FlowContact { at, flow_contact: contact.into() },
+            TimelineEntry::FollowUp(enquiry) => TimelineItem::FollowUp { at, follow_up: enquiry.into() },
         }
     }
 }

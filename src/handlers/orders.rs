@@ -14,9 +14,9 @@ use crate::services::idempotency::{self, Answer, KeyedRequest, StoredResponse};
 use crate::services::orders as service;
 use crate::state::AppState;
 
-const REPLAYED: &str = "Idempotent-Replayed";
+pub(crate) const REPLAYED: &str = "Idempotent-Replayed";
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
     match req.headers().get("Idempotency-Key").map(|v| v.to_str().map(str::trim)) {
         None => Ok(None),
         Some(Ok(key)) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_string())),
@@ -25,7 +25,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
 }
 
 /// The request's key, with who sent it and the fingerprint of what was asked.
-fn keyed_request(req: &HttpRequest, actor: &str, canonical_body: &[u8]) -> Result<Option<KeyedRequest>, AppError> {
+pub(crate) fn keyed_request(req: &HttpRequest, actor: &str, canonical_body: &[u8]) -> Result<Option<KeyedRequest>, AppError> {
     Ok(idempotency_key(req)?.map(|key| KeyedRequest {
         actor: actor.to_string(),
         key,
@@ -33,7 +33,7 @@ fn keyed_request(req: &HttpRequest, actor: &str, canonical_body: &[u8]) -> Resul
     }))
 }
 
-fn respond(answer: Answer) -> HttpResponse {
+pub(crate) fn respond(answer: Answer) -> HttpResponse {
     let stored = answer.response;
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default());
     response.content_type("application/json");
