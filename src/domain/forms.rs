@@ -51,7 +51,7 @@ pub enum EnquiryParty {
     Customer(i64),
     /// Contact details: the customer is found by email and only its blanks are filled,
     /// or created (like a form).
-    Contact { email: Email, draft: CustomerDraft },
+    Contact { email: Email, draft: Box<CustomerDraft> },
 }
 
 /// A parsed `POST /v1/enquiries`: an enquiry from any channel.
@@ -71,11 +71,7 @@ pub struct EnquiryDraft {
 /// When an enquiry with `status` was resolved: an enquiry recorded as already resolved was
 /// resolved at the contact itself (`occurred_at`); a change to `resolved` resolves it at
 /// `now`, and keeps the earlier time if it already was; any other status clears it.
-pub fn resolved_at(
-    status: &str,
-    previous: Option<NaiveDateTime>,
-    at: NaiveDateTime,
-) -> Option<NaiveDateTime> {
+pub fn resolved_at(status: &str, previous: Option<NaiveDateTime>, at: NaiveDateTime) -> Option<NaiveDateTime> {
     (status == EnquiryStatus::Resolved.as_str()).then(|| previous.unwrap_or(at))
 }
 

@@ -9,13 +9,13 @@ use crate::domain::analytics::{
     Cohort, ConsentFigures, GroupFigures, LineGroup, ProductFilter, RankBy, Ranking, RankingRequest, SalesReport,
     SalesRequest, ValueRequest,
 };
+use crate::domain::forms::{median, EnquiryPeriod};
 use crate::domain::period::{buckets, local_midnight_utc, Bucket, Granularity, Periods};
 use crate::domain::sales::{granularity_name, Figures, SalesFilter};
 use crate::domain::segment::RFM_SEGMENTS;
-use crate::domain::forms::{median, EnquiryPeriod};
 use crate::domain::SalesChannel;
-use crate::domain::{EnquiryChannel, EnquiryStatus};
 use crate::domain::{ConsentChannel, Currency};
+use crate::domain::{EnquiryChannel, EnquiryStatus};
 use crate::dto::campaigns::CampaignReport;
 use crate::dto::rate;
 use crate::error::AppError;
@@ -1149,7 +1149,8 @@ impl EnquiryAnalyticsQuery {
                 30
             }
         };
-        let periods = parse_periods(&self.from, &self.to, self.granularity.as_deref(), &self.timezone, default_timezone);
+        let periods =
+            parse_periods(&self.from, &self.to, self.granularity.as_deref(), &self.timezone, default_timezone);
         Ok((periods_and(periods, errors)?, within_days))
     }
 }

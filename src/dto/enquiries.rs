@@ -238,7 +238,10 @@ fn parse_tags(errors: &mut FieldErrors, tags: Vec<String>) -> Vec<Tag> {
         errors.0.push(FieldError::new("tags", "give at most 20 tags"));
         return Vec::new();
     }
-    tags.iter().enumerate().filter_map(|(i, raw)| errors.parse(&format!("tags[{i}]"), Some(raw), |t| Tag::parse(t))).collect()
+    tags.iter()
+        .enumerate()
+        .filter_map(|(i, raw)| errors.parse(&format!("tags[{i}]"), Some(raw), |t| Tag::parse(t)))
+        .collect()
 }
 
 impl FieldErrors {
@@ -285,7 +288,7 @@ impl EnquiryInput {
                 };
                 email.map(|email| EnquiryParty::Contact {
                     email,
-                    draft: CustomerDraft { details, ..Default::default() },
+                    draft: Box::new(CustomerDraft { details, ..Default::default() }),
                 })
             }
         };

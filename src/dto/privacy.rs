@@ -41,16 +41,43 @@ impl From<MergeRow> for MergeRecord {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimelineItem {
-    Consent { at: DateTime<Utc>, consent: ConsentEvent },
-    Enquiry { at: DateTime<Utc>, enquiry: Enquiry },
-    Merge { at: DateTime<Utc>, merge: MergeRecord },
-    Order { at: DateTime<Utc>, order: Order },
-    CampaignContact { at: DateTime<Utc>, campaign_contact: ContactRecord },
-    CampaignResponse { at: DateTime<Utc>, campaign_response: ResponseRecord },
-    Referral { at: DateTime<Utc>, referral: ReferralRecord },
-    FlowContact { at: DateTime<Utc>, flow_contact: crate::dto::flows::FlowContactRecord },
+    Consent {
+        at: DateTime<Utc>,
+        consent: ConsentEvent,
+    },
+    Enquiry {
+        at: DateTime<Utc>,
+        enquiry: Enquiry,
+    },
+    Merge {
+        at: DateTime<Utc>,
+        merge: MergeRecord,
+    },
+    Order {
+        at: DateTime<Utc>,
+        order: Order,
+    },
+    CampaignContact {
+        at: DateTime<Utc>,
+        campaign_contact: ContactRecord,
+    },
+    CampaignResponse {
+        at: DateTime<Utc>,
+        campaign_response: ResponseRecord,
+    },
+    Referral {
+        at: DateTime<Utc>,
+        referral: ReferralRecord,
+    },
+    FlowContact {
+        at: DateTime<Utc>,
+        flow_contact: crate::dto::flows::FlowContactRecord,
+    },
     /// An enquiry's follow-up that fell due (`at` is its `follow_up_at`).
-    FollowUp { at: DateTime<Utc>, follow_up: Enquiry },
+    FollowUp {
+        at: DateTime<Utc>,
+        follow_up: Enquiry,
+    },
 }
 
 /// A customer referred by another (their first order carried the referrer's code).

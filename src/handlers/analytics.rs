@@ -4,9 +4,9 @@ use crate::auth::{scopes, Authorized};
 use crate::domain::analytics::{RankingRequest, SalesRequest};
 use crate::domain::parse_sku;
 use crate::dto::analytics::{
-    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, EnquiryAnalytics, EnquiryAnalyticsQuery, CustomerValueAnalytics, CustomerValueQuery, PeriodQuery,
-    PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics, RfmQuery, SalesAnalytics, SalesQuery,
-    TopProductsQuery,
+    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, EnquiryAnalytics,
+    EnquiryAnalyticsQuery, PeriodQuery, PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics,
+    RfmQuery, SalesAnalytics, SalesQuery, TopProductsQuery,
 };
 use crate::dto::predictions::{PredictionsAnalytics, PredictionsQuery};
 use crate::error::AppError;

@@ -25,7 +25,11 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppEr
 }
 
 /// The request's key, with who sent it and the fingerprint of what was asked.
-pub(crate) fn keyed_request(req: &HttpRequest, actor: &str, canonical_body: &[u8]) -> Result<Option<KeyedRequest>, AppError> {
+pub(crate) fn keyed_request(
+    req: &HttpRequest,
+    actor: &str,
+    canonical_body: &[u8],
+) -> Result<Option<KeyedRequest>, AppError> {
     Ok(idempotency_key(req)?.map(|key| KeyedRequest {
         actor: actor.to_string(),
         key,

@@ -62,9 +62,7 @@ pub fn list_enquiries(
         query = query.filter(enquiries::channel.eq(channel.as_str()));
     }
     if let Some(before) = filter.follow_up_before {
-        query = query
-            .filter(enquiries::follow_up_at.lt(before))
-            .filter(enquiries::status.eq_any(open_statuses()));
+        query = query.filter(enquiries::follow_up_at.lt(before)).filter(enquiries::status.eq_any(open_statuses()));
     }
     if let Some(after) = filter.created_after {
         query = query.filter(enquiries::created_at.ge(after));

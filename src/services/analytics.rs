@@ -12,9 +12,9 @@ use crate::domain::analytics::{
 };
 use crate::domain::forms::EnquiryPeriod;
 use crate::domain::period::{bucket_index, Bucket, Granularity, Periods};
-use crate::domain::EnquiryStatus;
 use crate::domain::purchase_days::DAY_DIMENSIONS;
 use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
+use crate::domain::EnquiryStatus;
 use crate::error::AppError;
 use crate::models::analytics::{ChannelFigures, CustomerValue, Promotions, RfmFigures, TopCustomer};
 use crate::models::campaigns::Report;
@@ -524,8 +524,7 @@ pub fn enquiries(
     let window = chrono::Duration::days(within_days);
     let facts = forms_repo::enquiry_facts(conn, from, to)?;
     let spam = EnquiryStatus::Spam.as_str();
-    let mut customer_ids: Vec<i64> =
-        facts.iter().filter(|f| f.status != spam).filter_map(|f| f.customer_id).collect();
+    let mut customer_ids: Vec<i64> = facts.iter().filter(|f| f.status != spam).filter_map(|f| f.customer_id).collect();
     customer_ids.sort_unstable();
     customer_ids.dedup();
     let mut orders: HashMap<i64, Vec<NaiveDateTime>> = HashMap::new();

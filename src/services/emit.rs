@@ -193,7 +193,8 @@ pub fn enquiry_follow_up_due(conn: &mut DbConn, enquiry: &EnquiryRow) -> Result<
 /// `enquiry.updated` with the triage fields that changed; nothing when none did.
 pub fn enquiry_updated(conn: &mut DbConn, before: &EnquiryRow, after: &EnquiryRow) -> Result<(), AppError> {
     let triage = |e: &EnquiryRow| match json!({"status": e.status, "assignee": e.assignee, "note": e.note,
-        "follow_up_at": e.follow_up_at.map(time), "tags": e.tags.0}) {
+        "follow_up_at": e.follow_up_at.map(time), "tags": e.tags.0})
+    {
         Value::Object(map) => map,
         _ => unreachable!("a JSON object"),
     };

@@ -49,7 +49,7 @@ fn create_in_transaction(conn: &mut DbConn, draft: &EnquiryDraft) -> Result<Enqu
             _ => return Err(AppError::invalid("customer_id", format!("customer {id} does not exist")).into()),
         },
         EnquiryParty::Contact { email, draft: details } => {
-            let mut details = details.clone();
+            let mut details = (**details).clone();
             details.source = Some(draft.channel.customer_source());
             customers::fill_blanks_by_email(conn, email, details)?
         }

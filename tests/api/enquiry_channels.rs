@@ -58,7 +58,8 @@ fn announce(app: &TestApp, at: NaiveDateTime) -> usize {
 async fn enquiries_are_recorded_by_customer_id_or_by_contact_details(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let reader = app.token("customers:read");
-    let ana = app.create_customer(json!({"email": "ana@example.com", "first_name": "Ana", "phone": "+33612345678"})).await;
+    let ana =
+        app.create_customer(json!({"email": "ana@example.com", "first_name": "Ana", "phone": "+33612345678"})).await;
     let ana_id = ana["id"].as_i64().unwrap();
 
     // By customer id, on the phone three days ago.
@@ -82,7 +83,10 @@ async fn enquiries_are_recorded_by_customer_id_or_by_contact_details(backend: Ba
     assert_eq!(by_id["tags"], json!(["rings", "vip"]));
     assert_eq!(time(&by_id["occurred_at"]), called, "a past occurred_at is kept");
     assert!(time(&by_id["created_at"]) > called);
-    assert_eq!((&by_id["resolved_at"], &by_id["follow_up_at"], &by_id["kind"]), (&json!(null), &json!(null), &json!("contact")));
+    assert_eq!(
+        (&by_id["resolved_at"], &by_id["follow_up_at"], &by_id["kind"]),
+        (&json!(null), &json!(null), &json!("contact"))
+    );
     let fetched = app.get(&format!("/v1/enquiries/{}", by_id["id"]), &reader).await;
     assert_eq!(fetched.body, by_id);
 
@@ -103,10 +107,12 @@ async fn enquiries_are_recorded_by_customer_id_or_by_contact_details(backend: Ba
     );
 
     // A new person met in the shop becomes a customer whose source is the store.
-    let visit =
-        record(&app, json!({"channel": "in_person", "contact": {"email": "bob@example.com"}, "message": "Gift wrap?",
-            "status": "resolved"}))
-        .await;
+    let visit = record(
+        &app,
+        json!({"channel": "in_person", "contact": {"email": "bob@example.com"}, "message": "Gift wrap?",
+            "status": "resolved"}),
+    )
+    .await;
     let bob = app.get(&format!("/v1/customers/{}", visit["customer_id"]), &reader).await.body;
     assert_eq!((&bob["email"], &bob["source"]), (&json!("bob@example.com"), &json!("store")));
     assert_eq!(visit["resolved_at"], visit["occurred_at"], "recorded resolved: resolved at the contact itself");
@@ -151,7 +157,9 @@ async fn enquiries_are_recorded_by_customer_id_or_by_contact_details(backend: Ba
     let again = app.call(keyed(body)).await;
     assert_eq!((again.status.as_u16(), again.header("Idempotent-Replayed")), (201, Some("true")));
     assert_eq!(again.body["id"], first.body["id"]);
-    app.call(keyed(json!({"channel": "letter", "customer_id": ana_id, "message": "Another"}))).await.assert_problem(422);
+    app.call(keyed(json!({"channel": "letter", "customer_id": ana_id, "message": "Another"})))
+        .await
+        .assert_problem(422);
     assert_eq!(app.count("enquiries WHERE channel = 'letter'").await, 1);
 }
 
@@ -159,9 +167,7 @@ async fn bad_input_names_the_field_and_writes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let writer = app.token("customers:write");
     let ana = app.create_customer(json!({"email": "ana@example.com"})).await["id"].as_i64().unwrap();
-    let counts = || async {
-        (app.count("enquiries").await, app.count("customers").await, app.count("events").await)
-    };
+    let counts = || async { (app.count("enquiries").await, app.count("customers").await, app.count("events").await) };
     let before = counts().await;
     let tomorrow = rfc3339(now() + Duration::days(1));
     let contact = json!({"email": "new@example.com", "first_name": "New"});
@@ -173,7 +179,10 @@ async fn bad_input_names_the_field_and_writes_nothing(backend: Backend) {
         (json!({"channel": "phone", "customer_id": 987654, "message": "x"}), "customer_id"),
         (json!({"channel": "phone", "customer_id": 0, "message": "x"}), "customer_id"),
         (json!({"channel": "phone", "contact": {"email": "not-an-email"}, "message": "x"}), "contact.email"),
-        (json!({"channel": "phone", "contact": {"email": "a@example.com", "phone": "abc"}, "message": "x"}), "contact.phone"),
+        (
+            json!({"channel": "phone", "contact": {"email": "a@example.com", "phone": "abc"}, "message": "x"}),
+            "contact.phone",
+        ),
         (json!({"channel": "phone", "contact": {"email": "a@example.com", "age": 3}, "message": "x"}), "contact"),
         (json!({"channel": "phone", "customer_id": ana, "message": "  "}), "message"),
         (json!({"channel": "phone", "customer_id": ana}), "message"),
@@ -185,7 +194,10 @@ async fn bad_input_names_the_field_and_writes_nothing(backend: Backend) {
         (json!({"channel": "phone", "customer_id": ana, "message": "x", "assignee": "a\u{0}b"}), "assignee"),
         (json!({"channel": "phone", "customer_id": ana, "message": "x", "colour": "red"}), "colour"),
         // A good new contact with one bad field: the customer is not created either.
-        (json!({"channel": "phone", "contact": {"email": "new@example.com"}, "message": "x", "status": "done"}), "status"),
+        (
+            json!({"channel": "phone", "contact": {"email": "new@example.com"}, "message": "x", "status": "done"}),
+            "status",
+        ),
     ];
     for (body, field) in cases {
         let refused = app.post("/v1/enquiries", &writer, body.clone()).await;
@@ -194,9 +206,13 @@ async fn bad_input_names_the_field_and_writes_nothing(backend: Backend) {
         assert_eq!(refused.header("content-type"), Some("application/problem+json"));
     }
     assert_eq!(counts().await, before, "nothing written");
-    app.post("/v1/enquiries", &app.token("customers:read"), json!({"channel": "phone", "customer_id": ana, "message": "x"}))
-        .await
-        .assert_problem(403);
+    app.post(
+        "/v1/enquiries",
+        &app.token("customers:read"),
+        json!({"channel": "phone", "customer_id": ana, "message": "x"}),
+    )
+    .await
+    .assert_problem(403);
 
     // PATCH: bad follow-up and tags, named; nothing changes.
     let enquiry = record(&app, json!({"channel": "phone", "customer_id": ana, "message": "x"})).await;
@@ -313,9 +329,11 @@ async fn patch_sets_follow_up_tags_and_resolution(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let writer = app.token("customers:write");
     let customer = app.create_customer(json!({"email": "ana@example.com"})).await["id"].as_i64().unwrap();
-    let enquiry =
-        record(&app, json!({"channel": "social", "customer_id": customer, "message": "DM about earrings", "tags": ["x"]}))
-            .await;
+    let enquiry = record(
+        &app,
+        json!({"channel": "social", "customer_id": customer, "message": "DM about earrings", "tags": ["x"]}),
+    )
+    .await;
     let path = format!("/v1/enquiries/{}", enquiry["id"]);
     let mut seen = events(&app, "enquiry.updated").len();
     let mut updated = |app: &TestApp| {
@@ -381,7 +399,7 @@ async fn analytics_match_hand_computed_figures(backend: Backend) {
         ("in_person", "2026-10-25T12:00:00Z", "in_progress", None, "c3@example.com"),
         ("social", "2026-10-26T12:00:00Z", "spam", None, "c4@example.com"),
         ("letter", "2026-11-03T00:00:00Z", "resolved", Some("2026-11-03 01:00:00"), "c5@example.com"), // 3,600 s
-        ("form", "2026-11-04T00:00:00Z", "resolved", Some("2026-11-04 02:30:00"), "c6@example.com"), // 9,000 s
+        ("form", "2026-11-04T00:00:00Z", "resolved", Some("2026-11-04 02:30:00"), "c6@example.com"),   // 9,000 s
         ("phone", "2026-09-30T23:59:59Z", "new", None, "c6@example.com"), // outside the range
     ];
     let mut customers = std::collections::HashMap::new();
@@ -407,11 +425,17 @@ async fn analytics_match_hand_computed_figures(backend: Backend) {
 
     let reader = app.token("analytics:read");
     let response = app
-        .get("/v1/analytics/enquiries?from=2026-10-01&to=2026-11-30&granularity=month&timezone=UTC&within_days=10", &reader)
+        .get(
+            "/v1/analytics/enquiries?from=2026-10-01&to=2026-11-30&granularity=month&timezone=UTC&within_days=10",
+            &reader,
+        )
         .await;
     assert_eq!(response.status.as_u16(), 200, "{}", response.text);
     let body = &response.body;
-    assert_eq!((&body["granularity"], &body["timezone"], &body["within_days"]), (&json!("month"), &json!("UTC"), &json!(10)));
+    assert_eq!(
+        (&body["granularity"], &body["timezone"], &body["within_days"]),
+        (&json!("month"), &json!("UTC"), &json!(10))
+    );
     let october = &body["buckets"][0];
     let november = &body["buckets"][1];
     assert_eq!((&october["period_start"], &november["period_start"]), (&json!("2026-10-01"), &json!("2026-11-01")));
@@ -446,7 +470,8 @@ async fn analytics_match_hand_computed_figures(backend: Backend) {
     let wide = app.get("/v1/analytics/enquiries?from=2026-10-01&to=2026-11-30&timezone=UTC", &reader).await;
     assert_eq!((wide.body["totals"]["converted"].as_i64(), wide.body["within_days"].as_i64()), (Some(4), Some(30)));
     // A day with nothing: present, zeros, no median.
-    let empty = app.get("/v1/analytics/enquiries?from=2026-10-02&to=2026-10-02&granularity=day&timezone=UTC", &reader).await;
+    let empty =
+        app.get("/v1/analytics/enquiries?from=2026-10-02&to=2026-10-02&granularity=day&timezone=UTC", &reader).await;
     assert_eq!(figures(&empty.body["buckets"][0]), (Some(0), Some(0), None, Some(0), Some(0), Some(0.0)));
 
     // Bad parameters name themselves; the scope is the analytics one.
