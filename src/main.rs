@@ -239,6 +239,7 @@ fn serve(config: Config) -> Result<(), String> {
     // Runs for as long as the process does (dropping the handle does not stop it).
     let _webhook_worker = rapport::services::webhooks::spawn_worker(database.clone(), config.webhooks)?;
     rapport::services::flows::spawn_worker(database.clone(), config.clone(), keys.clone());
+    rapport::services::enquiries::spawn_follow_up_worker(database.clone());
     rapport::services::events::spawn_retention(
         database.clone(),
         chrono::Duration::days(config.webhooks.event_retention_days.into()),

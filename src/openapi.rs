@@ -23,7 +23,7 @@ Errors are `application/problem+json` (RFC 9457) with a `request_id`. Lists use 
         (name = "consents", description = "The consent ledger: every change, and the current state derived from it"),
         (name = "forms", description = "Public contact and newsletter forms, posted from the browser with a `forms:submit` token"),
         (name = "public links", description = "Pages and actions behind emailed links (confirm, unsubscribe): no JWT, the link's token"),
-        (name = "enquiries", description = "What people wrote through the contact form, and its triage"),
+        (name = "enquiries", description = "What people asked the shop, on any channel: triage, follow-ups and tags"),
         (name = "privacy", description = "Timeline, data export and erasure (GDPR articles 15, 17, 20)"),
         (name = "imports", description = "CSV import (background jobs) and export of customers"),
         (name = "products", description = "The catalogue, stock and its movements"),

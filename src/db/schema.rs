@@ -124,6 +124,12 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        channel -> Text,
+        occurred_at -> Timestamp,
+        follow_up_at -> Nullable<Timestamp>,
+        follow_up_due_at -> Nullable<Timestamp>,
+        tags -> Text,
+        resolved_at -> Nullable<Timestamp>,
     }
 }
 

@@ -30,6 +30,8 @@ event_types!(
     ConsentChanged => "consent.changed",
     EnquiryCreated => "enquiry.created",
     EnquiryUpdated => "enquiry.updated",
+    /// An open enquiry's follow-up time has come (once per follow-up).
+    EnquiryFollowUpDue => "enquiry.follow_up_due",
     OrderCreated => "order.created",
     OrderStatusChanged => "order.status_changed",
     OrderRefunded => "order.refunded",

@@ -30,8 +30,8 @@ pub use contact::{clean_text, parse_sku, Country, Currency, Email, Language, Pho
 pub use patch::{merge_patch, merge_patch_object, Patch};
 pub use vocabulary::{
     ConsentChannel, ConsentSource, ConsentState, CustomerKind, CustomerSource, DeliveryStatus, EndpointStatus,
-    EnquiryStatus, FlowOutcome, FlowStatus, Gender, MessageStatus, OptInLevel, OrderStatus, ResponseKind, RunState,
-    SalesChannel,
+    EnquiryChannel, EnquiryStatus, FlowOutcome, FlowStatus, Gender, MessageStatus, OptInLevel, OrderStatus,
+    ResponseKind, RunState, SalesChannel,
 };
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

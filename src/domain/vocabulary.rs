@@ -156,6 +156,36 @@ vocabulary!(
     EnquiryStatus { New => "new", InProgress => "in_progress", Resolved => "resolved", Spam => "spam" }
 );
 
+impl EnquiryStatus {
+    /// Still waiting for the shop: what the to-do list and follow-up reminders look at.
+    pub const OPEN: &'static [EnquiryStatus] = &[EnquiryStatus::New, EnquiryStatus::InProgress];
+}
+
+vocabulary!(
+    /// How a person reached the shop with an enquiry.
+    EnquiryChannel {
+        Phone => "phone",
+        Email => "email",
+        InPerson => "in_person",
+        Social => "social",
+        Form => "form",
+        Letter => "letter",
+    }
+);
+
+impl EnquiryChannel {
+    /// The source of a customer first captured through an enquiry on this channel.
+    pub fn customer_source(self) -> CustomerSource {
+        match self {
+            EnquiryChannel::Phone => CustomerSource::Phone,
+            EnquiryChannel::Email => CustomerSource::Email,
+            EnquiryChannel::InPerson => CustomerSource::Store,
+            EnquiryChannel::Form => CustomerSource::ContactForm,
+            EnquiryChannel::Social | EnquiryChannel::Letter => CustomerSource::Api,
+        }
+    }
+}
+
 vocabulary!(
     /// Where an outgoing message stands in the outbox.
     MessageStatus { Pending => "pending", Sent => "sent", Failed => "failed" }
@@ -240,6 +270,7 @@ mod tests {
         agree(SalesChannel::ALL, SalesChannel::as_str);
         agree(OrderStatus::ALL, OrderStatus::as_str);
         agree(EnquiryStatus::ALL, EnquiryStatus::as_str);
+        agree(EnquiryChannel::ALL, EnquiryChannel::as_str);
         agree(MessageStatus::ALL, MessageStatus::as_str);
         agree(DeliveryStatus::ALL, DeliveryStatus::as_str);
         agree(EndpointStatus::ALL, EndpointStatus::as_str);

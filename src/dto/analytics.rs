@@ -9,11 +9,13 @@ use crate::domain::analytics::{
     Cohort, ConsentFigures, GroupFigures, LineGroup, ProductFilter, RankBy, Ranking, RankingRequest, SalesReport,
     SalesRequest, ValueRequest,
 };
+use crate::domain::forms::{median, EnquiryPeriod};
 use crate::domain::period::{buckets, local_midnight_utc, Bucket, Granularity, Periods};
 use crate::domain::sales::{granularity_name, Figures, SalesFilter};
 use crate::domain::segment::RFM_SEGMENTS;
 use crate::domain::SalesChannel;
 use crate::domain::{ConsentChannel, Currency};
+use crate::domain::{EnquiryChannel, EnquiryStatus};
 use crate::dto::campaigns::CampaignReport;
 use crate::dto::rate;
 use crate::error::AppError;
@@ -1107,5 +1109,165 @@ impl From<ConsentFigures> for ConsentAnalytics {
             })
             .collect();
         ConsentAnalytics { channels, buckets, by_source }
+    }
+}
+
+// ---- Enquiries -----------------------------------------------------------------------
+
+/// `GET /v1/analytics/enquiries`: the period parameters and the conversion window.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EnquiryAnalyticsQuery {
+    /// First local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
+    pub from: Option<String>,
+    /// Last local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
+    pub to: Option<String>,
+    /// `day`, `week` (ISO, from Monday), `month` or `year` (default `month`).
+    #[param(value_type = Option<crate::dto::schema::GranularityName>, inline)]
+    pub granularity: Option<String>,
+    /// IANA time zone of the dates and buckets (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
+    pub timezone: Option<String>,
+    /// An enquiry converted when its customer placed an order (not cancelled) within this
+    /// many days of it: 1 to 365 (default 30).
+    #[param(minimum = 1, maximum = 365)]
+    pub within_days: Option<i64>,
+}
+
+impl EnquiryAnalyticsQuery {
+    /// The periods and the window (days); one 422 names every bad parameter.
+    pub fn parse(&self, default_timezone: chrono_tz::Tz) -> Result<(Periods, i64), AppError> {
+        let mut errors = Vec::new();
+        let within_days = match self.within_days {
+            None => 30,
+            Some(n @ 1..=365) => n,
+            Some(n) => {
+                errors.push(FieldError::new("within_days", format!("is {n}; it must be from 1 to 365")));
+                30
+            }
+        };
+        let periods =
+            parse_periods(&self.from, &self.to, self.granularity.as_deref(), &self.timezone, default_timezone);
+        Ok((periods_and(periods, errors)?, within_days))
+    }
+}
+
+/// How many enquiries came in on one channel with one status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnquiryCount {
+    pub channel: EnquiryChannel,
+    /// `new`, `in_progress`, `resolved` or `spam`.
+    pub status: String,
+    pub enquiries: i64,
+}
+
+/// Enquiry figures over a period (by when the enquiries occurred).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnquiryFigures {
+    pub enquiries: i64,
+    /// Enquiries per channel (every channel, zeros included).
+    #[schema(value_type = Object)]
+    pub by_channel: BTreeMap<String, i64>,
+    /// Enquiries per status (every status, zeros included).
+    #[schema(value_type = Object)]
+    pub by_status: BTreeMap<String, i64>,
+    /// Per channel and status (the pairs that occur), sorted.
+    pub counts: Vec<EnquiryCount>,
+    /// Enquiries now `resolved`.
+    pub resolved: i64,
+    /// The exact median of `resolved_at - occurred_at` over the resolved ones, in seconds
+    /// (the mean of the two middle values for an even count); null when none is resolved.
+    pub median_resolution_seconds: Option<f64>,
+    /// Enquiries not marked spam.
+    pub genuine: i64,
+    /// Of `genuine`, those whose customer placed an order within `within_days` days.
+    pub converted: i64,
+    /// `converted / genuine` (0 when there are none), four decimals.
+    pub conversion_rate: f64,
+}
+
+impl From<EnquiryPeriod> for EnquiryFigures {
+    fn from(period: EnquiryPeriod) -> Self {
+        let mut period = period;
+        let mut by_channel: BTreeMap<String, i64> =
+            EnquiryChannel::ALL.iter().map(|c| (c.as_str().to_string(), 0)).collect();
+        let mut by_status: BTreeMap<String, i64> =
+            EnquiryStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
+        for (channel, status, n) in &period.counts {
+            *by_channel.entry(channel.clone()).or_default() += n;
+            *by_status.entry(status.clone()).or_default() += n;
+        }
+        EnquiryFigures {
+            enquiries: period.enquiries,
+            by_channel,
+            by_status,
+            counts: period
+                .counts
+                .iter()
+                .filter_map(|(channel, status, n)| {
+                    EnquiryChannel::parse(channel).map(|channel| EnquiryCount {
+                        channel,
+                        status: status.clone(),
+                        enquiries: *n,
+                    })
+                })
+                .collect(),
+            resolved: period.resolved,
+            median_resolution_seconds: median(&mut period.resolution_seconds),
+            genuine: period.genuine,
+            converted: period.converted,
+            conversion_rate: rate(period.converted, period.genuine),
+        }
+    }
+}
+
+/// One period of the enquiry analytics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnquiryBucket {
+    pub period_start: NaiveDate,
+    #[serde(flatten)]
+    pub figures: EnquiryFigures,
+}
+
+/// Enquiries per period: counts by channel and status, median time to resolution, and
+/// the share that led to an order.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"granularity": "month", "timezone": "Europe/Paris", "within_days": 30,
+    "buckets": [{"period_start": "2026-11-01", "enquiries": 3,
+        "by_channel": {"email": 0, "form": 1, "in_person": 0, "letter": 0, "phone": 2, "social": 0},
+        "by_status": {"in_progress": 0, "new": 1, "resolved": 2, "spam": 0},
+        "counts": [{"channel": "form", "status": "new", "enquiries": 1}, {"channel": "phone", "status": "resolved", "enquiries": 2}],
+        "resolved": 2, "median_resolution_seconds": 5400.0, "genuine": 3, "converted": 1, "conversion_rate": 0.3333}],
+    "totals": {"enquiries": 3,
+        "by_channel": {"email": 0, "form": 1, "in_person": 0, "letter": 0, "phone": 2, "social": 0},
+        "by_status": {"in_progress": 0, "new": 1, "resolved": 2, "spam": 0},
+        "counts": [{"channel": "form", "status": "new", "enquiries": 1}, {"channel": "phone", "status": "resolved", "enquiries": 2}],
+        "resolved": 2, "median_resolution_seconds": 5400.0, "genuine": 3, "converted": 1, "conversion_rate": 0.3333}}))]
+pub struct EnquiryAnalytics {
+    pub granularity: String,
+    pub timezone: String,
+    /// The conversion window asked for, in days.
+    pub within_days: i64,
+    /// Every period of the range, empty ones included.
+    pub buckets: Vec<EnquiryBucket>,
+    /// The whole range (its median is over the whole range, not of the periods' medians).
+    pub totals: EnquiryFigures,
+}
+
+impl EnquiryAnalytics {
+    pub fn new(buckets: Vec<EnquiryPeriod>, totals: EnquiryPeriod, periods: &Periods, within_days: i64) -> Self {
+        EnquiryAnalytics {
+            granularity: granularity_name(periods.granularity).to_string(),
+            timezone: periods.timezone.name().to_string(),
+            within_days,
+            buckets: buckets
+                .into_iter()
+                .map(|p| EnquiryBucket { period_start: p.period_start, figures: p.into() })
+                .collect(),
+            totals: totals.into(),
+        }
     }
 }

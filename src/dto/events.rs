@@ -67,7 +67,7 @@ impl ToSchema for SubscribedTypes {}
 pub struct EventFeedQuery {
     /// Only these event types, comma-separated (e.g. `order.created,order.refunded`).
     #[param(
-        pattern = r"^(customer\.created|customer\.updated|customer\.merged|customer\.erased|consent\.changed|enquiry\.created|enquiry\.updated|order\.created|order\.status_changed|order\.refunded|product\.stock_low|import\.completed|campaign\.launched|campaign\.sent|message\.failed|webhook\.disabled)(,(customer\.created|customer\.updated|customer\.merged|customer\.erased|consent\.changed|enquiry\.created|enquiry\.updated|order\.created|order\.status_changed|order\.refunded|product\.stock_low|import\.completed|campaign\.launched|campaign\.sent|message\.failed|webhook\.disabled))*$"
+        pattern = r"^(customer\.created|customer\.updated|customer\.merged|customer\.erased|consent\.changed|enquiry\.created|enquiry\.updated|enquiry\.follow_up_due|order\.created|order\.status_changed|order\.refunded|product\.stock_low|import\.completed|campaign\.launched|campaign\.sent|message\.failed|webhook\.disabled)(,(customer\.created|customer\.updated|customer\.merged|customer\.erased|consent\.changed|enquiry\.created|enquiry\.updated|enquiry\.follow_up_due|order\.created|order\.status_changed|order\.refunded|product\.stock_low|import\.completed|campaign\.launched|campaign\.sent|message\.failed|webhook\.disabled))*$"
     )]
     pub r#type: Option<String>,
     /// The `next_cursor` of the previous page, or an event's `sequence`: events after it.

@@ -41,14 +41,43 @@ impl From<MergeRow> for MergeRecord {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimelineItem {
-    Consent { at: DateTime<Utc>, consent: ConsentEvent },
-    Enquiry { at: DateTime<Utc>, enquiry: Enquiry },
-    Merge { at: DateTime<Utc>, merge: MergeRecord },
-    Order { at: DateTime<Utc>, order: Order },
-    CampaignContact { at: DateTime<Utc>, campaign_contact: ContactRecord },
-    CampaignResponse { at: DateTime<Utc>, campaign_response: ResponseRecord },
-    Referral { at: DateTime<Utc>, referral: ReferralRecord },
-    FlowContact { at: DateTime<Utc>, flow_contact: crate::dto::flows::FlowContactRecord },
+    Consent {
+        at: DateTime<Utc>,
+        consent: ConsentEvent,
+    },
+    Enquiry {
+        at: DateTime<Utc>,
+        enquiry: Enquiry,
+    },
+    Merge {
+        at: DateTime<Utc>,
+        merge: MergeRecord,
+    },
+    Order {
+        at: DateTime<Utc>,
+        order: Order,
+    },
+    CampaignContact {
+        at: DateTime<Utc>,
+        campaign_contact: ContactRecord,
+    },
+    CampaignResponse {
+        at: DateTime<Utc>,
+        campaign_response: ResponseRecord,
+    },
+    Referral {
+        at: DateTime<Utc>,
+        referral: ReferralRecord,
+    },
+    FlowContact {
+        at: DateTime<Utc>,
+        flow_contact: crate::dto::flows::FlowContactRecord,
+    },
+    /// An enquiry's follow-up that fell due (`at` is its `follow_up_at`).
+    FollowUp {
+        at: DateTime<Utc>,
+        follow_up: Enquiry,
+    },
 }
 
 /// A customer referred by another (their first order carried the referrer's code).
@@ -89,6 +118,7 @@ impl From<TimelineEntry> for TimelineItem {
             }
             TimelineEntry::Referral(referral) => TimelineItem::Referral { at, referral: referral.into() },
             TimelineEntry::FlowContact(contact) => TimelineItem::FlowContact { at, flow_contact: contact.into() },
+            TimelineEntry::FollowUp(enquiry) => TimelineItem::FollowUp { at, follow_up: enquiry.into() },
         }
     }
 }

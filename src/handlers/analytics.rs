@@ -4,9 +4,9 @@ use crate::auth::{scopes, Authorized};
 use crate::domain::analytics::{RankingRequest, SalesRequest};
 use crate::domain::parse_sku;
 use crate::dto::analytics::{
-    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, PeriodQuery,
-    PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics, RfmQuery, SalesAnalytics, SalesQuery,
-    TopProductsQuery,
+    ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, EnquiryAnalytics,
+    EnquiryAnalyticsQuery, PeriodQuery, PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics,
+    RfmQuery, SalesAnalytics, SalesQuery, TopProductsQuery,
 };
 use crate::dto::predictions::{PredictionsAnalytics, PredictionsQuery};
 use crate::error::AppError;
@@ -303,4 +303,36 @@ pub async fn predictions(
     let report =
         state.db.run(move |conn| crate::services::predictions::report(conn, &config, calibration_end, top)).await?;
     Ok(web::Json(PredictionsAnalytics::new(report, calibration_end, today)))
+}
+
+/// Enquiries for dashboards, by when they occurred: counts per channel and status in each
+/// period (every period present), the exact median time from an enquiry to its resolution
+/// (`resolved_at - occurred_at`, over those now resolved), and the share of enquiries (spam
+/// left out) whose customer placed an order (not cancelled) within `within_days` days.
+/// Scope: `analytics:read`.
+#[utoipa::path(
+    tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
+    params(EnquiryAnalyticsQuery),
+    responses(
+        (status = 200, description = "Enquiry figures per period and over the range", body = EnquiryAnalytics),
+        (status = 422, description = "Bad period (dates, inverted range, range too long for the granularity, unknown time zone) or window",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/analytics/enquiries")]
+pub async fn enquiries(
+    _auth: Authorized<scopes::AnalyticsRead>,
+    state: web::Data<AppState>,
+    query: Query<EnquiryAnalyticsQuery>,
+) -> Result<web::Json<EnquiryAnalytics>, AppError> {
+    let (periods, within_days) = query.parse(state.config.timezone)?;
+    let (buckets, totals, periods) = state
+        .db
+        .run(move |conn| {
+            service::enquiries(conn, &periods, within_days).map(|(buckets, totals)| (buckets, totals, periods))
+        })
+        .await?;
+    Ok(web::Json(EnquiryAnalytics::new(buckets, totals, &periods, within_days)))
 }

@@ -14,12 +14,12 @@ use crate::services::idempotency::{self, Answer, KeyedRequest, StoredResponse};
 use crate::services::orders as service;
 use crate::state::AppState;
 
-const REPLAYED: &str = "Idempotent-Replayed";
+pub(crate) const REPLAYED: &str = "Idempotent-Replayed";
 
 /// The `Idempotency-Key` header: up to 255 printable ASCII characters (spaces and tabs
 /// allowed), at least one visible; surrounding blanks are not part of the key (HTTP drops
 /// them anyway).
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
     let Some(value) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };
@@ -33,7 +33,11 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
 }
 
 /// The request's key, with who sent it and the fingerprint of what was asked.
-fn keyed_request(req: &HttpRequest, actor: &str, canonical_body: &[u8]) -> Result<Option<KeyedRequest>, AppError> {
+pub(crate) fn keyed_request(
+    req: &HttpRequest,
+    actor: &str,
+    canonical_body: &[u8],
+) -> Result<Option<KeyedRequest>, AppError> {
     Ok(idempotency_key(req)?.map(|key| KeyedRequest {
         actor: actor.to_string(),
         key,
@@ -41,7 +45,7 @@ fn keyed_request(req: &HttpRequest, actor: &str, canonical_body: &[u8]) -> Resul
     }))
 }
 
-fn respond(answer: Answer) -> HttpResponse {
+pub(crate) fn respond(answer: Answer) -> HttpResponse {
     let stored = answer.response;
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default());
     response.content_type("application/json");

@@ -11,8 +11,9 @@ use crate::openapi::{AuthProblems, ServerProblems};
 use crate::services::privacy as service;
 use crate::state::AppState;
 
-/// Everything that happened to a customer, newest first: consent events, enquiries,
-/// merges and orders. Scope: `customers:read`.
+/// Everything that happened to a customer, newest first: consent events, enquiries (at
+/// when they occurred) and their follow-ups once due (`follow_up`, at `follow_up_at`),
+/// merges, orders, campaign and flow contacts, referrals. Scope: `customers:read`.
 #[utoipa::path(
     tag = "privacy",
     security(("bearer" = ["customers:read"])),

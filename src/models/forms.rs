@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{confirmation_tokens, enquiries, unsubscribe_tokens};
+use crate::db::Json;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = enquiries)]
@@ -20,6 +21,19 @@ pub struct EnquiryRow {
     pub user_agent: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// How the person reached the shop (`EnquiryChannel`).
+    pub channel: String,
+    /// When the person reached the shop (may be before `created_at`).
+    pub occurred_at: NaiveDateTime,
+    /// A reminder: when the shop means to follow the enquiry up.
+    pub follow_up_at: Option<NaiveDateTime>,
+    /// When `enquiry.follow_up_due` was recorded for the current `follow_up_at`.
+    pub follow_up_due_at: Option<NaiveDateTime>,
+    /// Lower-cased tags (a JSON array in the column).
+    #[serde(serialize_with = "Json::serialize_as_text")]
+    pub tags: Json<Vec<String>>,
+    /// When the status last became `resolved`; null while it is not.
+    pub resolved_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -31,10 +45,27 @@ pub struct NewEnquiry {
     pub email: Option<String>,
     pub subject: Option<String>,
     pub message: Option<String>,
+    pub assignee: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub channel: String,
+    pub occurred_at: NaiveDateTime,
+    pub follow_up_at: Option<NaiveDateTime>,
+    pub tags: Json<Vec<String>>,
+    pub resolved_at: Option<NaiveDateTime>,
+}
+
+/// What the enquiry analytics read of one enquiry.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = enquiries)]
+pub struct EnquiryFact {
+    pub customer_id: Option<i64>,
+    pub channel: String,
+    pub status: String,
+    pub occurred_at: NaiveDateTime,
+    pub resolved_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -22,6 +22,8 @@ pub const TIMELINE_CAMPAIGN_RESPONSE: i32 = 6;
 /// Keyed by the referred customer's id (a referral's primary key).
 pub const TIMELINE_REFERRAL: i32 = 7;
 pub const TIMELINE_FLOW_CONTACT: i32 = 8;
+/// An enquiry's follow-up that fell due (keyed by the enquiry's id).
+pub const TIMELINE_FOLLOW_UP: i32 = 9;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = customer_merges)]
@@ -75,6 +77,8 @@ pub enum TimelineEntry {
     CampaignResponse(ResponseRow),
     Referral(ReferralRow),
     FlowContact(crate::models::flows::FlowContactRow),
+    /// An enquiry whose follow-up fell due, at its `follow_up_at`.
+    FollowUp(EnquiryRow),
 }
 
 impl TimelineEntry {
@@ -82,13 +86,14 @@ impl TimelineEntry {
     pub fn key(&self) -> (NaiveDateTime, i32, i64) {
         match self {
             TimelineEntry::Consent(e) => (e.occurred_at, TIMELINE_CONSENT, e.id),
-            TimelineEntry::Enquiry(e) => (e.created_at, TIMELINE_ENQUIRY, e.id),
+            TimelineEntry::Enquiry(e) => (e.occurred_at, TIMELINE_ENQUIRY, e.id),
             TimelineEntry::Merge(m) => (m.merged_at, TIMELINE_MERGE, m.id),
             TimelineEntry::Order(o) => (o.order.placed_at, TIMELINE_ORDER, o.order.id),
             TimelineEntry::CampaignContact(c) => (c.created_at, TIMELINE_CAMPAIGN_CONTACT, c.id),
             TimelineEntry::CampaignResponse(r) => (r.occurred_at, TIMELINE_CAMPAIGN_RESPONSE, r.id),
             TimelineEntry::Referral(r) => (r.created_at, TIMELINE_REFERRAL, r.referred_id),
             TimelineEntry::FlowContact(c) => (c.created_at, TIMELINE_FLOW_CONTACT, c.id),
+            TimelineEntry::FollowUp(e) => (e.follow_up_at.unwrap_or(e.occurred_at), TIMELINE_FOLLOW_UP, e.id),
         }
     }
 }

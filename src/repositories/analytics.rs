@@ -916,3 +916,26 @@ pub fn buyers_between(
     }
     Ok(buyers)
 }
+
+/// (customer, placed_at) of the live orders of `customer_ids` placed in `[from, to)`,
+/// in a few queries of at most 1,000 customers each.
+pub fn order_times(
+    conn: &mut DbConn,
+    customer_ids: &[i64],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(i64, NaiveDateTime)>> {
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(1000) {
+        out.extend(
+            orders::table
+                .filter(orders::customer_id.eq_any(chunk))
+                .filter(orders::placed_at.ge(from))
+                .filter(orders::placed_at.lt(to))
+                .filter(live_orders())
+                .select((orders::customer_id, orders::placed_at))
+                .load::<(i64, NaiveDateTime)>(conn)?,
+        );
+    }
+    Ok(out)
+}

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use crate::db::schema::{confirmation_tokens, enquiries, unsubscribe_tokens};
 use crate::db::DbConn;
 use crate::domain::forms::EnquiryFilter;
-use crate::models::forms::{ConfirmationTokenRow, EnquiryRow, NewEnquiry, UnsubscribeTokenRow};
+use crate::domain::EnquiryStatus;
+use crate::models::forms::{ConfirmationTokenRow, EnquiryFact, EnquiryRow, NewEnquiry, UnsubscribeTokenRow};
 use crate::repositories::sql::insert_in_chunks;
 
 pub fn insert_enquiry(conn: &mut DbConn, enquiry: NewEnquiry) -> QueryResult<EnquiryRow> {
@@ -57,6 +58,12 @@ pub fn list_enquiries(
     if let Some(customer_id) = filter.customer_id {
         query = query.filter(enquiries::customer_id.eq(customer_id));
     }
+    if let Some(channel) = filter.channel {
+        query = query.filter(enquiries::channel.eq(channel.as_str()));
+    }
+    if let Some(before) = filter.follow_up_before {
+        query = query.filter(enquiries::follow_up_at.lt(before)).filter(enquiries::status.eq_any(open_statuses()));
+    }
     if let Some(after) = filter.created_after {
         query = query.filter(enquiries::created_at.ge(after));
     }
@@ -73,8 +80,17 @@ pub fn find_enquiry(conn: &mut DbConn, id: i64) -> QueryResult<Option<EnquiryRow
     enquiries::table.find(id).select(EnquiryRow::as_select()).first(conn).optional()
 }
 
+/// Locks an enquiry row until the transaction ends (see `sql::lock_row`).
+pub fn lock_enquiry(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    super::sql::lock_row(conn, "enquiries", id)
+}
+
 pub fn find_enquiries(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<EnquiryRow>> {
     enquiries::table.filter(enquiries::id.eq_any(ids)).select(EnquiryRow::as_select()).load(conn)
+}
+
+fn open_statuses() -> Vec<&'static str> {
+    EnquiryStatus::OPEN.iter().map(|s| s.as_str()).collect()
 }
 
 /// The triage fields of an enquiry.
@@ -84,7 +100,54 @@ pub struct EnquiryTriage {
     pub status: String,
     pub assignee: Option<String>,
     pub note: Option<String>,
+    pub follow_up_at: Option<NaiveDateTime>,
+    pub follow_up_due_at: Option<NaiveDateTime>,
+    /// The tags' JSON text (`Json::to_text`).
+    pub tags: String,
+    pub resolved_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+}
+
+/// Open enquiries whose follow-up is due at `now` and not yet announced, oldest due first.
+pub fn due_follow_ups(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<EnquiryRow>> {
+    enquiries::table
+        .filter(enquiries::follow_up_at.le(now))
+        .filter(enquiries::follow_up_due_at.is_null())
+        .filter(enquiries::status.eq_any(open_statuses()))
+        .order((enquiries::follow_up_at, enquiries::id))
+        .limit(limit)
+        .select(EnquiryRow::as_select())
+        .load(conn)
+}
+
+/// Marks the follow-up `follow_up_at` of enquiry `id` announced at `now`, if it still is
+/// that follow-up and was not announced yet: true when this call marked it. The single
+/// conditional UPDATE makes two instances announcing one follow-up announce it once.
+pub fn mark_follow_up_due(
+    conn: &mut DbConn,
+    id: i64,
+    follow_up_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let marked = diesel::update(
+        enquiries::table
+            .filter(enquiries::id.eq(id))
+            .filter(enquiries::follow_up_at.eq(follow_up_at))
+            .filter(enquiries::follow_up_due_at.is_null())
+            .filter(enquiries::status.eq_any(open_statuses())),
+    )
+    .set(enquiries::follow_up_due_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(marked == 1)
+}
+
+/// What the enquiry analytics need of the enquiries that occurred in `[from, to)`.
+pub fn enquiry_facts(conn: &mut DbConn, from: NaiveDateTime, to: NaiveDateTime) -> QueryResult<Vec<EnquiryFact>> {
+    enquiries::table
+        .filter(enquiries::occurred_at.ge(from))
+        .filter(enquiries::occurred_at.lt(to))
+        .select(EnquiryFact::as_select())
+        .load(conn)
 }
 
 pub fn update_enquiry(conn: &mut DbConn, id: i64, triage: EnquiryTriage) -> QueryResult<EnquiryRow> {

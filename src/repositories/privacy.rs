@@ -32,7 +32,7 @@ pub fn timeline(
         "SELECT kind, id, at FROM ( SELECT 1 AS kind, id, occurred_at AS at FROM consent_events WHERE customer_id = ",
     );
     sql.bind(customer());
-    sql.push(" UNION ALL SELECT 2, id, created_at FROM enquiries WHERE customer_id = ").bind(customer());
+    sql.push(" UNION ALL SELECT 2, id, occurred_at FROM enquiries WHERE customer_id = ").bind(customer());
     sql.push(" UNION ALL SELECT 3, id, merged_at FROM customer_merges WHERE survivor_id = ").bind(customer());
     sql.push(" UNION ALL SELECT 4, id, placed_at FROM orders WHERE customer_id = ").bind(customer());
     sql.push(" UNION ALL SELECT 5, id, created_at FROM campaign_contacts WHERE customer_id = ").bind(customer());
@@ -42,6 +42,8 @@ pub fn timeline(
     sql.push(" OR referrer_id = ").bind(customer());
     sql.push(" UNION ALL SELECT 8, id, created_at FROM flow_contacts WHERE customer_id = ").bind(customer());
     sql.push(" AND outcome IN ('messaged', 'listed')");
+    sql.push(" UNION ALL SELECT 9, id, follow_up_at FROM enquiries WHERE customer_id = ").bind(customer());
+    sql.push(" AND follow_up_due_at IS NOT NULL");
     sql.push(" ) entries WHERE ").bind(SqlValue::Int(has_cursor)).push(" = 0 OR at < ").bind(SqlValue::Time(at));
     sql.push(" OR (at = ").bind(SqlValue::Time(at)).push(" AND (kind < ").bind(SqlValue::Int(kind.into()));
     sql.push(" OR (kind = ").bind(SqlValue::Int(kind.into())).push(" AND id < ").bind(SqlValue::Int(id));
@@ -143,6 +145,8 @@ pub fn strip_personal_data(
             enquiries::note.eq(None::<String>),
             enquiries::ip.eq(None::<String>),
             enquiries::user_agent.eq(None::<String>),
+            // Tags are the shop's words, but may name the person.
+            enquiries::tags.eq("[]"),
             enquiries::updated_at.eq(now),
         )
     };

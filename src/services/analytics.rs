@@ -10,14 +10,18 @@ use crate::domain::analytics::{
     CodeFigures, Cohort, Cohorts, ConsentFigures, ConsentPeriod, GroupFigures, LineGroup, ProductFilter, RankBy,
     Ranking, SalesPeriod, SalesReport,
 };
+use crate::domain::forms::EnquiryPeriod;
 use crate::domain::period::{bucket_index, Bucket, Granularity, Periods};
 use crate::domain::purchase_days::DAY_DIMENSIONS;
 use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
+use crate::domain::EnquiryStatus;
 use crate::error::AppError;
 use crate::models::analytics::{ChannelFigures, CustomerValue, Promotions, RfmFigures, TopCustomer};
 use crate::models::campaigns::Report;
 use crate::repositories::analytics::{self as repo, LineGroupRow, LineQuery, OrderSelection};
-use crate::repositories::{customers as customer_repo, products as product_repo, segments as segment_repo};
+use crate::repositories::{
+    customers as customer_repo, forms as forms_repo, products as product_repo, segments as segment_repo,
+};
 
 /// Consent now per channel, opt-ins and opt-outs per period, email opt-in by source.
 pub fn consent(conn: &mut DbConn, buckets: &[Bucket]) -> Result<ConsentFigures, AppError> {
@@ -499,4 +503,68 @@ pub fn channels(conn: &mut DbConn, periods: &Periods, currency: Option<String>) 
     let mut channels: Vec<(String, Figures)> = channels.into_iter().collect();
     channels.sort_by(|a, b| b.1.net_revenue().cmp(&a.1.net_revenue()).then(a.0.cmp(&b.0)));
     Ok(ChannelFigures { currency, other_currencies, channels, sources })
+}
+
+// ---- Enquiries -----------------------------------------------------------------------
+
+/// Enquiry figures per period and over the whole range, by when the enquiries occurred:
+/// counts per channel and status; resolutions (each enquiry's `resolved_at -
+/// occurred_at`, in whole seconds, for an exact median); and how many of the enquiries
+/// that are not spam were followed by a live order of their customer within
+/// `within_days` days of the enquiry.
+pub fn enquiries(
+    conn: &mut DbConn,
+    periods: &Periods,
+    within_days: i64,
+) -> Result<(Vec<EnquiryPeriod>, EnquiryPeriod), AppError> {
+    let mut buckets: Vec<EnquiryPeriod> =
+        periods.buckets.iter().map(|b| EnquiryPeriod { period_start: b.period_start, ..Default::default() }).collect();
+    let mut total = EnquiryPeriod { period_start: periods.first_day(), ..Default::default() };
+    let (from, to) = periods.utc_range();
+    let window = chrono::Duration::days(within_days);
+    let facts = forms_repo::enquiry_facts(conn, from, to)?;
+    let spam = EnquiryStatus::Spam.as_str();
+    let mut customer_ids: Vec<i64> = facts.iter().filter(|f| f.status != spam).filter_map(|f| f.customer_id).collect();
+    customer_ids.sort_unstable();
+    customer_ids.dedup();
+    let mut orders: HashMap<i64, Vec<NaiveDateTime>> = HashMap::new();
+    for (customer, placed_at) in repo::order_times(conn, &customer_ids, from, to + window)? {
+        orders.entry(customer).or_default().push(placed_at);
+    }
+    orders.values_mut().for_each(|times| times.sort_unstable());
+    let mut counts: Vec<BTreeMap<(String, String), i64>> = vec![BTreeMap::new(); buckets.len()];
+    let mut total_counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for fact in facts {
+        let Some(index) = bucket_index(&periods.buckets, fact.occurred_at) else { continue };
+        let key = (fact.channel.clone(), fact.status.clone());
+        *counts[index].entry(key.clone()).or_default() += 1;
+        *total_counts.entry(key).or_default() += 1;
+        let converted = fact.status != spam
+            && fact.customer_id.and_then(|c| orders.get(&c)).is_some_and(|times| {
+                let first = times.partition_point(|t| *t < fact.occurred_at);
+                times.get(first).is_some_and(|t| *t < fact.occurred_at + window)
+            });
+        let resolution = match (fact.status == EnquiryStatus::Resolved.as_str(), fact.resolved_at) {
+            (true, Some(at)) => Some((at - fact.occurred_at).num_seconds().max(0)),
+            _ => None,
+        };
+        for figures in [&mut buckets[index], &mut total] {
+            figures.enquiries += 1;
+            if fact.status != spam {
+                figures.genuine += 1;
+            }
+            if converted {
+                figures.converted += 1;
+            }
+            if let Some(seconds) = resolution {
+                figures.resolved += 1;
+                figures.resolution_seconds.push(seconds);
+            }
+        }
+    }
+    for (bucket, counts) in buckets.iter_mut().zip(counts) {
+        bucket.counts = counts.into_iter().map(|((c, s), n)| (c, s, n)).collect();
+    }
+    total.counts = total_counts.into_iter().map(|((c, s), n)| (c, s, n)).collect();
+    Ok((buckets, total))
 }

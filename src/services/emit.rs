@@ -161,28 +161,40 @@ pub fn consent_changed_data(event: &ConsentEventRow, from: Option<&str>) -> Valu
     })
 }
 
+/// An enquiry as the API shows it, without its client details (IP, user agent) and note.
+fn enquiry_fields(enquiry: &EnquiryRow) -> Value {
+    json!({
+        "id": enquiry.id,
+        "customer_id": enquiry.customer_id,
+        "kind": enquiry.kind,
+        "channel": enquiry.channel,
+        "status": enquiry.status,
+        "email": enquiry.email,
+        "subject": enquiry.subject,
+        "message": enquiry.message,
+        "assignee": enquiry.assignee,
+        "tags": enquiry.tags.0,
+        "occurred_at": time(enquiry.occurred_at),
+        "follow_up_at": enquiry.follow_up_at.map(time),
+        "created_at": time(enquiry.created_at),
+    })
+}
+
 /// `enquiry.created`: the enquiry without its client details (IP, user agent).
 pub fn enquiry_created(conn: &mut DbConn, enquiry: &EnquiryRow) -> Result<(), AppError> {
-    record(
-        conn,
-        EventType::EnquiryCreated,
-        enquiry.customer_id,
-        json!({
-            "id": enquiry.id,
-            "customer_id": enquiry.customer_id,
-            "kind": enquiry.kind,
-            "status": enquiry.status,
-            "email": enquiry.email,
-            "subject": enquiry.subject,
-            "message": enquiry.message,
-            "created_at": time(enquiry.created_at),
-        }),
-    )
+    record(conn, EventType::EnquiryCreated, enquiry.customer_id, enquiry_fields(enquiry))
+}
+
+/// `enquiry.follow_up_due`: an open enquiry's follow-up time has come.
+pub fn enquiry_follow_up_due(conn: &mut DbConn, enquiry: &EnquiryRow) -> Result<(), AppError> {
+    record(conn, EventType::EnquiryFollowUpDue, enquiry.customer_id, enquiry_fields(enquiry))
 }
 
 /// `enquiry.updated` with the triage fields that changed; nothing when none did.
 pub fn enquiry_updated(conn: &mut DbConn, before: &EnquiryRow, after: &EnquiryRow) -> Result<(), AppError> {
-    let triage = |e: &EnquiryRow| match json!({"status": e.status, "assignee": e.assignee, "note": e.note}) {
+    let triage = |e: &EnquiryRow| match json!({"status": e.status, "assignee": e.assignee, "note": e.note,
+        "follow_up_at": e.follow_up_at.map(time), "tags": e.tags.0})
+    {
         Value::Object(map) => map,
         _ => unreachable!("a JSON object"),
     };

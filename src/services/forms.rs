@@ -35,10 +35,16 @@ pub(crate) fn enquiry(
         email: Some(email.as_str().to_string()),
         subject: None,
         message: None,
+        assignee: None,
         ip: client.ip.map(|ip| ip.to_string()),
         user_agent: client.user_agent.clone(),
         created_at: now,
         updated_at: now,
+        channel: crate::domain::EnquiryChannel::Form.as_str().to_string(),
+        occurred_at: now,
+        follow_up_at: None,
+        tags: crate::db::Json(Vec::new()),
+        resolved_at: None,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::models::privacy::{MergeRow, NewErasure, NewSuppression};
 use crate::models::privacy::{PersonalData, TimelineEntry};
 use crate::models::privacy::{
     TIMELINE_CAMPAIGN_CONTACT, TIMELINE_CAMPAIGN_RESPONSE, TIMELINE_CONSENT, TIMELINE_ENQUIRY, TIMELINE_FLOW_CONTACT,
-    TIMELINE_MERGE, TIMELINE_ORDER, TIMELINE_REFERRAL,
+    TIMELINE_FOLLOW_UP, TIMELINE_MERGE, TIMELINE_ORDER, TIMELINE_REFERRAL,
 };
 use crate::models::referrals::ReferralRow;
 use crate::repositories::campaigns as campaign_repo;
@@ -48,8 +48,11 @@ pub fn timeline(
     let ids_of = |kind| order.iter().filter(|row| row.kind == kind).map(|row| row.id).collect::<Vec<_>>();
     let mut consents: HashMap<i64, ConsentEventRow> =
         repo::consent_events_by_id(conn, &ids_of(TIMELINE_CONSENT))?.into_iter().map(|e| (e.id, e)).collect();
-    let mut enquiries: HashMap<i64, EnquiryRow> =
-        forms_repo::find_enquiries(conn, &ids_of(TIMELINE_ENQUIRY))?.into_iter().map(|e| (e.id, e)).collect();
+    // An enquiry and its due follow-up are two entries of one row.
+    let mut enquiry_ids = ids_of(TIMELINE_ENQUIRY);
+    enquiry_ids.extend(ids_of(TIMELINE_FOLLOW_UP));
+    let enquiries: HashMap<i64, EnquiryRow> =
+        forms_repo::find_enquiries(conn, &enquiry_ids)?.into_iter().map(|e| (e.id, e)).collect();
     let mut merges: HashMap<i64, MergeRow> =
         repo::merges_by_id(conn, &ids_of(TIMELINE_MERGE))?.into_iter().map(|m| (m.id, m)).collect();
     let mut orders: HashMap<i64, OrderRecord> =
@@ -74,7 +77,8 @@ pub fn timeline(
         .into_iter()
         .filter_map(|row| match row.kind {
             TIMELINE_CONSENT => consents.remove(&row.id).map(TimelineEntry::Consent),
-            TIMELINE_ENQUIRY => enquiries.remove(&row.id).map(TimelineEntry::Enquiry),
+            TIMELINE_ENQUIRY => enquiries.get(&row.id).cloned().map(TimelineEntry::Enquiry),
+            TIMELINE_FOLLOW_UP => enquiries.get(&row.id).cloned().map(TimelineEntry::FollowUp),
             TIMELINE_MERGE => merges.remove(&row.id).map(TimelineEntry::Merge),
             TIMELINE_CAMPAIGN_CONTACT => contacts.remove(&row.id).map(TimelineEntry::CampaignContact),
             TIMELINE_CAMPAIGN_RESPONSE => responses.remove(&row.id).map(TimelineEntry::CampaignResponse),

@@ -11,6 +11,7 @@ mod cli;
 mod consents;
 mod contract;
 mod customers;
+mod enquiry_channels;
 mod errors;
 mod events;
 mod flows;

@@ -133,7 +133,7 @@ async fn export_holds_everything_about_the_person(backend: Backend) {
 }
 
 /// Every text column of every table, for the "no personal data left" scan.
-async fn text_columns(app: &TestApp) -> Vec<(String, String)> {
+pub(crate) async fn text_columns(app: &TestApp) -> Vec<(String, String)> {
     let backend_is_pg = app.state.db.backend() == rapport::db::Backend::Postgres;
     app.state
         .db

@@ -1,0 +1,10 @@
+DROP INDEX enquiries_follow_up_due_idx;
+DROP INDEX enquiries_follow_up_idx;
+DROP INDEX enquiries_occurred_idx;
+DROP INDEX enquiries_channel_idx;
+ALTER TABLE enquiries DROP COLUMN resolved_at;
+ALTER TABLE enquiries DROP COLUMN tags;
+ALTER TABLE enquiries DROP COLUMN follow_up_due_at;
+ALTER TABLE enquiries DROP COLUMN follow_up_at;
+ALTER TABLE enquiries DROP COLUMN occurred_at;
+ALTER TABLE enquiries DROP COLUMN channel;
