@@ -64,6 +64,8 @@ pub enum Trigger {
     },
     /// A referred customer's first order: the referrer enters (their reward).
     ReferralConverted {},
+    /// An enquiry's follow-up fell due (`enquiry.follow_up_due`): a reminder to the shop.
+    EnquiryFollowUpDue {},
 }
 
 impl Trigger {
@@ -80,6 +82,7 @@ impl Trigger {
             Trigger::SegmentEntered { .. } => "segment_entered",
             Trigger::EnquiryUnresolved { .. } => "enquiry_unresolved",
             Trigger::ReferralConverted {} => "referral_converted",
+            Trigger::EnquiryFollowUpDue {} => "enquiry_follow_up_due",
         }
     }
 

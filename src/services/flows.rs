@@ -52,9 +52,16 @@ const RETRY_FAILED_STEP: Duration = Duration::hours(1);
 const HISTORY_AFTER: Duration = Duration::days(1);
 
 /// The event types the trigger reader follows.
-const EVENT_TYPES: [EventType; 3] = [EventType::CustomerCreated, EventType::ConsentChanged, EventType::OrderCreated];
-const EVENT_TRIGGERS: [&str; 5] =
-    ["customer_created", "consent_subscribed", "order_created", "nth_order", "referral_converted"];
+const EVENT_TYPES: [EventType; 4] =
+    [EventType::CustomerCreated, EventType::ConsentChanged, EventType::OrderCreated, EventType::EnquiryFollowUpDue];
+const EVENT_TRIGGERS: [&str; 6] = [
+    "customer_created",
+    "consent_subscribed",
+    "order_created",
+    "nth_order",
+    "referral_converted",
+    "enquiry_follow_up_due",
+];
 const SCANNED_TRIGGERS: [&str; 5] =
     ["birthday", "first_order_anniversary", "lapsed", "segment_entered", "enquiry_unresolved"];
 
@@ -272,8 +279,8 @@ pub fn read_events(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppEr
                 for (event, data) in events.iter().zip(&data) {
                     // Only what happened since the flow was activated.
                     if flow.activated_at.is_some_and(|at| event.created_at >= at) {
-                        if let Some(customer) = candidate(conn, definition, event, data)? {
-                            candidates.push(Candidate { customer_id: Some(customer), enquiry_id: None });
+                        if let Some(entrant) = candidate(conn, definition, event, data)? {
+                            candidates.push(entrant);
                         }
                     }
                 }
@@ -289,18 +296,24 @@ pub fn read_events(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppEr
     }
 }
 
-/// The customer an event starts a run for, under this flow's trigger.
+/// Who an event starts a run for, under this flow's trigger.
 fn candidate(
     conn: &mut DbConn,
     definition: &FlowDefinition,
     event: &EventRow,
     data: &Value,
-) -> Result<Option<i64>, AppError> {
+) -> Result<Option<Candidate>, AppError> {
     let order_id = data.get("id").and_then(Value::as_i64);
     if event.event_type == EventType::OrderCreated.as_str() && is_history(data, event.created_at) {
         return Ok(None);
     }
-    Ok(match (&definition.trigger, event.event_type.as_str()) {
+    if let (Trigger::EnquiryFollowUpDue {}, "enquiry.follow_up_due") = (&definition.trigger, event.event_type.as_str())
+    {
+        // A reminder per enquiry, about its customer if it has one.
+        let enquiry_id = data.get("id").and_then(Value::as_i64);
+        return Ok(enquiry_id.map(|enquiry| Candidate { customer_id: event.customer_id, enquiry_id: Some(enquiry) }));
+    }
+    let customer = match (&definition.trigger, event.event_type.as_str()) {
         (Trigger::CustomerCreated {}, "customer.created") => event.customer_id,
         (Trigger::ConsentSubscribed {}, "consent.changed") => {
             let channel = data.get("channel").and_then(Value::as_str);
@@ -321,7 +334,8 @@ fn candidate(
             None => None,
         },
         _ => None,
-    })
+    };
+    Ok(customer.map(|customer| Candidate { customer_id: Some(customer), enquiry_id: None }))
 }
 
 /// An order recorded long after it was placed (an import of past orders): no reason to

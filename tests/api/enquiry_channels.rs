@@ -18,6 +18,7 @@ both_backends!(
     patch_sets_follow_up_tags_and_resolution,
     analytics_match_hand_computed_figures,
     erasure_scrubs_enquiries_recorded_through_the_api,
+    a_due_follow_up_alerts_the_shop_through_a_flow,
 );
 
 fn now() -> NaiveDateTime {
@@ -511,4 +512,49 @@ async fn erasure_scrubs_enquiries_recorded_through_the_api(backend: Backend) {
     let kept = app.get(&path, &app.token("customers:read")).await.body;
     assert_eq!((&kept["channel"], &kept["tags"], &kept["subject"]), (&json!("phone"), &json!([]), &json!(null)));
     assert!(kept["occurred_at"].is_string(), "the figures stay");
+}
+
+async fn a_due_follow_up_alerts_the_shop_through_a_flow(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RAPPORT_SHOP_EMAIL", "Shop desk <desk@shop.example>")]).await;
+    let writer = app.token("campaigns:write");
+    let flow = app
+        .post(
+            "/v1/flows",
+            &writer,
+            json!({"name": "Call back", "trigger": {"type": "enquiry_follow_up_due"},
+            "channel": "email", "holdout_percent": 0, "quiet_hours": null,
+            "steps": [{"type": "notify_shop", "subject": "Call back about enquiry {{ enquiry.id }}",
+                       "text": "{{ enquiry.email }} waits for your call."}]}),
+        )
+        .await;
+    assert_eq!(flow.status.as_u16(), 201, "{}", flow.text);
+    let id = flow.body["id"].as_i64().unwrap();
+    assert_eq!(app.post(&format!("/v1/flows/{id}/activate"), &writer, json!({})).await.status.as_u16(), 200);
+    let start = now().trunc_subsecs(0);
+    let enquiry = app
+        .post(
+            "/v1/enquiries",
+            &app.token("customers:write"),
+            json!({"channel": "phone", "contact": {"email": "ana@example.com"},
+            "message": "Call me back about the blue vase", "follow_up_at": rfc3339(start + Duration::days(2))}),
+        )
+        .await;
+    assert_eq!(enquiry.status.as_u16(), 201, "{}", enquiry.text);
+    let tick = |at: NaiveDateTime| {
+        let (config, keys) = (&app.state.config, &app.state.keys);
+        app.state.db.with_conn(|conn| {
+            announce_due_follow_ups(conn, at)?;
+            rapport::services::flows::tick(conn, config, keys, at)
+        })
+    };
+    tick(start + Duration::days(1)).unwrap();
+    assert_eq!(app.count("messages WHERE kind = 'flow_notification'").await, 0, "not due yet");
+    tick(start + Duration::days(3)).unwrap();
+    tick(start + Duration::days(3) + Duration::minutes(1)).unwrap();
+    assert_eq!(
+        app.count("messages WHERE kind = 'flow_notification' AND recipient LIKE '%desk@shop.example%' AND body LIKE '%ana@example.com waits%'")
+            .await,
+        1,
+        "one alert for the due follow-up"
+    );
 }
