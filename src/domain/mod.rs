@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod attribution;
 pub mod campaign;
 pub mod consent;
+pub mod costs;
 mod contact;
 pub mod customer;
 pub mod events;

@@ -6,6 +6,7 @@ use validator::Validate;
 
 use crate::domain::campaign::{placeholders, AudienceCounts, PromoSpec};
 use crate::domain::campaign::{CampaignSpec, ResponseReport};
+use crate::domain::costs::ContactCost;
 use crate::domain::merge_patch;
 use crate::domain::{clean_text, ConsentChannel, Currency, ResponseKind};
 use crate::dto::promo_codes::{normalize_code, Discount};
@@ -76,6 +77,10 @@ pub struct CampaignInput {
     pub holdout_percent: Option<i64>,
     /// 1 to 365 (default 14).
     pub attribution_window_days: Option<i64>,
+    /// What the campaign costs: a fixed part and a part per contacted customer, in minor
+    /// units of `currency`. Only attributed orders in that currency are set against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<ContactCost>,
 }
 
 /// Whether a template uses `{{promo_code}}` while the campaign gives none.
@@ -167,6 +172,15 @@ impl CampaignInput {
         if exclude_campaign_ids.len() > 100 {
             errors.0.push(FieldError::new("exclude_campaign_ids", "at most 100 campaigns"));
         }
+        let cost = self.cost.and_then(|cost| cost.checked("cost", &mut errors.0));
+        if let (Some(cost), PromoSpec::Unique { currency: Some(code_currency), .. }) = (&cost, &promo) {
+            if &cost.currency != code_currency {
+                errors.0.push(FieldError::new(
+                    "cost.currency",
+                    format!("the campaign's codes are in {code_currency}; give its cost in {code_currency} too"),
+                ));
+            }
+        }
         errors.into_result(())?;
         Ok(CampaignSpec {
             name: name.unwrap_or_default(),
@@ -182,6 +196,7 @@ impl CampaignInput {
             exclude_campaign_ids,
             holdout_percent,
             attribution_window_days,
+            cost,
         })
     }
 
@@ -215,6 +230,7 @@ impl CampaignInput {
             exclude_campaign_ids: Some(row.exclude_campaign_ids.0.clone()),
             holdout_percent: Some(row.holdout_percent),
             attribution_window_days: Some(row.attribution_window_days),
+            cost: row.cost(),
         }
     }
 }
