@@ -213,6 +213,8 @@ pub struct Report {
     pub attributed: Vec<AttributedRow>,
     pub redemptions: i64,
     pub discount_given: i64,
+    /// The campaign's cost, when given.
+    pub cost: Option<crate::domain::costs::ContactCost>,
 }
 
 /// Revenue of one currency attributed to a campaign.

@@ -754,6 +754,7 @@ fn reports_of(conn: &mut DbConn, rows: &[CampaignRow]) -> Result<Vec<Report>, Ap
             attributed: Vec::new(),
             redemptions: 0,
             discount_given: 0,
+            cost: row.cost(),
         };
         if let Some(launched_at) = row.launched_at {
             report.window = Some((launched_at, repo::window_end(launched_at, row.attribution_window_days)));
