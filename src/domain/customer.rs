@@ -212,7 +212,10 @@ impl CustomerProfile {
             }
             CustomerKind::Company => {
                 if d.company_id.is_some() {
-                    return Err(FieldError::new("company_id", "a company cannot belong to a company; only a person can"));
+                    return Err(FieldError::new(
+                        "company_id",
+                        "a company cannot belong to a company; only a person can",
+                    ));
                 }
                 if d.role.is_some() {
                     return Err(FieldError::new("role", "only a person who belongs to a company has a role"));

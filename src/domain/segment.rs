@@ -364,7 +364,9 @@ impl Field {
             Field::Company(CompanyField::Employees | CompanyField::Rating) => {
                 [NUMBER_OPS, &[Op::In, Op::NotIn, Op::Exists, Op::NotExists]].concat()
             }
-            Field::Company(CompanyField::FoundedOn) => vec![Op::Before, Op::After, Op::Between, Op::Exists, Op::NotExists],
+            Field::Company(CompanyField::FoundedOn) => {
+                vec![Op::Before, Op::After, Op::Between, Op::Exists, Op::NotExists]
+            }
         };
         if matches!(self, Field::Purchased(PurchaseField::Attribute(_))) {
             ops.push(Op::Contains);
@@ -526,7 +528,9 @@ fn operand(field: &Field, op: Op, value: &Value) -> Result<Operand, String> {
             }
         }
         Op::Before | Op::After => return Ok(Operand::Time(time(value)?)),
-        Op::Between if matches!(field, Field::CreatedAt | Field::OrderAt(_) | Field::Company(CompanyField::FoundedOn)) => {
+        Op::Between
+            if matches!(field, Field::CreatedAt | Field::OrderAt(_) | Field::Company(CompanyField::FoundedOn)) =>
+        {
             let [from, to] = pair(value)?;
             let (from, to) = (time(from)?, time(to)?);
             return if from <= to { Ok(Operand::TimeRange(from, to)) } else { Err("the range is inverted".into()) };

@@ -737,11 +737,8 @@ pub fn campaign_cost_figures(cost: &ContactCost, r: &Report) -> CostFigures {
         holdout: r.holdout,
         holdout_converted: r.holdout_converted,
     });
-    let returns = Returns {
-        orders: attributed.map_or(0, |a| a.orders),
-        revenue: attributed.map_or(0, |a| a.revenue),
-        holdout,
-    };
+    let returns =
+        Returns { orders: attributed.map_or(0, |a| a.orders), revenue: attributed.map_or(0, |a| a.revenue), holdout };
     figures(&cost.currency, cost.total(r.contacted), returns)
 }
 

@@ -10,8 +10,7 @@ use validator::Validate;
 
 use crate::domain::customer::{
     check_company_id, check_employees, check_rating, parse_birthday, parse_founded_on, parse_website, AddressFields,
-    AddressPatch, CompanyFactsPatch, CustomerDraft, CustomerFields, CustomerFilter, CustomerPatch,
-    NAME_MAX, NOTES_MAX,
+    AddressPatch, CompanyFactsPatch, CustomerDraft, CustomerFields, CustomerFilter, CustomerPatch, NAME_MAX, NOTES_MAX,
 };
 use crate::domain::{
     clean_text, ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch,

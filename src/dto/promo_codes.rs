@@ -4,8 +4,8 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::domain::consent::single_line;
-use crate::domain::promo::{CustomerRef, PromoPatch};
 use crate::domain::costs::RedemptionCost;
+use crate::domain::promo::{CustomerRef, PromoPatch};
 use crate::domain::{Currency, Email, Patch};
 use crate::error::AppError;
 use crate::error::FieldErrors;

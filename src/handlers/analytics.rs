@@ -5,8 +5,8 @@ use crate::domain::analytics::{RankingRequest, SalesRequest};
 use crate::domain::parse_sku;
 use crate::dto::analytics::{
     ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, PeriodQuery,
-    PromotionsAnalytics, PromotionsQuery, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics, RfmQuery, SalesAnalytics, SalesQuery,
-    TopProductsQuery,
+    PromotionsAnalytics, PromotionsQuery, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics, RfmQuery, SalesAnalytics,
+    SalesQuery, TopProductsQuery,
 };
 use crate::dto::predictions::{PredictionsAnalytics, PredictionsQuery};
 use crate::error::AppError;

@@ -14,7 +14,8 @@ use crate::domain::customer::CustomerProfile;
 use crate::domain::{ConsentState, Email, Tag};
 use crate::models::consents::CurrentConsentRow;
 use crate::models::customers::{
-    CompanyDetailsRow, CompanyPurchaseRow, CompanyTotals, CustomerColumns, CustomerRecord, CustomerRfmRow, CustomerRow, DuplicatePairRow, NewCustomer, NewCustomerMerge,
+    CompanyDetailsRow, CompanyPurchaseRow, CompanyTotals, CustomerColumns, CustomerRecord, CustomerRfmRow, CustomerRow,
+    DuplicatePairRow, NewCustomer, NewCustomerMerge,
 };
 use crate::models::orders::CustomerStatsRow;
 

@@ -14,7 +14,8 @@ use super::sql::{json_text, live_order, lock_row, Sql, SqlValue};
 use crate::db::schema::{campaigns, segments};
 use crate::db::DbConn;
 use crate::domain::segment::{
-    CompanyField, Condition, Field, Op, Operand, OrderTime, PredictionField, PurchaseField, Rule, StatsField, TextColumn,
+    CompanyField, Condition, Field, Op, Operand, OrderTime, PredictionField, PurchaseField, Rule, StatsField,
+    TextColumn,
 };
 use crate::models::segments::{NewSegment, SegmentChanges, SegmentRow};
 

@@ -57,8 +57,12 @@ fn check_company_link(
         }
     }
     if let (Some(id), Some(before)) = (id, before) {
-        if before.kind == CustomerKind::Company && profile.kind != CustomerKind::Company && repo::has_people(conn, id)? {
-            return Err(AppError::invalid("kind", "a company with people cannot become a person; move its people first"));
+        if before.kind == CustomerKind::Company && profile.kind != CustomerKind::Company && repo::has_people(conn, id)?
+        {
+            return Err(AppError::invalid(
+                "kind",
+                "a company with people cannot become a person; move its people first",
+            ));
         }
     }
     Ok(())
