@@ -654,6 +654,9 @@ pub struct PromotionsQuery {
     /// How `by_cost` is ranked (default `cost_per_order`).
     #[param(inline)]
     pub sort: Option<PromotionSort>,
+    /// Not taken here (the figures are for the whole range): given, it is a 422.
+    #[param(value_type = Option<crate::dto::schema::GranularityName>, inline)]
+    pub granularity: Option<String>,
 }
 
 impl PromotionsQuery {
@@ -661,7 +664,7 @@ impl PromotionsQuery {
         RangeQuery {
             from: self.from.clone(),
             to: self.to.clone(),
-            granularity: None,
+            granularity: self.granularity.clone(),
             timezone: self.timezone.clone(),
             currency: self.currency.clone(),
         }
