@@ -267,6 +267,16 @@ fn raw_columns(file: &CsvFile) -> Vec<CustomerColumns> {
                     [("colour".to_string(), serde_json::Value::String(r.colour.to_string()))].into_iter().collect(),
                 ),
                 notes: None,
+                founded_on: None,
+                industry: None,
+                employees: None,
+                website: None,
+                registration_number: None,
+                vat_number: None,
+                rating: None,
+                particularities: None,
+                company_id: None,
+                role: None,
             };
             let mut draft = input.into_draft(None).ok()?;
             draft.source.get_or_insert(CustomerSource::Import);

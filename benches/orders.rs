@@ -616,6 +616,9 @@ impl From<CustomerByName> for CustomerRow {
             created_at: c.created_at,
             updated_at: c.updated_at,
             erased_at: c.erased_at,
+            // The benchmark's customers are persons without a company.
+            company_id: None,
+            company_role: None,
         }
     }
 }
@@ -784,6 +787,8 @@ fn raw_sql_order(conn: &mut DbConn, keys: &DataKeys, draft: &OrderDraft, key: &s
                     stats: Vec::new(),
                     rfm: None,
                     predictions: None,
+                    company_totals: None,
+                    company: None,
                 };
                 let mut profile = record.profile();
                 profile.fill_from((**customer_draft).clone());

@@ -318,6 +318,9 @@ fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSumma
                 redemptions: 0,
                 created_at,
                 updated_at: created_at,
+                cost_currency: None,
+                cost_fixed_minor: None,
+                cost_per_redemption_minor: None,
             }
         })
         .collect();
@@ -374,6 +377,9 @@ fn write_catalogue(conn: &mut DbConn, plan: &plan::Plan, summary: &mut SeedSumma
                 created_by: "marketing".to_string(),
                 created_at: campaign.launched_at - chrono::Duration::days(3),
                 updated_at: sent_at.unwrap_or(campaign.launched_at),
+                cost_currency: None,
+                cost_fixed_minor: None,
+                cost_per_contact_minor: None,
             })
         })
         .collect::<Result<Vec<_>, SeedError>>()?;
@@ -423,6 +429,8 @@ fn write_customers(
             created_at: customer.created_at,
             updated_at: c.updated_at,
             erased_at: None,
+            company_id: c.company_id,
+            company_role: c.company_role,
         });
         tag_rows.extend(
             profile.details.tags.iter().map(|tag| CustomerTagRow { customer_id: id, tag: tag.as_str().to_string() }),

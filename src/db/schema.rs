@@ -27,6 +27,22 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         erased_at -> Nullable<Timestamp>,
+        company_id -> Nullable<BigInt>,
+        company_role -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    company_details (customer_id) {
+        customer_id -> BigInt,
+        founded_on -> Nullable<Date>,
+        industry -> Nullable<Text>,
+        employees -> Nullable<BigInt>,
+        website -> Nullable<Text>,
+        registration_number -> Nullable<Text>,
+        vat_number -> Nullable<Text>,
+        rating -> Nullable<BigInt>,
+        particularities -> Nullable<Text>,
     }
 }
 
@@ -243,6 +259,9 @@ diesel::table! {
         redemptions -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        cost_currency -> Nullable<Text>,
+        cost_fixed_minor -> Nullable<BigInt>,
+        cost_per_redemption_minor -> Nullable<BigInt>,
     }
 }
 
@@ -381,6 +400,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         content_html -> Nullable<Text>,
+        cost_currency -> Nullable<Text>,
+        cost_fixed_minor -> Nullable<BigInt>,
+        cost_per_contact_minor -> Nullable<BigInt>,
     }
 }
 

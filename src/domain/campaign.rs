@@ -105,6 +105,7 @@ pub struct CampaignSpec {
     pub exclude_campaign_ids: Vec<i64>,
     pub holdout_percent: i64,
     pub attribution_window_days: i64,
+    pub cost: Option<crate::domain::costs::ContactCost>,
 }
 
 /// A response reported for a campaign: `token` or `customer_id` names the contact.

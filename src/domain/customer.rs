@@ -25,6 +25,78 @@ pub struct Address {
     pub country: Option<Country>,
 }
 
+/// A company's own typed fields: only a customer of kind `company` has them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompanyFacts {
+    pub founded_on: Option<NaiveDate>,
+    pub industry: Option<String>,
+    /// 0 or more.
+    pub employees: Option<i64>,
+    pub website: Option<String>,
+    pub registration_number: Option<String>,
+    pub vat_number: Option<String>,
+    /// The shop's own assessment (e.g. financial health), 1 to 5.
+    pub rating: Option<i64>,
+    pub particularities: Option<String>,
+}
+
+impl CompanyFacts {
+    /// The wire names of the fields that are set (for "only a company has ..." errors).
+    pub fn set_fields(&self) -> Vec<&'static str> {
+        [
+            ("founded_on", self.founded_on.is_some()),
+            ("industry", self.industry.is_some()),
+            ("employees", self.employees.is_some()),
+            ("website", self.website.is_some()),
+            ("registration_number", self.registration_number.is_some()),
+            ("vat_number", self.vat_number.is_some()),
+            ("rating", self.rating.is_some()),
+            ("particularities", self.particularities.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+
+    fn fill_from(&mut self, given: CompanyFacts) {
+        replace_if_given(&mut self.founded_on, given.founded_on);
+        replace_if_given(&mut self.industry, given.industry);
+        replace_if_given(&mut self.employees, given.employees);
+        replace_if_given(&mut self.website, given.website);
+        replace_if_given(&mut self.registration_number, given.registration_number);
+        replace_if_given(&mut self.vat_number, given.vat_number);
+        replace_if_given(&mut self.rating, given.rating);
+        replace_if_given(&mut self.particularities, given.particularities);
+    }
+
+    fn absorb(&mut self, other: CompanyFacts) {
+        fill_blank(&mut self.founded_on, other.founded_on);
+        fill_blank(&mut self.industry, other.industry);
+        fill_blank(&mut self.employees, other.employees);
+        fill_blank(&mut self.website, other.website);
+        fill_blank(&mut self.registration_number, other.registration_number);
+        fill_blank(&mut self.vat_number, other.vat_number);
+        fill_blank(&mut self.rating, other.rating);
+        self.particularities = match (self.particularities.take(), other.particularities) {
+            (Some(mine), Some(theirs)) if mine != theirs => Some(format!("{mine}\n\n{theirs}")),
+            (mine, theirs) => mine.or(theirs),
+        };
+    }
+}
+
+/// A merge patch of a company's fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompanyFactsPatch {
+    pub founded_on: Patch<NaiveDate>,
+    pub industry: Patch<String>,
+    pub employees: Patch<i64>,
+    pub website: Patch<String>,
+    pub registration_number: Patch<String>,
+    pub vat_number: Patch<String>,
+    pub rating: Patch<i64>,
+    pub particularities: Patch<String>,
+}
+
 /// Everything about a customer except the two fields with defaults (kind, source).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomerDetails {
@@ -40,6 +112,12 @@ pub struct CustomerDetails {
     pub tags: BTreeSet<Tag>,
     pub attributes: Attributes,
     pub notes: Option<String>,
+    /// A company's own fields (empty for a person).
+    pub company: CompanyFacts,
+    /// The company a person belongs to (never set on a company).
+    pub company_id: Option<i64>,
+    /// The person's role in that company (needs `company_id`).
+    pub role: Option<String>,
 }
 
 /// What a client sent to create or upsert a customer, parsed and normalized.
@@ -86,6 +164,9 @@ pub struct CustomerPatch {
     /// Merged key by key; a null value removes its key.
     pub attributes: Patch<Attributes>,
     pub notes: Patch<String>,
+    pub company: CompanyFactsPatch,
+    pub company_id: Patch<i64>,
+    pub role: Patch<String>,
 }
 
 /// `current = given` when something was given.
@@ -111,7 +192,37 @@ impl CustomerProfile {
             details: draft.details,
         };
         profile.check_identity()?;
+        profile.check_company_fields()?;
         Ok(profile)
+    }
+
+    /// Only a company has company fields; only a person belongs to a company; a role
+    /// needs the company it is held in.
+    pub fn check_company_fields(&self) -> Result<(), FieldError> {
+        let d = &self.details;
+        match self.kind {
+            CustomerKind::Person => {
+                if let Some(field) = d.company.set_fields().first() {
+                    return Err(FieldError::new(*field, "only a company (kind `company`) has this field"));
+                }
+                if d.role.is_some() && d.company_id.is_none() {
+                    return Err(FieldError::new("role", "a role needs the company_id it is held in"));
+                }
+                Ok(())
+            }
+            CustomerKind::Company => {
+                if d.company_id.is_some() {
+                    return Err(FieldError::new(
+                        "company_id",
+                        "a company cannot belong to a company; only a person can",
+                    ));
+                }
+                if d.role.is_some() {
+                    return Err(FieldError::new("role", "only a person who belongs to a company has a role"));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// A person needs an email, a phone or a name; a company needs its name.
@@ -153,6 +264,13 @@ impl CustomerProfile {
         replace_if_given(&mut d.address.country, given.address.country);
         replace_if_given(&mut d.preferred_language, given.preferred_language);
         replace_if_given(&mut d.notes, given.notes);
+        d.company.fill_from(given.company);
+        if given.company_id.is_some() {
+            d.company_id = given.company_id;
+            d.role = given.role;
+        } else {
+            replace_if_given(&mut d.role, given.role);
+        }
         d.tags.extend(given.tags);
         for (key, value) in given.attributes {
             if !value.is_null() {
@@ -184,6 +302,16 @@ impl CustomerProfile {
         d.tags.extend(other.tags);
         for (key, value) in other.attributes {
             d.attributes.entry(key).or_insert(value);
+        }
+        // A company takes the duplicate's company fields; a person its company (with the
+        // role held there), when it has none. What does not fit the survivor's kind goes.
+        match self.kind {
+            CustomerKind::Company => d.company.absorb(other.company),
+            CustomerKind::Person if d.company_id.is_none() => {
+                d.company_id = other.company_id;
+                d.role = other.role;
+            }
+            CustomerKind::Person => {}
         }
     }
 
@@ -227,7 +355,23 @@ impl CustomerProfile {
             Patch::Value(changes) => merge_patch_object(&mut d.attributes, changes),
         }
         patch.notes.apply_to(&mut d.notes);
-        self.check_identity()
+        let c = patch.company;
+        c.founded_on.apply_to(&mut d.company.founded_on);
+        c.industry.apply_to(&mut d.company.industry);
+        c.employees.apply_to(&mut d.company.employees);
+        c.website.apply_to(&mut d.company.website);
+        c.registration_number.apply_to(&mut d.company.registration_number);
+        c.vat_number.apply_to(&mut d.company.vat_number);
+        c.rating.apply_to(&mut d.company.rating);
+        c.particularities.apply_to(&mut d.company.particularities);
+        // Leaving a company ends the role held there.
+        if patch.company_id == Patch::Null && patch.role == Patch::Absent {
+            d.role = None;
+        }
+        patch.company_id.apply_to(&mut d.company_id);
+        patch.role.apply_to(&mut d.role);
+        self.check_identity()?;
+        self.check_company_fields()
     }
 
     /// "first|last|postal code", lower-cased, when all three are known: two customers
@@ -405,6 +549,16 @@ pub struct CustomerFields {
     pub tags: Option<Vec<String>>,
     pub attributes: Option<Map<String, Value>>,
     pub notes: Option<String>,
+    pub founded_on: Option<String>,
+    pub industry: Option<String>,
+    pub employees: Option<i64>,
+    pub website: Option<String>,
+    pub registration_number: Option<String>,
+    pub vat_number: Option<String>,
+    pub rating: Option<i64>,
+    pub particularities: Option<String>,
+    pub company_id: Option<i64>,
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -447,8 +601,70 @@ impl CustomerFields {
             tags: errors.tags(self.tags.unwrap_or_default()),
             attributes: self.attributes.unwrap_or_default(),
             notes: errors.text("notes", self.notes, NOTES_MAX),
+            company: CompanyFacts {
+                founded_on: errors
+                    .parse("founded_on", self.founded_on.and_then(|d| clean_text(&d)), |d| parse_founded_on(&d)),
+                industry: errors.text("industry", self.industry, NAME_MAX),
+                employees: errors.parse("employees", self.employees, check_employees),
+                website: errors.parse("website", self.website.and_then(|w| clean_text(&w)), |w| parse_website(&w)),
+                registration_number: errors.text("registration_number", self.registration_number, NAME_MAX),
+                vat_number: errors.text("vat_number", self.vat_number, NAME_MAX),
+                rating: errors.parse("rating", self.rating, check_rating),
+                particularities: errors.text("particularities", self.particularities, NOTES_MAX),
+            },
+            company_id: errors.parse("company_id", self.company_id, check_company_id),
+            role: errors.text("role", self.role, NAME_MAX),
         };
         errors.into_result(CustomerDraft { kind: self.kind, source: self.source, details })
+    }
+}
+
+/// A founding date: `YYYY-MM-DD`, not in the future.
+pub fn parse_founded_on(raw: &str) -> Result<NaiveDate, String> {
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{}` is not a date in the form YYYY-MM-DD", raw.trim()))?;
+    if date > Utc::now().date_naive() {
+        return Err("must not be in the future".into());
+    }
+    Ok(date)
+}
+
+/// A website: an absolute `http` or `https` URL with a host, at most 2000 characters.
+pub fn parse_website(raw: &str) -> Result<String, String> {
+    let text = raw.trim();
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{text}` is not an http(s) URL (https://example.com)"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_ok = !host.is_empty() && !host.starts_with('.') && !host.starts_with(':');
+    if !host_ok || text.chars().count() > 2000 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{text}` is not an http(s) URL with a host, at most 2000 characters"));
+    }
+    Ok(text.to_string())
+}
+
+pub fn check_employees(n: i64) -> Result<i64, String> {
+    if n < 0 {
+        Err("must be 0 or more".into())
+    } else {
+        Ok(n)
+    }
+}
+
+pub fn check_rating(n: i64) -> Result<i64, String> {
+    if (1..=5).contains(&n) {
+        Ok(n)
+    } else {
+        Err("must be from 1 to 5".into())
+    }
+}
+
+pub fn check_company_id(id: i64) -> Result<i64, String> {
+    if id >= 1 {
+        Ok(id)
+    } else {
+        Err("must be a customer id (1 or more)".into())
     }
 }
 

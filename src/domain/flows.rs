@@ -273,6 +273,10 @@ pub struct FlowDefinition {
     pub conversion_window_days: i64,
     #[schema(min_items = 1, max_items = 50)]
     pub steps: Vec<Step>,
+    /// What the flow costs: a fixed part and a part per contact made (message sent or
+    /// delivery-list entry), in minor units of `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::domain::costs::ContactCost>,
 }
 
 fn default_conversion_window() -> i64 {

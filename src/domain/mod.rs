@@ -5,6 +5,7 @@ pub mod attribution;
 pub mod campaign;
 pub mod consent;
 mod contact;
+pub mod costs;
 pub mod customer;
 pub mod events;
 pub mod flows;

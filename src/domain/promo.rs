@@ -217,6 +217,7 @@ pub struct PromoPatch {
     pub min_subtotal: Patch<i64>,
     pub campaign_id: Patch<i64>,
     pub active: Option<bool>,
+    pub cost: Patch<crate::domain::costs::RedemptionCost>,
 }
 
 /// Who a validation is for.

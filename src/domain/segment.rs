@@ -137,6 +137,30 @@ impl PredictionField {
     }
 }
 
+/// A company's field (`company.*`): a company's own for a company, its company's for a
+/// person (a person without a company has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanyField {
+    Id,
+    Industry,
+    Employees,
+    Rating,
+    FoundedOn,
+}
+
+impl CompanyField {
+    /// The column of `company_details` (None for the id).
+    pub fn column(self) -> Option<&'static str> {
+        match self {
+            CompanyField::Id => None,
+            CompanyField::Industry => Some("industry"),
+            CompanyField::Employees => Some("employees"),
+            CompanyField::Rating => Some("rating"),
+            CompanyField::FoundedOn => Some("founded_on"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {
     Tag,
@@ -158,6 +182,7 @@ pub enum Field {
     Affinity(AffinityDimension),
     Prediction(PredictionField),
     ChurnRisk,
+    Company(CompanyField),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +332,11 @@ impl Field {
             "churn_risk" => Field::ChurnRisk,
             "price_band" => Field::PriceBand,
             "affinity.product_type" => Field::Affinity(AffinityDimension::ProductType),
+            "company.id" => Field::Company(CompanyField::Id),
+            "company.industry" => Field::Company(CompanyField::Industry),
+            "company.employees" => Field::Company(CompanyField::Employees),
+            "company.rating" => Field::Company(CompanyField::Rating),
+            "company.founded_on" => Field::Company(CompanyField::FoundedOn),
             _ => return None,
         })
     }
@@ -329,6 +359,14 @@ impl Field {
             Field::OrderAt(_) => [TIME_OPS, &[Op::Exists, Op::NotExists]].concat(),
             Field::PriceBand => vec![Op::Overlaps],
             Field::Affinity(_) => vec![Op::Gt, Op::Gte, Op::Lt, Op::Lte],
+            Field::Company(CompanyField::Id) => [CODE_OPS, &[Op::Exists, Op::NotExists]].concat(),
+            Field::Company(CompanyField::Industry) => FREE_TEXT_OPS.to_vec(),
+            Field::Company(CompanyField::Employees | CompanyField::Rating) => {
+                [NUMBER_OPS, &[Op::In, Op::NotIn, Op::Exists, Op::NotExists]].concat()
+            }
+            Field::Company(CompanyField::FoundedOn) => {
+                vec![Op::Before, Op::After, Op::Between, Op::Exists, Op::NotExists]
+            }
         };
         if matches!(self, Field::Purchased(PurchaseField::Attribute(_))) {
             ops.push(Op::Contains);
@@ -490,7 +528,9 @@ fn operand(field: &Field, op: Op, value: &Value) -> Result<Operand, String> {
             }
         }
         Op::Before | Op::After => return Ok(Operand::Time(time(value)?)),
-        Op::Between if matches!(field, Field::CreatedAt | Field::OrderAt(_)) => {
+        Op::Between
+            if matches!(field, Field::CreatedAt | Field::OrderAt(_) | Field::Company(CompanyField::FoundedOn)) =>
+        {
             let [from, to] = pair(value)?;
             let (from, to) = (time(from)?, time(to)?);
             return if from <= to { Ok(Operand::TimeRange(from, to)) } else { Err("the range is inverted".into()) };
@@ -526,6 +566,7 @@ fn operand(field: &Field, op: Op, value: &Value) -> Result<Operand, String> {
         | Field::BirthdayMonth
         | Field::Stats(_)
         | Field::ReceivedCampaign
+        | Field::Company(CompanyField::Id | CompanyField::Employees | CompanyField::Rating)
         | Field::Prediction(PredictionField::PredictedClv12m) => {
             let numbers = values
                 .iter()

@@ -599,6 +599,99 @@ pub struct CampaignPromotion {
     pub report: CampaignReport,
 }
 
+/// Which of a promotion's kinds.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionKind {
+    Campaign,
+    Flow,
+    PromoCode,
+}
+
+/// One promotion with a cost in the chosen currency, its cost against its orders.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromotionCost {
+    pub kind: PromotionKind,
+    /// The campaign's or flow's id; the promo code's id for a code.
+    pub id: Option<i64>,
+    /// The campaign's or flow's name; the code for a promo code.
+    pub name: String,
+    #[serde(flatten)]
+    pub figures: crate::dto::campaigns::CostResult,
+}
+
+/// `sort` of `GET /v1/analytics/promotions`: how `by_cost` is ranked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionSort {
+    /// Cheapest orders first (no orders last).
+    #[default]
+    CostPerOrder,
+    /// Cheapest incremental orders first (no holdout or no increment last).
+    CostPerIncrementalOrder,
+    /// Highest return on spend first.
+    ReturnOnSpend,
+    /// Most expensive first.
+    Cost,
+}
+
+/// Query of `GET /v1/analytics/promotions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PromotionsQuery {
+    /// First local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
+    pub from: Option<String>,
+    /// Last local date (inclusive), `YYYY-MM-DD`.
+    #[param(required = true, format = Date)]
+    pub to: Option<String>,
+    /// IANA time zone of the dates (default `RAPPORT_TIMEZONE`).
+    #[param(value_type = Option<crate::dto::schema::TimeZoneName>)]
+    pub timezone: Option<String>,
+    /// ISO 4217 code (default: the currency with the most orders in the range). Only
+    /// costs in this currency are ranked.
+    #[param(value_type = Option<crate::dto::schema::CurrencyCode>)]
+    pub currency: Option<String>,
+    /// How `by_cost` is ranked (default `cost_per_order`).
+    #[param(inline)]
+    pub sort: Option<PromotionSort>,
+    /// Not taken here (the figures are for the whole range): given, it is a 422.
+    #[param(value_type = Option<crate::dto::schema::GranularityName>, inline)]
+    pub granularity: Option<String>,
+}
+
+impl PromotionsQuery {
+    pub fn whole(&self, default_timezone: chrono_tz::Tz) -> Result<(Periods, Option<String>), AppError> {
+        RangeQuery {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            granularity: self.granularity.clone(),
+            timezone: self.timezone.clone(),
+            currency: self.currency.clone(),
+        }
+        .whole(default_timezone)
+    }
+}
+
+/// Ranks by `sort`; ties and missing values keep a stable order (missing last).
+fn rank_by_cost(items: &mut [PromotionCost], sort: PromotionSort) {
+    let key = |p: &PromotionCost| -> Option<f64> {
+        match sort {
+            PromotionSort::CostPerOrder => p.figures.cost_per_order.map(|v| v as f64),
+            PromotionSort::CostPerIncrementalOrder => p.figures.cost_per_incremental_order.map(|v| v as f64),
+            PromotionSort::ReturnOnSpend => p.figures.return_on_spend.map(|v| -v),
+            PromotionSort::Cost => Some(-(p.figures.cost as f64)),
+        }
+    };
+    items.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+}
+
 /// The leaders, so "which promotion sold most / got the best response" is one look.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PromotionLeaders {
@@ -620,10 +713,54 @@ pub struct PromotionsAnalytics {
     /// Ranked by attributed revenue.
     pub campaigns: Vec<CampaignPromotion>,
     pub leaders: PromotionLeaders,
+    /// Campaigns (launched in the range), promo codes (redeemed in the range) and flows
+    /// (since activation) with a cost in `currency`, ranked by `sort`: cost per order,
+    /// per incremental order, return on spend. Promotions with a cost in another currency
+    /// are left out (there is no exchange rate).
+    pub by_cost: Vec<PromotionCost>,
 }
 
 impl PromotionsAnalytics {
-    pub fn new(promotions: Promotions) -> PromotionsAnalytics {
+    pub fn new(promotions: Promotions, sort: PromotionSort) -> PromotionsAnalytics {
+        let mut by_cost = Vec::new();
+        let currency_matches = |code: &str| promotions.currency.as_deref() == Some(code);
+        for (row, report) in &promotions.campaigns {
+            if let Some(cost) = row.cost().filter(|c| currency_matches(&c.currency)) {
+                by_cost.push(PromotionCost {
+                    kind: PromotionKind::Campaign,
+                    id: Some(row.id),
+                    name: row.name.clone(),
+                    figures: crate::dto::campaigns::campaign_cost_figures(&cost, report).into(),
+                });
+            }
+        }
+        for code in &promotions.codes {
+            if let Some(cost) = promotions.code_costs.get(&code.code).filter(|c| currency_matches(&c.currency)) {
+                let returns = crate::domain::costs::Returns {
+                    orders: code.figures.orders,
+                    revenue: code.figures.net_revenue(),
+                    holdout: None,
+                };
+                let figures = crate::domain::costs::figures(&cost.currency, cost.total(code.figures.orders), returns);
+                by_cost.push(PromotionCost {
+                    kind: PromotionKind::PromoCode,
+                    id: None,
+                    name: code.code.clone(),
+                    figures: figures.into(),
+                });
+            }
+        }
+        for (view, report) in &promotions.flows {
+            if let Some(cost) = view.definition.cost.as_ref() {
+                by_cost.push(PromotionCost {
+                    kind: PromotionKind::Flow,
+                    id: Some(view.row.id),
+                    name: view.row.name.clone(),
+                    figures: crate::dto::flows::flow_cost_figures(cost, report).into(),
+                });
+            }
+        }
+        rank_by_cost(&mut by_cost, sort);
         let responders = &promotions.responders;
         let currency = promotions.currency.clone();
         let codes: Vec<PromoCodeFigures> = promotions
@@ -700,6 +837,7 @@ impl PromotionsAnalytics {
             without_code: group(&promotions.without_code),
             campaigns,
             leaders,
+            by_cost,
         }
     }
 }

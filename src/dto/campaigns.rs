@@ -6,6 +6,7 @@ use validator::Validate;
 
 use crate::domain::campaign::{placeholders, AudienceCounts, PromoSpec};
 use crate::domain::campaign::{CampaignSpec, ResponseReport};
+use crate::domain::costs::{ContactCost, CostFigures};
 use crate::domain::merge_patch;
 use crate::domain::{clean_text, ConsentChannel, Currency, ResponseKind};
 use crate::dto::promo_codes::{normalize_code, Discount};
@@ -76,6 +77,10 @@ pub struct CampaignInput {
     pub holdout_percent: Option<i64>,
     /// 1 to 365 (default 14).
     pub attribution_window_days: Option<i64>,
+    /// What the campaign costs: a fixed part and a part per contacted customer, in minor
+    /// units of `currency`. Only attributed orders in that currency are set against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<ContactCost>,
 }
 
 /// Whether a template uses `{{promo_code}}` while the campaign gives none.
@@ -167,6 +172,15 @@ impl CampaignInput {
         if exclude_campaign_ids.len() > 100 {
             errors.0.push(FieldError::new("exclude_campaign_ids", "at most 100 campaigns"));
         }
+        let cost = self.cost.and_then(|cost| cost.checked("cost", &mut errors.0));
+        if let (Some(cost), PromoSpec::Unique { currency: Some(code_currency), .. }) = (&cost, &promo) {
+            if &cost.currency != code_currency {
+                errors.0.push(FieldError::new(
+                    "cost.currency",
+                    format!("the campaign's codes are in {code_currency}; give its cost in {code_currency} too"),
+                ));
+            }
+        }
         errors.into_result(())?;
         Ok(CampaignSpec {
             name: name.unwrap_or_default(),
@@ -182,6 +196,7 @@ impl CampaignInput {
             exclude_campaign_ids,
             holdout_percent,
             attribution_window_days,
+            cost,
         })
     }
 
@@ -215,6 +230,7 @@ impl CampaignInput {
             exclude_campaign_ids: Some(row.exclude_campaign_ids.0.clone()),
             holdout_percent: Some(row.holdout_percent),
             attribution_window_days: Some(row.attribution_window_days),
+            cost: row.cost(),
         }
     }
 }
@@ -349,6 +365,8 @@ pub struct Campaign {
     pub exclude_campaign_ids: Vec<i64>,
     pub holdout_percent: i64,
     pub attribution_window_days: i64,
+    /// What the campaign costs; null when not given.
+    pub cost: Option<ContactCost>,
     /// `draft` or `launched`.
     pub status: String,
     /// The launch's counts; null while a draft.
@@ -366,6 +384,7 @@ pub struct Campaign {
 impl From<CampaignView> for Campaign {
     fn from(view: CampaignView) -> Self {
         let CampaignView { row, shared_code, messages, report } = view;
+        let cost = row.cost();
         let promo = match row.promo_kind.as_str() {
             "shared" => Some(json!({"code": shared_code})),
             "unique" => Some(json!({"unique_codes": {"prefix": row.unique_prefix,
@@ -388,6 +407,7 @@ impl From<CampaignView> for Campaign {
             exclude_campaign_ids: row.exclude_campaign_ids.0,
             holdout_percent: row.holdout_percent,
             attribution_window_days: row.attribution_window_days,
+            cost,
             status: row.status,
             audience: row.audience.map(|a| a.0.into()),
             launched_at: row.launched_at.map(|t| t.and_utc()),
@@ -660,10 +680,71 @@ pub struct CampaignReport {
     pub attributed_revenue: Vec<MoneyAmount>,
     pub promo_redemptions: i64,
     pub discount_given: i64,
+    /// The campaign's cost against its attributed orders in the cost's currency (null
+    /// without a cost; see docs/analytics.md, "What each promotion cost").
+    pub cost: Option<CostResult>,
+}
+
+/// What a promotion cost against what it brought, in minor units of `currency` (only
+/// orders in that currency count).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CostResult {
+    pub currency: String,
+    /// fixed + per contact × contacts (campaigns, flows) or per redemption × redemptions.
+    pub cost: i64,
+    /// Orders set against the cost (attributed orders in `currency`).
+    pub orders: i64,
+    /// Their net revenue.
+    pub revenue: i64,
+    /// cost / orders, rounded; null without orders.
+    pub cost_per_order: Option<i64>,
+    /// The orders beyond the holdout's baseline: orders × (converted − treated ×
+    /// holdout rate) / converted. Null without a holdout (promo codes, holdout 0 %).
+    pub incremental_orders: Option<f64>,
+    /// revenue × the same incremental share; null without a holdout.
+    pub incremental_revenue: Option<i64>,
+    /// cost / incremental orders, rounded; null without a holdout or an increment.
+    pub cost_per_incremental_order: Option<i64>,
+    /// revenue / cost without a holdout, incremental revenue / cost with one; null when
+    /// the cost is 0.
+    pub return_on_spend: Option<f64>,
+}
+
+impl From<CostFigures> for CostResult {
+    fn from(f: CostFigures) -> Self {
+        CostResult {
+            currency: f.currency,
+            cost: f.cost,
+            orders: f.orders,
+            revenue: f.revenue,
+            cost_per_order: f.cost_per_order,
+            incremental_orders: f.incremental_orders,
+            incremental_revenue: f.incremental_revenue,
+            cost_per_incremental_order: f.cost_per_incremental_order,
+            return_on_spend: f.return_on_spend,
+        }
+    }
+}
+
+/// A campaign's cost set against its attributed orders in the cost's currency, with the
+/// holdout as the baseline when it has one.
+pub fn campaign_cost_figures(cost: &ContactCost, r: &Report) -> CostFigures {
+    use crate::domain::costs::{figures, Holdout, Returns};
+    let attributed = r.attributed.iter().find(|a| a.currency == cost.currency);
+    let holdout = (r.holdout > 0).then_some(Holdout {
+        treated: r.contacted,
+        treated_converted: r.converted,
+        holdout: r.holdout,
+        holdout_converted: r.holdout_converted,
+    });
+    let returns =
+        Returns { orders: attributed.map_or(0, |a| a.orders), revenue: attributed.map_or(0, |a| a.revenue), holdout };
+    figures(&cost.currency, cost.total(r.contacted), returns)
 }
 
 impl From<Report> for CampaignReport {
     fn from(r: Report) -> Self {
+        let cost = r.cost.as_ref().map(|cost| CostResult::from(campaign_cost_figures(cost, &r)));
         let responses = ResponseKind::ALL
             .iter()
             .map(|kind| {
@@ -696,6 +777,7 @@ impl From<Report> for CampaignReport {
                 .collect(),
             promo_redemptions: r.redemptions,
             discount_given: r.discount_given,
+            cost,
         }
     }
 }

@@ -9,8 +9,8 @@ use crate::dto::time::TimeFilter;
 use validator::Validate;
 
 use crate::domain::customer::{
-    parse_birthday, AddressFields, AddressPatch, CustomerDraft, CustomerFields, CustomerFilter, CustomerPatch,
-    NAME_MAX, NOTES_MAX,
+    check_company_id, check_employees, check_rating, parse_birthday, parse_founded_on, parse_website, AddressFields,
+    AddressPatch, CompanyFactsPatch, CustomerDraft, CustomerFields, CustomerFilter, CustomerPatch, NAME_MAX, NOTES_MAX,
 };
 use crate::domain::{
     clean_text, ConsentChannel, ConsentState, Country, CustomerKind, CustomerSource, Email, Gender, Language, Patch,
@@ -56,6 +56,29 @@ pub struct Customer {
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
     pub notes: Option<String>,
+    /// A company's founding date (`YYYY-MM-DD`); companies only, null for a person.
+    pub founded_on: Option<NaiveDate>,
+    /// Companies only.
+    pub industry: Option<String>,
+    /// Companies only; 0 or more.
+    pub employees: Option<i64>,
+    /// Companies only; an http(s) URL.
+    pub website: Option<String>,
+    /// Companies only (e.g. the trade register number).
+    pub registration_number: Option<String>,
+    /// Companies only.
+    pub vat_number: Option<String>,
+    /// Companies only: the shop's own assessment (e.g. financial health), 1 to 5.
+    pub rating: Option<i64>,
+    /// Companies only: free text about the company.
+    pub particularities: Option<String>,
+    /// The company this person belongs to (persons only).
+    pub company_id: Option<i64>,
+    /// The person's role in that company.
+    pub role: Option<String>,
+    /// A company's roll-up over its own orders and its people's, on `GET /v1/customers/{id}`
+    /// of a company; null for a person and in lists.
+    pub company_totals: Option<CompanyTotals>,
     /// Current consent state per channel.
     pub consents: ConsentSummary,
     /// Net purchase statistics per currency (cancelled orders excluded, refunds subtracted).
@@ -71,6 +94,51 @@ pub struct Customer {
     pub predictions: Option<CustomerPredictions>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A company's purchases with its people's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyTotals {
+    /// People (not erased) who belong to the company.
+    pub people_count: i64,
+    /// Per currency: the orders (cancelled excluded, refunds subtracted) of the company
+    /// itself and of its people, from the same statistics as `purchases`.
+    pub purchases: Vec<CompanyPurchases>,
+}
+
+/// A company's purchases in one currency, its people's included.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyPurchases {
+    pub currency: String,
+    pub orders_count: i64,
+    /// Net: refunds subtracted.
+    pub revenue: i64,
+    pub average_order_value: i64,
+    pub first_order_at: DateTime<Utc>,
+    pub last_order_at: DateTime<Utc>,
+    /// The company and its people who ordered in this currency.
+    pub buyers: i64,
+}
+
+impl From<crate::models::customers::CompanyTotals> for CompanyTotals {
+    fn from(totals: crate::models::customers::CompanyTotals) -> Self {
+        CompanyTotals {
+            people_count: totals.people_count,
+            purchases: totals
+                .purchases
+                .into_iter()
+                .map(|p| CompanyPurchases {
+                    average_order_value: if p.orders_count > 0 { p.total_spent / p.orders_count } else { 0 },
+                    currency: p.currency,
+                    orders_count: p.orders_count,
+                    revenue: p.total_spent,
+                    first_order_at: p.first_order_at.and_utc(),
+                    last_order_at: p.last_order_at.and_utc(),
+                    buyers: p.buyers,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A buyer's RFM scores.
@@ -174,6 +242,8 @@ impl From<CustomerRecord> for Customer {
             segment: r.rfm_segment,
         });
         let predictions = record.predictions.map(CustomerPredictions::from);
+        let company_totals = record.company_totals.map(CompanyTotals::from);
+        let company = record.company.map(|c| c.facts()).unwrap_or_default();
         let r = record.row;
         let address = Address {
             line1: r.address_line1,
@@ -203,6 +273,17 @@ impl From<CustomerRecord> for Customer {
             tags: record.tags,
             attributes,
             notes: r.notes,
+            founded_on: company.founded_on,
+            industry: company.industry,
+            employees: company.employees,
+            website: company.website,
+            registration_number: company.registration_number,
+            vat_number: company.vat_number,
+            rating: company.rating,
+            particularities: company.particularities,
+            company_id: r.company_id,
+            role: r.company_role,
+            company_totals,
             consents,
             purchases,
             rfm,
@@ -255,6 +336,37 @@ pub struct CustomerInput {
     pub attributes: Option<Map<String, Value>>,
     #[schema(max_length = 10000)]
     pub notes: Option<String>,
+    /// Companies only (422 naming the field for a person): `YYYY-MM-DD`, not in the future.
+    #[schema(format = Date, example = "2004-09-01")]
+    pub founded_on: Option<String>,
+    /// Companies only.
+    #[schema(max_length = 200)]
+    pub industry: Option<String>,
+    /// Companies only; 0 or more.
+    #[schema(minimum = 0)]
+    pub employees: Option<i64>,
+    /// Companies only: an absolute http(s) URL with a host, at most 2000 characters.
+    #[schema(max_length = 2000, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#.:][^/?#]*")]
+    pub website: Option<String>,
+    /// Companies only.
+    #[schema(max_length = 200)]
+    pub registration_number: Option<String>,
+    /// Companies only.
+    #[schema(max_length = 200)]
+    pub vat_number: Option<String>,
+    /// Companies only: the shop's own assessment (e.g. financial health), 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
+    pub rating: Option<i64>,
+    /// Companies only: free text.
+    #[schema(max_length = 10000)]
+    pub particularities: Option<String>,
+    /// Persons only: the company (an existing customer of kind `company`) the person
+    /// belongs to; 422 otherwise.
+    #[schema(minimum = 1)]
+    pub company_id: Option<i64>,
+    /// The person's role in the company; needs `company_id`.
+    #[schema(max_length = 200)]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
@@ -319,6 +431,46 @@ pub struct CustomerPatchInput {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub notes: Patch<String>,
+    /// Companies only; `YYYY-MM-DD`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub founded_on: Patch<String>,
+    /// Companies only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub industry: Patch<String>,
+    /// Companies only; 0 or more.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub employees: Patch<i64>,
+    /// Companies only; an http(s) URL.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#.:][^/?#]*")]
+    pub website: Patch<String>,
+    /// Companies only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub registration_number: Patch<String>,
+    /// Companies only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub vat_number: Patch<String>,
+    /// Companies only; 1 to 5.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 5)]
+    pub rating: Patch<i64>,
+    /// Companies only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub particularities: Patch<String>,
+    /// Persons only: an existing company; null leaves it (and ends the role).
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub company_id: Patch<i64>,
+    /// Needs `company_id`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub role: Patch<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -375,6 +527,16 @@ impl From<CustomerInput> for CustomerFields {
             tags: input.tags,
             attributes: input.attributes,
             notes: input.notes,
+            founded_on: input.founded_on,
+            industry: input.industry,
+            employees: input.employees,
+            website: input.website,
+            registration_number: input.registration_number,
+            vat_number: input.vat_number,
+            rating: input.rating,
+            particularities: input.particularities,
+            company_id: input.company_id,
+            role: input.role,
         }
     }
 }
@@ -416,8 +578,36 @@ impl CustomerPatchInput {
             tags,
             attributes: self.attributes,
             notes: errors.text_patch("notes", self.notes, NOTES_MAX),
+            company: CompanyFactsPatch {
+                founded_on: errors.value_patch("founded_on", self.founded_on, parse_founded_on),
+                industry: errors.text_patch("industry", self.industry, NAME_MAX),
+                employees: number_patch(&mut errors, "employees", self.employees, check_employees),
+                website: errors.value_patch("website", self.website, parse_website),
+                registration_number: errors.text_patch("registration_number", self.registration_number, NAME_MAX),
+                vat_number: errors.text_patch("vat_number", self.vat_number, NAME_MAX),
+                rating: number_patch(&mut errors, "rating", self.rating, check_rating),
+                particularities: errors.text_patch("particularities", self.particularities, NOTES_MAX),
+            },
+            company_id: number_patch(&mut errors, "company_id", self.company_id, check_company_id),
+            role: errors.text_patch("role", self.role, NAME_MAX),
         };
         errors.into_result(patch)
+    }
+}
+
+/// A patch of a number checked by `check`.
+fn number_patch(
+    errors: &mut FieldErrors,
+    field: &str,
+    patch: Patch<i64>,
+    check: impl FnOnce(i64) -> Result<i64, String>,
+) -> Patch<i64> {
+    match patch {
+        Patch::Value(n) => match errors.parse(field, Some(n), check) {
+            Some(n) => Patch::Value(n),
+            None => Patch::Absent,
+        },
+        other => other,
     }
 }
 

@@ -63,6 +63,11 @@ pub struct FlowInput {
     #[schema(min_items = 1, max_items = 50)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<Step>>,
+    /// What the flow costs (`{currency, fixed_minor, per_contact_minor}`); only orders in
+    /// the cost's currency are set against it. Null removes it.
+    #[schema(value_type = Option<crate::domain::costs::ContactCost>)]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Option<crate::domain::costs::ContactCost>>,
 }
 
 /// A field that may be absent (keep the template's), null (remove it) or set.
@@ -78,6 +83,18 @@ fn clean_name(name: Option<String>) -> Result<String, AppError> {
         return Err(AppError::invalid("name", "at most 200 characters"));
     }
     Ok(name)
+}
+
+/// The definition with its cost checked (422 naming `cost.*`) and its currency upper-cased.
+fn checked_cost(mut definition: FlowDefinition) -> Result<FlowDefinition, AppError> {
+    if let Some(cost) = definition.cost.take() {
+        let mut errors = Vec::new();
+        definition.cost = cost.checked("cost", &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+    }
+    Ok(definition)
 }
 
 /// A validated new flow: its name, definition and the template it came from.
@@ -104,7 +121,7 @@ impl FlowInput {
             fields.remove("from_template");
         }
         merge_patch(&mut value, overrides);
-        let definition: FlowDefinition = parse_json(value.to_string().as_bytes())?;
+        let definition = checked_cost(parse_json(value.to_string().as_bytes())?)?;
         Ok(FlowDraft { name: clean_name(name)?, definition, template_key: template.map(|t| t.key.to_string()) })
     }
 }
@@ -136,7 +153,7 @@ impl FlowPatchInput {
             Some(_) => return Err(AppError::invalid("name", "must be a string")),
             None => None,
         };
-        let definition: FlowDefinition = parse_json(value.to_string().as_bytes())?;
+        let definition = checked_cost(parse_json(value.to_string().as_bytes())?)?;
         Ok((clean_name(name)?, definition))
     }
 }
@@ -162,6 +179,8 @@ pub struct Flow {
     pub quiet_hours: Option<QuietHours>,
     pub conversion_window_days: i64,
     pub steps: Vec<Step>,
+    /// What the flow costs; null when not given.
+    pub cost: Option<crate::domain::costs::ContactCost>,
     pub activated_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -185,6 +204,7 @@ impl From<FlowView> for Flow {
             quiet_hours: view.definition.quiet_hours,
             conversion_window_days: view.definition.conversion_window_days,
             steps: view.definition.steps,
+            cost: view.definition.cost,
             activated_at: row.activated_at.map(|t| t.and_utc()),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
@@ -362,11 +382,16 @@ pub struct FlowReport {
     pub incremental_lift: Option<LiftResult>,
     pub revenue: Vec<RevenueResult>,
     pub steps: Vec<StepResult>,
+    /// The flow's cost against the messaged group's orders in the cost's currency (null
+    /// without a cost; see docs/analytics.md, "What each promotion cost").
+    pub cost: Option<crate::dto::campaigns::CostResult>,
 }
 
 impl FlowReport {
-    pub fn new(flow_id: i64, report: ReportModel) -> FlowReport {
+    pub fn new(flow_id: i64, report: ReportModel, cost: Option<&crate::domain::costs::ContactCost>) -> FlowReport {
+        let cost = cost.map(|cost| crate::dto::campaigns::CostResult::from(flow_cost_figures(cost, &report)));
         FlowReport {
+            cost,
             flow_id,
             entered: report.entered,
             active: report.active,
@@ -402,6 +427,31 @@ impl FlowReport {
                 .collect(),
         }
     }
+}
+
+/// A flow's cost set against its messaged group (orders and revenue in the cost's
+/// currency), with the holdout as the baseline when it has runs.
+pub fn flow_cost_figures(
+    cost: &crate::domain::costs::ContactCost,
+    report: &ReportModel,
+) -> crate::domain::costs::CostFigures {
+    use crate::domain::costs::{figures, Holdout, Returns};
+    let contacts: i64 = report
+        .steps
+        .iter()
+        .flat_map(|s| s.outcomes.iter())
+        .filter(|(outcome, _)| matches!(outcome.as_str(), "messaged" | "listed"))
+        .map(|(_, n)| *n)
+        .sum();
+    let messaged = report.revenue.iter().filter(|r| !r.holdout && r.currency == cost.currency);
+    let (orders, revenue) = messaged.fold((0, 0), |(o, r), row| (o + row.orders, r + row.revenue));
+    let holdout = (report.holdout.runs > 0).then_some(Holdout {
+        treated: report.treated.runs,
+        treated_converted: report.treated.converted,
+        holdout: report.holdout.runs,
+        holdout_converted: report.holdout.converted,
+    });
+    figures(&cost.currency, cost.total(contacts), Returns { orders, revenue, holdout })
 }
 
 /// Body of `POST /v1/flows/{id}/preview`.

@@ -4,6 +4,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::domain::consent::single_line;
+use crate::domain::costs::RedemptionCost;
 use crate::domain::promo::{CustomerRef, PromoPatch};
 use crate::domain::{Currency, Email, Patch};
 use crate::error::AppError;
@@ -46,13 +47,21 @@ pub struct PromoCode {
     pub campaign_id: Option<i64>,
     pub active: bool,
     pub redemptions: i64,
+    /// What the code costs (null when not given).
+    pub cost: Option<RedemptionCost>,
+    /// The cost so far: `fixed_minor + per_redemption_minor × redemptions`, in minor units
+    /// of the cost's currency (null without a cost).
+    pub cost_to_date: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<PromoCodeRow> for PromoCode {
     fn from(row: PromoCodeRow) -> Self {
+        let cost = row.cost();
         PromoCode {
+            cost_to_date: cost.as_ref().map(|c| c.total(row.redemptions)),
+            cost,
             id: row.id,
             code: row.code,
             description: row.description,
@@ -98,6 +107,10 @@ pub struct PromoCodeInput {
     pub campaign_id: Option<i64>,
     /// Default true.
     pub active: Option<bool>,
+    /// What the code costs: a fixed part and a part per redemption, in minor units of
+    /// `currency`. With a code restricted to a currency, the cost is in that currency
+    /// (else 422 `cost.currency`).
+    pub cost: Option<RedemptionCost>,
 }
 
 pub fn check_discount(errors: &mut FieldErrors, discount: &Discount, currency_given: bool) {
@@ -127,6 +140,15 @@ impl PromoCodeInput {
                 errors.0.push(crate::error::FieldError::new("valid_until", "must be after valid_from"));
             }
         }
+        let cost = self.cost.and_then(|cost| cost.checked("cost", &mut errors.0));
+        if let (Some(cost), Some(code_currency)) = (&cost, &currency) {
+            if &cost.currency != code_currency {
+                errors.0.push(crate::error::FieldError::new(
+                    "cost.currency",
+                    format!("the code is restricted to {code_currency}; give its cost in {code_currency} too"),
+                ));
+            }
+        }
         let columns = PromoCodeColumns {
             description: errors.parse("description", self.description, |d| single_line(&d, 500)).flatten(),
             discount_type: self.discount.r#type,
@@ -140,6 +162,9 @@ impl PromoCodeInput {
             campaign_id: self.campaign_id,
             active: self.active.unwrap_or(true),
             updated_at: crate::domain::now(),
+            cost_currency: cost.as_ref().map(|c| c.currency.clone()),
+            cost_fixed_minor: cost.as_ref().map(|c| c.fixed_minor),
+            cost_per_redemption_minor: cost.as_ref().map(|c| c.per_redemption_minor),
         };
         errors.into_result((code, columns))
     }
@@ -171,6 +196,10 @@ pub struct PromoCodePatchInput {
     #[schema(value_type = Option<i64>, minimum = 1)]
     pub campaign_id: Patch<i64>,
     pub active: Option<bool>,
+    /// Replaces the cost; null removes it.
+    #[serde(default)]
+    #[schema(value_type = Option<RedemptionCost>)]
+    pub cost: Patch<RedemptionCost>,
 }
 
 fn at_least(errors: &mut FieldErrors, field: &str, patch: Patch<i64>, min: i64) -> Patch<i64> {
@@ -208,6 +237,13 @@ impl PromoCodePatchInput {
             min_subtotal: at_least(&mut errors, "min_subtotal", self.min_subtotal, 0),
             campaign_id: self.campaign_id,
             active: self.active,
+            cost: match self.cost {
+                Patch::Value(cost) => match cost.checked("cost", &mut errors.0) {
+                    Some(cost) => Patch::Value(cost),
+                    None => Patch::Absent,
+                },
+                other => other,
+            },
         };
         errors.into_result(patch)
     }

@@ -5,8 +5,8 @@ use crate::domain::analytics::{RankingRequest, SalesRequest};
 use crate::domain::parse_sku;
 use crate::dto::analytics::{
     ChannelAnalytics, CohortAnalytics, ConsentAnalytics, CustomerValueAnalytics, CustomerValueQuery, EnquiryAnalytics,
-    EnquiryAnalyticsQuery, PeriodQuery, PromotionsAnalytics, RangeQuery, Ranked, RankingAnalytics, RfmAnalytics,
-    RfmQuery, SalesAnalytics, SalesQuery, TopProductsQuery,
+    EnquiryAnalyticsQuery, PeriodQuery, PromotionsAnalytics, PromotionsQuery, RangeQuery, Ranked, RankingAnalytics,
+    RfmAnalytics, RfmQuery, SalesAnalytics, SalesQuery, TopProductsQuery,
 };
 use crate::dto::predictions::{PredictionsAnalytics, PredictionsQuery};
 use crate::error::AppError;
@@ -152,13 +152,16 @@ async fn ranking_response(state: &AppState, request: RankingRequest) -> Result<w
 /// Promotions in a date range: per promo code (redemptions, customers, revenue, discount,
 /// average order value, first-time vs returning), orders with vs without a code, and the
 /// campaigns launched in the range with response, conversion and lift, ranked, with the
-/// leaders named. Scope: `analytics:read`.
+/// leaders named; and every promotion with a cost in the currency ranked by `sort` (cost
+/// per order, per incremental order, return on spend) in `by_cost`. Scope: `analytics:read`.
 #[utoipa::path(
     tag = "analytics",
     security(("bearer" = ["analytics:read"])),
-    params(RangeQuery),
+    params(PromotionsQuery),
     responses(
         (status = 200, description = "Promotions", body = PromotionsAnalytics),
+        (status = 400, description = "Unknown query parameter or bad `sort`",
+         body = crate::dto::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad range or currency",
          body = crate::dto::problem::Problem, content_type = "application/problem+json"),
         AuthProblems, ServerProblems,
@@ -168,11 +171,12 @@ async fn ranking_response(state: &AppState, request: RankingRequest) -> Result<w
 pub async fn promotions(
     _auth: Authorized<scopes::AnalyticsRead>,
     state: web::Data<AppState>,
-    query: Query<RangeQuery>,
+    query: Query<PromotionsQuery>,
 ) -> Result<web::Json<PromotionsAnalytics>, AppError> {
     let (periods, currency) = query.whole(state.config.timezone)?;
+    let sort = query.sort.unwrap_or_default();
     let promotions = state.db.run(move |conn| service::promotions(conn, &periods, currency)).await?;
-    Ok(web::Json(PromotionsAnalytics::new(promotions)))
+    Ok(web::Json(PromotionsAnalytics::new(promotions, sort)))
 }
 
 /// Customer lifetime value (historical, net): average, median and percentiles, repeat

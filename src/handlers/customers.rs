@@ -68,8 +68,38 @@ pub async fn get_customer(
     id: web::Path<i64>,
 ) -> Result<web::Json<Customer>, AppError> {
     let id = id.into_inner();
-    let record = state.db.run(move |conn| service::get(conn, id)).await?;
+    let record = state.db.run(move |conn| service::get_with_company_totals(conn, id)).await?;
     Ok(web::Json(record.into()))
+}
+
+/// The people who belong to a company, by ascending id (keyset paginated). Scope:
+/// `customers:read`.
+#[utoipa::path(
+    tag = "customers",
+    security(("bearer" = ["customers:read"])),
+    params(("id" = i64, Path, description = "Company (customer of kind `company`) id"), PageQuery),
+    responses(
+        (status = 200, description = "One page of the company's people", body = CustomerPage),
+        (status = 400, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or it is not a company", body = Problem,
+         content_type = "application/problem+json"),
+        AuthProblems, ServerProblems,
+    ),
+)]
+#[get("/customers/{id}/people")]
+pub async fn company_people(
+    _auth: Authorized<scopes::CustomersRead>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _only_paging: Query<PageQuery>,
+    page: Page,
+) -> Result<web::Json<CustomerPage>, AppError> {
+    let id = id.into_inner();
+    let after = page.after_id()?.unwrap_or(0);
+    let fetch = page.fetch();
+    let rows = state.db.run(move |conn| service::people(conn, id, after, fetch)).await?;
+    let (items, next_cursor) = page.answer(rows, |r| vec![r.row.id]);
+    Ok(web::Json(CustomerPage { items, next_cursor }))
 }
 
 /// Change a customer with JSON Merge Patch (RFC 7396).

@@ -206,8 +206,11 @@ pub async fn flow_report(
     id: web::Path<i64>,
 ) -> Result<web::Json<FlowReport>, AppError> {
     let id = id.into_inner();
-    let report = state.db.run(move |conn| service::report(conn, id)).await?;
-    Ok(web::Json(FlowReport::new(id, report)))
+    let (report, cost) = state
+        .db
+        .run(move |conn| Ok::<_, AppError>((service::report(conn, id)?, service::get(conn, id)?.definition.cost)))
+        .await?;
+    Ok(web::Json(FlowReport::new(id, report, cost.as_ref())))
 }
 
 /// What the flow's steps did, newest first, with each customer's contact details: the

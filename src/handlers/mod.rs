@@ -104,6 +104,7 @@ where
                 .service(privacy::export)
                 .service(privacy::erase)
                 .service(customers::get_customer)
+                .service(customers::company_people)
                 .service(customers::patch_customer)
                 .service(customers::add_tags)
                 .service(customers::remove_tag)

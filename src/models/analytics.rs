@@ -162,6 +162,11 @@ pub struct Promotions {
     pub campaigns: Vec<(CampaignRow, Report)>,
     /// Contacts per campaign who clicked or replied.
     pub responders: HashMap<i64, i64>,
+    /// The costs of the codes in `codes` that have one.
+    pub code_costs: HashMap<String, crate::domain::costs::RedemptionCost>,
+    /// Flows (not drafts) with a cost in the chosen currency, with their reports (since
+    /// activation).
+    pub flows: Vec<(crate::models::flows::FlowView, crate::models::flows::FlowReport)>,
 }
 
 pub struct TopCustomer {

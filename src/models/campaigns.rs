@@ -42,6 +42,20 @@ pub struct CampaignRow {
     pub updated_at: NaiveDateTime,
     /// An optional HTML template, sent beside `content` (multipart/alternative).
     pub content_html: Option<String>,
+    pub cost_currency: Option<String>,
+    pub cost_fixed_minor: Option<i64>,
+    pub cost_per_contact_minor: Option<i64>,
+}
+
+impl CampaignRow {
+    /// What the campaign cost, when given.
+    pub fn cost(&self) -> Option<crate::domain::costs::ContactCost> {
+        Some(crate::domain::costs::ContactCost {
+            currency: self.cost_currency.clone()?,
+            fixed_minor: self.cost_fixed_minor.unwrap_or(0),
+            per_contact_minor: self.cost_per_contact_minor.unwrap_or(0),
+        })
+    }
 }
 
 /// Everything a draft holds; written whole on create and on each patch.
@@ -68,6 +82,9 @@ pub struct CampaignColumns {
     pub holdout_percent: i64,
     pub attribution_window_days: i64,
     pub updated_at: NaiveDateTime,
+    pub cost_currency: Option<String>,
+    pub cost_fixed_minor: Option<i64>,
+    pub cost_per_contact_minor: Option<i64>,
 }
 
 impl CampaignColumns {
@@ -93,6 +110,9 @@ impl CampaignColumns {
             holdout_percent: row.holdout_percent,
             attribution_window_days: row.attribution_window_days,
             updated_at: row.updated_at,
+            cost_currency: row.cost_currency.clone(),
+            cost_fixed_minor: row.cost_fixed_minor,
+            cost_per_contact_minor: row.cost_per_contact_minor,
         }
     }
 }
@@ -193,6 +213,8 @@ pub struct Report {
     pub attributed: Vec<AttributedRow>,
     pub redemptions: i64,
     pub discount_given: i64,
+    /// The campaign's cost, when given.
+    pub cost: Option<crate::domain::costs::ContactCost>,
 }
 
 /// Revenue of one currency attributed to a campaign.

@@ -2,9 +2,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{customer_merges, customer_search_terms, customer_tags, customers};
+use crate::db::schema::{company_details, customer_merges, customer_search_terms, customer_tags, customers};
 use crate::db::Json;
-use crate::domain::customer::{Address, CustomerDetails, CustomerProfile};
+use crate::domain::customer::{Address, CompanyFacts, CustomerDetails, CustomerProfile};
 use crate::domain::{Country, CustomerKind, CustomerSource, Email, Gender, Language, Phone, Tag};
 use crate::models::consents::CurrentConsentRow;
 use crate::models::orders::CustomerStatsRow;
@@ -43,6 +43,9 @@ pub struct CustomerRow {
     pub updated_at: NaiveDateTime,
     #[serde(skip)]
     pub erased_at: Option<NaiveDateTime>,
+    pub company_id: Option<i64>,
+    #[serde(rename = "role")]
+    pub company_role: Option<String>,
 }
 
 /// The writable columns of a customer, from a profile.
@@ -70,6 +73,58 @@ pub struct CustomerColumns {
     pub name_key: Option<String>,
     pub company_key: Option<String>,
     pub updated_at: NaiveDateTime,
+    pub company_id: Option<i64>,
+    pub company_role: Option<String>,
+}
+
+/// A company's own fields (one row per company that has any).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
+#[diesel(table_name = company_details, treat_none_as_null = true)]
+pub struct CompanyDetailsRow {
+    #[serde(skip)]
+    pub customer_id: i64,
+    pub founded_on: Option<NaiveDate>,
+    pub industry: Option<String>,
+    pub employees: Option<i64>,
+    pub website: Option<String>,
+    pub registration_number: Option<String>,
+    pub vat_number: Option<String>,
+    pub rating: Option<i64>,
+    pub particularities: Option<String>,
+}
+
+impl CompanyDetailsRow {
+    /// The row a profile needs: None for a person, or a company without company fields.
+    pub fn from_profile(id: i64, profile: &CustomerProfile) -> Option<CompanyDetailsRow> {
+        let c = &profile.details.company;
+        if profile.kind != CustomerKind::Company || *c == CompanyFacts::default() {
+            return None;
+        }
+        Some(CompanyDetailsRow {
+            customer_id: id,
+            founded_on: c.founded_on,
+            industry: c.industry.clone(),
+            employees: c.employees,
+            website: c.website.clone(),
+            registration_number: c.registration_number.clone(),
+            vat_number: c.vat_number.clone(),
+            rating: c.rating,
+            particularities: c.particularities.clone(),
+        })
+    }
+
+    pub fn facts(&self) -> CompanyFacts {
+        CompanyFacts {
+            founded_on: self.founded_on,
+            industry: self.industry.clone(),
+            employees: self.employees,
+            website: self.website.clone(),
+            registration_number: self.registration_number.clone(),
+            vat_number: self.vat_number.clone(),
+            rating: self.rating,
+            particularities: self.particularities.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -105,6 +160,8 @@ impl CustomerColumns {
             name_key: profile.name_key(),
             company_key: profile.company_key(),
             updated_at: now,
+            company_id: d.company_id,
+            company_role: d.role.clone(),
         }
     }
 }
@@ -116,6 +173,8 @@ pub struct CustomerRecord {
     pub row: CustomerRow,
     pub tags: Vec<String>,
     pub consents: Vec<CurrentConsentRow>,
+    /// A company's own fields, when it has any.
+    pub company: Option<CompanyDetailsRow>,
     #[serde(skip)]
     pub stats: Vec<CustomerStatsRow>,
     /// RFM scores, for buyers (as of the last scoring).
@@ -124,6 +183,35 @@ pub struct CustomerRecord {
     /// Purchase predictions, for buyers of the model's currency (as of the last refresh).
     #[serde(skip)]
     pub predictions: Option<crate::models::predictions::CustomerPredictionRow>,
+    /// A company's roll-up over itself and its people (`GET /v1/customers/{id}` only).
+    #[serde(skip)]
+    pub company_totals: Option<CompanyTotals>,
+}
+
+/// A company's purchases with its people's, and how many people it has.
+#[derive(Debug, Clone, Default)]
+pub struct CompanyTotals {
+    /// Live (not erased) people linked to the company.
+    pub people_count: i64,
+    /// Per currency: the company's own orders and its people's.
+    pub purchases: Vec<CompanyPurchaseRow>,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct CompanyPurchaseRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub orders_count: i64,
+    #[diesel(sql_type = BigInt)]
+    pub total_spent: i64,
+    #[diesel(sql_type = Timestamp)]
+    pub first_order_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp)]
+    pub last_order_at: NaiveDateTime,
+    /// Customers (the company and its people) with orders in this currency.
+    #[diesel(sql_type = BigInt)]
+    pub buyers: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -163,6 +251,9 @@ impl CustomerRecord {
                 tags: self.tags.iter().cloned().map(Tag::from_stored).collect(),
                 attributes: self.attributes(),
                 notes: r.notes.clone(),
+                company: self.company.as_ref().map(CompanyDetailsRow::facts).unwrap_or_default(),
+                company_id: r.company_id,
+                role: r.company_role.clone(),
             },
         }
     }

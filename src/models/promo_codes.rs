@@ -24,6 +24,9 @@ pub struct PromoCodeRow {
     pub redemptions: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub cost_currency: Option<String>,
+    pub cost_fixed_minor: Option<i64>,
+    pub cost_per_redemption_minor: Option<i64>,
 }
 
 impl PromoCodeRow {
@@ -56,7 +59,19 @@ impl PromoCodeRow {
             campaign_id: self.campaign_id,
             active: self.active,
             updated_at: self.updated_at,
+            cost_currency: self.cost_currency.clone(),
+            cost_fixed_minor: self.cost_fixed_minor,
+            cost_per_redemption_minor: self.cost_per_redemption_minor,
         }
+    }
+
+    /// What the code costs, when given.
+    pub fn cost(&self) -> Option<crate::domain::costs::RedemptionCost> {
+        Some(crate::domain::costs::RedemptionCost {
+            currency: self.cost_currency.clone()?,
+            fixed_minor: self.cost_fixed_minor.unwrap_or(0),
+            per_redemption_minor: self.cost_per_redemption_minor.unwrap_or(0),
+        })
     }
 }
 
@@ -76,6 +91,9 @@ pub struct PromoCodeColumns {
     pub campaign_id: Option<i64>,
     pub active: bool,
     pub updated_at: NaiveDateTime,
+    pub cost_currency: Option<String>,
+    pub cost_fixed_minor: Option<i64>,
+    pub cost_per_redemption_minor: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]

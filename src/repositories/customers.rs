@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
-    customer_consents, customer_merges, customer_rfm, customer_search_terms, customer_tags, customers,
+    company_details, customer_consents, customer_merges, customer_rfm, customer_search_terms, customer_tags, customers,
 };
 use crate::db::{DbConn, Json};
 use crate::db_run;
@@ -14,7 +14,8 @@ use crate::domain::customer::CustomerProfile;
 use crate::domain::{ConsentState, Email, Tag};
 use crate::models::consents::CurrentConsentRow;
 use crate::models::customers::{
-    CustomerColumns, CustomerRecord, CustomerRfmRow, CustomerRow, DuplicatePairRow, NewCustomer, NewCustomerMerge,
+    CompanyDetailsRow, CompanyPurchaseRow, CompanyTotals, CustomerColumns, CustomerRecord, CustomerRfmRow, CustomerRow,
+    DuplicatePairRow, NewCustomer, NewCustomerMerge,
 };
 use crate::models::orders::CustomerStatsRow;
 
@@ -24,7 +25,101 @@ pub fn insert(conn: &mut DbConn, profile: &CustomerProfile, now: NaiveDateTime) 
         .returning(customers::all_columns)
         .get_result(conn)?;
     write_tags_and_terms(conn, row.id, profile)?;
+    write_company_details(conn, row.id, profile)?;
     Ok(record(row, profile, Vec::new(), Vec::new()))
+}
+
+/// Rewrites a customer's company fields: the row when it is a company with any, none else.
+fn write_company_details(conn: &mut DbConn, id: i64, profile: &CustomerProfile) -> QueryResult<()> {
+    diesel::delete(company_details::table.find(id)).execute(conn)?;
+    if let Some(details) = CompanyDetailsRow::from_profile(id, profile) {
+        diesel::insert_into(company_details::table).values(details).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Company fields of some customers (companies that have any).
+fn company_details_for(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, CompanyDetailsRow>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<CompanyDetailsRow> = company_details::table
+        .filter(company_details::customer_id.eq_any(ids))
+        .select(CompanyDetailsRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.customer_id, r)).collect())
+}
+
+/// Whether `id` is a live company.
+pub fn is_company(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        customers::table
+            .find(id)
+            .filter(customers::erased_at.is_null())
+            .filter(customers::kind.eq(crate::domain::CustomerKind::Company.as_str())),
+    ))
+    .get_result(conn)
+}
+
+/// Whether any customer (erased or not) belongs to company `id`.
+pub fn has_people(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(customers::table.filter(customers::company_id.eq(id)))).get_result(conn)
+}
+
+/// A company's live people, by ascending id after `after_id` (keyset on the
+/// (company_id, id) index).
+pub fn people(conn: &mut DbConn, company_id: i64, after_id: i64, limit: i64) -> QueryResult<Vec<CustomerRecord>> {
+    let rows = customers::table
+        .filter(customers::company_id.eq(company_id))
+        .filter(customers::id.gt(after_id))
+        .filter(customers::erased_at.is_null())
+        .order(customers::id)
+        .limit(limit)
+        .select(CustomerRow::as_select())
+        .load(conn)?;
+    with_details(conn, rows)
+}
+
+/// A merged company's people now belong to the survivor (roles kept).
+pub fn move_people(conn: &mut DbConn, from: i64, to: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(customers::table.filter(customers::company_id.eq(from)))
+        .set((customers::company_id.eq(to), customers::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// An erased company's people no longer belong to it (and lose the role held there).
+pub fn unlink_people(conn: &mut DbConn, company_id: i64, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    let ids: Vec<i64> =
+        customers::table.filter(customers::company_id.eq(company_id)).select(customers::id).load(conn)?;
+    diesel::update(customers::table.filter(customers::company_id.eq(company_id)))
+        .set((
+            customers::company_id.eq(None::<i64>),
+            customers::company_role.eq(None::<String>),
+            customers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(ids)
+}
+
+/// A company's roll-up: its own stored purchase statistics and its people's, per currency,
+/// in one aggregate over `customer_order_stats` (primary key (customer_id, currency)) for
+/// the company and the people found through the company_id index; and its live people.
+pub fn company_totals(conn: &mut DbConn, company_id: i64) -> QueryResult<CompanyTotals> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT s.currency, CAST(SUM(s.orders_count) AS BIGINT) AS orders_count,                 CAST(SUM(s.total_spent) AS BIGINT) AS total_spent,                 MIN(s.first_order_at) AS first_order_at, MAX(s.last_order_at) AS last_order_at,                 CAST(COUNT(*) AS BIGINT) AS buyers          FROM customer_order_stats s          WHERE s.customer_id = ",
+    )
+    .bind(SqlValue::Int(company_id))
+    .push(" OR s.customer_id IN (SELECT p.id FROM customers p WHERE p.company_id = ")
+    .bind(SqlValue::Int(company_id))
+    .push(") GROUP BY s.currency ORDER BY s.currency");
+    let purchases: Vec<CompanyPurchaseRow> = sql.query().load(conn)?;
+    let people_count: i64 = customers::table
+        .filter(customers::company_id.eq(company_id))
+        .filter(customers::erased_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(CompanyTotals { people_count, purchases })
 }
 
 pub fn update(
@@ -57,6 +152,7 @@ pub fn write_profile(
     diesel::delete(customer_tags::table.filter(customer_tags::customer_id.eq(id))).execute(conn)?;
     diesel::delete(customer_search_terms::table.filter(customer_search_terms::customer_id.eq(id))).execute(conn)?;
     write_tags_and_terms(conn, id, profile)?;
+    write_company_details(conn, id, profile)?;
     Ok(record(row, profile, Vec::new(), Vec::new()))
 }
 
@@ -67,7 +163,8 @@ fn record(
     stats: Vec<CustomerStatsRow>,
 ) -> CustomerRecord {
     let tags = profile.details.tags.iter().map(|t| t.as_str().to_string()).collect();
-    CustomerRecord { row, tags, consents, stats, rfm: None, predictions: None }
+    let company = CompanyDetailsRow::from_profile(row.id, profile);
+    CustomerRecord { row, tags, consents, stats, company, rfm: None, predictions: None, company_totals: None }
 }
 
 /// Stored RFM scores of some customers.
@@ -127,6 +224,11 @@ pub fn insert_tags_and_terms_bulk(conn: &mut DbConn, customers: &[(i64, &Custome
             diesel::insert_into(customer_search_terms::table).values(&terms).execute(conn)?;
         }
     });
+    for (id, profile) in customers {
+        if let Some(details) = CompanyDetailsRow::from_profile(*id, profile) {
+            diesel::insert_into(company_details::table).values(details).execute(conn)?;
+        }
+    }
     Ok(())
 }
 
@@ -214,7 +316,17 @@ pub fn find_profile_by_email_for_update(conn: &mut DbConn, email: &Email) -> Que
     lock(conn, id)?;
     let Some(row) = live_row(conn, id)? else { return Ok(None) };
     let tags = tags_for(conn, &[id])?.remove(&id).unwrap_or_default();
-    Ok(Some(CustomerRecord { row, tags, consents: Vec::new(), stats: Vec::new(), rfm: None, predictions: None }))
+    let company = company_details_for(conn, &[id])?.remove(&id);
+    Ok(Some(CustomerRecord {
+        row,
+        tags,
+        consents: Vec::new(),
+        stats: Vec::new(),
+        company,
+        rfm: None,
+        predictions: None,
+        company_totals: None,
+    }))
 }
 
 /// Loads many customers by id with their tags, in two queries (no per-row query).
@@ -250,6 +362,7 @@ fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<Cu
     let mut stats_by_customer = super::orders::stats_for(conn, &ids)?;
     let mut rfm_by_customer = rfm_for(conn, &ids)?;
     let mut predictions_by_customer = super::predictions::for_customers(conn, &ids)?;
+    let mut company_by_customer = company_details_for(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|row| CustomerRecord {
@@ -258,6 +371,8 @@ fn with_details(conn: &mut DbConn, rows: Vec<CustomerRow>) -> QueryResult<Vec<Cu
             stats: stats_by_customer.remove(&row.id).unwrap_or_default(),
             rfm: rfm_by_customer.remove(&row.id),
             predictions: predictions_by_customer.remove(&row.id),
+            company_totals: None,
+            company: company_by_customer.remove(&row.id),
             row,
         })
         .collect())

@@ -22,6 +22,15 @@ pub fn codes_by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<std::collecti
     Ok(rows.into_iter().collect())
 }
 
+/// The codes among these that carry a cost.
+pub fn with_costs(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<PromoCodeRow>> {
+    promo_codes::table
+        .filter(promo_codes::code.eq_any(codes))
+        .filter(promo_codes::cost_currency.is_not_null())
+        .select(PromoCodeRow::as_select())
+        .load(conn)
+}
+
 pub fn find(conn: &mut DbConn, code: &str) -> QueryResult<Option<PromoCodeRow>> {
     promo_codes::table.filter(promo_codes::code.eq(code)).select(PromoCodeRow::as_select()).get_result(conn).optional()
 }

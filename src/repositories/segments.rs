@@ -14,7 +14,8 @@ use super::sql::{json_text, live_order, lock_row, Sql, SqlValue};
 use crate::db::schema::{campaigns, segments};
 use crate::db::DbConn;
 use crate::domain::segment::{
-    Condition, Field, Op, Operand, OrderTime, PredictionField, PurchaseField, Rule, StatsField, TextColumn,
+    CompanyField, Condition, Field, Op, Operand, OrderTime, PredictionField, PurchaseField, Rule, StatsField,
+    TextColumn,
 };
 use crate::models::segments::{NewSegment, SegmentChanges, SegmentRow};
 
@@ -143,6 +144,7 @@ impl Compiler {
                     sql.bind_list(labels.iter().cloned().map(SqlValue::Text));
                 });
             }
+            Field::Company(field) => company(sql, *field, c.op, &c.operand),
         }
     }
 
@@ -440,6 +442,64 @@ fn text_column(sql: &mut Sql, column: TextColumn, op: Op, operand: &Operand) {
             });
         }
     }
+}
+
+/// The id of the customer's company: its own for a company, `company_id` for a person
+/// (NULL for a person without one).
+const COMPANY_ID: &str = "COALESCE(c.company_id, CASE WHEN c.kind = 'company' THEN c.id END)";
+
+/// `company.*`: a field of the customer's company (see `COMPANY_ID`), read from
+/// `company_details` by its primary key.
+fn company(sql: &mut Sql, field: CompanyField, op: Op, operand: &Operand) {
+    let expression = match field.column() {
+        None => COMPANY_ID.to_string(),
+        Some(column) => format!("(SELECT d.{column} FROM company_details d WHERE d.customer_id = {COMPANY_ID})"),
+    };
+    match op {
+        Op::Exists => {
+            sql.push(&expression).push(" IS NOT NULL");
+            return;
+        }
+        Op::NotExists => {
+            sql.push(&expression).push(" IS NULL");
+            return;
+        }
+        _ => {}
+    }
+    null_safe(sql, op, |sql| match (field, operand) {
+        (CompanyField::Industry, Operand::Texts(values)) => {
+            let lowered = format!("LOWER({expression})");
+            if op == Op::Contains {
+                sql.push(&lowered)
+                    .push(" LIKE LOWER(")
+                    .bind(SqlValue::Text(like_pattern(&values[0])))
+                    .push(") ESCAPE '\\'");
+            } else {
+                sql.push(&lowered).push(" IN (");
+                for (index, value) in values.iter().enumerate() {
+                    if index > 0 {
+                        sql.push(", ");
+                    }
+                    sql.push("LOWER(").bind(SqlValue::Text(value.clone())).push(")");
+                }
+                sql.push(")");
+            }
+        }
+        (CompanyField::FoundedOn, Operand::Time(at)) => {
+            let symbol = if op == Op::Before { " < " } else { " > " };
+            sql.push(&expression).push(symbol).bind(SqlValue::Date(at.date()));
+        }
+        (CompanyField::FoundedOn, Operand::TimeRange(from, to)) => {
+            sql.push(&expression)
+                .push(" >= ")
+                .bind(SqlValue::Date(from.date()))
+                .push(" AND ")
+                .push(&expression)
+                .push(" <= ")
+                .bind(SqlValue::Date(to.date()));
+        }
+        _ => compare(sql, &expression, op, operand),
+    });
 }
 
 /// `%text%` with LIKE's wildcards escaped.

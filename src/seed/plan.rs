@@ -478,6 +478,9 @@ impl Planner {
             kind: if company { CustomerKind::Company } else { CustomerKind::Person },
             source,
             details: CustomerDetails {
+                company: Default::default(),
+                company_id: None,
+                role: None,
                 first_name: Some(first_name.to_string()),
                 last_name: Some(last_name.to_string()),
                 company_name,

@@ -368,7 +368,38 @@ pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>
     campaigns.sort_by(|a, b| revenue_in(&b.1).cmp(&revenue_in(&a.1)).then(a.0.id.cmp(&b.0.id)));
     let ids: Vec<i64> = campaigns.iter().map(|c| c.0.id).collect();
     let responders = campaigns::responders(conn, &ids)?;
-    Ok(Promotions { currency, other_currencies, codes, with_code, without_code, campaigns, responders })
+    let names: Vec<String> = codes.iter().map(|c| c.code.clone()).collect();
+    let code_costs = crate::repositories::promo_codes::with_costs(conn, &names)?
+        .into_iter()
+        .filter_map(|row| Some((row.code.clone(), row.cost()?)))
+        .collect();
+    let mut flows = Vec::new();
+    if let Some(code) = &currency {
+        let mut before = None;
+        loop {
+            let page = crate::services::flows::list(conn, before, 200)?;
+            let Some(last) = page.last() else { break };
+            before = Some(last.row.id);
+            for view in page {
+                let costed = view.definition.cost.as_ref().is_some_and(|c| &c.currency == code);
+                if costed && view.row.status != crate::domain::FlowStatus::Draft.as_str() {
+                    let report = crate::services::flows::report(conn, view.row.id)?;
+                    flows.push((view, report));
+                }
+            }
+        }
+    }
+    Ok(Promotions {
+        currency,
+        other_currencies,
+        codes,
+        with_code,
+        without_code,
+        campaigns,
+        responders,
+        code_costs,
+        flows,
+    })
 }
 
 // ---- Customers -----------------------------------------------------------------------

@@ -91,6 +91,9 @@ fn columns(
         holdout_percent: spec.holdout_percent,
         attribution_window_days: spec.attribution_window_days,
         updated_at: now,
+        cost_currency: spec.cost.as_ref().map(|c| c.currency.clone()),
+        cost_fixed_minor: spec.cost.as_ref().map(|c| c.fixed_minor),
+        cost_per_contact_minor: spec.cost.as_ref().map(|c| c.per_contact_minor),
     })
 }
 
@@ -352,6 +355,10 @@ fn unique_code_row(row: &CampaignRow, code: String, now: NaiveDateTime) -> NewPr
             campaign_id: Some(row.id),
             active: true,
             updated_at: now,
+            // The campaign's cost covers its codes.
+            cost_currency: None,
+            cost_fixed_minor: None,
+            cost_per_redemption_minor: None,
         },
         created_at: now,
     }
@@ -775,6 +782,7 @@ fn reports_of(conn: &mut DbConn, rows: &[CampaignRow]) -> Result<Vec<Report>, Ap
             attributed: Vec::new(),
             redemptions: 0,
             discount_given: 0,
+            cost: row.cost(),
         };
         if let Some(launched_at) = row.launched_at {
             report.window = Some((launched_at, repo::window_end(launched_at, row.attribution_window_days)));

@@ -4,7 +4,7 @@ use super::{is_unique_violation, now, write_with_one_retry, TxError};
 use crate::db::DbConn;
 use crate::domain::customer::CustomerFilter;
 use crate::domain::customer::{CustomerDraft, CustomerPatch, CustomerProfile};
-use crate::domain::{Email, Tag};
+use crate::domain::{CustomerKind, Email, Tag};
 use crate::error::AppError;
 use crate::models::customers::{CustomerRecord, DuplicatePairRow, NewCustomerMerge};
 use crate::repositories::customers as repo;
@@ -40,10 +40,40 @@ fn email_conflict(conn: &mut DbConn, email: Option<&Email>) -> AppError {
     }
 }
 
+/// The company links of a profile about to be written: a person's `company_id` names a
+/// live company (not the customer itself); a company with people stays a company.
+fn check_company_link(
+    conn: &mut DbConn,
+    id: Option<i64>,
+    before: Option<&CustomerProfile>,
+    profile: &CustomerProfile,
+) -> Result<(), AppError> {
+    if let Some(company_id) = profile.details.company_id {
+        let unchanged = before.is_some_and(|b| b.details.company_id == Some(company_id));
+        if !unchanged && (Some(company_id) == id || !repo::is_company(conn, company_id)?) {
+            return Err(AppError::invalid(
+                "company_id",
+                format!("customer {company_id} is not a company (an existing customer of kind `company`)"),
+            ));
+        }
+    }
+    if let (Some(id), Some(before)) = (id, before) {
+        if before.kind == CustomerKind::Company && profile.kind != CustomerKind::Company && repo::has_people(conn, id)?
+        {
+            return Err(AppError::invalid(
+                "kind",
+                "a company with people cannot become a person; move its people first",
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn create(conn: &mut DbConn, draft: CustomerDraft) -> Result<CustomerRecord, AppError> {
     let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
     let now = now();
     let outcome = conn.write_transaction(|conn| -> Result<CustomerRecord, TxError> {
+        check_company_link(conn, None, None, &profile)?;
         let record = repo::insert(conn, &profile, now)?;
         emit::customer_created(conn, record.row.id, &profile, record.row.created_at)?;
         Ok(record)
@@ -55,6 +85,24 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<CustomerRecord, AppError> {
     repo::find(conn, id)?.ok_or_else(|| not_found(id))
 }
 
+/// A customer with, for a company, its roll-up over its own orders and its people's.
+pub fn get_with_company_totals(conn: &mut DbConn, id: i64) -> Result<CustomerRecord, AppError> {
+    let mut record = get(conn, id)?;
+    if record.row.kind == CustomerKind::Company.as_str() {
+        record.company_totals = Some(repo::company_totals(conn, id)?);
+    }
+    Ok(record)
+}
+
+/// A page of a company's people (ascending id after `after_id`); 404 for a customer that
+/// is not a live company.
+pub fn people(conn: &mut DbConn, company_id: i64, after_id: i64, limit: i64) -> Result<Vec<CustomerRecord>, AppError> {
+    if !repo::is_company(conn, company_id)? {
+        return Err(AppError::not_found(format!("customer {company_id} is not a company (or does not exist)")));
+    }
+    Ok(repo::people(conn, company_id, after_id, limit)?)
+}
+
 pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch, actor: &str) -> Result<CustomerRecord, AppError> {
     let mut new_email = None;
     let outcome = conn.write_transaction(|conn| {
@@ -62,6 +110,7 @@ pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch, actor: &str) -> R
         let before = repo::find_for_update(conn, id)?.ok_or_else(|| not_found(id))?.profile();
         let mut profile = before.clone();
         profile.apply_patch(patch).map_err(|e| AppError::Validation(vec![e]))?;
+        check_company_link(conn, Some(id), Some(&before), &profile)?;
         new_email = profile.details.email.clone();
         let record = repo::update(conn, id, &profile, now()).map_err(TxError::Db)?;
         emit::customer_updated(conn, id, &before, &profile)?;
@@ -103,6 +152,8 @@ pub(crate) fn upsert_in_transaction(
             let mut profile = before.clone();
             profile.fill_from(draft);
             profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
+            profile.check_company_fields().map_err(|e| AppError::Validation(vec![e]))?;
+            check_company_link(conn, Some(existing.row.id), Some(&before), &profile)?;
             let record = repo::write_profile(conn, existing.row.id, &profile, now())?;
             emit::customer_updated(conn, existing.row.id, &before, &profile)?;
             provenance::record_changes(conn, existing.row.id, &before, &profile, from)?;
@@ -110,6 +161,7 @@ pub(crate) fn upsert_in_transaction(
         }
         None => {
             let profile = CustomerProfile::from_draft(draft).map_err(|e| AppError::Validation(vec![e]))?;
+            check_company_link(conn, None, None, &profile)?;
             let record = repo::insert(conn, &profile, now())?;
             emit::customer_created(conn, record.row.id, &profile, record.row.created_at)?;
             Ok((record, Upserted::Created))
@@ -239,6 +291,22 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
         merged_email = profile.details.email.clone();
         let now = now();
         let snapshot = serde_json::to_string(&duplicate).map_err(|e| AppError::internal(e.to_string()))?;
+        // A company's people follow it into a company; a person cannot take them.
+        if repo::has_people(conn, duplicate_id)? {
+            if profile.kind != CustomerKind::Company {
+                return Err(AppError::invalid(
+                    "duplicate_id",
+                    format!("customer {duplicate_id} is a company with people; merge it into a company"),
+                )
+                .into());
+            }
+            repo::move_people(conn, duplicate_id, survivor_id, now)?;
+        }
+        if profile.details.company_id == Some(duplicate_id) {
+            // A person merged with the company it belonged to: the link cannot point at itself.
+            profile.details.company_id = None;
+            profile.details.role = None;
+        }
         let rollups = RollupChange::begin(conn, &[survivor_id, duplicate_id], &[], Activity::All)?;
         move_references(conn, duplicate_id, survivor_id)?;
         if let Some(rollups) = rollups {

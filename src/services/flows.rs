@@ -920,6 +920,10 @@ impl Scheduler<'_> {
                 campaign_id: None,
                 active: true,
                 updated_at: self.now,
+                // The flow's cost covers its codes.
+                cost_currency: None,
+                cost_fixed_minor: None,
+                cost_per_redemption_minor: None,
             },
             created_at: self.now,
         }

@@ -634,6 +634,10 @@ fn give_reward(
                 min_subtotal: None,
                 campaign_id: None,
                 active: true,
+                // A reward's cost is not declared with the form.
+                cost_currency: None,
+                cost_fixed_minor: None,
+                cost_per_redemption_minor: None,
                 updated_at: now,
             };
             let promo = promo_repo::insert(conn, NewPromoCode { code: code.clone(), columns, created_at: now })?;

@@ -30,7 +30,7 @@ pub const BATCH_ROWS: usize = 500;
 pub const MAX_REPORTED_ERRORS: usize = 1000;
 
 /// The profile columns, in export order; `attributes.<key>` and consent columns follow.
-pub const PROFILE_COLUMNS: [&str; 18] = [
+pub const PROFILE_COLUMNS: [&str; 28] = [
     "kind",
     "first_name",
     "last_name",
@@ -49,6 +49,16 @@ pub const PROFILE_COLUMNS: [&str; 18] = [
     "source",
     "tags",
     "notes",
+    "founded_on",
+    "industry",
+    "employees",
+    "website",
+    "registration_number",
+    "vat_number",
+    "rating",
+    "particularities",
+    "company_id",
+    "role",
 ];
 
 fn consent_column(channel: ConsentChannel) -> String {
@@ -149,6 +159,17 @@ fn vocabulary<T: serde::de::DeserializeOwned>(
     }
 }
 
+fn whole_number(field: &str, raw: Option<String>, errors: &mut Vec<FieldError>) -> Option<i64> {
+    let raw = raw?;
+    match raw.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(FieldError::new(field, format!("`{raw}` is not a whole number")));
+            None
+        }
+    }
+}
+
 fn parse_instant(raw: &str) -> Result<NaiveDateTime, String> {
     if let Ok(instant) = DateTime::parse_from_rfc3339(raw) {
         return Ok(instant.with_timezone(&Utc).naive_utc());
@@ -193,6 +214,16 @@ fn parse_row(
         tags: get("tags").map(|tags| tags.split(';').map(str::to_owned).filter(|t| !t.trim().is_empty()).collect()),
         attributes: (!attributes.is_empty()).then_some(attributes),
         notes: get("notes"),
+        founded_on: get("founded_on"),
+        industry: get("industry"),
+        employees: whole_number("employees", get("employees"), &mut errors),
+        website: get("website"),
+        registration_number: get("registration_number"),
+        vat_number: get("vat_number"),
+        rating: whole_number("rating", get("rating"), &mut errors),
+        particularities: get("particularities"),
+        company_id: whole_number("company_id", get("company_id"), &mut errors),
+        role: get("role"),
     };
     let mut draft = match input.into_draft(default_country) {
         Ok(draft) => Some(draft),
@@ -647,6 +678,20 @@ pub fn export_row(record: &CustomerRecord, attribute_keys: &[String]) -> Vec<Str
         record.tags.join(";"),
         text(&r.notes),
     ];
+    let company = record.company.as_ref().map(|c| c.facts()).unwrap_or_default();
+    let number = |value: Option<i64>| value.map(|n| n.to_string()).unwrap_or_default();
+    row.extend([
+        company.founded_on.map(|d| d.to_string()).unwrap_or_default(),
+        text(&company.industry),
+        number(company.employees),
+        text(&company.website),
+        text(&company.registration_number),
+        text(&company.vat_number),
+        number(company.rating),
+        text(&company.particularities),
+        number(r.company_id),
+        text(&r.company_role),
+    ]);
     let attributes = record.attributes();
     row.extend(attribute_keys.iter().map(|key| attributes.get(key).map(attribute_cell).unwrap_or_default()));
     for channel in ConsentChannel::ALL.iter().copied() {

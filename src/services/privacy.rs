@@ -174,6 +174,10 @@ pub fn erase(conn: &mut DbConn, keys: &DataKeys, customer_id: i64, actor: &str) 
         repo::add_suppressions(conn, &suppressions)?;
         let mut anonymous = customer.profile();
         anonymous.details = Default::default();
+        // An erased person stays linked to their company (their orders stay in its figures)
+        // but loses the role; an erased company's fields go and its people are unlinked.
+        anonymous.details.company_id = customer.row.company_id;
+        customer_repo::unlink_people(conn, customer_id, now)?;
         customer_repo::update(conn, customer_id, &anonymous, now)?;
         repo::strip_personal_data(conn, customer_id, customer.row.email.as_deref(), now)?;
         crate::repositories::predictions::delete_for(conn, customer_id)?;

@@ -41,6 +41,19 @@ pub fn patch(conn: &mut DbConn, code: &str, patch: PromoPatch) -> Result<PromoCo
         patch.min_subtotal.apply_to(&mut columns.min_subtotal);
         patch.campaign_id.apply_to(&mut columns.campaign_id);
         columns.active = patch.active.unwrap_or(columns.active);
+        let mut cost = current.cost();
+        patch.cost.apply_to(&mut cost);
+        if let (Some(cost), Some(code_currency)) = (&cost, &columns.currency) {
+            if &cost.currency != code_currency {
+                return Err(AppError::invalid(
+                    "cost.currency",
+                    format!("the code is restricted to {code_currency}; give its cost in {code_currency} too"),
+                ));
+            }
+        }
+        columns.cost_currency = cost.as_ref().map(|c| c.currency.clone());
+        columns.cost_fixed_minor = cost.as_ref().map(|c| c.fixed_minor);
+        columns.cost_per_redemption_minor = cost.as_ref().map(|c| c.per_redemption_minor);
         if let (Some(from), Some(until)) = (columns.valid_from, columns.valid_until) {
             if until <= from {
                 return Err(AppError::invalid("valid_until", "must be after valid_from"));

@@ -206,7 +206,9 @@ async fn export_streams_every_customer_and_imports_back(backend: Backend) {
     assert!(header.contains("attributes.colour,attributes.size,consent_email,consent_email_at"), "{header}");
     assert_eq!(lines.count(), 1203, "every customer once");
     assert!(
-        export.text.contains("person,C0,,,c0@example.com,,,,,,,,,,,api,a;b,,red,0,subscribed,2025-02-02T00:00:00Z"),
+        export
+            .text
+            .contains("person,C0,,,c0@example.com,,,,,,,,,,,api,a;b,,,,,,,,,,,,red,0,subscribed,2025-02-02T00:00:00Z"),
         "{}",
         &export.text[..400]
     );

@@ -177,6 +177,16 @@ async fn erasure_leaves_no_personal_data_anywhere(backend: Backend) {
             json!({"tags": ["quinterro-fan"], "attributes": {"nickname": "Quinterro"}, "notes": "Quinterro called", "address": {"line1": "12 rue Quinterro"}}))
         .await;
     assert_eq!(patched.status.as_u16(), 200);
+    // Companies in use: Zoé works for one, with a role that names her.
+    let company = app.create_customer(json!({"kind": "company", "company_name": "Acme", "industry": "Tools"})).await;
+    let linked = app
+        .patch(
+            &format!("/v1/customers/{id}"),
+            &app.token("customers:write"),
+            json!({"company_id": company["id"], "role": "Quinterro liaison"}),
+        )
+        .await;
+    assert_eq!(linked.status.as_u16(), 200, "{}", linked.text);
     let duplicate =
         app.create_customer(json!({"first_name": "Zoé", "last_name": "Quinterro", "phone": "+33687654321"})).await;
     app.post(
@@ -250,7 +260,7 @@ async fn erasure_leaves_no_personal_data_anywhere(backend: Backend) {
     app.delete(&format!("/v1/customers/{id}"), &app.token("admin")).await.assert_problem(404);
     let listed = app.get("/v1/customers", &app.token("customers:read")).await;
     let ids: Vec<i64> = listed.body["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
-    assert_eq!(ids, vec![bystander["id"].as_i64().unwrap()]);
+    assert_eq!(ids, vec![bystander["id"].as_i64().unwrap(), company["id"].as_i64().unwrap()]);
 
     let needles = [
         "zoe@example.com",

@@ -1,0 +1,10 @@
+ALTER TABLE promo_codes DROP COLUMN cost_per_redemption_minor;
+ALTER TABLE promo_codes DROP COLUMN cost_fixed_minor;
+ALTER TABLE promo_codes DROP COLUMN cost_currency;
+ALTER TABLE campaigns DROP COLUMN cost_per_contact_minor;
+ALTER TABLE campaigns DROP COLUMN cost_fixed_minor;
+ALTER TABLE campaigns DROP COLUMN cost_currency;
+DROP INDEX customers_company_id_idx;
+ALTER TABLE customers DROP COLUMN company_role;
+ALTER TABLE customers DROP COLUMN company_id;
+DROP TABLE company_details;
