@@ -361,6 +361,7 @@ pub struct AttributeHistoryQuery {
 #[into_params(parameter_in = Path)]
 pub struct FormPath {
     /// The form's key.
+    #[param(example = "perfume-taste")]
     pub key: String,
 }
 
@@ -370,5 +371,6 @@ pub struct CustomerFormPath {
     /// Customer id.
     pub id: i64,
     /// The form's key.
+    #[param(example = "perfume-taste")]
     pub key: String,
 }
