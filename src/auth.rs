@@ -89,6 +89,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether the token carries this one scope and nothing else.
+    pub fn has_only(&self, scope: Scope) -> bool {
+        self.scopes.iter().all(|s| *s == scope) && !self.scopes.is_empty()
+    }
+
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
     }

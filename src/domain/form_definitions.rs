@@ -66,13 +66,14 @@ pub struct FormField {
     /// The answer's key in a submission: lower-case letters, digits and `_`, from 1 to 64.
     #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub name: String,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub label: String,
     pub r#type: FieldType,
     #[serde(default)]
     pub required: bool,
     /// The choices of a `select` or `multiselect` (1 to 50, distinct).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
     pub options: Vec<String>,
     /// Where the answer goes on the customer: a profile field (`first_name`, `last_name`,
     /// `company_name`, `email`, `phone`, `birthday`, `gender`, `preferred_language`,
@@ -161,7 +162,7 @@ fn check_field_name(name: &str) -> bool {
 }
 
 /// The profile fields an answer may map to, with the field types that fit each.
-fn profile_target(path: &str) -> Option<&'static [FieldType]> {
+pub fn profile_target(path: &str) -> Option<&'static [FieldType]> {
     use FieldType::*;
     const TEXT: &[FieldType] = &[Text, Select];
     Some(match path {

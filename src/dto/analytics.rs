@@ -612,7 +612,7 @@ pub enum PromotionKind {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PromotionCost {
     pub kind: PromotionKind,
-    /// The campaign's or flow's id; the promo code's id for a code.
+    /// The campaign's or flow's id; null for a promo code, whose `name` is the code.
     pub id: Option<i64>,
     /// The campaign's or flow's name; the code for a promo code.
     pub name: String,

@@ -28,10 +28,11 @@ pub struct FormDefinitionInput {
     /// letter (`contact` and `subscribe` are taken by the built-in forms).
     #[schema(pattern = "^[a-z][a-z0-9_-]{0,63}$")]
     pub key: String,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     pub purpose: FormPurpose,
     /// 1 to 50 fields.
+    #[schema(min_items = 1, max_items = 50)]
     pub fields: Vec<FormField>,
     /// The exact consent wording per channel (`email`, `sms`, `phone`, `post`); a channel
     /// without wording cannot be ticked. A subscribe form needs at least one.
@@ -82,8 +83,9 @@ impl FormDefinitionInput {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "Tell us your taste (2 minutes)"}))]
 pub struct FormDefinitionPatchInput {
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[schema(min_items = 1, max_items = 50)]
     pub fields: Option<Vec<FormField>>,
     pub consent_texts: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -184,6 +186,7 @@ pub struct FormSubmissionInput {
     /// The channels whose consent box was ticked.
     #[serde(default)]
     #[validate(length(max = 4, message = "give at most 4 channels"))]
+    #[schema(max_items = 4)]
     pub consent: Vec<ConsentChannel>,
     /// Honeypot: a field hidden from people. Must be empty or absent.
     pub website: Option<String>,
@@ -195,12 +198,12 @@ pub struct FormSubmissionInput {
 #[schema(example = json!({"token": "q8b1u1Yc0m4rXj3Kf5tXg2b9Zr3kP0cQ1s2d3f4g5h6", "answers": {"age_bracket": "26-40"}}))]
 pub struct LinkSubmissionInput {
     /// The token of the personal link.
-    #[schema(max_length = 100)]
     pub token: String,
     #[schema(value_type = Object)]
     pub answers: Map<String, Value>,
     #[serde(default)]
     #[validate(length(max = 4, message = "give at most 4 channels"))]
+    #[schema(max_items = 4)]
     pub consent: Vec<ConsentChannel>,
     /// Honeypot: must be empty or absent.
     pub website: Option<String>,

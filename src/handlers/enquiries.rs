@@ -56,7 +56,8 @@ pub async fn create_enquiry(
             body: serde_json::to_string(&enquiry).map_err(|e| AppError::internal(e.to_string()))?,
         })
     };
-    let answer = state.db.run(move |conn| service::create(conn, draft, keyed.as_ref(), render)).await?;
+    let actor = auth.caller.sub.clone();
+    let answer = state.db.run(move |conn| service::create(conn, draft, &actor, keyed.as_ref(), render)).await?;
     Ok(respond(answer))
 }
 

@@ -278,7 +278,8 @@ fn bearer(req: &HttpRequest) -> String {
 /// The form as HTML to paste into the shop's site: labelled inputs, the consent boxes,
 /// the honeypot, and a small inline script posting to `/v1/forms/{key}/submissions` with
 /// the `forms:submit` token this request was made with. No external assets. Scope:
-/// `forms:submit`.
+/// `forms:submit`, and only it: a token with any other scope (even `admin`) is refused
+/// (403), as it would end up in a public page.
 #[utoipa::path(
     tag = "forms",
     security(("bearer" = ["forms:submit"])),
@@ -291,18 +292,27 @@ fn bearer(req: &HttpRequest) -> String {
 )]
 #[get("/{key}/embed")]
 pub async fn embed_form(
-    _auth: Authorized<scopes::FormsSubmit>,
+    auth: Authorized<scopes::FormsSubmit>,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<FormPath>,
 ) -> Result<HttpResponse, AppError> {
+    // The page will hold the token: only one that can do nothing but submit forms.
+    if !auth.caller.has_only(crate::auth::Scope::FormsSubmit) {
+        return Err(AppError::Forbidden(
+            "the embed holds the token it was fetched with: use a token whose only scope is `forms:submit`".into(),
+        ));
+    }
     let key = path.into_inner().key;
     let token = bearer(&req);
     let lookup = key.clone();
     let definition = state.db.run(move |conn| service::definition(conn, &lookup)).await?;
     let url = format!("{}/v1/forms/{key}/submissions", state.config.mail.public_url);
     let html = form_page::render(&definition, &url, PostWith::Bearer(&token), false).map_err(AppError::Internal)?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html))
 }
 
 /// The page a personal link opens: the form, to be answered once. Marks the link opened.

@@ -106,11 +106,18 @@ pub fn unlink_people(conn: &mut DbConn, company_id: i64, now: NaiveDateTime) -> 
 /// the company and the people found through the company_id index; and its live people.
 pub fn company_totals(conn: &mut DbConn, company_id: i64) -> QueryResult<CompanyTotals> {
     let mut sql = Sql::new(conn.backend());
+    // One IN list (the company itself and its people, found by the company_id index)
+    // rather than `= company OR IN (people)`, which keeps PostgreSQL off the statistics' key.
     sql.push(
-        "SELECT s.currency, CAST(SUM(s.orders_count) AS BIGINT) AS orders_count,                 CAST(SUM(s.total_spent) AS BIGINT) AS total_spent,                 MIN(s.first_order_at) AS first_order_at, MAX(s.last_order_at) AS last_order_at,                 CAST(COUNT(*) AS BIGINT) AS buyers          FROM customer_order_stats s          WHERE s.customer_id = ",
+        "SELECT s.currency, CAST(SUM(s.orders_count) AS BIGINT) AS orders_count, \
+         CAST(SUM(s.total_spent) AS BIGINT) AS total_spent, \
+         MIN(s.first_order_at) AS first_order_at, MAX(s.last_order_at) AS last_order_at, \
+         CAST(COUNT(*) AS BIGINT) AS buyers \
+         FROM customer_order_stats s \
+         WHERE s.customer_id IN (SELECT p.id FROM customers p WHERE p.company_id = ",
     )
     .bind(SqlValue::Int(company_id))
-    .push(" OR s.customer_id IN (SELECT p.id FROM customers p WHERE p.company_id = ")
+    .push(" UNION ALL SELECT ")
     .bind(SqlValue::Int(company_id))
     .push(") GROUP BY s.currency ORDER BY s.currency");
     let purchases: Vec<CompanyPurchaseRow> = sql.query().load(conn)?;

@@ -147,6 +147,8 @@ pub fn strip_personal_data(
             enquiries::user_agent.eq(None::<String>),
             // Tags are the shop's words, but may name the person.
             enquiries::tags.eq("[]"),
+            // No reminder about an erased person: it would announce them again.
+            enquiries::follow_up_at.eq(None::<NaiveDateTime>),
             enquiries::updated_at.eq(now),
         )
     };

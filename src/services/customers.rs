@@ -12,7 +12,7 @@ use crate::repositories::{
     campaigns as campaign_repo, consents as consent_repo, orders as order_repo, promo_codes as promo_repo,
     referrals as referral_repo,
 };
-use crate::services::provenance::{self, Provenance, ValueSource};
+use crate::services::provenance::{self, Provenance};
 use crate::services::rollups::{Activity, RollupChange};
 use crate::services::{emit, events};
 
@@ -42,7 +42,7 @@ fn email_conflict(conn: &mut DbConn, email: Option<&Email>) -> AppError {
 
 /// The company links of a profile about to be written: a person's `company_id` names a
 /// live company (not the customer itself); a company with people stays a company.
-fn check_company_link(
+pub(crate) fn check_company_link(
     conn: &mut DbConn,
     id: Option<i64>,
     before: Option<&CustomerProfile>,
@@ -169,12 +169,14 @@ pub(crate) fn upsert_in_transaction(
     }
 }
 
-/// For public forms, inside the caller's transaction: finds the customer by email and
-/// only fills blanks (a public form never overwrites what the shop knows), or creates it.
+/// For public forms and enquiries, inside the caller's transaction: finds the customer by
+/// email and only fills blanks (a public form never overwrites what the shop knows), or
+/// creates it. What it fills is recorded with `from` as its provenance.
 pub(crate) fn fill_blanks_by_email(
     conn: &mut DbConn,
     email: &Email,
     draft: CustomerDraft,
+    from: &Provenance,
 ) -> Result<CustomerRecord, TxError> {
     let mut draft = draft;
     draft.details.email = Some(email.clone());
@@ -189,13 +191,7 @@ pub(crate) fn fill_blanks_by_email(
             }
             let record = repo::update(conn, existing.row.id, &profile, now())?;
             emit::customer_updated(conn, existing.row.id, &before, &profile)?;
-            let from = Provenance {
-                source: ValueSource::Form,
-                source_ref: None,
-                actor: Some("public".into()),
-                observed_at: now(),
-            };
-            provenance::record_changes(conn, existing.row.id, &before, &profile, &from)?;
+            provenance::record_changes(conn, existing.row.id, &before, &profile, from)?;
             Ok(record)
         }
         None => {

@@ -3,6 +3,7 @@
 //! puts the enquiry on the shop's to-do list while it is open, and the due scan records
 //! `enquiry.follow_up_due` once when its time comes.
 
+use crate::services::provenance::{Provenance, ValueSource};
 use chrono::{Duration, NaiveDateTime};
 
 use super::idempotency::{self, Answer, KeyedRequest, StoredResponse};
@@ -36,13 +37,14 @@ fn tag_texts(tags: &[crate::domain::Tag]) -> Vec<String> {
 pub fn create(
     conn: &mut DbConn,
     draft: EnquiryDraft,
+    actor: &str,
     keyed: Option<&KeyedRequest>,
     render: impl Fn(EnquiryRow) -> Result<StoredResponse, AppError>,
 ) -> Result<Answer, AppError> {
-    Ok(idempotency::run_once(conn, keyed, |conn| create_in_transaction(conn, &draft), render)?)
+    Ok(idempotency::run_once(conn, keyed, |conn| create_in_transaction(conn, &draft, actor), render)?)
 }
 
-fn create_in_transaction(conn: &mut DbConn, draft: &EnquiryDraft) -> Result<EnquiryRow, TxError> {
+fn create_in_transaction(conn: &mut DbConn, draft: &EnquiryDraft, actor: &str) -> Result<EnquiryRow, TxError> {
     let customer = match &draft.party {
         EnquiryParty::Customer(id) => match customer_repo::find_for_update(conn, *id)? {
             Some(record) if record.row.erased_at.is_none() => record,
@@ -51,7 +53,13 @@ fn create_in_transaction(conn: &mut DbConn, draft: &EnquiryDraft) -> Result<Enqu
         EnquiryParty::Contact { email, draft: details } => {
             let mut details = (**details).clone();
             details.source = Some(draft.channel.customer_source());
-            customers::fill_blanks_by_email(conn, email, details)?
+            let from = Provenance {
+                source: ValueSource::Api,
+                source_ref: Some(format!("enquiry:{}", draft.channel.as_str())),
+                actor: Some(actor.to_string()),
+                observed_at: now(),
+            };
+            customers::fill_blanks_by_email(conn, email, details, &from)?
         }
     };
     let now = now();

@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::db::DbConn;
 use crate::domain::customer::{CustomerDetails, CustomerDraft, CustomerProfile};
 use crate::domain::form_definitions::{
-    check_answers, check_definition, check_key, mapped_answers, summarize, FormDefinition, FormPurpose, FormReport,
-    Reward, RewardCounts,
+    check_answers, check_definition, check_key, mapped_answers, profile_target, summarize, FormDefinition, FormPurpose,
+    FormReport, Reward, RewardCounts,
 };
 use crate::domain::forms::{ClientInfo, ConsentRequest};
 use crate::domain::token::{hash_token, new_link_token};
@@ -351,17 +351,22 @@ pub fn submit(conn: &mut DbConn, config: &Config, key: &str, submission: Submiss
     let outcome = write_with_one_retry(conn, |conn| {
         let now = now();
         if submission.honeypot_filled {
-            // Nothing of a bot's input is kept: it names no one the shop could erase.
-            let stored = repo::insert_submission(
-                conn,
-                new_submission(form.id, None, "spam", false, &Map::new(), &submission, now),
-            )?;
+            // Nothing of a bot's input is kept (nor its address): it names no one the shop
+            // could erase.
+            let mut spam = new_submission(form.id, None, "spam", false, &Map::new(), &submission, now);
+            spam.ip = None;
+            spam.user_agent = None;
+            let stored = repo::insert_submission(conn, spam)?;
             return Ok(Submitted { submission: stored, reward_code: None });
         }
         let (customer_id, via_link) = respondent(conn, form.id, &definition, &checked, &submission)?;
+        let answers = match customer_id {
+            Some(_) => checked.answers.clone(),
+            None => without_profile_answers(&definition, &checked.answers),
+        };
         let mut stored = repo::insert_submission(
             conn,
-            new_submission(form.id, customer_id, "accepted", via_link, &checked.answers, &submission, now),
+            new_submission(form.id, customer_id, "accepted", via_link, &answers, &submission, now),
         )?;
         let Some(customer_id) = customer_id else {
             return Ok(Submitted { submission: stored, reward_code: None });
@@ -390,7 +395,11 @@ pub fn submit(conn: &mut DbConn, config: &Config, key: &str, submission: Submiss
                 stored.enquiry_id = Some(enquiry);
             }
             FormPurpose::Questionnaire => {
-                if let Some(reward) = &definition.reward {
+                // Only a known respondent earns the reward: through their personal link, or
+                // answers the shop recorded. A public answer could name any address (and a
+                // new one each time), so it earns nothing.
+                let known_respondent = !matches!(submission.respondent, Respondent::Public);
+                if let (Some(reward), true) = (&definition.reward, known_respondent) {
                     reward_code = give_reward(conn, config, &definition, reward, &mut stored, customer_id)?;
                 }
             }
@@ -400,6 +409,19 @@ pub fn submit(conn: &mut DbConn, config: &Config, key: &str, submission: Submiss
         Ok(Submitted { submission: stored, reward_code })
     });
     Ok(outcome?)
+}
+
+/// An anonymous answer keeps nothing that fills a profile field (a name, a phone): it
+/// belongs to no one, so no export or erasure could reach it.
+fn without_profile_answers(definition: &FormDefinition, answers: &Map<String, Value>) -> Map<String, Value> {
+    answers
+        .iter()
+        .filter(|(name, _)| {
+            let target = definition.fields.iter().find(|f| &f.name == *name).and_then(|f| f.maps_to.as_deref());
+            target.is_none_or(|t| profile_target(t).is_none())
+        })
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
 }
 
 fn new_submission(
@@ -466,7 +488,7 @@ fn respondent(
                 FormPurpose::Questionnaire => CustomerSource::Questionnaire,
             };
             let draft = CustomerDraft { source: Some(source), ..Default::default() };
-            let customer = customers::fill_blanks_by_email(conn, &email, draft)?;
+            let customer = customers::fill_blanks_by_email(conn, &email, draft, &Provenance::public_form())?;
             Ok((Some(customer.row.id), false))
         }
     }
@@ -495,14 +517,23 @@ fn apply_answers(
         .filter(|(path, value)| checked.field_of_path.contains_key(path) && !value.is_null())
         .collect();
     let paths: Vec<String> = given.keys().cloned().collect();
-    let newer = provenance::newer_fields(conn, customer_id, &paths, from.observed_at)?;
     let current = provenance::tracked_fields(&before);
-    let applied: BTreeSet<String> = paths
-        .iter()
-        .filter(|path| !newer.contains(*path))
-        .filter(|path| overwrite || current.get(*path).is_none_or(Value::is_null))
-        .cloned()
-        .collect();
+    let newer =
+        provenance::newer_fields(conn, customer_id, &paths, &current, existing.row.created_at, from.observed_at)?;
+    let blank = |path: &String| current.get(path).is_none_or(Value::is_null);
+    let mut applied: BTreeSet<String> =
+        paths.iter().filter(|path| !newer.contains(*path)).filter(|path| overwrite || blank(path)).cloned().collect();
+    // The email is the customer's identity: an answer only fills a blank one, and never
+    // with another customer's address (which would also tell the respondent it is known).
+    if applied.contains("email") {
+        let taken = match &checked.draft.details.email {
+            Some(email) => customer_repo::find_id_by_email(conn, email)?.is_some_and(|id| id != customer_id),
+            None => false,
+        };
+        if taken || !blank(&"email".to_string()) {
+            applied.remove("email");
+        }
+    }
     let mut details = checked.draft.details.clone();
     for path in &paths {
         if !applied.contains(path) {

@@ -18,6 +18,7 @@ use crate::error::AppError;
 use crate::models::customers::CustomerRecord;
 use crate::models::forms::{ConfirmationTokenRow, NewEnquiry, UnsubscribeTokenRow};
 use crate::repositories::{consents as consent_repo, customers as customer_repo, forms as repo};
+use crate::services::provenance::Provenance;
 use crate::services::{consents, customers, messages};
 
 pub(crate) fn enquiry(
@@ -67,7 +68,7 @@ pub fn submit_contact(
         }
         let mut draft = submission.draft.clone();
         draft.source = Some(crate::domain::CustomerSource::ContactForm);
-        let customer = customers::fill_blanks_by_email(conn, &submission.email, draft)?;
+        let customer = customers::fill_blanks_by_email(conn, &submission.email, draft, &Provenance::public_form())?;
         stored.customer_id = Some(customer.row.id);
         let created = repo::insert_enquiry(conn, stored)?;
         // Spam (above) records no event: it has no customer, so erasure could not scrub it.
@@ -98,7 +99,7 @@ pub fn submit_subscribe(
         }
         let mut draft = submission.draft.clone();
         draft.source = Some(crate::domain::CustomerSource::NewsletterForm);
-        let customer = customers::fill_blanks_by_email(conn, &submission.email, draft)?;
+        let customer = customers::fill_blanks_by_email(conn, &submission.email, draft, &Provenance::public_form())?;
         request_consent(conn, config, &customer, &submission.consent, ConsentSource::NewsletterForm, client)?;
         Ok(())
     });

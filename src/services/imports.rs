@@ -489,6 +489,10 @@ fn import_batch(
             continue;
         }
         let profile = CustomerProfile::from_draft(row.draft).map_err(|e| AppError::Validation(vec![e]))?;
+        if let Some(problems) = company_problems(conn, None, None, &profile)? {
+            reject(problems, &mut outcome);
+            continue;
+        }
         fresh.add(profile, row.consents);
         if let Some(email) = email {
             created_here.insert(email);
@@ -549,6 +553,24 @@ enum RowResult {
     Unchanged,
 }
 
+/// What is wrong with a row's company data, as row errors: company fields on a person, or
+/// a `company_id` that names no live company (the API's rules).
+fn company_problems(
+    conn: &mut DbConn,
+    id: Option<i64>,
+    before: Option<&CustomerProfile>,
+    profile: &CustomerProfile,
+) -> Result<Option<Vec<FieldError>>, AppError> {
+    if let Err(problem) = profile.check_company_fields() {
+        return Ok(Some(vec![problem]));
+    }
+    match super::customers::check_company_link(conn, id, before, profile) {
+        Ok(()) => Ok(None),
+        Err(AppError::Validation(problems)) => Ok(Some(problems)),
+        Err(other) => Err(other),
+    }
+}
+
 fn import_row(
     conn: &mut DbConn,
     context: &ImportContext,
@@ -585,6 +607,9 @@ fn import_row(
             let mut profile = existing.profile();
             let before = profile.clone();
             profile.fill_from(row.draft);
+            if let Some(problems) = company_problems(conn, Some(existing.row.id), Some(&before), &profile)? {
+                return Ok(Err(problems));
+            }
             if profile == before {
                 (existing, RowResult::Unchanged)
             } else {
@@ -602,6 +627,9 @@ fn import_row(
         }
         (None, _) => {
             let profile = CustomerProfile::from_draft(row.draft).map_err(|e| AppError::Validation(vec![e]))?;
+            if let Some(problems) = company_problems(conn, None, None, &profile)? {
+                return Ok(Err(problems));
+            }
             let record = customer_repo::insert(conn, &profile, now())?;
             super::emit::customer_created(conn, record.row.id, &profile, record.row.created_at)?;
             (record, RowResult::Created)

@@ -52,6 +52,11 @@ pub struct Provenance {
 }
 
 impl Provenance {
+    /// What a public form filled in now.
+    pub fn public_form() -> Provenance {
+        Provenance { source: ValueSource::Form, source_ref: None, actor: Some("public".into()), observed_at: now() }
+    }
+
     /// A change made now through the API by `actor`.
     pub fn api(actor: &str) -> Provenance {
         Provenance { source: ValueSource::Api, source_ref: None, actor: Some(actor.to_string()), observed_at: now() }
@@ -126,17 +131,31 @@ pub fn record_changes(
     repo::insert_history(conn, &rows)
 }
 
-/// Of `fields`, those with an applied value observed after `observed_at`.
+/// Of `fields`, those holding a value observed after `observed_at`: the latest applied
+/// value in the history, or, for a field filled but never changed since, the record's
+/// creation (`created_at`). `current` is the profile's tracked values.
 pub fn newer_fields(
     conn: &mut DbConn,
     customer_id: i64,
     fields: &[String],
+    current: &BTreeMap<String, Value>,
+    created_at: NaiveDateTime,
     observed_at: NaiveDateTime,
 ) -> QueryResult<BTreeSet<String>> {
-    Ok(repo::latest_applied(conn, customer_id, fields)?
-        .into_iter()
-        .filter(|(_, latest)| latest.is_some_and(|latest| latest > observed_at))
-        .map(|(field, _)| field)
+    let latest: BTreeMap<String, Option<NaiveDateTime>> =
+        repo::latest_applied(conn, customer_id, fields)?.into_iter().collect();
+    Ok(fields
+        .iter()
+        .filter(|field| {
+            let filled = current.get(*field).is_some_and(|v| !v.is_null());
+            let since = match latest.get(*field) {
+                Some(at) => *at,
+                None if filled => Some(created_at),
+                None => None,
+            };
+            since.is_some_and(|since| since > observed_at)
+        })
+        .cloned()
         .collect())
 }
 

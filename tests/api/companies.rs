@@ -4,6 +4,7 @@ use crate::both_backends;
 use crate::helpers::{Backend, TestApp};
 
 both_backends!(
+    imports_check_company_links_like_the_api,
     company_fields_round_trip_and_are_for_companies_only,
     people_belong_to_companies_and_are_listed,
     company_totals_roll_up_people_orders,
@@ -242,4 +243,30 @@ async fn merge_moves_people_and_erasure_unlinks(backend: Backend) {
     assert_eq!(app.count(&format!("customers WHERE company_id = {acme}")).await, 0);
     assert_eq!(app.count(&format!("company_details WHERE customer_id = {acme}")).await, 0);
     assert_eq!(app.get(&format!("/v1/customers/{ben}"), &admin).await.body["company_id"], Value::Null);
+}
+
+async fn imports_check_company_links_like_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let company = app.create_customer(json!({"kind": "company", "company_name": "Acme"})).await["id"].as_i64().unwrap();
+    let person = app.create_customer(json!({"email": "ana@example.com"})).await["id"].as_i64().unwrap();
+    let csv = format!(
+        "email,first_name,company_id,industry\n\
+         bob@example.com,Bob,{company},\n\
+         carl@example.com,Carl,{person},\n\
+         dora@example.com,Dora,999999,\n\
+         ana@example.com,Ana,999999,\n\
+         eve@example.com,Eve,,perfume\n"
+    );
+    let job = crate::imports::import(&app, "upsert", &csv).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let errors: Vec<(i64, &str)> = job["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_i64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors, vec![(3, "company_id"), (4, "company_id"), (5, "company_id"), (6, "industry")], "{job}");
+    assert_eq!((job["created"].as_i64(), job["rejected"].as_i64()), (Some(1), Some(4)));
+    let people = app.get(&format!("/v1/customers/{company}/people"), &app.token("customers:read")).await;
+    assert_eq!(people.body["items"].as_array().unwrap().len(), 1, "{}", people.text);
 }

@@ -29,7 +29,7 @@ async fn post_csv(app: &TestApp, mode: &str, csv: &str) -> TestResponse {
 }
 
 /// Posts a file and waits (bounded) for the job to finish.
-async fn import(app: &TestApp, mode: &str, csv: &str) -> Value {
+pub(crate) async fn import(app: &TestApp, mode: &str, csv: &str) -> Value {
     let response = post_csv(app, mode, csv).await;
     assert_eq!(response.status.as_u16(), 202, "{}", response.text);
     let location = response.header("location").unwrap().to_string();

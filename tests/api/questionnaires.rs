@@ -227,8 +227,9 @@ async fn a_questionnaire_round_trip_through_a_real_smtp_sink(backend: Backend) {
     let wrong = app.call(TestRequest::get().uri("/v1/public/forms/perfume-taste?token=nope")).await;
     assert_eq!(wrong.status.as_u16(), 404);
 
-    let answers = json!({"token": token, "answers": {"first_name": "Anna", "age_bracket": "26-40", "colours": ["green", "red"],
-        "score": 5, "visits": 12}, "consent": ["email"]});
+    // Ben's address given through Ana's link changes nothing and tells nothing.
+    let answers = json!({"token": token, "answers": {"email": "ben@example.com", "first_name": "Anna", "age_bracket": "26-40",
+        "colours": ["green", "red"], "score": 5, "visits": 12}, "consent": ["email"]});
     let sent = app.call(TestRequest::post().uri("/v1/public/forms/perfume-taste").set_json(answers.clone())).await;
     assert_eq!(sent.status.as_u16(), 202, "{}", sent.text);
     let again = app.call(TestRequest::post().uri("/v1/public/forms/perfume-taste").set_json(answers)).await;
@@ -236,8 +237,17 @@ async fn a_questionnaire_round_trip_through_a_real_smtp_sink(backend: Backend) {
     let used_page = app.call(TestRequest::get().uri(url.trim_start_matches("https://shop.example"))).await;
     assert_eq!(used_page.status.as_u16(), 409);
 
+    // A public answer earns no reward (it could name any address); only links and the shop's
+    // records do.
+    let public_answer = json!({"answers": {"email": "carl+1@example.com", "age_bracket": "18-25"}});
+    let answered = app.call(public(&app, "/v1/forms/perfume-taste/submissions", "198.51.100.4", public_answer)).await;
+    assert_eq!(answered.status.as_u16(), 202, "{}", answered.text);
+    assert_eq!(app.count("form_submissions WHERE reward_type IS NOT NULL").await, 1);
+
     // Through a link the answers replace: the customer's own statement.
     let after = customer(&app, id).await;
+    assert_eq!(after["email"], "ana@example.com");
+    assert_eq!(history(&app, id, "email").await[0]["applied"], false);
     assert_eq!(after["first_name"], "Anna");
     assert_eq!(after["attributes"]["age_bracket"], "26-40");
     assert_eq!(after["attributes"]["colours"], json!(["red", "green"]));
@@ -280,17 +290,17 @@ async fn a_questionnaire_round_trip_through_a_real_smtp_sink(backend: Backend) {
     let report = app.get("/v1/forms/perfume-taste/report", &app.token("customers:read")).await;
     assert_eq!(report.status.as_u16(), 200, "{}", report.text);
     let r = &report.body;
-    assert_eq!((r["sent"].as_i64(), r["opened"].as_i64(), r["completed"].as_i64()), (Some(2), Some(1), Some(1)));
+    assert_eq!((r["sent"].as_i64(), r["opened"].as_i64(), r["completed"].as_i64()), (Some(2), Some(1), Some(2)));
     assert_eq!(r["response_rate"], 0.5);
     assert_eq!(r["rewards"], json!({"issued": 1, "redeemed": 1}));
     let age = &r["questions"][2];
     assert_eq!(age["name"], "age_bracket");
     assert_eq!(age["counts"][1], json!({"value": "26-40", "count": 1}));
-    assert_eq!(age["counts"][0], json!({"value": "18-25", "count": 0}));
+    assert_eq!(age["counts"][0], json!({"value": "18-25", "count": 1}), "Carl's public answer");
     assert_eq!(r["questions"][4]["counts"][4], json!({"value": "5", "count": 1}));
     assert_eq!((r["questions"][5]["mean"].as_f64(), r["questions"][5]["max"].as_f64()), (Some(12.0), Some(12.0)));
     let submissions = app.get("/v1/forms/perfume-taste/submissions", &app.token("customers:read")).await;
-    let item = &submissions.body["items"][0];
+    let item = &submissions.body["items"][1]; // newest first: Carl's public answer, then Ana's
     assert_eq!(item["reward"], json!({"type": "promo_code", "status": "mailed", "promo_code": code}));
     assert_eq!(item["via_link"], true);
 
@@ -365,7 +375,7 @@ async fn contact_and_subscribe_forms_with_the_shops_questions(backend: Backend) 
 async fn an_older_answer_arriving_late_never_overwrites_a_newer_one(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     define(&app, questionnaire()).await;
-    let ana = app.create_customer(json!({"email": "ana@example.com"})).await;
+    let ana = app.create_customer(json!({"email": "ana@example.com", "first_name": "Ana"})).await;
     let id = ana["id"].as_i64().unwrap();
     let app = &app;
     let record = |answers: Value, at: &str| {
@@ -411,6 +421,10 @@ async fn an_older_answer_arriving_late_never_overwrites_a_newer_one(backend: Bac
         (last_name[0]["source"].as_str(), last_name[0]["source_ref"].as_str()),
         (Some("checkout"), Some("order:W-1"))
     );
+    // A value the record was created with counts as observed at its creation.
+    let before_creation = record(json!({"age_bracket": "26-40", "first_name": "Annie"}), "2026-01-05T10:00:00Z").await;
+    assert_eq!(before_creation.status.as_u16(), 201, "{}", before_creation.text);
+    assert_eq!(customer(app, id).await["first_name"], "Ana");
     // In the future: refused, naming the field.
     let future = record(json!({"age_bracket": "60+"}), "2099-01-01T00:00:00Z").await;
     assert_eq!(future.invalid_fields(), ["answered_at"]);
@@ -476,6 +490,10 @@ async fn the_embed_is_an_accessible_form_posting_with_the_token(backend: Backend
     assert!(html.contains("aria-live=\"polite\"") && html.contains("name=\"website\""));
     assert!(!html.contains("src=") && !html.contains("<link"), "no external assets");
     app.get("/v1/forms/nope/embed", &token).await.assert_problem(404);
+    // The page will hold the token: one that can do more than submit forms is refused.
+    app.get("/v1/forms/perfume-taste/embed", &app.token("admin")).await.assert_problem(403);
+    app.get("/v1/forms/perfume-taste/embed", &app.token("forms:submit customers:read")).await.assert_problem(403);
+    assert_eq!(embed.header("cache-control"), Some("no-store"));
     app.get("/v1/forms/perfume-taste/embed", &app.token("customers:read")).await.assert_problem(403);
 }
 
