@@ -416,7 +416,7 @@ fn with_form_links(
     conn: &mut DbConn,
     config: &Config,
     keys: &DataKeys,
-    forms: &std::collections::BTreeSet<String>,
+    forms: &[(String, i64)],
     contact: &ContactRow,
     context: Option<&serde_json::Value>,
 ) -> Result<Option<serde_json::Value>, AppError> {
@@ -525,7 +525,7 @@ pub fn contacts(
         crate::domain::recommendations::CONTACT_RECOMMENDATIONS,
     )?;
     let contexts = super::template_data::with_recommendations(conn, config, &customer_ids, recommendations.clone())?;
-    let forms = campaign_forms(&row);
+    let forms = super::form_definitions::existing_forms(conn, &campaign_forms(&row))?;
     page.into_iter()
         .map(|(contact, customer)| {
             let context = with_form_links(conn, config, keys, &forms, &contact, contexts.get(&contact.customer_id))?;
@@ -572,7 +572,7 @@ pub fn send(
             return Err(AppError::invalid("subject", "an email campaign needs a subject and content to be sent"));
         }
         let shared = shared_code(conn, &row)?;
-        let forms = campaign_forms(&row);
+        let forms = super::form_definitions::existing_forms(conn, &campaign_forms(&row))?;
         let now = now();
         let spacing_ms = 60_000 / rate_per_minute.max(1);
         let mut queued = 0i64;

@@ -871,7 +871,7 @@ impl Scheduler<'_> {
         let unsubscribe_url = super::forms::unsubscribe_url(self.config, &unsubscribe);
         let known = run.customer_id.and_then(|id| self.contexts.get(&id));
         let mut context = template_context(conn, self.config, run, progress, Some(&unsubscribe_url), known)?;
-        let forms = message_forms(message);
+        let forms = super::form_definitions::existing_forms(conn, &message_forms(message))?;
         if !forms.is_empty() {
             context["form_links"] =
                 super::form_definitions::links_for_message(conn, self.config, self.keys, token, customer_id, &forms)?;

@@ -194,15 +194,12 @@ pub fn links_for_message(
     keys: &DataKeys,
     message_token: &str,
     customer_id: i64,
-    forms: &BTreeSet<String>,
+    forms: &[(String, i64)],
 ) -> Result<Value, AppError> {
     let mut links = Map::new();
-    if forms.is_empty() {
-        return Ok(Value::Object(links));
-    }
-    let wanted: Vec<String> = forms.iter().cloned().collect();
     let now = now();
-    for (key, form_id) in repo::ids_by_keys(conn, &wanted)? {
+    for (key, form_id) in forms {
+        let (key, form_id) = (key.clone(), *form_id);
         // The unsubscribe purpose's key, over a value no unsubscribe token is derived from.
         let token = keys.keyed_hash(Purpose::CampaignUnsubscribe, &format!("form-link {key} {message_token}"));
         repo::ensure_link(
@@ -220,6 +217,15 @@ pub fn links_for_message(
         links.insert(key.clone(), Value::String(page_url(config, &key, &token)));
     }
     Ok(Value::Object(links))
+}
+
+/// The forms among `keys` that exist, with their ids (read once for a batch of messages).
+pub fn existing_forms(conn: &mut DbConn, keys: &BTreeSet<String>) -> Result<Vec<(String, i64)>, AppError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<String> = keys.iter().cloned().collect();
+    Ok(repo::ids_by_keys(conn, &wanted)?)
 }
 
 /// `form_links` of a preview: the pages' addresses with a token that opens nothing.
