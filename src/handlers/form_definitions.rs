@@ -18,11 +18,12 @@ use crate::dto::pagination::Page;
 use crate::dto::problem::Problem;
 use crate::error::AppError;
 use crate::extract::{ClientInfo, Query, ValidJson};
+use crate::models::form_definitions::{FormDefinitionRow, FormSubmissionRow};
 use crate::openapi::{AuthProblems, BodyProblems, PublicProblems, ServerProblems};
 use crate::services::form_definitions::{self as service, Respondent, Submission};
 use crate::state::AppState;
 
-fn out(row: &crate::models::form_definitions::FormDefinitionRow) -> Result<FormDefinitionOut, AppError> {
+fn out(row: &FormDefinitionRow) -> Result<FormDefinitionOut, AppError> {
     Ok(FormDefinitionOut::new(row, service::parse_row(row)?))
 }
 
@@ -76,18 +77,9 @@ pub async fn list_forms(
     let before_id = page.after_id()?;
     let fetch = page.fetch();
     let rows = state.db.run(move |conn| service::list(conn, before_id, fetch)).await?;
-    let (rows, next_cursor) = page.answer::<_, RowOf>(rows, |r| vec![r.id]);
-    let items = rows.iter().map(|r| out(&r.0)).collect::<Result<_, _>>()?;
+    let (rows, next_cursor) = page.answer::<_, FormDefinitionRow>(rows, |r| vec![r.id]);
+    let items = rows.iter().map(out).collect::<Result<_, _>>()?;
     Ok(web::Json(FormDefinitionPage { items, next_cursor }))
-}
-
-/// A row passed through the paginator unchanged.
-struct RowOf(crate::models::form_definitions::FormDefinitionRow);
-
-impl From<crate::models::form_definitions::FormDefinitionRow> for RowOf {
-    fn from(row: crate::models::form_definitions::FormDefinitionRow) -> Self {
-        RowOf(row)
-    }
 }
 
 /// One form. Scope: `admin`.
@@ -207,17 +199,9 @@ pub async fn list_submissions(
     let before_id = page.after_id()?;
     let fetch = page.fetch();
     let (rows, codes) = state.db.run(move |conn| service::submissions(conn, &key, before_id, fetch)).await?;
-    let (rows, next_cursor) = page.answer::<_, SubmissionOf>(rows, |r| vec![r.id]);
-    let items = rows.into_iter().map(|r| FormSubmissionOut::new(r.0, &codes)).collect();
+    let (rows, next_cursor) = page.answer::<_, FormSubmissionRow>(rows, |r| vec![r.id]);
+    let items = rows.into_iter().map(|r| FormSubmissionOut::new(r, &codes)).collect();
     Ok(web::Json(FormSubmissionPage { items, next_cursor }))
-}
-
-struct SubmissionOf(crate::models::form_definitions::FormSubmissionRow);
-
-impl From<crate::models::form_definitions::FormSubmissionRow> for SubmissionOf {
-    fn from(row: crate::models::form_definitions::FormSubmissionRow) -> Self {
-        SubmissionOf(row)
-    }
 }
 
 /// Answer one of the shop's forms from a website.
