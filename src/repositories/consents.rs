@@ -90,6 +90,27 @@ pub fn move_events(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
 }
 
 /// Whether the ledger already holds this imported change (same channel, state and time).
+/// The ledger events of some customers as (customer, channel, state, source, occurred_at):
+/// what `has_import_event` asks of one, read once for a batch.
+pub fn event_keys_of(
+    conn: &mut DbConn,
+    customer_ids: &[i64],
+) -> QueryResult<Vec<(i64, String, String, String, NaiveDateTime)>> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    consent_events::table
+        .filter(consent_events::customer_id.eq_any(customer_ids))
+        .select((
+            consent_events::customer_id,
+            consent_events::channel,
+            consent_events::state,
+            consent_events::source,
+            consent_events::occurred_at,
+        ))
+        .load(conn)
+}
+
 pub fn has_import_event(
     conn: &mut DbConn,
     customer_id: i64,

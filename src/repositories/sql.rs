@@ -152,6 +152,24 @@ pub fn lock_row(conn: &mut DbConn, table: &str, id: i64) -> QueryResult<()> {
     Ok(())
 }
 
+/// Locks rows until the transaction ends, in id order (PostgreSQL; SQLite's write
+/// transaction holds the whole database already). Ids are numbers, written inline.
+pub fn lock_rows(conn: &mut DbConn, table: &str, ids: &[i64]) -> QueryResult<()> {
+    if conn.backend() != Backend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for chunk in sorted.chunks(1000) {
+        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let mut sql = Sql::new(conn.backend());
+        sql.push(&format!("SELECT id FROM {table} WHERE id IN ({list}) ORDER BY id FOR UPDATE"));
+        sql.query().execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Rows per multi-row INSERT of diesel `Insertable`s: well under both backends' bind limits.
 pub const INSERT_CHUNK: usize = 500;
 

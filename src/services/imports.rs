@@ -451,6 +451,8 @@ fn import_batch(
     let all_hashes: Vec<String> = parsed.iter().filter_map(|(_, row)| row.as_ref().ok()).flat_map(hashes_of).collect();
     let suppressed = privacy_repo::suppressed_among(conn, &all_hashes)?;
 
+    let known_ids: Vec<i64> = known.values().copied().collect();
+    let mut known_customers = KnownCustomers::load(conn, &known_ids)?;
     let mut fresh = FreshCustomers::default();
     let mut created_here = std::collections::HashSet::new();
     for (line, row) in parsed {
@@ -478,9 +480,17 @@ fn import_batch(
         }
         let email = row.draft.details.email.as_ref().map(|e| e.as_str().to_string());
         if email.as_ref().is_some_and(|e| known.contains_key(e) || created_here.contains(e)) {
-            // An existing customer: the per-row path, after the batch's new rows are complete.
+            // An existing customer, after the batch's new rows are complete: from what the
+            // batch read up front if it existed before the batch, else the per-row path.
             fresh.flush(conn, &actor, now)?;
-            match import_row(conn, context, job_id, mode, row)? {
+            let known_id = email.as_ref().and_then(|e| known.get(e)).copied();
+            let done = match known_id {
+                Some(id) if known_customers.records.contains_key(&id) => {
+                    update_known(conn, &mut known_customers, id, mode, job_id, row)?
+                }
+                _ => import_row(conn, context, job_id, mode, row)?,
+            };
+            match done {
                 Ok(RowResult::Created) => outcome.created += 1,
                 Ok(RowResult::Updated) => outcome.updated += 1,
                 Ok(RowResult::Unchanged) => outcome.unchanged += 1,
@@ -551,6 +561,79 @@ enum RowResult {
     Created,
     Updated,
     Unchanged,
+}
+
+/// Customers a batch finds already there: locked in id order and read once with their
+/// ledgers' event keys, so that re-importing a file costs no query per unchanged row.
+struct KnownCustomers {
+    records: HashMap<i64, CustomerRecord>,
+    /// (customer, channel, state, source, occurred_at) of every ledger event they have.
+    events: std::collections::HashSet<(i64, String, String, String, NaiveDateTime)>,
+}
+
+impl KnownCustomers {
+    fn load(conn: &mut DbConn, ids: &[i64]) -> Result<KnownCustomers, AppError> {
+        crate::repositories::sql::lock_rows(conn, "customers", ids)?;
+        let records = customer_repo::find_many(conn, ids)?;
+        let events = crate::repositories::consents::event_keys_of(conn, ids)?.into_iter().collect();
+        Ok(KnownCustomers { records, events })
+    }
+}
+
+/// `import_row` for a customer the batch read up front (see `KnownCustomers`): the same
+/// rules, with the reads already done; what it writes is kept in `known` for a later row
+/// of the same customer.
+fn update_known(
+    conn: &mut DbConn,
+    known: &mut KnownCustomers,
+    id: i64,
+    mode: ImportMode,
+    job_id: i64,
+    row: ParsedRow,
+) -> Result<Result<RowResult, Vec<FieldError>>, AppError> {
+    let Some(existing) = known.records.get(&id) else {
+        return Err(AppError::internal(format!("customer {id} was not read with its batch")));
+    };
+    if mode == ImportMode::CreateOnly {
+        let message = format!("a customer with this email already exists (id {id})");
+        return Ok(Err(vec![FieldError::new("email", message)]));
+    }
+    let before = existing.profile();
+    let mut profile = before.clone();
+    profile.fill_from(row.draft);
+    if let Some(problems) = company_problems(conn, Some(id), Some(&before), &profile)? {
+        return Ok(Err(problems));
+    }
+    let result = if profile == before {
+        RowResult::Unchanged
+    } else {
+        let record = customer_repo::update(conn, id, &profile, now())?;
+        super::emit::customer_updated(conn, id, &before, &profile)?;
+        let from = super::provenance::Provenance {
+            source: super::provenance::ValueSource::Import,
+            source_ref: Some(format!("import:{job_id}")),
+            actor: None,
+            observed_at: now(),
+        };
+        super::provenance::record_changes(conn, id, &before, &profile, &from)?;
+        known.records.insert(id, record);
+        RowResult::Updated
+    };
+    let actor = format!("import:{job_id}");
+    for change in row.consents {
+        // Each consent once, as in `import_row`: the ledger decides what is current.
+        let key = (
+            id,
+            change.channel.as_str().to_string(),
+            change.state.as_str().to_string(),
+            change.source.as_str().to_string(),
+            change.occurred_at,
+        );
+        if known.events.insert(key) {
+            super::consents::append(conn, id, change, &actor)?;
+        }
+    }
+    Ok(Ok(result))
 }
 
 /// What is wrong with a row's company data, as row errors: company fields on a person, or
