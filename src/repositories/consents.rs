@@ -90,12 +90,12 @@ pub fn move_events(conn: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
 }
 
 /// Whether the ledger already holds this imported change (same channel, state and time).
-/// The ledger events of some customers as (customer, channel, state, source, occurred_at):
-/// what `has_import_event` asks of one, read once for a batch.
-pub fn event_keys_of(
-    conn: &mut DbConn,
-    customer_ids: &[i64],
-) -> QueryResult<Vec<(i64, String, String, String, NaiveDateTime)>> {
+/// What identifies a ledger event for an import: customer, channel, state, source and
+/// occurred_at (what `has_import_event` compares).
+pub type EventKey = (i64, String, String, String, NaiveDateTime);
+
+/// The keys of the ledger events of some customers, read once for a batch.
+pub fn event_keys_of(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<EventKey>> {
     if customer_ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -568,7 +568,7 @@ enum RowResult {
 struct KnownCustomers {
     records: HashMap<i64, CustomerRecord>,
     /// (customer, channel, state, source, occurred_at) of every ledger event they have.
-    events: std::collections::HashSet<(i64, String, String, String, NaiveDateTime)>,
+    events: std::collections::HashSet<crate::repositories::consents::EventKey>,
 }
 
 impl KnownCustomers {
