@@ -235,17 +235,28 @@ pub async fn submit_form(
 ) -> Result<HttpResponse, AppError> {
     let key = path.into_inner().key;
     let body = body.0;
-    let submission = Submission {
-        honeypot_filled: honeypot_filled(&body.website),
-        answers: body.answers,
-        consent: body.consent,
-        answered_at: crate::domain::now(),
-        respondent: Respondent::Public,
-        client,
-    };
+    let submission = answered_now(body.answers, body.consent, &body.website, Respondent::Public, client);
     let config = state.config.clone();
     state.db.run(move |conn| service::submit(conn, &config, &key, submission)).await?;
     Ok(HttpResponse::Accepted().json(Accepted::new()))
+}
+
+/// A submission from a browser, answered now (the public form and a personal link's page).
+fn answered_now(
+    answers: serde_json::Map<String, serde_json::Value>,
+    consent: Vec<crate::domain::ConsentChannel>,
+    website: &Option<String>,
+    respondent: Respondent,
+    client: crate::domain::forms::ClientInfo,
+) -> Submission {
+    Submission {
+        honeypot_filled: honeypot_filled(website),
+        answers,
+        consent,
+        answered_at: crate::domain::now(),
+        respondent,
+        client,
+    }
 }
 
 /// The bearer token of the request (already verified by `Authorized`).
@@ -337,7 +348,7 @@ pub async fn link_page(
             Ok(page(StatusCode::OK, html))
         }
         Err(error @ (AppError::NotFound(_) | AppError::Conflict { .. } | AppError::Gone(_))) => {
-            let text = html_escape(&error.to_string());
+            let text = super::public::escape(&error.to_string());
             let body = format!(
                 "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>This link</title></head>\
                  <body><main><p>{text}</p></main></body></html>"
@@ -346,10 +357,6 @@ pub async fn link_page(
         }
         Err(error) => Err(error),
     }
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Answers given through a personal link (what the link's page posts). The answers
@@ -376,14 +383,8 @@ pub async fn submit_through_link(
 ) -> Result<HttpResponse, AppError> {
     let key = path.into_inner().key;
     let body = body.0;
-    let submission = Submission {
-        honeypot_filled: honeypot_filled(&body.website),
-        answers: body.answers,
-        consent: body.consent,
-        answered_at: crate::domain::now(),
-        respondent: Respondent::Link { token: body.token },
-        client,
-    };
+    let respondent = Respondent::Link { token: body.token };
+    let submission = answered_now(body.answers, body.consent, &body.website, respondent, client);
     let config = state.config.clone();
     state.db.run(move |conn| service::submit(conn, &config, &key, submission)).await?;
     Ok(HttpResponse::Accepted().json(Accepted::new()))

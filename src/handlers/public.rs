@@ -11,7 +11,7 @@ use crate::openapi::{PublicProblems, ServerProblems};
 use crate::services::forms as service;
 use crate::state::AppState;
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
