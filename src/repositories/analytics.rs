@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use super::sql::{add_counters, days_between, json_text, live_order, live_orders, Sql, SqlValue, Term};
 use crate::db::schema::{
-    consent_events, customer_consents, customer_order_stats, customers, orders, purchase_day_counts, purchase_days,
-    rollup_state, sales_customers, sales_daily,
+    consent_events, customer_consents, customers, orders, purchase_day_counts, purchase_days, rollup_state,
+    sales_customers, sales_daily,
 };
 use crate::db::DbConn;
 use crate::domain::analytics::LineGroup;
@@ -617,52 +617,131 @@ pub fn currencies_in(conn: &mut DbConn, placed: (NaiveDateTime, NaiveDateTime)) 
     Ok(rows.into_iter().map(|(c, _)| c).collect())
 }
 
-/// (customer, orders, net spent, first order, last order).
-pub type CustomerValueRow = (i64, i64, i64, NaiveDateTime, NaiveDateTime);
+/// Buyers in one currency, optionally only those whose first order was placed in `[from, to)`:
+/// the conditions on `customer_order_stats s`.
+fn push_buyers(sql: &mut Sql, currency: &str, first_order: Option<(NaiveDateTime, NaiveDateTime)>) {
+    sql.push(" FROM customer_order_stats s WHERE s.currency = ").bind(SqlValue::Text(currency.into()));
+    if let Some((from, to)) = first_order {
+        sql.push(" AND s.first_order_at >= ").bind(SqlValue::Time(from));
+        sql.push(" AND s.first_order_at < ").bind(SqlValue::Time(to));
+    }
+}
 
-/// (customer, orders, net spent, first order, last order) of every buyer in one currency,
-/// optionally only those whose first order was placed in `[from, to)`; least spent first.
-pub fn customer_values(
+#[derive(Debug, QueryableByName)]
+pub struct BuyerTotals {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customers: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub spent: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub repeat_customers: i64,
+    /// Over repeat customers: the sum of (last − first, whole seconds) / (orders − 1), in days.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+    pub gap_days: Option<f64>,
+}
+
+/// Buyers, their summed net spend, repeat buyers and their summed days between orders, read
+/// from the purchase statistics (an index-only scan of `customer_order_stats_first_idx`).
+pub fn buyer_totals(
     conn: &mut DbConn,
     currency: &str,
     first_order: Option<(NaiveDateTime, NaiveDateTime)>,
-) -> QueryResult<Vec<CustomerValueRow>> {
-    let mut query = customer_order_stats::table
-        .filter(customer_order_stats::currency.eq(currency.to_string()))
-        .select((
-            customer_order_stats::customer_id,
-            customer_order_stats::orders_count,
-            customer_order_stats::total_spent,
-            customer_order_stats::first_order_at,
-            customer_order_stats::last_order_at,
-        ))
-        .into_boxed();
-    if let Some((from, to)) = first_order {
-        query = query
-            .filter(customer_order_stats::first_order_at.ge(from))
-            .filter(customer_order_stats::first_order_at.lt(to));
-    }
-    let mut rows: Vec<CustomerValueRow> = query.load(conn)?;
-    rows.sort_by_key(|r| (r.2, r.0));
-    Ok(rows)
+) -> QueryResult<BuyerTotals> {
+    let mut sql = Sql::new(conn.backend());
+    let seconds = if sql.is_postgres() {
+        "FLOOR(EXTRACT(EPOCH FROM (s.last_order_at - s.first_order_at)))"
+    } else {
+        "(CAST(strftime('%s', s.last_order_at) AS INTEGER) - CAST(strftime('%s', s.first_order_at) AS INTEGER))"
+    };
+    sql.push(&format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS customers, CAST(COALESCE(SUM(s.total_spent), 0) AS BIGINT) AS spent, \
+         CAST(COALESCE(SUM(CASE WHEN s.orders_count >= 2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS repeat_customers, \
+         CAST(SUM(CASE WHEN s.orders_count >= 2 THEN {seconds} / 86400.0 / (s.orders_count - 1) END) \
+         AS DOUBLE PRECISION) AS gap_days"
+    ));
+    push_buyers(&mut sql, currency, first_order);
+    sql.query().get_result(conn)
+}
+
+#[derive(QueryableByName)]
+struct SpentRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    total_spent: i64,
+}
+
+/// The net spend of the buyer at `rank` (1 = least spent) among the buyers of `buyer_totals`.
+pub fn spent_at_rank(
+    conn: &mut DbConn,
+    currency: &str,
+    first_order: Option<(NaiveDateTime, NaiveDateTime)>,
+    rank: i64,
+) -> QueryResult<Option<i64>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT s.total_spent");
+    push_buyers(&mut sql, currency, first_order);
+    sql.push(" ORDER BY s.total_spent LIMIT 1 OFFSET ").bind(SqlValue::Int(rank - 1));
+    Ok(sql.query().load::<SpentRow>(conn)?.into_iter().next().map(|r| r.total_spent))
+}
+
+#[derive(QueryableByName)]
+pub struct TopBuyerRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customer_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub orders_count: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub total_spent: i64,
+}
+
+/// The `limit` buyers who spent most (ties: the higher id first).
+pub fn top_buyers(
+    conn: &mut DbConn,
+    currency: &str,
+    first_order: Option<(NaiveDateTime, NaiveDateTime)>,
+    limit: usize,
+) -> QueryResult<Vec<TopBuyerRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT s.customer_id, CAST(s.orders_count AS BIGINT) AS orders_count, s.total_spent");
+    push_buyers(&mut sql, currency, first_order);
+    sql.push(" ORDER BY s.total_spent DESC, s.customer_id DESC LIMIT ").bind(SqlValue::Int(limit as i64));
+    sql.query().load(conn)
+}
+
+#[derive(QueryableByName)]
+struct SegmentTotalsRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    rfm_segment: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    customers: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    orders: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    revenue: i64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    last_order_seconds: f64,
 }
 
 /// Per RFM segment: customers, orders and net revenue in one currency, and the average days
-/// since their last order (at `now`).
+/// since their last order (at `now`), from the totals kept with the scores.
 pub fn rfm_segments(conn: &mut DbConn, currency: &str, now: NaiveDateTime) -> QueryResult<Vec<RfmSegmentRow>> {
     let mut sql = Sql::new(conn.backend());
     sql.push(
-        "SELECT r.rfm_segment AS segment, COUNT(*) AS customers, CAST(SUM(s.orders_count) AS BIGINT) AS orders, \
-         CAST(SUM(s.total_spent) AS BIGINT) AS revenue, CAST(AVG(",
-    );
-    days_between(&mut sql, Term::Value(SqlValue::Time(now)), Term::Sql("s.last_order_at"));
-    sql.push(
-        ") AS DOUBLE PRECISION) AS recency_days \
-         FROM customer_rfm r JOIN customer_order_stats s ON s.customer_id = r.customer_id AND s.currency = ",
-    );
-    sql.bind(SqlValue::Text(currency.into()));
-    sql.push(" GROUP BY r.rfm_segment");
-    sql.query().load(conn)
+        "SELECT rfm_segment, customers, orders, revenue, last_order_seconds FROM rfm_segment_totals \
+         WHERE currency = ",
+    )
+    .bind(SqlValue::Text(currency.into()));
+    let rows: Vec<SegmentTotalsRow> = sql.query().load(conn)?;
+    let now_seconds = now.and_utc().timestamp_micros() as f64 / 1e6;
+    Ok(rows
+        .into_iter()
+        .map(|row| RfmSegmentRow {
+            segment: row.rfm_segment,
+            customers: row.customers,
+            orders: row.orders,
+            revenue: row.revenue,
+            recency_days: (now_seconds - row.last_order_seconds / row.customers as f64) / 86_400.0,
+        })
+        .collect())
 }
 
 /// Customers, orders, net revenue and recency per RFM segment, scored from the orders

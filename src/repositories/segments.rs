@@ -731,6 +731,7 @@ pub fn ensure_rfm_current(conn: &mut DbConn) -> QueryResult<()> {
              SELECT customer_id, recency_score, frequency_score, monetary_score, rfm_segment FROM ({RFM_SQL}) scores"
         ))
         .execute(conn)?;
+        write_segment_totals(conn)?;
         let mut update = Sql::new(conn.backend());
         update.push("UPDATE rfm_state SET fingerprint = ").bind(SqlValue::Text(fingerprint));
         update.push(", computed_at = CURRENT_TIMESTAMP WHERE id = 1");
@@ -742,6 +743,26 @@ pub fn ensure_rfm_current(conn: &mut DbConn) -> QueryResult<()> {
     } else {
         conn.write_transaction(recompute)
     }
+}
+
+/// The figures of each RFM segment per currency (`rfm_segment_totals`), from the scores
+/// just computed and the same purchase statistics.
+fn write_segment_totals(conn: &mut DbConn) -> QueryResult<()> {
+    let seconds = if conn.backend() == crate::db::Backend::Postgres {
+        "EXTRACT(EPOCH FROM s.last_order_at)"
+    } else {
+        "(julianday(s.last_order_at) - 2440587.5) * 86400.0"
+    };
+    diesel::sql_query("DELETE FROM rfm_segment_totals").execute(conn)?;
+    diesel::sql_query(format!(
+        "INSERT INTO rfm_segment_totals (currency, rfm_segment, customers, orders, revenue, last_order_seconds) \
+         SELECT s.currency, r.rfm_segment, COUNT(*), SUM(s.orders_count), SUM(s.total_spent), \
+         CAST(SUM({seconds}) AS DOUBLE PRECISION) \
+         FROM customer_rfm r JOIN customer_order_stats s ON s.customer_id = r.customer_id \
+         GROUP BY s.currency, r.rfm_segment"
+    ))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Prepares what the rule reads beyond the tables the order transaction keeps current.

@@ -410,17 +410,14 @@ fn main_currency(conn: &mut DbConn) -> Result<Option<String>, AppError> {
     Ok(repo::currencies_by_orders(conn, day(1900), day(9999))?.into_iter().next())
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[i64], p: usize) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (p * sorted.len()).div_ceil(100).max(1);
-    sorted[rank - 1]
+/// The 1-based nearest rank of percentile `p` among `count` values.
+fn nearest_rank(count: u64, p: u64) -> i64 {
+    (p * count).div_ceil(100).max(1) as i64
 }
 
 /// Historical lifetime value: net spent per buyer in one currency (optionally only
-/// customers whose first order falls in the range).
+/// customers whose first order falls in the range). Read from the purchase statistics:
+/// the totals in one pass, each percentile as one indexed lookup, the top buyers.
 pub fn customer_value(
     conn: &mut DbConn,
     currency: Option<String>,
@@ -431,26 +428,45 @@ pub fn customer_value(
         Some(c) => Some(c),
         None => main_currency(conn)?,
     };
-    let rows = match &currency {
-        Some(c) => repo::customer_values(conn, c, first_order)?,
-        None => Vec::new(),
+    let Some(code) = &currency else {
+        return Ok(CustomerValue {
+            currency,
+            customers: 0,
+            average: 0.0,
+            percentiles: [0; 3],
+            repeat_customers: 0,
+            average_days_between_orders: None,
+            top: Vec::new(),
+        });
     };
-    let spent: Vec<i64> = rows.iter().map(|r| r.2).collect();
-    let repeat: Vec<_> = rows.iter().filter(|r| r.1 >= 2).collect();
-    let gaps: Vec<f64> =
-        repeat.iter().map(|r| (r.4 - r.3).num_seconds() as f64 / 86_400.0 / (r.1 - 1) as f64).collect();
-    let top_rows: Vec<_> = rows.iter().rev().take(top).collect();
-    let ids: Vec<i64> = top_rows.iter().map(|r| r.0).collect();
+    let totals = repo::buyer_totals(conn, code, first_order)?;
+    let mut percentiles = [0; 3];
+    if totals.customers > 0 {
+        for (slot, p) in percentiles.iter_mut().zip([50, 90, 99]) {
+            *slot =
+                repo::spent_at_rank(conn, code, first_order, nearest_rank(totals.customers as u64, p))?.unwrap_or(0);
+        }
+    }
+    let top_rows = repo::top_buyers(conn, code, first_order, top)?;
+    let ids: Vec<i64> = top_rows.iter().map(|r| r.customer_id).collect();
     let mut records = customer_repo::find_many(conn, &ids)?;
     Ok(CustomerValue {
-        customers: rows.len() as i64,
-        average: if spent.is_empty() { 0.0 } else { spent.iter().sum::<i64>() as f64 / spent.len() as f64 },
-        percentiles: [percentile(&spent, 50), percentile(&spent, 90), percentile(&spent, 99)],
-        repeat_customers: repeat.len() as i64,
-        average_days_between_orders: (!gaps.is_empty()).then(|| gaps.iter().sum::<f64>() / gaps.len() as f64),
+        customers: totals.customers,
+        average: if totals.customers == 0 { 0.0 } else { totals.spent as f64 / totals.customers as f64 },
+        percentiles,
+        repeat_customers: totals.repeat_customers,
+        average_days_between_orders: totals
+            .gap_days
+            .filter(|_| totals.repeat_customers > 0)
+            .map(|sum| sum / totals.repeat_customers as f64),
         top: top_rows
             .into_iter()
-            .map(|r| TopCustomer { customer: records.remove(&r.0), customer_id: r.0, orders: r.1, spent: r.2 })
+            .map(|r| TopCustomer {
+                customer: records.remove(&r.customer_id),
+                customer_id: r.customer_id,
+                orders: r.orders_count,
+                spent: r.total_spent,
+            })
             .collect(),
         currency,
     })

@@ -749,6 +749,15 @@ async fn customer_value_rfm_and_cohorts(backend: Backend) {
     assert_eq!(cells(1), [0, 0, 0, 1], "ben");
     assert_eq!(weekly["cohorts"][4]["customers"], 1, "cleo");
     app.get("/v1/analytics/customers/value", &app.token("customers:read")).await.assert_problem(403);
+
+    // The RFM figures are kept with the scores: a new order scores and sums them again.
+    place(&app, NewOrder::new(cleo, "2026-11-20T12:00:00Z", vec![line(RING, "ring", None, 1, 2500)])).await;
+    let rfm = analytics(&app, "/v1/analytics/customers/rfm").await;
+    let segments = rfm["segments"].as_array().unwrap();
+    let sum = |field: &str| segments.iter().map(|s| s[field].as_i64().unwrap()).sum::<i64>();
+    assert_eq!((sum("customers"), sum("orders"), sum("revenue")), (3, 6, 37000));
+    let value = analytics(&app, "/v1/analytics/customers/value").await;
+    assert_eq!((value["p50"].as_i64(), value["repeat_customers"].as_i64()), (Some(13000), Some(3)));
 }
 
 // ---- Time zones, weeks and empty periods -----------------------------------------------------
