@@ -412,7 +412,13 @@ fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
             Some(sql.buyers()),
             Check::Buyers,
         ),
-        case("9 customers/rfm", "/v1/analytics/customers/rfm".into(), Some(SLOW_GOAL_P95), Some(sql.rfm()), Check::Segments),
+        case(
+            "9 customers/rfm",
+            "/v1/analytics/customers/rfm".into(),
+            Some(SLOW_GOAL_P95),
+            Some(sql.rfm()),
+            Check::Segments,
+        ),
         case(
             "10 cohorts by month, 1 year",
             format!("/v1/analytics/cohorts?{range}&granularity=month"),

@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod attribution;
 pub mod campaign;
+pub mod cohorts;
 pub mod consent;
 mod contact;
 pub mod costs;

@@ -20,7 +20,8 @@ use super::period::Granularity;
 use super::sales::{ActivePeriod, Dimension};
 
 /// The dimensions whose buyers are kept per day.
-pub const DAY_DIMENSIONS: [Dimension; 3] = [Dimension::PromoCode, Dimension::ProductType, Dimension::Sku];
+pub const DAY_DIMENSIONS: [Dimension; 4] =
+    [Dimension::PromoCode, Dimension::ProductType, Dimension::Sku, Dimension::Source];
 
 /// A customer under a dimension value and currency: (customer, dimension, value, currency).
 pub type BuyerKey = (i64, Dimension, String, String);

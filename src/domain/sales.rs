@@ -25,6 +25,8 @@ pub enum Dimension {
     PromoCode,
     ProductType,
     Sku,
+    /// The source of the order's customer (where the record was first captured).
+    Source,
 }
 
 impl Dimension {
@@ -35,13 +37,21 @@ impl Dimension {
             Dimension::PromoCode => "promo_code",
             Dimension::ProductType => "product_type",
             Dimension::Sku => "sku",
+            Dimension::Source => "source",
         }
     }
 
     pub fn parse(text: &str) -> Option<Dimension> {
-        [Dimension::All, Dimension::Channel, Dimension::PromoCode, Dimension::ProductType, Dimension::Sku]
-            .into_iter()
-            .find(|d| d.as_str() == text)
+        [
+            Dimension::All,
+            Dimension::Channel,
+            Dimension::PromoCode,
+            Dimension::ProductType,
+            Dimension::Sku,
+            Dimension::Source,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == text)
     }
 }
 
@@ -126,6 +136,8 @@ pub struct OrderFacts {
     pub customer_id: i64,
     pub currency: String,
     pub channel: String,
+    /// The customer's source.
+    pub source: String,
     pub placed_at: NaiveDateTime,
     pub cancelled: bool,
     /// The promo code, when it was applied.
@@ -189,7 +201,11 @@ impl OrderFacts {
     /// Every (dimension, value) the order counts under: all sales, its channel, its applied
     /// promo code, the product types and SKUs of its lines.
     pub fn dimension_values(&self) -> BTreeSet<(Dimension, String)> {
-        let mut values = BTreeSet::from([(Dimension::All, String::new()), (Dimension::Channel, self.channel.clone())]);
+        let mut values = BTreeSet::from([
+            (Dimension::All, String::new()),
+            (Dimension::Channel, self.channel.clone()),
+            (Dimension::Source, self.source.clone()),
+        ]);
         if let Some(code) = &self.promo_code {
             values.insert((Dimension::PromoCode, code.clone()));
         }
@@ -215,7 +231,11 @@ impl OrderFacts {
             day,
         };
         let whole = self.figures(is_first);
-        let mut out = vec![(key(Dimension::All, ""), whole), (key(Dimension::Channel, &self.channel), whole)];
+        let mut out = vec![
+            (key(Dimension::All, ""), whole),
+            (key(Dimension::Channel, &self.channel), whole),
+            (key(Dimension::Source, &self.source), whole),
+        ];
         if let Some(code) = &self.promo_code {
             out.push((key(Dimension::PromoCode, code), whole));
         }
@@ -324,6 +344,7 @@ mod tests {
             customer_id: 7,
             currency: "EUR".into(),
             channel: "web".into(),
+            source: "checkout".into(),
             placed_at: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap().and_hms_opt(23, 30, 0).unwrap(),
             cancelled: false,
             promo_code: Some("SPRING".into()),
@@ -354,7 +375,9 @@ mod tests {
     fn an_order_counts_in_every_dimension_on_its_local_day() {
         let paris: Tz = "Europe/Paris".parse().unwrap();
         let rows = order().contributions(true, paris);
-        assert_eq!(rows.len(), 6, "all, channel, promo code, one product type, two skus");
+        assert_eq!(rows.len(), 7, "all, channel, source, promo code, one product type, two skus");
+        let source = rows.iter().find(|(k, _)| k.dimension == Dimension::Source).unwrap();
+        assert_eq!((source.0.value.as_str(), source.1), ("checkout", rows[0].1), "the whole order, by source");
         assert!(rows.iter().all(|(key, _)| key.day == NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()));
         let whole = rows[0].1;
         assert_eq!((whole.gross, whole.revenue(), whole.net_revenue(), whole.units), (10_500, 8_500, 7_500, 2));

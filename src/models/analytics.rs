@@ -21,6 +21,9 @@ pub struct OrderFactsRow {
     pub currency: String,
     #[diesel(sql_type = Text)]
     pub channel: String,
+    /// The customer's source.
+    #[diesel(sql_type = Text)]
+    pub source: String,
     #[diesel(sql_type = Timestamp)]
     pub placed_at: NaiveDateTime,
     #[diesel(sql_type = Text)]
@@ -66,6 +69,7 @@ impl OrderFactsRow {
             customer_id: self.customer_id,
             currency: self.currency,
             channel: self.channel,
+            source: self.source,
             placed_at: self.placed_at,
             cancelled: self.status == crate::domain::OrderStatus::Cancelled.as_str(),
             promo_code,

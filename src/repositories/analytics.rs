@@ -12,6 +12,7 @@ use crate::db::schema::{
 };
 use crate::db::DbConn;
 use crate::domain::analytics::LineGroup;
+use crate::domain::cohorts::{CohortCell, CohortFigures, CohortOrder};
 use crate::domain::period::Granularity;
 use crate::domain::purchase_days::{BuyerDays, BuyerKey, DayRangePlan, MonthCell, PurchaseDay};
 use crate::domain::sales::{Dimension, Figures, OrderFacts, PeriodKey, RollupKey};
@@ -129,12 +130,12 @@ pub fn order_facts(conn: &mut DbConn, selection: &OrderSelection) -> QueryResult
     let backend = conn.backend();
     let mut orders_sql = Sql::new(backend);
     orders_sql.push(
-        "SELECT o.id, o.customer_id, o.currency, o.channel, o.placed_at, o.status, o.promo_code, \
+        "SELECT o.id, o.customer_id, o.currency, o.channel, c.source, o.placed_at, o.status, o.promo_code, \
          o.promo_code_status, o.subtotal, o.discount_total, o.total, o.refunded_total, ",
     );
     orders_sql
         .push(&if selection.with_first { is_first_sql() } else { "FALSE".into() })
-        .push(" AS is_first FROM orders o");
+        .push(" AS is_first FROM orders o JOIN customers c ON c.id = o.customer_id");
     selection.push_where(&mut orders_sql);
     orders_sql.push(" ORDER BY o.id");
     let orders: Vec<OrderFactsRow> = orders_sql.query().load(conn)?;
@@ -278,6 +279,7 @@ pub fn add_customers(conn: &mut DbConn, deltas: &BTreeMap<PeriodKey, i64>) -> Qu
 pub fn clear_rollups(conn: &mut DbConn) -> QueryResult<()> {
     diesel::delete(sales_daily::table).execute(conn)?;
     diesel::delete(sales_customers::table).execute(conn)?;
+    diesel::sql_query("DELETE FROM cohort_activity").execute(conn)?;
     Ok(())
 }
 
@@ -649,7 +651,8 @@ pub fn buyer_totals(
 ) -> QueryResult<BuyerTotals> {
     let mut sql = Sql::new(conn.backend());
     let seconds = if sql.is_postgres() {
-        "FLOOR(EXTRACT(EPOCH FROM (s.last_order_at - s.first_order_at)))"
+        // date_part gives a double; EXTRACT a slower numeric.
+        "FLOOR(date_part('epoch', s.last_order_at - s.first_order_at))"
     } else {
         "(CAST(strftime('%s', s.last_order_at) AS INTEGER) - CAST(strftime('%s', s.first_order_at) AS INTEGER))"
     };
@@ -669,17 +672,23 @@ struct SpentRow {
     total_spent: i64,
 }
 
-/// The net spend of the buyer at `rank` (1 = least spent) among the buyers of `buyer_totals`.
+/// The net spend of the buyer at `rank` (1 = least spent) among the `count` buyers of
+/// `buyer_totals`: an index scan from whichever end of the spend order is nearer.
 pub fn spent_at_rank(
     conn: &mut DbConn,
     currency: &str,
     first_order: Option<(NaiveDateTime, NaiveDateTime)>,
     rank: i64,
+    count: i64,
 ) -> QueryResult<Option<i64>> {
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT s.total_spent");
     push_buyers(&mut sql, currency, first_order);
-    sql.push(" ORDER BY s.total_spent LIMIT 1 OFFSET ").bind(SqlValue::Int(rank - 1));
+    if rank > count / 2 {
+        sql.push(" ORDER BY s.total_spent DESC LIMIT 1 OFFSET ").bind(SqlValue::Int(count - rank));
+    } else {
+        sql.push(" ORDER BY s.total_spent LIMIT 1 OFFSET ").bind(SqlValue::Int(rank - 1));
+    }
     Ok(sql.query().load::<SpentRow>(conn)?.into_iter().next().map(|r| r.total_spent))
 }
 
@@ -811,6 +820,132 @@ pub fn cohort_orders(
     sql.push(" AND o.placed_at < ").bind(SqlValue::Time(first_before));
     sql.push(" AND ").push(&live_order("o"));
     sql.query().load(conn)
+}
+
+// ---- Cohorts (domain::cohorts) ---------------------------------------------------------
+
+#[derive(QueryableByName)]
+struct CohortOrderFacts {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    customer_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    placed_at: NaiveDateTime,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    net: i64,
+}
+
+/// The orders that count (not cancelled) of the customers `o.<condition>` picks; an
+/// index-only read of `orders_customer_currency_idx`.
+fn load_cohort_orders(conn: &mut DbConn, pick: impl FnOnce(&mut Sql)) -> QueryResult<Vec<CohortOrder>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT o.customer_id, o.currency, o.placed_at, CAST(o.total - o.refunded_total AS BIGINT) AS net \
+         FROM orders o WHERE ",
+    )
+    .push(&live_order("o"))
+    .push(" AND ");
+    pick(&mut sql);
+    let rows: Vec<CohortOrderFacts> = sql.query().load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CohortOrder { customer_id: r.customer_id, currency: r.currency, placed_at: r.placed_at, net: r.net })
+        .collect())
+}
+
+/// The ids of every order of these customers, cancelled ones included.
+pub fn order_ids_of(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<i64>> {
+    orders::table.filter(orders::customer_id.eq_any(customer_ids)).select(orders::id).order(orders::id).load(conn)
+}
+
+/// The orders that count of these customers.
+pub fn cohort_orders_of(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<CohortOrder>> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    load_cohort_orders(conn, |sql| {
+        sql.push("o.customer_id IN ").bind_list(customer_ids.iter().map(|&id| SqlValue::Int(id)));
+    })
+}
+
+/// The orders that count of the customers with ids in `[low, high)`.
+pub fn cohort_orders_between(conn: &mut DbConn, low: i64, high: i64) -> QueryResult<Vec<CohortOrder>> {
+    load_cohort_orders(conn, |sql| {
+        sql.push("o.customer_id >= ").bind(SqlValue::Int(low));
+        sql.push(" AND o.customer_id < ").bind(SqlValue::Int(high));
+    })
+}
+
+/// Adds to the cohort cells, in key order (see `add_sales`); cells that fall to zero are removed.
+pub fn add_cohort_cells(conn: &mut DbConn, deltas: &BTreeMap<CohortCell, CohortFigures>) -> QueryResult<()> {
+    let deltas: Vec<_> = deltas.iter().filter(|(_, f)| !f.is_zero()).collect();
+    let rows = deltas
+        .iter()
+        .map(|((granularity, currency, cohort, period), figures)| {
+            vec![
+                SqlValue::Text(granularity.to_string()),
+                SqlValue::Text(currency.clone()),
+                SqlValue::Date(*cohort),
+                SqlValue::Date(*period),
+                SqlValue::Int(figures.customers),
+                SqlValue::Int(figures.net),
+            ]
+        })
+        .collect();
+    let keys = ["granularity", "currency", "cohort_start", "period_start"];
+    add_counters(conn, "cohort_activity", &keys, &["customers", "net"], rows)?;
+    for ((granularity, currency, cohort, period), _) in deltas.iter().filter(|(_, f)| f.customers < 0 || f.net < 0) {
+        let mut sql = Sql::new(conn.backend());
+        sql.push("DELETE FROM cohort_activity WHERE granularity = ").bind(SqlValue::Text(granularity.to_string()));
+        sql.push(" AND currency = ").bind(SqlValue::Text(currency.clone()));
+        sql.push(" AND cohort_start = ").bind(SqlValue::Date(*cohort));
+        sql.push(" AND period_start = ").bind(SqlValue::Date(*period));
+        sql.push(" AND customers = 0 AND net = 0");
+        sql.query().execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+pub struct CohortCellRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub granularity: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub currency: String,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    pub cohort_start: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    pub period_start: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub customers: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub net: i64,
+}
+
+const COHORT_COLUMNS: &str =
+    "SELECT granularity, currency, cohort_start, period_start, customers, net FROM cohort_activity";
+
+/// The cells of the cohorts starting in `[first_cohort, last_period]`, up to `last_period`.
+pub fn cohort_cells(
+    conn: &mut DbConn,
+    granularity: &str,
+    currency: &str,
+    first_cohort: NaiveDate,
+    last_period: NaiveDate,
+) -> QueryResult<Vec<CohortCellRow>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(COHORT_COLUMNS).push(" WHERE granularity = ").bind(SqlValue::Text(granularity.into()));
+    sql.push(" AND currency = ").bind(SqlValue::Text(currency.into()));
+    sql.push(" AND cohort_start >= ").bind(SqlValue::Date(first_cohort));
+    sql.push(" AND cohort_start <= ").bind(SqlValue::Date(last_period));
+    sql.push(" AND period_start <= ").bind(SqlValue::Date(last_period));
+    sql.query().load(conn)
+}
+
+/// Every stored cell, for checking.
+pub fn all_cohort_cells(conn: &mut DbConn) -> QueryResult<Vec<CohortCellRow>> {
+    diesel::sql_query(COHORT_COLUMNS).load(conn)
 }
 
 // ---- Purchase days (domain::purchase_days) ---------------------------------------------

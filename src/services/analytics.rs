@@ -16,7 +16,7 @@ use crate::domain::purchase_days::DAY_DIMENSIONS;
 use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::domain::EnquiryStatus;
 use crate::error::AppError;
-use crate::models::analytics::{ChannelFigures, CustomerValue, Promotions, RfmFigures, TopCustomer};
+use crate::models::analytics::{ChannelFigures, CustomerValue, Promotions, RfmFigures, SourceRow, TopCustomer};
 use crate::models::campaigns::Report;
 use crate::repositories::analytics::{self as repo, LineGroupRow, LineQuery, OrderSelection};
 use crate::repositories::{
@@ -443,8 +443,14 @@ pub fn customer_value(
     let mut percentiles = [0; 3];
     if totals.customers > 0 {
         for (slot, p) in percentiles.iter_mut().zip([50, 90, 99]) {
-            *slot =
-                repo::spent_at_rank(conn, code, first_order, nearest_rank(totals.customers as u64, p))?.unwrap_or(0);
+            *slot = repo::spent_at_rank(
+                conn,
+                code,
+                first_order,
+                nearest_rank(totals.customers as u64, p),
+                totals.customers,
+            )?
+            .unwrap_or(0);
         }
     }
     let top_rows = repo::top_buyers(conn, code, first_order, top)?;
@@ -511,8 +517,51 @@ pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -
         })
         .collect();
     let Some(code) = &currency else { return Ok((currency, others, cohorts)) };
+    if from_rollups {
+        cohorts_from_rollups(conn, periods, code, &mut cohorts)?;
+    } else {
+        cohorts_from_orders(conn, periods, code, &mut cohorts)?;
+    }
+    Ok((currency, others, cohorts))
+}
+
+/// The cohorts from the kept cells (domain::cohorts): the buckets are whole periods of the
+/// rollups' time zone.
+fn cohorts_from_rollups(
+    conn: &mut DbConn,
+    periods: &Periods,
+    currency: &str,
+    cohorts: &mut [Cohort],
+) -> Result<(), AppError> {
+    let (Some(first), Some(last)) = (periods.buckets.first(), periods.buckets.last()) else { return Ok(()) };
+    let name = granularity_name(periods.granularity);
+    for cell in repo::cohort_cells(conn, name, currency, first.period_start, last.period_start)? {
+        let (Some(cohort), Some(period)) =
+            (periods.index_of_day(cell.cohort_start), periods.index_of_day(cell.period_start))
+        else {
+            continue;
+        };
+        let row = &mut cohorts[cohort];
+        row.revenue += cell.net;
+        match period.cmp(&cohort) {
+            std::cmp::Ordering::Equal => row.customers += cell.customers,
+            std::cmp::Ordering::Greater => row.returning[period - cohort - 1] += cell.customers,
+            // A customer's orders all fall in or after the cohort of their first.
+            std::cmp::Ordering::Less => {}
+        }
+    }
+    Ok(())
+}
+
+/// The cohorts from the orders of the customers acquired in the range (another time zone).
+fn cohorts_from_orders(
+    conn: &mut DbConn,
+    periods: &Periods,
+    currency: &str,
+    cohorts: &mut [Cohort],
+) -> Result<(), AppError> {
     let mut by_customer: HashMap<i64, Vec<(NaiveDateTime, i64)>> = HashMap::new();
-    for row in repo::cohort_orders(conn, code, periods.utc_range())? {
+    for row in repo::cohort_orders(conn, currency, periods.utc_range())? {
         by_customer.entry(row.customer_id).or_default().push((row.placed_at, row.net));
     }
     for orders in by_customer.values() {
@@ -525,7 +574,37 @@ pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -
             cohorts[cohort].returning[index - cohort - 1] += 1;
         }
     }
-    Ok((currency, others, cohorts))
+    Ok(())
+}
+
+/// Orders, distinct customers and net revenue by the customer's source, from the rollups:
+/// the figures from the days, the customers like those of products (`rank`).
+fn sources_from_rollups(conn: &mut DbConn, periods: &Periods, currency: &str) -> Result<Vec<SourceRow>, AppError> {
+    let (first, last) = (periods.first_day(), periods.last_day());
+    let rows = repo::sales_by_value(conn, Dimension::Source, currency, first, last)?;
+    let values: Vec<String> = rows.iter().map(|row| row.value.clone()).collect();
+    let customers = match periods.whole_period() {
+        Some((granularity, start)) => repo::customers_by_value(
+            conn,
+            (Dimension::Source, &values),
+            granularity_name(granularity),
+            currency,
+            start,
+        )?,
+        None => repo::buyers_between(conn, Dimension::Source, &values, currency, first, last)?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let figures = row.figures();
+            SourceRow {
+                customers: customers.get(&row.value).copied().unwrap_or(0),
+                source: row.value,
+                orders: figures.orders,
+                net_revenue: figures.net_revenue(),
+            }
+        })
+        .collect())
 }
 
 /// Orders and revenue by sales channel and by the customer's source.
@@ -544,7 +623,11 @@ pub fn channels(conn: &mut DbConn, periods: &Periods, currency: Option<String>) 
                 *channels.entry(order.channel.clone()).or_default() += order.figures(is_first);
             })?;
         }
-        sources = repo::sales_by_source(conn, periods.utc_range(), code)?;
+        sources = if from_rollups {
+            sources_from_rollups(conn, periods, code)?
+        } else {
+            repo::sales_by_source(conn, periods.utc_range(), code)?
+        };
         sources.sort_by(|a, b| b.net_revenue.cmp(&a.net_revenue).then(a.source.cmp(&b.source)));
     }
     let mut channels: Vec<(String, Figures)> = channels.into_iter().collect();

@@ -13,7 +13,7 @@ use crate::repositories::{
     referrals as referral_repo,
 };
 use crate::services::provenance::{self, Provenance};
-use crate::services::rollups::{Activity, RollupChange};
+use crate::services::rollups::RollupChange;
 use crate::services::{emit, events};
 
 /// Whether an upsert created the customer or merged into an existing one.
@@ -112,7 +112,13 @@ pub fn patch(conn: &mut DbConn, id: i64, patch: CustomerPatch, actor: &str) -> R
         profile.apply_patch(patch).map_err(|e| AppError::Validation(vec![e]))?;
         check_company_link(conn, Some(id), Some(&before), &profile)?;
         new_email = profile.details.email.clone();
+        // Sales are kept by the customer's source too: all of its orders move with it.
+        let rollups =
+            if profile.source != before.source { RollupChange::begin_moving_orders(conn, &[id], &[id])? } else { None };
         let record = repo::update(conn, id, &profile, now()).map_err(TxError::Db)?;
+        if let Some(rollups) = rollups {
+            rollups.finish(conn, &[])?;
+        }
         emit::customer_updated(conn, id, &before, &profile)?;
         provenance::record_changes(conn, id, &before, &profile, &Provenance::api(actor))?;
         Ok(record)
@@ -303,7 +309,8 @@ pub fn merge(conn: &mut DbConn, survivor_id: i64, duplicate_id: i64, actor: &str
             profile.details.company_id = None;
             profile.details.role = None;
         }
-        let rollups = RollupChange::begin(conn, &[survivor_id, duplicate_id], &[], Activity::All)?;
+        // The duplicate's orders join the survivor's history and take the survivor's source.
+        let rollups = RollupChange::begin_moving_orders(conn, &[survivor_id, duplicate_id], &[duplicate_id])?;
         move_references(conn, duplicate_id, survivor_id)?;
         if let Some(rollups) = rollups {
             rollups.finish(conn, &[])?;

@@ -23,6 +23,7 @@ use crate::db::{Database, DbConn};
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::domain::attribution::{AttributionFacts, CampaignFigures, CampaignOrderFigures, ConversionCounts};
+use crate::domain::cohorts::{self, CohortCell, CohortFigures, CohortOrder};
 use crate::domain::period::local_midnight_utc;
 use crate::domain::purchase_days::{self, BuyerDays, BuyerKey, DayChanges, MonthCell};
 use crate::domain::sales::{
@@ -36,6 +37,9 @@ use crate::repositories::campaigns as campaign_repo;
 type SalesRows = BTreeMap<RollupKey, Figures>;
 type CustomerCounts = BTreeMap<PeriodKey, i64>;
 type DayCounts = BTreeMap<MonthCell, i64>;
+type CohortCells = BTreeMap<CohortCell, CohortFigures>;
+/// Everything `compute` works out from the orders.
+type Computed = (SalesRows, CustomerCounts, DayCounts, CohortCells);
 
 /// Which of the customers' active periods a change can move.
 #[derive(Debug, Clone)]
@@ -57,6 +61,7 @@ pub struct RollupChange {
     periods_before: BTreeSet<ActivePeriod>,
     before: SalesRows,
     attribution_before: AttributionFacts,
+    cohorts_before: CohortCells,
 }
 
 /// The shop's time zone the rollups are in; None while they have never been built (then
@@ -141,6 +146,21 @@ fn contributions(
 }
 
 impl RollupChange {
+    /// Before a change that gives every order of `moving` (some of `customers`, all locked
+    /// by the caller) another customer source: a customer's source edited, or a duplicate's
+    /// orders merged into a customer of another source.
+    pub fn begin_moving_orders(
+        conn: &mut DbConn,
+        customers: &[i64],
+        moving: &[i64],
+    ) -> Result<Option<RollupChange>, AppError> {
+        if !are_built(conn)? {
+            return Ok(None);
+        }
+        let touched = repo::order_ids_of(conn, moving)?;
+        RollupChange::begin(conn, customers, &touched, Activity::All)
+    }
+
     /// Before changing the orders `touched` of `customers` (all of them locked by the caller).
     pub fn begin(
         conn: &mut DbConn,
@@ -153,6 +173,7 @@ impl RollupChange {
         // this change for the launch (see `campaign_launched`).
         repo::announce_order_writes(conn)?;
         let attribution_before = attribution_facts(conn, customers)?;
+        let cohorts_before = cohort_cells_of(conn, customers, timezone)?;
         let (firsts_before, periods_before) = firsts_and_periods(conn, customers, &activity, timezone)?;
         let touched: BTreeSet<i64> = touched.iter().copied().collect();
         let ids = touched.union(&firsts_before).copied().collect();
@@ -166,6 +187,7 @@ impl RollupChange {
             periods_before,
             before,
             attribution_before,
+            cohorts_before,
         }))
     }
 
@@ -199,6 +221,8 @@ impl RollupChange {
         repo::add_purchase_day_counts(conn, &days.counts)?;
         let (conversions, figures) = attribution_facts(conn, &self.customers)?.delta(&self.attribution_before);
         campaign_repo::add_results(conn, &conversions, &figures)?;
+        let cohorts_after = cohort_cells_of(conn, &self.customers, self.timezone)?;
+        repo::add_cohort_cells(conn, &cohorts::difference(std::mem::take(&mut self.cohorts_before), cohorts_after))?;
         Ok(())
     }
 }
@@ -232,6 +256,12 @@ impl RollupChange {
         };
         Ok(purchase_days::changes(&old, &new))
     }
+}
+
+/// The cohort cells of the customers, from all their orders that count (a change can move
+/// a customer's first order, and with it every cell of theirs).
+fn cohort_cells_of(conn: &mut DbConn, customers: &[i64], timezone: Tz) -> Result<CohortCells, AppError> {
+    Ok(cohorts::cohort_cells(&repo::cohort_orders_of(conn, customers)?, timezone))
 }
 
 /// The campaign facts of the customers' standing orders.
@@ -298,7 +328,7 @@ pub fn compute(
     conn: &mut DbConn,
     timezone: Tz,
     mut on_days: impl FnMut(&mut DbConn, (i64, i64), BuyerDays) -> Result<(), AppError>,
-) -> Result<(SalesRows, CustomerCounts, DayCounts), AppError> {
+) -> Result<Computed, AppError> {
     let (max_order, max_customer) = repo::max_ids(conn)?;
     let mut sales = SalesRows::new();
     let mut low = 1;
@@ -311,12 +341,25 @@ pub fn compute(
         }
         low += CHUNK;
     }
-    let (mut customers, mut day_counts) = (CustomerCounts::new(), DayCounts::new());
+    let (mut customers, mut day_counts, mut cohort_cells) =
+        (CustomerCounts::new(), DayCounts::new(), CohortCells::new());
     let mut low = 1;
     while low <= max_customer {
         let selection =
             OrderSelection { customer_range: Some((low, low + CHUNK)), live_only: true, ..Default::default() };
         let orders: Vec<_> = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
+        let buyers: Vec<CohortOrder> = orders
+            .iter()
+            .map(|o| CohortOrder {
+                customer_id: o.customer_id,
+                currency: o.currency.clone(),
+                placed_at: o.placed_at,
+                net: o.total - o.refunded_total,
+            })
+            .collect();
+        for (cell, figures) in cohorts::cohort_cells(&buyers, timezone) {
+            *cohort_cells.entry(cell).or_default() += figures;
+        }
         let active = active_periods(&orders, timezone);
         let days: BuyerDays = purchase_days::days_of(&active)
             .iter()
@@ -331,7 +374,7 @@ pub fn compute(
         }
         low += CHUNK;
     }
-    Ok((sales, customers, day_counts))
+    Ok((sales, customers, day_counts, cohort_cells))
 }
 
 /// Recomputes every rollup from the orders, in `timezone`, writers kept out meanwhile;
@@ -356,7 +399,7 @@ fn rebuild_when(conn: &mut DbConn, timezone: Tz, when: Rebuild) -> Result<bool, 
         }
         repo::clear_rollups(conn)?;
         repo::clear_purchase_days(conn)?;
-        let (sales, customers, day_counts) = compute(conn, timezone, |conn, _, days| {
+        let (sales, customers, day_counts, cohort_cells) = compute(conn, timezone, |conn, _, days| {
             let rows: Vec<_> = days
                 .into_iter()
                 .flat_map(|(key, rows)| rows.into_values().map(move |row| (key.clone(), row)))
@@ -366,6 +409,7 @@ fn rebuild_when(conn: &mut DbConn, timezone: Tz, when: Rebuild) -> Result<bool, 
         repo::add_sales(conn, &sales)?;
         repo::add_purchase_day_counts(conn, &day_counts)?;
         repo::add_customers(conn, &customers)?;
+        repo::add_cohort_cells(conn, &cohort_cells)?;
         campaign_repo::clear_results(conn)?;
         campaign_repo::rebuild_responders(conn)?;
         for campaign in campaign_repo::launched(conn)? {
@@ -397,7 +441,7 @@ pub fn ensure(database: &Database, timezone: Tz) -> Result<bool, AppError> {
 pub fn check(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
     let Some(timezone) = rollup_timezone(conn)? else { return Ok(vec!["the rollups were never built".into()]) };
     let mut differences = Vec::new();
-    let (sales, customers, day_counts) = compute(conn, timezone, |conn, (low, high), days| {
+    let (sales, customers, day_counts, cohort_cells) = compute(conn, timezone, |conn, (low, high), days| {
         let stored = repo::purchase_days_between(conn, low, high)?;
         if stored != days {
             let keys: BTreeSet<&BuyerKey> = days.keys().chain(stored.keys()).collect();
@@ -442,8 +486,34 @@ pub fn check(conn: &mut DbConn) -> Result<Vec<String>, AppError> {
             }
         }
     }
+    differences.extend(cohort_differences(conn, cohort_cells)?);
     differences.extend(campaign_differences(conn)?);
     Ok(differences)
+}
+
+fn cohort_differences(conn: &mut DbConn, expected: CohortCells) -> Result<Vec<String>, AppError> {
+    let expected: BTreeMap<(String, String, NaiveDate, NaiveDate), CohortFigures> = expected
+        .into_iter()
+        .filter(|(_, figures)| !figures.is_zero())
+        .map(|((granularity, currency, cohort, period), figures)| {
+            ((granularity.to_string(), currency, cohort, period), figures)
+        })
+        .collect();
+    let stored: BTreeMap<(String, String, NaiveDate, NaiveDate), CohortFigures> = repo::all_cohort_cells(conn)?
+        .into_iter()
+        .map(|r| {
+            (
+                (r.granularity, r.currency, r.cohort_start, r.period_start),
+                CohortFigures { customers: r.customers, net: r.net },
+            )
+        })
+        .collect();
+    let keys: BTreeSet<_> = expected.keys().chain(stored.keys()).collect();
+    Ok(keys
+        .into_iter()
+        .filter(|key| expected.get(*key) != stored.get(*key))
+        .map(|key| format!("cohort {key:?}: stored {:?}, orders say {:?}", stored.get(key), expected.get(key)))
+        .collect())
 }
 
 fn campaign_differences(conn: &mut DbConn) -> Result<Vec<String>, AppError> {

@@ -1163,6 +1163,11 @@ async fn random_history(app: &TestApp, seed: u64) -> Vec<Known> {
     }
 
     random_changes(app, &mut rng, &mut known, 20).await;
+    // A customer's source edited: their orders count under the new source from then on.
+    let patched = app
+        .patch(&format!("/v1/customers/{}", customers[4]), &app.token("customers:write"), json!({"source": "event"}))
+        .await;
+    assert_eq!(patched.status.as_u16(), 200, "{}", patched.text);
     merge(app, customers[0], customers[1]).await;
     for order in known.iter_mut().filter(|o| o.customer == customers[1]) {
         order.customer = customers[0];
@@ -1254,7 +1259,11 @@ fn comparable_urls() -> Vec<String> {
         urls.push(format!("/v1/analytics/channels?{query}"));
         urls.push(format!("/v1/analytics/channels?{query}&currency=USD"));
     }
-    urls.push(format!("/v1/analytics/cohorts?{HISTORY}&granularity=month"));
+    for granularity in ["day", "week", "month", "year"] {
+        urls.push(format!("/v1/analytics/cohorts?{HISTORY}&granularity={granularity}"));
+        urls.push(format!("/v1/analytics/cohorts?from=2026-08-10&to=2026-10-20&granularity={granularity}"));
+        urls.push(format!("/v1/analytics/cohorts?{HISTORY}&granularity={granularity}&currency=USD"));
+    }
     urls
 }
 

@@ -21,3 +21,18 @@ UPDATE rfm_state SET fingerprint = '' WHERE id = 1;
 -- Cohorts: the orders of the customers of the cohorts in one currency, read index-only.
 CREATE INDEX orders_customer_currency_idx ON orders (customer_id, currency, placed_at)
     INCLUDE (status, total, refunded_total);
+
+-- Cohorts kept as a rollup (see src/domain/cohorts.rs): per granularity and currency, for
+-- each cohort (the period of its customers' first order) and each period, the cohort's
+-- customers who ordered in the period and the net revenue of those orders.
+CREATE TABLE cohort_activity (
+    granularity TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    cohort_start DATE NOT NULL,
+    period_start DATE NOT NULL,
+    customers BIGINT NOT NULL,
+    net BIGINT NOT NULL,
+    PRIMARY KEY (granularity, currency, cohort_start, period_start)
+);
+-- The rollups are built again at the next start, this table with them.
+UPDATE rollup_state SET timezone = '' WHERE id = 1;
