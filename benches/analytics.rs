@@ -36,7 +36,9 @@
 //! lines joined to their orders, grouped by SKU / product type, line revenue
 //! `SUM((quantity - refunded_quantity) * unit_price)`. Promotions: grouped by the applied
 //! code, revenue `SUM(total + discount_total - refunded_total)`. Channels: grouped by
-//! channel. Customer value: net spent per buyer (without `customer_order_stats`). Cohorts:
+//! channel, and by the customer's source (orders joined to their customers). Customer value:
+//! net spent per buyer (without `customer_order_stats`), its nearest-rank percentiles and
+//! repeat buyers. RFM: the scores computed from the orders, grouped by segment. Cohorts:
 //! each buyer's first order, grouped by its month.
 //!
 //! Spot check, per backend, after the timings: the EUR sales of 2026-10-15 (granularity
@@ -194,7 +196,7 @@ enum Check {
     Ranking,
     /// `codes[]`, `with_code` and `without_code`.
     Promotions,
-    /// `channels[]`: orders and net revenue.
+    /// `channels[]`: orders and net revenue; `sources[]`: orders, customers, net revenue.
     Channels,
     /// Buyers and the largest lifetime value.
     Buyers,
@@ -269,6 +271,19 @@ impl RawSql {
              CAST(SUM((l.quantity - l.refunded_quantity) * l.unit_price) AS BIGINT) AS amount \
              FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE {}{extra} GROUP BY 1{tail}",
             self.orders_in(range)
+        )
+    }
+
+    /// Sales per channel (keys `channel:<name>`) and per customer source (`source:<name>`).
+    fn channels(&self, range: (&str, &str)) -> String {
+        format!(
+            "SELECT 'channel:' || o.channel AS key, COUNT(*) AS orders, COUNT(DISTINCT o.customer_id) AS customers, \
+             CAST(SUM(o.total - o.refunded_total) AS BIGINT) AS amount FROM orders o WHERE {orders} GROUP BY o.channel \
+             UNION ALL \
+             SELECT 'source:' || c.source AS key, COUNT(*) AS orders, COUNT(DISTINCT o.customer_id) AS customers, \
+             CAST(SUM(o.total - o.refunded_total) AS BIGINT) AS amount \
+             FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {orders} GROUP BY c.source",
+            orders = self.orders_in(range)
         )
     }
 
@@ -402,7 +417,7 @@ fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
             "7 channels, 1 year",
             format!("/v1/analytics/channels?{range}"),
             Some(SLOW_GOAL_P95),
-            Some(sql.sales("o.channel", YEAR_UTC, "")),
+            Some(sql.channels(YEAR_UTC)),
             Check::Channels,
         ),
         case(
@@ -793,15 +808,28 @@ fn compare(check: Check, response: &Value, rows: &[RawRow]) -> Result<String, St
         Check::Channels => {
             let channels = items(response, "channels");
             for channel in channels {
-                let key = text(channel, "channel");
-                let raw = by_key(key).map(|r| RawRow { customers: 0, ..r.clone() });
-                differences.compare(key, (int(channel, "orders"), 0, int(channel, "net_revenue")), raw.as_ref());
+                let key = format!("channel:{}", text(channel, "channel"));
+                let raw = by_key(&key).map(|r| RawRow { customers: 0, ..r.clone() });
+                differences.compare(&key, (int(channel, "orders"), 0, int(channel, "net_revenue")), raw.as_ref());
             }
-            for row in rows.iter().filter(|r| !channels.iter().any(|c| c["channel"] == r.key.as_str())) {
+            let sources = items(response, "sources");
+            for source in sources {
+                let key = format!("source:{}", text(source, "source"));
+                let api = (int(source, "orders"), int(source, "customers"), int(source, "net_revenue"));
+                differences.compare(&key, api, by_key(&key));
+            }
+            let answered = |key: &str| {
+                channels.iter().any(|c| format!("channel:{}", text(c, "channel")) == key)
+                    || sources.iter().any(|s| format!("source:{}", text(s, "source")) == key)
+            };
+            for row in rows.iter().filter(|r| !answered(&r.key)) {
                 differences.missing(&row.key, row);
             }
             let orders: i64 = channels.iter().map(|c| int(c, "orders")).sum();
-            differences.result("channels (orders, -, net revenue)", format!("{} orders", thousands(orders)))
+            differences.result(
+                "channels (orders, -, net revenue) and sources (orders, customers, net revenue)",
+                format!("{} orders", thousands(orders)),
+            )
         }
         Check::Buyers => {
             let buyers = int(response, "customers");
