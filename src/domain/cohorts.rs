@@ -50,6 +50,7 @@ impl std::ops::Neg for CohortFigures {
 /// amount (total less refunds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CohortOrder {
+    pub id: i64,
     pub customer_id: i64,
     pub currency: String,
     pub placed_at: NaiveDateTime,
@@ -112,7 +113,7 @@ mod tests {
     }
 
     fn order(customer_id: i64, placed_at: &str, net: i64) -> CohortOrder {
-        CohortOrder { customer_id, currency: "EUR".into(), placed_at: at(placed_at), net }
+        CohortOrder { id: 0, customer_id, currency: "EUR".into(), placed_at: at(placed_at), net }
     }
 
     #[test]

@@ -827,6 +827,8 @@ pub fn cohort_orders(
 #[derive(QueryableByName)]
 struct CohortOrderFacts {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     customer_id: i64,
     #[diesel(sql_type = diesel::sql_types::Text)]
     currency: String,
@@ -841,7 +843,7 @@ struct CohortOrderFacts {
 fn load_cohort_orders(conn: &mut DbConn, pick: impl FnOnce(&mut Sql)) -> QueryResult<Vec<CohortOrder>> {
     let mut sql = Sql::new(conn.backend());
     sql.push(
-        "SELECT o.customer_id, o.currency, o.placed_at, CAST(o.total - o.refunded_total AS BIGINT) AS net \
+        "SELECT o.id, o.customer_id, o.currency, o.placed_at, CAST(o.total - o.refunded_total AS BIGINT) AS net \
          FROM orders o WHERE ",
     )
     .push(&live_order("o"))
@@ -850,7 +852,13 @@ fn load_cohort_orders(conn: &mut DbConn, pick: impl FnOnce(&mut Sql)) -> QueryRe
     let rows: Vec<CohortOrderFacts> = sql.query().load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|r| CohortOrder { customer_id: r.customer_id, currency: r.currency, placed_at: r.placed_at, net: r.net })
+        .map(|r| CohortOrder {
+            id: r.id,
+            customer_id: r.customer_id,
+            currency: r.currency,
+            placed_at: r.placed_at,
+            net: r.net,
+        })
         .collect())
 }
 

@@ -61,7 +61,9 @@ pub struct RollupChange {
     periods_before: BTreeSet<ActivePeriod>,
     before: SalesRows,
     attribution_before: AttributionFacts,
-    cohorts_before: CohortCells,
+    /// None when the change only adds orders (an order placed): `finish` then works the
+    /// cells before out from the orders after, without the new ones.
+    cohorts_before: Option<CohortCells>,
 }
 
 /// The shop's time zone the rollups are in; None while they have never been built (then
@@ -173,7 +175,14 @@ impl RollupChange {
         // this change for the launch (see `campaign_launched`).
         repo::announce_order_writes(conn)?;
         let attribution_before = attribution_facts(conn, customers)?;
-        let cohorts_before = cohort_cells_of(conn, customers, timezone)?;
+        // The cohort cells come from all of the customers' orders (a change can move a
+        // customer's first order, and with it every cell of theirs).
+        let only_adds_orders = touched.is_empty() && matches!(activity, Activity::Around(_));
+        let cohorts_before = if only_adds_orders {
+            None
+        } else {
+            Some(cohorts::cohort_cells(&repo::cohort_orders_of(conn, customers)?, timezone))
+        };
         let (firsts_before, periods_before) = firsts_and_periods(conn, customers, &activity, timezone)?;
         let touched: BTreeSet<i64> = touched.iter().copied().collect();
         let ids = touched.union(&firsts_before).copied().collect();
@@ -221,8 +230,17 @@ impl RollupChange {
         repo::add_purchase_day_counts(conn, &days.counts)?;
         let (conversions, figures) = attribution_facts(conn, &self.customers)?.delta(&self.attribution_before);
         campaign_repo::add_results(conn, &conversions, &figures)?;
-        let cohorts_after = cohort_cells_of(conn, &self.customers, self.timezone)?;
-        repo::add_cohort_cells(conn, &cohorts::difference(std::mem::take(&mut self.cohorts_before), cohorts_after))?;
+        let orders_after = repo::cohort_orders_of(conn, &self.customers)?;
+        let cohorts_before = match self.cohorts_before.take() {
+            Some(cells) => cells,
+            None => {
+                let before: Vec<CohortOrder> =
+                    orders_after.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
+                cohorts::cohort_cells(&before, self.timezone)
+            }
+        };
+        let cohorts_after = cohorts::cohort_cells(&orders_after, self.timezone);
+        repo::add_cohort_cells(conn, &cohorts::difference(cohorts_before, cohorts_after))?;
         Ok(())
     }
 }
@@ -256,12 +274,6 @@ impl RollupChange {
         };
         Ok(purchase_days::changes(&old, &new))
     }
-}
-
-/// The cohort cells of the customers, from all their orders that count (a change can move
-/// a customer's first order, and with it every cell of theirs).
-fn cohort_cells_of(conn: &mut DbConn, customers: &[i64], timezone: Tz) -> Result<CohortCells, AppError> {
-    Ok(cohorts::cohort_cells(&repo::cohort_orders_of(conn, customers)?, timezone))
 }
 
 /// The campaign facts of the customers' standing orders.
@@ -351,6 +363,7 @@ pub fn compute(
         let buyers: Vec<CohortOrder> = orders
             .iter()
             .map(|o| CohortOrder {
+                id: o.id,
                 customer_id: o.customer_id,
                 currency: o.currency.clone(),
                 placed_at: o.placed_at,
