@@ -801,6 +801,38 @@ pub fn count(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryResult<
     Ok(row.n)
 }
 
+#[derive(QueryableByName)]
+struct IdAndCount {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many customers the rule selects and the newest `limit` of them, in one statement:
+/// the members are worked out once (a materialized CTE), then counted and their highest ids
+/// kept, where `count` and `member_ids` would each evaluate the rule's subqueries.
+pub fn count_and_newest(
+    conn: &mut DbConn,
+    rule: &Rule,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<(i64, Vec<i64>)> {
+    prepare(conn, rule)?;
+    let mut sql = Sql::new(conn.backend());
+    sql.push("WITH members AS MATERIALIZED (SELECT c.id AS id");
+    members_from(&mut sql, rule, now);
+    sql.push(
+        ") SELECT m.id AS id, CAST((SELECT COUNT(*) FROM members) AS BIGINT) AS n FROM members m \
+         ORDER BY m.id DESC LIMIT ",
+    )
+    .bind(SqlValue::Int(limit));
+    let rows: Vec<IdAndCount> = sql.query().load(conn)?;
+    // No row: no member.
+    let count = rows.first().map_or(0, |row| row.n);
+    Ok((count, rows.into_iter().map(|row| row.id).collect()))
+}
+
 /// Member ids, newest first, keyset on id.
 pub fn member_ids(
     conn: &mut DbConn,

@@ -77,8 +77,7 @@ pub fn rule_of(row: &SegmentRow) -> Result<Rule, AppError> {
 /// The count and the newest members.
 pub fn preview(conn: &mut DbConn, rule: &Rule) -> Result<(i64, Vec<CustomerRecord>), AppError> {
     let now = now();
-    let count = repo::count(conn, rule, now)?;
-    let ids = repo::member_ids(conn, rule, now, None, SAMPLE_SIZE)?;
+    let (count, ids) = repo::count_and_newest(conn, rule, now, SAMPLE_SIZE)?;
     Ok((count, in_order(conn, &ids)?))
 }
 

@@ -8,7 +8,7 @@
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 
-use super::member_ids;
+use super::{count, count_and_newest, member_ids};
 use crate::db::testing::{db_tests, TestDb};
 use crate::domain::segment::parse;
 use crate::repositories::orders;
@@ -81,6 +81,14 @@ fn fixture(db: &mut TestDb) {
 fn members(db: &mut TestDb, rules: Value) -> Vec<i64> {
     let rule = parse(&rules, "rules").unwrap_or_else(|errors| panic!("{rules}: {errors:?}"));
     let mut ids = member_ids(&mut db.conn, &rule, now(), None, 100).unwrap_or_else(|e| panic!("{rules}: {e}"));
+    // The preview's one statement agrees with the count and the ids, newest first.
+    let counted = count(&mut db.conn, &rule, now()).unwrap_or_else(|e| panic!("{rules}: {e}"));
+    assert_eq!(counted, ids.len() as i64, "{rules}: count");
+    for limit in [1, 2, 100] {
+        let newest = count_and_newest(&mut db.conn, &rule, now(), limit).unwrap_or_else(|e| panic!("{rules}: {e}"));
+        let expected: Vec<i64> = ids.iter().copied().take(limit as usize).collect();
+        assert_eq!(newest, (counted, expected), "{rules}: count_and_newest, limit {limit}");
+    }
     ids.sort_unstable();
     ids
 }
