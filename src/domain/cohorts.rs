@@ -13,7 +13,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::period::Granularity;
-use super::sales::{granularity_name, local_day, GRANULARITIES};
+use super::sales::{granularity_name, local_day, OrderFacts};
 
 /// A cell: (granularity, currency, cohort start, period start).
 pub type CohortCell = (&'static str, String, NaiveDate, NaiveDate);
@@ -57,8 +57,25 @@ pub struct CohortOrder {
     pub net: i64,
 }
 
-/// The cells of some customers, from all their orders that count.
-pub fn cohort_cells(orders: &[CohortOrder], timezone: Tz) -> BTreeMap<CohortCell, CohortFigures> {
+impl From<&OrderFacts> for CohortOrder {
+    fn from(order: &OrderFacts) -> CohortOrder {
+        CohortOrder {
+            id: order.id,
+            customer_id: order.customer_id,
+            currency: order.currency.clone(),
+            placed_at: order.placed_at,
+            net: order.total - order.refunded_total,
+        }
+    }
+}
+
+/// The cells of some customers in these granularities, from all their orders that count
+/// (or, for a range, all of them up to its end).
+pub fn cohort_cells(
+    orders: &[CohortOrder],
+    timezone: Tz,
+    granularities: &[Granularity],
+) -> BTreeMap<CohortCell, CohortFigures> {
     let mut by_buyer: BTreeMap<(i64, &str), Vec<&CohortOrder>> = BTreeMap::new();
     for order in orders {
         by_buyer.entry((order.customer_id, order.currency.as_str())).or_default().push(order);
@@ -67,7 +84,7 @@ pub fn cohort_cells(orders: &[CohortOrder], timezone: Tz) -> BTreeMap<CohortCell
     for ((_, currency), orders) in by_buyer {
         let first = orders.iter().map(|o| o.placed_at).min().expect("a buyer has orders");
         let first_day = local_day(timezone, first);
-        for granularity in GRANULARITIES {
+        for &granularity in granularities {
             let cohort = granularity.start_of(first_day);
             let mut active: BTreeSet<NaiveDate> = BTreeSet::new();
             for order in &orders {
@@ -103,6 +120,7 @@ pub fn difference(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::sales::GRANULARITIES;
 
     fn at(text: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
@@ -120,7 +138,7 @@ mod tests {
     fn a_customer_counts_once_per_period_in_the_cohort_of_the_first_order() {
         let orders =
             [order(1, "2026-10-05 10:00", 100), order(1, "2026-10-20 10:00", 50), order(1, "2026-11-02 10:00", 30)];
-        let cells = cohort_cells(&orders, chrono_tz::UTC);
+        let cells = cohort_cells(&orders, chrono_tz::UTC, &GRANULARITIES);
         let month = |period: &str| cells.get(&("month", "EUR".to_string(), day("2026-10-01"), day(period))).copied();
         assert_eq!(month("2026-10-01"), Some(CohortFigures { customers: 1, net: 150 }));
         assert_eq!(month("2026-11-01"), Some(CohortFigures { customers: 1, net: 30 }));
@@ -132,15 +150,18 @@ mod tests {
     fn the_periods_are_local_days_of_the_time_zone() {
         // 23:30 UTC on 31 October is 1 November in Paris.
         let orders = [order(1, "2026-10-31 23:30", 100)];
-        let cells = cohort_cells(&orders, "Europe/Paris".parse().unwrap());
+        let cells = cohort_cells(&orders, "Europe/Paris".parse().unwrap(), &GRANULARITIES);
         assert!(cells.contains_key(&("month", "EUR".to_string(), day("2026-11-01"), day("2026-11-01"))));
     }
 
     #[test]
     fn the_difference_keeps_only_changed_cells() {
-        let before = cohort_cells(&[order(1, "2026-10-05 10:00", 100)], chrono_tz::UTC);
-        let after =
-            cohort_cells(&[order(1, "2026-10-05 10:00", 100), order(1, "2026-10-06 10:00", 20)], chrono_tz::UTC);
+        let before = cohort_cells(&[order(1, "2026-10-05 10:00", 100)], chrono_tz::UTC, &GRANULARITIES);
+        let after = cohort_cells(
+            &[order(1, "2026-10-05 10:00", 100), order(1, "2026-10-06 10:00", 20)],
+            chrono_tz::UTC,
+            &GRANULARITIES,
+        );
         let deltas = difference(before, after);
         // Day: a new cell on the 6th; week and month and year: 20 more net, no new customer.
         assert_eq!(deltas.len(), 4);

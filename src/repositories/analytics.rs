@@ -788,40 +788,6 @@ pub fn rfm_segments_between(
     sql.query().load(conn)
 }
 
-#[derive(Debug, QueryableByName)]
-pub struct CohortOrderRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub customer_id: i64,
-    #[diesel(sql_type = diesel::sql_types::Timestamp)]
-    pub placed_at: NaiveDateTime,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub net: i64,
-}
-
-/// The orders (not cancelled) in one currency placed before `first_before` of the customers
-/// whose first order in that currency was placed in `[first_from, first_before)`, for
-/// cohorts. The purchase statistics pick those customers (index on currency and first
-/// order), so only their orders are read, not every order in the currency.
-pub fn cohort_orders(
-    conn: &mut DbConn,
-    currency: &str,
-    (first_from, first_before): (NaiveDateTime, NaiveDateTime),
-) -> QueryResult<Vec<CohortOrderRow>> {
-    let mut sql = Sql::new(conn.backend());
-    sql.push(
-        "SELECT o.customer_id, o.placed_at, CAST(o.total - o.refunded_total AS BIGINT) AS net \
-         FROM customer_order_stats s \
-         JOIN orders o ON o.customer_id = s.customer_id AND o.currency = s.currency \
-         WHERE s.currency = ",
-    )
-    .bind(SqlValue::Text(currency.into()));
-    sql.push(" AND s.first_order_at >= ").bind(SqlValue::Time(first_from));
-    sql.push(" AND s.first_order_at < ").bind(SqlValue::Time(first_before));
-    sql.push(" AND o.placed_at < ").bind(SqlValue::Time(first_before));
-    sql.push(" AND ").push(&live_order("o"));
-    sql.query().load(conn)
-}
-
 // ---- Cohorts (domain::cohorts) ---------------------------------------------------------
 
 #[derive(QueryableByName)]
@@ -867,6 +833,25 @@ pub fn order_ids_of(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<
     orders::table.filter(orders::customer_id.eq_any(customer_ids)).select(orders::id).order(orders::id).load(conn)
 }
 
+/// The orders that count (not cancelled) in one currency, placed before `first_before`, of the
+/// customers whose first order in that currency was placed in `[first_from, first_before)`:
+/// the purchase statistics pick those customers (index on currency and first order), so
+/// only their orders are read, not every order in the currency.
+pub fn cohort_orders(
+    conn: &mut DbConn,
+    currency: &str,
+    (first_from, first_before): (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<Vec<CohortOrder>> {
+    load_cohort_orders(conn, |sql| {
+        sql.push("o.customer_id IN (SELECT s.customer_id FROM customer_order_stats s WHERE s.currency = ")
+            .bind(SqlValue::Text(currency.into()));
+        sql.push(" AND s.first_order_at >= ").bind(SqlValue::Time(first_from));
+        sql.push(" AND s.first_order_at < ").bind(SqlValue::Time(first_before));
+        sql.push(") AND o.currency = ").bind(SqlValue::Text(currency.into()));
+        sql.push(" AND o.placed_at < ").bind(SqlValue::Time(first_before));
+    })
+}
+
 /// The orders that count of these customers.
 pub fn cohort_orders_of(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<CohortOrder>> {
     if customer_ids.is_empty() {
@@ -874,14 +859,6 @@ pub fn cohort_orders_of(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<
     }
     load_cohort_orders(conn, |sql| {
         sql.push("o.customer_id IN ").bind_list(customer_ids.iter().map(|&id| SqlValue::Int(id)));
-    })
-}
-
-/// The orders that count of the customers with ids in `[low, high)`.
-pub fn cohort_orders_between(conn: &mut DbConn, low: i64, high: i64) -> QueryResult<Vec<CohortOrder>> {
-    load_cohort_orders(conn, |sql| {
-        sql.push("o.customer_id >= ").bind(SqlValue::Int(low));
-        sql.push(" AND o.customer_id < ").bind(SqlValue::Int(high));
     })
 }
 

@@ -1,6 +1,6 @@
 //! Analytics for dashboards.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -10,8 +10,9 @@ use crate::domain::analytics::{
     CodeFigures, Cohort, Cohorts, ConsentFigures, ConsentPeriod, GroupFigures, LineGroup, ProductFilter, RankBy,
     Ranking, SalesPeriod, SalesReport,
 };
+use crate::domain::cohorts::cohort_cells;
 use crate::domain::forms::EnquiryPeriod;
-use crate::domain::period::{bucket_index, Bucket, Granularity, Periods};
+use crate::domain::period::{bucket_index, Bucket, Periods};
 use crate::domain::purchase_days::DAY_DIMENSIONS;
 use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::domain::EnquiryStatus;
@@ -173,14 +174,30 @@ fn group_from_row(row: LineGroupRow) -> GroupFigures {
 }
 
 /// Where distinct customers per group come from.
-enum CustomerSource {
+enum CustomerSource<'a> {
     /// Already counted with the figures.
     Counted,
-    /// The rollups' count for a range that is exactly one period.
-    Period(Dimension, Granularity, NaiveDate, String),
-    /// The purchase days (domain::purchase_days), for the ranked groups only:
-    /// (dimension, first day, last day, currency).
-    Days(Dimension, NaiveDate, NaiveDate, String),
+    /// Kept for a dimension with purchase days (`customers_per_value`), in a currency.
+    Kept(Dimension, &'a Periods, String),
+}
+
+/// Distinct customers per value of a dimension kept with purchase days, over the periods'
+/// range: the rollups' count for a range that is exactly one day, week, month or year, the
+/// purchase days (domain::purchase_days) for any other.
+fn customers_per_value(
+    conn: &mut DbConn,
+    dimension: Dimension,
+    values: &[String],
+    periods: &Periods,
+    currency: &str,
+) -> Result<HashMap<String, i64>, AppError> {
+    debug_assert!(DAY_DIMENSIONS.contains(&dimension));
+    Ok(match periods.whole_period() {
+        Some((granularity, start)) => {
+            repo::customers_by_value(conn, (dimension, values), granularity_name(granularity), currency, start)?
+        }
+        None => repo::buyers_between(conn, dimension, values, currency, periods.first_day(), periods.last_day())?,
+    })
 }
 
 /// Ranks groups, keeps `limit`, and fills in their distinct customers.
@@ -199,13 +216,10 @@ fn rank(
     groups.sort_by(|a, b| metric(b).cmp(&metric(a)).then(a.key.cmp(&b.key)));
     groups.truncate(limit);
     let values: Vec<String> = groups.iter().map(|g| g.key.clone()).collect();
-    let counts: HashMap<String, i64> = match customers {
+    let counts = match customers {
         CustomerSource::Counted => return Ok((groups, total)),
-        CustomerSource::Period(dimension, granularity, start, currency) => {
-            repo::customers_by_value(conn, (dimension, &values), granularity_name(granularity), &currency, start)?
-        }
-        CustomerSource::Days(dimension, first, last, currency) => {
-            repo::buyers_between(conn, dimension, &values, &currency, first, last)?
+        CustomerSource::Kept(dimension, periods, currency) => {
+            customers_per_value(conn, dimension, &values, periods, &currency)?
         }
     };
     for group in &mut groups {
@@ -286,15 +300,9 @@ fn line_ranking(
                     GroupFigures { key: row.value, name: None, figures, customers: 0 }
                 })
                 .collect();
-            // Distinct customers do not add up over days: a range that is exactly one
-            // day, week, month or year reads them from the rollups, others from the
-            // purchase days.
-            // Products and product types both have purchase days.
-            debug_assert!(DAY_DIMENSIONS.contains(&dimension));
-            let customers = match periods.whole_period() {
-                Some((granularity, start)) => CustomerSource::Period(dimension, granularity, start, code.clone()),
-                None => CustomerSource::Days(dimension, periods.first_day(), periods.last_day(), code.clone()),
-            };
+            // Distinct customers do not add up over days: they come from the rollups or
+            // the purchase days, which products and product types both have.
+            let customers = CustomerSource::Kept(dimension, periods, code.clone());
             rank(conn, groups, by, limit, customers)?
         }
         None => {
@@ -535,64 +543,55 @@ fn cohorts_from_rollups(
 ) -> Result<(), AppError> {
     let (Some(first), Some(last)) = (periods.buckets.first(), periods.buckets.last()) else { return Ok(()) };
     let name = granularity_name(periods.granularity);
-    for cell in repo::cohort_cells(conn, name, currency, first.period_start, last.period_start)? {
-        let (Some(cohort), Some(period)) =
-            (periods.index_of_day(cell.cohort_start), periods.index_of_day(cell.period_start))
-        else {
-            continue;
-        };
-        let row = &mut cohorts[cohort];
-        row.revenue += cell.net;
-        match period.cmp(&cohort) {
-            std::cmp::Ordering::Equal => row.customers += cell.customers,
-            std::cmp::Ordering::Greater => row.returning[period - cohort - 1] += cell.customers,
-            // A customer's orders all fall in or after the cohort of their first.
-            std::cmp::Ordering::Less => {}
-        }
-    }
+    let cells = repo::cohort_cells(conn, name, currency, first.period_start, last.period_start)?;
+    add_cells(periods, cohorts, cells.into_iter().map(|c| (c.cohort_start, c.period_start, c.customers, c.net)));
     Ok(())
 }
 
-/// The cohorts from the orders of the customers acquired in the range (another time zone).
+/// The cohorts in another time zone: the same cells, worked out from the orders of the
+/// customers acquired in the range, up to its end.
 fn cohorts_from_orders(
     conn: &mut DbConn,
     periods: &Periods,
     currency: &str,
     cohorts: &mut [Cohort],
 ) -> Result<(), AppError> {
-    let mut by_customer: HashMap<i64, Vec<(NaiveDateTime, i64)>> = HashMap::new();
-    for row in repo::cohort_orders(conn, currency, periods.utc_range())? {
-        by_customer.entry(row.customer_id).or_default().push((row.placed_at, row.net));
-    }
-    for orders in by_customer.values() {
-        let first = orders.iter().map(|o| o.0).min().expect("a customer here has orders");
-        let Some(cohort) = bucket_index(&periods.buckets, first) else { continue };
-        cohorts[cohort].customers += 1;
-        cohorts[cohort].revenue += orders.iter().map(|o| o.1).sum::<i64>();
-        let later: BTreeSet<usize> = orders.iter().filter_map(|o| bucket_index(&periods.buckets, o.0)).collect();
-        for index in later.into_iter().filter(|&i| i > cohort) {
-            cohorts[cohort].returning[index - cohort - 1] += 1;
-        }
-    }
+    let orders = repo::cohort_orders(conn, currency, periods.utc_range())?;
+    let cells = cohort_cells(&orders, periods.timezone, &[periods.granularity]);
+    add_cells(
+        periods,
+        cohorts,
+        cells.into_iter().map(|((_, _, cohort, period), f)| (cohort, period, f.customers, f.net)),
+    );
     Ok(())
 }
 
+/// Adds cells (cohort start, period start, customers, net revenue) to the cohorts: a
+/// cohort's customers are its cell in its own period, its revenue the sum of its cells, its
+/// retention its cells in the following periods.
+fn add_cells(periods: &Periods, cohorts: &mut [Cohort], cells: impl Iterator<Item = (NaiveDate, NaiveDate, i64, i64)>) {
+    for (cohort_start, period_start, customers, net) in cells {
+        let (Some(cohort), Some(period)) = (periods.index_of_day(cohort_start), periods.index_of_day(period_start))
+        else {
+            continue;
+        };
+        let row = &mut cohorts[cohort];
+        row.revenue += net;
+        match period.cmp(&cohort) {
+            std::cmp::Ordering::Equal => row.customers += customers,
+            std::cmp::Ordering::Greater => row.returning[period - cohort - 1] += customers,
+            // A customer's orders all fall in or after the cohort of their first.
+            std::cmp::Ordering::Less => {}
+        }
+    }
+}
+
 /// Orders, distinct customers and net revenue by the customer's source, from the rollups:
-/// the figures from the days, the customers like those of products (`rank`).
+/// the figures from the days, the customers like those of products.
 fn sources_from_rollups(conn: &mut DbConn, periods: &Periods, currency: &str) -> Result<Vec<SourceRow>, AppError> {
-    let (first, last) = (periods.first_day(), periods.last_day());
-    let rows = repo::sales_by_value(conn, Dimension::Source, currency, first, last)?;
+    let rows = repo::sales_by_value(conn, Dimension::Source, currency, periods.first_day(), periods.last_day())?;
     let values: Vec<String> = rows.iter().map(|row| row.value.clone()).collect();
-    let customers = match periods.whole_period() {
-        Some((granularity, start)) => repo::customers_by_value(
-            conn,
-            (Dimension::Source, &values),
-            granularity_name(granularity),
-            currency,
-            start,
-        )?,
-        None => repo::buyers_between(conn, Dimension::Source, &values, currency, first, last)?,
-    };
+    let customers = customers_per_value(conn, Dimension::Source, &values, periods, currency)?;
     Ok(rows
         .into_iter()
         .map(|row| {

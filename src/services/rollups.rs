@@ -181,7 +181,7 @@ impl RollupChange {
         let cohorts_before = if only_adds_orders {
             None
         } else {
-            Some(cohorts::cohort_cells(&repo::cohort_orders_of(conn, customers)?, timezone))
+            Some(cohorts::cohort_cells(&repo::cohort_orders_of(conn, customers)?, timezone, &GRANULARITIES))
         };
         let (firsts_before, periods_before) = firsts_and_periods(conn, customers, &activity, timezone)?;
         let touched: BTreeSet<i64> = touched.iter().copied().collect();
@@ -236,10 +236,10 @@ impl RollupChange {
             None => {
                 let before: Vec<CohortOrder> =
                     orders_after.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
-                cohorts::cohort_cells(&before, self.timezone)
+                cohorts::cohort_cells(&before, self.timezone, &GRANULARITIES)
             }
         };
-        let cohorts_after = cohorts::cohort_cells(&orders_after, self.timezone);
+        let cohorts_after = cohorts::cohort_cells(&orders_after, self.timezone, &GRANULARITIES);
         repo::add_cohort_cells(conn, &cohorts::difference(cohorts_before, cohorts_after))?;
         Ok(())
     }
@@ -360,17 +360,8 @@ pub fn compute(
         let selection =
             OrderSelection { customer_range: Some((low, low + CHUNK)), live_only: true, ..Default::default() };
         let orders: Vec<_> = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
-        let buyers: Vec<CohortOrder> = orders
-            .iter()
-            .map(|o| CohortOrder {
-                id: o.id,
-                customer_id: o.customer_id,
-                currency: o.currency.clone(),
-                placed_at: o.placed_at,
-                net: o.total - o.refunded_total,
-            })
-            .collect();
-        for (cell, figures) in cohorts::cohort_cells(&buyers, timezone) {
+        let buyers: Vec<CohortOrder> = orders.iter().map(CohortOrder::from).collect();
+        for (cell, figures) in cohorts::cohort_cells(&buyers, timezone, &GRANULARITIES) {
             *cohort_cells.entry(cell).or_default() += figures;
         }
         let active = active_periods(&orders, timezone);
