@@ -47,6 +47,8 @@ pub struct NewOrder {
     pub tax_total: i64,
     pub total: i64,
     pub promo_code: Option<String>,
+    pub promo_code_id: Option<i64>,
+    pub promo_code_status: Option<String>,
     pub referral_code: Option<String>,
     pub created_by: String,
     pub created_at: NaiveDateTime,

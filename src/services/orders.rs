@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::keys::DataKeys;
 use crate::models::customers::CustomerRecord;
 use crate::models::orders::{NewOrder, NewOrderLine, NewRefund, OrderRecord};
+use crate::models::products::ProductRow;
 use crate::repositories::orders as repo;
 use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
@@ -82,6 +83,21 @@ fn create_in_transaction(
         }
     };
     let rollups = RollupChange::begin(conn, &[customer.row.id], &[], Activity::Around(vec![draft.placed_at]))?;
+    let (promo_status, promo_id) = match &draft.promo_code {
+        Some(code) => {
+            let purchase = Purchase {
+                subtotal: draft.subtotal,
+                shipping: draft.shipping_total,
+                currency: draft.currency.as_str(),
+                at: draft.placed_at,
+                customer_redemptions: 0,
+            };
+            let (status, id) = promo_codes::check_for_order(conn, code.as_str(), &purchase, customer.row.id)?;
+            (Some(status), id)
+        }
+        None => (None, None),
+    };
+    let applied_code = promo_id.filter(|_| promo_status == Some("applied"));
     let now = now();
     let order = repo::insert(
         conn,
@@ -99,6 +115,8 @@ fn create_in_transaction(
             tax_total: draft.tax_total,
             total: draft.total,
             promo_code: draft.promo_code.clone().map(String::from),
+            promo_code_id: promo_id,
+            promo_code_status: promo_status.map(String::from),
             referral_code: draft.referral_code.clone(),
             created_by: actor.to_string(),
             created_at: now,
@@ -122,39 +140,8 @@ fn create_in_transaction(
         })
         .collect();
     repo::insert_lines(conn, &lines)?;
-    // Stock movements, kept for `product.stock_low` once the order is recorded.
-    let mut moved = Vec::new();
-    for line in &draft.lines {
-        if let Some(product) = products.get(&line.sku).filter(|p| p.track_inventory) {
-            let change = StockChange {
-                product_id: product.id,
-                delta: -line.quantity,
-                reason: "sale",
-                note: None,
-                order_id: Some(order.id),
-                actor,
-            };
-            let quantity_after = product_repo::move_stock(conn, change, now)?;
-            moved.push((product, -line.quantity, quantity_after));
-        }
-    }
-    if let Some(code) = &draft.promo_code {
-        let purchase = Purchase {
-            subtotal: draft.subtotal,
-            shipping: draft.shipping_total,
-            currency: draft.currency.as_str(),
-            at: draft.placed_at,
-            customer_redemptions: 0,
-        };
-        let (status, promo_id) = promo_codes::redeem_for_order(
-            conn,
-            code.as_str(),
-            &purchase,
-            order.id,
-            customer.row.id,
-            draft.discount_total,
-        )?;
-        repo::set_promo(conn, order.id, promo_id, status)?;
+    if let Some(promo_id) = applied_code {
+        promo_codes::record_for_order(conn, promo_id, order.id, customer.row.id, draft.discount_total)?;
     }
     if let Some(code) = &draft.referral_code {
         referrals::link_in_transaction(conn, customer.row.id, order.id, code)?;
@@ -179,11 +166,34 @@ fn create_in_transaction(
         }
     }
     repo::refresh_stats(conn, customer.row.id, draft.currency.as_str())?;
-    if let Some(rollups) = rollups {
-        rollups.finish(conn, &[order.id])?;
-    }
+    let rollup_writes = match rollups {
+        Some(rollups) => Some(rollups.work_out(conn, &[order.id])?),
+        None => None,
+    };
     let record = repo::find(conn, order.id)?.ok_or_else(|| not_found(order.id))?;
     emit::order_created(conn, &record)?;
+
+    // The rows every order of a sale shares come last, so they stay locked only until the
+    // commit: the products' stock (by product id), the code's counter, then the rollups.
+    // Cancellations take them in the same order.
+    let mut tracked: Vec<(&ProductRow, i64)> = draft
+        .lines
+        .iter()
+        .filter_map(|line| products.get(&line.sku).filter(|p| p.track_inventory).map(|p| (p, -line.quantity)))
+        .collect();
+    tracked.sort_by_key(|(product, _)| product.id);
+    let mut moved = Vec::new();
+    for (product, delta) in tracked {
+        let change =
+            StockChange { product_id: product.id, delta, reason: "sale", note: None, order_id: Some(order.id), actor };
+        moved.push((product, delta, product_repo::move_stock(conn, change, now)?));
+    }
+    if let Some(promo_id) = applied_code {
+        promo_codes::take_for_order(conn, promo_id)?;
+    }
+    if let Some(rollup_writes) = rollup_writes {
+        rollup_writes.write(conn)?;
+    }
     for (product, delta, quantity_after) in moved {
         emit::stock_moved(conn, product, delta, quantity_after)?;
     }
@@ -234,22 +244,29 @@ pub fn change_status(conn: &mut DbConn, id: i64, status: OrderStatus, actor: &st
         let now = now();
         repo::set_status(conn, id, status.as_str(), now)?;
         if status == OrderStatus::Cancelled {
-            for line in &record.lines {
-                let Some(product_id) = line.product_id else { continue };
-                let tracked = product_repo::find_by_skus(conn, std::slice::from_ref(&line.sku))?
-                    .get(&line.sku)
-                    .is_some_and(|p| p.track_inventory);
-                if tracked {
-                    let change = StockChange {
-                        product_id,
-                        delta: line.quantity,
-                        reason: "cancellation",
-                        note: None,
-                        order_id: Some(id),
-                        actor,
-                    };
-                    product_repo::move_stock(conn, change, now)?;
-                }
+            // Stock first, by product id, then the code's counter: the order new orders take them in.
+            let skus: Vec<String> = record.lines.iter().map(|line| line.sku.clone()).collect();
+            let products = product_repo::find_by_skus(conn, &skus)?;
+            let mut returned: Vec<(i64, i64)> = record
+                .lines
+                .iter()
+                .filter_map(|line| {
+                    let product_id = line.product_id?;
+                    let tracked = products.get(&line.sku).is_some_and(|p| p.track_inventory);
+                    tracked.then_some((product_id, line.quantity))
+                })
+                .collect();
+            returned.sort_by_key(|&(product_id, _)| product_id);
+            for (product_id, quantity) in returned {
+                let change = StockChange {
+                    product_id,
+                    delta: quantity,
+                    reason: "cancellation",
+                    note: None,
+                    order_id: Some(id),
+                    actor,
+                };
+                product_repo::move_stock(conn, change, now)?;
             }
             if record.order.promo_code_status.as_deref() == Some("applied") {
                 if let Some(promo_id) = record.order.promo_code_id {

@@ -100,28 +100,45 @@ pub fn validate(
     Ok(evaluate(&promo.rules(), &purchase).map(|(amount, _)| amount).map_err(|(_, reason)| reason))
 }
 
-/// Resolves an order's code inside the order's transaction; when it applies, one
-/// redemption is taken atomically and recorded. Returns the status and the code's id.
-pub fn redeem_for_order(
+/// An order's code, checked inside the order's transaction on a plain read of the code:
+/// the status the order gets and the code's id. When it applies, the order records the
+/// redemption (`record_for_order`) and takes the counter last (`take_for_order`): in a
+/// sale every order updates that one row, which then stays locked only until the commit.
+pub fn check_for_order(
     conn: &mut DbConn,
     code: &str,
     purchase: &Purchase<'_>,
-    order_id: i64,
     customer_id: i64,
-    discount_amount: i64,
 ) -> Result<(&'static str, Option<i64>), AppError> {
     let Some(promo) = repo::find(conn, code)? else { return Ok((PromoRefusal::Unknown.as_str(), None)) };
     let purchase =
         Purchase { customer_redemptions: repo::customer_redemptions(conn, promo.id, customer_id)?, ..purchase.clone() };
-    if let Err((refusal, _)) = evaluate(&promo.rules(), &purchase) {
-        return Ok((refusal.as_str(), Some(promo.id)));
+    match evaluate(&promo.rules(), &purchase) {
+        Ok((_, status)) => Ok((status, Some(promo.id))),
+        Err((refusal, _)) => Ok((refusal.as_str(), Some(promo.id))),
     }
-    if !repo::take_redemption(conn, promo.id)? {
-        return Ok((PromoRefusal::Exhausted.as_str(), Some(promo.id)));
+}
+
+/// The redemption of a code `check_for_order` applied.
+pub fn record_for_order(
+    conn: &mut DbConn,
+    promo_id: i64,
+    order_id: i64,
+    customer_id: i64,
+    discount_amount: i64,
+) -> Result<(), AppError> {
+    let redemption =
+        RedemptionRow { id: 0, promo_code_id: promo_id, order_id, customer_id, discount_amount, created_at: now() };
+    Ok(repo::record_redemption(conn, redemption)?)
+}
+
+/// Takes the redemption `check_for_order` granted. When another order took the code's last
+/// redemption meanwhile, the transaction is run again (`AppError::Contention`): its check
+/// then reads the code used up, so the last redemption goes to exactly one order.
+pub fn take_for_order(conn: &mut DbConn, promo_id: i64) -> Result<(), AppError> {
+    if repo::take_redemption(conn, promo_id)? {
+        Ok(())
+    } else {
+        Err(AppError::Contention)
     }
-    repo::record_redemption(
-        conn,
-        RedemptionRow { id: 0, promo_code_id: promo.id, order_id, customer_id, discount_amount, created_at: now() },
-    )?;
-    Ok(("applied", Some(promo.id)))
 }

@@ -201,7 +201,14 @@ impl RollupChange {
     }
 
     /// After the change (`created`: orders that did not exist at `begin`): adds the difference.
-    pub fn finish(mut self, conn: &mut DbConn, created: &[i64]) -> Result<(), AppError> {
+    pub fn finish(self, conn: &mut DbConn, created: &[i64]) -> Result<(), AppError> {
+        self.work_out(conn, created)?.write(conn)
+    }
+
+    /// After the change: reads what it takes to work the difference out, and writes nothing.
+    /// The writes (`RollupWrites::write`) lock rows every order touches (today's sales,
+    /// the current periods), so a caller keeps them for last, just before its commit.
+    pub fn work_out(mut self, conn: &mut DbConn, created: &[i64]) -> Result<RollupWrites, AppError> {
         let (firsts_after, periods_after) = firsts_and_periods(conn, &self.customers, &self.activity, self.timezone)?;
         let mut ids: BTreeSet<i64> = self.touched.union(&self.firsts_before).copied().collect();
         ids.extend(created);
@@ -212,24 +219,19 @@ impl RollupChange {
             *self.before.entry(key).or_default() += figures;
         }
         ids.extend(&promoted);
-        let mut deltas = contributions(conn, &ids, &firsts_after, self.timezone)?;
+        let mut sales = contributions(conn, &ids, &firsts_after, self.timezone)?;
         for (key, figures) in std::mem::take(&mut self.before) {
-            *deltas.entry(key).or_default() += -figures;
+            *sales.entry(key).or_default() += -figures;
         }
-        repo::add_sales(conn, &deltas)?;
-        let mut counts = CustomerCounts::new();
+        let mut customers = CustomerCounts::new();
         for (key, _) in periods_after.difference(&self.periods_before) {
-            *counts.entry(key.clone()).or_default() += 1;
+            *customers.entry(key.clone()).or_default() += 1;
         }
         for (key, _) in self.periods_before.difference(&periods_after) {
-            *counts.entry(key.clone()).or_default() -= 1;
+            *customers.entry(key.clone()).or_default() -= 1;
         }
-        repo::add_customers(conn, &counts)?;
         let days = self.purchase_day_changes(conn, &periods_after)?;
-        repo::write_purchase_days(conn, &days.upserts, &days.deletes)?;
-        repo::add_purchase_day_counts(conn, &days.counts)?;
-        let (conversions, figures) = attribution_facts(conn, &self.customers)?.delta(&self.attribution_before);
-        campaign_repo::add_results(conn, &conversions, &figures)?;
+        let (conversions, campaign_figures) = attribution_facts(conn, &self.customers)?.delta(&self.attribution_before);
         let orders_after = repo::cohort_orders_of(conn, &self.customers)?;
         let cohorts_before = match self.cohorts_before.take() {
             Some(cells) => cells,
@@ -240,7 +242,30 @@ impl RollupChange {
             }
         };
         let cohorts_after = cohorts::cohort_cells(&orders_after, self.timezone, &GRANULARITIES);
-        repo::add_cohort_cells(conn, &cohorts::difference(cohorts_before, cohorts_after))?;
+        let cohorts = cohorts::difference(cohorts_before, cohorts_after);
+        Ok(RollupWrites { sales, customers, days, conversions, campaign_figures, cohorts })
+    }
+}
+
+/// What a change adds to the rollups, worked out and not yet written.
+pub struct RollupWrites {
+    sales: SalesRows,
+    customers: CustomerCounts,
+    days: DayChanges,
+    conversions: ConversionCounts,
+    campaign_figures: CampaignOrderFigures,
+    cohorts: CohortCells,
+}
+
+impl RollupWrites {
+    /// Adds the difference, always in the same order of tables (and of rows within each).
+    pub fn write(self, conn: &mut DbConn) -> Result<(), AppError> {
+        repo::add_sales(conn, &self.sales)?;
+        repo::add_customers(conn, &self.customers)?;
+        repo::write_purchase_days(conn, &self.days.upserts, &self.days.deletes)?;
+        repo::add_purchase_day_counts(conn, &self.days.counts)?;
+        campaign_repo::add_results(conn, &self.conversions, &self.campaign_figures)?;
+        repo::add_cohort_cells(conn, &self.cohorts)?;
         Ok(())
     }
 }

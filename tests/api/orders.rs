@@ -11,6 +11,8 @@ both_backends!(
     invalid_orders_are_rejected_without_writing,
     bad_promo_codes_and_unknown_skus_never_reject_the_order,
     only_one_order_takes_the_last_redemption,
+    a_sale_on_one_product_and_code_loses_nothing,
+    a_code_used_up_while_the_order_runs_is_not_applied,
     a_failure_mid_transaction_writes_nothing,
     status_transitions_and_cancellation,
     refunds_never_exceed_what_was_paid,
@@ -233,6 +235,84 @@ async fn only_one_order_takes_the_last_redemption(backend: Backend) {
     statuses.sort();
     assert_eq!(statuses, vec!["applied", "exhausted"]);
     assert_eq!(app.get("/v1/promo-codes/SPRING10", &app.token("orders:read")).await.body["redemptions"], 1);
+}
+
+/// A flash sale: concurrent orders for the same product and the same limited code. The
+/// stock and the code's counter are taken last in each order's transaction; an order that
+/// finds the code used up at that point runs again and is recorded without it.
+async fn a_sale_on_one_product_and_code_loses_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup_catalogue(&app, Some(3)).await;
+    let requests = (0..8)
+        .map(|n| {
+            let mut body = order(&format!("sale-{n}"));
+            body["customer"]["email"] = json!(format!("sale{n}@example.com"));
+            post_order(&app, &body, Some(&format!("sale-key-{n}")))
+        })
+        .collect();
+    let responses = app.call_concurrently(requests).await;
+    let mut statuses: Vec<&str> = responses
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+            r.body["promo_code_status"].as_str().unwrap()
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [vec!["applied"; 3], vec!["exhausted"; 5]].concat());
+    let read = app.token("orders:read");
+    assert_eq!(app.get("/v1/promo-codes/SPRING10", &read).await.body["redemptions"], 3);
+    let redemptions = app.get("/v1/promo-codes/SPRING10/redemptions", &read).await;
+    assert_eq!(redemptions.body["items"].as_array().map(Vec::len), Some(3), "{}", redemptions.text);
+    // 8 orders of 2 units from 10: the product allows overselling, and nothing is lost.
+    assert_eq!(stock(&app).await, 10 - 8 * 2);
+    let differences = app.state.db.with_conn(rapport::services::rollups::check).expect("check");
+    assert!(differences.is_empty(), "{differences:?}");
+}
+
+/// The code is checked on a plain read and its counter taken last. Here another writer
+/// takes the last redemption after this order read the code and before it takes the
+/// counter: on PostgreSQL the order's take finds the code used up and the order runs again
+/// (its first attempt's id is skipped); on SQLite the writer holds the database, so the
+/// order reads the code used up at once. Either way the order is recorded without the code.
+async fn a_code_used_up_while_the_order_runs_is_not_applied(backend: Backend) {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn(backend).await;
+    setup_catalogue(&app, Some(2)).await;
+    let first = app.call(post_order(&app, &order("used-up-1"), None)).await;
+    assert_eq!(first.body["promo_code_status"], "applied", "{}", first.text);
+
+    let (taken, wait_for_taken) = std::sync::mpsc::channel();
+    let db = app.state.db.clone();
+    let other_writer = std::thread::spawn(move || {
+        db.with_conn(|conn| {
+            conn.write_transaction(|conn| {
+                diesel::sql_query("UPDATE promo_codes SET redemptions = max_redemptions").execute(conn)?;
+                taken.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(700));
+                Ok::<_, rapport::error::AppError>(())
+            })
+        })
+        .unwrap()
+    });
+    wait_for_taken.recv().unwrap();
+    let mut body = order("used-up-2");
+    body["customer"]["email"] = json!("late@example.com");
+    let late = app.call(post_order(&app, &body, Some("used-up-key"))).await;
+    other_writer.join().unwrap();
+    assert_eq!(late.status.as_u16(), 201, "{}", late.text);
+    assert_eq!(late.body["promo_code_status"], "exhausted");
+    if backend == Backend::Postgres {
+        let first_id = first.body["id"].as_i64().unwrap();
+        assert_eq!(late.body["id"].as_i64(), Some(first_id + 2), "the first attempt was rolled back and run again");
+    }
+    let read = app.token("orders:read");
+    assert_eq!(app.get("/v1/promo-codes/SPRING10", &read).await.body["redemptions"], 2);
+    let redemptions = app.get("/v1/promo-codes/SPRING10/redemptions", &read).await;
+    assert_eq!(redemptions.body["items"].as_array().map(Vec::len), Some(1), "{}", redemptions.text);
+    assert_eq!(stock(&app).await, 10 - 2 * 2);
+    let differences = app.state.db.with_conn(rapport::services::rollups::check).expect("check");
+    assert!(differences.is_empty(), "{differences:?}");
 }
 
 async fn a_failure_mid_transaction_writes_nothing(backend: Backend) {
