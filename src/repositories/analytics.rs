@@ -169,6 +169,29 @@ struct IdRow {
     id: i64,
 }
 
+/// The customer's first live order in `currency` (earliest placed, then lowest id) among
+/// all but `excluded`: what was first before those orders were placed.
+pub fn first_order_id_without(
+    conn: &mut DbConn,
+    customer_id: i64,
+    currency: &str,
+    excluded: &[i64],
+) -> QueryResult<Option<i64>> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT o.id AS id FROM orders o WHERE o.customer_id = ")
+        .bind(SqlValue::Int(customer_id))
+        .push(" AND o.currency = ")
+        .bind(SqlValue::Text(currency.to_string()))
+        .push(" AND ")
+        .push(&live_order("o"));
+    if !excluded.is_empty() {
+        sql.push(" AND o.id NOT IN ").bind_list(excluded.iter().map(|&id| SqlValue::Int(id)));
+    }
+    sql.push(" ORDER BY o.placed_at, o.id LIMIT 1");
+    let row: Option<IdRow> = sql.query().get_result(conn).optional()?;
+    Ok(row.map(|r| r.id))
+}
+
 /// Each customer's first order per currency (earliest placed, then lowest id), through the
 /// purchase statistics the same transaction keeps current: one index probe each.
 pub fn first_order_ids(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<i64>> {

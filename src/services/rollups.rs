@@ -22,12 +22,15 @@ use crate::config::parse_timezone;
 use crate::db::{Database, DbConn};
 use chrono::{NaiveDate, NaiveDateTime};
 
-use crate::domain::attribution::{AttributionFacts, CampaignFigures, CampaignOrderFigures, ConversionCounts};
+use crate::domain::attribution::{
+    AttributionFacts, CampaignFigures, CampaignOrderFigures, CodeCampaign, ContactWindow, ConversionCounts, Redemption,
+    StandingOrder,
+};
 use crate::domain::cohorts::{self, CohortCell, CohortFigures, CohortOrder};
 use crate::domain::period::local_midnight_utc;
 use crate::domain::purchase_days::{self, BuyerDays, BuyerKey, DayChanges, MonthCell};
 use crate::domain::sales::{
-    active_periods, granularity_name, local_day, ActivePeriod, Figures, PeriodKey, RollupKey, GRANULARITIES,
+    active_periods, granularity_name, local_day, ActivePeriod, Figures, OrderFacts, PeriodKey, RollupKey, GRANULARITIES,
 };
 use crate::error::AppError;
 use crate::models::campaigns::CampaignRow;
@@ -64,6 +67,9 @@ pub struct RollupChange {
     /// None when the change only adds orders (an order placed): `finish` then works the
     /// cells before out from the orders after, without the new ones.
     cohorts_before: Option<CohortCells>,
+    /// The change only adds orders (an order placed): `begin` read nothing, and `work_out`
+    /// works everything before out from the orders after, without the new ones.
+    only_adds_orders: bool,
 }
 
 /// The shop's time zone the rollups are in; None while they have never been built (then
@@ -81,38 +87,41 @@ pub fn are_built(conn: &mut DbConn) -> Result<bool, AppError> {
     Ok(rollup_timezone(conn)?.is_some())
 }
 
-/// The customers' first orders, and their presence in the periods the change can move.
-fn firsts_and_periods(
+/// The customers' first orders, and their live orders in the periods the change can move
+/// (all of them for `Activity::All`).
+fn firsts_and_orders(
     conn: &mut DbConn,
     customers: &[i64],
     activity: &Activity,
     timezone: Tz,
-) -> Result<(BTreeSet<i64>, BTreeSet<ActivePeriod>), AppError> {
+) -> Result<(BTreeSet<i64>, Vec<OrderFacts>), AppError> {
     let firsts = repo::first_order_ids(conn, customers)?.into_iter().collect();
     let mut selection = OrderSelection { customer_ids: customers.to_vec(), live_only: true, ..Default::default() };
-    let periods: Option<BTreeSet<(&'static str, NaiveDate)>> = match activity {
-        Activity::All => None,
-        Activity::Around(instants) => {
-            let periods = periods_around(instants, timezone);
-            // Every order of those periods: from the earliest start to the latest end.
-            let bounds = periods.iter().map(|&(name, start)| {
-                let granularity = GRANULARITIES.into_iter().find(|g| granularity_name(*g) == name).expect("known");
-                (local_midnight_utc(timezone, start), local_midnight_utc(timezone, granularity.next(start)))
-            });
-            let from = bounds.clone().map(|b| b.0).min();
-            let to = bounds.map(|b| b.1).max();
-            if let (Some(from), Some(to)) = (from, to) {
-                selection.placed = Some((from, to));
-            }
-            Some(periods)
+    if let Activity::Around(instants) = activity {
+        // Every order of those periods: from the earliest start to the latest end.
+        let periods = periods_around(instants, timezone);
+        let bounds = periods.iter().map(|&(name, start)| {
+            let granularity = GRANULARITIES.into_iter().find(|g| granularity_name(*g) == name).expect("known");
+            (local_midnight_utc(timezone, start), local_midnight_utc(timezone, granularity.next(start)))
+        });
+        let from = bounds.clone().map(|b| b.0).min();
+        let to = bounds.map(|b| b.1).max();
+        if let (Some(from), Some(to)) = (from, to) {
+            selection.placed = Some((from, to));
         }
-    };
-    let orders: Vec<_> = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
-    let mut active = active_periods(&orders, timezone);
-    if let Some(periods) = periods {
+    }
+    let orders = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
+    Ok((firsts, orders))
+}
+
+/// The customers' presence in the periods the change can move, from their orders there.
+fn periods_of(orders: &[OrderFacts], activity: &Activity, timezone: Tz) -> BTreeSet<ActivePeriod> {
+    let mut active = active_periods(orders, timezone);
+    if let Activity::Around(instants) = activity {
+        let periods = periods_around(instants, timezone);
         active.retain(|((name, start, ..), _)| periods.contains(&(*name, *start)));
     }
-    Ok((firsts, active))
+    active
 }
 
 /// The day, ISO week, month and year of each instant, in the shop's time zone.
@@ -127,24 +136,25 @@ fn periods_around(instants: &[NaiveDateTime], timezone: Tz) -> BTreeSet<(&'stati
     periods
 }
 
-/// The summed contributions of some orders, `firsts` marking first orders.
-fn contributions(
-    conn: &mut DbConn,
-    ids: &BTreeSet<i64>,
-    firsts: &BTreeSet<i64>,
-    timezone: Tz,
-) -> Result<SalesRows, AppError> {
-    let mut rows = SalesRows::new();
-    if ids.is_empty() {
-        return Ok(rows);
-    }
-    let selection = OrderSelection { ids: ids.iter().copied().collect(), ..Default::default() };
-    for (order, _) in repo::order_facts(conn, &selection)? {
+/// `rows` plus the contributions of `orders`, `firsts` marking first orders.
+fn add_contributions(mut rows: SalesRows, orders: &[OrderFacts], firsts: &BTreeSet<i64>, timezone: Tz) -> SalesRows {
+    for order in orders {
         for (key, figures) in order.contributions(firsts.contains(&order.id), timezone) {
             *rows.entry(key).or_default() += figures;
         }
     }
-    Ok(rows)
+    rows
+}
+
+/// The facts of the orders `ids`: those among `known`, and the others read.
+fn facts_of(conn: &mut DbConn, ids: &BTreeSet<i64>, known: &[OrderFacts]) -> Result<Vec<OrderFacts>, AppError> {
+    let mut facts: Vec<OrderFacts> = known.iter().filter(|o| ids.contains(&o.id)).cloned().collect();
+    let missing: Vec<i64> = ids.iter().copied().filter(|id| !facts.iter().any(|o| o.id == *id)).collect();
+    if !missing.is_empty() {
+        let selection = OrderSelection { ids: missing, ..Default::default() };
+        facts.extend(repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order));
+    }
+    Ok(facts)
 }
 
 impl RollupChange {
@@ -174,30 +184,35 @@ impl RollupChange {
         // Before anything is read: a campaign launch waits for this change to commit, or
         // this change for the launch (see `campaign_launched`).
         repo::announce_order_writes(conn)?;
-        let attribution_before = attribution_facts(conn, customers)?;
-        // The cohort cells come from all of the customers' orders (a change can move a
-        // customer's first order, and with it every cell of theirs).
-        let only_adds_orders = touched.is_empty() && matches!(activity, Activity::Around(_));
-        let cohorts_before = if only_adds_orders {
-            None
-        } else {
-            Some(cohorts::cohort_cells(&repo::cohort_orders_of(conn, customers)?, timezone, &GRANULARITIES))
-        };
-        let (firsts_before, periods_before) = firsts_and_periods(conn, customers, &activity, timezone)?;
         let touched: BTreeSet<i64> = touched.iter().copied().collect();
-        let ids = touched.union(&firsts_before).copied().collect();
-        let before = contributions(conn, &ids, &firsts_before, timezone)?;
-        Ok(Some(RollupChange {
+        let only_adds_orders = touched.is_empty() && matches!(activity, Activity::Around(_));
+        let mut change = RollupChange {
             timezone,
             customers: customers.to_vec(),
             activity,
             touched,
-            firsts_before,
-            periods_before,
-            before,
-            attribution_before,
-            cohorts_before,
-        }))
+            firsts_before: BTreeSet::new(),
+            periods_before: BTreeSet::new(),
+            before: SalesRows::new(),
+            attribution_before: AttributionFacts::default(),
+            cohorts_before: None,
+            only_adds_orders,
+        };
+        if only_adds_orders {
+            // Everything before is the orders after without the new ones (`work_out`).
+            return Ok(Some(change));
+        }
+        change.attribution_before = CampaignInputs::read(conn, customers)?.facts(&BTreeSet::new());
+        // The cohort cells come from all of the customers' orders (a change can move a
+        // customer's first order, and with it every cell of theirs).
+        let cohort_orders = repo::cohort_orders_of(conn, customers)?;
+        change.cohorts_before = Some(cohorts::cohort_cells(&cohort_orders, timezone, &GRANULARITIES));
+        let (firsts_before, orders) = firsts_and_orders(conn, customers, &change.activity, timezone)?;
+        change.periods_before = periods_of(&orders, &change.activity, timezone);
+        let ids = change.touched.union(&firsts_before).copied().collect();
+        change.before = add_contributions(SalesRows::new(), &facts_of(conn, &ids, &orders)?, &firsts_before, timezone);
+        change.firsts_before = firsts_before;
+        Ok(Some(change))
     }
 
     /// After the change (`created`: orders that did not exist at `begin`): adds the difference.
@@ -209,20 +224,14 @@ impl RollupChange {
     /// The writes (`RollupWrites::write`) lock rows every order touches (today's sales,
     /// the current periods), so a caller keeps them for last, just before its commit.
     pub fn work_out(mut self, conn: &mut DbConn, created: &[i64]) -> Result<RollupWrites, AppError> {
-        let (firsts_after, periods_after) = firsts_and_periods(conn, &self.customers, &self.activity, self.timezone)?;
-        let mut ids: BTreeSet<i64> = self.touched.union(&self.firsts_before).copied().collect();
-        ids.extend(created);
-        // Orders that just became first were not touched: before, they were the same order
-        // but not first.
-        let promoted: BTreeSet<i64> = firsts_after.difference(&ids).copied().collect();
-        for (key, figures) in contributions(conn, &promoted, &BTreeSet::new(), self.timezone)? {
-            *self.before.entry(key).or_default() += figures;
-        }
-        ids.extend(&promoted);
-        let mut sales = contributions(conn, &ids, &firsts_after, self.timezone)?;
-        for (key, figures) in std::mem::take(&mut self.before) {
-            *sales.entry(key).or_default() += -figures;
-        }
+        let created: BTreeSet<i64> = created.iter().copied().collect();
+        let (firsts_after, orders_after) = firsts_and_orders(conn, &self.customers, &self.activity, self.timezone)?;
+        let periods_after = periods_of(&orders_after, &self.activity, self.timezone);
+        let sales = if self.only_adds_orders {
+            self.sales_of_added_orders(conn, &created, &firsts_after, &orders_after)?
+        } else {
+            self.sales_of_changed_orders(conn, &created, &firsts_after, &orders_after)?
+        };
         let mut customers = CustomerCounts::new();
         for (key, _) in periods_after.difference(&self.periods_before) {
             *customers.entry(key.clone()).or_default() += 1;
@@ -231,19 +240,115 @@ impl RollupChange {
             *customers.entry(key.clone()).or_default() -= 1;
         }
         let days = self.purchase_day_changes(conn, &periods_after)?;
-        let (conversions, campaign_figures) = attribution_facts(conn, &self.customers)?.delta(&self.attribution_before);
-        let orders_after = repo::cohort_orders_of(conn, &self.customers)?;
+        let campaign_inputs = CampaignInputs::read(conn, &self.customers)?;
+        if self.only_adds_orders {
+            self.attribution_before = campaign_inputs.facts(&created);
+        }
+        let (conversions, campaign_figures) = campaign_inputs.facts(&BTreeSet::new()).delta(&self.attribution_before);
+        let cohort_orders = repo::cohort_orders_of(conn, &self.customers)?;
         let cohorts_before = match self.cohorts_before.take() {
             Some(cells) => cells,
             None => {
                 let before: Vec<CohortOrder> =
-                    orders_after.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
+                    cohort_orders.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
                 cohorts::cohort_cells(&before, self.timezone, &GRANULARITIES)
             }
         };
-        let cohorts_after = cohorts::cohort_cells(&orders_after, self.timezone, &GRANULARITIES);
+        let cohorts_after = cohorts::cohort_cells(&cohort_orders, self.timezone, &GRANULARITIES);
         let cohorts = cohorts::difference(cohorts_before, cohorts_after);
         Ok(RollupWrites { sales, customers, days, conversions, campaign_figures, cohorts })
+    }
+
+    /// The sales difference of a change to existing orders: the touched and first orders
+    /// before (from `begin`) against the same orders, and any newly first ones, after.
+    fn sales_of_changed_orders(
+        &mut self,
+        conn: &mut DbConn,
+        created: &BTreeSet<i64>,
+        firsts_after: &BTreeSet<i64>,
+        orders_after: &[OrderFacts],
+    ) -> Result<SalesRows, AppError> {
+        let mut ids: BTreeSet<i64> = self.touched.union(&self.firsts_before).copied().collect();
+        ids.extend(created);
+        // Orders that just became first were not touched: before, they were the same order
+        // but not first.
+        let promoted: BTreeSet<i64> = firsts_after.difference(&ids).copied().collect();
+        let promoted_facts = facts_of(conn, &promoted, orders_after)?;
+        let before =
+            add_contributions(std::mem::take(&mut self.before), &promoted_facts, &BTreeSet::new(), self.timezone);
+        ids.extend(&promoted);
+        let mut sales =
+            add_contributions(SalesRows::new(), &facts_of(conn, &ids, orders_after)?, firsts_after, self.timezone);
+        for (key, figures) in before {
+            *sales.entry(key).or_default() += -figures;
+        }
+        Ok(sales)
+    }
+
+    /// The sales difference of orders placed: their own contributions, and an earlier first
+    /// order that is no longer first (an order placed with an earlier date). Everything
+    /// before is the orders after without the new ones: no earlier order changed, and an
+    /// order first both before and after adds nothing.
+    fn sales_of_added_orders(
+        &mut self,
+        conn: &mut DbConn,
+        created: &BTreeSet<i64>,
+        firsts_after: &BTreeSet<i64>,
+        orders_after: &[OrderFacts],
+    ) -> Result<SalesRows, AppError> {
+        let orders_before: Vec<OrderFacts> =
+            orders_after.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
+        self.periods_before = periods_of(&orders_before, &self.activity, self.timezone);
+        // Where a new order is first, the first before is the earliest other live order.
+        let mut firsts_before: BTreeSet<i64> = firsts_after.difference(created).copied().collect();
+        let new_firsts: Vec<&OrderFacts> =
+            orders_after.iter().filter(|o| created.contains(&o.id) && firsts_after.contains(&o.id)).collect();
+        for order in new_firsts {
+            let excluded: Vec<i64> = created.iter().copied().collect();
+            firsts_before.extend(repo::first_order_id_without(conn, order.customer_id, &order.currency, &excluded)?);
+        }
+        let demoted: BTreeSet<i64> = firsts_before.difference(firsts_after).copied().collect();
+        let ids: BTreeSet<i64> = created.union(&demoted).copied().collect();
+        let facts = facts_of(conn, &ids, orders_after)?;
+        let demoted_facts: Vec<OrderFacts> = facts.iter().filter(|o| demoted.contains(&o.id)).cloned().collect();
+        let mut sales = add_contributions(SalesRows::new(), &facts, firsts_after, self.timezone);
+        for (key, figures) in add_contributions(SalesRows::new(), &demoted_facts, &demoted, self.timezone) {
+            *sales.entry(key).or_default() += -figures;
+        }
+        self.firsts_before = firsts_before;
+        Ok(sales)
+    }
+}
+
+/// What the campaign results of some customers are worked out from.
+struct CampaignInputs {
+    contacts: Vec<ContactWindow>,
+    orders: Vec<StandingOrder>,
+    codes: Vec<CodeCampaign>,
+    redemptions: Vec<Redemption>,
+}
+
+impl CampaignInputs {
+    /// The customers' contacts and standing orders, with the campaigns of their codes.
+    fn read(conn: &mut DbConn, customers: &[i64]) -> Result<CampaignInputs, AppError> {
+        let contacts = campaign_repo::contact_windows(conn, customers)?;
+        let orders = campaign_repo::standing_orders(conn, customers)?;
+        let code_ids: BTreeSet<i64> = orders.iter().filter_map(|o| o.promo_code_id).collect();
+        let (mut codes, mut redemptions) = (Vec::new(), Vec::new());
+        if !code_ids.is_empty() {
+            codes = campaign_repo::code_campaigns(conn, &code_ids.into_iter().collect::<Vec<_>>())?;
+        }
+        if !codes.is_empty() {
+            let with_codes: Vec<i64> = orders.iter().filter(|o| o.promo_code_id.is_some()).map(|o| o.id).collect();
+            redemptions = campaign_repo::redemptions_on(conn, &with_codes)?;
+        }
+        Ok(CampaignInputs { contacts, orders, codes, redemptions })
+    }
+
+    /// The campaign facts of the standing orders but `left_out`.
+    fn facts(&self, left_out: &BTreeSet<i64>) -> AttributionFacts {
+        let orders: Vec<StandingOrder> = self.orders.iter().filter(|o| !left_out.contains(&o.id)).cloned().collect();
+        AttributionFacts::gather(&self.contacts, &orders, &self.codes, &self.redemptions)
     }
 }
 
@@ -299,22 +404,6 @@ impl RollupChange {
         };
         Ok(purchase_days::changes(&old, &new))
     }
-}
-
-/// The campaign facts of the customers' standing orders.
-fn attribution_facts(conn: &mut DbConn, customers: &[i64]) -> Result<AttributionFacts, AppError> {
-    let contacts = campaign_repo::contact_windows(conn, customers)?;
-    let orders = campaign_repo::standing_orders(conn, customers)?;
-    let code_ids: BTreeSet<i64> = orders.iter().filter_map(|o| o.promo_code_id).collect();
-    let (mut codes, mut redemptions) = (Vec::new(), Vec::new());
-    if !code_ids.is_empty() {
-        codes = campaign_repo::code_campaigns(conn, &code_ids.into_iter().collect::<Vec<_>>())?;
-    }
-    if !codes.is_empty() {
-        let with_codes: Vec<i64> = orders.iter().filter(|o| o.promo_code_id.is_some()).map(|o| o.id).collect();
-        redemptions = campaign_repo::redemptions_on(conn, &with_codes)?;
-    }
-    Ok(AttributionFacts::gather(&contacts, &orders, &codes, &redemptions))
 }
 
 /// A campaign's results computed from the orders (what the kept results must equal).
