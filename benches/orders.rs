@@ -114,7 +114,7 @@ fn print_header(phase: Duration) {
     println!("command: cargo bench --bench orders   (release profile; PostgreSQL too when TEST_DATABASE_URL is set)");
     println!(
         "{CLIENTS} clients x 1 keep-alive HTTP/1.1 connection, {}s measured per path after {POOL_EMAILS} seed orders \
-         (not measured; they warm up too); server: {SERVER_WORKERS} actix workers, pool of 8 connections; raw SQL: \
+         (not measured; they warm up too) and an ANALYZE; server: {SERVER_WORKERS} actix workers, pool of 8 connections; raw SQL: \
          {CLIENTS} threads x 1 connection; clients, server and database share this machine's {} cores",
         phase.as_secs(),
         thread::available_parallelism().map_or(0, |n| n.get()),
@@ -258,6 +258,14 @@ impl Report {
     }
 }
 
+/// Gives the planner the statistics of the tables the seed orders filled, as a database in
+/// use has them. Without it, PostgreSQL keeps the generic plans it cached while the tables
+/// were empty (sequential scans) until autovacuum's ANALYZE comes round, which a
+/// few-second phase may never see.
+fn analyze(target: &rapport::db::DatabaseTarget) {
+    diesel::sql_query("ANALYZE").execute(&mut connect(target)).expect("ANALYZE");
+}
+
 /// Runs every phase on one freshly migrated database.
 fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> Report {
     let state = app_state(database_url);
@@ -273,6 +281,7 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
         |_| HttpClient::connect(server.addr, &token),
         |client, worker, seq| api_order(client, &Pick::new("api", Stage::Seed, worker, seq)),
     );
+    analyze(&target);
     let api = run_phase(
         CLIENTS,
         Stop::After(phase),
@@ -292,6 +301,7 @@ fn bench_backend(backend: &'static str, database_url: &str, phase: Duration) -> 
         |_| connect(&target),
         |conn, worker, seq| raw_order(conn, &keys, &drafts, &Pick::new("raw", Stage::Seed, worker, seq)),
     );
+    analyze(&target);
     let raw = run_phase(
         CLIENTS,
         Stop::After(phase),

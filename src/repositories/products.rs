@@ -3,8 +3,9 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::sql::{Sql, SqlValue};
 use crate::db::schema::{products, stock_movements};
-use crate::db::DbConn;
+use crate::db::{Backend, DbConn};
 use crate::domain::products::ProductFilter;
 use crate::models::products::{NewProduct, NewStockMovement, ProductColumns, ProductRow, StockMovementRow};
 
@@ -73,6 +74,9 @@ pub struct StockChange<'a> {
 /// Moves stock by `delta` in one statement (no lost update between two sales) and
 /// records the movement; returns the new quantity.
 pub fn move_stock(conn: &mut DbConn, change: StockChange<'_>, now: NaiveDateTime) -> QueryResult<i64> {
+    if conn.backend() == Backend::Postgres {
+        return move_stock_in_one_statement(conn, change, now);
+    }
     let quantity_after: i64 = diesel::update(products::table.find(change.product_id))
         .set((products::stock_quantity.eq(products::stock_quantity + change.delta), products::updated_at.eq(now)))
         .returning(products::stock_quantity)
@@ -90,6 +94,45 @@ pub fn move_stock(conn: &mut DbConn, change: StockChange<'_>, now: NaiveDateTime
         })
         .execute(conn)?;
     Ok(quantity_after)
+}
+
+#[derive(QueryableByName)]
+struct QuantityAfter {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    quantity_after: i64,
+}
+
+/// `move_stock` on PostgreSQL: the update and its movement in one round trip, because the
+/// product's row stays locked from the update to the commit and every order of a sale on
+/// that product waits for it.
+fn move_stock_in_one_statement(conn: &mut DbConn, change: StockChange<'_>, now: NaiveDateTime) -> QueryResult<i64> {
+    let mut sql = Sql::new(Backend::Postgres);
+    sql.push("WITH moved AS (UPDATE products SET stock_quantity = stock_quantity + ")
+        .bind(SqlValue::Int(change.delta))
+        .push(", updated_at = ")
+        .bind(SqlValue::Time(now))
+        .push(" WHERE id = ")
+        .bind(SqlValue::Int(change.product_id))
+        .push(
+            " RETURNING id, stock_quantity) INSERT INTO stock_movements (product_id, delta, reason, note, order_id, \
+             quantity_after, actor, created_at) SELECT id, $1, ",
+        )
+        .bind(SqlValue::Text(change.reason.to_string()))
+        .push(", ");
+    match change.note {
+        Some(note) => sql.bind(SqlValue::Text(note)),
+        None => sql.push("CAST(NULL AS TEXT)"),
+    };
+    sql.push(", ");
+    match change.order_id {
+        Some(order_id) => sql.bind(SqlValue::Int(order_id)),
+        None => sql.push("CAST(NULL AS BIGINT)"),
+    };
+    sql.push(", stock_quantity, ")
+        .bind(SqlValue::Text(change.actor.to_string()))
+        .push(", $2 FROM moved RETURNING quantity_after");
+    let row: QuantityAfter = sql.query().get_result(conn)?;
+    Ok(row.quantity_after)
 }
 
 pub fn movements(

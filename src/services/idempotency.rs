@@ -60,8 +60,26 @@ pub(crate) fn run_once<T>(
     mut work: impl FnMut(&mut DbConn) -> Result<T, TxError>,
     render: impl Fn(T) -> Result<StoredResponse, AppError>,
 ) -> Result<Answer, TxError> {
+    run_once_shared_last(conn, keyed, |conn| Ok((work(conn)?, ())), |_, ()| Ok(()), render)
+}
+
+/// `run_once` for work that ends with writes to rows every request shares (a sale's stock,
+/// a code's counter, today's rollups): `work` returns its value and those writes, which
+/// `shared` makes after the key is stored, last before the commit, so that those rows stay
+/// locked for as short a time as can be.
+pub(crate) fn run_once_shared_last<T, S>(
+    conn: &mut DbConn,
+    keyed: Option<&KeyedRequest>,
+    mut work: impl FnMut(&mut DbConn) -> Result<(T, S), TxError>,
+    shared: impl Fn(&mut DbConn, S) -> Result<(), TxError>,
+    render: impl Fn(T) -> Result<StoredResponse, AppError>,
+) -> Result<Answer, TxError> {
     let Some(keyed) = keyed else {
-        let value = write_with_one_retry(conn, &mut work)?;
+        let value = write_with_one_retry(conn, |conn| {
+            let (value, writes) = work(conn)?;
+            shared(conn, writes)?;
+            Ok(value)
+        })?;
         return Ok(Answer { response: render(value)?, replayed: false });
     };
     write_with_one_retry(conn, |conn| {
@@ -75,7 +93,8 @@ pub(crate) fn run_once<T>(
         if let Some(stored) = repo::find_idempotency_key(conn, &keyed.actor, &keyed.key)? {
             return Ok(Answer { response: replayable(keyed, stored)?, replayed: true });
         }
-        let response = render(work(conn)?)?;
+        let (value, writes) = work(conn)?;
+        let response = render(value)?;
         repo::insert_idempotency_key(
             conn,
             IdempotencyRow {
@@ -89,6 +108,7 @@ pub(crate) fn run_once<T>(
                 created_at: now(),
             },
         )?;
+        shared(conn, writes)?;
         Ok(Answer { response, replayed: false })
     })
 }

@@ -2,6 +2,8 @@
 //! movements, the promo code redemption, the checkout's consent and the customer's
 //! purchase statistics. Any failure writes nothing.
 
+use chrono::NaiveDateTime;
+
 use super::idempotency::{self, Answer, KeyedRequest, StoredResponse};
 use super::{now, TxError};
 use crate::db::DbConn;
@@ -19,7 +21,7 @@ use crate::repositories::orders as repo;
 use crate::repositories::products::{self as product_repo, StockChange};
 use crate::repositories::{customers as customer_repo, promo_codes as promo_repo};
 use crate::services::provenance::{Provenance, ValueSource};
-use crate::services::rollups::{Activity, RollupChange};
+use crate::services::rollups::{Activity, RollupChange, RollupWrites};
 use crate::services::{consents, customers, emit, privacy, promo_codes, referrals};
 
 fn not_found(id: i64) -> AppError {
@@ -43,7 +45,13 @@ pub fn create(
     keyed: Option<&KeyedRequest>,
     render: impl Fn(OrderRecord) -> Result<StoredResponse, AppError>,
 ) -> Result<Answer, AppError> {
-    let outcome = idempotency::run_once(conn, keyed, |conn| create_in_transaction(conn, keys, &draft, actor), render);
+    let outcome = idempotency::run_once_shared_last(
+        conn,
+        keyed,
+        |conn| create_in_transaction(conn, keys, &draft, actor),
+        |conn, writes| writes.write(conn, actor),
+        render,
+    );
     match outcome {
         Ok(answer) => Ok(answer),
         // A concurrent twin with the same external_id won the unique index twice over.
@@ -58,12 +66,14 @@ pub fn create(
     }
 }
 
+/// Everything of an order but the writes to rows every order of a sale shares, which it
+/// returns (`SharedWrites`) to be made last, just before the commit.
 fn create_in_transaction(
     conn: &mut DbConn,
     keys: &DataKeys,
     draft: &OrderDraft,
     actor: &str,
-) -> Result<OrderRecord, TxError> {
+) -> Result<(OrderRecord, SharedWrites), TxError> {
     if let Some(external_id) = &draft.external_id {
         if let Some(id) = repo::find_id_by_external_id(conn, external_id)? {
             return Err(duplicate_external_id(external_id, id).into());
@@ -172,32 +182,58 @@ fn create_in_transaction(
     };
     let record = repo::find(conn, order.id)?.ok_or_else(|| not_found(order.id))?;
     emit::order_created(conn, &record)?;
-
-    // The rows every order of a sale shares come last, so they stay locked only until the
-    // commit: the products' stock (by product id), the code's counter, then the rollups.
-    // Cancellations take them in the same order.
-    let mut tracked: Vec<(&ProductRow, i64)> = draft
+    let mut stock: Vec<(ProductRow, i64)> = draft
         .lines
         .iter()
-        .filter_map(|line| products.get(&line.sku).filter(|p| p.track_inventory).map(|p| (p, -line.quantity)))
+        .filter_map(|line| {
+            let product = products.get(&line.sku).filter(|p| p.track_inventory)?;
+            Some((product.clone(), -line.quantity))
+        })
         .collect();
-    tracked.sort_by_key(|(product, _)| product.id);
-    let mut moved = Vec::new();
-    for (product, delta) in tracked {
-        let change =
-            StockChange { product_id: product.id, delta, reason: "sale", note: None, order_id: Some(order.id), actor };
-        moved.push((product, delta, product_repo::move_stock(conn, change, now)?));
+    stock.sort_by_key(|(product, _)| product.id);
+    let shared = SharedWrites { order_id: order.id, at: now, stock, applied_code, rollups: rollup_writes };
+    Ok((record, shared))
+}
+
+/// An order's writes to rows every order of a sale shares: the products' stock, the code's
+/// counter and the rollups. They come last, so those rows stay locked only until the
+/// commit, and always in this order (stock by product id, the code, the rollups), which
+/// cancellations follow too.
+struct SharedWrites {
+    order_id: i64,
+    at: NaiveDateTime,
+    /// Tracked products and their stock change, by product id.
+    stock: Vec<(ProductRow, i64)>,
+    applied_code: Option<i64>,
+    rollups: Option<RollupWrites>,
+}
+
+impl SharedWrites {
+    fn write(self, conn: &mut DbConn, actor: &str) -> Result<(), TxError> {
+        let mut moved = Vec::new();
+        for (product, delta) in self.stock {
+            let change = StockChange {
+                product_id: product.id,
+                delta,
+                reason: "sale",
+                note: None,
+                order_id: Some(self.order_id),
+                actor,
+            };
+            let quantity_after = product_repo::move_stock(conn, change, self.at)?;
+            moved.push((product, delta, quantity_after));
+        }
+        if let Some(promo_id) = self.applied_code {
+            promo_codes::take_for_order(conn, promo_id)?;
+        }
+        if let Some(rollups) = self.rollups {
+            rollups.write(conn)?;
+        }
+        for (product, delta, quantity_after) in moved {
+            emit::stock_moved(conn, &product, delta, quantity_after)?;
+        }
+        Ok(())
     }
-    if let Some(promo_id) = applied_code {
-        promo_codes::take_for_order(conn, promo_id)?;
-    }
-    if let Some(rollup_writes) = rollup_writes {
-        rollup_writes.write(conn)?;
-    }
-    for (product, delta, quantity_after) in moved {
-        emit::stock_moved(conn, product, delta, quantity_after)?;
-    }
-    Ok(record)
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<OrderRecord, AppError> {
