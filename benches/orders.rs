@@ -428,7 +428,9 @@ impl Instrumentation for StatementCounter {
                 if self.breakdown {
                     let sql = query.to_string();
                     let sql = sql.split(" -- binds").next().unwrap_or_default().replace(['"', '`'], "");
-                    if sql.starts_with("UPDATE products") && self.hot_rows_since.is_none() {
+                    if (sql.starts_with("UPDATE products") || sql.starts_with("WITH moved AS (UPDATE products"))
+                        && self.hot_rows_since.is_none()
+                    {
                         self.hot_rows_since = Some(Instant::now());
                     }
                     self.sql = Some(sql.chars().take(100).collect());

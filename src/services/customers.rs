@@ -159,6 +159,10 @@ pub(crate) fn upsert_in_transaction(
             profile.fill_from(draft);
             profile.check_identity().map_err(|e| AppError::Validation(vec![e]))?;
             profile.check_company_fields().map_err(|e| AppError::Validation(vec![e]))?;
+            if profile == before {
+                // A returning customer with the same details: nothing to write.
+                return Ok((existing, Upserted::Updated));
+            }
             check_company_link(conn, Some(existing.row.id), Some(&before), &profile)?;
             let record = repo::write_profile(conn, existing.row.id, &profile, now())?;
             emit::customer_updated(conn, existing.row.id, &before, &profile)?;
