@@ -109,13 +109,6 @@ pub fn list(
     with_lines(conn, rows)
 }
 
-pub fn set_promo(conn: &mut DbConn, id: i64, promo_code_id: Option<i64>, status: &str) -> QueryResult<()> {
-    diesel::update(orders::table.find(id))
-        .set((orders::promo_code_id.eq(promo_code_id), orders::promo_code_status.eq(status)))
-        .execute(conn)
-        .map(drop)
-}
-
 pub fn set_status(conn: &mut DbConn, id: i64, status: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(orders::table.find(id))
         .set((orders::status.eq(status), orders::updated_at.eq(now)))
