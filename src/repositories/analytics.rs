@@ -163,54 +163,6 @@ pub fn order_facts(conn: &mut DbConn, selection: &OrderSelection) -> QueryResult
         .collect())
 }
 
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
-}
-
-/// The customer's first live order in `currency` (earliest placed, then lowest id) among
-/// all but `excluded`: what was first before those orders were placed.
-pub fn first_order_id_without(
-    conn: &mut DbConn,
-    customer_id: i64,
-    currency: &str,
-    excluded: &[i64],
-) -> QueryResult<Option<i64>> {
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT o.id AS id FROM orders o WHERE o.customer_id = ")
-        .bind(SqlValue::Int(customer_id))
-        .push(" AND o.currency = ")
-        .bind(SqlValue::Text(currency.to_string()))
-        .push(" AND ")
-        .push(&live_order("o"));
-    if !excluded.is_empty() {
-        sql.push(" AND o.id NOT IN ").bind_list(excluded.iter().map(|&id| SqlValue::Int(id)));
-    }
-    sql.push(" ORDER BY o.placed_at, o.id LIMIT 1");
-    let row: Option<IdRow> = sql.query().get_result(conn).optional()?;
-    Ok(row.map(|r| r.id))
-}
-
-/// Each customer's first order per currency (earliest placed, then lowest id), through the
-/// purchase statistics the same transaction keeps current: one index probe each.
-pub fn first_order_ids(conn: &mut DbConn, customer_ids: &[i64]) -> QueryResult<Vec<i64>> {
-    if customer_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new(conn.backend());
-    sql.push(
-        "SELECT MIN(o.id) AS id FROM customer_order_stats s JOIN orders o ON o.customer_id = s.customer_id \
-         AND o.placed_at = s.first_order_at AND o.currency = s.currency AND ",
-    )
-    .push(&live_order("o"))
-    .push(" WHERE s.customer_id IN ")
-    .bind_list(customer_ids.iter().map(|&id| SqlValue::Int(id)));
-    sql.push(" GROUP BY s.customer_id, s.currency");
-    let rows: Vec<IdRow> = sql.query().load(conn)?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
-}
-
 /// Highest order and customer ids (0 when empty), to walk them in ranges.
 pub fn max_ids(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
     let order: Option<i64> = orders::table.select(diesel::dsl::max(orders::id)).get_result(conn)?;

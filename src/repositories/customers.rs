@@ -7,7 +7,7 @@ use super::sql::{Sql, SqlValue};
 use crate::db::schema::{
     company_details, customer_consents, customer_merges, customer_rfm, customer_search_terms, customer_tags, customers,
 };
-use crate::db::{DbConn, Json};
+use crate::db::{Backend, DbConn, Json};
 use crate::db_run;
 use crate::domain::customer::CustomerFilter;
 use crate::domain::customer::CustomerProfile;
@@ -301,6 +301,27 @@ fn lock(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     super::sql::lock_row(conn, "customers", id)
 }
 
+#[derive(QueryableByName)]
+struct LockedId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// The id of the customer with this email, locked for update: on PostgreSQL one
+/// `SELECT ... FOR UPDATE` by email (which also sees an email changed meanwhile); on
+/// SQLite the write transaction holds the database already.
+fn lock_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<i64>> {
+    if conn.backend() != Backend::Postgres {
+        return find_id_by_email(conn, email);
+    }
+    let mut sql = Sql::new(Backend::Postgres);
+    sql.push("SELECT id FROM customers WHERE email = ")
+        .bind(SqlValue::Text(email.as_str().to_string()))
+        .push(" FOR UPDATE");
+    let row: Option<LockedId> = sql.query().get_result(conn).optional()?;
+    Ok(row.map(|row| row.id))
+}
+
 pub fn find_id_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<i64>> {
     // `get_result`, not `first`: a bound LIMIT makes SQLite re-prepare on every call.
     customers::table.filter(customers::email.eq(email.as_str())).select(customers::id).get_result(conn).optional()
@@ -319,11 +340,11 @@ pub fn find_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult
 /// `stats` empty, `rfm` none). An upsert reads and rewrites only the profile; a checkout
 /// needs nothing more, and skips three reads.
 pub fn find_profile_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult<Option<CustomerRecord>> {
-    let Some(id) = find_id_by_email(conn, email)? else { return Ok(None) };
-    lock(conn, id)?;
+    let Some(id) = lock_by_email(conn, email)? else { return Ok(None) };
     let Some(row) = live_row(conn, id)? else { return Ok(None) };
     let tags = tags_for(conn, &[id])?.remove(&id).unwrap_or_default();
-    let company = company_details_for(conn, &[id])?.remove(&id);
+    // Only a company has company details.
+    let company = if row.kind == "company" { company_details_for(conn, &[id])?.remove(&id) } else { None };
     Ok(Some(CustomerRecord {
         row,
         tags,

@@ -7,7 +7,6 @@ use diesel::sql_types::Text;
 use super::sql::{live_order, lock_row, Sql, SqlValue};
 use crate::db::schema::{customer_order_stats, idempotency_keys, order_lines, orders, refunds};
 use crate::db::{Backend, DbConn};
-use crate::db_run;
 use crate::domain::orders::OrderFilter;
 use crate::models::orders::{
     CustomerStatsRow, IdempotencyRow, NewOrder, NewOrderLine, NewRefund, OrderLineRow, OrderRecord, OrderRow,
@@ -17,11 +16,24 @@ pub fn insert(conn: &mut DbConn, order: NewOrder) -> QueryResult<OrderRow> {
     diesel::insert_into(orders::table).values(order).returning(orders::all_columns).get_result(conn)
 }
 
-pub fn insert_lines(conn: &mut DbConn, lines: &[NewOrderLine]) -> QueryResult<()> {
-    db_run!(conn => {
-        diesel::insert_into(order_lines::table).values(lines).execute(conn)?;
-    });
-    Ok(())
+/// Inserts an order's lines and returns them as stored, in id order.
+pub fn insert_lines(conn: &mut DbConn, lines: &[NewOrderLine]) -> QueryResult<Vec<OrderLineRow>> {
+    match conn {
+        DbConn::Pg(conn) => diesel::insert_into(order_lines::table)
+            .values(lines)
+            .returning(OrderLineRow::as_returning())
+            .get_results(conn),
+        // SQLite inserts a batch one row at a time anyway.
+        DbConn::Sqlite(conn) => lines
+            .iter()
+            .map(|line| {
+                diesel::insert_into(order_lines::table)
+                    .values(line)
+                    .returning(OrderLineRow::as_returning())
+                    .get_result(conn)
+            })
+            .collect(),
+    }
 }
 
 pub fn find_id_by_external_id(conn: &mut DbConn, external_id: &str) -> QueryResult<Option<i64>> {
@@ -133,12 +145,6 @@ pub fn record_refund(conn: &mut DbConn, refund: NewRefund, line_quantities: &[(i
 /// Recomputes a customer's net statistics in one currency from their orders (cancelled
 /// orders excluded, refunds subtracted).
 pub fn refresh_stats(conn: &mut DbConn, customer_id: i64, currency: &str) -> QueryResult<()> {
-    diesel::delete(
-        customer_order_stats::table
-            .filter(customer_order_stats::customer_id.eq(customer_id))
-            .filter(customer_order_stats::currency.eq(currency)),
-    )
-    .execute(conn)?;
     let mut sql = Sql::new(conn.backend());
     sql.push(
         "INSERT INTO customer_order_stats (customer_id, currency, orders_count, total_spent, first_order_at, last_order_at) \
@@ -150,8 +156,22 @@ pub fn refresh_stats(conn: &mut DbConn, customer_id: i64, currency: &str) -> Que
     .bind(SqlValue::Text(currency.to_string()))
     .push(" AND ")
     .push(&live_order("orders"))
-    .push(" GROUP BY customer_id, currency");
-    sql.query().execute(conn).map(drop)
+    .push(
+        " GROUP BY customer_id, currency ON CONFLICT (customer_id, currency) DO UPDATE SET \
+         orders_count = excluded.orders_count, total_spent = excluded.total_spent, \
+         first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at",
+    );
+    let written = sql.query().execute(conn)?;
+    if written == 0 {
+        // No live order left in that currency: no statistics either.
+        diesel::delete(
+            customer_order_stats::table
+                .filter(customer_order_stats::customer_id.eq(customer_id))
+                .filter(customer_order_stats::currency.eq(currency)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Every currency a customer has orders in.

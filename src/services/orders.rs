@@ -149,7 +149,7 @@ fn create_in_transaction(
             unit_price: line.unit_price,
         })
         .collect();
-    repo::insert_lines(conn, &lines)?;
+    let stored_lines = repo::insert_lines(conn, &lines)?;
     if let Some(promo_id) = applied_code {
         promo_codes::record_for_order(conn, promo_id, order.id, customer.row.id, draft.discount_total)?;
     }
@@ -180,7 +180,8 @@ fn create_in_transaction(
         Some(rollups) => Some(rollups.work_out(conn, &[order.id])?),
         None => None,
     };
-    let record = repo::find(conn, order.id)?.ok_or_else(|| not_found(order.id))?;
+    // Nothing in this transaction changes the order or its lines after they are inserted.
+    let record = OrderRecord { order, lines: stored_lines };
     emit::order_created(conn, &record)?;
     let mut stock: Vec<(ProductRow, i64)> = draft
         .lines
@@ -191,7 +192,7 @@ fn create_in_transaction(
         })
         .collect();
     stock.sort_by_key(|(product, _)| product.id);
-    let shared = SharedWrites { order_id: order.id, at: now, stock, applied_code, rollups: rollup_writes };
+    let shared = SharedWrites { order_id: record.order.id, at: now, stock, applied_code, rollups: rollup_writes };
     Ok((record, shared))
 }
 

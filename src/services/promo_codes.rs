@@ -111,8 +111,12 @@ pub fn check_for_order(
     customer_id: i64,
 ) -> Result<(&'static str, Option<i64>), AppError> {
     let Some(promo) = repo::find(conn, code)? else { return Ok((PromoRefusal::Unknown.as_str(), None)) };
-    let purchase =
-        Purchase { customer_redemptions: repo::customer_redemptions(conn, promo.id, customer_id)?, ..purchase.clone() };
+    // The customer's own redemptions matter only under a per-customer limit.
+    let customer_redemptions = match promo.max_redemptions_per_customer {
+        Some(_) => repo::customer_redemptions(conn, promo.id, customer_id)?,
+        None => 0,
+    };
+    let purchase = Purchase { customer_redemptions, ..purchase.clone() };
     match evaluate(&promo.rules(), &purchase) {
         Ok((_, status)) => Ok((status, Some(promo.id))),
         Err((refusal, _)) => Ok((refusal.as_str(), Some(promo.id))),

@@ -87,15 +87,14 @@ pub fn are_built(conn: &mut DbConn) -> Result<bool, AppError> {
     Ok(rollup_timezone(conn)?.is_some())
 }
 
-/// The customers' first orders, and their live orders in the periods the change can move
-/// (all of them for `Activity::All`).
-fn firsts_and_orders(
+/// The customers' live orders in the periods the change can move (all of them for
+/// `Activity::All`).
+fn orders_around(
     conn: &mut DbConn,
     customers: &[i64],
     activity: &Activity,
     timezone: Tz,
-) -> Result<(BTreeSet<i64>, Vec<OrderFacts>), AppError> {
-    let firsts = repo::first_order_ids(conn, customers)?.into_iter().collect();
+) -> Result<Vec<OrderFacts>, AppError> {
     let mut selection = OrderSelection { customer_ids: customers.to_vec(), live_only: true, ..Default::default() };
     if let Activity::Around(instants) = activity {
         // Every order of those periods: from the earliest start to the latest end.
@@ -110,8 +109,19 @@ fn firsts_and_orders(
             selection.placed = Some((from, to));
         }
     }
-    let orders = repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect();
-    Ok((firsts, orders))
+    Ok(repo::order_facts(conn, &selection)?.into_iter().map(|(order, _)| order).collect())
+}
+
+/// Each customer's first order per currency among `orders` (all their live orders):
+/// the earliest placed, then the lowest id.
+fn first_orders<'a>(orders: impl IntoIterator<Item = &'a CohortOrder>) -> BTreeSet<i64> {
+    let mut firsts: BTreeMap<(i64, &str), (NaiveDateTime, i64)> = BTreeMap::new();
+    for order in orders {
+        let candidate = (order.placed_at, order.id);
+        let first = firsts.entry((order.customer_id, order.currency.as_str())).or_insert(candidate);
+        *first = (*first).min(candidate);
+    }
+    firsts.into_values().map(|(_, id)| id).collect()
 }
 
 /// The customers' presence in the periods the change can move, from their orders there.
@@ -203,11 +213,12 @@ impl RollupChange {
             return Ok(Some(change));
         }
         change.attribution_before = CampaignInputs::read(conn, customers)?.facts(&BTreeSet::new());
-        // The cohort cells come from all of the customers' orders (a change can move a
-        // customer's first order, and with it every cell of theirs).
+        // The cohort cells come from all of the customers' live orders (a change can move a
+        // customer's first order, and with it every cell of theirs); so do the first orders.
         let cohort_orders = repo::cohort_orders_of(conn, customers)?;
         change.cohorts_before = Some(cohorts::cohort_cells(&cohort_orders, timezone, &GRANULARITIES));
-        let (firsts_before, orders) = firsts_and_orders(conn, customers, &change.activity, timezone)?;
+        let firsts_before = first_orders(&cohort_orders);
+        let orders = orders_around(conn, customers, &change.activity, timezone)?;
         change.periods_before = periods_of(&orders, &change.activity, timezone);
         let ids = change.touched.union(&firsts_before).copied().collect();
         change.before = add_contributions(SalesRows::new(), &facts_of(conn, &ids, &orders)?, &firsts_before, timezone);
@@ -225,10 +236,13 @@ impl RollupChange {
     /// the current periods), so a caller keeps them for last, just before its commit.
     pub fn work_out(mut self, conn: &mut DbConn, created: &[i64]) -> Result<RollupWrites, AppError> {
         let created: BTreeSet<i64> = created.iter().copied().collect();
-        let (firsts_after, orders_after) = firsts_and_orders(conn, &self.customers, &self.activity, self.timezone)?;
+        let cohort_orders = repo::cohort_orders_of(conn, &self.customers)?;
+        let firsts_after = first_orders(&cohort_orders);
+        let orders_after = orders_around(conn, &self.customers, &self.activity, self.timezone)?;
         let periods_after = periods_of(&orders_after, &self.activity, self.timezone);
         let sales = if self.only_adds_orders {
-            self.sales_of_added_orders(conn, &created, &firsts_after, &orders_after)?
+            let firsts_before = first_orders(cohort_orders.iter().filter(|o| !created.contains(&o.id)));
+            self.sales_of_added_orders(conn, &created, firsts_before, &firsts_after, &orders_after)?
         } else {
             self.sales_of_changed_orders(conn, &created, &firsts_after, &orders_after)?
         };
@@ -245,7 +259,6 @@ impl RollupChange {
             self.attribution_before = campaign_inputs.facts(&created);
         }
         let (conversions, campaign_figures) = campaign_inputs.facts(&BTreeSet::new()).delta(&self.attribution_before);
-        let cohort_orders = repo::cohort_orders_of(conn, &self.customers)?;
         let cohorts_before = match self.cohorts_before.take() {
             Some(cells) => cells,
             None => {
@@ -293,20 +306,13 @@ impl RollupChange {
         &mut self,
         conn: &mut DbConn,
         created: &BTreeSet<i64>,
+        firsts_before: BTreeSet<i64>,
         firsts_after: &BTreeSet<i64>,
         orders_after: &[OrderFacts],
     ) -> Result<SalesRows, AppError> {
         let orders_before: Vec<OrderFacts> =
             orders_after.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
         self.periods_before = periods_of(&orders_before, &self.activity, self.timezone);
-        // Where a new order is first, the first before is the earliest other live order.
-        let mut firsts_before: BTreeSet<i64> = firsts_after.difference(created).copied().collect();
-        let new_firsts: Vec<&OrderFacts> =
-            orders_after.iter().filter(|o| created.contains(&o.id) && firsts_after.contains(&o.id)).collect();
-        for order in new_firsts {
-            let excluded: Vec<i64> = created.iter().copied().collect();
-            firsts_before.extend(repo::first_order_id_without(conn, order.customer_id, &order.currency, &excluded)?);
-        }
         let demoted: BTreeSet<i64> = firsts_before.difference(firsts_after).copied().collect();
         let ids: BTreeSet<i64> = created.union(&demoted).copied().collect();
         let facts = facts_of(conn, &ids, orders_after)?;
