@@ -329,8 +329,8 @@ pub fn find_id_by_email(conn: &mut DbConn, email: &Email) -> QueryResult<Option<
 
 /// The customer with this email, locked for update (see `find_for_update`).
 pub fn find_by_email_for_update(conn: &mut DbConn, email: &Email) -> QueryResult<Option<CustomerRecord>> {
-    match find_id_by_email(conn, email)? {
-        Some(id) => find_for_update(conn, id),
+    match lock_by_email(conn, email)? {
+        Some(id) => find(conn, id),
         None => Ok(None),
     }
 }
@@ -344,7 +344,11 @@ pub fn find_profile_by_email_for_update(conn: &mut DbConn, email: &Email) -> Que
     let Some(row) = live_row(conn, id)? else { return Ok(None) };
     let tags = tags_for(conn, &[id])?.remove(&id).unwrap_or_default();
     // Only a company has company details.
-    let company = if row.kind == "company" { company_details_for(conn, &[id])?.remove(&id) } else { None };
+    let company = if row.kind == crate::domain::CustomerKind::Company.as_str() {
+        company_details_for(conn, &[id])?.remove(&id)
+    } else {
+        None
+    };
     Ok(Some(CustomerRecord {
         row,
         tags,

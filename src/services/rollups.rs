@@ -60,16 +60,46 @@ pub struct RollupChange {
     customers: Vec<i64>,
     activity: Activity,
     touched: BTreeSet<i64>,
-    firsts_before: BTreeSet<i64>,
-    periods_before: BTreeSet<ActivePeriod>,
-    before: SalesRows,
-    attribution_before: AttributionFacts,
-    /// None when the change only adds orders (an order placed): `finish` then works the
-    /// cells before out from the orders after, without the new ones.
-    cohorts_before: Option<CohortCells>,
-    /// The change only adds orders (an order placed): `begin` read nothing, and `work_out`
-    /// works everything before out from the orders after, without the new ones.
-    only_adds_orders: bool,
+    /// What `begin` read; None when the change only adds orders (an order placed): then
+    /// everything before is the orders after without the new ones (`Before::without`).
+    before: Option<Before>,
+}
+
+/// The customers' state before a change, as far as the rollups are concerned.
+struct Before {
+    /// First orders, per customer and currency.
+    firsts: BTreeSet<i64>,
+    /// Presence in the periods the change can move.
+    periods: BTreeSet<ActivePeriod>,
+    /// Contributions of the touched and first orders (read by `begin`; empty when worked
+    /// out from the orders after, where `sales_of_added_orders` needs none).
+    sales: SalesRows,
+    attribution: AttributionFacts,
+    cohorts: CohortCells,
+}
+
+impl Before {
+    /// The state before orders `created` were added, from what was read after.
+    fn without(
+        created: &BTreeSet<i64>,
+        cohort_orders: &[CohortOrder],
+        orders_around: &[OrderFacts],
+        campaign_inputs: &CampaignInputs,
+        activity: &Activity,
+        timezone: Tz,
+    ) -> Before {
+        let cohort_orders: Vec<CohortOrder> =
+            cohort_orders.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
+        let orders_around: Vec<OrderFacts> =
+            orders_around.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
+        Before {
+            firsts: first_orders(&cohort_orders),
+            periods: periods_of(&orders_around, activity, timezone),
+            sales: SalesRows::new(),
+            attribution: campaign_inputs.facts(created),
+            cohorts: cohorts::cohort_cells(&cohort_orders, timezone, &GRANULARITIES),
+        }
+    }
 }
 
 /// The shop's time zone the rollups are in; None while they have never been built (then
@@ -195,34 +225,25 @@ impl RollupChange {
         // this change for the launch (see `campaign_launched`).
         repo::announce_order_writes(conn)?;
         let touched: BTreeSet<i64> = touched.iter().copied().collect();
-        let only_adds_orders = touched.is_empty() && matches!(activity, Activity::Around(_));
-        let mut change = RollupChange {
-            timezone,
-            customers: customers.to_vec(),
-            activity,
-            touched,
-            firsts_before: BTreeSet::new(),
-            periods_before: BTreeSet::new(),
-            before: SalesRows::new(),
-            attribution_before: AttributionFacts::default(),
-            cohorts_before: None,
-            only_adds_orders,
-        };
-        if only_adds_orders {
-            // Everything before is the orders after without the new ones (`work_out`).
+        let mut change = RollupChange { timezone, customers: customers.to_vec(), activity, touched, before: None };
+        if change.touched.is_empty() && matches!(change.activity, Activity::Around(_)) {
+            // Only adds orders: everything before is worked out after (`work_out`).
             return Ok(Some(change));
         }
-        change.attribution_before = CampaignInputs::read(conn, customers)?.facts(&BTreeSet::new());
+        let attribution = CampaignInputs::read(conn, customers)?.facts(&BTreeSet::new());
         // The cohort cells come from all of the customers' live orders (a change can move a
         // customer's first order, and with it every cell of theirs); so do the first orders.
         let cohort_orders = repo::cohort_orders_of(conn, customers)?;
-        change.cohorts_before = Some(cohorts::cohort_cells(&cohort_orders, timezone, &GRANULARITIES));
-        let firsts_before = first_orders(&cohort_orders);
+        let firsts = first_orders(&cohort_orders);
         let orders = orders_around(conn, customers, &change.activity, timezone)?;
-        change.periods_before = periods_of(&orders, &change.activity, timezone);
-        let ids = change.touched.union(&firsts_before).copied().collect();
-        change.before = add_contributions(SalesRows::new(), &facts_of(conn, &ids, &orders)?, &firsts_before, timezone);
-        change.firsts_before = firsts_before;
+        let ids = change.touched.union(&firsts).copied().collect();
+        change.before = Some(Before {
+            sales: add_contributions(SalesRows::new(), &facts_of(conn, &ids, &orders)?, &firsts, timezone),
+            periods: periods_of(&orders, &change.activity, timezone),
+            cohorts: cohorts::cohort_cells(&cohort_orders, timezone, &GRANULARITIES),
+            firsts,
+            attribution,
+        });
         Ok(Some(change))
     }
 
@@ -240,79 +261,76 @@ impl RollupChange {
         let firsts_after = first_orders(&cohort_orders);
         let orders_after = orders_around(conn, &self.customers, &self.activity, self.timezone)?;
         let periods_after = periods_of(&orders_after, &self.activity, self.timezone);
-        let sales = if self.only_adds_orders {
-            let firsts_before = first_orders(cohort_orders.iter().filter(|o| !created.contains(&o.id)));
-            self.sales_of_added_orders(conn, &created, firsts_before, &firsts_after, &orders_after)?
-        } else {
-            self.sales_of_changed_orders(conn, &created, &firsts_after, &orders_after)?
-        };
-        let mut customers = CustomerCounts::new();
-        for (key, _) in periods_after.difference(&self.periods_before) {
-            *customers.entry(key.clone()).or_default() += 1;
-        }
-        for (key, _) in self.periods_before.difference(&periods_after) {
-            *customers.entry(key.clone()).or_default() -= 1;
-        }
-        let days = self.purchase_day_changes(conn, &periods_after)?;
         let campaign_inputs = CampaignInputs::read(conn, &self.customers)?;
-        if self.only_adds_orders {
-            self.attribution_before = campaign_inputs.facts(&created);
-        }
-        let (conversions, campaign_figures) = campaign_inputs.facts(&BTreeSet::new()).delta(&self.attribution_before);
-        let cohorts_before = match self.cohorts_before.take() {
-            Some(cells) => cells,
+        let (before, sales) = match self.before.take() {
+            Some(before) => {
+                let sales = self.sales_of_changed_orders(conn, &before, &created, &firsts_after, &orders_after)?;
+                (before, sales)
+            }
             None => {
-                let before: Vec<CohortOrder> =
-                    cohort_orders.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
-                cohorts::cohort_cells(&before, self.timezone, &GRANULARITIES)
+                let before = Before::without(
+                    &created,
+                    &cohort_orders,
+                    &orders_after,
+                    &campaign_inputs,
+                    &self.activity,
+                    self.timezone,
+                );
+                let sales = self.sales_of_added_orders(conn, &before.firsts, &created, &firsts_after, &orders_after)?;
+                (before, sales)
             }
         };
+        let mut customers = CustomerCounts::new();
+        for (key, _) in periods_after.difference(&before.periods) {
+            *customers.entry(key.clone()).or_default() += 1;
+        }
+        for (key, _) in before.periods.difference(&periods_after) {
+            *customers.entry(key.clone()).or_default() -= 1;
+        }
+        let days = self.purchase_day_changes(conn, &before.periods, &periods_after)?;
+        let (conversions, campaign_figures) = campaign_inputs.facts(&BTreeSet::new()).delta(&before.attribution);
         let cohorts_after = cohorts::cohort_cells(&cohort_orders, self.timezone, &GRANULARITIES);
-        let cohorts = cohorts::difference(cohorts_before, cohorts_after);
+        let cohorts = cohorts::difference(before.cohorts, cohorts_after);
         Ok(RollupWrites { sales, customers, days, conversions, campaign_figures, cohorts })
     }
 
     /// The sales difference of a change to existing orders: the touched and first orders
     /// before (from `begin`) against the same orders, and any newly first ones, after.
     fn sales_of_changed_orders(
-        &mut self,
+        &self,
         conn: &mut DbConn,
+        before: &Before,
         created: &BTreeSet<i64>,
         firsts_after: &BTreeSet<i64>,
         orders_after: &[OrderFacts],
     ) -> Result<SalesRows, AppError> {
-        let mut ids: BTreeSet<i64> = self.touched.union(&self.firsts_before).copied().collect();
+        let mut ids: BTreeSet<i64> = self.touched.union(&before.firsts).copied().collect();
         ids.extend(created);
         // Orders that just became first were not touched: before, they were the same order
         // but not first.
         let promoted: BTreeSet<i64> = firsts_after.difference(&ids).copied().collect();
         let promoted_facts = facts_of(conn, &promoted, orders_after)?;
-        let before =
-            add_contributions(std::mem::take(&mut self.before), &promoted_facts, &BTreeSet::new(), self.timezone);
+        let sales_before = add_contributions(before.sales.clone(), &promoted_facts, &BTreeSet::new(), self.timezone);
         ids.extend(&promoted);
         let mut sales =
             add_contributions(SalesRows::new(), &facts_of(conn, &ids, orders_after)?, firsts_after, self.timezone);
-        for (key, figures) in before {
+        for (key, figures) in sales_before {
             *sales.entry(key).or_default() += -figures;
         }
         Ok(sales)
     }
 
     /// The sales difference of orders placed: their own contributions, and an earlier first
-    /// order that is no longer first (an order placed with an earlier date). Everything
-    /// before is the orders after without the new ones: no earlier order changed, and an
-    /// order first both before and after adds nothing.
+    /// order that is no longer first (an order placed with an earlier date). No earlier
+    /// order changed, so an order first both before and after adds nothing.
     fn sales_of_added_orders(
-        &mut self,
+        &self,
         conn: &mut DbConn,
+        firsts_before: &BTreeSet<i64>,
         created: &BTreeSet<i64>,
-        firsts_before: BTreeSet<i64>,
         firsts_after: &BTreeSet<i64>,
         orders_after: &[OrderFacts],
     ) -> Result<SalesRows, AppError> {
-        let orders_before: Vec<OrderFacts> =
-            orders_after.iter().filter(|o| !created.contains(&o.id)).cloned().collect();
-        self.periods_before = periods_of(&orders_before, &self.activity, self.timezone);
         let demoted: BTreeSet<i64> = firsts_before.difference(firsts_after).copied().collect();
         let ids: BTreeSet<i64> = created.union(&demoted).copied().collect();
         let facts = facts_of(conn, &ids, orders_after)?;
@@ -321,7 +339,6 @@ impl RollupChange {
         for (key, figures) in add_contributions(SalesRows::new(), &demoted_facts, &demoted, self.timezone) {
             *sales.entry(key).or_default() += -figures;
         }
-        self.firsts_before = firsts_before;
         Ok(sales)
     }
 }
@@ -387,6 +404,7 @@ impl RollupChange {
     fn purchase_day_changes(
         &self,
         conn: &mut DbConn,
+        periods_before: &BTreeSet<ActivePeriod>,
         periods_after: &BTreeSet<ActivePeriod>,
     ) -> Result<DayChanges, AppError> {
         let after = purchase_days::days_of(periods_after);
@@ -394,7 +412,7 @@ impl RollupChange {
             Activity::All => (repo::purchase_days_of(conn, &self.customers, None)?, after),
             Activity::Around(instants) => {
                 let touched: BTreeSet<NaiveDate> = instants.iter().map(|&at| local_day(self.timezone, at)).collect();
-                let before = purchase_days::days_of(&self.periods_before);
+                let before = purchase_days::days_of(periods_before);
                 let values: BTreeSet<String> = before.keys().chain(after.keys()).map(|k| k.2.clone()).collect();
                 let values: Vec<String> = values.into_iter().collect();
                 let old = repo::purchase_days_of(conn, &self.customers, Some(&values))?;
