@@ -65,11 +65,16 @@ impl Compiler {
         match rule {
             Rule::All(rules) => self.group(sql, rules, " AND ", "(1 = 1)"),
             Rule::Any(rules) => self.group(sql, rules, " OR ", "(1 = 0)"),
-            Rule::Not(inner) => {
-                sql.push("NOT (");
-                self.rule(sql, inner);
-                sql.push(")");
-            }
+            Rule::Not(inner) => match complement(inner) {
+                // `not` around a condition on another table: the opposite condition, so
+                // the database runs an anti-join instead of probing a set per customer.
+                Some(opposite) => self.rule(sql, &Rule::Cond(opposite)),
+                None => {
+                    sql.push("NOT (");
+                    self.rule(sql, inner);
+                    sql.push(")");
+                }
+            },
             Rule::Cond(condition) => {
                 sql.push("(");
                 self.condition(sql, condition);
@@ -302,6 +307,33 @@ impl Compiler {
             }
         });
     }
+}
+
+/// The condition that selects exactly the customers `rule` does not, when `rule` is a
+/// condition on another table whose op has an opposite that compiles to the other join
+/// (`eq`/`ne`, `in`/`not_in`: a semi-join and an anti-join over the same rows).
+fn complement(rule: &Rule) -> Option<Condition> {
+    let Rule::Cond(condition) = rule else { return None };
+    let on_another_table = matches!(
+        condition.field,
+        Field::Tag
+            | Field::Consent(_)
+            | Field::Purchased(_)
+            | Field::UsedPromoCode
+            | Field::ReceivedCampaign
+            | Field::RfmSegment
+            | Field::ChurnRisk
+    );
+    // Without values some of these compile to "no one", whose opposite is not "no one".
+    let has_values = matches!(condition.operand, Operand::Texts(_) | Operand::Integers(_));
+    let opposite = match condition.op {
+        Op::Eq => Op::Ne,
+        Op::Ne => Op::Eq,
+        Op::In => Op::NotIn,
+        Op::NotIn => Op::In,
+        _ => return None,
+    };
+    (on_another_table && has_values).then(|| Condition { op: opposite, ..condition.clone() })
 }
 
 fn no_match(sql: &mut Sql) {
@@ -564,11 +596,29 @@ fn attribute(sql: &mut Sql, document: &str, key: &str, op: Op, operand: &Operand
 /// `consent.<channel>`: `not_set` means no ledger entry for the channel at all.
 fn consent(sql: &mut Sql, channel: &str, op: Op, operand: &Operand) {
     let Operand::Texts(states) = operand else { return no_match(sql) };
-    if matches!(op, Op::Ne | Op::NotIn) {
-        sql.push("NOT ");
-    }
     let recorded: Vec<&String> = states.iter().filter(|s| s.as_str() != "not_set").collect();
     let includes_not_set = recorded.len() < states.len();
+    if matches!(op, Op::Ne | Op::NotIn) {
+        // None of the states: no entry in those (an anti-join) and, when `not_set` is one
+        // of them, an entry for the channel.
+        sql.push("(");
+        if recorded.is_empty() {
+            sql.push("1 = 1");
+        } else {
+            sql.push("NOT EXISTS (SELECT 1 FROM customer_consents WHERE customer_id = c.id AND channel = ")
+                .bind(SqlValue::Text(channel.to_string()))
+                .push(" AND state IN ");
+            sql.bind_list(recorded.into_iter().cloned().map(SqlValue::Text));
+            sql.push(")");
+        }
+        if includes_not_set {
+            sql.push(" AND c.id IN (SELECT customer_id FROM customer_consents WHERE channel = ")
+                .bind(SqlValue::Text(channel.to_string()))
+                .push(")");
+        }
+        sql.push(")");
+        return;
+    }
     sql.push("(");
     if recorded.is_empty() {
         sql.push("1 = 0");

@@ -102,13 +102,22 @@ fn cond(field: &str, op: &str, value: Value) -> Value {
 }
 
 /// Checks each (rule, expected members); reports every mismatch at once.
+/// Checks each rule's members, and that `not` around it selects every other live customer
+/// (`not` of some conditions compiles to their opposite condition, not to `NOT (...)`).
 fn check(db: &mut TestDb, cases: Vec<(Value, Vec<i64>)>) {
     fixture(db);
+    let everyone = members(db, json!({"all": []}));
     let mut wrong = Vec::new();
     for (rules, expected) in cases {
         let got = members(db, rules.clone());
         if got != expected {
             wrong.push(format!("{rules}: expected {expected:?}, got {got:?}"));
+        }
+        let others: Vec<i64> = everyone.iter().copied().filter(|id| !expected.contains(id)).collect();
+        let negated = json!({ "not": rules });
+        let got = members(db, negated.clone());
+        if got != others {
+            wrong.push(format!("{negated}: expected {others:?}, got {got:?}"));
         }
     }
     assert!(wrong.is_empty(), "{:?} backend:\n{}", db.backend(), wrong.join("\n"));
@@ -231,6 +240,8 @@ fn created_at_and_consent(db: &mut TestDb) {
             (cond("consent.sms", "eq", json!("not_set")), vec![1, 3, 5]),
             (cond("consent.sms", "ne", json!("not_set")), vec![2]),
             (cond("consent.post", "eq", json!("pending")), vec![]),
+            (cond("consent.email", "not_in", json!(["not_set"])), vec![1, 2]),
+            (cond("consent.email", "not_in", json!(["pending", "not_set"])), vec![1, 2]),
         ],
     );
 }
