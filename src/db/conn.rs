@@ -544,3 +544,73 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::thread;
+
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+
+    use super::*;
+    use crate::db::testing::TestDb;
+
+    #[derive(diesel::QueryableByName)]
+    struct Counter {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn read_counter(conn: &mut DbConn) -> diesel::QueryResult<i64> {
+        Ok(diesel::sql_query("SELECT n FROM turn_counter").get_result::<Counter>(conn)?.n)
+    }
+
+    /// Writers on SQLite take turns: each one reads, then writes what it read plus one, and
+    /// no write is lost and none fails as "database is locked".
+    #[test]
+    fn sqlite_writers_take_turns_and_lose_nothing() {
+        let mut db = TestDb::new(Backend::Sqlite);
+        db.exec("CREATE TABLE turn_counter (n BIGINT NOT NULL); INSERT INTO turn_counter (n) VALUES (0);");
+        let (writers, each) = (8, 40);
+        let handles: Vec<_> = (0..writers)
+            .map(|_| {
+                let mut conn = db.connect();
+                thread::spawn(move || {
+                    for _ in 0..each {
+                        conn.write_transaction(|conn| {
+                            let n = read_counter(conn)?;
+                            diesel::sql_query(format!("UPDATE turn_counter SET n = {}", n + 1)).execute(conn)?;
+                            Ok::<_, diesel::result::Error>(())
+                        })
+                        .expect("a write that waits for its turn succeeds");
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().expect("a writer thread");
+        }
+        assert_eq!(read_counter(&mut db.conn).unwrap(), writers * each);
+    }
+
+    /// A write that waits for another connection's write while holding its turn (which
+    /// could never come) fails after the waits instead of hanging.
+    #[test]
+    fn a_sqlite_writer_waiting_for_itself_fails_instead_of_hanging() {
+        let mut db = TestDb::new(Backend::Sqlite);
+        db.exec("CREATE TABLE turn_counter (n BIGINT NOT NULL); INSERT INTO turn_counter (n) VALUES (0);");
+        let (mut first, mut second) = (db.connect(), db.connect());
+        let (done, outcome) = mpsc::channel();
+        thread::spawn(move || {
+            let result = first.write_transaction(|_| {
+                second.write_transaction(|conn| diesel::sql_query("UPDATE turn_counter SET n = 1").execute(conn))
+            });
+            let _ = done.send(result);
+        });
+        let result = outcome.recv_timeout(Duration::from_secs(60)).expect("the writer gave up instead of hanging");
+        let error = result.expect_err("the second connection cannot write while the first holds the lock");
+        assert!(is_locked(&error), "{error}");
+        assert_eq!(read_counter(&mut db.conn).unwrap(), 0);
+    }
+}
