@@ -3,8 +3,9 @@
 //! (never NULL), so `not` means exactly "the customers the inner rule does not select".
 //!
 //! Conditions on other tables are written as `c.id IN (SELECT customer_id ...)` (a
-//! semi-join on both backends) and their negations as `NOT EXISTS (...)` (an anti-join;
-//! PostgreSQL cannot turn `NOT IN (subquery)` into one).
+//! semi-join on both backends) and their negations with `not_in_set` (an anti-join on
+//! PostgreSQL, a set built once on SQLite). `not` around such a condition compiles to its
+//! opposite condition (`complement`), so it gets the same plans.
 
 use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -361,13 +362,28 @@ fn holds(op: Op, values: &[i64], value: i64) -> bool {
 fn membership(sql: &mut Sql, op: Op, customer_column: &str, write_set: impl FnOnce(&mut Sql)) {
     let negated = matches!(op, Op::Ne | Op::NotIn | Op::NotExists);
     if negated {
-        sql.push("NOT EXISTS (SELECT 1 FROM ");
-        write_set(sql);
-        sql.push(" AND ").push(customer_column).push(" = c.id)");
+        not_in_set(sql, customer_column, write_set);
     } else {
         sql.push("c.id IN (SELECT ").push(customer_column).push(" FROM ");
         write_set(sql);
         sql.push(")");
+    }
+}
+
+/// The customers not in a set: `NOT EXISTS (...)` on PostgreSQL (an anti-join; it cannot
+/// turn `NOT IN (subquery)` into one); `NOT (c.id IN (...))` on SQLite, which builds the
+/// set once where `NOT EXISTS` runs the subquery for every customer (about 20% faster on
+/// the benchmark's `any/not` shape). `write_set` writes `<tables> WHERE <conditions>`.
+fn not_in_set(sql: &mut Sql, customer_column: &str, write_set: impl FnOnce(&mut Sql)) {
+    if sql.is_postgres() {
+        sql.push("NOT EXISTS (SELECT 1 FROM ");
+        write_set(sql);
+        sql.push(" AND ").push(customer_column).push(" = c.id)");
+    } else {
+        sql.push("NOT (c.id IN (SELECT ").push(customer_column).push(" FROM ");
+        write_set(sql);
+        // A NULL in the set would make `IN` NULL for everyone outside it.
+        sql.push(" AND ").push(customer_column).push(" IS NOT NULL))");
     }
 }
 
@@ -605,11 +621,12 @@ fn consent(sql: &mut Sql, channel: &str, op: Op, operand: &Operand) {
         if recorded.is_empty() {
             sql.push("1 = 1");
         } else {
-            sql.push("NOT EXISTS (SELECT 1 FROM customer_consents WHERE customer_id = c.id AND channel = ")
-                .bind(SqlValue::Text(channel.to_string()))
-                .push(" AND state IN ");
-            sql.bind_list(recorded.into_iter().cloned().map(SqlValue::Text));
-            sql.push(")");
+            not_in_set(sql, "customer_id", |sql| {
+                sql.push("customer_consents WHERE channel = ")
+                    .bind(SqlValue::Text(channel.to_string()))
+                    .push(" AND state IN ");
+                sql.bind_list(recorded.into_iter().cloned().map(SqlValue::Text));
+            });
         }
         if includes_not_set {
             sql.push(" AND c.id IN (SELECT customer_id FROM customer_consents WHERE channel = ")
