@@ -32,9 +32,12 @@ use rapport::state::AppState;
 pub const JWT_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
 /// The subject of every benchmark token: the actor the API records on what it writes.
 pub const ACTOR: &str = "bench";
-/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs).
+/// The same pragmas the app's pool sets on every SQLite connection (src/db/conn.rs): its
+/// connections leave checkpoints to the pool's background checkpointer, which runs while
+/// the benchmark server is up.
 pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+                                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                                  PRAGMA wal_autocheckpoint = 10000;";
 /// Seconds per measured phase without BENCH_SECONDS.
 const DEFAULT_PHASE_SECONDS: u64 = 5;
 
