@@ -611,7 +611,8 @@ mod tests {
     }
 
     /// Writers on SQLite take turns: each one reads, then writes what it read plus one, and
-    /// no write is lost and none fails as "database is locked".
+    /// no write is lost and none fails as "database is locked". Their connections have no
+    /// busy timeout at all, so without the turns the second writer to arrive would fail.
     #[test]
     fn sqlite_writers_take_turns_and_lose_nothing() {
         let mut db = TestDb::new(Backend::Sqlite);
@@ -620,6 +621,7 @@ mod tests {
         let handles: Vec<_> = (0..writers)
             .map(|_| {
                 let mut conn = db.connect();
+                conn.batch_execute("PRAGMA busy_timeout = 0").expect("no busy timeout");
                 thread::spawn(move || {
                     for _ in 0..each {
                         conn.write_transaction(|conn| {
