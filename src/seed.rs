@@ -541,6 +541,7 @@ fn finish(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
          GROUP BY customer_id, currency",
     )
     .execute(conn)?;
+    diesel::sql_query(crate::repositories::orders::all_totals_sql()).execute(conn)?;
     diesel::sql_query(
         "UPDATE promo_codes SET redemptions = \
          (SELECT COUNT(*) FROM promo_redemptions r WHERE r.promo_code_id = promo_codes.id)",

@@ -170,7 +170,7 @@ impl Dataset {
             step("tags", sql.tags(self.customers));
             step("consents", sql.consents(self.customers));
             step("orders", sql.orders(self));
-            step("stats", vec![STATS_SQL.to_string()]);
+            step("stats", vec![STATS_SQL.to_string(), rapport::repositories::orders::all_totals_sql()]);
             let mut finish = sql.identity_resets();
             finish.push(sql.marker(marker));
             step("marker", finish);

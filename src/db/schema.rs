@@ -341,6 +341,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    customer_order_totals (customer_id) {
+        customer_id -> BigInt,
+        orders_count -> BigInt,
+        total_spent -> BigInt,
+        first_order_at -> Timestamp,
+        last_order_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     idempotency_keys (actor, idempotency_key) {
         actor -> Text,
         idempotency_key -> Text,
@@ -762,6 +772,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promo_redemptions,
     refunds,
     customer_order_stats,
+    customer_order_totals,
     idempotency_keys,
     segments,
     campaigns,

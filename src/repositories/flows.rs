@@ -328,11 +328,11 @@ pub fn first_order_anniversaries(
     before: NaiveDateTime,
 ) -> QueryResult<Vec<i64>> {
     let mut sql = Sql::new(conn.backend());
-    let first_day = month_day(&sql, "MIN(s.first_order_at)");
-    sql.push("SELECT s.customer_id AS id FROM customer_order_stats s GROUP BY s.customer_id HAVING ");
+    let first_day = month_day(&sql, "t.first_order_at");
+    sql.push("SELECT t.customer_id AS id FROM customer_order_totals t WHERE ");
     sql.push(&first_day).push(" = ").bind(SqlValue::Text(format!("{month:02}-{day:02}")));
-    sql.push(" AND MIN(s.first_order_at) < ").bind(SqlValue::Time(before));
-    sql.push(" ORDER BY s.customer_id");
+    sql.push(" AND t.first_order_at < ").bind(SqlValue::Time(before));
+    sql.push(" ORDER BY t.customer_id");
     Ok(sql.query().load::<Id>(conn)?.into_iter().map(|row| row.id).collect())
 }
 
@@ -353,11 +353,11 @@ pub struct Rhythm {
 /// (a first filter; the caller applies each customer's own rhythm).
 pub fn rhythms(conn: &mut DbConn, quiet_since: NaiveDateTime) -> QueryResult<Vec<Rhythm>> {
     let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT s.customer_id AS customer_id, CAST(SUM(s.orders_count) AS BIGINT) AS orders, ");
-    sql.push("MIN(s.first_order_at) AS first_order_at, MAX(s.last_order_at) AS last_order_at ");
-    sql.push("FROM customer_order_stats s GROUP BY s.customer_id HAVING SUM(s.orders_count) >= 2 AND MAX(s.last_order_at) < ")
+    sql.push("SELECT t.customer_id AS customer_id, t.orders_count AS orders, ");
+    sql.push("t.first_order_at AS first_order_at, t.last_order_at AS last_order_at ");
+    sql.push("FROM customer_order_totals t WHERE t.orders_count >= 2 AND t.last_order_at < ")
         .bind(SqlValue::Time(quiet_since));
-    sql.push(" ORDER BY s.customer_id");
+    sql.push(" ORDER BY t.customer_id");
     sql.query().load(conn)
 }
 

@@ -223,60 +223,60 @@ impl Compiler {
         };
     }
 
-    /// Order statistics per customer (summed over currencies unless one is given).
+    /// Order statistics per customer: one currency's row of `customer_order_stats`, or
+    /// the row of `customer_order_totals` (summed over currencies) when none is given.
     /// Customers without orders have none: their count and spend are 0, which the
     /// comparison is evaluated against here, in Rust.
     fn stats(&self, sql: &mut Sql, stats: StatsField, c: &Condition) {
         let Operand::Integers(values) = &c.operand else { return no_match(sql) };
         let (negate, op) = if c.op == Op::Ne { (true, Op::Eq) } else { (false, c.op) };
         let holds_for_zero = stats != StatsField::AverageOrderValue && holds(op, values, 0) != negate;
-        // When customers without orders match too, select "everyone but those whose sums
-        // fail": one anti-join, where `IN (...) OR NOT EXISTS (...)` costs a probe per customer.
+        let table = if c.currency.is_some() { "customer_order_stats" } else { "customer_order_totals" };
+        // When customers without orders match too, select "everyone but those whose
+        // statistics fail": one anti-join, where `IN (...) OR NOT EXISTS (...)` costs a
+        // probe per customer.
         if holds_for_zero {
-            sql.push("NOT EXISTS (SELECT 1 FROM (SELECT customer_id FROM customer_order_stats WHERE 1 = 1");
+            sql.push("NOT EXISTS (SELECT 1 FROM ").push(table).push(" s WHERE s.customer_id = c.id");
         } else {
-            sql.push("c.id IN (SELECT customer_id FROM customer_order_stats WHERE 1 = 1");
+            sql.push("c.id IN (SELECT s.customer_id FROM ").push(table).push(" s WHERE 1 = 1");
         }
         if let Some(currency) = &c.currency {
-            sql.push(" AND currency = ").bind(SqlValue::Text(currency.clone()));
+            sql.push(" AND s.currency = ").bind(SqlValue::Text(currency.clone()));
         }
-        sql.push(" GROUP BY customer_id HAVING ");
+        sql.push(" AND ");
         if negate != holds_for_zero {
             sql.push("NOT (");
         }
         match stats {
-            StatsField::OrdersCount => compare(sql, "SUM(orders_count)", op, &c.operand),
-            StatsField::TotalSpent => compare(sql, "SUM(total_spent)", op, &c.operand),
+            StatsField::OrdersCount => compare(sql, "s.orders_count", op, &c.operand),
+            StatsField::TotalSpent => compare(sql, "s.total_spent", op, &c.operand),
             StatsField::AverageOrderValue => average_order_value(sql, op, values),
         }
         if negate != holds_for_zero {
             sql.push(")");
         }
         if stats == StatsField::AverageOrderValue {
-            sql.push(" AND SUM(orders_count) > 0");
+            sql.push(" AND s.orders_count > 0");
         }
-        if holds_for_zero {
-            sql.push(") failing WHERE failing.customer_id = c.id)");
-        } else {
-            sql.push(")");
-        }
+        sql.push(")");
     }
 
+    /// First and last orders over all currencies, from `customer_order_totals`.
     fn order_time(&self, sql: &mut Sql, which: OrderTime, op: Op, operand: &Operand) {
-        let aggregate = match which {
-            OrderTime::First => "MIN(first_order_at)",
-            OrderTime::Last => "MAX(last_order_at)",
+        let column = match which {
+            OrderTime::First => "t.first_order_at",
+            OrderTime::Last => "t.last_order_at",
         };
         match op {
             Op::Exists => {
-                sql.push("c.id IN (SELECT customer_id FROM customer_order_stats)");
+                sql.push("c.id IN (SELECT customer_id FROM customer_order_totals)");
             }
             Op::NotExists => {
-                sql.push("NOT EXISTS (SELECT 1 FROM customer_order_stats WHERE customer_id = c.id)");
+                sql.push("NOT EXISTS (SELECT 1 FROM customer_order_totals WHERE customer_id = c.id)");
             }
             _ => {
-                sql.push("c.id IN (SELECT customer_id FROM customer_order_stats GROUP BY customer_id HAVING ");
-                self.time(sql, aggregate, op, operand);
+                sql.push("c.id IN (SELECT t.customer_id FROM customer_order_totals t WHERE ");
+                self.time(sql, column, op, operand);
                 sql.push(")");
             }
         }
@@ -434,10 +434,12 @@ fn compare(sql: &mut Sql, expression: &str, op: Op, operand: &Operand) {
     sql.push(expression).push(" ").push(symbol).push(" ").bind(int(0));
 }
 
-/// Average order value compared without division: total > v * count.
+/// Average order value compared without division: total > v * count, the product in
+/// NUMERIC so that no value a rule accepts overflows a BIGINT.
 fn average_order_value(sql: &mut Sql, op: Op, values: &[i64]) {
     let side = |sql: &mut Sql, symbol: &str, value: i64| {
-        sql.push("SUM(total_spent) ").push(symbol).push(" ").bind(SqlValue::Int(value)).push(" * SUM(orders_count)");
+        sql.push("s.total_spent ").push(symbol).push(" CAST(").bind(SqlValue::Int(value));
+        sql.push(" AS NUMERIC) * s.orders_count");
     };
     match op {
         Op::Gt => side(sql, ">", values[0]),

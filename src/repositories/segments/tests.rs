@@ -265,6 +265,9 @@ fn order_statistics(db: &mut TestDb) {
             (cond("average_order_value", "gte", json!(2500)), vec![1, 2]),
             (cond("average_order_value", "lt", json!(1000)), vec![5]),
             (cond("average_order_value", "ne", json!(5000)), vec![2, 5]),
+            // The product with the count is NUMERIC: the largest value a rule takes fits.
+            (cond("average_order_value", "lt", json!(i64::MAX)), vec![1, 2, 5]),
+            (cond("average_order_value", "gte", json!(i64::MAX)), vec![]),
             (cond("last_order_at", "after", json!("2026-05-25")), vec![1]),
             (cond("first_order_at", "before", json!("2026-01-01")), vec![5]),
             (cond("first_order_at", "between", json!(["2026-01-01", "2026-06-30"])), vec![1, 2]),
@@ -273,6 +276,24 @@ fn order_statistics(db: &mut TestDb) {
             (cond("last_order_at", "not_exists", Value::Null), vec![3]),
         ],
     );
+}
+
+/// The statistics summed over currencies follow every refresh: a cancelled order in one
+/// currency, and a merge (the duplicate's orders moved, the survivor refreshed).
+fn totals_follow_cancellations_and_merges(db: &mut TestDb) {
+    fixture(db);
+    db.exec("UPDATE orders SET status = 'cancelled' WHERE id = 4");
+    orders::refresh_stats(&mut db.conn, 2, "USD").unwrap();
+    assert_eq!(members(db, cond("orders_count", "eq", json!(1))), vec![1, 2, 5], "Ben has his EUR order left");
+    assert_eq!(members(db, cond("total_spent", "gt", json!(4000))), vec![1]);
+    assert_eq!(members(db, cond("last_order_at", "after", json!("2026-05-01"))), vec![1]);
+
+    orders::move_orders(&mut db.conn, 5, 1).unwrap();
+    orders::refresh_stats(&mut db.conn, 1, "EUR").unwrap();
+    assert_eq!(members(db, cond("orders_count", "eq", json!(2))), vec![1], "Ann has Eve's order too");
+    assert_eq!(members(db, cond("first_order_at", "before", json!("2026-01-01"))), vec![1]);
+    assert_eq!(members(db, cond("orders_count", "eq", json!(0))), vec![3, 5], "Eve has no orders left");
+    assert_eq!(members(db, cond("last_order_at", "not_exists", Value::Null)), vec![3, 5]);
 }
 
 fn purchases(db: &mut TestDb) {
@@ -371,6 +392,7 @@ db_tests!(
     attributes,
     created_at_and_consent,
     order_statistics,
+    totals_follow_cancellations_and_merges,
     purchases,
     promo_codes_campaigns_and_rfm,
 );
