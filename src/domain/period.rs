@@ -149,6 +149,35 @@ impl Periods {
     }
 }
 
+/// A UTC range `[from, to)` seen from another time zone: the local days of `timezone`
+/// that lie wholly inside it (first and last, inclusive), and the instants of the range
+/// outside those days (at most one stretch before and one after them, each shorter than a
+/// day). Rollups kept per local day of `timezone` answer the days; the stretches are read
+/// from the orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WholeDays {
+    pub days: Option<(NaiveDate, NaiveDate)>,
+    pub edges: Vec<(NaiveDateTime, NaiveDateTime)>,
+}
+
+pub fn whole_days_within(timezone: Tz, (from, to): (NaiveDateTime, NaiveDateTime)) -> WholeDays {
+    let local_day = |at: NaiveDateTime| at.and_utc().with_timezone(&timezone).date_naive();
+    // The first day starting at or after `from`, and the day holding `to` (it starts at or
+    // before `to`, so the days before it end by `to`).
+    let mut first = local_day(from);
+    if local_midnight_utc(timezone, first) < from {
+        first += Duration::days(1);
+    }
+    let after_last = local_day(to);
+    if from >= to || first >= after_last {
+        let edges = if from < to { vec![(from, to)] } else { Vec::new() };
+        return WholeDays { days: None, edges };
+    }
+    let (start, end) = (local_midnight_utc(timezone, first), local_midnight_utc(timezone, after_last));
+    let edges = [(from, start), (end, to)].into_iter().filter(|(a, b)| a < b).collect();
+    WholeDays { days: Some((first, after_last - Duration::days(1))), edges }
+}
+
 /// The bucket holding the UTC instant `at`, by binary search over sorted buckets.
 pub fn bucket_index(buckets: &[Bucket], at: NaiveDateTime) -> Option<usize> {
     let index = buckets.partition_point(|b| b.utc_end <= at);
@@ -170,6 +199,45 @@ mod tests {
         let late = date(2026, 11, 20).and_hms_opt(23, 30, 0).unwrap();
         assert_eq!(days[bucket_index(&days, late).unwrap()].period_start, date(2026, 11, 21));
         assert_eq!(days[0].utc_start, date(2026, 11, 19).and_hms_opt(23, 0, 0).unwrap());
+    }
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn a_range_in_a_half_hour_zone_is_whole_utc_days_and_two_half_days() {
+        // 1-2 November in Kolkata (+05:30) is 31 October 18:30 to 2 November 18:30 UTC.
+        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        let days = buckets(Granularity::Day, kolkata, date(2026, 11, 1), date(2026, 11, 2)).unwrap();
+        let range = (days[0].utc_start, days[1].utc_end);
+        assert_eq!(range, (at("2026-10-31 18:30"), at("2026-11-02 18:30")));
+        let split = whole_days_within(chrono_tz::UTC, range);
+        assert_eq!(split.days, Some((date(2026, 11, 1), date(2026, 11, 1))));
+        assert_eq!(
+            split.edges,
+            [(at("2026-10-31 18:30"), at("2026-11-01 00:00")), (at("2026-11-02 00:00"), at("2026-11-02 18:30"))]
+        );
+        // One Kolkata day holds no whole UTC day: all of it is read from the orders.
+        let one = whole_days_within(chrono_tz::UTC, (days[0].utc_start, days[0].utc_end));
+        assert_eq!(one, WholeDays { days: None, edges: vec![(days[0].utc_start, days[0].utc_end)] });
+    }
+
+    #[test]
+    fn whole_days_follow_daylight_saving_changes() {
+        // Rollups in Paris, a UTC range across the end of summer time (25 October 2026):
+        // Paris days start at 22:00 UTC before it and at 23:00 UTC after it.
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        let split = whole_days_within(paris, (at("2026-10-23 12:00"), at("2026-10-27 12:00")));
+        assert_eq!(split.days, Some((date(2026, 10, 24), date(2026, 10, 26))));
+        assert_eq!(
+            split.edges,
+            [(at("2026-10-23 12:00"), at("2026-10-23 22:00")), (at("2026-10-26 23:00"), at("2026-10-27 12:00"))]
+        );
+        // A range that starts and ends on the rollups' midnights has no edges.
+        let exact = whole_days_within(paris, (at("2026-10-23 22:00"), at("2026-10-26 23:00")));
+        assert_eq!(exact, WholeDays { days: Some((date(2026, 10, 24), date(2026, 10, 26))), edges: vec![] });
+        assert_eq!(whole_days_within(paris, (at("2026-10-23 22:00"), at("2026-10-23 22:00"))).edges, vec![]);
     }
 
     #[test]

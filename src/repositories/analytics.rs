@@ -433,9 +433,15 @@ pub fn customers_by_value(
     Ok(rows.into_iter().collect())
 }
 
-/// Currencies with sales in `[from, to]`, most orders first: the currencies of the years
-/// the range touches, then each one's orders in the range, all through primary keys.
+/// Currencies with sales in `[from, to]`, most orders first.
 pub fn currencies_by_orders(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<String>> {
+    Ok(orders_per_currency(conn, from, to)?.into_iter().map(|(c, _)| c).collect())
+}
+
+/// The orders of each currency with sales in `[from, to]`, most orders first: the
+/// currencies of the years the range touches, then each one's orders in the range, all
+/// through primary keys.
+pub fn orders_per_currency(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<(String, i64)>> {
     let first_year = NaiveDate::from_ymd_opt(from.year(), 1, 1).unwrap_or(from);
     let currencies: Vec<String> = sales_customers::table
         .filter(sales_customers::dimension.eq("all"))
@@ -462,7 +468,7 @@ pub fn currencies_by_orders(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -
         }
     }
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(counts.into_iter().map(|(c, _)| c).collect())
+    Ok(counts)
 }
 
 // ---- Reads straight from the orders --------------------------------------------------

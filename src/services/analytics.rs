@@ -1,10 +1,11 @@
 //! Analytics for dashboards.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::{campaigns, now};
+use crate::config::parse_timezone;
 use crate::db::DbConn;
 use crate::domain::analytics::{
     CodeFigures, Cohort, Cohorts, ConsentFigures, ConsentPeriod, GroupFigures, LineGroup, ProductFilter, RankBy,
@@ -12,7 +13,7 @@ use crate::domain::analytics::{
 };
 use crate::domain::cohorts::cohort_cells;
 use crate::domain::forms::EnquiryPeriod;
-use crate::domain::period::{bucket_index, Bucket, Periods};
+use crate::domain::period::{bucket_index, whole_days_within, Bucket, Periods, WholeDays};
 use crate::domain::purchase_days::DAY_DIMENSIONS;
 use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::domain::EnquiryStatus;
@@ -40,25 +41,156 @@ pub fn consent(conn: &mut DbConn, buckets: &[Bucket]) -> Result<ConsentFigures, 
 
 // ---- Sales ---------------------------------------------------------------------------
 
-/// Whether the rollups can answer: they hold local days of the time zone they were built
-/// in, so only a request in that zone can be served from them. Each caller then checks
-/// that its filters are ones the rollups keep (`SalesFilter::rollup_dimension`), and
-/// reads the orders themselves otherwise (same definitions, slower).
-fn rollups_answer(conn: &mut DbConn, periods: &Periods) -> Result<bool, AppError> {
-    Ok(repo::rollup_timezone(conn)? == periods.timezone.name())
+/// What the rollups answer for a request's range. They are kept per local day of the
+/// shop's time zone. A request in that zone reads its own days from them. A request in
+/// another zone reads the rollups' days that lie wholly inside its range, and the orders
+/// placed in its range outside those days (less than a day at each end).
+struct Rollups {
+    /// The request is in the rollups' time zone: its days are theirs.
+    same_zone: bool,
+    /// The rollups' local days wholly inside the range (first and last).
+    days: Option<(NaiveDate, NaiveDate)>,
+    /// The live orders of the range outside `days`, each with whether it was its
+    /// customer's first in its currency.
+    edge_orders: Vec<(OrderFacts, bool)>,
+}
+
+/// What the rollups answer for the periods; None until they have been built (everything
+/// is then read from the orders, with the same definitions).
+fn rollups_for(conn: &mut DbConn, periods: &Periods) -> Result<Option<Rollups>, AppError> {
+    let zone = repo::rollup_timezone(conn)?;
+    if zone.is_empty() {
+        return Ok(None);
+    }
+    if zone == periods.timezone.name() {
+        let days = Some((periods.first_day(), periods.last_day()));
+        return Ok(Some(Rollups { same_zone: true, days, edge_orders: Vec::new() }));
+    }
+    let zone = parse_timezone(&zone).map_err(AppError::internal)?;
+    let WholeDays { days, edges } = whole_days_within(zone, periods.utc_range());
+    let mut edge_orders = Vec::new();
+    for placed in edges {
+        let selection = OrderSelection { placed: Some(placed), with_first: true, ..Default::default() };
+        edge_orders.extend(repo::order_facts(conn, &selection)?);
+    }
+    Ok(Some(Rollups { same_zone: false, days, edge_orders }))
+}
+
+impl Rollups {
+    fn edge_orders_in<'a>(&'a self, currency: &'a str) -> impl Iterator<Item = &'a (OrderFacts, bool)> + 'a {
+        self.edge_orders.iter().filter(move |(order, _)| order.currency == currency)
+    }
+
+    /// The currencies with orders in the range, most orders first.
+    fn currencies(&self, conn: &mut DbConn) -> Result<Vec<String>, AppError> {
+        let mut counts: BTreeMap<String, i64> = match self.days {
+            Some((first, last)) => repo::orders_per_currency(conn, first, last)?.into_iter().collect(),
+            None => BTreeMap::new(),
+        };
+        for (order, _) in &self.edge_orders {
+            *counts.entry(order.currency.clone()).or_default() += 1;
+        }
+        let mut counts: Vec<(String, i64)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(counts.into_iter().map(|(currency, _)| currency).collect())
+    }
+
+    /// The figures of each value of a dimension in the range.
+    fn figures_by_value(
+        &self,
+        conn: &mut DbConn,
+        dimension: Dimension,
+        currency: &str,
+    ) -> Result<BTreeMap<String, Figures>, AppError> {
+        let mut by_value: BTreeMap<String, Figures> = BTreeMap::new();
+        if let Some((first, last)) = self.days {
+            for row in repo::sales_by_value(conn, dimension, currency, first, last)? {
+                *by_value.entry(row.value.clone()).or_default() += row.figures();
+            }
+        }
+        for (order, is_first) in self.edge_orders_in(currency) {
+            // The day in the key does not matter here: only the dimension and value do.
+            for (key, figures) in order.contributions(*is_first, chrono_tz::UTC) {
+                if key.dimension == dimension {
+                    *by_value.entry(key.value).or_default() += figures;
+                }
+            }
+        }
+        Ok(by_value)
+    }
+
+    /// Distinct customers per value of a dimension kept with purchase days: the rollups'
+    /// count for a range that is exactly one of their days, weeks, months or years, the
+    /// purchase days (domain::purchase_days) for other days, and the buyers at the edges
+    /// who did not also buy the value on those days.
+    fn customers_per_value(
+        &self,
+        conn: &mut DbConn,
+        (dimension, values): (Dimension, &[String]),
+        periods: &Periods,
+        currency: &str,
+    ) -> Result<HashMap<String, i64>, AppError> {
+        debug_assert!(DAY_DIMENSIONS.contains(&dimension));
+        let whole_period = periods.whole_period().filter(|_| self.same_zone);
+        let mut counts = match (self.days, whole_period) {
+            (Some(_), Some((granularity, start))) => {
+                repo::customers_by_value(conn, (dimension, values), granularity_name(granularity), currency, start)?
+            }
+            (Some((first, last)), None) => repo::buyers_between(conn, dimension, values, currency, first, last)?,
+            (None, _) => HashMap::new(),
+        };
+        for (value, buyers) in self.edge_buyers(conn, (dimension, values), currency)? {
+            *counts.entry(value).or_default() += buyers;
+        }
+        Ok(counts)
+    }
+
+    /// The buyers of each value at the edges who did not buy it on the rollups' days.
+    fn edge_buyers(
+        &self,
+        conn: &mut DbConn,
+        (dimension, values): (Dimension, &[String]),
+        currency: &str,
+    ) -> Result<BTreeMap<String, i64>, AppError> {
+        let mut buyers: BTreeSet<(i64, String)> = BTreeSet::new();
+        for (order, _) in self.edge_orders_in(currency) {
+            for (d, value) in order.dimension_values() {
+                if d == dimension && values.contains(&value) {
+                    buyers.insert((order.customer_id, value));
+                }
+            }
+        }
+        if let (Some((first, last)), false) = (self.days, buyers.is_empty()) {
+            let customers: BTreeSet<i64> = buyers.iter().map(|(customer, _)| *customer).collect();
+            let customers: Vec<i64> = customers.into_iter().collect();
+            let mut on_days: BTreeSet<(i64, String)> = BTreeSet::new();
+            for chunk in customers.chunks(1000) {
+                for ((customer, d, value, c), days) in repo::purchase_days_of(conn, chunk, Some(values))? {
+                    if d == dimension && c == currency && days.range(first..=last).next().is_some() {
+                        on_days.insert((customer, value));
+                    }
+                }
+            }
+            buyers.retain(|buyer| !on_days.contains(buyer));
+        }
+        let mut counts = BTreeMap::new();
+        for (_, value) in buyers {
+            *counts.entry(value).or_default() += 1;
+        }
+        Ok(counts)
+    }
 }
 
 /// The currency asked for, or the one with the most orders in the range; the others found.
 fn pick_currency(
     conn: &mut DbConn,
     periods: &Periods,
-    from_rollups: bool,
+    rollups: Option<&Rollups>,
     asked: Option<String>,
 ) -> Result<(Option<String>, Vec<String>), AppError> {
-    let found = if from_rollups {
-        repo::currencies_by_orders(conn, periods.first_day(), periods.last_day())?
-    } else {
-        repo::currencies_in(conn, periods.utc_range())?
+    let found = match rollups {
+        Some(rollups) => rollups.currencies(conn)?,
+        None => repo::currencies_in(conn, periods.utc_range())?,
     };
     let currency = asked.or_else(|| found.first().cloned());
     let others = found.into_iter().filter(|c| Some(c) != currency.as_ref()).collect();
@@ -72,12 +204,14 @@ pub fn sales(
     filter: &SalesFilter,
     currency: Option<String>,
 ) -> Result<SalesReport, AppError> {
-    let from_rollups = rollups_answer(conn, periods)?;
-    let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
+    let rollups = rollups_for(conn, periods)?;
+    let (currency, other_currencies) = pick_currency(conn, periods, rollups.as_ref(), currency)?;
     let mut rows: Vec<SalesPeriod> =
         periods.buckets.iter().map(|b| SalesPeriod { period_start: b.period_start, ..Default::default() }).collect();
     if let Some(currency) = &currency {
-        let fast = from_rollups.then(|| filter.rollup_dimension()).flatten();
+        // Periods with distinct customers per period: from the rollups in their own zone only.
+        let same_zone = rollups.as_ref().is_some_and(|r| r.same_zone);
+        let fast = same_zone.then(|| filter.rollup_dimension()).flatten();
         match fast {
             Some((dimension, value)) => {
                 let days =
@@ -177,27 +311,8 @@ fn group_from_row(row: LineGroupRow) -> GroupFigures {
 enum CustomerSource<'a> {
     /// Already counted with the figures.
     Counted,
-    /// Kept for a dimension with purchase days (`customers_per_value`), in a currency.
-    Kept(Dimension, &'a Periods, String),
-}
-
-/// Distinct customers per value of a dimension kept with purchase days, over the periods'
-/// range: the rollups' count for a range that is exactly one day, week, month or year, the
-/// purchase days (domain::purchase_days) for any other.
-fn customers_per_value(
-    conn: &mut DbConn,
-    dimension: Dimension,
-    values: &[String],
-    periods: &Periods,
-    currency: &str,
-) -> Result<HashMap<String, i64>, AppError> {
-    debug_assert!(DAY_DIMENSIONS.contains(&dimension));
-    Ok(match periods.whole_period() {
-        Some((granularity, start)) => {
-            repo::customers_by_value(conn, (dimension, values), granularity_name(granularity), currency, start)?
-        }
-        None => repo::buyers_between(conn, dimension, values, currency, periods.first_day(), periods.last_day())?,
-    })
+    /// Kept for a dimension with purchase days (`Rollups::customers_per_value`), in a currency.
+    Kept(&'a Rollups, Dimension, &'a Periods, String),
 }
 
 /// Ranks groups, keeps `limit`, and fills in their distinct customers.
@@ -218,8 +333,8 @@ fn rank(
     let values: Vec<String> = groups.iter().map(|g| g.key.clone()).collect();
     let counts = match customers {
         CustomerSource::Counted => return Ok((groups, total)),
-        CustomerSource::Kept(dimension, periods, currency) => {
-            customers_per_value(conn, dimension, &values, periods, &currency)?
+        CustomerSource::Kept(rollups, dimension, periods, currency) => {
+            rollups.customers_per_value(conn, (dimension, &values), periods, &currency)?
         }
     };
     for group in &mut groups {
@@ -251,8 +366,8 @@ fn line_ranking(
     by: RankBy,
     limit: usize,
 ) -> Result<Ranking, AppError> {
-    let from_rollups = rollups_answer(conn, periods)?;
-    let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
+    let rollups = rollups_for(conn, periods)?;
+    let (currency, other_currencies) = pick_currency(conn, periods, rollups.as_ref(), currency)?;
     let Some(code) = currency.clone() else {
         return Ok(Ranking { currency, other_currencies, groups: Vec::new(), total: 0, by });
     };
@@ -273,16 +388,16 @@ fn line_ranking(
         }
         _ => None,
     };
-    let fast = match rollup_dimension.filter(|_| filter.channel.is_none()) {
-        Some(dimension) if from_rollups => Some(dimension),
+    let fast = match (rollup_dimension.filter(|_| filter.channel.is_none()), &rollups) {
+        (Some(dimension), Some(rollups)) => Some((dimension, rollups)),
         _ => None,
     };
     let (groups, total) = match fast {
-        Some(dimension) => {
-            let rows = repo::sales_by_value(conn, dimension, &code, periods.first_day(), periods.last_day())?;
+        Some((dimension, rollups)) => {
+            let rows = rollups.figures_by_value(conn, dimension, &code)?;
             let catalogue = match dimension {
                 Dimension::Sku => {
-                    let skus: Vec<String> = rows.iter().map(|r| r.value.clone()).collect();
+                    let skus: Vec<String> = rows.keys().cloned().collect();
                     product_repo::find_by_skus(conn, &skus)?
                 }
                 _ => HashMap::new(),
@@ -294,15 +409,15 @@ fn line_ranking(
             };
             let groups = rows
                 .into_iter()
-                .filter(|row| dimension != Dimension::Sku || in_filter(&row.value))
-                .map(|row| {
-                    let figures = Figures { new_customers: 0, ..row.figures() };
-                    GroupFigures { key: row.value, name: None, figures, customers: 0 }
+                .filter(|(value, _)| dimension != Dimension::Sku || in_filter(value))
+                .map(|(value, figures)| {
+                    let figures = Figures { new_customers: 0, ..figures };
+                    GroupFigures { key: value, name: None, figures, customers: 0 }
                 })
                 .collect();
             // Distinct customers do not add up over days: they come from the rollups or
             // the purchase days, which products and product types both have.
-            let customers = CustomerSource::Kept(dimension, periods, code.clone());
+            let customers = CustomerSource::Kept(rollups, dimension, periods, code.clone());
             rank(conn, groups, by, limit, customers)?
         }
         None => {
@@ -324,17 +439,14 @@ fn line_ranking(
 // ---- Promotions ----------------------------------------------------------------------
 
 pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<Promotions, AppError> {
-    let from_rollups = rollups_answer(conn, periods)?;
-    let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
+    let rollups = rollups_for(conn, periods)?;
+    let (currency, other_currencies) = pick_currency(conn, periods, rollups.as_ref(), currency)?;
     let (mut codes, mut all) = (BTreeMap::<String, Figures>::new(), Figures::default());
     if let Some(code) = &currency {
-        if from_rollups {
-            let (first, last) = (periods.first_day(), periods.last_day());
-            for row in repo::sales_by_value(conn, Dimension::PromoCode, code, first, last)? {
-                codes.insert(row.value.clone(), row.figures());
-            }
-            for row in repo::sales_by_value(conn, Dimension::All, code, first, last)? {
-                all += row.figures();
+        if let Some(rollups) = &rollups {
+            codes = rollups.figures_by_value(conn, Dimension::PromoCode, code)?;
+            for figures in rollups.figures_by_value(conn, Dimension::All, code)?.into_values() {
+                all += figures;
             }
         } else {
             for_each_order(conn, periods, code, |_, order, is_first| {
@@ -346,15 +458,15 @@ pub fn promotions(conn: &mut DbConn, periods: &Periods, currency: Option<String>
             })?;
         }
     }
-    let customers: HashMap<String, i64> = match &currency {
-        Some(code) if from_rollups => {
+    let customers: HashMap<String, i64> = match (&currency, &rollups) {
+        (Some(code), Some(rollups)) => {
             let values: Vec<String> = codes.keys().cloned().collect();
-            repo::buyers_between(conn, Dimension::PromoCode, &values, code, periods.first_day(), periods.last_day())?
+            rollups.customers_per_value(conn, (Dimension::PromoCode, &values), periods, code)?
         }
-        Some(code) => {
+        (Some(code), None) => {
             repo::promo_customers(conn, periods.utc_range(), code)?.into_iter().map(|r| (r.key, r.n)).collect()
         }
-        None => HashMap::new(),
+        (None, _) => HashMap::new(),
     };
     let mut with_code = Figures::default();
     for figures in codes.values() {
@@ -511,8 +623,8 @@ pub fn rfm(
 
 /// Customers by the period of their first order (in the currency), and who came back.
 pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<Cohorts, AppError> {
-    let from_rollups = rollups_answer(conn, periods)?;
-    let (currency, others) = pick_currency(conn, periods, from_rollups, currency)?;
+    let rollups = rollups_for(conn, periods)?;
+    let (currency, others) = pick_currency(conn, periods, rollups.as_ref(), currency)?;
     let mut cohorts: Vec<Cohort> = periods
         .buckets
         .iter()
@@ -525,7 +637,7 @@ pub fn cohorts(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -
         })
         .collect();
     let Some(code) = &currency else { return Ok((currency, others, cohorts)) };
-    if from_rollups {
+    if rollups.is_some_and(|r| r.same_zone) {
         cohorts_from_rollups(conn, periods, code, &mut cohorts)?;
     } else {
         cohorts_from_orders(conn, periods, code, &mut cohorts)?;
@@ -588,45 +700,42 @@ fn add_cells(periods: &Periods, cohorts: &mut [Cohort], cells: impl Iterator<Ite
 
 /// Orders, distinct customers and net revenue by the customer's source, from the rollups:
 /// the figures from the days, the customers like those of products.
-fn sources_from_rollups(conn: &mut DbConn, periods: &Periods, currency: &str) -> Result<Vec<SourceRow>, AppError> {
-    let rows = repo::sales_by_value(conn, Dimension::Source, currency, periods.first_day(), periods.last_day())?;
-    let values: Vec<String> = rows.iter().map(|row| row.value.clone()).collect();
-    let customers = customers_per_value(conn, Dimension::Source, &values, periods, currency)?;
+fn sources_from_rollups(
+    conn: &mut DbConn,
+    rollups: &Rollups,
+    periods: &Periods,
+    currency: &str,
+) -> Result<Vec<SourceRow>, AppError> {
+    let rows = rollups.figures_by_value(conn, Dimension::Source, currency)?;
+    let values: Vec<String> = rows.keys().cloned().collect();
+    let customers = rollups.customers_per_value(conn, (Dimension::Source, &values), periods, currency)?;
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let figures = row.figures();
-            SourceRow {
-                customers: customers.get(&row.value).copied().unwrap_or(0),
-                source: row.value,
-                orders: figures.orders,
-                net_revenue: figures.net_revenue(),
-            }
+        .map(|(source, figures)| SourceRow {
+            customers: customers.get(&source).copied().unwrap_or(0),
+            source,
+            orders: figures.orders,
+            net_revenue: figures.net_revenue(),
         })
         .collect())
 }
 
 /// Orders and revenue by sales channel and by the customer's source.
 pub fn channels(conn: &mut DbConn, periods: &Periods, currency: Option<String>) -> Result<ChannelFigures, AppError> {
-    let from_rollups = rollups_answer(conn, periods)?;
-    let (currency, other_currencies) = pick_currency(conn, periods, from_rollups, currency)?;
+    let rollups = rollups_for(conn, periods)?;
+    let (currency, other_currencies) = pick_currency(conn, periods, rollups.as_ref(), currency)?;
     let mut channels: BTreeMap<String, Figures> = BTreeMap::new();
     let mut sources = Vec::new();
     if let Some(code) = &currency {
-        if from_rollups {
-            for row in repo::sales_by_value(conn, Dimension::Channel, code, periods.first_day(), periods.last_day())? {
-                channels.insert(row.value.clone(), row.figures());
-            }
+        if let Some(rollups) = &rollups {
+            channels = rollups.figures_by_value(conn, Dimension::Channel, code)?;
+            sources = sources_from_rollups(conn, rollups, periods, code)?;
         } else {
             for_each_order(conn, periods, code, |_, order, is_first| {
                 *channels.entry(order.channel.clone()).or_default() += order.figures(is_first);
             })?;
+            sources = repo::sales_by_source(conn, periods.utc_range(), code)?;
         }
-        sources = if from_rollups {
-            sources_from_rollups(conn, periods, code)?
-        } else {
-            repo::sales_by_source(conn, periods.utc_range(), code)?
-        };
         sources.sort_by(|a, b| b.net_revenue.cmp(&a.net_revenue).then(a.source.cmp(&b.source)));
     }
     let mut channels: Vec<(String, Figures)> = channels.into_iter().collect();

@@ -2,8 +2,11 @@
 //! edges, the rollups against the raw orders after random changes, and bad parameters.
 //!
 //! When the request's time zone is the server's RAPPORT_TIMEZONE the figures come from the
-//! rollups; any other zone (even `Etc/UTC` on a server in `UTC`) reads the orders. Most
-//! assertions below run on both paths and must give the same answer.
+//! rollups. In any other zone (even `Etc/UTC` on a server in `UTC`), sales per period and
+//! cohorts read the orders, and the reports over a range (products, product types,
+//! promotions, channels) read the rollups' whole days inside the range and the orders at
+//! its edges. Most assertions below run in both zones and must give the same answer, and
+//! the answers in zones with other offsets are checked against the orders alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +28,7 @@ both_backends!(
     first_orders_move_with_cancellations_and_merges,
     rollups_agree_with_the_orders_after_random_changes,
     rollups_in_paris_agree_with_the_orders_after_random_changes,
+    other_time_zones_read_whole_days_and_the_orders_at_the_edges,
     a_restart_in_another_time_zone_rebuilds_the_rollups,
     bad_parameters_are_422,
 );
@@ -1348,6 +1352,100 @@ async fn rollups_in_paris_agree_with_the_orders_after_random_changes(backend: Ba
     assert_paths_agree(&app, "Europe/Paris", "Europe/Monaco").await;
     assert_totals_match(&app, &known, "Europe/Paris").await;
     assert_totals_match(&app, &known, "Europe/Monaco").await;
+}
+
+/// Zones whose days never line up with the rollups' UTC days: whole hours with daylight
+/// saving (Paris, New York), half an hour (Kolkata), half an hour with daylight saving
+/// (Adelaide, St John's) and three quarters of an hour (Kathmandu).
+const OTHER_ZONES: [&str; 6] =
+    ["Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Adelaide", "America/St_Johns", "Asia/Kathmandu"];
+
+/// Ranges, products, product types, promotions and channels answered in another time zone:
+/// from the rollups' whole days and the orders at the edges of the range.
+fn range_urls() -> Vec<String> {
+    // Across the end of summer time in Europe (25 October) and in North America (1 November),
+    // one day, a partial month, whole months between partial ones, the whole history.
+    let ranges = [
+        HISTORY,
+        "from=2026-10-20&to=2026-11-05",
+        "from=2026-10-25&to=2026-10-25",
+        "from=2026-07-20&to=2026-10-10",
+        "from=2026-09-01&to=2026-09-30",
+    ];
+    let mut urls = Vec::new();
+    for range in ranges {
+        for query in ["", "&by=units&limit=2", "&product_type=ring", "&category=accessories", "&currency=USD"] {
+            urls.push(format!("/v1/analytics/products/top?{range}{query}"));
+        }
+        for query in ["", "&limit=3", "&currency=USD"] {
+            urls.push(format!("/v1/analytics/product-types?{range}{query}"));
+        }
+        for query in ["", "&currency=USD"] {
+            urls.push(format!("/v1/analytics/promotions?{range}{query}"));
+            urls.push(format!("/v1/analytics/channels?{range}{query}"));
+        }
+        urls.push(format!("/v1/analytics/sales?{range}&granularity=week"));
+    }
+    urls
+}
+
+/// Marks the rollups as never built (every answer then comes from the orders), or as built
+/// in UTC again.
+fn set_rollup_zone(app: &TestApp, zone: &str) {
+    let sql = format!("UPDATE rollup_state SET timezone = '{zone}' WHERE id = 1");
+    app.state
+        .db
+        .with_conn(move |conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(sql).execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+async fn other_time_zones_read_whole_days_and_the_orders_at_the_edges(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    random_history(&app, 99).await;
+    // Orders on both sides of each zone's midnights around the changes of time.
+    let customer = customer(&app, json!({"email": "edges@example.com", "source": "event"})).await;
+    for (n, at) in [
+        "2026-10-24T21:50:00Z",
+        "2026-10-24T22:10:00Z",
+        "2026-10-25T18:40:00Z",
+        "2026-10-31T23:55:00Z",
+        "2026-11-01T04:30:00Z",
+        "2026-11-01T05:10:00Z",
+        "2026-11-01T13:20:00Z",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (sku, product_type, ..) = ARTICLES[n % 3];
+        let mut order = NewOrder::new(customer, at, vec![line(sku, product_type, None, 1, 1500)]);
+        order.promo_code = (n % 2 == 0).then_some("SAVE10");
+        place(&app, order).await;
+    }
+    let urls = range_urls();
+    let mut from_rollups = Vec::new();
+    for zone in OTHER_ZONES {
+        for url in &urls {
+            from_rollups.push(analytics(&app, &format!("{url}&timezone={zone}")).await);
+        }
+    }
+    set_rollup_zone(&app, "");
+    let mut answers = from_rollups.into_iter();
+    for zone in OTHER_ZONES {
+        for url in &urls {
+            let from_orders = analytics(&app, &format!("{url}&timezone={zone}")).await;
+            assert_eq!(
+                answers.next().unwrap(),
+                from_orders,
+                "{url}&timezone={zone}: rollups and edges against the orders"
+            );
+        }
+    }
+    set_rollup_zone(&app, ROLLUPS);
+    assert_rollups_exact(&app);
 }
 
 async fn a_restart_in_another_time_zone_rebuilds_the_rollups(backend: Backend) {
