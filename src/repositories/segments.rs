@@ -13,7 +13,7 @@ use diesel::sql_types::BigInt;
 
 use super::sql::{json_text, live_order, lock_row, Sql, SqlValue};
 use crate::db::schema::{campaigns, segments};
-use crate::db::DbConn;
+use crate::db::{Backend, DbConn};
 use crate::domain::segment::{
     CompanyField, Condition, Field, Op, Operand, OrderTime, PredictionField, PurchaseField, Rule, StatsField,
     TextColumn,
@@ -863,6 +863,10 @@ fn members_from(sql: &mut Sql, rule: &Rule, now: NaiveDateTime) {
 /// How many customers the rule selects.
 pub fn count(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryResult<i64> {
     prepare(conn, rule)?;
+    count_prepared(conn, rule, now)
+}
+
+fn count_prepared(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryResult<i64> {
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT COUNT(*) AS n");
     members_from(&mut sql, rule, now);
@@ -878,9 +882,10 @@ struct IdAndCount {
     n: i64,
 }
 
-/// How many customers the rule selects and the newest `limit` of them, in one statement:
-/// the members are worked out once (a materialized CTE), then counted and their highest ids
-/// kept, where `count` and `member_ids` would each evaluate the rule's subqueries.
+/// How many customers the rule selects and the newest `limit` of them. On SQLite in one
+/// statement: the members are worked out once (a materialized CTE), then counted and their
+/// highest ids kept, where `count` and `member_ids` would each evaluate the rule's
+/// subqueries. On PostgreSQL in two (`count_then_newest`).
 pub fn count_and_newest(
     conn: &mut DbConn,
     rule: &Rule,
@@ -888,6 +893,9 @@ pub fn count_and_newest(
     limit: i64,
 ) -> QueryResult<(i64, Vec<i64>)> {
     prepare(conn, rule)?;
+    if conn.backend() == Backend::Postgres {
+        return count_then_newest(conn, rule, now, limit);
+    }
     let mut sql = Sql::new(conn.backend());
     sql.push("WITH members AS MATERIALIZED (SELECT c.id AS id");
     members_from(&mut sql, rule, now);
@@ -902,6 +910,21 @@ pub fn count_and_newest(
     Ok((count, rows.into_iter().map(|row| row.id).collect()))
 }
 
+/// On PostgreSQL, the count then the newest members, on one snapshot: the count runs with
+/// parallel workers, and the newest members walk the primary key backwards and stop at
+/// `limit`. The materialized CTE allows neither (measured in BENCHMARKS.md, Segments).
+fn count_then_newest(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime, limit: i64) -> QueryResult<(i64, Vec<i64>)> {
+    let nested = conn.in_transaction();
+    conn.transaction(|conn| {
+        if !nested {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(conn)?;
+        }
+        let count = count_prepared(conn, rule, now)?;
+        let newest = if count == 0 { Vec::new() } else { member_ids_prepared(conn, rule, now, None, limit)? };
+        Ok((count, newest))
+    })
+}
+
 /// Member ids, newest first, keyset on id.
 pub fn member_ids(
     conn: &mut DbConn,
@@ -911,6 +934,16 @@ pub fn member_ids(
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
     prepare(conn, rule)?;
+    member_ids_prepared(conn, rule, now, before_id, limit)
+}
+
+fn member_ids_prepared(
+    conn: &mut DbConn,
+    rule: &Rule,
+    now: NaiveDateTime,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT c.id AS id");
     members_from(&mut sql, rule, now);
