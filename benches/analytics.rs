@@ -81,7 +81,7 @@ const MIN_RUNS: usize = 5;
 const SERVER_WORKERS: usize = 2;
 /// The goal for cases 1 to 4 (served from the rollups since they were built).
 const GOAL_P95: Duration = Duration::from_millis(20);
-/// The goal for cases 7 to 11 (the slow reports and another time zone).
+/// The goal for cases 7 to 11 and 13 to 16 (the slow reports and other time zones).
 const SLOW_GOAL_P95: Duration = Duration::from_millis(50);
 /// The currency of every raw query (the one with the most orders, which the API picks).
 const CURRENCY: &str = "EUR";
@@ -100,6 +100,8 @@ const YEAR_OF_WEEKS_UTC: (&str, &str) = ("2025-10-27 00:00:00", "2026-11-02 00:0
 /// The same year in Paris (CET on both ends): local midnights in UTC.
 const YEAR_IN_PARIS_UTC: (&str, &str) = ("2025-10-31 23:00:00", "2026-10-31 23:00:00");
 const SPOT_DAY: &str = "2026-10-15";
+/// The day after `YEAR`.
+const DAY_AFTER_YEAR: &str = "2026-11-01";
 
 fn main() {
     let options = Options::from_env();
@@ -175,7 +177,7 @@ fn print_header(options: &Options, postgres: bool) {
         options.raw_runs,
     );
     println!(
-        "machine: client, server and database share {cores} cores; goal: api p95 < {} ms for cases 1-4, < {} ms for 7-11; \
+        "machine: client, server and database share {cores} cores; goal: api p95 < {} ms for cases 1-4, < {} ms for 7-11 and 13-16; \
          raw/api = raw p50 / api p50",
         GOAL_P95.as_millis(),
         SLOW_GOAL_P95.as_millis()
@@ -336,6 +338,24 @@ impl RawSql {
     }
 }
 
+/// The UTC instants `[from, to)` of the year `YEAR` in a time zone (its local midnights).
+struct UtcRange(String, String);
+
+impl UtcRange {
+    fn as_pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+fn year_in(zone: &str) -> UtcRange {
+    let zone: chrono_tz::Tz = zone.parse().expect("a known time zone");
+    let midnight = |day: &str| {
+        let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("a date");
+        rapport::domain::period::local_midnight_utc(zone, day).format("%Y-%m-%d %H:%M:%S").to_string()
+    };
+    UtcRange(midnight(YEAR.0), midnight(DAY_AFTER_YEAR))
+}
+
 fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
     let sql = RawSql { backend };
     let (year_from, year_to) = YEAR;
@@ -448,6 +468,39 @@ fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
             // SQLite has no time zones.
             sql.postgres().then(|| sql.sales(paris_day, YEAR_IN_PARIS_UTC, "")),
             net,
+        ),
+        case(
+            "13 products/top by revenue, 1 year, Kolkata",
+            format!("/v1/analytics/products/top?{range}&by=revenue&limit=10&timezone=Asia/Kolkata"),
+            Some(SLOW_GOAL_P95),
+            Some(sql.lines("l.sku", year_in("Asia/Kolkata").as_pair(), "", " ORDER BY amount DESC, key LIMIT 10")),
+            Check::Ranking,
+        ),
+        case(
+            "14 product-types, 1 year, New York",
+            format!("/v1/analytics/product-types?{range}&timezone=America/New_York"),
+            Some(SLOW_GOAL_P95),
+            Some(sql.lines(
+                "l.product_type",
+                year_in("America/New_York").as_pair(),
+                " AND l.product_type IS NOT NULL",
+                " ORDER BY amount DESC, key",
+            )),
+            Check::Ranking,
+        ),
+        case(
+            "15 promotions, 1 year, Kathmandu",
+            format!("/v1/analytics/promotions?{range}&timezone=Asia/Kathmandu"),
+            Some(SLOW_GOAL_P95),
+            Some(sql.promotions(year_in("Asia/Kathmandu").as_pair())),
+            Check::Promotions,
+        ),
+        case(
+            "16 channels, 1 year, Paris",
+            format!("/v1/analytics/channels?{range}&timezone=Europe/Paris"),
+            Some(SLOW_GOAL_P95),
+            Some(sql.channels(YEAR_IN_PARIS_UTC)),
+            Check::Channels,
         ),
         case(
             "12 products/{sku}/sales by month, 1 year",
@@ -601,7 +654,7 @@ fn bench_backend(options: &Options, database: &BenchDatabase) {
         );
     }
     println!(
-        "{backend:<8} goals (p95 < {} ms for 1-4, < {} ms for 7-11): {} of {} met",
+        "{backend:<8} goals (p95 < {} ms for 1-4, < {} ms for 7-11 and 13-16): {} of {} met",
         GOAL_P95.as_millis(),
         SLOW_GOAL_P95.as_millis(),
         goals.iter().filter(|met| **met).count(),
