@@ -936,6 +936,26 @@ pub fn purchase_days_of(conn: &mut DbConn, customer_ids: &[i64], values: Option<
     Ok(buyer_days(rows))
 }
 
+/// Which of `customers` bought which of `values` on a day of `[from, to]`, in `currency`:
+/// (customer, value) pairs, through the purchase days' primary key.
+pub fn buyers_on_days(
+    conn: &mut DbConn,
+    (dimension, values): (Dimension, &[String]),
+    currency: &str,
+    customers: &[i64],
+    (from, to): (NaiveDate, NaiveDate),
+) -> QueryResult<Vec<(i64, String)>> {
+    purchase_days::table
+        .filter(purchase_days::customer_id.eq_any(customers))
+        .filter(purchase_days::dimension.eq(dimension.as_str()))
+        .filter(purchase_days::value.eq_any(values))
+        .filter(purchase_days::currency.eq(currency))
+        .filter(purchase_days::day.between(from, to))
+        .select((purchase_days::customer_id, purchase_days::value))
+        .distinct()
+        .load(conn)
+}
+
 /// The purchase days of customers with ids in `[low, high)`, for checking.
 pub fn purchase_days_between(conn: &mut DbConn, low: i64, high: i64) -> QueryResult<BuyerDays> {
     let rows: Vec<PurchaseDayRow> = purchase_days::table

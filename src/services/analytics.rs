@@ -165,11 +165,7 @@ impl Rollups {
             let customers: Vec<i64> = customers.into_iter().collect();
             let mut on_days: BTreeSet<(i64, String)> = BTreeSet::new();
             for chunk in customers.chunks(1000) {
-                for ((customer, d, value, c), days) in repo::purchase_days_of(conn, chunk, Some(values))? {
-                    if d == dimension && c == currency && days.range(first..=last).next().is_some() {
-                        on_days.insert((customer, value));
-                    }
-                }
+                on_days.extend(repo::buyers_on_days(conn, (dimension, values), currency, chunk, (first, last))?);
             }
             buyers.retain(|buyer| !on_days.contains(buyer));
         }
