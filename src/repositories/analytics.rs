@@ -936,23 +936,25 @@ pub fn purchase_days_of(conn: &mut DbConn, customer_ids: &[i64], values: Option<
     Ok(buyer_days(rows))
 }
 
-/// Which of `customers` bought which of `values` on a day of `[from, to]`, in `currency`:
-/// (customer, value) pairs, through the purchase days' primary key.
-pub fn buyers_on_days(
+/// The purchase days of `values` on one day, in `currency`: (customer, value, the
+/// customer's purchase day of the value before, and after), from the covering range index.
+pub fn purchase_days_on(
     conn: &mut DbConn,
     (dimension, values): (Dimension, &[String]),
     currency: &str,
-    customers: &[i64],
-    (from, to): (NaiveDate, NaiveDate),
-) -> QueryResult<Vec<(i64, String)>> {
+    day: NaiveDate,
+) -> QueryResult<Vec<(i64, String, Option<NaiveDate>, Option<NaiveDate>)>> {
     purchase_days::table
-        .filter(purchase_days::customer_id.eq_any(customers))
         .filter(purchase_days::dimension.eq(dimension.as_str()))
         .filter(purchase_days::value.eq_any(values))
         .filter(purchase_days::currency.eq(currency))
-        .filter(purchase_days::day.between(from, to))
-        .select((purchase_days::customer_id, purchase_days::value))
-        .distinct()
+        .filter(purchase_days::day.eq(day))
+        .select((
+            purchase_days::customer_id,
+            purchase_days::value,
+            purchase_days::previous_day,
+            purchase_days::next_day,
+        ))
         .load(conn)
 }
 

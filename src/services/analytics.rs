@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
 
 use super::{campaigns, now};
 use crate::config::parse_timezone;
@@ -15,7 +16,7 @@ use crate::domain::cohorts::cohort_cells;
 use crate::domain::forms::EnquiryPeriod;
 use crate::domain::period::{bucket_index, whole_days_within, Bucket, Periods, WholeDays};
 use crate::domain::purchase_days::DAY_DIMENSIONS;
-use crate::domain::sales::{granularity_name, Dimension, Figures, OrderFacts, SalesFilter};
+use crate::domain::sales::{granularity_name, local_day, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::domain::EnquiryStatus;
 use crate::error::AppError;
 use crate::models::analytics::{ChannelFigures, CustomerValue, Promotions, RfmFigures, SourceRow, TopCustomer};
@@ -46,6 +47,8 @@ pub fn consent(conn: &mut DbConn, buckets: &[Bucket]) -> Result<ConsentFigures, 
 /// another zone reads the rollups' days that lie wholly inside its range, and the orders
 /// placed in its range outside those days (less than a day at each end).
 struct Rollups {
+    /// The time zone of the rollups' days.
+    zone: Tz,
     /// The request is in the rollups' time zone: its days are theirs.
     same_zone: bool,
     /// The rollups' local days wholly inside the range (first and last).
@@ -62,18 +65,19 @@ fn rollups_for(conn: &mut DbConn, periods: &Periods) -> Result<Option<Rollups>, 
     if zone.is_empty() {
         return Ok(None);
     }
-    if zone == periods.timezone.name() {
-        let days = Some((periods.first_day(), periods.last_day()));
-        return Ok(Some(Rollups { same_zone: true, days, edge_orders: Vec::new() }));
-    }
+    let same_zone = zone == periods.timezone.name();
     let zone = parse_timezone(&zone).map_err(AppError::internal)?;
+    if same_zone {
+        let days = Some((periods.first_day(), periods.last_day()));
+        return Ok(Some(Rollups { zone, same_zone, days, edge_orders: Vec::new() }));
+    }
     let WholeDays { days, edges } = whole_days_within(zone, periods.utc_range());
     let mut edge_orders = Vec::new();
     for placed in edges {
         let selection = OrderSelection { placed: Some(placed), with_first: true, ..Default::default() };
         edge_orders.extend(repo::order_facts(conn, &selection)?);
     }
-    Ok(Some(Rollups { same_zone: false, days, edge_orders }))
+    Ok(Some(Rollups { zone, same_zone, days, edge_orders }))
 }
 
 impl Rollups {
@@ -145,32 +149,47 @@ impl Rollups {
         Ok(counts)
     }
 
-    /// The buyers of each value at the edges who did not buy it on the rollups' days.
+    /// The buyers of each value at the edges who did not buy it on the rollups' days. An
+    /// edge lies in the rollups' day before the first (or after the last), where the
+    /// buyer's purchase day links to their next (or previous) one: they bought on the days
+    /// in between exactly when that one is on or before the last (on or after the first).
     fn edge_buyers(
         &self,
         conn: &mut DbConn,
         (dimension, values): (Dimension, &[String]),
         currency: &str,
     ) -> Result<BTreeMap<String, i64>, AppError> {
-        let mut buyers: BTreeSet<(i64, String)> = BTreeSet::new();
+        // Each buyer at the edges, with the rollups' days they bought on there.
+        let mut buyers: BTreeMap<(i64, String), BTreeSet<NaiveDate>> = BTreeMap::new();
         for (order, _) in self.edge_orders_in(currency) {
+            let day = local_day(self.zone, order.placed_at);
             for (d, value) in order.dimension_values() {
                 if d == dimension && values.contains(&value) {
-                    buyers.insert((order.customer_id, value));
+                    buyers.entry((order.customer_id, value)).or_default().insert(day);
                 }
             }
         }
         if let (Some((first, last)), false) = (self.days, buyers.is_empty()) {
-            let customers: BTreeSet<i64> = buyers.iter().map(|(customer, _)| *customer).collect();
-            let customers: Vec<i64> = customers.into_iter().collect();
+            let edge_days: BTreeSet<NaiveDate> = buyers.values().flatten().copied().collect();
             let mut on_days: BTreeSet<(i64, String)> = BTreeSet::new();
-            for chunk in customers.chunks(1000) {
-                on_days.extend(repo::buyers_on_days(conn, (dimension, values), currency, chunk, (first, last))?);
+            for day in edge_days {
+                for (customer, value, previous, next) in
+                    repo::purchase_days_on(conn, (dimension, values), currency, day)?
+                {
+                    let linked = if day < first {
+                        next.is_some_and(|d| d <= last)
+                    } else {
+                        previous.is_some_and(|d| d >= first)
+                    };
+                    if linked {
+                        on_days.insert((customer, value));
+                    }
+                }
             }
-            buyers.retain(|buyer| !on_days.contains(buyer));
+            buyers.retain(|buyer, _| !on_days.contains(buyer));
         }
         let mut counts = BTreeMap::new();
-        for (_, value) in buyers {
+        for (_, value) in buyers.into_keys() {
             *counts.entry(value).or_default() += 1;
         }
         Ok(counts)

@@ -1407,7 +1407,7 @@ async fn other_time_zones_read_whole_days_and_the_orders_at_the_edges(backend: B
     let app = TestApp::spawn(backend).await;
     random_history(&app, 99).await;
     // Orders on both sides of each zone's midnights around the changes of time.
-    let customer = customer(&app, json!({"email": "edges@example.com", "source": "event"})).await;
+    let buyer = customer(&app, json!({"email": "edges@example.com", "source": "event"})).await;
     for (n, at) in [
         "2026-10-24T21:50:00Z",
         "2026-10-24T22:10:00Z",
@@ -1421,9 +1421,20 @@ async fn other_time_zones_read_whole_days_and_the_orders_at_the_edges(backend: B
     .enumerate()
     {
         let (sku, product_type, ..) = ARTICLES[n % 3];
-        let mut order = NewOrder::new(customer, at, vec![line(sku, product_type, None, 1, 1500)]);
+        let mut order = NewOrder::new(buyer, at, vec![line(sku, product_type, None, 1, 1500)]);
         order.promo_code = (n % 2 == 0).then_some("SAVE10");
         place(&app, order).await;
+    }
+    // In Kolkata, 2026-10-20..2026-11-05 holds the UTC days 20 October to 4 November whole:
+    // a buyer at each edge who also bought on the first (or last) of those days counts once.
+    for (email, first, second) in [
+        ("start@example.com", "2026-10-19T20:00:00Z", "2026-11-04T10:00:00Z"),
+        ("end@example.com", "2026-10-20T10:00:00Z", "2026-11-05T10:00:00Z"),
+    ] {
+        let buyer = customer(&app, json!({"email": email, "source": "event"})).await;
+        for at in [first, second] {
+            place(&app, NewOrder::new(buyer, at, vec![line("RING-1", "ring", None, 1, 2500)])).await;
+        }
     }
     let urls = range_urls();
     let mut from_rollups = Vec::new();
