@@ -936,14 +936,17 @@ pub fn purchase_days_of(conn: &mut DbConn, customer_ids: &[i64], values: Option<
     Ok(buyer_days(rows))
 }
 
-/// The purchase days of `values` on one day, in `currency`: (customer, value, the
-/// customer's purchase day of the value before, and after), from the covering range index.
+/// A buyer's purchase day of a value: (customer, value, their purchase day of the value
+/// before, and after).
+pub type LinkedPurchaseDay = (i64, String, Option<NaiveDate>, Option<NaiveDate>);
+
+/// The purchase days of `values` on one day, in `currency`, from the covering range index.
 pub fn purchase_days_on(
     conn: &mut DbConn,
     (dimension, values): (Dimension, &[String]),
     currency: &str,
     day: NaiveDate,
-) -> QueryResult<Vec<(i64, String, Option<NaiveDate>, Option<NaiveDate>)>> {
+) -> QueryResult<Vec<LinkedPurchaseDay>> {
     purchase_days::table
         .filter(purchase_days::dimension.eq(dimension.as_str()))
         .filter(purchase_days::value.eq_any(values))
