@@ -97,8 +97,6 @@ const THREE_YEARS_UTC: (&str, &str) = ("2023-11-01 00:00:00", "2026-11-01 00:00:
 /// Weekly buckets run from the Monday of the week holding `from` to the end of the week
 /// holding `to`.
 const YEAR_OF_WEEKS_UTC: (&str, &str) = ("2025-10-27 00:00:00", "2026-11-02 00:00:00");
-/// The same year in Paris (CET on both ends): local midnights in UTC.
-const YEAR_IN_PARIS_UTC: (&str, &str) = ("2025-10-31 23:00:00", "2026-10-31 23:00:00");
 const SPOT_DAY: &str = "2026-10-15";
 /// The day after `YEAR`.
 const DAY_AFTER_YEAR: &str = "2026-11-01";
@@ -466,7 +464,7 @@ fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
             format!("/v1/analytics/sales?{range}&granularity=day&timezone=Europe/Paris"),
             Some(SLOW_GOAL_P95),
             // SQLite has no time zones.
-            sql.postgres().then(|| sql.sales(paris_day, YEAR_IN_PARIS_UTC, "")),
+            sql.postgres().then(|| sql.sales(paris_day, year_in("Europe/Paris").as_pair(), "")),
             net,
         ),
         case(
@@ -499,7 +497,7 @@ fn cases(backend: Backend, top_sku: &str) -> Vec<Case> {
             "16 channels, 1 year, Paris",
             format!("/v1/analytics/channels?{range}&timezone=Europe/Paris"),
             Some(SLOW_GOAL_P95),
-            Some(sql.channels(YEAR_IN_PARIS_UTC)),
+            Some(sql.channels(year_in("Europe/Paris").as_pair())),
             Check::Channels,
         ),
         case(

@@ -161,7 +161,7 @@ pub struct WholeDays {
 }
 
 pub fn whole_days_within(timezone: Tz, (from, to): (NaiveDateTime, NaiveDateTime)) -> WholeDays {
-    let local_day = |at: NaiveDateTime| at.and_utc().with_timezone(&timezone).date_naive();
+    let local_day = |at| super::sales::local_day(timezone, at);
     // The first day starting at or after `from`, and the day holding `to` (it starts at or
     // before `to`, so the days before it end by `to`).
     let mut first = local_day(from);

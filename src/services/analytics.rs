@@ -159,18 +159,18 @@ impl Rollups {
         (dimension, values): (Dimension, &[String]),
         currency: &str,
     ) -> Result<BTreeMap<String, i64>, AppError> {
-        // Each buyer at the edges, with the rollups' days they bought on there.
-        let mut buyers: BTreeMap<(i64, String), BTreeSet<NaiveDate>> = BTreeMap::new();
+        // The buyers at the edges, and the rollups' days the edges lie in.
+        let mut buyers: BTreeSet<(i64, String)> = BTreeSet::new();
+        let mut edge_days: BTreeSet<NaiveDate> = BTreeSet::new();
         for (order, _) in self.edge_orders_in(currency) {
-            let day = local_day(self.zone, order.placed_at);
             for (d, value) in order.dimension_values() {
                 if d == dimension && values.contains(&value) {
-                    buyers.entry((order.customer_id, value)).or_default().insert(day);
+                    buyers.insert((order.customer_id, value));
+                    edge_days.insert(local_day(self.zone, order.placed_at));
                 }
             }
         }
         if let (Some((first, last)), false) = (self.days, buyers.is_empty()) {
-            let edge_days: BTreeSet<NaiveDate> = buyers.values().flatten().copied().collect();
             let mut on_days: BTreeSet<(i64, String)> = BTreeSet::new();
             for day in edge_days {
                 for (customer, value, previous, next) in
@@ -186,10 +186,10 @@ impl Rollups {
                     }
                 }
             }
-            buyers.retain(|buyer, _| !on_days.contains(buyer));
+            buyers.retain(|buyer| !on_days.contains(buyer));
         }
         let mut counts = BTreeMap::new();
-        for (_, value) in buyers.into_keys() {
+        for (_, value) in buyers {
             *counts.entry(value).or_default() += 1;
         }
         Ok(counts)
