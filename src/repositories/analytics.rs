@@ -1079,46 +1079,56 @@ pub fn buyers_between(
         return Ok(buyers);
     }
     let plan = DayRangePlan::new(from, to);
-    let mut add = |rows: Vec<(String, i64)>| {
+    let start = plan.start;
+    let mut add = |rows: Vec<(String, i64)>, sign: i64| {
         for (value, n) in rows {
-            *buyers.entry(value).or_default() += n;
+            *buyers.entry(value).or_default() += sign * n;
         }
     };
-    let rows_of = || {
+    let rows_of = |(low, high): (NaiveDate, NaiveDate)| {
         purchase_days::table
             .filter(purchase_days::dimension.eq(dimension.as_str()))
             .filter(purchase_days::value.eq_any(values))
             .filter(purchase_days::currency.eq(currency))
+            .filter(purchase_days::day.between(low, high))
             .group_by(purchase_days::value)
             .select((purchase_days::value, diesel::dsl::count_star()))
     };
     if let (Some((first, last)), Some(end)) = (plan.months, plan.months_end()) {
-        let from_month = Granularity::Month.start_of(from);
-        add(purchase_day_counts::table
-            .filter(purchase_day_counts::dimension.eq(dimension.as_str()))
-            .filter(purchase_day_counts::value.eq_any(values))
-            .filter(purchase_day_counts::currency.eq(currency))
-            .filter(purchase_day_counts::month.between(first, last))
-            .filter(purchase_day_counts::previous_month.lt(from_month))
-            .group_by(purchase_day_counts::value)
-            .select((
-                purchase_day_counts::value,
-                diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(SUM(days) AS BIGINT)"),
-            ))
-            .load(conn)?);
-        if let Some((low, high)) = plan.handoff {
-            add(rows_of()
-                .filter(purchase_days::day.between(low, high))
-                .filter(purchase_days::next_day.between(first, end))
-                .load(conn)?);
+        let start_month = Granularity::Month.start_of(start);
+        add(
+            purchase_day_counts::table
+                .filter(purchase_day_counts::dimension.eq(dimension.as_str()))
+                .filter(purchase_day_counts::value.eq_any(values))
+                .filter(purchase_day_counts::currency.eq(currency))
+                .filter(purchase_day_counts::month.between(first, last))
+                .filter(purchase_day_counts::previous_month.lt(start_month))
+                .group_by(purchase_day_counts::value)
+                .select((
+                    purchase_day_counts::value,
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(SUM(days) AS BIGINT)"),
+                ))
+                .load(conn)?,
+            1,
+        );
+        if let Some(days) = plan.handoff {
+            add(rows_of(days).filter(purchase_days::next_day.between(first, end)).load(conn)?, 1);
         }
     }
-    for (low, high) in plan.edges {
-        add(rows_of()
-            .filter(purchase_days::day.between(low, high))
-            .filter(purchase_days::previous_day.is_null().or(purchase_days::previous_day.lt(from)))
-            .load(conn)?);
+    for days in plan.edges.iter().copied() {
+        let first_since_start = purchase_days::previous_day.is_null().or(purchase_days::previous_day.lt(start));
+        add(rows_of(days).filter(first_since_start).load(conn)?, 1);
     }
+    // The widened range's buyers who bought nothing in `[from, to]`.
+    if let Some(days) = plan.head_trim {
+        let none_in_range = purchase_days::next_day.is_null().or(purchase_days::next_day.gt(to));
+        add(rows_of(days).filter(none_in_range).load(conn)?, -1);
+    }
+    if let Some(days) = plan.tail_trim {
+        let first_since_start = purchase_days::previous_day.is_null().or(purchase_days::previous_day.lt(start));
+        add(rows_of(days).filter(first_since_start).load(conn)?, -1);
+    }
+    buyers.retain(|_, n| *n != 0);
     Ok(buyers)
 }
 

@@ -1371,6 +1371,9 @@ fn range_urls() -> Vec<String> {
         "from=2026-10-25&to=2026-10-25",
         "from=2026-07-20&to=2026-10-10",
         "from=2026-09-01&to=2026-09-30",
+        // A few days off the month boundaries at both ends: counted as whole months, less
+        // the buyers of those few days who bought nothing in the range.
+        "from=2026-07-03&to=2026-10-29",
     ];
     let mut urls = Vec::new();
     for range in ranges {
@@ -1435,6 +1438,11 @@ async fn other_time_zones_read_whole_days_and_the_orders_at_the_edges(backend: B
         for at in [first, second] {
             place(&app, NewOrder::new(buyer, at, vec![line("RING-1", "ring", None, 1, 2500)])).await;
         }
+    }
+    // Buyers only in the days just outside 2026-07-03..2026-10-29, in every zone.
+    for (email, at) in [("head@example.com", "2026-07-01T12:00:00Z"), ("tail@example.com", "2026-10-30T12:00:00Z")] {
+        let buyer = customer(&app, json!({"email": email, "source": "event"})).await;
+        place(&app, NewOrder::new(buyer, at, vec![line("RING-1", "ring", None, 1, 2500)])).await;
     }
     let urls = range_urls();
     let mut from_rollups = Vec::new();
