@@ -65,6 +65,10 @@ impl Compiler {
     pub fn rule(&self, sql: &mut Sql, rule: &Rule) {
         match rule {
             Rule::All(rules) => self.group(sql, rules, " AND ", "(1 = 1)"),
+            // An `any` of sets an index finds (see `any_of_sets`).
+            Rule::Any(rules) if rules.len() > 1 && rules.iter().all(|rule| self.has_id_set(rule)) => {
+                self.any_of_sets(sql, rules)
+            }
             Rule::Any(rules) => self.group(sql, rules, " OR ", "(1 = 0)"),
             Rule::Not(inner) => match complement(inner) {
                 // `not` around a condition on another table: the opposite condition, so
@@ -101,10 +105,10 @@ impl Compiler {
 
     fn condition(&self, sql: &mut Sql, c: &Condition) {
         match &c.field {
-            Field::Tag => membership(sql, c.op, "customer_id", |sql| {
-                sql.push("customer_tags WHERE ");
-                match_texts(sql, "tag", &c.operand);
-            }),
+            Field::Tag | Field::UsedPromoCode | Field::ReceivedCampaign | Field::Purchased(_) => {
+                let (column, write_set) = self.customer_set(c).expect("a condition on another table");
+                membership(sql, c.op, column, write_set)
+            }
             Field::Text(column) => text_column(sql, *column, c.op, &c.operand),
             Field::Age => self.age(sql, c.op, &c.operand),
             Field::BirthdayMonth => {
@@ -120,25 +124,6 @@ impl Compiler {
             Field::Consent(channel) => consent(sql, channel.as_str(), c.op, &c.operand),
             Field::Stats(stats) => self.stats(sql, *stats, c),
             Field::OrderAt(which) => self.order_time(sql, *which, c.op, &c.operand),
-            Field::Purchased(what) => self.purchased(sql, what, c),
-            Field::UsedPromoCode => membership(sql, c.op, "o.customer_id", |sql| {
-                sql.push("orders o WHERE ").push(&live_order("o")).push(" AND o.promo_code_status = 'applied' AND ");
-                self.since(sql, "o.placed_at", c.within_days);
-                match_texts(sql, "o.promo_code", &c.operand);
-            }),
-            Field::ReceivedCampaign => membership(sql, c.op, "x.customer_id", |sql| {
-                sql.push("campaign_contacts x WHERE x.holdout = FALSE AND ");
-                self.since(sql, "x.created_at", c.within_days);
-                match &c.operand {
-                    Operand::Integers(ids) => {
-                        sql.push("x.campaign_id IN ");
-                        sql.bind_list(ids.iter().map(|id| SqlValue::Int(*id)));
-                    }
-                    _ => {
-                        sql.push("1 = 1");
-                    }
-                }
-            }),
             Field::RfmSegment => rfm(sql, c.op, &c.operand),
             Field::PriceBand => price_band(sql, c),
             Field::Affinity(dimension) => affinity(sql, &dimension.stored_name(), c.op, &c.operand),
@@ -151,6 +136,109 @@ impl Compiler {
                 });
             }
             Field::Company(field) => company(sql, *field, c.op, &c.operand),
+        }
+    }
+
+    /// For a condition on the tags, orders or campaign contacts: the column that holds the
+    /// customer id, and a writer of `<tables> WHERE <conditions>` for the customers the
+    /// condition's positive form selects.
+    #[allow(clippy::type_complexity)]
+    fn customer_set<'a>(&'a self, c: &'a Condition) -> Option<(&'static str, Box<dyn Fn(&mut Sql) + 'a>)> {
+        let write_set: Box<dyn Fn(&mut Sql) + 'a> = match &c.field {
+            Field::Tag => Box::new(|sql: &mut Sql| {
+                sql.push("customer_tags WHERE ");
+                match_texts(sql, "tag", &c.operand);
+            }),
+            Field::UsedPromoCode => Box::new(|sql: &mut Sql| {
+                sql.push("orders o WHERE ").push(&live_order("o")).push(" AND o.promo_code_status = 'applied' AND ");
+                self.since(sql, "o.placed_at", c.within_days);
+                match_texts(sql, "o.promo_code", &c.operand);
+            }),
+            Field::ReceivedCampaign => Box::new(|sql: &mut Sql| {
+                sql.push("campaign_contacts x WHERE x.holdout = FALSE AND ");
+                self.since(sql, "x.created_at", c.within_days);
+                match &c.operand {
+                    Operand::Integers(ids) => {
+                        sql.push("x.campaign_id IN ");
+                        sql.bind_list(ids.iter().map(|id| SqlValue::Int(*id)));
+                    }
+                    _ => {
+                        sql.push("1 = 1");
+                    }
+                }
+            }),
+            Field::Purchased(what) => Box::new(move |sql: &mut Sql| self.purchase_set(sql, what, c)),
+            _ => return None,
+        };
+        let column = match c.field {
+            Field::Tag => "customer_id",
+            Field::ReceivedCampaign => "x.customer_id",
+            _ => "o.customer_id",
+        };
+        Some((column, write_set))
+    }
+
+    /// Whether the rule selects a set of customers that an index finds without reading
+    /// every customer: a positive condition on the tags, orders or campaign contacts, a
+    /// city or source among values (both indexed), or an `any` of such sets.
+    fn has_id_set(&self, rule: &Rule) -> bool {
+        match rule {
+            Rule::Any(rules) => !rules.is_empty() && rules.iter().all(|rule| self.has_id_set(rule)),
+            Rule::Cond(c) => {
+                let positive = matches!(c.op, Op::Eq | Op::In | Op::Exists);
+                match c.field {
+                    Field::Text(TextColumn::City | TextColumn::Source) => {
+                        matches!(c.op, Op::Eq | Op::In) && matches!(c.operand, Operand::Texts(_))
+                    }
+                    _ => positive && self.customer_set(c).is_some(),
+                }
+            }
+            Rule::All(_) | Rule::Not(_) => false,
+        }
+    }
+
+    /// An `any` of rules that `has_id_set`, each read by index. On SQLite, the customers in
+    /// the union of the sets: SQLite then reads those customers by id instead of testing
+    /// every customer. On PostgreSQL, `c.id IN (set) OR c.id IN (set) ...`: each set is
+    /// hashed once and the customers are scanned in parallel (a union is joined without
+    /// parallel workers, and measured slower there). Either way a city is found through
+    /// its index rather than by lower-casing every customer's city (BENCHMARKS.md, Segments).
+    fn any_of_sets(&self, sql: &mut Sql, rules: &[Rule]) {
+        let mut sets = Vec::new();
+        flatten_any(rules, &mut sets);
+        let union = !sql.is_postgres();
+        sql.push(if union { "(c.id IN (" } else { "(" });
+        for (index, c) in sets.into_iter().enumerate() {
+            if union {
+                if index > 0 {
+                    sql.push(" UNION ");
+                }
+                self.id_set(sql, c);
+            } else {
+                if index > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("c.id IN (");
+                self.id_set(sql, c);
+                sql.push(")");
+            }
+        }
+        sql.push(if union { "))" } else { ")" });
+    }
+
+    /// `SELECT <customer id> FROM ...` for a condition that `has_id_set`.
+    fn id_set(&self, sql: &mut Sql, c: &Condition) {
+        match (&c.field, &c.operand) {
+            (Field::Text(column), Operand::Texts(values)) => {
+                // A name of its own: `c` is the outer query's customer.
+                sql.push("SELECT k.id FROM customers k WHERE ");
+                text_in(sql, &format!("k.{}", column.column()), *column, values);
+            }
+            _ => {
+                let (column, write_set) = self.customer_set(c).expect("a set that has_id_set accepted");
+                sql.push("SELECT ").push(column).push(" FROM ");
+                write_set(sql);
+            }
         }
     }
 
@@ -282,31 +370,41 @@ impl Compiler {
         }
     }
 
-    /// Lines of orders that were not cancelled and not fully refunded.
-    fn purchased(&self, sql: &mut Sql, what: &PurchaseField, c: &Condition) {
-        membership(sql, c.op, "o.customer_id", |sql| {
-            sql.push("order_lines l JOIN orders o ON o.id = l.order_id ");
-            if *what == PurchaseField::Category {
-                sql.push("JOIN products p ON p.id = l.product_id ");
+    /// Lines of orders that were not cancelled and not fully refunded, as
+    /// `<tables> WHERE <conditions>`.
+    fn purchase_set(&self, sql: &mut Sql, what: &PurchaseField, c: &Condition) {
+        sql.push("order_lines l JOIN orders o ON o.id = l.order_id ");
+        if *what == PurchaseField::Category {
+            sql.push("JOIN products p ON p.id = l.product_id ");
+        }
+        sql.push("WHERE ").push(&live_order("o")).push(" AND l.refunded_quantity < l.quantity AND ");
+        self.since(sql, "o.placed_at", c.within_days);
+        match what {
+            PurchaseField::Sku => match_texts(sql, "l.sku", &c.operand),
+            PurchaseField::ProductType => match_texts(sql, "l.product_type", &c.operand),
+            PurchaseField::Category => match_texts(sql, "p.category", &c.operand),
+            PurchaseField::Attribute(key) => {
+                // The membership's own op decides the polarity; the line must have the value.
+                let positive = match c.op {
+                    Op::Ne => Op::Eq,
+                    Op::NotIn => Op::In,
+                    Op::NotExists => Op::Exists,
+                    op => op,
+                };
+                attribute(sql, "l.attributes", key, positive, &c.operand)
             }
-            sql.push("WHERE ").push(&live_order("o")).push(" AND l.refunded_quantity < l.quantity AND ");
-            self.since(sql, "o.placed_at", c.within_days);
-            match what {
-                PurchaseField::Sku => match_texts(sql, "l.sku", &c.operand),
-                PurchaseField::ProductType => match_texts(sql, "l.product_type", &c.operand),
-                PurchaseField::Category => match_texts(sql, "p.category", &c.operand),
-                PurchaseField::Attribute(key) => {
-                    // The membership's own op decides the polarity; the line must have the value.
-                    let positive = match c.op {
-                        Op::Ne => Op::Eq,
-                        Op::NotIn => Op::In,
-                        Op::NotExists => Op::Exists,
-                        op => op,
-                    };
-                    attribute(sql, "l.attributes", key, positive, &c.operand)
-                }
-            }
-        });
+        }
+    }
+}
+
+/// The conditions of nested `any` rules that `has_id_set` (an `any` of `any`s is one set).
+fn flatten_any<'a>(rules: &'a [Rule], sets: &mut Vec<&'a Condition>) {
+    for rule in rules {
+        match rule {
+            Rule::Any(inner) => flatten_any(inner, sets),
+            Rule::Cond(c) => sets.push(c),
+            Rule::All(_) | Rule::Not(_) => unreachable!("has_id_set accepts neither"),
+        }
     }
 }
 
@@ -476,30 +574,36 @@ fn text_column(sql: &mut Sql, column: TextColumn, op: Op, operand: &Operand) {
         _ => {
             let Operand::Texts(values) = operand else { return no_match(sql) };
             null_safe(sql, op, |sql| {
-                if column.is_free_text() {
-                    // Both sides lower-cased by the same SQL function.
-                    let lowered = format!("LOWER({name})");
-                    if op == Op::Contains {
-                        sql.push(&lowered)
-                            .push(" LIKE LOWER(")
-                            .bind(SqlValue::Text(like_pattern(&values[0])))
-                            .push(") ESCAPE '\\'");
-                    } else {
-                        sql.push(&lowered).push(" IN (");
-                        for (index, value) in values.iter().enumerate() {
-                            if index > 0 {
-                                sql.push(", ");
-                            }
-                            sql.push("LOWER(").bind(SqlValue::Text(value.clone())).push(")");
-                        }
-                        sql.push(")");
-                    }
+                if op == Op::Contains && column.is_free_text() {
+                    // Free text: both sides lower-cased by the same SQL function.
+                    sql.push("LOWER(")
+                        .push(&name)
+                        .push(") LIKE LOWER(")
+                        .bind(SqlValue::Text(like_pattern(&values[0])))
+                        .push(") ESCAPE '\\'");
                 } else {
-                    sql.push(&name).push(" IN ");
-                    sql.bind_list(values.iter().cloned().map(SqlValue::Text));
+                    text_in(sql, &name, column, values);
                 }
             });
         }
+    }
+}
+
+/// `name IN (values)`; free text compared without regard to case, as `LOWER(name)` (the
+/// expression the city's index holds).
+fn text_in(sql: &mut Sql, name: &str, column: TextColumn, values: &[String]) {
+    if column.is_free_text() {
+        sql.push("LOWER(").push(name).push(") IN (");
+        for (index, value) in values.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.push("LOWER(").bind(SqlValue::Text(value.clone())).push(")");
+        }
+        sql.push(")");
+    } else {
+        sql.push(name).push(" IN ");
+        sql.bind_list(values.iter().cloned().map(SqlValue::Text));
     }
 }
 
@@ -883,18 +987,8 @@ fn count_prepared(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryRe
     Ok(row.n)
 }
 
-#[derive(QueryableByName)]
-struct IdAndCount {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 /// How many customers the rule selects and the newest `limit` of them. On SQLite in one
-/// statement: the members are worked out once (a materialized CTE), then counted and their
-/// highest ids kept, where `count` and `member_ids` would each evaluate the rule's
-/// subqueries. On PostgreSQL in two (`count_then_newest`).
+/// statement (`all_member_ids`); on PostgreSQL in two (`count_then_newest`).
 pub fn count_and_newest(
     conn: &mut DbConn,
     rule: &Rule,
@@ -905,18 +999,24 @@ pub fn count_and_newest(
     if conn.backend() == Backend::Postgres {
         return count_then_newest(conn, rule, now, limit);
     }
+    let mut ids = all_member_ids(conn, rule, now)?;
+    let count = ids.len() as i64;
+    ids.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok((count, ids))
+}
+
+/// On SQLite, every member's id, newest first: the rule is evaluated once, walking the
+/// customers backwards, and the ids come back in process (8 bytes each). Counting them and
+/// keeping the first `limit` costs less than two statements (each evaluating the rule's
+/// subqueries) or a materialized CTE (which writes every member to a temporary table, then
+/// sorts it): measured in BENCHMARKS.md, Segments.
+fn all_member_ids(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
     let mut sql = Sql::new(conn.backend());
-    sql.push("WITH members AS MATERIALIZED (SELECT c.id AS id");
+    sql.push("SELECT c.id AS id");
     members_from(&mut sql, rule, now);
-    sql.push(
-        ") SELECT m.id AS id, CAST((SELECT COUNT(*) FROM members) AS BIGINT) AS n FROM members m \
-         ORDER BY m.id DESC LIMIT ",
-    )
-    .bind(SqlValue::Int(limit));
-    let rows: Vec<IdAndCount> = sql.query().load(conn)?;
-    // No row: no member.
-    let count = rows.first().map_or(0, |row| row.n);
-    Ok((count, rows.into_iter().map(|row| row.id).collect()))
+    sql.push(" ORDER BY c.id DESC");
+    let rows: Vec<Id> = sql.query().load(conn)?;
+    Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
 /// On PostgreSQL, the count then the newest members, on one snapshot: the count runs with

@@ -141,6 +141,36 @@ fn groups_and_not(db: &mut TestDb) {
             ),
             (json!({"any": [munich, company]}), vec![2, 5]),
             (json!({"not": {"any": [munich, company]}}), vec![1, 3]),
+            // An `any` of sets an index finds is one union of ids; Dan (erased) is in some.
+            (json!({"any": [vip, munich]}), vec![1, 2]),
+            (
+                json!({"any": [cond("city", "in", json!(["BERLIN", "nowhere"])), cond("source", "eq", json!("import"))]}),
+                vec![1, 2],
+            ),
+            (
+                json!({"any": [
+                    {"any": [vip, cond("purchased.sku", "eq", json!("TEE-1"))]},
+                    cond("used_promo_code", "eq", json!("summer")),
+                    cond("received_campaign", "in", json!([1]))
+                ]}),
+                vec![1, 2],
+            ),
+            (
+                json!({"any": [
+                    {"field": "purchased.attributes.gift", "op": "eq", "value": true, "within_days": 30},
+                    cond("tag", "exists", Value::Null)
+                ]}),
+                vec![1, 2],
+            ),
+            (
+                json!({"all": [
+                    {"any": [cond("tag", "eq", json!("newsletter")), munich]},
+                    {"not": cond("consent.email", "eq", json!("unsubscribed"))}
+                ]}),
+                vec![1],
+            ),
+            // A member of neither set: no one.
+            (json!({"any": [cond("city", "eq", json!("nowhere")), cond("tag", "eq", json!("none"))]}), vec![]),
             // `not` of a condition on a missing value: the complement, so those without it too.
             (json!({"not": cond("attributes.vip", "eq", json!(true))}), vec![2, 3, 5]),
             (json!({"not": cond("city", "eq", json!("berlin"))}), vec![2, 3, 5]),
