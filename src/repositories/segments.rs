@@ -987,8 +987,15 @@ fn count_prepared(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryRe
     Ok(row.n)
 }
 
-/// How many customers the rule selects and the newest `limit` of them. On SQLite in one
-/// statement (`all_member_ids`); on PostgreSQL in two (`count_then_newest`).
+/// How many customers the rule selects and the newest `limit` of them.
+///
+/// On PostgreSQL in two statements (`count_then_newest`). On SQLite, a rule that reads a
+/// set of customers (`IN (SELECT ...)`) builds it before testing the first customer, so the
+/// members are worked out once in a materialized CTE, then counted and their highest ids
+/// kept. A rule without sets costs the same for each customer tested: there the count,
+/// then the newest members walking the customers backwards, which stops at `limit` and
+/// costs no more than the count, where the CTE would write every member to a temporary
+/// table (about 230 ms for 600,000 members; BENCHMARKS.md, Segments).
 pub fn count_and_newest(
     conn: &mut DbConn,
     rule: &Rule,
@@ -999,33 +1006,41 @@ pub fn count_and_newest(
     if conn.backend() == Backend::Postgres {
         return count_then_newest(conn, rule, now, limit);
     }
-    let mut ids = all_member_ids(conn, rule, now)?;
-    let count = ids.len() as i64;
-    ids.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok((count, ids))
-}
-
-/// On SQLite, every member's id, newest first: the rule is evaluated once, walking the
-/// customers backwards, and the ids come back in process (8 bytes each). Counting them and
-/// keeping the first `limit` costs less than two statements (each evaluating the rule's
-/// subqueries) or a materialized CTE (which writes every member to a temporary table, then
-/// sorts it): measured in BENCHMARKS.md, Segments.
-fn all_member_ids(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    let mut members = Sql::new(conn.backend());
+    members_from(&mut members, rule, now);
+    if !members.text.contains("IN (SELECT ") {
+        return count_then_newest(conn, rule, now, limit);
+    }
     let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT c.id AS id");
+    sql.push("WITH members AS MATERIALIZED (SELECT c.id AS id");
     members_from(&mut sql, rule, now);
-    sql.push(" ORDER BY c.id DESC");
-    let rows: Vec<Id> = sql.query().load(conn)?;
-    Ok(rows.into_iter().map(|row| row.id).collect())
+    sql.push(
+        ") SELECT m.id AS id, CAST((SELECT COUNT(*) FROM members) AS BIGINT) AS n FROM members m \
+         ORDER BY m.id DESC LIMIT ",
+    )
+    .bind(SqlValue::Int(limit));
+    let rows: Vec<IdAndCount> = sql.query().load(conn)?;
+    // No row: no member.
+    let count = rows.first().map_or(0, |row| row.n);
+    Ok((count, rows.into_iter().map(|row| row.id).collect()))
 }
 
-/// On PostgreSQL, the count then the newest members, on one snapshot: the count runs with
+#[derive(QueryableByName)]
+struct IdAndCount {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The count then the newest members, on one snapshot. On PostgreSQL the count runs with
 /// parallel workers, and the newest members walk the primary key backwards and stop at
-/// `limit`. The materialized CTE allows neither (measured in BENCHMARKS.md, Segments).
+/// `limit`; the materialized CTE allows neither (measured in BENCHMARKS.md, Segments).
 fn count_then_newest(conn: &mut DbConn, rule: &Rule, now: NaiveDateTime, limit: i64) -> QueryResult<(i64, Vec<i64>)> {
-    let nested = conn.in_transaction();
+    // A SQLite read transaction (`BEGIN`, deferred) already reads one snapshot.
+    let set_snapshot = !conn.in_transaction() && conn.backend() == Backend::Postgres;
     conn.transaction(|conn| {
-        if !nested {
+        if set_snapshot {
             diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(conn)?;
         }
         let count = count_prepared(conn, rule, now)?;
