@@ -158,6 +158,47 @@ impl Periods {
 pub struct WholeDays {
     pub days: Option<(NaiveDate, NaiveDate)>,
     pub edges: Vec<(NaiveDateTime, NaiveDateTime)>,
+    /// Set by `days_to_read` only: a day of `days` (the first or the last) that lies partly
+    /// outside the range, and the instants of it outside the range.
+    pub trim: Option<Trim>,
+}
+
+/// A rollup day read whole although part of it lies outside the range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trim {
+    pub day: NaiveDate,
+    pub outside: (NaiveDateTime, NaiveDateTime),
+}
+
+/// The days to read from rollups kept per local day of `timezone` for a UTC range: its
+/// whole days, and at most one of the days at its ends that the range covers for more
+/// than half. That day is read whole from the rollups and the orders of its part outside
+/// the range are taken off (`trim`): fewer orders to read than its part inside (a year in
+/// Paris ends 23 hours into the last UTC day). The other end stays an edge, read from the
+/// orders.
+pub fn days_to_read(timezone: Tz, range: (NaiveDateTime, NaiveDateTime)) -> WholeDays {
+    let whole = whole_days_within(timezone, range);
+    let Some((first, last)) = whole.days else { return whole };
+    let (from, to) = range;
+    let day_start = |day: NaiveDate| local_midnight_utc(timezone, day);
+    // Each end's edge with the day it lies in, and the instants of that day outside the range.
+    let mut candidates = Vec::new();
+    let head_day = first - Duration::days(1);
+    if from < day_start(first) {
+        candidates.push((from, day_start(first), head_day, (day_start(head_day), from)));
+    }
+    let tail_day = last + Duration::days(1);
+    if day_start(tail_day) < to {
+        candidates.push((day_start(tail_day), to, tail_day, (to, day_start(tail_day + Duration::days(1)))));
+    }
+    let longest = candidates
+        .into_iter()
+        .filter(|(start, end, _, (out_start, out_end))| *end - *start > *out_end - *out_start)
+        .max_by_key(|(start, end, _, _)| *end - *start);
+    let Some((edge_start, edge_end, day, outside)) = longest else { return whole };
+    let edges = whole.edges.into_iter().filter(|edge| *edge != (edge_start, edge_end)).collect();
+    let days = (first.min(day), last.max(day));
+    WholeDays { days: Some(days), edges, trim: Some(Trim { day, outside }) }
 }
 
 pub fn whole_days_within(timezone: Tz, (from, to): (NaiveDateTime, NaiveDateTime)) -> WholeDays {
@@ -171,11 +212,11 @@ pub fn whole_days_within(timezone: Tz, (from, to): (NaiveDateTime, NaiveDateTime
     let after_last = local_day(to);
     if from >= to || first >= after_last {
         let edges = if from < to { vec![(from, to)] } else { Vec::new() };
-        return WholeDays { days: None, edges };
+        return WholeDays { days: None, edges, trim: None };
     }
     let (start, end) = (local_midnight_utc(timezone, first), local_midnight_utc(timezone, after_last));
     let edges = [(from, start), (end, to)].into_iter().filter(|(a, b)| a < b).collect();
-    WholeDays { days: Some((first, after_last - Duration::days(1))), edges }
+    WholeDays { days: Some((first, after_last - Duration::days(1))), edges, trim: None }
 }
 
 /// The bucket holding the UTC instant `at`, by binary search over sorted buckets.
@@ -220,7 +261,7 @@ mod tests {
         );
         // One Kolkata day holds no whole UTC day: all of it is read from the orders.
         let one = whole_days_within(chrono_tz::UTC, (days[0].utc_start, days[0].utc_end));
-        assert_eq!(one, WholeDays { days: None, edges: vec![(days[0].utc_start, days[0].utc_end)] });
+        assert_eq!(one, WholeDays { days: None, edges: vec![(days[0].utc_start, days[0].utc_end)], trim: None });
     }
 
     #[test]
@@ -236,8 +277,37 @@ mod tests {
         );
         // A range that starts and ends on the rollups' midnights has no edges.
         let exact = whole_days_within(paris, (at("2026-10-23 22:00"), at("2026-10-26 23:00")));
-        assert_eq!(exact, WholeDays { days: Some((date(2026, 10, 24), date(2026, 10, 26))), edges: vec![] });
+        assert_eq!(
+            exact,
+            WholeDays { days: Some((date(2026, 10, 24), date(2026, 10, 26))), edges: vec![], trim: None }
+        );
         assert_eq!(whole_days_within(paris, (at("2026-10-23 22:00"), at("2026-10-23 22:00"))).edges, vec![]);
+    }
+
+    #[test]
+    fn the_longer_edge_is_read_as_a_whole_day_less_its_part_outside() {
+        // A year in Paris (winter time at both ends) seen from UTC rollups: it starts at
+        // 23:00 on 31 October 2025 and ends at 23:00 on 31 October 2026.
+        let range = (at("2025-10-31 23:00"), at("2026-10-31 23:00"));
+        let read = days_to_read(chrono_tz::UTC, range);
+        assert_eq!(read.days, Some((date(2025, 11, 1), date(2026, 10, 31))));
+        assert_eq!(read.edges, [(at("2025-10-31 23:00"), at("2025-11-01 00:00"))]);
+        let outside = (at("2026-10-31 23:00"), at("2026-11-01 00:00"));
+        assert_eq!(read.trim, Some(Trim { day: date(2026, 10, 31), outside }));
+        // New York starts 4 hours into 1 November: the first day is trimmed.
+        let read = days_to_read(chrono_tz::UTC, (at("2025-11-01 04:00"), at("2026-11-01 04:00")));
+        assert_eq!(read.days, Some((date(2025, 11, 1), date(2026, 10, 31))));
+        assert_eq!(read.edges, [(at("2026-11-01 00:00"), at("2026-11-01 04:00"))]);
+        let outside = (at("2025-11-01 00:00"), at("2025-11-01 04:00"));
+        assert_eq!(read.trim, Some(Trim { day: date(2025, 11, 1), outside }));
+        // Kathmandu (+05:45): 18 h 15 min of the last day inside, 5 h 45 min outside.
+        let read = days_to_read(chrono_tz::UTC, (at("2025-10-31 18:15"), at("2026-10-31 18:15")));
+        assert_eq!(read.trim.map(|t| t.outside), Some((at("2026-10-31 18:15"), at("2026-11-01 00:00"))));
+        // Short edges stay edges; a range without a whole day is all edge.
+        let short = (at("2026-10-23 22:00"), at("2026-10-27 05:00"));
+        assert_eq!(days_to_read(chrono_tz::UTC, short), whole_days_within(chrono_tz::UTC, short));
+        let none = (at("2026-10-23 02:00"), at("2026-10-23 20:00"));
+        assert_eq!(days_to_read(chrono_tz::UTC, none).trim, None);
     }
 
     #[test]

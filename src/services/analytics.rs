@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::{campaigns, now};
@@ -14,7 +14,7 @@ use crate::domain::analytics::{
 };
 use crate::domain::cohorts::cohort_cells;
 use crate::domain::forms::EnquiryPeriod;
-use crate::domain::period::{bucket_index, whole_days_within, Bucket, Periods, WholeDays};
+use crate::domain::period::{bucket_index, days_to_read, local_midnight_utc, Bucket, Periods, Trim, WholeDays};
 use crate::domain::purchase_days::DAY_DIMENSIONS;
 use crate::domain::sales::{granularity_name, local_day, Dimension, Figures, OrderFacts, SalesFilter};
 use crate::domain::EnquiryStatus;
@@ -56,6 +56,10 @@ struct Rollups {
     /// The live orders of the range outside `days`, each with whether it was its
     /// customer's first in its currency.
     edge_orders: Vec<(OrderFacts, bool)>,
+    /// A day of `days` that lies partly outside the range (see `days_to_read`), and the
+    /// live orders of its part outside: the rollups count them, the range must not.
+    trim: Option<Trim>,
+    trimmed_orders: Vec<(OrderFacts, bool)>,
 }
 
 /// What the rollups answer for the periods; None until they have been built (everything
@@ -69,15 +73,23 @@ fn rollups_for(conn: &mut DbConn, periods: &Periods) -> Result<Option<Rollups>, 
     let zone = parse_timezone(&zone).map_err(AppError::internal)?;
     if same_zone {
         let days = Some((periods.first_day(), periods.last_day()));
-        return Ok(Some(Rollups { zone, same_zone, days, edge_orders: Vec::new() }));
+        let (edge_orders, trimmed_orders) = (Vec::new(), Vec::new());
+        return Ok(Some(Rollups { zone, same_zone, days, edge_orders, trim: None, trimmed_orders }));
     }
-    let WholeDays { days, edges } = whole_days_within(zone, periods.utc_range());
+    let WholeDays { days, edges, trim } = days_to_read(zone, periods.utc_range());
+    let orders_within = |conn: &mut DbConn, placed| {
+        let selection = OrderSelection { placed: Some(placed), with_first: true, ..Default::default() };
+        repo::order_facts(conn, &selection)
+    };
     let mut edge_orders = Vec::new();
     for placed in edges {
-        let selection = OrderSelection { placed: Some(placed), with_first: true, ..Default::default() };
-        edge_orders.extend(repo::order_facts(conn, &selection)?);
+        edge_orders.extend(orders_within(conn, placed)?);
     }
-    Ok(Some(Rollups { zone, same_zone, days, edge_orders }))
+    let trimmed_orders = match trim {
+        Some(trim) => orders_within(conn, trim.outside)?,
+        None => Vec::new(),
+    };
+    Ok(Some(Rollups { zone, same_zone, days, edge_orders, trim, trimmed_orders }))
 }
 
 impl Rollups {
@@ -94,6 +106,10 @@ impl Rollups {
         for (order, _) in &self.edge_orders {
             *counts.entry(order.currency.clone()).or_default() += 1;
         }
+        for (order, _) in &self.trimmed_orders {
+            *counts.entry(order.currency.clone()).or_default() -= 1;
+        }
+        counts.retain(|_, n| *n > 0);
         let mut counts: Vec<(String, i64)> = counts.into_iter().collect();
         counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(counts.into_iter().map(|(currency, _)| currency).collect())
@@ -112,14 +128,18 @@ impl Rollups {
                 *by_value.entry(row.value.clone()).or_default() += row.figures();
             }
         }
-        for (order, is_first) in self.edge_orders_in(currency) {
+        let trimmed = self.trimmed_orders.iter().filter(|(order, _)| order.currency == currency);
+        let signed = self.edge_orders_in(currency).map(|o| (o, 1)).chain(trimmed.map(|o| (o, -1)));
+        for ((order, is_first), sign) in signed {
             // The day in the key does not matter here: only the dimension and value do.
             for (key, figures) in order.contributions(*is_first, chrono_tz::UTC) {
                 if key.dimension == dimension {
-                    *by_value.entry(key.value).or_default() += figures;
+                    let value = by_value.entry(key.value).or_default();
+                    *value += if sign > 0 { figures } else { -figures };
                 }
             }
         }
+        by_value.retain(|_, figures| *figures != Figures::default());
         Ok(by_value)
     }
 
@@ -145,6 +165,73 @@ impl Rollups {
         };
         for (value, buyers) in self.edge_buyers(conn, (dimension, values), currency)? {
             *counts.entry(value).or_default() += buyers;
+        }
+        for (value, buyers) in self.trimmed_buyers(conn, (dimension, values), currency)? {
+            *counts.entry(value).or_default() -= buyers;
+        }
+        counts.retain(|_, n| *n != 0);
+        Ok(counts)
+    }
+
+    /// The buyers of each value counted on the days only through the trimmed part of a
+    /// day (see `trim`): they bought it there, and nowhere in the range. Not at the edges
+    /// (read from their orders), not on the other days (their purchase day on the trimmed
+    /// day links to none of them), and not in the trimmed day's part inside the range
+    /// (their orders there, read for these customers only).
+    fn trimmed_buyers(
+        &self,
+        conn: &mut DbConn,
+        (dimension, values): (Dimension, &[String]),
+        currency: &str,
+    ) -> Result<BTreeMap<String, i64>, AppError> {
+        let (Some(trim), Some((first, last))) = (self.trim, self.days) else { return Ok(BTreeMap::new()) };
+        let buyers_of = |orders: &[(OrderFacts, bool)]| -> BTreeSet<(i64, String)> {
+            let in_currency = orders.iter().filter(|(order, _)| order.currency == currency);
+            in_currency
+                .flat_map(|(order, _)| {
+                    let customer = order.customer_id;
+                    order.dimension_values().into_iter().filter_map(move |(d, value)| {
+                        (d == dimension && values.contains(&value)).then_some((customer, value))
+                    })
+                })
+                .collect()
+        };
+        let mut buyers = buyers_of(&self.trimmed_orders);
+        let at_edges = buyers_of(&self.edge_orders);
+        buyers.retain(|buyer| !at_edges.contains(buyer));
+        if !buyers.is_empty() {
+            for (customer, value, previous, next) in
+                repo::purchase_days_on(conn, (dimension, values), currency, trim.day)?
+            {
+                let on_other_days = if trim.day == last {
+                    previous.is_some_and(|d| d >= first)
+                } else {
+                    next.is_some_and(|d| d <= last)
+                };
+                if on_other_days {
+                    buyers.remove(&(customer, value));
+                }
+            }
+        }
+        if !buyers.is_empty() {
+            let (day_start, day_end) =
+                (local_midnight_utc(self.zone, trim.day), local_midnight_utc(self.zone, trim.day + Duration::days(1)));
+            let inside =
+                if trim.outside.0 == day_start { (trim.outside.1, day_end) } else { (day_start, trim.outside.0) };
+            let customer_ids: BTreeSet<i64> = buyers.iter().map(|(customer, _)| *customer).collect();
+            let selection = OrderSelection {
+                placed: Some(inside),
+                customer_ids: customer_ids.into_iter().collect(),
+                ..Default::default()
+            };
+            let inside_orders = repo::order_facts(conn, &selection)?;
+            for buyer in buyers_of(&inside_orders) {
+                buyers.remove(&buyer);
+            }
+        }
+        let mut counts = BTreeMap::new();
+        for (_, value) in buyers {
+            *counts.entry(value).or_default() += 1;
         }
         Ok(counts)
     }

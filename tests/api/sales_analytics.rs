@@ -1439,6 +1439,21 @@ async fn other_time_zones_read_whole_days_and_the_orders_at_the_edges(backend: B
             place(&app, NewOrder::new(buyer, at, vec![line("RING-1", "ring", None, 1, 2500)])).await;
         }
     }
+    // In Kolkata, 2026-10-20..2026-11-05 ends at 18:30 UTC on 5 November: that UTC day is
+    // read whole from the rollups, less its orders after 18:30. A buyer there only does not
+    // count; one who also bought earlier that day, on the days before or at the first edge
+    // counts once.
+    for (email, others) in [
+        ("trim-only@example.com", vec![]),
+        ("trim-and-inside@example.com", vec!["2026-11-05T08:00:00Z"]),
+        ("trim-and-day@example.com", vec!["2026-11-01T12:00:00Z"]),
+        ("trim-and-edge@example.com", vec!["2026-10-19T20:00:00Z"]),
+    ] {
+        let buyer = customer(&app, json!({"email": email, "source": "event"})).await;
+        for at in others.into_iter().chain(["2026-11-05T20:00:00Z"]) {
+            place(&app, NewOrder::new(buyer, at, vec![line("RING-1", "ring", None, 1, 2500)])).await;
+        }
+    }
     // Buyers only in the days just outside 2026-07-03..2026-10-29, in every zone.
     for (email, at) in [("head@example.com", "2026-07-01T12:00:00Z"), ("tail@example.com", "2026-10-30T12:00:00Z")] {
         let buyer = customer(&app, json!({"email": email, "source": "event"})).await;
