@@ -45,13 +45,16 @@ pub fn consent(conn: &mut DbConn, buckets: &[Bucket]) -> Result<ConsentFigures, 
 /// What the rollups answer for a request's range. They are kept per local day of the
 /// shop's time zone. A request in that zone reads its own days from them. A request in
 /// another zone reads the rollups' days that lie wholly inside its range, and the orders
-/// placed in its range outside those days (less than a day at each end).
+/// placed in its range outside those days (less than a day at each end). When an end covers
+/// most of a rollup day, that day is read whole and the orders of its part outside the range
+/// are taken off instead (`days_to_read`).
 struct Rollups {
     /// The time zone of the rollups' days.
     zone: Tz,
     /// The request is in the rollups' time zone: its days are theirs.
     same_zone: bool,
-    /// The rollups' local days wholly inside the range (first and last).
+    /// The rollups' local days to read (first and last): those wholly inside the range, and
+    /// the `trim` day if any.
     days: Option<(NaiveDate, NaiveDate)>,
     /// The live orders of the range outside `days`, each with whether it was its
     /// customer's first in its currency.
