@@ -187,33 +187,13 @@ impl Rollups {
         (dimension, values): (Dimension, &[String]),
         currency: &str,
     ) -> Result<BTreeMap<String, i64>, AppError> {
-        let (Some(trim), Some((first, last))) = (self.trim, self.days) else { return Ok(BTreeMap::new()) };
-        let buyers_of = |orders: &[(OrderFacts, bool)]| -> BTreeSet<(i64, String)> {
-            let in_currency = orders.iter().filter(|(order, _)| order.currency == currency);
-            in_currency
-                .flat_map(|(order, _)| {
-                    let customer = order.customer_id;
-                    order.dimension_values().into_iter().filter_map(move |(d, value)| {
-                        (d == dimension && values.contains(&value)).then_some((customer, value))
-                    })
-                })
-                .collect()
-        };
-        let mut buyers = buyers_of(&self.trimmed_orders);
-        let at_edges = buyers_of(&self.edge_orders);
+        let Some(trim) = self.trim else { return Ok(BTreeMap::new()) };
+        let mut buyers = buyers_in(&self.trimmed_orders, (dimension, values), currency);
+        let at_edges = buyers_in(&self.edge_orders, (dimension, values), currency);
         buyers.retain(|buyer| !at_edges.contains(buyer));
         if !buyers.is_empty() {
-            for (customer, value, previous, next) in
-                repo::purchase_days_on(conn, (dimension, values), currency, trim.day)?
-            {
-                let on_other_days = if trim.day == last {
-                    previous.is_some_and(|d| d >= first)
-                } else {
-                    next.is_some_and(|d| d <= last)
-                };
-                if on_other_days {
-                    buyers.remove(&(customer, value));
-                }
+            for buyer in self.linked_to_other_days(conn, (dimension, values), currency, trim.day)? {
+                buyers.remove(&buyer);
             }
         }
         if !buyers.is_empty() {
@@ -228,15 +208,34 @@ impl Rollups {
                 ..Default::default()
             };
             let inside_orders = repo::order_facts(conn, &selection)?;
-            for buyer in buyers_of(&inside_orders) {
+            for buyer in buyers_in(&inside_orders, (dimension, values), currency) {
                 buyers.remove(&buyer);
             }
         }
-        let mut counts = BTreeMap::new();
-        for (_, value) in buyers {
-            *counts.entry(value).or_default() += 1;
+        Ok(per_value(buyers))
+    }
+
+    /// The buyers of a value on `day` (a rollup day at or just outside either end of `days`)
+    /// who also bought it on another of `days`: their purchase day there links to the next
+    /// one on or before the last (from the first day or before it), or to the previous one
+    /// on or after the first (from a later day).
+    fn linked_to_other_days(
+        &self,
+        conn: &mut DbConn,
+        (dimension, values): (Dimension, &[String]),
+        currency: &str,
+        day: NaiveDate,
+    ) -> Result<BTreeSet<(i64, String)>, AppError> {
+        let Some((first, last)) = self.days else { return Ok(BTreeSet::new()) };
+        let mut linked = BTreeSet::new();
+        for (customer, value, previous, next) in repo::purchase_days_on(conn, (dimension, values), currency, day)? {
+            let on_other_days =
+                if day <= first { next.is_some_and(|d| d <= last) } else { previous.is_some_and(|d| d >= first) };
+            if on_other_days {
+                linked.insert((customer, value));
+            }
         }
-        Ok(counts)
+        Ok(linked)
     }
 
     /// The buyers of each value at the edges who did not buy it on the rollups' days. An
@@ -249,41 +248,46 @@ impl Rollups {
         (dimension, values): (Dimension, &[String]),
         currency: &str,
     ) -> Result<BTreeMap<String, i64>, AppError> {
-        // The buyers at the edges, and the rollups' days the edges lie in.
-        let mut buyers: BTreeSet<(i64, String)> = BTreeSet::new();
-        let mut edge_days: BTreeSet<NaiveDate> = BTreeSet::new();
-        for (order, _) in self.edge_orders_in(currency) {
-            for (d, value) in order.dimension_values() {
-                if d == dimension && values.contains(&value) {
-                    buyers.insert((order.customer_id, value));
-                    edge_days.insert(local_day(self.zone, order.placed_at));
-                }
+        let mut buyers = buyers_in(&self.edge_orders, (dimension, values), currency);
+        if buyers.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        // The rollups' days the edges lie in.
+        let edge_days: BTreeSet<NaiveDate> =
+            self.edge_orders_in(currency).map(|(order, _)| local_day(self.zone, order.placed_at)).collect();
+        for day in edge_days {
+            for buyer in self.linked_to_other_days(conn, (dimension, values), currency, day)? {
+                buyers.remove(&buyer);
             }
         }
-        if let (Some((first, last)), false) = (self.days, buyers.is_empty()) {
-            let mut on_days: BTreeSet<(i64, String)> = BTreeSet::new();
-            for day in edge_days {
-                for (customer, value, previous, next) in
-                    repo::purchase_days_on(conn, (dimension, values), currency, day)?
-                {
-                    let linked = if day < first {
-                        next.is_some_and(|d| d <= last)
-                    } else {
-                        previous.is_some_and(|d| d >= first)
-                    };
-                    if linked {
-                        on_days.insert((customer, value));
-                    }
-                }
-            }
-            buyers.retain(|buyer| !on_days.contains(buyer));
-        }
-        let mut counts = BTreeMap::new();
-        for (_, value) in buyers {
-            *counts.entry(value).or_default() += 1;
-        }
-        Ok(counts)
+        Ok(per_value(buyers))
     }
+}
+
+/// The (customer, value) pairs of `orders` in `currency` for the dimension's `values`.
+fn buyers_in(
+    orders: &[(OrderFacts, bool)],
+    (dimension, values): (Dimension, &[String]),
+    currency: &str,
+) -> BTreeSet<(i64, String)> {
+    let mut buyers = BTreeSet::new();
+    for (order, _) in orders.iter().filter(|(order, _)| order.currency == currency) {
+        for (d, value) in order.dimension_values() {
+            if d == dimension && values.contains(&value) {
+                buyers.insert((order.customer_id, value));
+            }
+        }
+    }
+    buyers
+}
+
+/// How many of the buyers bought each value.
+fn per_value(buyers: BTreeSet<(i64, String)>) -> BTreeMap<String, i64> {
+    let mut counts = BTreeMap::new();
+    for (_, value) in buyers {
+        *counts.entry(value).or_default() += 1;
+    }
+    counts
 }
 
 /// The currency asked for, or the one with the most orders in the range; the others found.
